@@ -1,0 +1,27 @@
+//! # cloudcord-runtime
+//!
+//! The plumbing every CloudCord service shares, so that each service crate holds only
+//! its own domain logic. Nothing here knows about guilds or messages; that contract
+//! lives in `cloudcord-schemas`.
+//!
+//! Module map:
+//! - [`config`]: typed, layered configuration (defaults → file → `CLOUDCORD__…` env).
+//! - [`telemetry`]: the `tracing` subscriber (JSON for machines, compact for people)
+//!   and [`telemetry::ErrorChain`] for logging errors with their causes.
+//! - [`readiness`]: the [`readiness::DependencyCheck`] trait and the readiness report.
+//! - [`admin`]: the admin HTTP server with `/metrics`, `/healthz` and `/readyz`.
+//! - [`kafka`], [`postgres`], [`mongo`]: connection settings, client builders and a
+//!   readiness check for each store.
+//! - [`service`]: [`service::Service`], which runs a service's admin server and tasks
+//!   until shutdown.
+//! - [`process`]: signal handling and the `main` of every service binary.
+
+pub mod admin;
+pub mod config;
+pub mod kafka;
+pub mod mongo;
+pub mod postgres;
+pub mod process;
+pub mod readiness;
+pub mod service;
+pub mod telemetry;

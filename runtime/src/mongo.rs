@@ -1,0 +1,74 @@
+//! MongoDB (FerretDB locally) connection settings, the client builder and the
+//! readiness check.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use mongodb::bson::doc;
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+use serde::Deserialize;
+
+use crate::readiness::{CheckError, DependencyCheck};
+
+/// The `[mongo]` settings section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MongoConfig {
+    /// A `mongodb://host:port` connection string.
+    pub url: String,
+    /// The database CloudCord's collections live in.
+    pub database: String,
+}
+
+impl Default for MongoConfig {
+    fn default() -> Self {
+        Self {
+            url: "mongodb://127.0.0.1:27017".to_owned(),
+            database: "cloudcord".to_owned(),
+        }
+    }
+}
+
+impl MongoConfig {
+    /// Parsed client options, with short timeouts so a missing server is reported
+    /// within seconds instead of the driver's default 30 s.
+    pub async fn client_options(&self, app_name: &str) -> mongodb::error::Result<ClientOptions> {
+        let mut options = ClientOptions::parse(&self.url).await?;
+        options.app_name = Some(app_name.to_owned());
+        options.server_selection_timeout = Some(Duration::from_secs(2));
+        options.connect_timeout = Some(Duration::from_secs(2));
+        Ok(options)
+    }
+
+    /// The configured database; the driver connects on first use.
+    pub async fn database(&self, app_name: &str) -> mongodb::error::Result<Database> {
+        let client = Client::with_options(self.client_options(app_name).await?)?;
+        Ok(client.database(&self.database))
+    }
+}
+
+/// Ready when the server answers `ping`.
+pub struct MongoCheck {
+    database: Database,
+}
+
+impl MongoCheck {
+    /// Checks through `database`, the same handle the service uses.
+    pub fn new(database: Database) -> Self {
+        Self { database }
+    }
+}
+
+impl DependencyCheck for MongoCheck {
+    fn name(&self) -> &'static str {
+        "mongo"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), CheckError>> {
+        Box::pin(async move {
+            self.database.run_command(doc! { "ping": 1 }).await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! PostgreSQL connection settings, the pool builder and the readiness check.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::readiness::{CheckError, DependencyCheck};
+
+/// The `[postgres]` settings section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PostgresConfig {
+    /// A `postgres://user:password@host:port/database` URL.
+    pub url: String,
+    /// Upper bound on pooled connections per process.
+    pub max_connections: u32,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            url: "postgres://cloudcord:cloudcord@127.0.0.1:5432/cloudcord".to_owned(),
+            max_connections: 10,
+        }
+    }
+}
+
+impl PostgresConfig {
+    /// Parsed connection options (host, port, credentials, database).
+    pub fn connect_options(&self) -> Result<PgConnectOptions, sqlx::Error> {
+        PgConnectOptions::from_str(&self.url)
+    }
+
+    /// A pool that connects on first use, so a service starts (unready) while the
+    /// database is still down instead of crashing.
+    pub fn lazy_pool(&self) -> Result<PgPool, sqlx::Error> {
+        Ok(PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy_with(self.connect_options()?))
+    }
+}
+
+/// Ready when the database answers `SELECT 1`.
+pub struct PostgresCheck {
+    pool: PgPool,
+}
+
+impl PostgresCheck {
+    /// Checks through `pool`, the same pool the service uses.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl DependencyCheck for PostgresCheck {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), CheckError>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+    }
+}

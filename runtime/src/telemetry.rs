@@ -1,0 +1,94 @@
+//! Logging through `tracing`: JSON lines for log collectors, a compact coloured
+//! format for people running the dev stack.
+
+use std::error::Error;
+use std::fmt;
+
+use serde::Deserialize;
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line on stdout (the default, for collectors).
+    #[default]
+    Json,
+    /// Compact human-readable lines on stderr.
+    Pretty,
+}
+
+/// The `[telemetry]` settings section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info,cloudcord_runtime=debug`.
+    pub filter: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The filter directive does not parse.
+    #[error("invalid telemetry.filter {filter:?}")]
+    Filter {
+        /// The rejected directive.
+        filter: String,
+        /// What the parser said.
+        source: tracing_subscriber::filter::ParseError,
+    },
+    /// Another subscriber was installed first.
+    #[error("a tracing subscriber is already installed")]
+    AlreadyInstalled(#[source] Box<dyn Error + Send + Sync>),
+}
+
+/// Installs the global `tracing` subscriber for this process.
+pub fn init(config: &TelemetryConfig) -> Result<(), TelemetryError> {
+    let filter = EnvFilter::try_new(&config.filter).map_err(|source| TelemetryError::Filter {
+        filter: config.filter.clone(),
+        source,
+    })?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_writer(std::io::stdout)
+            .try_init(),
+        LogFormat::Pretty => builder
+            .compact()
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .try_init(),
+    }
+    .map_err(TelemetryError::AlreadyInstalled)
+}
+
+/// Displays an error followed by each of its causes: `outer: inner: root`.
+///
+/// Log errors as `error = %ErrorChain(&err)` so the root cause is never lost.
+pub struct ErrorChain<'a>(pub &'a (dyn Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

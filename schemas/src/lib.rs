@@ -1,0 +1,11 @@
+//! # cloudcord-schemas
+//!
+//! The contract shared by every CloudCord service and by the data teams that consume
+//! CloudCord's Kafka topics: snowflake identifiers, commands, events and their
+//! envelope, topic names, the pure permission calculation, and the schema files
+//! generated from these types.
+//!
+//! This crate stays free of I/O (no tokio, sqlx or rdkafka): it is plain data and pure
+//! functions, so every consumer — including other languages, through the schema
+//! files — can rely on it. The write-path issue fills it in; until then it only
+//! reserves its place in the dependency graph.
