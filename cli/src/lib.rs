@@ -1,0 +1,17 @@
+//! # cloudcord (the command line)
+//!
+//! The developer's entry point: provisions the local infrastructure and runs the
+//! whole stack in one process, as `make up` and `make test` do.
+//!
+//! Module map:
+//! - [`infra`]: `cloudcord infra up | down | status` — real Kafka, PostgreSQL and
+//!   FerretDB on loopback.
+//! - [`stack`]: `cloudcord up | down` — every service in-process, behind the front
+//!   door.
+//! - [`front_door`]: the single origin at `http://127.0.0.1:8080`.
+//! - [`settings`]: what the command reads from the layered configuration.
+
+pub mod front_door;
+pub mod infra;
+pub mod settings;
+pub mod stack;

@@ -1,0 +1,134 @@
+//! The `cloudcord` command; see the library for what each subcommand does.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cloudcord::infra::error::{InfraError, log_tail};
+use cloudcord::infra::{Infra, kafka};
+use cloudcord::settings::Settings;
+use cloudcord::stack;
+use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::process::{TelemetrySection, cancel_on_signal};
+use cloudcord_runtime::telemetry::{self, ErrorChain};
+use tokio_util::sync::CancellationToken;
+
+/// CloudCord's developer command line.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A TOML configuration file (defaults → this file → CLOUDCORD__… variables).
+    #[arg(long, global = true, env = "CLOUDCORD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the infrastructure and run every service in the foreground until Ctrl-C.
+    Up,
+    /// Stop a running stack and the infrastructure.
+    Down,
+    /// Manage the local Kafka, PostgreSQL and FerretDB.
+    Infra {
+        #[command(subcommand)]
+        action: InfraAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum InfraAction {
+    /// Install what is missing, start what is stopped, wait until all is ready.
+    Up {
+        /// Kafka nodes: 1, or 3 for broker-failure tests.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        brokers: u8,
+    },
+    /// Stop everything `infra up` started.
+    Down,
+    /// Show what runs and whether it is ready; exits 1 when something is not.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // People read this command's logs, so its default is the compact format.
+    let loader = Loader::from_environment()
+        .file(cli.config.as_deref())
+        .default_value("telemetry.format", "pretty");
+    let setup = loader
+        .load::<TelemetrySection>()
+        .map_err(anyhow::Error::from)
+        .and_then(|section| Ok(telemetry::init(&section.telemetry)?))
+        .and_then(|()| Ok(loader.load::<Settings>()?));
+    let outcome = setup.and_then(|settings| {
+        tokio::runtime::Runtime::new()?.block_on(run(cli.command, &loader, &settings))
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = %ErrorChain(error.as_ref()), "cloudcord failed");
+            if let Some(log) = error
+                .downcast_ref::<InfraError>()
+                .and_then(|e| e.log.as_ref())
+            {
+                tracing::error!("last lines of {}:\n{}", log.display(), log_tail(log, 25));
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let recorded = kafka::Kafka::recorded_nodes(&settings.infra.state_dir).unwrap_or(1);
+    match command {
+        Command::Up => {
+            Infra::new(settings, recorded)?.up().await?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            stack::run(loader, settings, shutdown).await?;
+        }
+        Command::Down => {
+            stack::stop(settings).await?;
+            Infra::new(settings, recorded)?.down().await?;
+        }
+        Command::Infra { action } => match action {
+            InfraAction::Up { brokers } => Infra::new(settings, brokers.into())?.up().await?,
+            InfraAction::Down => Infra::new(settings, recorded)?.down().await?,
+            InfraAction::Status => return status(&Infra::new(settings, recorded)?).await,
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(infra: &Infra) -> anyhow::Result<ExitCode> {
+    let components = infra.status().await;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<10} {:<8} {:<22} {:<9} state",
+        "component", "running", "address", "log"
+    )?;
+    for c in &components {
+        let state = c
+            .problem
+            .as_deref()
+            .map_or("ready".to_owned(), |p| format!("not ready: {p}"));
+        writeln!(
+            out,
+            "{:<10} {:<8} {:<22} {} {state}",
+            c.name,
+            c.running,
+            c.address,
+            c.log.display()
+        )?;
+    }
+    let all_ready = components.iter().all(|c| c.problem.is_none());
+    Ok(if all_ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,167 @@
+//! `cloudcord up` and `cloudcord down`: every service in one process for development,
+//! behind the front door, with the local infrastructure under it.
+//!
+//! The services never depend on each other's crates; this module is the one place
+//! that composes them. A pid file in the state directory makes a second `up` a
+//! quick no-op and lets `down` stop the foreground stack from another terminal.
+
+use std::error::Error;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::telemetry::ErrorChain;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+use serde::de::DeserializeOwned;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use {
+    cloudcord_command_api as command_api, cloudcord_gateway_ws as gateway_ws,
+    cloudcord_projectors as projectors, cloudcord_query_api as query_api, cloudcord_sfu as sfu,
+};
+
+use crate::front_door;
+use crate::settings::Settings;
+
+/// Tasks of the stack; the first to fail stops the others.
+type Tasks = JoinSet<anyhow::Result<()>>;
+
+fn pid_file(settings: &Settings) -> PathBuf {
+    settings.infra.state_dir.join("stack.pid")
+}
+
+fn running_stack(pid_file: &Path) -> Option<Pid> {
+    let pid = Pid::from_raw(fs::read_to_string(pid_file).ok()?.trim().parse().ok()?);
+    signal::kill(pid, None).ok().map(|()| pid)
+}
+
+/// Runs every service and the front door until `shutdown` is cancelled. Returns at
+/// once when a stack is already running.
+pub async fn run(
+    loader: &Loader,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let pid_file = pid_file(settings);
+    if let Some(pid) = running_stack(&pid_file) {
+        tracing::info!(
+            %pid,
+            url = %format!("http://{}", settings.front_door.listen_addr),
+            "the CloudCord stack is already running; stop it with `make down`"
+        );
+        return Ok(());
+    }
+    fs::write(&pid_file, format!("{}\n", std::process::id()))
+        .with_context(|| format!("writing {}", pid_file.display()))?;
+
+    let mut tasks = Tasks::new();
+    let services = vec![
+        spawn(
+            &mut tasks,
+            loader,
+            &shutdown,
+            command_api::NAME,
+            command_api::run,
+            |c: &command_api::Config| c.command_api.admin.listen_addr,
+        )?,
+        spawn(
+            &mut tasks,
+            loader,
+            &shutdown,
+            query_api::NAME,
+            query_api::run,
+            |c: &query_api::Config| c.query_api.admin.listen_addr,
+        )?,
+        spawn(
+            &mut tasks,
+            loader,
+            &shutdown,
+            projectors::NAME,
+            projectors::run,
+            |c: &projectors::Config| c.projectors.admin.listen_addr,
+        )?,
+        spawn(
+            &mut tasks,
+            loader,
+            &shutdown,
+            gateway_ws::NAME,
+            gateway_ws::run,
+            |c: &gateway_ws::Config| c.gateway_ws.admin.listen_addr,
+        )?,
+        spawn(
+            &mut tasks,
+            loader,
+            &shutdown,
+            sfu::NAME,
+            sfu::run,
+            |c: &sfu::Config| c.sfu.admin.listen_addr,
+        )?,
+    ];
+    let front = settings.front_door;
+    let token = shutdown.clone();
+    tasks.spawn(async move { Ok(front_door::serve(front, services, token).await?) });
+
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined
+            .map_err(anyhow::Error::from)
+            .and_then(|result| result);
+        if let Err(error) = outcome {
+            tracing::error!(error = %ErrorChain(error.as_ref()), "stopping the stack");
+            shutdown.cancel();
+            failure.get_or_insert(error);
+        }
+    }
+    let _ = fs::remove_file(&pid_file);
+    failure.map_or(Ok(()), Err)
+}
+
+/// Loads a service's configuration and runs it as a task; returns its name and
+/// admin address for the front door's page.
+fn spawn<C, F, Fut, E>(
+    tasks: &mut Tasks,
+    loader: &Loader,
+    shutdown: &CancellationToken,
+    name: &'static str,
+    run: F,
+    admin: impl Fn(&C) -> SocketAddr,
+) -> anyhow::Result<(&'static str, SocketAddr)>
+where
+    C: DeserializeOwned + Send + 'static,
+    F: FnOnce(C, CancellationToken) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Error + Send + Sync + 'static,
+{
+    let config: C = loader
+        .load()
+        .with_context(|| format!("loading the configuration of {name}"))?;
+    let admin = admin(&config);
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        run(config, token)
+            .await
+            .with_context(|| format!("{name} failed"))
+    });
+    Ok((name, admin))
+}
+
+/// Stops a stack started by `up` in another terminal, if one runs.
+pub async fn stop(settings: &Settings) -> anyhow::Result<()> {
+    let pid_file = pid_file(settings);
+    let Some(pid) = running_stack(&pid_file) else {
+        return Ok(());
+    };
+    tracing::info!(%pid, "stopping the CloudCord stack");
+    signal::kill(pid, Signal::SIGTERM).context("signalling the stack")?;
+    for _ in 0..150 {
+        if running_stack(&pid_file).is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the stack (pid {pid}) did not stop within 15 s")
+}

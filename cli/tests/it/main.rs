@@ -1,0 +1,3 @@
+//! Integration tests of the `cloudcord` command against real servers it provisions.
+
+mod readiness;
