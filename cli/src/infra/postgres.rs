@@ -15,10 +15,13 @@ use tokio::process::Command;
 
 use super::error::InfraError;
 use super::process::{Daemon, run_logged, wait_until_ready};
-use super::tools;
+use super::{content_key, tools};
 
 const COMPONENT: &str = "postgres";
 const BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
+
+/// Where the cluster lives when the `postgres` user cannot enter the state directory.
+const FALLBACK_ROOT: &str = "/var/tmp/cloudcord-postgres";
 
 /// The database FerretDB keeps its collections in.
 pub const FERRETDB_DATABASE: &str = "ferretdb";
@@ -49,9 +52,19 @@ impl Postgres {
         if !matches!(url.host_str(), Some("127.0.0.1" | "localhost")) {
             return Err(bad_url("the local infrastructure only serves 127.0.0.1"));
         }
-        let dir = state_dir.join("postgres");
+        let (dir, log) = if nix::unistd::geteuid().is_root() && !others_can_enter(state_dir) {
+            // PostgreSQL runs as the `postgres` user, which cannot enter a state
+            // directory below a private parent (e.g. /root); keep its files where it
+            // can, keyed by the state directory so clones do not share a cluster.
+            let dir = Path::new(FALLBACK_ROOT).join(content_key(&[&state_dir.to_string_lossy()]));
+            (dir.clone(), dir.join("postgres.log"))
+        } else {
+            (
+                state_dir.join("postgres"),
+                state_dir.join("logs/postgres.log"),
+            )
+        };
         let data = dir.join("data");
-        let log = state_dir.join("logs/postgres.log");
         Ok(Self {
             port: url.port().unwrap_or(5432),
             user: url.username().to_owned(),
@@ -96,6 +109,12 @@ impl Postgres {
         tools::ensure_postgres(Path::new(BIN_DIR), &self.log).await?;
         let io = |step: &'static str| move |e: std::io::Error| InfraError::new(COMPONENT, step, e);
         let sys = |step: &'static str| move |e: nix::Error| InfraError::new(COMPONENT, step, e);
+        if self.dir.starts_with(FALLBACK_ROOT) {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                "the postgres user cannot enter the state directory; the cluster lives here instead"
+            );
+        }
         std::fs::create_dir_all(&self.dir).map_err(io("creating the cluster directory"))?;
         std::fs::create_dir_all(self.log.parent().unwrap_or(&self.dir))
             .map_err(io("creating the log directory"))?;
@@ -271,4 +290,14 @@ impl Postgres {
         wrapped.args(std.get_args());
         wrapped
     }
+}
+
+/// Whether users other than the owner may traverse every ancestor of `dir` (the
+/// `x` bit for others), which the `postgres` user needs to reach its files.
+fn others_can_enter(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    // Directories that do not exist yet will be created with the usual 0755.
+    dir.ancestors()
+        .filter_map(|ancestor| std::fs::metadata(ancestor).ok())
+        .all(|meta| meta.permissions().mode() & 0o001 != 0)
 }

@@ -66,7 +66,8 @@ impl Daemon {
         let text = fs::read_to_string(&self.pid_file).ok()?;
         let pid = Pid::from_raw(text.lines().next()?.trim().parse().ok()?);
         // Signal 0 only asks whether the process exists.
-        signal::kill(pid, None).ok().map(|()| pid)
+        signal::kill(pid, None).ok()?;
+        (!is_zombie(pid)).then_some(pid)
     }
 
     /// Starts `command` detached from our process group (so Ctrl-C on `make up`
@@ -100,7 +101,7 @@ impl Daemon {
         tracing::info!(component = self.component, %pid, "stopping");
         let deadline = Instant::now() + grace;
         let _ = signal::kill(pid, stop_signal);
-        while self.running_pid().is_some() && !is_zombie(pid) {
+        while self.running_pid().is_some() {
             if Instant::now() > deadline {
                 tracing::warn!(component = self.component, %pid, ?grace, "did not stop in time; killing it");
                 let _ = signal::kill(pid, Signal::SIGKILL);
@@ -112,8 +113,8 @@ impl Daemon {
     }
 }
 
-/// A child we started in this process that has exited but was never reaped still
-/// answers signal 0; its state in `/proc` tells the truth.
+/// A process that has exited but was not yet reaped by its parent still answers
+/// signal 0; its state in `/proc` tells the truth.
 fn is_zombie(pid: Pid) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|stat| {
