@@ -164,8 +164,10 @@ impl Service {
             ..
         } = self;
         let readiness = Readiness::new(checks, &mut registry);
-        let addr = listener.local_addr().ok();
-        tracing::info!(service = name, admin_addr = ?addr, "service started");
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
+        tracing::info!(service = name, admin_addr = %addr, "service started");
         axum::serve(listener, admin::router(registry, readiness))
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await

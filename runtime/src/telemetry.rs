@@ -78,17 +78,67 @@ pub fn init(config: &TelemetryConfig) -> Result<(), TelemetryError> {
 
 /// Displays an error followed by each of its causes: `outer: inner: root`.
 ///
-/// Log errors as `error = %ErrorChain(&err)` so the root cause is never lost.
+/// Log errors as `error = %ErrorChain(&err)` so the root cause is never lost. A cause
+/// whose text its parent already printed (many libraries embed it) is not repeated.
 pub struct ErrorChain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut previous = self.0.to_string();
+        f.write_str(&previous)?;
         let mut source = self.0.source();
         while let Some(cause) = source {
-            write!(f, ": {cause}")?;
+            let text = cause.to_string();
+            if !previous.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            previous = text;
             source = cause.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorChain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct Layer {
+        message: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    fn chain(messages: &[&'static str]) -> Layer {
+        messages
+            .iter()
+            .rev()
+            .fold(None, |source, message| {
+                Some(Layer {
+                    message,
+                    source: source.map(Box::new),
+                })
+            })
+            .expect("at least one layer")
+    }
+
+    #[test]
+    fn every_cause_is_shown_outermost_first() {
+        let error = chain(&["starting failed", "connecting failed", "connection refused"]);
+        assert_eq!(
+            ErrorChain(&error).to_string(),
+            "starting failed: connecting failed: connection refused"
+        );
+    }
+
+    #[test]
+    fn a_cause_already_embedded_in_its_parent_is_not_repeated() {
+        let error = chain(&["fetch failed: transport failure", "transport failure"]);
+        assert_eq!(
+            ErrorChain(&error).to_string(),
+            "fetch failed: transport failure"
+        );
     }
 }
