@@ -1,0 +1,60 @@
+# CloudCord's two set-up commands are `make up` and `make test` (see README.md).
+# Everything they need is provisioned by the project itself: `cloudcord infra up`
+# installs and starts Kafka, PostgreSQL and FerretDB on loopback.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Rust and Go live outside the default PATH on a fresh machine of this kind.
+export PATH := $(HOME)/.cargo/bin:/usr/local/go/bin:$(PATH)
+# Absolute, so tests (which run from their crate's directory) find the same servers.
+export CLOUDCORD__INFRA__STATE_DIR ?= $(CURDIR)/.cloudcord
+# Jars and the FerretDB build outlive clones and state resets.
+export CLOUDCORD__INFRA__CACHE_DIR ?= $(HOME)/.cache/cloudcord
+
+NEXTEST_VERSION := 0.9.151
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
+
+.PHONY: help up down test build tools infra-up infra-down infra-status fmt lint
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+up: build ## Start the infrastructure and every service in the foreground (Ctrl-C stops the services)
+	$(CLOUDCORD) up
+
+down: build ## Stop the stack and the infrastructure
+	$(CLOUDCORD) down
+
+test: tools build ## Provision the infrastructure, then fmt, clippy and every test
+	$(CLOUDCORD) infra up
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo nextest run --workspace --locked
+
+build: ## Build the cloudcord command (it links every service)
+	cargo build --locked -p cloudcord
+
+tools: ## Install the Rust tools the targets use, when missing
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	@cargo nextest --version 2>/dev/null | grep -q "cargo-nextest $(NEXTEST_VERSION)" \
+		|| cargo install --locked cargo-nextest@$(NEXTEST_VERSION)
+
+infra-up: build ## Start Kafka, PostgreSQL and FerretDB only (BROKERS=3 for three Kafka nodes)
+	$(CLOUDCORD) infra up --brokers $(or $(BROKERS),1)
+
+infra-down: build ## Stop the infrastructure
+	$(CLOUDCORD) infra down
+
+infra-status: build ## Show what runs and whether it is ready
+	$(CLOUDCORD) infra status
+
+fmt: ## Format the Rust code
+	cargo fmt --all
+
+lint: ## The checks `make test` runs before the tests
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
