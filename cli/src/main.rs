@@ -108,8 +108,8 @@ async fn status(infra: &Infra) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{:<10} {:<8} {:<22} {:<9} state",
-        "component", "running", "address", "log"
+        "{:<10} {:<8} {:<24} state",
+        "component", "running", "address"
     )?;
     for c in &components {
         let state = c
@@ -118,7 +118,7 @@ async fn status(infra: &Infra) -> anyhow::Result<ExitCode> {
             .map_or("ready".to_owned(), |p| format!("not ready: {p}"));
         writeln!(
             out,
-            "{:<10} {:<8} {:<22} {} {state}",
+            "{:<10} {:<8} {:<24} {state}  (log: {})",
             c.name,
             c.running,
             c.address,

@@ -138,7 +138,7 @@ impl Kafka {
             tools::ensure_java_and_maven(&setup_log).await?;
             self.fetch_libs(&libs, &setup_log).await?;
         }
-        self.reset_if_layout_changed()?;
+        self.reset_if_layout_changed().await?;
         let cluster_id = self.cluster_id(&libs, &setup_log).await?;
         for node in &self.nodes {
             std::fs::create_dir_all(&node.dir)
@@ -243,8 +243,8 @@ impl Kafka {
     }
 
     /// Switching between one and three nodes needs freshly formatted storage; the
-    /// local cluster's data is disposable, so start over.
-    fn reset_if_layout_changed(&self) -> Result<(), InfraError> {
+    /// local cluster's data is disposable, so stop every old node and start over.
+    async fn reset_if_layout_changed(&self) -> Result<(), InfraError> {
         let layout_file = self.dir.join("layout");
         let layout = format!("nodes={} {}", self.nodes.len(), self.bootstrap_servers());
         let previous = std::fs::read_to_string(&layout_file).ok();
@@ -260,7 +260,14 @@ impl Kafka {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .unwrap_or_default();
-                if name.starts_with("node-") && path.is_dir() {
+                if name.starts_with("node-") && name.ends_with(".pid") {
+                    let old = Daemon {
+                        component: COMPONENT,
+                        pid_file: path.clone(),
+                        log: self.logs.join("kafka-1.log"),
+                    };
+                    old.stop(Signal::SIGTERM, Duration::from_secs(30)).await?;
+                } else if name.starts_with("node-") && path.is_dir() {
                     std::fs::remove_dir_all(&path).map_err(io)?;
                 }
             }

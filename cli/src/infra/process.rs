@@ -14,7 +14,11 @@ use tokio::process::Command;
 
 use super::error::InfraError;
 
-/// Runs a setup command to completion, appending its output to `log`.
+/// How often a long setup step reports that it is still working.
+const PROGRESS_EVERY: Duration = Duration::from_secs(20);
+
+/// Runs a setup command to completion, appending its output to `log` and reporting
+/// progress while it takes long (a cold Maven fetch or Go build takes minutes).
 pub async fn run_logged(
     component: &'static str,
     step: &str,
@@ -26,15 +30,29 @@ pub async fn run_logged(
     };
     let out = open_log(log).map_err(|e| fail(e.into()))?;
     let err = out.try_clone().map_err(|e| fail(e.into()))?;
-    let status = command
+    let program = command.as_std().get_program().to_owned();
+    let running = command
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
-        .status()
-        .await
-        .map_err(|e| {
-            fail(format!("cannot run {:?}: {e}", command.as_std().get_program()).into())
-        })?;
+        .status();
+    tokio::pin!(running);
+    let started = Instant::now();
+    let mut progress =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    let status = loop {
+        tokio::select! {
+            status = &mut running => break status,
+            _ = progress.tick() => tracing::info!(
+                component,
+                step,
+                elapsed = %format!("{}s", started.elapsed().as_secs()),
+                log = %log.display(),
+                "still working"
+            ),
+        }
+    }
+    .map_err(|e| fail(format!("cannot run {program:?}: {e}").into()))?;
     if status.success() {
         Ok(())
     } else {
