@@ -9,3 +9,10 @@
 //! functions, so every consumer — including other languages, through the schema
 //! files — can rely on it. The write-path issue fills it in; until then it only
 //! reserves its place in the dependency graph.
+
+pub mod envelope;
+pub mod events;
+pub mod guild;
+pub mod ids;
+pub mod permissions;
+pub mod topics;

@@ -1,0 +1,310 @@
+//! The envelopes every command, event and command result travels in on Kafka.
+//!
+//! * A [`CommandEnvelope`] is what `command-api` appends to the `commands` topic: who
+//!   asks ([`Actor`]), when, under which idempotency key ([`CommandId`]), and the
+//!   command for one aggregate.
+//! * An [`EventEnvelope`] is what the command processor appends to the `events`
+//!   topic for each decided event: its place in its aggregate's history (gap-free
+//!   `seq` and the hash of the previous record, so an export can be verified
+//!   offline), what caused it, and the event itself.
+//! * A [`CommandResult`] answers the HTTP caller: the Discord object it asked for,
+//!   or a Discord-shaped error.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::ids::{Snowflake, UserId};
+
+/// The version of the envelope layout itself (each event type has its own too).
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// Identifies one command for idempotency: a repeated `CommandId` returns the
+/// original result and appends nothing.
+///
+/// Client-supplied keys (the `Idempotency-Key` header, a message `nonce`) are scoped
+/// to their actor, so two users can never collide on the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommandId(String);
+
+/// Why a client-supplied idempotency key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an idempotency key must be 1 to 128 visible ASCII characters")]
+pub struct InvalidCommandId;
+
+impl CommandId {
+    /// Longest accepted client key.
+    pub const MAX_KEY_LEN: usize = 128;
+
+    /// A command id from a client's key, scoped to `actor`.
+    pub fn from_client_key(actor: &Actor, key: &str) -> Result<Self, InvalidCommandId> {
+        let valid = !key.is_empty()
+            && key.len() <= Self::MAX_KEY_LEN
+            && key.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(InvalidCommandId);
+        }
+        Ok(Self(format!("{actor}/{key}")))
+    }
+
+    /// A fresh id for a command whose client gave no key.
+    pub fn random() -> Self {
+        Self(Uuid::new_v4().to_string())
+    }
+
+    /// The id as text (also the Kafka key of its result record).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CommandId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who caused a command and its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// A user or bot account.
+    User(UserId),
+    /// CloudCord itself (e.g. an expiry).
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User(id) => write!(f, "user:{id}"),
+            Self::System => f.write_str("system"),
+        }
+    }
+}
+
+/// A command as an aggregate receives it: the request plus who asked and when.
+///
+/// The time is assigned once by `command-api`, so deciding the same command again
+/// (after a failover) sees the same clock and decides the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authored<C> {
+    /// Who asked.
+    pub actor: Actor,
+    /// When the request was accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What was asked.
+    pub command: C,
+}
+
+/// The kind of aggregate an envelope is about; also its shard: the aggregate id
+/// is the Kafka key of its commands and events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateType {
+    /// A guild with everything inside it (channels, roles, members, messages).
+    Guild,
+    /// A user account (profile, settings, relationships).
+    User,
+    /// A direct-message channel and its messages.
+    DmChannel,
+}
+
+impl AggregateType {
+    /// The name used in headers and schema file names.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Guild => "guild",
+            Self::User => "user",
+            Self::DmChannel => "dm_channel",
+        }
+    }
+}
+
+/// One aggregate instance: its type and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AggregateRef {
+    /// Its type.
+    #[serde(rename = "aggregate_type")]
+    pub kind: AggregateType,
+    /// Its id (a guild, user or channel id).
+    #[serde(rename = "aggregate_id")]
+    pub id: Snowflake,
+}
+
+impl AggregateRef {
+    /// The Kafka key of its commands and events.
+    pub fn shard_key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+/// A command on its way to the processor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandEnvelope<C> {
+    /// The idempotency key.
+    pub command_id: CommandId,
+    /// The aggregate it addresses.
+    #[serde(flatten)]
+    pub target: AggregateRef,
+    /// The command, with who asked and when.
+    #[serde(flatten)]
+    pub body: Authored<C>,
+}
+
+/// SHA-256 of an event record's value bytes, in lowercase hex. Each event carries
+/// the hash of the previous event of its aggregate, chaining the history.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventHash(String);
+
+impl EventHash {
+    /// The hash of a record value exactly as it is stored in Kafka.
+    pub fn of_record(value: &[u8]) -> Self {
+        use std::fmt::Write as _;
+        let digest = Sha256::digest(value);
+        let mut hex = String::with_capacity(64);
+        for byte in digest.iter() {
+            let _ = write!(hex, "{byte:02x}");
+        }
+        Self(hex)
+    }
+
+    /// The hex text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One decided event with its place in its aggregate's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope<E> {
+    /// Unique and deterministic: UUIDv5 of the aggregate and `seq`, so every
+    /// consumer can deduplicate by it.
+    pub event_id: Uuid,
+    /// The aggregate whose history this extends.
+    #[serde(flatten)]
+    pub aggregate: AggregateRef,
+    /// 1 for the aggregate's first event, then +1 without gaps.
+    pub seq: u64,
+    /// Hash of the previous event record of this aggregate (`None` for `seq` 1).
+    pub prev_hash: Option<EventHash>,
+    /// The command that produced it.
+    pub command_id: CommandId,
+    /// Who caused it.
+    pub actor: Actor,
+    /// When the command was accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// Layout version of this envelope ([`ENVELOPE_VERSION`]).
+    pub envelope_version: u32,
+    /// The event.
+    pub event: E,
+}
+
+/// The namespace of CloudCord's event ids.
+const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6c0d_c0de_0000_4000_8000_c1ad_c0de_0001);
+
+/// The id of the event at `seq` of `aggregate`.
+pub fn event_id(aggregate: AggregateRef, seq: u64) -> Uuid {
+    let name = format!("{}/{}/{seq}", aggregate.kind.as_str(), aggregate.id);
+    Uuid::new_v5(&EVENT_ID_NAMESPACE, name.as_bytes())
+}
+
+/// An error in Discord's shape: `{"code": 50013, "message": "Missing Permissions"}`,
+/// with `errors` for field validation failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// Discord's JSON error code (`developers/topics/opcodes-and-status-codes.mdx`).
+    pub code: u32,
+    /// Human-readable text.
+    pub message: String,
+    /// Per-field details, in Discord's nested `_errors` layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<serde_json::Value>,
+}
+
+/// How a command was decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Accepted: the events are appended; `body` is what the HTTP caller receives
+    /// (`None` for 204 No Content).
+    Accepted {
+        /// The HTTP status (200, 201 or 204).
+        status: u16,
+        /// The Discord object, when there is one.
+        body: Option<serde_json::Value>,
+    },
+    /// Refused: nothing was appended.
+    Rejected {
+        /// The HTTP status of the error.
+        status: u16,
+        /// The error body.
+        error: ApiError,
+    },
+}
+
+/// The answer to one command, on the results topic keyed by its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// The command answered.
+    pub command_id: CommandId,
+    /// How it was decided.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Actor, AggregateRef, AggregateType, CommandId, EventHash, event_id};
+    use crate::ids::{Snowflake, UserId};
+
+    #[test]
+    fn client_keys_are_scoped_to_their_actor() {
+        let alice = Actor::User(UserId::new(1));
+        let bob = Actor::User(UserId::new(2));
+        let a = CommandId::from_client_key(&alice, "retry-7").expect("valid");
+        let b = CommandId::from_client_key(&bob, "retry-7").expect("valid");
+        assert_ne!(a, b);
+        assert_eq!(a.as_str(), "user:1/retry-7");
+    }
+
+    #[test]
+    fn client_keys_must_be_short_visible_ascii() {
+        let actor = Actor::System;
+        assert!(CommandId::from_client_key(&actor, "").is_err());
+        assert!(CommandId::from_client_key(&actor, "has space").is_err());
+        assert!(CommandId::from_client_key(&actor, &"x".repeat(129)).is_err());
+        assert!(CommandId::from_client_key(&actor, &"x".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn event_ids_are_deterministic_per_aggregate_and_seq() {
+        let guild = AggregateRef {
+            kind: AggregateType::Guild,
+            id: Snowflake::new(42),
+        };
+        let user = AggregateRef {
+            kind: AggregateType::User,
+            id: Snowflake::new(42),
+        };
+        assert_eq!(event_id(guild, 1), event_id(guild, 1));
+        assert_ne!(event_id(guild, 1), event_id(guild, 2));
+        assert_ne!(event_id(guild, 1), event_id(user, 1));
+    }
+
+    #[test]
+    fn record_hash_is_sha256_hex() {
+        assert_eq!(
+            EventHash::of_record(b"abc").as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

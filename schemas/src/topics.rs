@@ -1,0 +1,97 @@
+//! The Kafka topics CloudCord's services meet on.
+//!
+//! | topic | key | written by | kept |
+//! |---|---|---|---|
+//! | `commands` | aggregate id | command-api | days (replayable input) |
+//! | `events` | aggregate id | command processor, in transactions | forever, never compacted |
+//! | `command-results` | command id | command processor, same transaction | 7 days (≥ the 24 h idempotency window) |
+//! | `projected` | aggregate id | projectors, after their commit | hours |
+//! | `ephemeral` | channel id | gateway (typing, presence) | minutes |
+//!
+//! `commands`, `events` and `command-results` have the same partition count: the
+//! processor that owns `commands` partition *p* writes to partition *p* of the other
+//! two, and restores its state from them. Consumers must read with
+//! `isolation.level=read_committed` (Java clients default to `read_uncommitted`).
+
+/// The names of CloudCord's topics under one prefix (e.g. `cloudcord.`), so several
+/// deployments — or isolated tests — can share a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    /// Commands from command-api to the processor.
+    pub commands: String,
+    /// The immutable event log.
+    pub events: String,
+    /// The processor's answers to command-api.
+    pub results: String,
+    /// What projectors committed, for the gateway.
+    pub projected: String,
+    /// Typing and presence between gateway processes.
+    pub ephemeral: String,
+}
+
+impl Topics {
+    /// The topics named `<prefix>commands`, `<prefix>events`, ….
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            commands: format!("{prefix}commands"),
+            events: format!("{prefix}events"),
+            results: format!("{prefix}command-results"),
+            projected: format!("{prefix}projected"),
+            ephemeral: format!("{prefix}ephemeral"),
+        }
+    }
+}
+
+/// How a topic must be created: a plain-data description that the runtime turns
+/// into an admin request and `strimzi/` into `KafkaTopic` resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Full topic name.
+    pub name: String,
+    /// Partition count.
+    pub partitions: i32,
+    /// Topic-level configuration.
+    pub config: Vec<(&'static str, &'static str)>,
+}
+
+const SEVEN_DAYS_MS: &str = "604800000";
+
+impl Topics {
+    /// The specs of every topic, with `partitions` partitions for the three
+    /// co-partitioned topics (commands, events, results) and the projected topic.
+    pub fn specs(&self, partitions: i32) -> Vec<TopicSpec> {
+        let spec = |name: &str, partitions, config| TopicSpec {
+            name: name.to_owned(),
+            partitions,
+            config,
+        };
+        vec![
+            spec(
+                &self.commands,
+                partitions,
+                vec![("retention.ms", SEVEN_DAYS_MS)],
+            ),
+            // The event log is the system of record: kept forever, never compacted.
+            spec(
+                &self.events,
+                partitions,
+                vec![("retention.ms", "-1"), ("cleanup.policy", "delete")],
+            ),
+            spec(
+                &self.results,
+                partitions,
+                vec![("retention.ms", SEVEN_DAYS_MS)],
+            ),
+            spec(
+                &self.projected,
+                partitions,
+                vec![("retention.ms", "86400000")],
+            ),
+            spec(
+                &self.ephemeral,
+                partitions,
+                vec![("retention.ms", "600000")],
+            ),
+        ]
+    }
+}
