@@ -9,11 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cloudcord_schemas::topics::{TopicSpec, Topics};
 use futures::future::BoxFuture;
 use rdkafka::ClientConfig;
-use rdkafka::admin::AdminClient;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use serde::Deserialize;
 
 use crate::readiness::{CheckError, DependencyCheck};
@@ -24,17 +25,63 @@ use crate::readiness::{CheckError, DependencyCheck};
 pub struct KafkaConfig {
     /// Comma-separated `host:port` list of brokers to bootstrap from.
     pub bootstrap_servers: String,
+    /// Prefix of every CloudCord topic, so deployments (and tests) can share a cluster.
+    pub topic_prefix: String,
+    /// Partitions of the co-partitioned topics when CloudCord creates them.
+    pub partitions: i32,
+    /// Whether services create missing topics at start (development); in production
+    /// Strimzi's `KafkaTopic` resources own them.
+    pub create_topics: bool,
 }
 
 impl Default for KafkaConfig {
     fn default() -> Self {
         Self {
             bootstrap_servers: "127.0.0.1:9092".to_owned(),
+            topic_prefix: "cloudcord.".to_owned(),
+            partitions: 4,
+            create_topics: true,
         }
     }
 }
 
 impl KafkaConfig {
+    /// The topic names under this deployment's prefix.
+    pub fn topics(&self) -> Topics {
+        Topics::with_prefix(&self.topic_prefix)
+    }
+
+    /// Creates the topics in `specs` that do not exist yet (no-op unless
+    /// `create_topics`); existing topics are left as they are.
+    pub async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<(), KafkaError> {
+        if !self.create_topics {
+            return Ok(());
+        }
+        let admin: AdminClient<DefaultClientContext> =
+            self.client_config("cloudcord-topics").create()?;
+        let new_topics: Vec<NewTopic<'_>> = specs
+            .iter()
+            .map(|spec| {
+                spec.config.iter().fold(
+                    NewTopic::new(&spec.name, spec.partitions, TopicReplication::Fixed(-1)),
+                    |topic, (key, value)| topic.set(key, value),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        for result in admin.create_topics(&new_topics, &options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                        tracing::error!(%topic, %code, "cannot create topic");
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Settings every client shares: where the brokers are and who is asking.
     pub fn client_config(&self, client_id: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
@@ -44,18 +91,25 @@ impl KafkaConfig {
         config
     }
 
+    /// An idempotent producer for the chat path: no duplicates on retry, at most
+    /// 1 ms of batching delay, Java-compatible key partitioning.
+    pub fn producer_config(&self, client_id: &str) -> ClientConfig {
+        let mut config = self.client_config(client_id);
+        config
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "1")
+            .set("partitioner", "murmur2_random");
+        config
+    }
+
     /// A transactional producer: exactly-once appends fenced by `transactional_id`.
     pub fn transactional_producer_config(
         &self,
         client_id: &str,
         transactional_id: &str,
     ) -> ClientConfig {
-        let mut config = self.client_config(client_id);
-        config
-            .set("transactional.id", transactional_id)
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "1")
-            .set("partitioner", "murmur2_random");
+        let mut config = self.producer_config(client_id);
+        config.set("transactional.id", transactional_id);
         config
     }
 

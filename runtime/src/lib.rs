@@ -10,6 +10,7 @@
 //!   and [`telemetry::ErrorChain`] for logging errors with their causes.
 //! - [`readiness`]: the [`readiness::DependencyCheck`] trait and the readiness report.
 //! - [`admin`]: the admin HTTP server with `/metrics`, `/healthz` and `/readyz`.
+//! - [`auth`]: password hashing, signing keys and JWKS, access tokens, bot tokens.
 //! - [`kafka`], [`postgres`], [`mongo`]: connection settings, client builders and a
 //!   readiness check for each store.
 //! - [`service`]: [`service::Service`], which runs a service's admin server and tasks
@@ -17,6 +18,7 @@
 //! - [`process`]: signal handling and the `main` of every service binary.
 
 pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod kafka;
 pub mod mongo;

@@ -131,6 +131,11 @@ impl Service {
         }
     }
 
+    /// The metrics registry, for the service's own metrics (prefixed `cloudcord_`).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// Adds a dependency that must answer for the service to be ready.
     pub fn with_check(mut self, check: impl DependencyCheck) -> Self {
         self.checks.push(Arc::new(check));

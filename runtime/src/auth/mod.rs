@@ -1,0 +1,110 @@
+//! Authentication building blocks every CloudCord service shares.
+//!
+//! Nothing here speaks HTTP or touches a database: these are the pure pieces that the
+//! auth endpoints (in `command-api`) and every service's request extractors are built
+//! from.
+//!
+//! How the pieces fit:
+//!
+//! ```text
+//! login     password::verify_password ──► TokenIssuer::issue ──► access token (at+jwt)
+//! bots      bot_token::mint(user_id, token_id, &SigningKey) ──► bot token
+//! services  Jwks (published by the issuer) ──► VerifyingKeys ──► TokenVerifier::verify_at
+//!                                                          └──► bot_token::verify
+//! ```
+//!
+//! - [`password`]: argon2id hashing and verification of user passwords (PHC strings).
+//! - [`keys`]: the Ed25519 [`SigningKey`] (private, only where tokens are minted),
+//!   the public [`Jwks`] and [`VerifyingKeys`] built from it (everywhere else).
+//! - [`jwt`]: [`TokenIssuer`] issues RFC 9068 access tokens (`typ: at+jwt`, EdDSA);
+//!   [`TokenVerifier`] checks them with public keys only.
+//! - [`bot_token`]: Discord-shaped, self-verifying bot tokens signed by the same key.
+//!
+//! Services verify without the private key: they need only the JWKS, so a leaked
+//! query or gateway process cannot mint tokens. Times are passed in (`now`) so the
+//! rules are testable without a wall clock; only [`TokenVerifier::verify`] reads the
+//! system clock, at the edge.
+//!
+//! A rejected credential ([`TokenError`], [`BotTokenError`], a wrong password) maps to
+//! Discord's `401: Unauthorized` at the HTTP layer; the variants exist for logs and
+//! metrics, never for the client. [`KeyError`], [`IssueError`] and [`PasswordError`]
+//! are internal failures (start-up errors or a 500).
+
+pub mod bot_token;
+pub mod jwt;
+pub mod keys;
+pub mod password;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use bot_token::{BotTokenClaims, BotTokenError, BotTokenId};
+pub use jwt::{
+    ACCESS_TOKEN_TYPE, AccessToken, AccessTokenClaims, IssueError, IssuedAccessToken,
+    NewAccessToken, TokenError, TokenIssuer, TokenKind, TokenVerifier,
+};
+pub use keys::{Jwk, Jwks, JwksError, KeyError, SigningKey, VerifyingKeys};
+pub use password::{PasswordError, PasswordHash};
+
+/// The `[auth]` settings section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// The `iss` of every access token, and the only issuer verifiers accept: the public
+    /// base URL of the front door.
+    pub issuer: String,
+    /// The `aud` of every access token, and the only audience verifiers accept.
+    pub audience: String,
+    /// How long an access token is valid after it is issued, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// The Ed25519 PKCS#8 PEM file holding the signing key (only the process that issues
+    /// tokens needs it).
+    pub signing_key_path: PathBuf,
+    /// Clock skew tolerated when checking `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".to_owned(),
+            audience: "cloudcord".to_owned(),
+            access_token_ttl_secs: 3600,
+            signing_key_path: PathBuf::from(".cloudcord/auth/ed25519.pem"),
+            leeway_secs: 30,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// [`Self::access_token_ttl_secs`] as a duration.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// [`Self::leeway_secs`] as a duration.
+    pub fn leeway(&self) -> Duration {
+        Duration::from_secs(self.leeway_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuthConfig;
+
+    #[test]
+    fn config_defaults_apply_to_missing_keys() {
+        let config: AuthConfig =
+            serde_json::from_str(r#"{"audience":"test"}"#).expect("partial section parses");
+        assert_eq!(config.audience, "test");
+        assert_eq!(config.issuer, "http://127.0.0.1:8080");
+        assert_eq!(config.access_token_ttl_secs, 3600);
+        assert_eq!(config.leeway_secs, 30);
+        assert_eq!(
+            config.signing_key_path,
+            std::path::Path::new(".cloudcord/auth/ed25519.pem")
+        );
+    }
+}
