@@ -66,7 +66,7 @@ pub async fn run(
             &shutdown,
             command_api::NAME,
             command_api::run,
-            |c: &command_api::Config| c.command_api.admin.listen_addr,
+            command_api::Config::admin_addr,
         )?,
         spawn(
             &mut tasks,

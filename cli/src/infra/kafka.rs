@@ -368,6 +368,7 @@ async fn broker_count(bootstrap: String, expected: usize) -> Result<(), String> 
     tokio::task::spawn_blocking(move || {
         let mut config = KafkaConfig {
             bootstrap_servers: bootstrap,
+            ..KafkaConfig::default()
         }
         .client_config("cloudcord-infra");
         // Refused connections are expected while a broker starts; do not log them.

@@ -65,6 +65,7 @@ async fn readyz_follows_the_kafka_broker_without_a_service_restart() {
         .unwrap_or_else(|| settings.infra.state_dir.join("cache"));
     let kafka_config = KafkaConfig {
         bootstrap_servers: format!("127.0.0.1:{}", free_port_pair()),
+        ..KafkaConfig::default()
     };
     let broker = Kafka::new(&kafka_config, 1, &state_dir, &cache_dir).expect("plan broker");
     broker.prepare().await.expect("prepare broker");

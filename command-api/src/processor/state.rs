@@ -1,0 +1,348 @@
+//! A partition's decision state: the aggregates whose shard lives in the partition,
+//! each with its place in its history, and the recent command results that make
+//! commands idempotent.
+//!
+//! The state is only ever ahead of the log inside an open transaction; when a
+//! transaction aborts, the worker throws the state away and restores it from the log.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use cloudcord_schemas::envelope::{
+    AggregateRef, AggregateType, ApiError, Authored, CommandEnvelope, CommandId, CommandResult,
+    ENVELOPE_VERSION, EventEnvelope, EventHash, Outcome, event_id,
+};
+use cloudcord_schemas::events::EventType;
+use cloudcord_schemas::ids::Snowflake;
+use serde::Deserialize;
+
+use crate::aggregates::guild::Guild;
+use crate::aggregates::{Decider, decide};
+
+/// The log contradicts itself; the partition cannot be served until it is fixed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// An event record does not decode.
+    #[error("undecodable event record")]
+    Undecodable(#[from] serde_json::Error),
+    /// An event's `seq` does not follow its aggregate's previous one.
+    #[error("{aggregate:?}: expected seq {expected}, found {found}")]
+    Gap {
+        /// The aggregate.
+        aggregate: AggregateRef,
+        /// The next seq the history needed.
+        expected: u64,
+        /// What the record says.
+        found: u64,
+    },
+    /// An event's `prev_hash` is not the hash of the previous record.
+    #[error("{aggregate:?}: seq {seq} does not chain to the previous event")]
+    BrokenChain {
+        /// The aggregate.
+        aggregate: AggregateRef,
+        /// The event whose link is wrong.
+        seq: u64,
+    },
+    /// No aggregate of this type is served yet.
+    #[error("aggregate type {0:?} is not served by this processor")]
+    Unsupported(AggregateType),
+}
+
+/// An aggregate and its place in its history.
+#[derive(Debug, Default)]
+struct Tracked<A> {
+    aggregate: A,
+    seq: u64,
+    last_hash: Option<EventHash>,
+}
+
+/// An event record ready to append.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    /// The shard key (aggregate id).
+    pub key: String,
+    /// The JSON envelope.
+    pub value: Vec<u8>,
+    /// `ce_id`: the event id.
+    pub event_id: String,
+    /// `ce_type`: `dev.cloudcord.<aggregate>.<EventType>.v<n>`.
+    pub ce_type: String,
+    /// `ce_source`: `/cloudcord/<aggregate>/<id>`.
+    pub ce_source: String,
+    /// `ce_time`: when the command was accepted (RFC 3339).
+    pub ce_time: String,
+}
+
+/// What deciding one command produced.
+#[derive(Debug)]
+pub struct Decision {
+    /// The events to append (empty when refused).
+    pub events: Vec<EventRecord>,
+    /// The result record's value.
+    pub result: Vec<u8>,
+    /// Whether the command was accepted.
+    pub accepted: bool,
+}
+
+/// The aggregates of one type in this partition.
+struct Store<A: Decider> {
+    tracked: HashMap<Snowflake, Tracked<A>>,
+}
+
+impl<A: Decider + Default> Store<A> {
+    fn new() -> Self {
+        Self {
+            tracked: HashMap::new(),
+        }
+    }
+
+    fn replay(&mut self, record: &[u8]) -> Result<(), StateError> {
+        let envelope: EventEnvelope<A::Change> = serde_json::from_slice(record)?;
+        let aggregate = envelope.aggregate;
+        let tracked = self.tracked.entry(aggregate.id).or_default();
+        if envelope.seq != tracked.seq + 1 {
+            return Err(StateError::Gap {
+                aggregate,
+                expected: tracked.seq + 1,
+                found: envelope.seq,
+            });
+        }
+        if envelope.prev_hash != tracked.last_hash {
+            return Err(StateError::BrokenChain {
+                aggregate,
+                seq: envelope.seq,
+            });
+        }
+        tracked
+            .aggregate
+            .apply(crate::aggregates::Domain(envelope.event));
+        tracked.seq = envelope.seq;
+        tracked.last_hash = Some(EventHash::of_record(record));
+        Ok(())
+    }
+
+    fn decide(&mut self, envelope: CommandEnvelope<serde_json::Value>) -> Decision {
+        let CommandEnvelope {
+            command_id,
+            target,
+            body,
+        } = envelope;
+        let request = match serde_json::from_value::<A::Request>(body.command) {
+            Ok(request) => request,
+            Err(error) => return malformed(command_id, &error),
+        };
+        let (actor, at) = (body.actor, body.at);
+        let tracked = self.tracked.entry(target.id).or_default();
+        let decided = decide(
+            &mut tracked.aggregate,
+            Authored {
+                actor,
+                at,
+                command: request,
+            },
+        );
+        let (events, outcome) = match decided {
+            Ok((changes, accepted)) => {
+                let events = changes
+                    .into_iter()
+                    .map(|change| {
+                        tracked.seq += 1;
+                        let ce_type = format!(
+                            "dev.cloudcord.{}.{}.v{}",
+                            A::KIND.as_str(),
+                            change.event_type(),
+                            change.event_version()
+                        );
+                        let envelope = EventEnvelope {
+                            event_id: event_id(target, tracked.seq),
+                            aggregate: target,
+                            seq: tracked.seq,
+                            prev_hash: tracked.last_hash.take(),
+                            command_id: command_id.clone(),
+                            actor,
+                            occurred_at: at,
+                            envelope_version: ENVELOPE_VERSION,
+                            event: change,
+                        };
+                        let value = to_json(&envelope);
+                        tracked.last_hash = Some(EventHash::of_record(&value));
+                        EventRecord {
+                            key: target.shard_key(),
+                            event_id: envelope.event_id.to_string(),
+                            ce_type,
+                            ce_source: format!("/cloudcord/{}/{}", A::KIND.as_str(), target.id),
+                            ce_time: rfc3339(at),
+                            value,
+                        }
+                    })
+                    .collect();
+                (
+                    events,
+                    Outcome::Accepted {
+                        status: accepted.status,
+                        body: accepted.body,
+                    },
+                )
+            }
+            Err(refusal) => {
+                // A refused command on an unknown id must not leave an empty aggregate.
+                if tracked.seq == 0 {
+                    self.tracked.remove(&target.id);
+                }
+                (
+                    Vec::new(),
+                    Outcome::Rejected {
+                        status: refusal.status,
+                        error: refusal.error,
+                    },
+                )
+            }
+        };
+        Decision {
+            accepted: matches!(outcome, Outcome::Accepted { .. }),
+            events,
+            result: to_json(&CommandResult {
+                command_id,
+                outcome,
+            }),
+        }
+    }
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Invariant: our envelopes hold only strings, numbers and string-keyed maps,
+    // which serde_json always serializes.
+    serde_json::to_vec(value).expect("envelopes serialize")
+}
+
+/// A result refusing a command that does not decode (a client bug or version skew).
+fn malformed(command_id: CommandId, error: &serde_json::Error) -> Decision {
+    Decision {
+        events: Vec::new(),
+        accepted: false,
+        result: to_json(&CommandResult {
+            command_id,
+            outcome: Outcome::Rejected {
+                status: 400,
+                error: ApiError {
+                    code: 50109,
+                    message: format!("The request body contains invalid JSON: {error}"),
+                    errors: None,
+                },
+            },
+        }),
+    }
+}
+
+/// Where a remembered result can be found again.
+#[derive(Debug, Clone)]
+pub enum ResultRef {
+    /// Committed on the results partition at this offset.
+    Offset(i64),
+    /// Produced in the open transaction; its bytes until it commits.
+    Pending(Arc<Vec<u8>>),
+}
+
+/// Command ids seen within the idempotency window, oldest first.
+#[derive(Debug, Default)]
+pub struct RecentResults {
+    by_id: HashMap<CommandId, ResultRef>,
+    order: VecDeque<(i64, CommandId)>,
+}
+
+impl RecentResults {
+    /// What is known about `command_id`.
+    pub fn get(&self, command_id: &CommandId) -> Option<&ResultRef> {
+        self.by_id.get(command_id)
+    }
+
+    /// Remembers a result (first sighting wins; committed offsets replace pending bytes).
+    pub fn remember(&mut self, command_id: CommandId, at_ms: i64, result: ResultRef) {
+        match self.by_id.get_mut(&command_id) {
+            Some(existing @ ResultRef::Pending(_)) if matches!(result, ResultRef::Offset(_)) => {
+                *existing = result;
+            }
+            Some(_) => {}
+            None => {
+                self.order.push_back((at_ms, command_id.clone()));
+                self.by_id.insert(command_id, result);
+            }
+        }
+    }
+
+    /// Forgets results older than `cutoff_ms`.
+    pub fn expire(&mut self, cutoff_ms: i64) {
+        while let Some((at, _)) = self.order.front() {
+            if *at >= cutoff_ms {
+                break;
+            }
+            if let Some((_, id)) = self.order.pop_front() {
+                self.by_id.remove(&id);
+            }
+        }
+    }
+}
+
+/// Just enough of an envelope to route it.
+#[derive(Deserialize)]
+struct Head {
+    aggregate_type: AggregateType,
+}
+
+/// Everything one partition's processor decides with.
+pub struct PartitionState {
+    guilds: Store<Guild>,
+    /// Results within the idempotency window.
+    pub results: RecentResults,
+}
+
+impl Default for PartitionState {
+    fn default() -> Self {
+        Self {
+            guilds: Store::new(),
+            results: RecentResults::default(),
+        }
+    }
+}
+
+impl PartitionState {
+    /// Re-applies one committed event record (restore).
+    pub fn replay(&mut self, record: &[u8]) -> Result<(), StateError> {
+        let head: Head = serde_json::from_slice(record)?;
+        match head.aggregate_type {
+            AggregateType::Guild => self.guilds.replay(record),
+            other => Err(StateError::Unsupported(other)),
+        }
+    }
+
+    /// Decides one command record. `Err` carries a result for commands that cannot
+    /// even be routed; `None` means the record has no command id at all.
+    pub fn decide(&mut self, record: &[u8]) -> Option<(CommandId, Decision)> {
+        let envelope: CommandEnvelope<serde_json::Value> = match serde_json::from_slice(record) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                let command_id: CommandId = serde_json::from_slice::<serde_json::Value>(record)
+                    .ok()?
+                    .get("command_id")?
+                    .as_str()
+                    .map(|id| serde_json::from_value(id.into()))?
+                    .ok()?;
+                return Some((command_id.clone(), malformed(command_id, &error)));
+            }
+        };
+        let command_id = envelope.command_id.clone();
+        let decision = match envelope.target.kind {
+            AggregateType::Guild => self.guilds.decide(envelope),
+            other => malformed(
+                command_id.clone(),
+                &serde::de::Error::custom(format!("aggregate type {other:?} is not served yet")),
+            ),
+        };
+        Some((command_id, decision))
+    }
+}

@@ -1,0 +1,529 @@
+//! One partition's worker: a dedicated thread (librdkafka's transactional calls
+//! block) that owns the partition's transactional producer and decision state.
+//!
+//! The loop, per batch of commands read from the partition's own queue:
+//! `begin_transaction` → decide each command, producing its events to the same
+//! partition of `events` and its result to the same partition of
+//! `command-results` → `send_offsets_to_transaction` → `commit_transaction`.
+//! A repeated command id re-sends the original result and appends nothing.
+//!
+//! Failure handling follows librdkafka's transactional contract: an abortable error
+//! aborts the transaction, throws the in-memory state away, restores it from the log
+//! and rewinds the partition to the first uncommitted command; a fatal error (we
+//! were fenced by a newer owner of the partition's `transactional.id`) stops the
+//! processor, because only a rebalance may decide who owns the partition now.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::telemetry::ErrorChain;
+use cloudcord_schemas::envelope::CommandId;
+use cloudcord_schemas::topics::Topics;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::ProcessorMetrics;
+use super::restore::{RestoreError, now_ms, restore};
+use super::state::{Decision, EventRecord, PartitionState, ResultRef};
+
+/// Most commands decided in one transaction.
+const MAX_BATCH: usize = 500;
+/// How long a blocking Kafka call may take before it is retried or fails.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every worker of a processor shares.
+pub struct WorkerSetup {
+    /// Where the brokers are.
+    pub kafka: KafkaConfig,
+    /// The topic names.
+    pub topics: Topics,
+    /// Counters.
+    pub metrics: ProcessorMetrics,
+    /// Cancelled when a worker fails beyond recovery.
+    pub fatal: CancellationToken,
+    /// How long command results stay idempotent.
+    pub idempotency_window: Duration,
+}
+
+/// Why a worker stopped serving its partition.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The state could not be restored.
+    #[error("restoring the partition failed")]
+    Restore(#[from] RestoreError),
+    /// The producer is fenced or otherwise unusable.
+    #[error("the transactional producer failed fatally (fenced by a newer owner?)")]
+    Fatal(#[source] KafkaError),
+    /// Kafka failed outside a transaction.
+    #[error("a Kafka call failed")]
+    Kafka(#[from] KafkaError),
+    /// The transaction was aborted; resume from this commands offset.
+    #[error("transaction aborted")]
+    Aborted {
+        /// The first command not committed.
+        resume_at: i64,
+    },
+}
+
+/// A running worker.
+pub struct WorkerHandle {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Asks the worker to stop after its current transaction.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits until the worker has stopped.
+    pub fn join(self) {
+        self.stop();
+        if self.thread.join().is_err() {
+            tracing::error!("a partition worker panicked");
+        }
+    }
+}
+
+/// Starts the worker of `partition`, reading commands from `queue`.
+pub fn spawn<C: ConsumerContext + 'static>(
+    setup: Arc<WorkerSetup>,
+    consumer: Arc<BaseConsumer<C>>,
+    queue: rdkafka::consumer::base_consumer::PartitionQueue<C>,
+    partition: i32,
+) -> std::io::Result<WorkerHandle> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = Worker {
+        setup,
+        consumer,
+        queue,
+        partition,
+        stop: Arc::clone(&stop),
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("processor-{partition}"))
+        .spawn(move || worker.run())?;
+    Ok(WorkerHandle { stop, thread })
+}
+
+/// Collects the offsets of delivered result records, so committed results are
+/// remembered by offset instead of by their bytes.
+struct ResultDeliveries {
+    results_topic: String,
+    delivered: Mutex<Vec<(String, i64)>>,
+}
+
+impl ClientContext for ResultDeliveries {}
+
+impl ProducerContext for ResultDeliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, (): ()) {
+        if let Ok(message) = result
+            && message.topic() == self.results_topic
+            && let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok())
+        {
+            self.delivered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((key.to_owned(), message.offset()));
+        }
+    }
+}
+
+impl ResultDeliveries {
+    fn take(&self) -> Vec<(String, i64)> {
+        std::mem::take(
+            &mut *self
+                .delivered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+}
+
+type TxnProducer = ThreadedProducer<ResultDeliveries>;
+
+struct Worker<C: ConsumerContext + 'static> {
+    setup: Arc<WorkerSetup>,
+    consumer: Arc<BaseConsumer<C>>,
+    queue: rdkafka::consumer::base_consumer::PartitionQueue<C>,
+    partition: i32,
+    stop: Arc<AtomicBool>,
+}
+
+#[derive(Deserialize)]
+struct CommandIdOnly {
+    command_id: CommandId,
+}
+
+impl<C: ConsumerContext + 'static> Worker<C> {
+    fn run(self) {
+        let span = tracing::info_span!("partition", partition = self.partition);
+        let _entered = span.enter();
+        self.setup.metrics.partitions.inc();
+        match self.serve() {
+            Ok(()) | Err(WorkerError::Restore(RestoreError::Stopped)) => {
+                tracing::info!("partition worker stopped");
+            }
+            Err(error) => {
+                tracing::error!(
+                    error = %ErrorChain(&error),
+                    "partition worker failed; stopping the processor so the group can rebalance"
+                );
+                self.setup.fatal.cancel();
+            }
+        }
+        self.setup.metrics.partitions.dec();
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn serve(&self) -> Result<(), WorkerError> {
+        let producer = self.init_producer()?;
+        loop {
+            let mut state = restore(
+                &self.setup.kafka,
+                &self.setup.topics,
+                self.partition,
+                self.setup.idempotency_window,
+                &self.stop,
+            )?;
+            match self.process(&producer, &mut state) {
+                Err(WorkerError::Aborted { resume_at }) => {
+                    tracing::warn!(resume_at, "transaction aborted; restoring and rewinding");
+                    self.consumer.seek(
+                        &self.setup.topics.commands,
+                        self.partition,
+                        Offset::Offset(resume_at),
+                        CALL_TIMEOUT,
+                    )?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Creates the partition's transactional producer; `init_transactions` fences
+    /// any previous owner and aborts its open transaction.
+    fn init_producer(&self) -> Result<TxnProducer, WorkerError> {
+        let transactional_id = format!(
+            "{}processor-{}",
+            self.setup.kafka.topic_prefix, self.partition
+        );
+        let producer: TxnProducer = self
+            .setup
+            .kafka
+            .transactional_producer_config(&transactional_id, &transactional_id)
+            .set("transaction.timeout.ms", "30000")
+            .create_with_context(ResultDeliveries {
+                results_topic: self.setup.topics.results.clone(),
+                delivered: Mutex::new(Vec::new()),
+            })?;
+        loop {
+            match producer.init_transactions(CALL_TIMEOUT) {
+                Ok(()) => return Ok(producer),
+                Err(KafkaError::Transaction(error)) if error.is_retriable() && !self.stopped() => {
+                    tracing::warn!(%error, "init_transactions will be retried");
+                }
+                Err(error) => return Err(WorkerError::Fatal(error)),
+            }
+        }
+    }
+
+    fn process(
+        &self,
+        producer: &TxnProducer,
+        state: &mut PartitionState,
+    ) -> Result<(), WorkerError> {
+        while !self.stopped() {
+            let batch = self.next_batch();
+            if batch.is_empty() {
+                let window =
+                    i64::try_from(self.setup.idempotency_window.as_millis()).unwrap_or(i64::MAX);
+                state.results.expire(now_ms() - window);
+                continue;
+            }
+            self.transact(producer, state, &batch)?;
+        }
+        Ok(())
+    }
+
+    /// Up to [`MAX_BATCH`] commands: waits briefly for the first, then takes what is
+    /// already buffered.
+    fn next_batch(&self) -> Vec<OwnedMessage> {
+        let mut batch = Vec::new();
+        let mut timeout = Duration::from_millis(100);
+        while batch.len() < MAX_BATCH {
+            match self.queue.poll(timeout) {
+                Some(Ok(message)) => batch.push(message.detach()),
+                Some(Err(error)) => tracing::warn!(%error, "reading commands failed"),
+                None => break,
+            }
+            timeout = Duration::ZERO;
+        }
+        batch
+    }
+
+    fn transact(
+        &self,
+        producer: &TxnProducer,
+        state: &mut PartitionState,
+        batch: &[OwnedMessage],
+    ) -> Result<(), WorkerError> {
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            return Ok(());
+        };
+        let resume_at = first.offset();
+        let outcome = self
+            .decide_batch(producer, state, batch)
+            .and_then(|()| self.commit(producer, last.offset() + 1));
+        let delivered = producer.context().take();
+        match outcome {
+            Ok(()) => {
+                for (key, offset) in delivered {
+                    if let Ok(command_id) = serde_json::from_value::<CommandId>(key.into()) {
+                        state
+                            .results
+                            .remember(command_id, now_ms(), ResultRef::Offset(offset));
+                    }
+                }
+                let metrics = &self.setup.metrics;
+                metrics
+                    .transactions
+                    .get_or_create(&super::metrics::TransactionLabel {
+                        result: "committed",
+                    })
+                    .inc();
+                metrics
+                    .batch_size
+                    .observe(f64::from(u32::try_from(batch.len()).unwrap_or(u32::MAX)));
+                Ok(())
+            }
+            Err(KafkaError::Transaction(error)) if error.is_fatal() => {
+                Err(WorkerError::Fatal(KafkaError::Transaction(error)))
+            }
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "aborting the transaction");
+                loop {
+                    match producer.abort_transaction(CALL_TIMEOUT) {
+                        Ok(()) => break,
+                        Err(KafkaError::Transaction(e)) if e.is_retriable() => {}
+                        Err(fatal) => return Err(WorkerError::Fatal(fatal)),
+                    }
+                }
+                self.setup
+                    .metrics
+                    .transactions
+                    .get_or_create(&super::metrics::TransactionLabel { result: "aborted" })
+                    .inc();
+                Err(WorkerError::Aborted { resume_at })
+            }
+        }
+    }
+
+    fn decide_batch(
+        &self,
+        producer: &TxnProducer,
+        state: &mut PartitionState,
+        batch: &[OwnedMessage],
+    ) -> Result<(), KafkaError> {
+        producer.begin_transaction()?;
+        let metrics = &self.setup.metrics;
+        for message in batch {
+            let traceparent = header(message, "traceparent");
+            let Some(payload) = message.payload() else {
+                metrics.command("malformed");
+                continue;
+            };
+            let Ok(CommandIdOnly { command_id }) = serde_json::from_slice(payload) else {
+                tracing::warn!(
+                    offset = message.offset(),
+                    "command without a command_id skipped"
+                );
+                metrics.command("malformed");
+                continue;
+            };
+            if let Some(known) = state.results.get(&command_id).cloned() {
+                let original = match known {
+                    ResultRef::Pending(bytes) => bytes,
+                    ResultRef::Offset(offset) => Arc::new(self.committed_result(offset)?),
+                };
+                self.send_result(producer, &command_id, &original, traceparent)?;
+                metrics.command("duplicate");
+                continue;
+            }
+            let Some((
+                command_id,
+                Decision {
+                    events,
+                    result,
+                    accepted,
+                },
+            )) = state.decide(payload)
+            else {
+                continue;
+            };
+            for event in &events {
+                self.send_event(producer, event, traceparent)?;
+            }
+            let result = Arc::new(result);
+            self.send_result(producer, &command_id, &result, traceparent)?;
+            state
+                .results
+                .remember(command_id, now_ms(), ResultRef::Pending(result));
+            metrics.command(if accepted { "accepted" } else { "rejected" });
+            metrics.events.inc_by(events.len() as u64);
+        }
+        Ok(())
+    }
+
+    fn commit(&self, producer: &TxnProducer, next_offset: i64) -> Result<(), KafkaError> {
+        let mut offsets = TopicPartitionList::new();
+        offsets.add_partition_offset(
+            &self.setup.topics.commands,
+            self.partition,
+            Offset::Offset(next_offset),
+        )?;
+        // No group metadata means we are not (or no longer) a group member: abort.
+        let group = self
+            .consumer
+            .group_metadata()
+            .ok_or(KafkaError::ConsumerCommit(
+                RDKafkaErrorCode::UnknownMemberId,
+            ))?;
+        producer.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT)?;
+        loop {
+            match producer.commit_transaction(CALL_TIMEOUT) {
+                Ok(()) => return Ok(()),
+                // The commit first flushes; a slow flush leaves the transaction open.
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {}
+                Err(KafkaError::Transaction(error)) if error.is_retriable() => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn send_event(
+        &self,
+        producer: &TxnProducer,
+        event: &EventRecord,
+        traceparent: Option<&[u8]>,
+    ) -> Result<(), KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(7)
+            .insert(header_of("ce_specversion", b"1.0"))
+            .insert(header_of("ce_id", event.event_id.as_bytes()))
+            .insert(header_of("ce_type", event.ce_type.as_bytes()))
+            .insert(header_of("ce_source", event.ce_source.as_bytes()))
+            .insert(header_of("ce_time", event.ce_time.as_bytes()))
+            .insert(header_of("content-type", b"application/json"));
+        if let Some(traceparent) = traceparent {
+            headers = headers.insert(header_of("traceparent", traceparent));
+        }
+        send(
+            producer,
+            BaseRecord::to(&self.setup.topics.events)
+                .partition(self.partition)
+                .key(event.key.as_str())
+                .payload(event.value.as_slice())
+                .headers(headers),
+        )
+    }
+
+    fn send_result(
+        &self,
+        producer: &TxnProducer,
+        command_id: &CommandId,
+        result: &[u8],
+        traceparent: Option<&[u8]>,
+    ) -> Result<(), KafkaError> {
+        let mut headers =
+            OwnedHeaders::new().insert(header_of("content-type", b"application/json"));
+        if let Some(traceparent) = traceparent {
+            headers = headers.insert(header_of("traceparent", traceparent));
+        }
+        send(
+            producer,
+            BaseRecord::to(&self.setup.topics.results)
+                .partition(self.partition)
+                .key(command_id.as_str())
+                .payload(result)
+                .headers(headers),
+        )
+    }
+
+    /// Reads back a committed result (a command repeated after its transaction
+    /// committed, possibly before a failover).
+    fn committed_result(&self, offset: i64) -> Result<Vec<u8>, KafkaError> {
+        let consumer: BaseConsumer = self
+            .setup
+            .kafka
+            .read_committed_consumer_config(
+                &format!("processor-results-{}", self.partition),
+                &format!("{}processor-restore", self.setup.kafka.topic_prefix),
+            )
+            .create()?;
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(
+            &self.setup.topics.results,
+            self.partition,
+            Offset::Offset(offset),
+        )?;
+        consumer.assign(&assignment)?;
+        loop {
+            match consumer.poll(CALL_TIMEOUT) {
+                Some(Ok(message)) if message.offset() == offset => {
+                    return Ok(message.payload().unwrap_or_default().to_vec());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error),
+                None => {
+                    return Err(KafkaError::MessageConsumption(
+                        RDKafkaErrorCode::OperationTimedOut,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn header<'a>(message: &'a OwnedMessage, key: &str) -> Option<&'a [u8]> {
+    message
+        .headers()?
+        .iter()
+        .find(|h| h.key == key)
+        .and_then(|h| h.value)
+}
+
+fn header_of<'a>(key: &'a str, value: &'a [u8]) -> Header<'a, &'a [u8]> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}
+
+/// Enqueues a record, waiting while librdkafka's local queue is full.
+fn send(producer: &TxnProducer, record: BaseRecord<'_, str, [u8]>) -> Result<(), KafkaError> {
+    let mut record = record;
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The command path against the real Kafka broker that `make test` provisions.
+//! Each test uses its own topic prefix, so tests run in parallel and never collide.
+
+mod processor;
+mod support;

@@ -1,0 +1,220 @@
+//! The command processor's delivery guarantees on the real broker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudcord_schemas::envelope::{Actor, CommandId, Outcome};
+use cloudcord_schemas::guild::GuildCommand;
+use cloudcord_schemas::ids::{Snowflake, UserId};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::support::{Bus, stream_commands, verify_histories};
+
+const RESULT_WAIT: Duration = Duration::from_secs(120);
+
+fn random_guild() -> Snowflake {
+    // Random 62-bit ids: unique per test run without coordination.
+    Snowflake::new(uuid::Uuid::new_v4().as_u64_pair().0 >> 2)
+}
+
+fn assert_accepted(outcome: &Outcome) {
+    assert!(
+        matches!(outcome, Outcome::Accepted { .. }),
+        "expected acceptance, got {outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_commands_from_eight_clients_become_exactly_ten_thousand_gap_free_events() {
+    const CLIENTS: u64 = 8;
+    const PER_CLIENT: usize = 1_250;
+    const GUILDS_PER_CLIENT: usize = 5;
+    let bus = Arc::new(Bus::new().await);
+    let results = bus.watch_results();
+    let (stop, processor) = bus.spawn_processor();
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let bus = Arc::clone(&bus);
+            tokio::spawn(async move {
+                let sender = bus.sender();
+                let owner = UserId::new(1_000 + client);
+                let guilds: Vec<Snowflake> =
+                    (0..GUILDS_PER_CLIENT).map(|_| random_guild()).collect();
+                let mut ids = Vec::with_capacity(PER_CLIENT);
+                for (i, guild) in guilds.iter().enumerate() {
+                    let id = CommandId::random();
+                    let name = format!("client {client} guild {i}");
+                    sender
+                        .send(*guild, &id, owner, GuildCommand::CreateGuild { name })
+                        .await;
+                    ids.push(id);
+                }
+                for i in GUILDS_PER_CLIENT..PER_CLIENT {
+                    let id = CommandId::random();
+                    let name = Some(format!("client {client} rename {i}"));
+                    let guild = guilds[i % GUILDS_PER_CLIENT];
+                    sender
+                        .send(guild, &id, owner, GuildCommand::ModifyGuild { name })
+                        .await;
+                    ids.push(id);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut command_ids = Vec::new();
+    for client in clients {
+        command_ids.extend(client.await.expect("client"));
+    }
+    for id in &command_ids {
+        let found = results.wait_for(id, 1, RESULT_WAIT).await;
+        assert_eq!(found.len(), 1, "{id}: one result");
+        assert_accepted(&found[0].outcome);
+    }
+    stop.cancel();
+    processor.await.expect("processor");
+
+    let records = bus.read_events();
+    assert_eq!(records.len(), 10_000);
+    let per_command = verify_histories(&records);
+    assert_eq!(per_command.len(), 10_000);
+    assert!(
+        per_command.values().all(|&n| n == 1),
+        "every command produced one event"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_command_id_appends_nothing_and_returns_the_original_result() {
+    let bus = Bus::new().await;
+    let results = bus.watch_results();
+    let sender = bus.sender();
+    let owner = UserId::new(7);
+    let (stop, processor) = bus.spawn_processor();
+
+    // Repeated after the first result was delivered.
+    let guild = random_guild();
+    let id = CommandId::from_client_key(&Actor::User(owner), "create-once").expect("key");
+    let create = || GuildCommand::CreateGuild {
+        name: "Once".into(),
+    };
+    sender.send(guild, &id, owner, create()).await;
+    let first = results.wait_for(&id, 1, RESULT_WAIT).await;
+    assert_accepted(&first[0].outcome);
+    sender.send(guild, &id, owner, create()).await;
+    let second = results.wait_for(&id, 2, RESULT_WAIT).await;
+    assert_eq!(
+        second[1], first[0],
+        "the repeat returns the original result"
+    );
+
+    // Repeated back to back, so both may land in one transaction.
+    let other_guild = random_guild();
+    let other_id = CommandId::random();
+    sender.send(other_guild, &other_id, owner, create()).await;
+    sender.send(other_guild, &other_id, owner, create()).await;
+    let both = results.wait_for(&other_id, 2, RESULT_WAIT).await;
+    assert_accepted(&both[0].outcome);
+    assert_eq!(both[0], both[1]);
+
+    // Repeated after the processor restarted: the window survives failover.
+    stop.cancel();
+    processor.await.expect("processor");
+    let (stop, processor) = bus.spawn_processor();
+    sender.send(guild, &id, owner, create()).await;
+    let third = results.wait_for(&id, 3, RESULT_WAIT).await;
+    assert_eq!(
+        third[2], first[0],
+        "the repeat after a restart returns the original result"
+    );
+    stop.cancel();
+    processor.await.expect("processor");
+
+    let per_command = verify_histories(&bus.read_events());
+    assert_eq!(per_command.get(&id), Some(&1));
+    assert_eq!(per_command.get(&other_id), Some(&1));
+    assert_eq!(per_command.len(), 2, "nothing else was appended");
+}
+
+/// Stops a `command-api` process gracefully.
+fn terminate(child: &mut std::process::Child) {
+    signal(child, Signal::SIGTERM);
+    let _ = child.wait();
+}
+
+fn signal(child: &std::process::Child, signal: Signal) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    nix::sys::signal::kill(pid, signal).expect("signal sent");
+}
+
+/// Every command produced exactly one committed result and one event, and every
+/// aggregate's history is gap-free and chained.
+async fn assert_exactly_once(bus: &Bus, results: &crate::support::Results, ids: &[CommandId]) {
+    for id in ids {
+        let found = results.wait_for(id, 1, RESULT_WAIT).await;
+        assert_accepted(&found[0].outcome);
+    }
+    // Give any straggler (a zombie's late commit) time to become visible.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in ids {
+        assert_eq!(
+            results.get(id).map(|r| r.len()),
+            Some(1),
+            "{id}: exactly one result"
+        );
+    }
+    let per_command = verify_histories(&bus.read_events());
+    assert_eq!(
+        per_command.len(),
+        ids.len(),
+        "one event per command, no extras"
+    );
+    assert!(
+        per_command.values().all(|&n| n == 1),
+        "no command decided twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_processor_killed_mid_stream_and_replaced_loses_and_duplicates_nothing() {
+    let bus = Arc::new(Bus::new().await);
+    let results = bus.watch_results();
+    let mut first = bus.spawn_process("killed");
+    let stream = stream_commands(&bus, 3_000, 40);
+    results.wait_for_count(500, RESULT_WAIT).await;
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let seen_at_kill = results.count();
+    let mut replacement = bus.spawn_process("replacement");
+    let ids = stream.await.expect("stream");
+    assert!(seen_at_kill < ids.len(), "the kill happened mid-stream");
+    assert_exactly_once(&bus, &results, &ids).await;
+    terminate(&mut replacement);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_processor_whose_partitions_moved_cannot_commit_after_it_resumes() {
+    let bus = Arc::new(Bus::new().await);
+    let results = bus.watch_results();
+    let mut paused = bus.spawn_process("paused");
+    let mut other = bus.spawn_process("other");
+    let stream = stream_commands(&bus, 3_000, 40);
+    results.wait_for_count(300, RESULT_WAIT).await;
+    signal(&paused, Signal::SIGSTOP);
+    // Past the session timeout the group moves the paused member's partitions, and
+    // the new owner's init_transactions fences its transactional ids.
+    let before = results.count();
+    tokio::time::sleep(Duration::from_millis(
+        u64::from(crate::support::fast_failover().session_timeout_ms) * 2,
+    ))
+    .await;
+    signal(&paused, Signal::SIGCONT);
+    let ids = stream.await.expect("stream");
+    assert!(before < ids.len(), "the pause happened mid-stream");
+    assert_exactly_once(&bus, &results, &ids).await;
+    terminate(&mut paused);
+    terminate(&mut other);
+}

@@ -1,0 +1,380 @@
+//! A private set of topics, a command sender and a result watcher for one test, and
+//! processors run in-process or as real `command-api` processes.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use cloudcord_command_api::processor::metrics::ProcessorMetrics;
+use cloudcord_command_api::processor::{self, ProcessorSettings};
+use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_schemas::envelope::{
+    Actor, AggregateRef, AggregateType, Authored, CommandEnvelope, CommandId, CommandResult,
+    EventHash,
+};
+use cloudcord_schemas::guild::GuildCommand;
+use cloudcord_schemas::ids::{Snowflake, UserId};
+use cloudcord_schemas::topics::Topics;
+use futures::StreamExt;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Partitions of each test's topics: enough to spread aggregates over workers.
+pub const PARTITIONS: i32 = 4;
+
+#[derive(Deserialize)]
+struct KafkaSection {
+    #[serde(default)]
+    kafka: KafkaConfig,
+}
+
+/// One test's private topics.
+pub struct Bus {
+    pub kafka: KafkaConfig,
+    pub topics: Topics,
+}
+
+impl Bus {
+    pub async fn new() -> Self {
+        let mut kafka = Loader::from_environment()
+            .load::<KafkaSection>()
+            .expect("test configuration")
+            .kafka;
+        kafka.topic_prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
+        kafka.partitions = PARTITIONS;
+        kafka.create_topics = true;
+        let topics = kafka.topics();
+        kafka
+            .ensure_topics(&topics.specs(PARTITIONS))
+            .await
+            .expect("create the test's topics");
+        Self { kafka, topics }
+    }
+
+    /// Runs a processor in this process until the returned token is cancelled.
+    pub fn spawn_processor(&self) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let token = CancellationToken::new();
+        let metrics =
+            ProcessorMetrics::register(&mut prometheus_client::registry::Registry::default());
+        let task = tokio::spawn(processor::run(
+            self.kafka.clone(),
+            fast_failover(),
+            metrics,
+            token.clone(),
+        ));
+        let handle = tokio::spawn(async move {
+            task.await
+                .expect("processor task")
+                .expect("processor stops cleanly");
+        });
+        (token, handle)
+    }
+
+    /// Starts the real `command-api` binary as a separate process (for SIGKILL and
+    /// SIGSTOP), sharing this test's topics.
+    pub fn spawn_process(&self, name: &str) -> Child {
+        let log = std::fs::File::create(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("{}{name}.log", self.kafka.topic_prefix)),
+        )
+        .expect("log file");
+        Command::new(env!("CARGO_BIN_EXE_command-api"))
+            .env(
+                "CLOUDCORD__KAFKA__BOOTSTRAP_SERVERS",
+                &self.kafka.bootstrap_servers,
+            )
+            .env("CLOUDCORD__KAFKA__TOPIC_PREFIX", &self.kafka.topic_prefix)
+            .env("CLOUDCORD__KAFKA__PARTITIONS", PARTITIONS.to_string())
+            .env("CLOUDCORD__COMMAND_API__ADMIN__LISTEN_ADDR", "127.0.0.1:0")
+            .env(
+                "CLOUDCORD__COMMAND_API__PROCESSOR__SESSION_TIMEOUT_MS",
+                fast_failover().session_timeout_ms.to_string(),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start command-api")
+    }
+
+    /// A producer of commands (idempotent, Java-compatible partitioning).
+    pub fn sender(&self) -> Sender {
+        Sender {
+            producer: self
+                .kafka
+                .producer_config("test-sender")
+                .create()
+                .expect("producer"),
+            topic: self.topics.commands.clone(),
+        }
+    }
+
+    /// Watches the results topic from the beginning.
+    pub fn watch_results(&self) -> Results {
+        let consumer: StreamConsumer = self
+            .kafka
+            .read_committed_consumer_config(
+                "test-results",
+                &format!("{}results", self.kafka.topic_prefix),
+            )
+            .create()
+            .expect("results consumer");
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..PARTITIONS {
+            assignment
+                .add_partition_offset(&self.topics.results, partition, Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&assignment).expect("assign");
+        let results = Results::default();
+        let inner = Arc::clone(&results.inner);
+        let notify = Arc::clone(&results.notify);
+        tokio::spawn(async move {
+            let mut stream = consumer.stream();
+            while let Some(message) = stream.next().await {
+                let message = message.expect("results stream");
+                let result: CommandResult =
+                    serde_json::from_slice(message.payload().expect("payload")).expect("result");
+                inner
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(result.command_id.clone())
+                    .or_default()
+                    .push(result);
+                notify.notify_waiters();
+            }
+        });
+        results
+    }
+
+    /// Every committed event record, per partition in order, read to the end.
+    pub fn read_events(&self) -> Vec<EventRecord> {
+        let consumer: BaseConsumer = self
+            .kafka
+            .read_committed_consumer_config(
+                "test-events",
+                &format!("{}events-reader", self.kafka.topic_prefix),
+            )
+            .set("enable.partition.eof", "true")
+            .create()
+            .expect("events consumer");
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..PARTITIONS {
+            assignment
+                .add_partition_offset(&self.topics.events, partition, Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&assignment).expect("assign");
+        let mut records = Vec::new();
+        let mut finished = std::collections::HashSet::new();
+        while finished.len() < usize::try_from(PARTITIONS).expect("small") {
+            match consumer.poll(Duration::from_secs(30)) {
+                Some(Ok(message)) => records.push(EventRecord {
+                    partition: message.partition(),
+                    value: message.payload().expect("payload").to_vec(),
+                }),
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    finished.insert(partition);
+                }
+                Some(Err(error)) => panic!("reading events: {error}"),
+                None => panic!("no end of the events topic within 30 s"),
+            }
+        }
+        records
+    }
+}
+
+/// Sends `count` commands over `guilds` new guilds at a steady pace (so faults can be
+/// injected mid-stream) and returns their ids in order.
+pub fn stream_commands(
+    bus: &Arc<Bus>,
+    count: usize,
+    guilds: usize,
+) -> tokio::task::JoinHandle<Vec<CommandId>> {
+    let bus = Arc::clone(bus);
+    tokio::spawn(async move {
+        let sender = bus.sender();
+        let owner = UserId::new(42);
+        let targets: Vec<Snowflake> = (0..guilds)
+            .map(|_| Snowflake::new(uuid::Uuid::new_v4().as_u64_pair().0 >> 2))
+            .collect();
+        let mut ids = Vec::with_capacity(count);
+        for i in 0..count {
+            let guild = targets[i % guilds];
+            let command = if i < guilds {
+                GuildCommand::CreateGuild {
+                    name: format!("guild {i}"),
+                }
+            } else {
+                GuildCommand::ModifyGuild {
+                    name: Some(format!("rename {i}")),
+                }
+            };
+            let id = CommandId::random();
+            sender.send(guild, &id, owner, command).await;
+            ids.push(id);
+            if i % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        ids
+    })
+}
+
+/// Settings that let a dead processor's partitions move within seconds.
+pub fn fast_failover() -> ProcessorSettings {
+    ProcessorSettings {
+        session_timeout_ms: 6_000,
+        ..ProcessorSettings::default()
+    }
+}
+
+/// One committed event record.
+pub struct EventRecord {
+    pub partition: i32,
+    pub value: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct EventHead {
+    aggregate_type: AggregateType,
+    aggregate_id: Snowflake,
+    seq: u64,
+    prev_hash: Option<EventHash>,
+    command_id: CommandId,
+}
+
+/// Checks that every aggregate's history is gap-free from seq 1 and hash-chained,
+/// and returns the number of events per command id.
+pub fn verify_histories(records: &[EventRecord]) -> HashMap<CommandId, usize> {
+    let mut last: HashMap<(AggregateType, Snowflake), (u64, EventHash, i32)> = HashMap::new();
+    let mut per_command = HashMap::new();
+    for record in records {
+        let head: EventHead = serde_json::from_slice(&record.value).expect("event envelope");
+        let key = (head.aggregate_type, head.aggregate_id);
+        let expected = last.get(&key).map_or(1, |(seq, _, _)| seq + 1);
+        assert_eq!(head.seq, expected, "{key:?}: seq gap or duplicate");
+        assert_eq!(
+            head.prev_hash,
+            last.get(&key).map(|(_, hash, _)| hash.clone()),
+            "{key:?}: broken hash chain at seq {}",
+            head.seq
+        );
+        if let Some((_, _, partition)) = last.get(&key) {
+            assert_eq!(*partition, record.partition, "{key:?} moved partitions");
+        }
+        last.insert(
+            key,
+            (
+                head.seq,
+                EventHash::of_record(&record.value),
+                record.partition,
+            ),
+        );
+        *per_command.entry(head.command_id).or_insert(0) += 1;
+    }
+    per_command
+}
+
+/// Sends commands to the commands topic.
+pub struct Sender {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl Sender {
+    pub async fn send(
+        &self,
+        guild: Snowflake,
+        command_id: &CommandId,
+        actor: UserId,
+        command: GuildCommand,
+    ) {
+        let envelope = CommandEnvelope {
+            command_id: command_id.clone(),
+            target: AggregateRef {
+                kind: AggregateType::Guild,
+                id: guild,
+            },
+            body: Authored {
+                actor: Actor::User(actor),
+                at: time::OffsetDateTime::now_utc(),
+                command,
+            },
+        };
+        let payload = serde_json::to_vec(&envelope).expect("serialize");
+        let key = guild.to_string();
+        self.producer
+            .send(
+                FutureRecord::to(&self.topic).key(&key).payload(&payload),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(error, _)| error)
+            .expect("command appended");
+    }
+}
+
+/// Results seen so far, by command id.
+#[derive(Default, Clone)]
+pub struct Results {
+    inner: Arc<Mutex<HashMap<CommandId, Vec<CommandResult>>>>,
+    notify: Arc<Notify>,
+}
+
+impl Results {
+    /// Waits until `command_id` has at least `count` results and returns them.
+    pub async fn wait_for(
+        &self,
+        command_id: &CommandId,
+        count: usize,
+        limit: Duration,
+    ) -> Vec<CommandResult> {
+        tokio::time::timeout(limit, async {
+            loop {
+                let notified = self.notify.notified();
+                if let Some(found) = self.get(command_id).filter(|r| r.len() >= count) {
+                    return found;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no result for {command_id} within {limit:?}"))
+    }
+
+    pub fn get(&self, command_id: &CommandId) -> Option<Vec<CommandResult>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(command_id)
+            .cloned()
+    }
+
+    /// How many command ids have a result.
+    pub fn count(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Waits until at least `count` command ids have a result.
+    pub async fn wait_for_count(&self, count: usize, limit: Duration) {
+        tokio::time::timeout(limit, async {
+            while self.count() < count {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("fewer than {count} results within {limit:?}"));
+    }
+}
