@@ -113,6 +113,9 @@ pub enum AggregateType {
     User,
     /// A direct-message channel and its messages.
     DmChannel,
+    /// The claim on one username, which makes usernames unique across shards. Its
+    /// id is [`crate::ids::Snowflake`]-sized hash of the normalized name.
+    UsernameClaim,
 }
 
 impl AggregateType {
@@ -122,6 +125,7 @@ impl AggregateType {
             Self::Guild => "guild",
             Self::User => "user",
             Self::DmChannel => "dm_channel",
+            Self::UsernameClaim => "username_claim",
         }
     }
 }

@@ -198,6 +198,20 @@ pub const SEND_MESSAGES_DEPENDENTS: Permissions = Permissions::MENTION_EVERYONE
     .union(Permissions::ATTACH_FILES)
     .union(Permissions::EMBED_LINKS);
 
+impl schemars::JsonSchema for Permissions {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Permissions".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]{1,20}$",
+            "description": "A permission bit set as a decimal string, as in Discord's API"
+        })
+    }
+}
+
 impl Serialize for Permissions {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&self.bits())
@@ -239,7 +253,7 @@ impl<'de> Deserialize<'de> for Permissions {
 }
 
 /// Whom a [`PermissionOverwrite`] targets; Discord's integer `type` (0 or 1).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, schemars::JsonSchema)]
 #[serde(try_from = "u8", into = "u8")]
 pub enum OverwriteKind {
     /// A role (`0`); the guild's ID here means `@everyone`.
@@ -276,7 +290,7 @@ impl TryFrom<u8> for OverwriteKind {
 
 /// A channel's permission overwrite for one role or member, in Discord's JSON shape
 /// (`{"id", "type", "allow", "deny"}`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct PermissionOverwrite {
     /// The role's or the member's ID, as [`OverwriteKind`] says.
     pub id: Snowflake,

@@ -1,7 +1,7 @@
 //! The guild aggregate: a guild with everything inside it.
 
 use cloudcord_schemas::envelope::{Actor, AggregateType, ApiError, Authored};
-use cloudcord_schemas::guild::{GuildCommand, GuildEvent};
+use cloudcord_schemas::guild::{GuildCommand, GuildCreated, GuildEvent, GuildUpdated};
 use cloudcord_schemas::ids::UserId;
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
@@ -72,10 +72,10 @@ impl Aggregate for Guild {
                     return Err(GuildError::AlreadyExists);
                 }
                 valid_name(&name)?;
-                GuildEvent::GuildCreated {
+                GuildEvent::GuildCreated(GuildCreated {
                     name,
                     owner_id: actor,
-                }
+                })
             }
             GuildCommand::ModifyGuild { name } => {
                 if !self.created {
@@ -87,7 +87,7 @@ impl Aggregate for Guild {
                 if let Some(name) = &name {
                     valid_name(name)?;
                 }
-                GuildEvent::GuildUpdated { name }
+                GuildEvent::GuildUpdated(GuildUpdated { name })
             }
         };
         sink.write(Domain(event), self).await;
@@ -96,12 +96,12 @@ impl Aggregate for Guild {
 
     fn apply(&mut self, Domain(event): Domain<GuildEvent>) {
         match event {
-            GuildEvent::GuildCreated { name, owner_id } => {
+            GuildEvent::GuildCreated(GuildCreated { name, owner_id }) => {
                 self.created = true;
                 self.name = name;
                 self.owner_id = Some(owner_id);
             }
-            GuildEvent::GuildUpdated { name } => {
+            GuildEvent::GuildUpdated(GuildUpdated { name }) => {
                 if let Some(name) = name {
                     self.name = name;
                 }
@@ -116,7 +116,7 @@ impl Decider for Guild {
     const KIND: AggregateType = AggregateType::Guild;
 
     fn accepted(&self, events: &[GuildEvent]) -> Accepted {
-        let status = if matches!(events.first(), Some(GuildEvent::GuildCreated { .. })) {
+        let status = if matches!(events.first(), Some(GuildEvent::GuildCreated(_))) {
             201
         } else {
             200
@@ -150,7 +150,7 @@ impl Decider for Guild {
 #[cfg(test)]
 mod tests {
     use cloudcord_schemas::envelope::{Actor, Authored};
-    use cloudcord_schemas::guild::{GuildCommand, GuildEvent};
+    use cloudcord_schemas::guild::{GuildCommand, GuildCreated, GuildEvent};
     use cloudcord_schemas::ids::UserId;
     use cqrs_es::test::TestFramework;
     use time::macros::datetime;
@@ -170,10 +170,10 @@ mod tests {
     }
 
     fn created() -> Vec<Domain<GuildEvent>> {
-        vec![Domain(GuildEvent::GuildCreated {
+        vec![Domain(GuildEvent::GuildCreated(GuildCreated {
             name: "Rustaceans".into(),
             owner_id: OWNER,
-        })]
+        }))]
     }
 
     #[test]
