@@ -1,0 +1,376 @@
+//! User commands and events: the account (registration, profile, settings, bot
+//! token) and its relationships with other users. The aggregate id is the user id.
+//!
+//! # Registration
+//!
+//! Usernames are unique across shards through their claims (see
+//! [`crate::username_claim`]): the HTTP layer first claims the name, then sends
+//! [`UserCommand::RegisterUser`]. A username change likewise claims the new name
+//! before [`UserCommand::ModifyCurrentUser`] and releases the old one after it; the
+//! user aggregate only records the name it is given.
+//!
+//! # Relationships: one decision per side
+//!
+//! A relationship involves two users whose aggregates may live on different shards,
+//! so each side decides locally and the HTTP layer runs a two-step saga:
+//!
+//! | request (by A about B) | step 1, on A (actor A) | step 2, on B (actor A) |
+//! |---|---|---|
+//! | send a request (`PUT` without type, `POST` by username) | [`SendFriendRequest`](UserCommand::SendFriendRequest) | [`ReceiveFriendRequest`](UserCommand::ReceiveFriendRequest) |
+//! | accept B's request | [`AcceptFriendRequest`](UserCommand::AcceptFriendRequest) | [`ConfirmFriendship`](UserCommand::ConfirmFriendship) |
+//! | decline, cancel, unfriend (`DELETE`) | [`DeclineFriendRequest`](UserCommand::DeclineFriendRequest) / [`RemoveRelationship`](UserCommand::RemoveRelationship) | [`SeverRelationship`](UserCommand::SeverRelationship) |
+//! | block (`PUT` with type 2) | [`BlockUser`](UserCommand::BlockUser) | [`SeverRelationship`](UserCommand::SeverRelationship) |
+//! | unblock (`DELETE` on a blocked user) | [`UnblockUser`](UserCommand::UnblockUser) | — (B never knew) |
+//!
+//! Sending a request when B already asked A is an acceptance on both sides: step 1
+//! turns A's incoming request into a friendship, and step 2 finds B's outgoing
+//! request and confirms it. So the HTTP layer never needs to know which case it is.
+//!
+//! Step 1 runs on the initiator so that a refusal by the peer's side (blocked,
+//! unknown, a bot, full) only ever leaves a trace in the initiator's own list.
+//!
+//! **Failure mode.** If step 2 is refused, the HTTP layer answers with step 2's
+//! error and compensates step 1 with [`SeverRelationship`](UserCommand::SeverRelationship)
+//! on A (actor System), which returns A to "no relationship" — consistent with B
+//! whatever B's reason was (a block held by B is never visible on A's side). For
+//! the removal sagas step 2 can only be refused for an unknown peer, which has
+//! nothing to repair. If command-api dies between the steps, the pair is left
+//! asymmetric (e.g. A shows an outgoing request B never received). Every command
+//! here is idempotent, so the repair is to run the saga again: the client retrying
+//! with its idempotency key (command ids `<key>/1`, `<key>/2` are derived from it),
+//! or a reconciler that reads both users' relationship events and re-sends the
+//! missing mirror (or the compensation) as System.
+//!
+//! Blocks also matter to DMs, whose aggregate decides alone: after a block or an
+//! unblock, the HTTP layer records it on the pair's DM channel (see
+//! [`crate::dm_channel`]).
+//!
+//! Per-user state is bounded by the user's relationship count, which is capped at
+//! [`MAX_RELATIONSHIPS`] (friends and pending requests) plus [`MAX_BLOCKS`].
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ApplicationId, UserId};
+
+/// Most friends and pending requests one user may have (Discord's 1,000; error 30002).
+pub const MAX_RELATIONSHIPS: usize = 1000;
+/// Most users one user may block (CloudCord's bound, so that state stays bounded).
+pub const MAX_BLOCKS: usize = 1000;
+
+/// A change to a nullable field: set it, or clear it (JSON `null` in Discord's API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "op", content = "value", rename_all = "snake_case")]
+pub enum FieldUpdate<T> {
+    /// The new value.
+    Set(T),
+    /// No value any more.
+    Clear,
+}
+
+impl<T> FieldUpdate<T> {
+    /// The value after the update.
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Self::Set(value) => Some(value),
+            Self::Clear => None,
+        }
+    }
+}
+
+/// What can be asked of a user account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UserCommand {
+    /// Create the account (after its username is claimed).
+    RegisterUser {
+        /// The new user's id (assigned by command-api; also the aggregate id).
+        user_id: UserId,
+        /// The normalized, already claimed username.
+        username: String,
+        /// The display name, 1 to 32 characters.
+        global_name: Option<String>,
+        /// The e-mail address (people only).
+        email: Option<String>,
+        /// An argon2id PHC string computed by command-api (`None` for bots).
+        password_hash: Option<String>,
+        /// Whether this is a bot account.
+        bot: bool,
+        /// The application a bot belongs to.
+        application_id: Option<ApplicationId>,
+        /// The user who owns a bot.
+        owner_id: Option<UserId>,
+        /// The generation of a bot's token (tokens naming another generation are void).
+        bot_token_id: Option<u64>,
+    },
+    /// Change the profile (`PATCH /users/@me`). A new username must already be
+    /// claimed for this user.
+    ModifyCurrentUser {
+        /// The new normalized username.
+        username: Option<String>,
+        /// The new display name, or none.
+        global_name: Option<FieldUpdate<String>>,
+        /// The new avatar hash (the image is stored by command-api), or none.
+        avatar: Option<FieldUpdate<String>>,
+    },
+    /// Change the user's settings.
+    ChangeUserSettings {
+        /// A Discord locale such as `en-US`.
+        locale: Option<String>,
+        /// The client theme.
+        theme: Option<Theme>,
+        /// The status shown to others.
+        status: Option<Status>,
+        /// The custom status, or none.
+        custom_status: Option<FieldUpdate<CustomStatus>>,
+    },
+    /// Void a bot's tokens by moving to a new token generation (the bot's owner).
+    ResetBotToken {
+        /// The new generation; it must be greater than the current one.
+        token_id: u64,
+    },
+    /// Ask `to` for friendship (step 1 on the sender). If `to` already asked, this
+    /// accepts instead.
+    SendFriendRequest {
+        /// The addressee.
+        to: UserId,
+    },
+    /// Record `from`'s friend request (step 2 on the addressee, actor `from`).
+    /// Refused when the addressee blocked `from`.
+    ReceiveFriendRequest {
+        /// The sender.
+        from: UserId,
+    },
+    /// Accept `from`'s incoming request (step 1 on the accepter).
+    AcceptFriendRequest {
+        /// Who asked.
+        from: UserId,
+    },
+    /// Record that `with` accepted this user's request (step 2 on the requester).
+    ConfirmFriendship {
+        /// Who accepted.
+        with: UserId,
+    },
+    /// Decline `from`'s incoming request (step 1).
+    DeclineFriendRequest {
+        /// Who asked.
+        from: UserId,
+    },
+    /// Remove any relationship with `user_id`: decline, cancel, unfriend or
+    /// unblock (`DELETE /users/@me/relationships/{id}`, step 1).
+    RemoveRelationship {
+        /// The other user.
+        user_id: UserId,
+    },
+    /// Drop the friendship or pending request with `with`, keeping a block (step
+    /// 2 of removals and blocks, on the peer; also the compensation of a refused
+    /// step 2, on the initiator).
+    SeverRelationship {
+        /// The other user.
+        with: UserId,
+    },
+    /// Block `user_id`, replacing any other relationship with them (step 1).
+    BlockUser {
+        /// Who to block.
+        user_id: UserId,
+    },
+    /// Lift a block.
+    UnblockUser {
+        /// Who was blocked.
+        user_id: UserId,
+    },
+}
+
+/// The client's colour theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Dark (Discord's default).
+    #[default]
+    Dark,
+    /// Light.
+    Light,
+}
+
+/// The status others see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Online.
+    #[default]
+    Online,
+    /// Idle.
+    Idle,
+    /// Do not disturb.
+    Dnd,
+    /// Shown offline.
+    Invisible,
+}
+
+/// A custom status line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CustomStatus {
+    /// The text, up to 128 characters.
+    pub text: Option<String>,
+    /// A unicode emoji shown beside it.
+    pub emoji_name: Option<String>,
+}
+
+/// A user's settings (a small typed subset of Discord's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserSettings {
+    /// A Discord locale such as `en-US`.
+    pub locale: String,
+    /// The client theme.
+    pub theme: Theme,
+    /// The status shown to others.
+    pub status: Status,
+    /// The custom status.
+    pub custom_status: Option<CustomStatus>,
+}
+
+impl Default for UserSettings {
+    fn default() -> Self {
+        Self {
+            locale: "en-US".to_owned(),
+            theme: Theme::default(),
+            status: Status::default(),
+            custom_status: None,
+        }
+    }
+}
+
+/// A relationship's type, as Discord numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationshipType {
+    /// Friends (1).
+    Friend,
+    /// This user blocked the other (2).
+    Blocked,
+    /// The other user asked this one (3).
+    IncomingRequest,
+    /// This user asked the other (4).
+    OutgoingRequest,
+}
+
+impl RelationshipType {
+    /// Discord's number for it.
+    pub const fn discord_type(self) -> u8 {
+        match self {
+            Self::Friend => 1,
+            Self::Blocked => 2,
+            Self::IncomingRequest => 3,
+            Self::OutgoingRequest => 4,
+        }
+    }
+}
+
+/// The account exists: everything needed to log in and to render a user object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserRegistered {
+    /// The user's id.
+    pub user_id: UserId,
+    /// The normalized username.
+    pub username: String,
+    /// The display name.
+    pub global_name: Option<String>,
+    /// The e-mail address.
+    pub email: Option<String>,
+    /// The argon2id PHC string (`None` for bots).
+    pub password_hash: Option<String>,
+    /// Whether this is a bot.
+    pub bot: bool,
+    /// A bot's application.
+    pub application_id: Option<ApplicationId>,
+    /// A bot's owner.
+    pub owner_id: Option<UserId>,
+    /// A bot's token generation.
+    pub bot_token_id: Option<u64>,
+}
+
+/// The profile changed; carries the whole profile after the change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserProfileUpdated {
+    /// The username.
+    pub username: String,
+    /// The display name.
+    pub global_name: Option<String>,
+    /// The avatar hash.
+    pub avatar: Option<String>,
+}
+
+/// The settings changed; carries all of them after the change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserSettingsChanged {
+    /// The settings now.
+    pub settings: UserSettings,
+}
+
+/// A bot's token generation moved on; older tokens are void.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BotTokenReset {
+    /// The current generation.
+    pub token_id: u64,
+}
+
+/// This user asked `user_id` for friendship (an outgoing request, type 4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FriendRequestSent {
+    /// The addressee.
+    pub user_id: UserId,
+}
+
+/// `user_id` asked this user for friendship (an incoming request, type 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FriendRequestReceived {
+    /// The sender.
+    pub user_id: UserId,
+}
+
+/// This user accepted `user_id`'s request: they are friends (type 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FriendRequestAccepted {
+    /// The requester.
+    pub user_id: UserId,
+}
+
+/// `user_id` accepted this user's request: they are friends (type 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FriendshipConfirmed {
+    /// The accepter.
+    pub user_id: UserId,
+}
+
+/// This user blocked `user_id` (type 2), replacing any other relationship.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserBlocked {
+    /// The blocked user.
+    pub user_id: UserId,
+}
+
+/// The relationship with `user_id` is gone (declined, cancelled, unfriended,
+/// unblocked, or severed by the other side).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RelationshipRemoved {
+    /// The other user.
+    pub user_id: UserId,
+    /// What the relationship was.
+    pub kind: RelationshipType,
+}
+
+crate::event_enum! {
+    /// What happened to a user account.
+    pub enum UserEvent {
+        UserRegistered = 1,
+        UserProfileUpdated = 1,
+        UserSettingsChanged = 1,
+        BotTokenReset = 1,
+        FriendRequestSent = 1,
+        FriendRequestReceived = 1,
+        FriendRequestAccepted = 1,
+        FriendshipConfirmed = 1,
+        UserBlocked = 1,
+        RelationshipRemoved = 1,
+    }
+}
