@@ -12,6 +12,7 @@
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -27,7 +28,9 @@ pub const ENVELOPE_VERSION: u32 = 1;
 ///
 /// Client-supplied keys (the `Idempotency-Key` header, a message `nonce`) are scoped
 /// to their actor, so two users can never collide on the same key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct CommandId(String);
 
@@ -69,7 +72,7 @@ impl fmt::Display for CommandId {
 }
 
 /// Who caused a command and its events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Actor {
     /// A user or bot account.
@@ -104,7 +107,9 @@ pub struct Authored<C> {
 
 /// The kind of aggregate an envelope is about; also its shard: the aggregate id
 /// is the Kafka key of its commands and events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AggregateType {
     /// A guild with everything inside it (channels, roles, members, messages).
@@ -131,7 +136,9 @@ impl AggregateType {
 }
 
 /// One aggregate instance: its type and id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub struct AggregateRef {
     /// Its type.
     #[serde(rename = "aggregate_type")]
@@ -163,9 +170,9 @@ pub struct CommandEnvelope<C> {
 
 /// SHA-256 of an event record's value bytes, in lowercase hex. Each event carries
 /// the hash of the previous event of its aggregate, chaining the history.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
-pub struct EventHash(String);
+pub struct EventHash(#[schemars(regex(pattern = r"^[0-9a-f]{64}$"))] String);
 
 impl EventHash {
     /// The hash of a record value exactly as it is stored in Kafka.
@@ -186,7 +193,7 @@ impl EventHash {
 }
 
 /// One decided event with its place in its aggregate's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct EventEnvelope<E> {
     /// Unique and deterministic: UUIDv5 of the aggregate and `seq`, so every
     /// consumer can deduplicate by it.
@@ -204,9 +211,13 @@ pub struct EventEnvelope<E> {
     pub actor: Actor,
     /// When the command was accepted.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub occurred_at: OffsetDateTime,
     /// Layout version of this envelope ([`ENVELOPE_VERSION`]).
     pub envelope_version: u32,
+    /// Payload version of this event's type, so a record read on its own (an
+    /// export, a replay) can be upcast without its Kafka headers.
+    pub event_version: u32,
     /// The event.
     pub event: E,
 }
@@ -222,7 +233,7 @@ pub fn event_id(aggregate: AggregateRef, seq: u64) -> Uuid {
 
 /// An error in Discord's shape: `{"code": 50013, "message": "Missing Permissions"}`,
 /// with `errors` for field validation failures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
     /// Discord's JSON error code (`developers/topics/opcodes-and-status-codes.mdx`).
@@ -235,7 +246,7 @@ pub struct ApiError {
 }
 
 /// How a command was decided.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// Accepted: the events are appended; `body` is what the HTTP caller receives
@@ -256,7 +267,7 @@ pub enum Outcome {
 }
 
 /// The answer to one command, on the results topic keyed by its id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandResult {
     /// The command answered.
     pub command_id: CommandId,

@@ -10,9 +10,15 @@
 //! files — can rely on it. The write-path issue fills it in; until then it only
 //! reserves its place in the dependency graph.
 
+pub mod catalog;
+pub mod dm_channel;
 pub mod envelope;
 pub mod events;
 pub mod guild;
 pub mod ids;
+pub mod message;
 pub mod permissions;
 pub mod topics;
+pub mod upcast;
+pub mod user;
+pub mod username_claim;
