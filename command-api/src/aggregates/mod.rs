@@ -10,7 +10,11 @@
 //! Handlers must check every rule before writing the first event: a refused command
 //! must leave the aggregate untouched.
 
+pub mod dm_channel;
 pub mod guild;
+pub mod messages;
+pub mod user;
+pub mod username_claim;
 
 use cloudcord_schemas::envelope::{AggregateType, ApiError, Authored};
 use cloudcord_schemas::events::EventType;
