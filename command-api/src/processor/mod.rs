@@ -2,15 +2,15 @@
 //! per partition, deciding commands into events in Kafka transactions.
 //!
 //! On assignment of partition *p* the processor splits *p*'s messages onto their
-//! own queue and starts a [`worker`] thread for it, which fences any previous owner
+//! own queue and starts a `worker` thread for it, which fences any previous owner
 //! (a `transactional.id` per partition), restores *p*'s state from the same-numbered
 //! partitions of `events` and `command-results` up to the last stable offset, and
 //! then decides commands batch by batch, each batch one transaction that carries
 //! the events, the results and the consumed offsets. On revocation the worker
 //! finishes its transaction and stops before the partition moves on.
 //!
-//! Module map: [`worker`] (the per-partition transaction loop), [`state`] (what a
-//! partition decides with), [`restore`] (rebuilding it from the log), [`metrics`].
+//! Module map: `worker` (the per-partition transaction loop), `state` (what a
+//! partition decides with), `restore` (rebuilding it from the log), [`metrics`].
 
 pub mod metrics;
 mod restore;

@@ -14,9 +14,13 @@ use cloudcord_schemas::envelope::{
 };
 use cloudcord_schemas::events::EventType;
 use cloudcord_schemas::ids::Snowflake;
+use cloudcord_schemas::upcast;
 use serde::Deserialize;
 
+use crate::aggregates::dm_channel::DmChannel;
 use crate::aggregates::guild::Guild;
+use crate::aggregates::user::User;
+use crate::aggregates::username_claim::UsernameClaim;
 use crate::aggregates::{Decider, decide};
 
 /// The log contradicts itself; the partition cannot be served until it is fixed.
@@ -25,6 +29,9 @@ pub enum StateError {
     /// An event record does not decode.
     #[error("undecodable event record")]
     Undecodable(#[from] serde_json::Error),
+    /// An old event version cannot be lifted to the current one.
+    #[error("event cannot be upcast")]
+    Upcast(#[from] upcast::UpcastError),
     /// An event's `seq` does not follow its aggregate's previous one.
     #[error("{aggregate:?}: expected seq {expected}, found {found}")]
     Gap {
@@ -43,9 +50,6 @@ pub enum StateError {
         /// The event whose link is wrong.
         seq: u64,
     },
-    /// No aggregate of this type is served yet.
-    #[error("aggregate type {0:?} is not served by this processor")]
-    Unsupported(AggregateType),
 }
 
 /// An aggregate and its place in its history.
@@ -97,26 +101,39 @@ impl<A: Decider + Default> Store<A> {
     }
 
     fn replay(&mut self, record: &[u8]) -> Result<(), StateError> {
-        let envelope: EventEnvelope<A::Change> = serde_json::from_slice(record)?;
-        let aggregate = envelope.aggregate;
+        let stored: EventEnvelope<serde_json::Value> = serde_json::from_slice(record)?;
+        let aggregate = stored.aggregate;
         let tracked = self.tracked.entry(aggregate.id).or_default();
-        if envelope.seq != tracked.seq + 1 {
+        if stored.seq != tracked.seq + 1 {
             return Err(StateError::Gap {
                 aggregate,
                 expected: tracked.seq + 1,
-                found: envelope.seq,
+                found: stored.seq,
             });
         }
-        if envelope.prev_hash != tracked.last_hash {
+        if stored.prev_hash != tracked.last_hash {
             return Err(StateError::BrokenChain {
                 aggregate,
-                seq: envelope.seq,
+                seq: stored.seq,
             });
         }
-        tracked
-            .aggregate
-            .apply(crate::aggregates::Domain(envelope.event));
-        tracked.seq = envelope.seq;
+        // Events written by an older version of their type are lifted to the current
+        // one before the aggregate sees them.
+        let event_type = stored
+            .event
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let current = upcast::to_current(
+            aggregate.kind,
+            &event_type,
+            stored.event_version,
+            stored.event,
+        )?;
+        let event: A::Change = serde_json::from_value(current)?;
+        tracked.aggregate.apply(crate::aggregates::Domain(event));
+        tracked.seq = stored.seq;
         tracked.last_hash = Some(EventHash::of_record(record));
         Ok(())
     }
@@ -162,6 +179,7 @@ impl<A: Decider + Default> Store<A> {
                             actor,
                             occurred_at: at,
                             envelope_version: ENVELOPE_VERSION,
+                            event_version: change.event_version(),
                             event: change,
                         };
                         let value = to_json(&envelope);
@@ -294,9 +312,13 @@ struct Head {
     aggregate_type: AggregateType,
 }
 
-/// Everything one partition's processor decides with.
+/// Everything one partition's processor decides with: the aggregates of every type
+/// whose shard key falls in this partition.
 pub struct PartitionState {
     guilds: Store<Guild>,
+    users: Store<User>,
+    dm_channels: Store<DmChannel>,
+    username_claims: Store<UsernameClaim>,
     /// Results within the idempotency window.
     pub results: RecentResults,
 }
@@ -305,6 +327,9 @@ impl Default for PartitionState {
     fn default() -> Self {
         Self {
             guilds: Store::new(),
+            users: Store::new(),
+            dm_channels: Store::new(),
+            username_claims: Store::new(),
             results: RecentResults::default(),
         }
     }
@@ -316,7 +341,9 @@ impl PartitionState {
         let head: Head = serde_json::from_slice(record)?;
         match head.aggregate_type {
             AggregateType::Guild => self.guilds.replay(record),
-            other => Err(StateError::Unsupported(other)),
+            AggregateType::User => self.users.replay(record),
+            AggregateType::DmChannel => self.dm_channels.replay(record),
+            AggregateType::UsernameClaim => self.username_claims.replay(record),
         }
     }
 
@@ -338,10 +365,9 @@ impl PartitionState {
         let command_id = envelope.command_id.clone();
         let decision = match envelope.target.kind {
             AggregateType::Guild => self.guilds.decide(envelope),
-            other => malformed(
-                command_id.clone(),
-                &serde::de::Error::custom(format!("aggregate type {other:?} is not served yet")),
-            ),
+            AggregateType::User => self.users.decide(envelope),
+            AggregateType::DmChannel => self.dm_channels.decide(envelope),
+            AggregateType::UsernameClaim => self.username_claims.decide(envelope),
         };
         Some((command_id, decision))
     }
