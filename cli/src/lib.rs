@@ -9,8 +9,11 @@
 //! - [`stack`]: `cloudcord up | down` — every service in-process, behind the front
 //!   door.
 //! - [`front_door`]: the single origin at `http://127.0.0.1:8080`.
+//! - [`bench`](mod@bench): `cloudcord bench write-path` — end-to-end write latency and throughput
+//!   next to a bare Kafka hop.
 //! - [`settings`]: what the command reads from the layered configuration.
 
+pub mod bench;
 pub mod front_door;
 pub mod infra;
 pub mod settings;

@@ -36,6 +36,18 @@ enum Command {
         #[command(subcommand)]
         action: InfraAction,
     },
+    /// Measure a running stack (`make up`); prints a Markdown table and JSON.
+    Bench {
+        #[command(subcommand)]
+        benchmark: Benchmark,
+    },
+}
+
+#[derive(Subcommand)]
+enum Benchmark {
+    /// Message creation through the API at several concurrencies, next to a bare
+    /// Kafka produce→consume hop.
+    WritePath(cloudcord::bench::WritePathArgs),
 }
 
 #[derive(Subcommand)]
@@ -98,6 +110,11 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
             InfraAction::Up { brokers } => Infra::new(settings, brokers.into())?.up().await?,
             InfraAction::Down => Infra::new(settings, recorded)?.down().await?,
             InfraAction::Status => return status(&Infra::new(settings, recorded)?).await,
+        },
+        Command::Bench { benchmark } => match benchmark {
+            Benchmark::WritePath(args) => {
+                cloudcord::bench::write_path(&settings.kafka, &args).await?
+            }
         },
     }
     Ok(ExitCode::SUCCESS)

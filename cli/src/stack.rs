@@ -59,15 +59,25 @@ pub async fn run(
         .with_context(|| format!("writing {}", pid_file.display()))?;
 
     let mut tasks = Tasks::new();
+    // command-api's HTTP state (command bus, accounts projection, signing key) is
+    // shared by its own listener and the front door's `/api`.
+    let command_config: command_api::Config = loader
+        .load()
+        .with_context(|| format!("loading the configuration of {}", command_api::NAME))?;
+    let api_state = command_config
+        .http_state(shutdown.clone())
+        .await
+        .context("starting command-api's HTTP API")?;
+    let api = command_api::http::router(api_state.clone());
+    let command_admin = command_config.admin_addr();
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        command_api::run_with_state(command_config, api_state, token)
+            .await
+            .with_context(|| format!("{} failed", command_api::NAME))
+    });
     let services = vec![
-        spawn(
-            &mut tasks,
-            loader,
-            &shutdown,
-            command_api::NAME,
-            command_api::run,
-            command_api::Config::admin_addr,
-        )?,
+        (command_api::NAME, command_admin),
         spawn(
             &mut tasks,
             loader,
@@ -103,7 +113,7 @@ pub async fn run(
     ];
     let front = settings.front_door;
     let token = shutdown.clone();
-    tasks.spawn(async move { Ok(front_door::serve(front, services, token).await?) });
+    tasks.spawn(async move { Ok(front_door::serve(front, services, api, token).await?) });
 
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {

@@ -8,18 +8,22 @@
 //! Module map:
 //! - [`aggregates`]: the `cqrs-es` aggregates that decide commands (rules live here).
 //! - [`processor`]: the single-writer-per-partition Kafka processor around them.
+//! - [`http`]: the Discord v10 write routes, auth endpoints and the command bus.
 
 pub mod aggregates;
+pub mod http;
 pub mod processor;
 
 use std::net::SocketAddr;
 
 use cloudcord_runtime::admin::AdminConfig;
+use cloudcord_runtime::auth::AuthConfig;
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use self::http::{ApiState, HttpSettings, HttpStartError};
 use self::processor::ProcessorSettings;
 use self::processor::metrics::ProcessorMetrics;
 
@@ -35,6 +39,9 @@ pub struct Config {
     /// The `[command_api]` section.
     #[serde(default)]
     pub command_api: Settings,
+    /// The `[auth]` section: token issuer, audience, signing key.
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 /// The `[command_api]` section.
@@ -45,6 +52,8 @@ pub struct Settings {
     pub admin: AdminConfig,
     /// The command processor.
     pub processor: ProcessorSettings,
+    /// The HTTP write API.
+    pub http: HttpSettings,
 }
 
 impl Default for Settings {
@@ -52,6 +61,7 @@ impl Default for Settings {
         Self {
             admin: AdminConfig::loopback(9101),
             processor: ProcessorSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -72,13 +82,40 @@ pub enum Error {
     /// The command processor failed.
     #[error(transparent)]
     Processor(#[from] processor::ProcessorError),
+    /// The HTTP API failed to start or to serve.
+    #[error(transparent)]
+    Http(#[from] HttpStartError),
 }
 
-/// Runs command-api until `shutdown` is cancelled or the processor fails.
+impl Config {
+    /// Starts what the HTTP API needs (command bus, accounts projection, signing
+    /// key); the dev stack calls this to serve [`http::router`] in-process.
+    pub async fn http_state(
+        &self,
+        shutdown: CancellationToken,
+    ) -> Result<ApiState, HttpStartError> {
+        ApiState::start(&self.kafka, &self.auth, &self.command_api.http, shutdown).await
+    }
+}
+
+/// Runs command-api until `shutdown` is cancelled or the processor fails: the admin
+/// server, the command processor and the HTTP API on `command_api.http.listen_addr`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let state = config.http_state(shutdown.clone()).await?;
+    run_with_state(config, state, shutdown).await
+}
+
+/// [`run`] with an HTTP state built by the caller (the dev stack shares it with the
+/// front door, so both serve one command bus and one projection).
+pub async fn run_with_state(
+    config: Config,
+    state: ApiState,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let check = KafkaCheck::new(&config.kafka, NAME).map_err(ServiceError::from)?;
     let mut service = Service::new(NAME, config.command_api.admin).with_check(check);
     let metrics = ProcessorMetrics::register(service.registry_mut());
+    state.metrics().register(service.registry_mut());
     let processor = async {
         let outcome = processor::run(
             config.kafka.clone(),
@@ -91,7 +128,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         shutdown.cancel();
         outcome
     };
-    let (admin, processor) = tokio::join!(service.run(shutdown.clone()), processor);
+    let api = async {
+        let outcome =
+            http::bind_and_serve(config.command_api.http.listen_addr, state, shutdown.clone())
+                .await;
+        if outcome.is_err() {
+            shutdown.cancel();
+        }
+        outcome
+    };
+    let (admin, processor, api) = tokio::join!(service.run(shutdown.clone()), processor, api);
     processor?;
+    api?;
     Ok(admin?)
 }

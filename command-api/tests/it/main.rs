@@ -1,5 +1,6 @@
 //! The command path against the real Kafka broker that `make test` provisions.
 //! Each test uses its own topic prefix, so tests run in parallel and never collide.
 
+mod http;
 mod processor;
 mod support;

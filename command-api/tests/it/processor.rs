@@ -48,7 +48,30 @@ async fn ten_thousand_commands_from_eight_clients_become_exactly_ten_thousand_ga
                     let id = CommandId::random();
                     let name = format!("client {client} guild {i}");
                     sender
-                        .send(*guild, &id, owner, GuildCommand::CreateGuild { name })
+                        .send(
+                            *guild,
+                            &id,
+                            owner,
+                            GuildCommand::CreateGuild {
+                                guild_id: (*guild).into(),
+                                name,
+                                owner: cloudcord_schemas::message::UserSnapshot {
+                                    id: owner,
+                                    username: format!("owner{}", owner),
+                                    global_name: None,
+                                    avatar: None,
+                                    bot: false,
+                                },
+                                text_channel_id: cloudcord_schemas::ids::ChannelId::new(
+                                    guild.get() + 1,
+                                ),
+                                voice_channel_id: cloudcord_schemas::ids::ChannelId::new(
+                                    guild.get() + 2,
+                                ),
+                                text_category_id: None,
+                                voice_category_id: None,
+                            },
+                        )
                         .await;
                     ids.push(id);
                 }
@@ -57,7 +80,15 @@ async fn ten_thousand_commands_from_eight_clients_become_exactly_ten_thousand_ga
                     let name = Some(format!("client {client} rename {i}"));
                     let guild = guilds[i % GUILDS_PER_CLIENT];
                     sender
-                        .send(guild, &id, owner, GuildCommand::ModifyGuild { name })
+                        .send(
+                            guild,
+                            &id,
+                            owner,
+                            GuildCommand::ModifyGuild(cloudcord_schemas::guild::ModifyGuild {
+                                name,
+                                ..Default::default()
+                            }),
+                        )
                         .await;
                     ids.push(id);
                 }
@@ -99,7 +130,19 @@ async fn a_repeated_command_id_appends_nothing_and_returns_the_original_result()
     let guild = random_guild();
     let id = CommandId::from_client_key(&Actor::User(owner), "create-once").expect("key");
     let create = || GuildCommand::CreateGuild {
+        guild_id: guild.into(),
         name: "Once".into(),
+        owner: cloudcord_schemas::message::UserSnapshot {
+            id: owner,
+            username: format!("owner{}", owner),
+            global_name: None,
+            avatar: None,
+            bot: false,
+        },
+        text_channel_id: cloudcord_schemas::ids::ChannelId::new(guild.get() + 1),
+        voice_channel_id: cloudcord_schemas::ids::ChannelId::new(guild.get() + 2),
+        text_category_id: None,
+        voice_category_id: None,
     };
     sender.send(guild, &id, owner, create()).await;
     let first = results.wait_for(&id, 1, RESULT_WAIT).await;

@@ -94,6 +94,14 @@ impl Bus {
             .env("CLOUDCORD__KAFKA__TOPIC_PREFIX", &self.kafka.topic_prefix)
             .env("CLOUDCORD__KAFKA__PARTITIONS", PARTITIONS.to_string())
             .env("CLOUDCORD__COMMAND_API__ADMIN__LISTEN_ADDR", "127.0.0.1:0")
+            // The HTTP API runs in every command-api process: a free port and a key
+            // under the target directory, so parallel processes never collide.
+            .env("CLOUDCORD__COMMAND_API__HTTP__LISTEN_ADDR", "127.0.0.1:0")
+            .env(
+                "CLOUDCORD__AUTH__SIGNING_KEY_PATH",
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                    .join(format!("{}{name}.pem", self.kafka.topic_prefix)),
+            )
             .env(
                 "CLOUDCORD__COMMAND_API__PROCESSOR__SESSION_TIMEOUT_MS",
                 fast_failover().session_timeout_ms.to_string(),
@@ -192,6 +200,112 @@ impl Bus {
     }
 }
 
+/// A running HTTP API (real listener on port 0) over a test's topics.
+pub struct Api {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The file holding the API's signing key (to mint tokens the API must refuse).
+    pub signing_key_path: std::path::PathBuf,
+    /// The auth settings the API runs with.
+    pub auth: cloudcord_runtime::auth::AuthConfig,
+    /// Stops the API's server, command bus and projection.
+    pub shutdown: CancellationToken,
+    /// The API's shared state (command bus, projection).
+    pub state: cloudcord_command_api::http::ApiState,
+}
+
+impl Bus {
+    /// Starts the HTTP API in this process on port 0, over this test's topics.
+    pub async fn spawn_api(&self) -> Api {
+        self.spawn_api_with(cloudcord_command_api::http::HttpSettings {
+            // The processor's first assignment takes a few seconds.
+            result_timeout_ms: 60_000,
+            ..cloudcord_command_api::http::HttpSettings::default()
+        })
+        .await
+    }
+
+    /// [`Self::spawn_api`] with explicit settings.
+    pub async fn spawn_api_with(&self, settings: cloudcord_command_api::http::HttpSettings) -> Api {
+        use cloudcord_command_api::http::{self, ApiState};
+        let signing_key_path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{}api.pem", self.kafka.topic_prefix));
+        let auth = cloudcord_runtime::auth::AuthConfig {
+            signing_key_path: signing_key_path.clone(),
+            ..cloudcord_runtime::auth::AuthConfig::default()
+        };
+        let shutdown = CancellationToken::new();
+        let state = ApiState::start(&self.kafka, &auth, &settings, shutdown.clone())
+            .await
+            .expect("start the HTTP API");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the HTTP API");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(http::serve(listener, state.clone(), shutdown.clone()));
+        Api {
+            base,
+            signing_key_path,
+            auth,
+            shutdown,
+            state,
+        }
+    }
+
+    /// The `traceparent` header of every committed event record.
+    pub async fn event_traceparents(&self) -> Vec<Option<String>> {
+        use rdkafka::message::Headers as _;
+        let kafka = self.kafka.clone();
+        let topic = self.topics.events.clone();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = kafka
+                .read_committed_consumer_config(
+                    "test-event-headers",
+                    &format!("{}event-headers", kafka.topic_prefix),
+                )
+                .set("enable.partition.eof", "true")
+                .create()
+                .expect("events consumer");
+            let mut assignment = TopicPartitionList::new();
+            for partition in 0..PARTITIONS {
+                assignment
+                    .add_partition_offset(&topic, partition, Offset::Beginning)
+                    .expect("partition");
+            }
+            consumer.assign(&assignment).expect("assign");
+            let mut found = Vec::new();
+            let mut finished = std::collections::HashSet::new();
+            while finished.len() < usize::try_from(PARTITIONS).expect("small") {
+                match consumer.poll(Duration::from_secs(30)) {
+                    Some(Ok(message)) => found.push(message.headers().and_then(|headers| {
+                        headers
+                            .iter()
+                            .find(|h| h.key == "traceparent")
+                            .and_then(|h| h.value)
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                    })),
+                    Some(Err(KafkaError::PartitionEOF(partition))) => {
+                        finished.insert(partition);
+                    }
+                    Some(Err(error)) => panic!("reading events: {error}"),
+                    None => panic!("no end of the events topic within 30 s"),
+                }
+            }
+            found
+        })
+        .await
+        .expect("read event headers")
+    }
+
+    /// How many event records are committed (all partitions).
+    pub async fn event_count(self: &Arc<Self>) -> usize {
+        let bus = Arc::clone(self);
+        tokio::task::spawn_blocking(move || bus.read_events().len())
+            .await
+            .expect("read events")
+    }
+}
+
 /// Sends `count` commands over `guilds` new guilds at a steady pace (so faults can be
 /// injected mid-stream) and returns their ids in order.
 pub fn stream_commands(
@@ -211,12 +325,25 @@ pub fn stream_commands(
             let guild = targets[i % guilds];
             let command = if i < guilds {
                 GuildCommand::CreateGuild {
+                    guild_id: guild.into(),
                     name: format!("guild {i}"),
+                    owner: cloudcord_schemas::message::UserSnapshot {
+                        id: owner,
+                        username: format!("owner{}", owner),
+                        global_name: None,
+                        avatar: None,
+                        bot: false,
+                    },
+                    text_channel_id: cloudcord_schemas::ids::ChannelId::new(guild.get() + 1),
+                    voice_channel_id: cloudcord_schemas::ids::ChannelId::new(guild.get() + 2),
+                    text_category_id: None,
+                    voice_category_id: None,
                 }
             } else {
-                GuildCommand::ModifyGuild {
+                GuildCommand::ModifyGuild(cloudcord_schemas::guild::ModifyGuild {
                     name: Some(format!("rename {i}")),
-                }
+                    ..Default::default()
+                })
             };
             let id = CommandId::random();
             sender.send(guild, &id, owner, command).await;

@@ -1,0 +1,603 @@
+//! Who is asking, and the routes that make credentials.
+//!
+//! * [`Caller`]: `Authorization: Bearer <access token>` (an RFC 9068 JWT checked with
+//!   the issuer's JWKS; also accepted bare, as Discord's clients send user tokens) or `Authorization: Bot <token>` (a self-verifying bot token
+//!   whose generation must be the bot's current one, from the accounts projection).
+//!   Anything else is `401 {"message": "401: Unauthorized", "code": 0}`.
+//! * `POST /auth/register`: claim the username, register the user, answer
+//!   `{"token"}` like Discord's register.
+//! * `POST /auth/login`: `{"login", "password"}` → `{"user_id", "token"}`. An unknown
+//!   login costs as much as a wrong password (`verify_dummy_password`), so timing
+//!   does not reveal which accounts exist.
+//! * `POST /applications`: an application with its bot user; the response carries the
+//!   bot token once (nothing stores it: it verifies itself).
+//! * `POST /applications/{application.id}/bot/reset`: a new bot token (the owner
+//!   only); every older token of the bot stops working.
+//! * `GET /oauth2/keys`, `GET /.well-known/jwks.json`: the public keys.
+
+use std::time::SystemTime;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cloudcord_runtime::auth::bot_token::{self, BotTokenId};
+use cloudcord_runtime::auth::password::{hash_password, verify_dummy_password, verify_password};
+use cloudcord_runtime::auth::{Jwks, NewAccessToken, TokenKind};
+use cloudcord_runtime::telemetry::ErrorChain;
+use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
+use cloudcord_schemas::ids::{ApplicationId, UserId};
+use cloudcord_schemas::message::UserSnapshot;
+use cloudcord_schemas::user::UserCommand;
+use cloudcord_schemas::username_claim::{UsernameClaimCommand, claim_id, normalize_username};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::body::Body;
+use super::bus::respond;
+use super::error::{FormErrors, HttpError};
+use super::{ApiState, IdempotencyKey};
+
+/// The OAuth2 client id of CloudCord's own clients (password logins).
+pub const FIRST_PARTY_CLIENT: &str = "cloudcord";
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The user or bot.
+    pub user_id: UserId,
+    /// Whether it authenticated with a bot token.
+    pub bot: bool,
+}
+
+impl Caller {
+    /// The actor of the caller's commands.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user_id)
+    }
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, HttpError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .ok_or(HttpError::Unauthorized)?;
+        // Discord's own clients send a user's token bare, without a scheme.
+        let (scheme, token) = header.split_once(' ').unwrap_or(("Bearer", header));
+        let token = token.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let access = state.verifier().verify(token).map_err(|error| {
+                tracing::debug!(%error, "access token refused");
+                HttpError::Unauthorized
+            })?;
+            return Ok(Self {
+                user_id: access.user_id,
+                bot: false,
+            });
+        }
+        if scheme.eq_ignore_ascii_case("bot") {
+            let claims = bot_token::verify(token, state.verifier().keys()).map_err(|error| {
+                tracing::debug!(%error, "bot token refused");
+                HttpError::Unauthorized
+            })?;
+            // The signature proves we minted it; only the projection knows whether
+            // it is the bot's current generation (a reset voids older ones).
+            // A miss syncs with the log first: the bot may have been created (or its
+            // token reset) through another command-api process a moment ago.
+            let current = state
+                .accounts()
+                .lookup(state.projection_timeout(), |view| {
+                    view.user(claims.user_id)
+                        .filter(|account| account.profile.bot)
+                        .and_then(|account| account.bot_token_id)
+                        .filter(|current| *current == claims.token_id.0)
+                })
+                .await?;
+            if current.is_none() {
+                return Err(HttpError::Unauthorized);
+            }
+            return Ok(Self {
+                user_id: claims.user_id,
+                bot: true,
+            });
+        }
+        Err(HttpError::Unauthorized)
+    }
+}
+
+/// The credential routes under `/api/v10`.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/applications", post(create_application))
+        .route(
+            "/applications/{application_id}/bot/reset",
+            post(reset_bot_token),
+        )
+        .route("/oauth2/keys", get(jwks))
+}
+
+/// `/.well-known/jwks.json`, outside `/api`.
+pub fn well_known() -> Router<ApiState> {
+    Router::new().route("/.well-known/jwks.json", get(jwks))
+}
+
+async fn jwks(State(state): State<ApiState>) -> Json<Jwks> {
+    Json(state.issuer().jwks())
+}
+
+/// Longest password accepted (argon2 handles more, but nobody types more).
+const MAX_PASSWORD_CHARS: usize = 128;
+/// Shortest password accepted (Discord's minimum).
+const MIN_PASSWORD_CHARS: usize = 8;
+
+#[derive(Debug, Deserialize)]
+struct RegisterRequest {
+    username: String,
+    password: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    global_name: Option<String>,
+}
+
+/// `POST /auth/register`.
+///
+/// No `Idempotency-Key`: an anonymous request has no actor to scope the key to. A
+/// retried registration is answered by the username claim instead (the name is taken
+/// — by the first attempt).
+async fn register(
+    State(state): State<ApiState>,
+    Body(request): Body<RegisterRequest>,
+) -> Result<Response, HttpError> {
+    let mut errors = FormErrors::new();
+    let username = match normalize_username(&request.username) {
+        Ok(name) => Some(name),
+        Err(invalid) => {
+            errors.add("username", invalid.code(), invalid.to_string());
+            None
+        }
+    };
+    errors.length(
+        "password",
+        &request.password,
+        MIN_PASSWORD_CHARS,
+        MAX_PASSWORD_CHARS,
+    );
+    if let Some(global_name) = &request.global_name {
+        errors.length("global_name", global_name, 1, 32);
+    }
+    if let Some(email) = &request.email
+        && (email.len() > 254 || !email.contains('@'))
+    {
+        errors.add(
+            "email",
+            "EMAIL_TYPE_INVALID_EMAIL",
+            "Not a well formed email address.",
+        );
+    }
+    errors.into_result()?;
+    let Some(username) = username else {
+        return Err(HttpError::internal(
+            "registering",
+            "a validated username is missing",
+        ));
+    };
+
+    let user_id = UserId(state.next_id());
+    let actor = Actor::User(user_id);
+    let password = request.password;
+    let password_hash = state
+        .hash_work(move || hash_password(&password))
+        .await?
+        .map_err(|error| HttpError::internal("hashing a password", error))?;
+
+    let claim = AggregateRef {
+        kind: AggregateType::UsernameClaim,
+        id: claim_id(&username),
+    };
+    let claimed = state
+        .bus()
+        .execute(
+            claim,
+            CommandId::random(),
+            actor,
+            UsernameClaimCommand::ClaimUsername {
+                username: username.clone(),
+                user_id,
+            },
+        )
+        .await?;
+    if let Outcome::Rejected { .. } = claimed {
+        return respond(claimed);
+    }
+
+    let registered = state
+        .bus()
+        .execute(
+            AggregateRef {
+                kind: AggregateType::User,
+                id: user_id.0,
+            },
+            CommandId::random(),
+            actor,
+            UserCommand::RegisterUser {
+                user_id,
+                username: username.clone(),
+                global_name: request.global_name,
+                email: request.email,
+                password_hash: Some(password_hash.into_string()),
+                bot: false,
+                application_id: None,
+                owner_id: None,
+                bot_token_id: None,
+            },
+        )
+        .await;
+    if !matches!(registered, Ok(Outcome::Accepted { .. })) {
+        release_claim(&state, claim).await;
+        return registered.and_then(respond);
+    }
+
+    // Read-your-writes: a login right after this answer must find the account.
+    state
+        .accounts()
+        .wait_until(state.projection_timeout(), |view| {
+            view.user(user_id).map(|_| ())
+        })
+        .await?;
+    let token = session_token(&state, user_id)?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token }))).into_response())
+}
+
+/// Gives a claim back after the step that needed it failed (best effort: a claim
+/// left behind only makes the name unavailable until the orphan sweep).
+async fn release_claim(state: &ApiState, claim: AggregateRef) {
+    let released = state
+        .bus()
+        .execute(
+            claim,
+            CommandId::random(),
+            Actor::System,
+            UsernameClaimCommand::ReleaseUsername,
+        )
+        .await;
+    if let Err(error) = released {
+        tracing::warn!(error = %ErrorChain(&error), ?claim, "could not release a username claim");
+    }
+}
+
+fn session_token(state: &ApiState, user_id: UserId) -> Result<String, HttpError> {
+    state
+        .issuer()
+        .issue(
+            &NewAccessToken {
+                user_id,
+                client_id: FIRST_PARTY_CLIENT.to_owned(),
+                scopes: Vec::new(),
+                kind: TokenKind::Session,
+            },
+            SystemTime::now(),
+        )
+        .map(|issued| issued.token)
+        .map_err(|error| HttpError::internal("issuing an access token", error))
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginRequest {
+    login: String,
+    password: String,
+}
+
+/// Discord's answer to a wrong login or password (the same for both, on purpose).
+fn invalid_login() -> HttpError {
+    let mut errors = FormErrors::new();
+    for field in ["login", "password"] {
+        errors.add(field, "INVALID_LOGIN", "Login or password is invalid.");
+    }
+    errors.into()
+}
+
+/// `POST /auth/login`.
+async fn login(
+    State(state): State<ApiState>,
+    Body(request): Body<LoginRequest>,
+) -> Result<Response, HttpError> {
+    let found = {
+        // Always synced with the log (the account may have been registered through
+        // another command-api process a moment ago), and always, so that the time
+        // taken does not depend on whether the account exists.
+        let accounts = state.accounts().sync(state.projection_timeout()).await?;
+        normalize_username(&request.login).ok().and_then(|name| {
+            accounts
+                .by_username(&name)
+                .and_then(|(id, account)| Some((id, account.password_hash.clone()?)))
+        })
+    };
+    let password = request.password;
+    let verified = state
+        .hash_work(move || match found {
+            Some((user_id, hash)) => {
+                verify_password(&password, &hash).map(|ok| ok.then_some(user_id))
+            }
+            None => {
+                verify_dummy_password(&password);
+                Ok(None)
+            }
+        })
+        .await?
+        .map_err(|error| HttpError::internal("verifying a password", error))?;
+    let user_id = verified.ok_or_else(invalid_login)?;
+    let token = session_token(&state, user_id)?;
+    Ok(Json(json!({ "user_id": user_id, "token": token })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateApplicationRequest {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// A bot username from an application name: lowercase letters, digits, `_` and `.`
+/// only, other characters become `_`; the id's last digits keep it unique-ish.
+fn bot_username(name: &str, id: ApplicationId) -> String {
+    let mut base: String = name
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .replace("..", "_")
+        .replace("discord", "dscrd");
+    base.truncate(24);
+    let id = id.to_string();
+    let suffix = &id[id.len().saturating_sub(6)..];
+    format!("{base}_{suffix}")
+}
+
+/// `POST /applications`: creates an application and its bot user; the bot's user id
+/// is the application id, as for Discord's current applications.
+async fn create_application(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Body(request): Body<CreateApplicationRequest>,
+) -> Result<Response, HttpError> {
+    if caller.bot {
+        return Err(HttpError::api(
+            StatusCode::FORBIDDEN,
+            20001,
+            "Bots cannot use this endpoint",
+        ));
+    }
+    let mut errors = FormErrors::new();
+    errors.length("name", &request.name, 2, 32);
+    if let Some(description) = &request.description {
+        errors.length("description", description, 0, 400);
+    }
+    errors.into_result()?;
+
+    let id = state.next_id();
+    let bot_id = UserId(id);
+    let username = normalize_username(&bot_username(&request.name, ApplicationId(id)))
+        .map_err(|invalid| FormErrors::single("name", invalid.code(), invalid.to_string()))?;
+    let token_id = state.next_id().get();
+    let actor = caller.actor();
+    let claim = AggregateRef {
+        kind: AggregateType::UsernameClaim,
+        id: claim_id(&username),
+    };
+    let claimed = state
+        .bus()
+        .execute(
+            claim,
+            key.step_id(&actor, 1)?,
+            Actor::User(bot_id),
+            UsernameClaimCommand::ClaimUsername {
+                username: username.clone(),
+                user_id: bot_id,
+            },
+        )
+        .await?;
+    // A repeated Idempotency-Key answers with the original claim: continue with the
+    // bot id and name it holds, not the ones this attempt generated.
+    let (bot_id, username) = match &claimed {
+        Outcome::Accepted {
+            body: Some(body), ..
+        } => (
+            body.get("user_id")
+                .and_then(|id| serde_json::from_value::<UserId>(id.clone()).ok())
+                .unwrap_or(bot_id),
+            body.get("username")
+                .and_then(|name| name.as_str())
+                .map_or(username, str::to_owned),
+        ),
+        Outcome::Accepted { .. } => (bot_id, username),
+        Outcome::Rejected { .. } => return respond(claimed),
+    };
+    let claim = AggregateRef {
+        kind: AggregateType::UsernameClaim,
+        id: claim_id(&username),
+    };
+    let application_id = ApplicationId(bot_id.0);
+    let registered = state
+        .bus()
+        .execute(
+            AggregateRef {
+                kind: AggregateType::User,
+                id: bot_id.0,
+            },
+            key.step_id(&actor, 2)?,
+            actor,
+            UserCommand::RegisterUser {
+                user_id: bot_id,
+                username: username.clone(),
+                global_name: Some(request.name.clone()),
+                email: None,
+                password_hash: None,
+                bot: true,
+                application_id: Some(application_id),
+                owner_id: Some(caller.user_id),
+                bot_token_id: Some(token_id),
+            },
+        )
+        .await;
+    if !matches!(registered, Ok(Outcome::Accepted { .. })) {
+        release_claim(&state, claim).await;
+        return registered.and_then(respond);
+    }
+    // Read-your-writes: the bot token must verify as soon as the client has it. The
+    // projection also knows the generation the (possibly original) command set.
+    let token_id = state
+        .accounts()
+        .wait_until(state.projection_timeout(), |view| {
+            view.user(bot_id).and_then(|account| account.bot_token_id)
+        })
+        .await?;
+    let token = bot_token::mint(bot_id, BotTokenId(token_id), state.issuer().signing_key());
+    let owner = state.snapshot(caller.user_id).await?;
+    let bot = UserSnapshot {
+        id: bot_id,
+        username,
+        global_name: Some(request.name.clone()),
+        avatar: None,
+        bot: true,
+    };
+    // Discord's private application object (the owner's view), plus the token once.
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": application_id,
+            "name": request.name,
+            "description": request.description.unwrap_or_default(),
+            "icon": null,
+            "type": null,
+            "bot_public": true,
+            "bot_require_code_grant": false,
+            "verify_key": verify_key(state.issuer().signing_key().public_key_bytes()),
+            "flags": 0,
+            "flags_new": "0",
+            "redirect_uris": [],
+            "interactions_endpoint_url": null,
+            "role_connections_verification_url": null,
+            "owner": user_object(&owner),
+            "approximate_guild_count": 0,
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "team": null,
+            "eligible_oauth2_scopes": [],
+            "bot": user_object(&bot),
+            "token": token,
+        })),
+    )
+        .into_response())
+}
+
+/// Discord's user object for a profile snapshot.
+pub fn user_object(user: &UserSnapshot) -> serde_json::Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "global_name": user.global_name,
+        "discriminator": "0",
+        "avatar": user.avatar,
+        "bot": user.bot,
+        "public_flags": 0,
+        "flags": 0,
+        "primary_guild": null,
+    })
+}
+
+/// Hex of the Ed25519 public key, Discord's `verify_key` format (CloudCord signs
+/// nothing per application yet; this is the key its tokens verify with).
+fn verify_key(public: &[u8]) -> String {
+    use std::fmt::Write as _;
+    public
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
+/// `POST /applications/{application.id}/bot/reset` → 200 `{"token"}`.
+async fn reset_bot_token(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    axum::extract::Path(raw): axum::extract::Path<String>,
+) -> Result<Response, HttpError> {
+    let application_id: ApplicationId = super::guilds::path_id(&raw, || {
+        HttpError::unknown(super::error::codes::UNKNOWN_APPLICATION, "Application")
+    })?;
+    let bot_id = state
+        .accounts()
+        .lookup(state.projection_timeout(), |view| {
+            view.application_bot(application_id)
+        })
+        .await?
+        .ok_or_else(|| {
+            HttpError::unknown(super::error::codes::UNKNOWN_APPLICATION, "Application")
+        })?;
+    let actor = caller.actor();
+    let token_id = state.next_id().get();
+    let outcome = state
+        .bus()
+        .execute(
+            AggregateRef {
+                kind: AggregateType::User,
+                id: bot_id.0,
+            },
+            key.command_id(&actor)?,
+            actor,
+            UserCommand::ResetBotToken { token_id },
+        )
+        .await?;
+    if let Outcome::Rejected { .. } = outcome {
+        return respond(outcome);
+    }
+    // Read-your-writes: the new token must verify at once (and the old one must
+    // not). A repeated key answers with the generation the original reset set.
+    let current = state
+        .accounts()
+        .wait_until(state.projection_timeout(), |view| {
+            view.user(bot_id)
+                .and_then(|account| account.bot_token_id)
+                .filter(|current| key.0.is_some() || *current == token_id)
+        })
+        .await?;
+    let token = bot_token::mint(bot_id, BotTokenId(current), state.issuer().signing_key());
+    Ok(Json(json!({ "token": token })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use cloudcord_schemas::ids::ApplicationId;
+    use cloudcord_schemas::username_claim::normalize_username;
+
+    use super::bot_username;
+
+    #[test]
+    fn bot_usernames_are_valid_usernames() {
+        for name in ["My Bot!", "Discord Helper", "a..b", "Ünïcode ✨ bot"] {
+            let username = bot_username(name, ApplicationId::new(1_234_567_890_123));
+            assert!(normalize_username(&username).is_ok(), "{name} → {username}");
+        }
+    }
+}

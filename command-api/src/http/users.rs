@@ -1,0 +1,509 @@
+//! User routes: the profile, DM channels and relationships.
+//!
+//! | route | commands | answer |
+//! |---|---|---|
+//! | `PATCH /users/@me` | `ClaimUsername` (new name) → `ModifyCurrentUser` → `ReleaseUsername` (old name) | 200 user |
+//! | `PATCH /users/@me/settings` | `ChangeUserSettings` | 200 settings |
+//! | `POST /users/@me/channels` | `OpenDmChannel` on the pair's derived channel id | 200 channel |
+//! | `PUT /users/@me/relationships/{user.id}` | friend: `SendFriendRequest` on A → `ReceiveFriendRequest` on B; block (`type: 2`): `BlockUser` on A → `SeverRelationship` on B → `RecordBlock` on the DM | 204 |
+//! | `POST /users/@me/relationships` | by username, as a friend request | 204 |
+//! | `DELETE /users/@me/relationships/{user.id}` | `RemoveRelationship` on A → `SeverRelationship` on B → `RecordUnblock` on the DM | 204 |
+//!
+//! Relationship requests are sagas over two user shards (see
+//! `cloudcord_schemas::user`): each step's command id derives from the request's
+//! `Idempotency-Key` (`<key>/1`, `<key>/2`, …), so a client retrying after a crash
+//! between steps completes the saga without doing any step twice.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{patch, post, put};
+use cloudcord_runtime::telemetry::ErrorChain;
+use cloudcord_schemas::dm_channel::{DmChannelCommand, dm_channel_id};
+use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
+use cloudcord_schemas::guild::nullable;
+use cloudcord_schemas::ids::UserId;
+use cloudcord_schemas::user::{CustomStatus, FieldUpdate, Status, Theme, UserCommand};
+use cloudcord_schemas::username_claim::{UsernameClaimCommand, claim_id, normalize_username};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::body::Body;
+use super::bus::respond;
+use super::channels::dm_ref;
+use super::error::{FormErrors, HttpError};
+use super::guilds::path_id;
+use super::{ApiState, IdempotencyKey};
+
+/// The user routes under `/api/v10`.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/users/@me", patch(modify_current_user))
+        .route("/users/@me/settings", patch(change_settings))
+        .route("/users/@me/channels", post(open_dm))
+        .route("/users/@me/relationships", post(send_request_by_name))
+        .route(
+            "/users/@me/relationships/{user_id}",
+            put(put_relationship).delete(delete_relationship),
+        )
+}
+
+/// The user aggregate `user_id`.
+pub fn user_ref(user_id: UserId) -> AggregateRef {
+    AggregateRef {
+        kind: AggregateType::User,
+        id: user_id.0,
+    }
+}
+
+/// Discord's modify-current-user body (`null` clears `global_name` and `avatar`).
+#[derive(Debug, Deserialize)]
+struct ModifyCurrentUserRequest {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    global_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    avatar: Option<Option<String>>,
+}
+
+fn update<T>(value: Option<Option<T>>) -> Option<FieldUpdate<T>> {
+    value.map(|inner| inner.map_or(FieldUpdate::Clear, FieldUpdate::Set))
+}
+
+/// `PATCH /users/@me` → 200 user.
+async fn modify_current_user(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Body(request): Body<ModifyCurrentUserRequest>,
+) -> Result<Response, HttpError> {
+    let mut errors = FormErrors::new();
+    let username = match request.username.as_deref().map(normalize_username) {
+        None => None,
+        Some(Ok(name)) => Some(name),
+        Some(Err(invalid)) => {
+            errors.add("username", invalid.code(), invalid.to_string());
+            None
+        }
+    };
+    if let Some(Some(name)) = &request.global_name {
+        errors.length("global_name", name, 1, 32);
+    }
+    if matches!(request.avatar, Some(Some(_))) {
+        // Avatars need the file store, which does not exist yet.
+        errors.add(
+            "avatar",
+            "BINARY_TYPE_INVALID",
+            "Avatar uploads are not supported yet.",
+        );
+    }
+    errors.into_result()?;
+
+    let actor = caller.actor();
+    let current = state.snapshot(caller.user_id).await?;
+    let renamed = username.filter(|name| *name != current.username);
+    if let Some(name) = &renamed {
+        let claimed = state
+            .bus()
+            .execute(
+                claim_ref(name),
+                key.step_id(&actor, 1)?,
+                actor,
+                UsernameClaimCommand::ClaimUsername {
+                    username: name.clone(),
+                    user_id: caller.user_id,
+                },
+            )
+            .await?;
+        if let Outcome::Rejected { .. } = claimed {
+            return respond(claimed);
+        }
+    }
+    let outcome = state
+        .bus()
+        .execute(
+            user_ref(caller.user_id),
+            key.step_id(&actor, 2)?,
+            actor,
+            UserCommand::ModifyCurrentUser {
+                username: renamed.clone(),
+                global_name: update(request.global_name),
+                avatar: update(request.avatar),
+            },
+        )
+        .await?;
+    if let Some(name) = &renamed {
+        let (release, release_id) = match outcome {
+            // The old name is free now; a refused change gives the new one back.
+            Outcome::Accepted { .. } => (claim_ref(&current.username), key.step_id(&actor, 3)?),
+            Outcome::Rejected { .. } => (claim_ref(name), key.step_id(&actor, 4)?),
+        };
+        best_effort(
+            &state,
+            release,
+            release_id,
+            actor,
+            UsernameClaimCommand::ReleaseUsername,
+        )
+        .await;
+    }
+    if let Some(name) = &renamed
+        && matches!(outcome, Outcome::Accepted { .. })
+    {
+        // Read-your-writes: a login with the new name right after must work.
+        let user_id = caller.user_id;
+        state
+            .accounts()
+            .wait_until(state.projection_timeout(), |view| {
+                view.by_username(name)
+                    .filter(|(id, _)| *id == user_id)
+                    .map(|_| ())
+            })
+            .await?;
+    }
+    respond(outcome)
+}
+
+fn claim_ref(username: &str) -> AggregateRef {
+    AggregateRef {
+        kind: AggregateType::UsernameClaim,
+        id: claim_id(username),
+    }
+}
+
+/// Runs a repair or follow-up step whose failure the client need not see: it is
+/// logged, and the reconcilers described in `cloudcord_schemas::user` redo it.
+async fn best_effort<C: Serialize>(
+    state: &ApiState,
+    target: AggregateRef,
+    command_id: CommandId,
+    actor: Actor,
+    command: C,
+) {
+    match state
+        .bus()
+        .execute(target, command_id, actor, command)
+        .await
+    {
+        Ok(Outcome::Accepted { .. }) => {}
+        Ok(Outcome::Rejected { error, .. }) => {
+            tracing::debug!(?target, %error, "a follow-up step was refused");
+        }
+        Err(error) => {
+            tracing::warn!(?target, error = %ErrorChain(&error), "a follow-up step failed");
+        }
+    }
+}
+
+/// The settings body (a typed subset of Discord's user settings; `null` clears the
+/// custom status).
+#[derive(Debug, Deserialize)]
+struct SettingsRequest {
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    theme: Option<Theme>,
+    #[serde(default)]
+    status: Option<Status>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    custom_status: Option<Option<CustomStatus>>,
+}
+
+/// `PATCH /users/@me/settings` → 200 settings.
+async fn change_settings(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Body(request): Body<SettingsRequest>,
+) -> Result<Response, HttpError> {
+    FormErrors::checked(|errors| {
+        if let Some(Some(CustomStatus {
+            text: Some(text), ..
+        })) = &request.custom_status
+        {
+            errors.length("custom_status.text", text, 0, 128);
+        }
+    })?;
+    let actor = caller.actor();
+    respond(
+        state
+            .bus()
+            .execute(
+                user_ref(caller.user_id),
+                key.command_id(&actor)?,
+                actor,
+                UserCommand::ChangeUserSettings {
+                    locale: request.locale,
+                    theme: request.theme,
+                    status: request.status,
+                    custom_status: update(request.custom_status),
+                },
+            )
+            .await?,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct OpenDmRequest {
+    recipient_id: UserId,
+}
+
+/// `POST /users/@me/channels` → 200 DM channel (the existing one if the pair has it).
+async fn open_dm(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Body(request): Body<OpenDmRequest>,
+) -> Result<Response, HttpError> {
+    let me = state.snapshot(caller.user_id).await?;
+    let recipient = state
+        .accounts()
+        .lookup(state.projection_timeout(), |view| {
+            view.user(request.recipient_id)
+                .map(|account| account.profile.clone())
+        })
+        .await?
+        .ok_or_else(HttpError::unknown_user)?;
+    let channel_id = dm_channel_id(caller.user_id, request.recipient_id);
+    let actor = caller.actor();
+    let outcome = state
+        .bus()
+        .execute(
+            dm_ref(channel_id),
+            key.command_id(&actor)?,
+            actor,
+            DmChannelCommand::OpenDmChannel {
+                channel_id,
+                recipients: [me, recipient],
+            },
+        )
+        .await?;
+    if matches!(outcome, Outcome::Accepted { .. }) {
+        // Read-your-writes: the next request sends a message to this channel.
+        state
+            .accounts()
+            .wait_until(state.projection_timeout(), |view| {
+                view.channel(channel_id.0).map(|_| ())
+            })
+            .await?;
+    }
+    respond(outcome)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PutRelationshipRequest {
+    /// 1 (friend, the default) or 2 (block).
+    #[serde(rename = "type", default)]
+    kind: Option<u8>,
+}
+
+/// `PUT /users/@me/relationships/{user.id}` → 204.
+async fn put_relationship(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path(raw): Path<String>,
+    Body(request): Body<PutRelationshipRequest>,
+) -> Result<Response, HttpError> {
+    let peer: UserId = path_id(&raw, HttpError::unknown_user)?;
+    match request.kind {
+        None | Some(1) => befriend(&state, caller, &key, peer).await,
+        Some(2) => block(&state, caller, &key, peer).await,
+        Some(_) => {
+            Err(
+                FormErrors::single("type", "BASE_TYPE_CHOICES", "Value must be one of (1, 2).")
+                    .into(),
+            )
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestByNameRequest {
+    username: String,
+}
+
+/// `POST /users/@me/relationships` with `{"username"}` → 204.
+async fn send_request_by_name(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Body(request): Body<RequestByNameRequest>,
+) -> Result<Response, HttpError> {
+    let name = normalize_username(&request.username).ok();
+    let peer = match name {
+        Some(name) => {
+            state
+                .accounts()
+                .lookup(state.projection_timeout(), |view| {
+                    view.by_username(&name).map(|(id, _)| id)
+                })
+                .await?
+        }
+        None => None,
+    };
+    let peer = peer.ok_or_else(|| {
+        HttpError::api(
+            StatusCode::BAD_REQUEST,
+            80004,
+            "No users with DiscordTag exist",
+        )
+    })?;
+    befriend(&state, caller, &key, peer).await
+}
+
+/// Checks that the peer exists before the saga's first step.
+async fn known_peer(state: &ApiState, peer: UserId) -> Result<(), HttpError> {
+    state
+        .accounts()
+        .lookup(state.projection_timeout(), |view| {
+            view.user(peer).map(|_| ())
+        })
+        .await?
+        .ok_or_else(HttpError::unknown_user)
+}
+
+/// The friend-request saga (which also accepts an incoming request).
+async fn befriend(
+    state: &ApiState,
+    caller: Caller,
+    key: &IdempotencyKey,
+    peer: UserId,
+) -> Result<Response, HttpError> {
+    known_peer(state, peer).await?;
+    let actor = caller.actor();
+    let mine = state
+        .bus()
+        .execute(
+            user_ref(caller.user_id),
+            key.step_id(&actor, 1)?,
+            actor,
+            UserCommand::SendFriendRequest { to: peer },
+        )
+        .await?;
+    if let Outcome::Rejected { .. } = mine {
+        return respond(mine);
+    }
+    let theirs = state
+        .bus()
+        .execute(
+            user_ref(peer),
+            key.step_id(&actor, 2)?,
+            actor,
+            UserCommand::ReceiveFriendRequest {
+                from: caller.user_id,
+            },
+        )
+        .await?;
+    if let Outcome::Rejected { .. } = theirs {
+        // Undo step 1 so both sides agree there is nothing (whatever B's reason).
+        best_effort(
+            state,
+            user_ref(caller.user_id),
+            key.step_id(&actor, 3)?,
+            Actor::System,
+            UserCommand::SeverRelationship { with: peer },
+        )
+        .await;
+        return respond(theirs);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The block saga.
+async fn block(
+    state: &ApiState,
+    caller: Caller,
+    key: &IdempotencyKey,
+    peer: UserId,
+) -> Result<Response, HttpError> {
+    known_peer(state, peer).await?;
+    let actor = caller.actor();
+    let blocked = state
+        .bus()
+        .execute(
+            user_ref(caller.user_id),
+            key.step_id(&actor, 1)?,
+            actor,
+            UserCommand::BlockUser { user_id: peer },
+        )
+        .await?;
+    if let Outcome::Rejected { .. } = blocked {
+        return respond(blocked);
+    }
+    best_effort(
+        state,
+        user_ref(peer),
+        key.step_id(&actor, 2)?,
+        actor,
+        UserCommand::SeverRelationship {
+            with: caller.user_id,
+        },
+    )
+    .await;
+    best_effort(
+        state,
+        dm_ref(dm_channel_id(caller.user_id, peer)),
+        key.step_id(&actor, 3)?,
+        actor,
+        DmChannelCommand::RecordBlock {
+            blocker: caller.user_id,
+            blocked: peer,
+        },
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /users/@me/relationships/{user.id}` → 204: decline, cancel, unfriend or
+/// unblock.
+async fn delete_relationship(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path(raw): Path<String>,
+) -> Result<Response, HttpError> {
+    let peer: UserId = path_id(&raw, HttpError::unknown_user)?;
+    let actor = caller.actor();
+    let removed = state
+        .bus()
+        .execute(
+            user_ref(caller.user_id),
+            key.step_id(&actor, 1)?,
+            actor,
+            UserCommand::RemoveRelationship { user_id: peer },
+        )
+        .await?;
+    if let Outcome::Rejected { .. } = removed {
+        return respond(removed);
+    }
+    // The peer's mirror: nothing to do if it was a block (the peer's side was
+    // severed when the block was made), which the aggregate accepts as a no-op.
+    best_effort(
+        &state,
+        user_ref(peer),
+        key.step_id(&actor, 2)?,
+        actor,
+        UserCommand::SeverRelationship {
+            with: caller.user_id,
+        },
+    )
+    .await;
+    // Whether it was a block is known only to the user aggregate; an unblock that
+    // was not one changes nothing on the DM channel (a no-op, or refused when the
+    // pair has no channel at all), so it is sent every time.
+    best_effort(
+        &state,
+        dm_ref(dm_channel_id(caller.user_id, peer)),
+        key.step_id(&actor, 3)?,
+        actor,
+        DmChannelCommand::RecordUnblock {
+            blocker: caller.user_id,
+            blocked: peer,
+        },
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
