@@ -34,6 +34,8 @@ pub struct ProcessorMetrics {
     pub partitions: Gauge,
     /// Commands per transaction.
     pub batch_size: Histogram,
+    /// Time from `begin_transaction` to a finished commit.
+    pub transaction_duration: Histogram,
 }
 
 impl ProcessorMetrics {
@@ -45,6 +47,7 @@ impl ProcessorMetrics {
             transactions: Family::default(),
             partitions: Gauge::default(),
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
+            transaction_duration: Histogram::new(exponential_buckets(0.000_5, 2.0, 14)),
         };
         registry.register(
             "processor_commands",
@@ -71,6 +74,12 @@ impl ProcessorMetrics {
             "Commands decided per transaction",
             Unit::Other("commands".to_owned()),
             metrics.batch_size.clone(),
+        );
+        registry.register_with_unit(
+            "processor_transaction_duration",
+            "Time from begin_transaction to a committed transaction",
+            Unit::Seconds,
+            metrics.transaction_duration.clone(),
         );
         metrics
     }
