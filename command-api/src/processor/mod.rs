@@ -205,11 +205,19 @@ pub async fn run(
         () = fatal.cancelled() => {}
     }
     stop.store(true, Ordering::Relaxed);
-    let joined = tokio::task::spawn_blocking(move || poller.join()).await;
-    if !matches!(joined, Ok(Ok(()))) {
-        return Err(ProcessorError::Thread(std::io::Error::other(
-            "poll thread panicked",
-        )));
+    match tokio::task::spawn_blocking(move || poller.join()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => {
+            return Err(ProcessorError::Thread(std::io::Error::other(
+                "the poll thread panicked",
+            )));
+        }
+        // The runtime is shutting down under us (e.g. a test that already failed).
+        Err(error) => {
+            return Err(ProcessorError::Thread(std::io::Error::other(format!(
+                "waiting for the poll thread failed: {error}"
+            ))));
+        }
     }
     if fatal.is_cancelled() {
         return Err(ProcessorError::PartitionFailed);

@@ -99,6 +99,7 @@ impl World {
             .post("/api/v10/guilds", Some(auth), json!({"name": "Rustaceans"}))
             .await;
         assert_eq!(status, StatusCode::CREATED, "create guild: {guild}");
+        openapi::assert_conforms("GuildResponse", &guild);
         let guild_id = guild["id"].as_str().expect("guild id").to_owned();
         let (status, channel) = self
             .post(

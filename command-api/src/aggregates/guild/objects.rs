@@ -87,7 +87,8 @@ impl Guild {
             "splash": null,
             "discovery_splash": null,
             "owner_id": self.owner_id,
-            "region": null,
+            // Deprecated by Discord, which now always sends this string.
+            "region": "deprecated",
             "afk_channel_id": self.afk_channel_id,
             "afk_timeout": self.afk_timeout,
             "widget_enabled": false,
@@ -116,6 +117,13 @@ impl Guild {
             "stickers": [],
             "premium_progress_bar_enabled": false,
             "safety_alerts_channel_id": null,
+            // Required by Discord's OpenAPI guild response; CloudCord has no
+            // presence cap, stage video, age gate or incident actions yet.
+            "home_header": null,
+            "max_presences": null,
+            "max_stage_video_channel_users": 0,
+            "nsfw": false,
+            "incidents_data": null,
         })
     }
 
