@@ -52,7 +52,9 @@ impl KafkaConfig {
     }
 
     /// Creates the topics in `specs` that do not exist yet (no-op unless
-    /// `create_topics`); existing topics are left as they are.
+    /// `create_topics`); existing topics are left as they are. Returns once every
+    /// partition of every topic has a leader, so clients started right after do not
+    /// see `NotLeaderForPartition` from a topic the broker is still setting up.
     pub async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<(), KafkaError> {
         if !self.create_topics {
             return Ok(());
@@ -79,7 +81,11 @@ impl KafkaConfig {
                 }
             }
         }
-        Ok(())
+        let names: Vec<String> = specs.iter().map(|spec| spec.name.clone()).collect();
+        let admin = Arc::new(admin);
+        tokio::task::spawn_blocking(move || wait_for_leaders(&admin, &names))
+            .await
+            .map_err(|_| KafkaError::Canceled)?
     }
 
     /// Settings every client shares: where the brokers are and who is asking.
@@ -123,6 +129,67 @@ impl KafkaConfig {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest");
         config
+    }
+}
+
+/// Retries a blocking metadata or offsets call while Kafka answers with the errors a
+/// topic gives for a moment after it was created or its leader moved (no leader yet,
+/// not yet serving, not yet known), for up to 30 s.
+pub fn retry_while_settling<T>(
+    mut call: impl FnMut() -> Result<T, KafkaError>,
+) -> Result<T, KafkaError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match call() {
+            Err(error) if settling(&error) && std::time::Instant::now() < deadline => {
+                tracing::debug!(%error, "partition not ready yet; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn settling(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownPartition
+        )
+    )
+}
+
+/// Waits (up to 30 s) until every partition of `topics` reports a leader.
+fn wait_for_leaders(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[String],
+) -> Result<(), KafkaError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metadata = admin.inner().fetch_metadata(None, Duration::from_secs(5))?;
+        let ready = topics.iter().all(|name| {
+            metadata.topics().iter().any(|topic| {
+                topic.name() == name
+                    && topic.error().is_none()
+                    && !topic.partitions().is_empty()
+                    && topic
+                        .partitions()
+                        .iter()
+                        .all(|p| p.error().is_none() && p.leader() >= 0)
+            })
+        });
+        if ready {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::LeaderNotAvailable,
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -33,7 +33,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use cloudcord_runtime::auth::PasswordHash;
-use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::kafka::{KafkaConfig, retry_while_settling};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::envelope::{AggregateType, CommandId, EventEnvelope};
@@ -342,9 +342,11 @@ impl Accounts {
         let partitions = {
             let consumer = Arc::clone(&consumer);
             let topic = topic.clone();
-            tokio::task::spawn_blocking(move || partitions_of(&consumer, &topic))
-                .await
-                .map_err(|_| KafkaError::Canceled)??
+            tokio::task::spawn_blocking(move || {
+                retry_while_settling(|| partitions_of(&consumer, &topic))
+            })
+            .await
+            .map_err(|_| KafkaError::Canceled)??
         };
         let mut assignment = TopicPartitionList::new();
         for partition in &partitions {
@@ -430,9 +432,10 @@ impl Accounts {
             partitions
                 .into_iter()
                 .map(|partition| {
-                    consumer
-                        .fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
-                        .map(|(_, high)| (partition, high))
+                    retry_while_settling(|| {
+                        consumer.fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
+                    })
+                    .map(|(_, high)| (partition, high))
                 })
                 .collect::<Result<Vec<_>, KafkaError>>()
         })

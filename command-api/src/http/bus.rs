@@ -26,7 +26,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::kafka::{KafkaConfig, retry_while_settling};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, Authored, CommandEnvelope, CommandId, CommandResult, Outcome,
@@ -168,9 +168,11 @@ impl CommandBus {
         let assignment = {
             let consumer = Arc::clone(&consumer);
             let topic = topics.results.clone();
-            tokio::task::spawn_blocking(move || end_offsets(&consumer, &topic))
-                .await
-                .map_err(|_| KafkaError::Canceled)??
+            tokio::task::spawn_blocking(move || {
+                retry_while_settling(|| end_offsets(&consumer, &topic))
+            })
+            .await
+            .map_err(|_| KafkaError::Canceled)??
         };
         consumer.assign(&assignment)?;
         let waiters = Arc::new(Waiters::default());
