@@ -5,12 +5,14 @@
 //! | `commands` | aggregate id | command-api | days (replayable input) |
 //! | `events` | aggregate id | command processor, in transactions | forever, never compacted |
 //! | `command-results` | command id | command processor, same transaction | 7 days (≥ the 24 h idempotency window) |
+//! | `snapshots` | partition number | command processor, in its transactions | compacted: the latest per partition |
 //! | `projected` | aggregate id | projectors, after their commit | hours |
 //! | `ephemeral` | channel id | gateway (typing, presence) | minutes |
 //!
-//! `commands`, `events` and `command-results` have the same partition count: the
-//! processor that owns `commands` partition *p* writes to partition *p* of the other
-//! two, and restores its state from them. Consumers must read with
+//! `commands`, `events`, `command-results` and `snapshots` have the same partition
+//! count: the processor that owns `commands` partition *p* writes to partition *p* of
+//! the others, and restores its state from them (the latest snapshot of *p*, then the
+//! events after it). Consumers must read with
 //! `isolation.level=read_committed` (Java clients default to `read_uncommitted`).
 
 /// The names of CloudCord's topics under one prefix (e.g. `cloudcord.`), so several
@@ -23,6 +25,8 @@ pub struct Topics {
     pub events: String,
     /// The processor's answers to command-api.
     pub results: String,
+    /// The processor's partition-state snapshots, one live record per partition.
+    pub snapshots: String,
     /// What projectors committed, for the gateway.
     pub projected: String,
     /// Typing and presence between gateway processes.
@@ -36,6 +40,7 @@ impl Topics {
             commands: format!("{prefix}commands"),
             events: format!("{prefix}events"),
             results: format!("{prefix}command-results"),
+            snapshots: format!("{prefix}snapshots"),
             projected: format!("{prefix}projected"),
             ephemeral: format!("{prefix}ephemeral"),
         }
@@ -55,10 +60,16 @@ pub struct TopicSpec {
 }
 
 const SEVEN_DAYS_MS: &str = "604800000";
+/// Largest snapshot value the processor writes (50 MiB); it skips a snapshot that
+/// would be larger instead of failing its transaction.
+pub const MAX_SNAPSHOT_BYTES: usize = 52_428_800;
+/// The snapshots topic's `max.message.bytes`: [`MAX_SNAPSHOT_BYTES`] plus 1 MiB of
+/// room for the record batch's framing, key and headers.
+const SNAPSHOT_TOPIC_MAX_MESSAGE_BYTES: &str = "53477376";
 
 impl Topics {
-    /// The specs of every topic, with `partitions` partitions for the three
-    /// co-partitioned topics (commands, events, results) and the projected topic.
+    /// The specs of every topic, with `partitions` partitions for the four
+    /// co-partitioned topics (commands, events, results, snapshots) and the others.
     pub fn specs(&self, partitions: i32) -> Vec<TopicSpec> {
         let spec = |name: &str, partitions, config| TopicSpec {
             name: name.to_owned(),
@@ -81,6 +92,16 @@ impl Topics {
                 &self.results,
                 partitions,
                 vec![("retention.ms", SEVEN_DAYS_MS)],
+            ),
+            // Only the latest snapshot of a partition matters: compaction by key (the
+            // partition number) keeps it and drops the older ones.
+            spec(
+                &self.snapshots,
+                partitions,
+                vec![
+                    ("cleanup.policy", "compact"),
+                    ("max.message.bytes", SNAPSHOT_TOPIC_MAX_MESSAGE_BYTES),
+                ],
             ),
             spec(
                 &self.projected,

@@ -588,16 +588,31 @@ async fn kick_member(
 ) -> Result<Response, HttpError> {
     let guild_id: GuildId = path_id(&guild_id, HttpError::unknown_guild)?;
     let user_id: UserId = path_id(&user_id, HttpError::unknown_user)?;
-    no_content(
-        on_guild(
-            &state,
-            caller,
-            &key,
-            guild_id,
-            GuildCommand::KickMember { user_id },
-        )
-        .await?,
+    let outcome = on_guild(
+        &state,
+        caller,
+        &key,
+        guild_id,
+        GuildCommand::KickMember { user_id },
     )
+    .await?;
+    until_not_member(&state, guild_id, user_id).await?;
+    no_content(outcome)
+}
+
+/// Waits until the lookup projection no longer lists `user_id` in `guild_id`, so the
+/// next request (typing, a DM) already sees the membership this one ended.
+async fn until_not_member(
+    state: &ApiState,
+    guild_id: GuildId,
+    user_id: UserId,
+) -> Result<(), HttpError> {
+    state
+        .accounts()
+        .wait_until(state.projection_timeout(), |view| {
+            (!view.is_member(guild_id, user_id)).then_some(())
+        })
+        .await
 }
 
 /// `PUT /guilds/{guild.id}/members/{user.id}/roles/{role.id}` → 204.
@@ -636,7 +651,10 @@ async fn leave_guild(
     Path(guild_id): Path<String>,
 ) -> Result<Response, HttpError> {
     let guild_id: GuildId = path_id(&guild_id, HttpError::unknown_guild)?;
-    no_content(on_guild(&state, caller, &key, guild_id, GuildCommand::LeaveGuild).await?)
+    let user_id = caller.user_id;
+    let outcome = on_guild(&state, caller, &key, guild_id, GuildCommand::LeaveGuild).await?;
+    until_not_member(&state, guild_id, user_id).await?;
+    no_content(outcome)
 }
 
 #[derive(Debug, Deserialize)]
@@ -679,7 +697,9 @@ async fn ban_member(
         delete_message_seconds: seconds,
         reason: audit_reason(&headers),
     };
-    no_content(on_guild(&state, caller, &key, guild_id, command).await?)
+    let outcome = on_guild(&state, caller, &key, guild_id, command).await?;
+    until_not_member(&state, guild_id, user_id).await?;
+    no_content(outcome)
 }
 
 /// `DELETE /guilds/{guild.id}/bans/{user.id}` → 204.

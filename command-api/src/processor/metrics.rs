@@ -36,6 +36,10 @@ pub struct ProcessorMetrics {
     pub batch_size: Histogram,
     /// Time from `begin_transaction` to a finished commit.
     pub transaction_duration: Histogram,
+    /// Partition snapshots committed.
+    pub snapshots: Counter,
+    /// Events replayed by restores (after the snapshot they started from).
+    pub restore_events: Counter,
 }
 
 impl ProcessorMetrics {
@@ -48,6 +52,8 @@ impl ProcessorMetrics {
             partitions: Gauge::default(),
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             transaction_duration: Histogram::new(exponential_buckets(0.000_5, 2.0, 14)),
+            snapshots: Counter::default(),
+            restore_events: Counter::default(),
         };
         registry.register(
             "processor_commands",
@@ -80,6 +86,16 @@ impl ProcessorMetrics {
             "Time from begin_transaction to a committed transaction",
             Unit::Seconds,
             metrics.transaction_duration.clone(),
+        );
+        registry.register(
+            "processor_snapshots",
+            "Partition state snapshots committed by the command processor",
+            metrics.snapshots.clone(),
+        );
+        registry.register(
+            "processor_restore_events",
+            "Events replayed while restoring partition state (after its snapshot)",
+            metrics.restore_events.clone(),
         );
         metrics
     }

@@ -4,9 +4,10 @@
 //! On assignment of partition *p* the processor splits *p*'s messages onto their
 //! own queue and starts a `worker` thread for it, which fences any previous owner
 //! (a `transactional.id` per partition), restores *p*'s state from the same-numbered
-//! partitions of `events` and `command-results` up to the last stable offset, and
-//! then decides commands batch by batch, each batch one transaction that carries
-//! the events, the results and the consumed offsets. On revocation the worker
+//! partitions of `snapshots` (the latest), `events` (those after it) and
+//! `command-results` up to the last stable offset, and then decides commands batch
+//! by batch, each batch one transaction that carries the events, the results, the
+//! consumed offsets and, every `snapshot_every_events` events, a new snapshot. On revocation the worker
 //! finishes its transaction and stops before the partition moves on.
 //!
 //! Module map: `worker` (the per-partition transaction loop), `state` (what a
@@ -41,6 +42,9 @@ pub struct ProcessorSettings {
     pub session_timeout_ms: u32,
     /// How long a command id stays idempotent.
     pub idempotency_window_secs: u64,
+    /// Events committed to a partition between two snapshots of its state, which
+    /// bound what a restore replays; 0 never writes snapshots.
+    pub snapshot_every_events: u64,
 }
 
 impl Default for ProcessorSettings {
@@ -48,6 +52,7 @@ impl Default for ProcessorSettings {
         Self {
             session_timeout_ms: 10_000,
             idempotency_window_secs: 24 * 60 * 60,
+            snapshot_every_events: 10_000,
         }
     }
 }
@@ -167,6 +172,7 @@ pub async fn run(
         metrics,
         fatal: fatal.clone(),
         idempotency_window: Duration::from_secs(settings.idempotency_window_secs),
+        snapshot_every_events: settings.snapshot_every_events,
     });
     let consumer: Arc<BaseConsumer<ProcessorContext>> = Arc::new(
         kafka

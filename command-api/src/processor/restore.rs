@@ -1,12 +1,18 @@
-//! Restoring a partition's state from the log: every committed event of the
-//! same-numbered `events` partition, and the results of the idempotency window from
-//! the `command-results` partition, read with `read_committed` up to the last stable
-//! offset.
+//! Restoring a partition's state from the log: the latest snapshot of the
+//! same-numbered `snapshots` partition, then every committed event of the `events`
+//! partition after the offset it covers (all of them when there is no usable
+//! snapshot), and the results of the idempotency window from the `command-results`
+//! partition, each read with `read_committed` up to the last stable offset.
+//!
+//! A snapshot is an optimisation, never a source of truth: one that does not decode,
+//! or whose events do not continue its histories, is ignored with a warning and the
+//! whole events partition is replayed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::CommandId;
 use cloudcord_schemas::topics::Topics;
 use rdkafka::ClientContext;
@@ -16,6 +22,16 @@ use rdkafka::message::{BorrowedMessage, Message, Timestamp};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::state::{PartitionState, ResultRef, StateError};
+
+/// A restored partition.
+pub struct Restored {
+    /// The state, equal to the committed log.
+    pub state: PartitionState,
+    /// The first events offset after every committed event the state holds.
+    pub events_next_offset: i64,
+    /// Events replayed on top of the snapshot (all of them without one).
+    pub replayed: u64,
+}
 
 /// Why a partition could not be restored.
 #[derive(Debug, thiserror::Error)]
@@ -62,14 +78,15 @@ impl ClientContext for RestoreContext {
 
 impl ConsumerContext for RestoreContext {}
 
-/// Reads partition `partition` of the events and results topics into a fresh state.
+/// Reads partition `partition` of the snapshots, events and results topics into a
+/// fresh state.
 pub fn restore(
     kafka: &KafkaConfig,
     topics: &Topics,
     partition: i32,
     window: Duration,
     stop: &AtomicBool,
-) -> Result<PartitionState, RestoreError> {
+) -> Result<Restored, RestoreError> {
     let started = Instant::now();
     let consumer: BaseConsumer<RestoreContext> = kafka
         .read_committed_consumer_config(
@@ -81,26 +98,40 @@ pub fn restore(
         // fetch open waiting for data (the default waits 500 ms per fetch).
         .set("fetch.wait.max.ms", "10")
         .create_with_context(RestoreContext)?;
-    let mut state = PartitionState::default();
-
-    let mut events = 0_u64;
-    read_to_end(
-        &consumer,
-        &topics.events,
-        partition,
-        Offset::Beginning,
-        stop,
-        |message| {
-            let Some(payload) = message.payload() else {
-                return Ok(());
-            };
-            events += 1;
-            state.replay(payload).map_err(|source| RestoreError::Log {
-                offset: message.offset(),
-                source,
-            })
-        },
-    )?;
+    let snapshot = latest_snapshot(&consumer, topics, partition, stop)?;
+    let from_snapshot = snapshot.as_ref().map(|(_, next)| *next);
+    let (mut state, events_next_offset, events) = match snapshot {
+        Some((state, next)) => {
+            match replay_events(&consumer, topics, partition, state, next, stop) {
+                Ok(replayed) => replayed,
+                Err(RestoreError::Log { offset, source }) => {
+                    tracing::warn!(
+                        offset,
+                        error = %ErrorChain(&source),
+                        snapshot_offset = next,
+                        "the events do not continue the snapshot; replaying the whole partition"
+                    );
+                    replay_events(
+                        &consumer,
+                        topics,
+                        partition,
+                        PartitionState::default(),
+                        0,
+                        stop,
+                    )?
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        None => replay_events(
+            &consumer,
+            topics,
+            partition,
+            PartitionState::default(),
+            0,
+            stop,
+        )?,
+    };
     let events_elapsed = started.elapsed();
 
     let window_start = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
@@ -136,13 +167,98 @@ pub fn restore(
 
     tracing::info!(
         partition,
+        ?from_snapshot,
         events,
+        events_next_offset,
         results,
         events_ms = events_elapsed.as_millis(),
         elapsed_ms = started.elapsed().as_millis(),
         "partition state restored"
     );
-    Ok(state)
+    Ok(Restored {
+        state,
+        events_next_offset,
+        replayed: events,
+    })
+}
+
+/// The latest snapshot of `partition` that decodes, with the events offset it
+/// covers; `None` (full replay) when there is none or it is unusable.
+fn latest_snapshot(
+    consumer: &BaseConsumer<RestoreContext>,
+    topics: &Topics,
+    partition: i32,
+    stop: &AtomicBool,
+) -> Result<Option<(PartitionState, i64)>, RestoreError> {
+    let key = partition.to_string();
+    let mut latest: Option<(i64, Vec<u8>)> = None;
+    read_to_end(
+        consumer,
+        &topics.snapshots,
+        partition,
+        Offset::Beginning,
+        stop,
+        |message| {
+            if message.key() == Some(key.as_bytes())
+                && let Some(payload) = message.payload()
+            {
+                latest = Some((message.offset(), payload.to_vec()));
+            }
+            Ok(())
+        },
+    )?;
+    let Some((offset, record)) = latest else {
+        return Ok(None);
+    };
+    match PartitionState::from_snapshot(&record, partition) {
+        Ok(restored) => Ok(Some(restored)),
+        Err(error) => {
+            tracing::warn!(
+                offset,
+                error = %ErrorChain(&error),
+                "the latest snapshot is unusable; replaying the whole partition"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Replays the committed events of `partition` from `from` onto `state`; returns it
+/// with the offset after the last event replayed (or `from`) and how many it replayed.
+fn replay_events(
+    consumer: &BaseConsumer<RestoreContext>,
+    topics: &Topics,
+    partition: i32,
+    mut state: PartitionState,
+    from: i64,
+    stop: &AtomicBool,
+) -> Result<(PartitionState, i64, u64), RestoreError> {
+    let mut events = 0_u64;
+    let mut next = from;
+    let start = if from > 0 {
+        Offset::Offset(from)
+    } else {
+        Offset::Beginning
+    };
+    read_to_end(
+        consumer,
+        &topics.events,
+        partition,
+        start,
+        stop,
+        |message| {
+            let Some(payload) = message.payload() else {
+                return Ok(());
+            };
+            events += 1;
+            next = message.offset() + 1;
+            state.replay(payload).map_err(|source| RestoreError::Log {
+                offset: message.offset(),
+                source,
+            })
+        },
+    )?;
+    Ok((state, next, events))
 }
 
 /// Feeds every committed record of `topic`/`partition` from `start` up to the last

@@ -4,6 +4,10 @@
 //!
 //! The state is only ever ahead of the log inside an open transaction; when a
 //! transaction aborts, the worker throws the state away and restores it from the log.
+//!
+//! Between transactions the aggregates can be written out as a [snapshot](PartitionState::snapshot)
+//! that says which events offset it covers, so a restore replays only what follows.
+//! The idempotency window is not part of it: it is restored from `command-results`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use cloudcord_schemas::envelope::{
 use cloudcord_schemas::events::EventType;
 use cloudcord_schemas::ids::Snowflake;
 use cloudcord_schemas::upcast;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aggregates::dm_channel::DmChannel;
 use crate::aggregates::guild::Guild;
@@ -60,6 +64,60 @@ struct Tracked<A> {
     last_hash: Option<EventHash>,
 }
 
+/// A snapshot record that cannot be used; the caller replays the whole log instead.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// It does not decode (a changed aggregate layout, a corrupt record).
+    #[error("undecodable snapshot")]
+    Undecodable(#[from] serde_json::Error),
+    /// It was written in a layout this version does not read.
+    #[error("snapshot version {0} is not {SNAPSHOT_VERSION}")]
+    Version(u32),
+    /// It belongs to another partition.
+    #[error("snapshot of partition {0}")]
+    Partition(i32),
+}
+
+/// The layout version of snapshot records; bump it when their shape changes, so old
+/// records are ignored (full replay) rather than misread.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// A snapshot record: the aggregates of one partition after every event before
+/// `events_next_offset`.
+#[derive(Serialize, Deserialize)]
+struct Snapshot<G, U, D, C> {
+    snapshot_version: u32,
+    partition: i32,
+    /// The first offset of the events partition that the snapshot does not cover.
+    events_next_offset: i64,
+    aggregates: SnapshotAggregates<G, U, D, C>,
+}
+
+/// Per aggregate type, every tracked aggregate.
+#[derive(Serialize, Deserialize)]
+struct SnapshotAggregates<G, U, D, C> {
+    guild: Vec<SnapshotEntry<G>>,
+    user: Vec<SnapshotEntry<U>>,
+    dm_channel: Vec<SnapshotEntry<D>>,
+    username_claim: Vec<SnapshotEntry<C>>,
+}
+
+/// One aggregate with its place in its history (`S` is `&A` when writing).
+#[derive(Serialize, Deserialize)]
+struct SnapshotEntry<S> {
+    id: Snowflake,
+    seq: u64,
+    last_hash: Option<EventHash>,
+    state: S,
+}
+
+/// Just the version of a snapshot, read before the rest.
+#[derive(Deserialize)]
+struct SnapshotHead {
+    snapshot_version: u32,
+    partition: i32,
+}
+
 /// An event record ready to append.
 #[derive(Debug, Clone)]
 pub struct EventRecord {
@@ -97,6 +155,40 @@ impl<A: Decider + Default> Store<A> {
     fn new() -> Self {
         Self {
             tracked: HashMap::new(),
+        }
+    }
+
+    /// Every aggregate, by id (sorted, so equal states give equal snapshots).
+    fn entries(&self) -> Vec<SnapshotEntry<&A>> {
+        let mut entries: Vec<SnapshotEntry<&A>> = self
+            .tracked
+            .iter()
+            .map(|(id, tracked)| SnapshotEntry {
+                id: *id,
+                seq: tracked.seq,
+                last_hash: tracked.last_hash.clone(),
+                state: &tracked.aggregate,
+            })
+            .collect();
+        entries.sort_unstable_by_key(|entry| entry.id);
+        entries
+    }
+
+    fn from_entries(entries: Vec<SnapshotEntry<A>>) -> Self {
+        Self {
+            tracked: entries
+                .into_iter()
+                .map(|entry| {
+                    (
+                        entry.id,
+                        Tracked {
+                            aggregate: entry.state,
+                            seq: entry.seq,
+                            last_hash: entry.last_hash,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -347,6 +439,56 @@ impl PartitionState {
         }
     }
 
+    /// The aggregates as a snapshot record of `partition` that covers every event
+    /// before `events_next_offset` (JSON; see [`SNAPSHOT_VERSION`]). Fails only if an
+    /// aggregate's state does not serialize to JSON (e.g. a map with non-text keys).
+    pub fn snapshot(
+        &self,
+        partition: i32,
+        events_next_offset: i64,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&Snapshot {
+            snapshot_version: SNAPSHOT_VERSION,
+            partition,
+            events_next_offset,
+            aggregates: SnapshotAggregates {
+                guild: self.guilds.entries(),
+                user: self.users.entries(),
+                dm_channel: self.dm_channels.entries(),
+                username_claim: self.username_claims.entries(),
+            },
+        })
+    }
+
+    /// Rebuilds the aggregates from a snapshot record of `partition`; returns the
+    /// state (with an empty idempotency window) and the first events offset to
+    /// replay after it.
+    pub fn from_snapshot(record: &[u8], partition: i32) -> Result<(Self, i64), SnapshotError> {
+        let head: SnapshotHead = serde_json::from_slice(record)?;
+        if head.snapshot_version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version(head.snapshot_version));
+        }
+        if head.partition != partition {
+            return Err(SnapshotError::Partition(head.partition));
+        }
+        let snapshot: Snapshot<Guild, User, DmChannel, UsernameClaim> =
+            serde_json::from_slice(record)?;
+        let SnapshotAggregates {
+            guild,
+            user,
+            dm_channel,
+            username_claim,
+        } = snapshot.aggregates;
+        let state = Self {
+            guilds: Store::from_entries(guild),
+            users: Store::from_entries(user),
+            dm_channels: Store::from_entries(dm_channel),
+            username_claims: Store::from_entries(username_claim),
+            results: RecentResults::default(),
+        };
+        Ok((state, snapshot.events_next_offset))
+    }
+
     /// Decides one command record. `Err` carries a result for commands that cannot
     /// even be routed; `None` means the record has no command id at all.
     pub fn decide(&mut self, record: &[u8]) -> Option<(CommandId, Decision)> {
@@ -370,5 +512,136 @@ impl PartitionState {
             AggregateType::UsernameClaim => self.username_claims.decide(envelope),
         };
         Some((command_id, decision))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cloudcord_schemas::envelope::{
+        Actor, AggregateRef, AggregateType, Authored, CommandEnvelope, CommandId,
+    };
+    use cloudcord_schemas::guild::{GuildCommand, ModifyGuild};
+    use cloudcord_schemas::ids::{ChannelId, Snowflake, UserId};
+    use cloudcord_schemas::message::UserSnapshot;
+
+    use super::{PartitionState, SNAPSHOT_VERSION, SnapshotError};
+
+    const OWNER: UserId = UserId::new(7);
+
+    fn record(guild: Snowflake, command: GuildCommand) -> Vec<u8> {
+        serde_json::to_vec(&CommandEnvelope {
+            command_id: CommandId::random(),
+            target: AggregateRef {
+                kind: AggregateType::Guild,
+                id: guild,
+            },
+            body: Authored {
+                actor: Actor::User(OWNER),
+                at: time::OffsetDateTime::UNIX_EPOCH,
+                command,
+            },
+        })
+        .expect("serialize")
+    }
+
+    fn create(guild: Snowflake) -> Vec<u8> {
+        record(
+            guild,
+            GuildCommand::CreateGuild {
+                guild_id: guild.into(),
+                name: "Snap".into(),
+                owner: UserSnapshot {
+                    id: OWNER,
+                    username: "owner".into(),
+                    global_name: None,
+                    avatar: None,
+                    bot: false,
+                },
+                text_channel_id: ChannelId::new(guild.get() + 1),
+                voice_channel_id: ChannelId::new(guild.get() + 2),
+                text_category_id: None,
+                voice_category_id: None,
+            },
+        )
+    }
+
+    fn rename(guild: Snowflake, name: &str) -> Vec<u8> {
+        record(
+            guild,
+            GuildCommand::ModifyGuild(ModifyGuild {
+                name: Some(name.into()),
+                ..Default::default()
+            }),
+        )
+    }
+
+    /// Decides `command`; returns the outcome and the event records' bytes.
+    fn decide(state: &mut PartitionState, command: &[u8]) -> (bool, Vec<Vec<u8>>) {
+        let (_, decision) = state.decide(command).expect("routable");
+        (
+            decision.accepted,
+            decision.events.into_iter().map(|e| e.value).collect(),
+        )
+    }
+
+    #[test]
+    fn a_partition_state_round_trips_through_its_snapshot() {
+        let mut state = PartitionState::default();
+        let guilds = [Snowflake::new(1_000), Snowflake::new(2_000)];
+        for guild in guilds {
+            assert!(decide(&mut state, &create(guild)).0);
+            for i in 0..3 {
+                assert!(decide(&mut state, &rename(guild, &format!("name {i}"))).0);
+            }
+        }
+        let snapshot = state.snapshot(3, 42).expect("serializes");
+        let value: serde_json::Value = serde_json::from_slice(&snapshot).expect("json");
+        assert_eq!(value["snapshot_version"], SNAPSHOT_VERSION);
+        assert_eq!(value["partition"], 3);
+        assert_eq!(value["events_next_offset"], 42);
+        assert_eq!(value["aggregates"]["guild"][0]["seq"], 4);
+
+        let (mut restored, next) = PartitionState::from_snapshot(&snapshot, 3).expect("decodes");
+        assert_eq!(next, 42);
+        assert_eq!(
+            restored.snapshot(3, 42).expect("serializes"),
+            snapshot,
+            "nothing lost or changed"
+        );
+        // The restored state decides exactly as the original: the same refusals and
+        // the same next events, chained to the same history.
+        assert_eq!(
+            decide(&mut restored, &create(guilds[0])).0,
+            decide(&mut state, &create(guilds[0])).0
+        );
+        assert!(
+            !decide(&mut restored, &create(guilds[0])).0,
+            "already exists"
+        );
+        let next_rename = rename(guilds[1], "after");
+        assert_eq!(
+            decide(&mut restored, &next_rename),
+            decide(&mut state, &next_rename)
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_another_version_or_partition_is_not_used() {
+        let state = PartitionState::default();
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&state.snapshot(1, 0).expect("serializes")).expect("json");
+        assert!(matches!(
+            PartitionState::from_snapshot(&serde_json::to_vec(&value).expect("json"), 2),
+            Err(SnapshotError::Partition(1))
+        ));
+        value["snapshot_version"] = (SNAPSHOT_VERSION + 1).into();
+        assert!(matches!(
+            PartitionState::from_snapshot(&serde_json::to_vec(&value).expect("json"), 1),
+            Err(SnapshotError::Version(_))
+        ));
+        assert!(matches!(
+            PartitionState::from_snapshot(br#"{"snapshot_version":1,"partition":1}"#, 1),
+            Err(SnapshotError::Undecodable(_))
+        ));
     }
 }

@@ -7,6 +7,13 @@
 //! `command-results` → `send_offsets_to_transaction` → `commit_transaction`.
 //! A repeated command id re-sends the original result and appends nothing.
 //!
+//! Once at least `snapshot_every_events` events were committed since the last
+//! snapshot, the next transaction starts with a snapshot of the state to the same
+//! partition of `snapshots`. Between transactions the state equals the committed
+//! log, and the worker knows the offset after its last committed event from the
+//! delivery reports, so the snapshot says exactly which events it covers; writing it
+//! in the transaction makes it visible only together with the batch that follows.
+//!
 //! Failure handling follows librdkafka's transactional contract: an abortable error
 //! aborts the transaction, throws the in-memory state away, restores it from the log
 //! and rewinds the partition to the first uncommitted command; a fatal error (we
@@ -21,7 +28,7 @@ use std::time::Duration;
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::CommandId;
-use cloudcord_schemas::topics::Topics;
+use cloudcord_schemas::topics::{MAX_SNAPSHOT_BYTES, Topics};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
@@ -31,7 +38,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::ProcessorMetrics;
-use super::restore::{RestoreError, now_ms, restore};
+use super::restore::{RestoreError, Restored, now_ms, restore};
 use super::state::{Decision, EventRecord, PartitionState, ResultRef};
 
 /// Most commands decided in one transaction.
@@ -51,6 +58,16 @@ pub struct WorkerSetup {
     pub fatal: CancellationToken,
     /// How long command results stay idempotent.
     pub idempotency_window: Duration,
+    /// Committed events between snapshots of a partition (0: never snapshot).
+    pub snapshot_every_events: u64,
+}
+
+/// Where the committed log stands, as far as snapshots are concerned.
+struct LogPosition {
+    /// The offset after the last committed event of the partition.
+    events_next_offset: i64,
+    /// Events committed (or replayed) since the last snapshot.
+    since_snapshot: u64,
 }
 
 /// Why a worker stopped serving its partition.
@@ -115,11 +132,23 @@ pub fn spawn<C: ConsumerContext + 'static>(
     Ok(WorkerHandle { stop, thread })
 }
 
-/// Collects the offsets of delivered result records, so committed results are
-/// remembered by offset instead of by their bytes.
+/// What the open transaction's delivery reports said.
+#[derive(Default)]
+struct Delivered {
+    /// Result records by command id, so committed results are remembered by offset
+    /// instead of by their bytes.
+    results: Vec<(String, i64)>,
+    /// Event records delivered.
+    events: u64,
+    /// The highest offset of a delivered event record.
+    last_event_offset: Option<i64>,
+}
+
+/// Collects the delivery reports of the transaction's result and event records.
 struct ResultDeliveries {
     results_topic: String,
-    delivered: Mutex<Vec<(String, i64)>>,
+    events_topic: String,
+    delivered: Mutex<Delivered>,
 }
 
 impl ClientContext for ResultDeliveries {}
@@ -128,20 +157,29 @@ impl ProducerContext for ResultDeliveries {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, (): ()) {
-        if let Ok(message) = result
-            && message.topic() == self.results_topic
+        let Ok(message) = result else {
+            return;
+        };
+        if message.topic() == self.results_topic
             && let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok())
         {
-            self.delivered
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((key.to_owned(), message.offset()));
+            self.lock().results.push((key.to_owned(), message.offset()));
+        } else if message.topic() == self.events_topic {
+            let mut delivered = self.lock();
+            delivered.events += 1;
+            delivered.last_event_offset = delivered.last_event_offset.max(Some(message.offset()));
         }
     }
 }
 
 impl ResultDeliveries {
-    fn take(&self) -> Vec<(String, i64)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Delivered> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn take(&self) -> Delivered {
         std::mem::take(
             &mut *self
                 .delivered
@@ -193,14 +231,25 @@ impl<C: ConsumerContext + 'static> Worker<C> {
     fn serve(&self) -> Result<(), WorkerError> {
         let producer = self.init_producer()?;
         loop {
-            let mut state = restore(
+            let Restored {
+                mut state,
+                events_next_offset,
+                replayed,
+            } = restore(
                 &self.setup.kafka,
                 &self.setup.topics,
                 self.partition,
                 self.setup.idempotency_window,
                 &self.stop,
             )?;
-            match self.process(&producer, &mut state) {
+            self.setup.metrics.restore_events.inc_by(replayed);
+            // Anything delivered before an abort is not in the restored state.
+            let _ = producer.context().take();
+            let mut position = LogPosition {
+                events_next_offset,
+                since_snapshot: replayed,
+            };
+            match self.process(&producer, &mut state, &mut position) {
                 Err(WorkerError::Aborted { resume_at }) => {
                     tracing::warn!(resume_at, "transaction aborted; restoring and rewinding");
                     self.consumer.seek(
@@ -227,9 +276,15 @@ impl<C: ConsumerContext + 'static> Worker<C> {
             .kafka
             .transactional_producer_config(&transactional_id, &transactional_id)
             .set("transaction.timeout.ms", "30000")
+            // Room for a snapshot record (the snapshots topic accepts as much).
+            .set(
+                "message.max.bytes",
+                (MAX_SNAPSHOT_BYTES + 1_048_576).to_string(),
+            )
             .create_with_context(ResultDeliveries {
                 results_topic: self.setup.topics.results.clone(),
-                delivered: Mutex::new(Vec::new()),
+                events_topic: self.setup.topics.events.clone(),
+                delivered: Mutex::new(Delivered::default()),
             })?;
         loop {
             match producer.init_transactions(CALL_TIMEOUT) {
@@ -246,6 +301,7 @@ impl<C: ConsumerContext + 'static> Worker<C> {
         &self,
         producer: &TxnProducer,
         state: &mut PartitionState,
+        position: &mut LogPosition,
     ) -> Result<(), WorkerError> {
         while !self.stopped() {
             let batch = self.next_batch();
@@ -255,7 +311,7 @@ impl<C: ConsumerContext + 'static> Worker<C> {
                 state.results.expire(now_ms() - window);
                 continue;
             }
-            self.transact(producer, state, &batch)?;
+            self.transact(producer, state, position, &batch)?;
         }
         Ok(())
     }
@@ -280,20 +336,41 @@ impl<C: ConsumerContext + 'static> Worker<C> {
         &self,
         producer: &TxnProducer,
         state: &mut PartitionState,
+        position: &mut LogPosition,
         batch: &[OwnedMessage],
     ) -> Result<(), WorkerError> {
         let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
             return Ok(());
         };
         let resume_at = first.offset();
+        // Taken before the batch touches the state, which then equals the log up to
+        // `events_next_offset`.
+        let snapshot = self.due_snapshot(state, position);
         let started = std::time::Instant::now();
-        let outcome = self
-            .decide_batch(producer, state, batch)
+        let outcome = producer
+            .begin_transaction()
+            .and_then(|()| match &snapshot {
+                Some(record) => self.send_snapshot(producer, record),
+                None => Ok(()),
+            })
+            .and_then(|()| self.decide_batch(producer, state, batch))
             .and_then(|()| self.commit(producer, last.offset() + 1));
         let delivered = producer.context().take();
         match outcome {
             Ok(()) => {
-                for (key, offset) in delivered {
+                if snapshot.is_some() {
+                    position.since_snapshot = 0;
+                    self.setup.metrics.snapshots.inc();
+                    tracing::info!(
+                        events_next_offset = position.events_next_offset,
+                        "partition snapshot committed"
+                    );
+                }
+                position.since_snapshot += delivered.events;
+                if let Some(last_event) = delivered.last_event_offset {
+                    position.events_next_offset = position.events_next_offset.max(last_event + 1);
+                }
+                for (key, offset) in delivered.results {
                     if let Ok(command_id) = serde_json::from_value::<CommandId>(key.into()) {
                         state
                             .results
@@ -343,7 +420,6 @@ impl<C: ConsumerContext + 'static> Worker<C> {
         state: &mut PartitionState,
         batch: &[OwnedMessage],
     ) -> Result<(), KafkaError> {
-        producer.begin_transaction()?;
         let metrics = &self.setup.metrics;
         for message in batch {
             let traceparent = header(message, "traceparent");
@@ -443,6 +519,51 @@ impl<C: ConsumerContext + 'static> Worker<C> {
                 .key(event.key.as_str())
                 .payload(event.value.as_slice())
                 .headers(headers),
+        )
+    }
+
+    /// The snapshot record to write at the start of the next transaction, if one is
+    /// due. One that cannot be written (too large, unserializable) is skipped with a
+    /// warning until as many events again have been committed: failing the
+    /// transaction for it would stop the partition.
+    fn due_snapshot(&self, state: &PartitionState, position: &mut LogPosition) -> Option<Vec<u8>> {
+        let every = self.setup.snapshot_every_events;
+        if every == 0 || position.since_snapshot < every {
+            return None;
+        }
+        match state.snapshot(self.partition, position.events_next_offset) {
+            Ok(record) if record.len() <= MAX_SNAPSHOT_BYTES => Some(record),
+            Ok(record) => {
+                tracing::warn!(
+                    bytes = record.len(),
+                    limit = MAX_SNAPSHOT_BYTES,
+                    "the partition's snapshot is too large; skipping it"
+                );
+                position.since_snapshot = 0;
+                None
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = %ErrorChain(&error),
+                    "the partition's state does not serialize; skipping its snapshot"
+                );
+                position.since_snapshot = 0;
+                None
+            }
+        }
+    }
+
+    fn send_snapshot(&self, producer: &TxnProducer, record: &[u8]) -> Result<(), KafkaError> {
+        let key = self.partition.to_string();
+        send(
+            producer,
+            BaseRecord::to(&self.setup.topics.snapshots)
+                .partition(self.partition)
+                .key(key.as_str())
+                .payload(record)
+                .headers(
+                    OwnedHeaders::new().insert(header_of("content-type", b"application/json")),
+                ),
         )
     }
 

@@ -261,3 +261,170 @@ async fn a_paused_processor_whose_partitions_moved_cannot_commit_after_it_resume
     terminate(&mut paused);
     terminate(&mut other);
 }
+
+fn create_guild(guild: Snowflake, owner: UserId) -> GuildCommand {
+    GuildCommand::CreateGuild {
+        guild_id: guild.into(),
+        name: format!("guild {guild}"),
+        owner: cloudcord_schemas::message::UserSnapshot {
+            id: owner,
+            username: format!("owner{owner}"),
+            global_name: None,
+            avatar: None,
+            bot: false,
+        },
+        text_channel_id: cloudcord_schemas::ids::ChannelId::new(guild.get() + 1),
+        voice_channel_id: cloudcord_schemas::ids::ChannelId::new(guild.get() + 2),
+        text_category_id: None,
+        voice_category_id: None,
+    }
+}
+
+fn rename_guild(name: String) -> GuildCommand {
+    GuildCommand::ModifyGuild(cloudcord_schemas::guild::ModifyGuild {
+        name: Some(name),
+        ..Default::default()
+    })
+}
+
+const SNAPSHOT_GUILDS: usize = 8;
+const BEFORE_RESTART: usize = 600;
+const AFTER_RESTART: usize = 100;
+
+/// Decides [`BEFORE_RESTART`] commands over a few guilds with a processor that
+/// snapshots every 100 events, stops it, lets `between` change the log, starts a new
+/// one and decides [`AFTER_RESTART`] more; checks that the restored state decided
+/// correctly and every command is in the log exactly once, and returns how many
+/// events the second processor replayed and how many snapshots the first wrote.
+async fn restart_with_snapshots(between: impl FnOnce(&Bus)) -> (u64, u64) {
+    const WAVE: usize = 40;
+    let bus = Bus::new().await;
+    let results = bus.watch_results();
+    let sender = bus.sender();
+    let owner = UserId::new(11);
+    let settings = || cloudcord_command_api::processor::ProcessorSettings {
+        snapshot_every_events: 100,
+        ..crate::support::fast_failover()
+    };
+    let guilds: Vec<Snowflake> = (0..SNAPSHOT_GUILDS).map(|_| random_guild()).collect();
+    // Commands in waves, each answered before the next, so every partition commits
+    // many small transactions and snapshots fall due between them.
+    let send_wave = async |commands: &[(Snowflake, GuildCommand)]| {
+        let mut ids = Vec::with_capacity(commands.len());
+        for (guild, command) in commands {
+            let id = CommandId::random();
+            sender.send(*guild, &id, owner, command.clone()).await;
+            ids.push(id);
+        }
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let found = results.wait_for(id, 1, RESULT_WAIT).await;
+            outcomes.push(found[0].outcome.clone());
+        }
+        (ids, outcomes)
+    };
+
+    let (stop, processor, metrics) = bus.spawn_processor_with(settings());
+    let mut accepted_ids = Vec::new();
+    let commands: Vec<(Snowflake, GuildCommand)> = guilds
+        .iter()
+        .map(|guild| (*guild, create_guild(*guild, owner)))
+        .chain((SNAPSHOT_GUILDS..BEFORE_RESTART).map(|i| {
+            (
+                guilds[i % SNAPSHOT_GUILDS],
+                rename_guild(format!("before restart {i}")),
+            )
+        }))
+        .collect();
+    for wave in commands.chunks(WAVE) {
+        let (ids, outcomes) = send_wave(wave).await;
+        outcomes.iter().for_each(assert_accepted);
+        accepted_ids.extend(ids);
+    }
+    stop.cancel();
+    processor.await.expect("processor");
+    let snapshots = metrics.snapshots.get();
+
+    between(&bus);
+
+    let (stop, processor, metrics) = bus.spawn_processor_with(settings());
+    // The guilds exist only in the restored state: creating them again is refused.
+    let creates: Vec<(Snowflake, GuildCommand)> = guilds
+        .iter()
+        .map(|guild| (*guild, create_guild(*guild, owner)))
+        .collect();
+    let (_, refusals) = send_wave(&creates).await;
+    for refusal in &refusals {
+        assert!(
+            matches!(refusal, Outcome::Rejected { .. }),
+            "a guild that exists cannot be created again: {refusal:?}"
+        );
+    }
+    let commands: Vec<(Snowflake, GuildCommand)> = (0..AFTER_RESTART)
+        .map(|i| {
+            (
+                guilds[i % SNAPSHOT_GUILDS],
+                rename_guild(format!("after restart {i}")),
+            )
+        })
+        .collect();
+    for wave in commands.chunks(WAVE) {
+        let (ids, outcomes) = send_wave(wave).await;
+        outcomes.iter().for_each(assert_accepted);
+        accepted_ids.extend(ids);
+    }
+    stop.cancel();
+    processor.await.expect("processor");
+
+    // The new events continue the histories the snapshots ended with.
+    let per_command = verify_histories(&bus.read_events());
+    assert_eq!(
+        per_command.len(),
+        BEFORE_RESTART + AFTER_RESTART,
+        "one event per accepted command"
+    );
+    for id in &accepted_ids {
+        assert_eq!(per_command.get(id), Some(&1), "{id}: exactly one event");
+        assert_eq!(
+            results.get(id).map(|r| r.len()),
+            Some(1),
+            "{id}: one result"
+        );
+    }
+    (metrics.restore_events.get(), snapshots)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_processor_restores_from_its_snapshots_and_replays_only_the_events_after_them()
+{
+    let (replayed, snapshots) = restart_with_snapshots(|_| {}).await;
+    assert!(snapshots > 0, "the first processor wrote snapshots");
+    assert!(
+        replayed < u64::try_from(BEFORE_RESTART).expect("small"),
+        "the restore replayed {replayed} of {BEFORE_RESTART} events: the snapshots were not used"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unusable_snapshots_fall_back_to_replaying_the_whole_partition() {
+    let (replayed, snapshots) = restart_with_snapshots(|bus| {
+        let latest = bus.read_snapshots();
+        for partition in 0..crate::support::PARTITIONS {
+            let mut value = serde_json::json!({ "snapshot_version": 99 });
+            if let Some(record) = latest.get(&partition) {
+                // A decodable snapshot that claims to cover nothing: replaying every
+                // event onto it breaks its histories' seq continuity.
+                value = serde_json::from_slice(record).expect("snapshot json");
+                value["events_next_offset"] = 0.into();
+            }
+            bus.write_snapshot(partition, &serde_json::to_vec(&value).expect("json"));
+        }
+    })
+    .await;
+    assert!(snapshots > 0, "the first processor wrote snapshots");
+    // At least: a restore after an aborted transaction would replay again.
+    assert!(
+        replayed >= u64::try_from(BEFORE_RESTART).expect("small"),
+        "every partition was replayed in full, but only {replayed} events were"
+    );
+}

@@ -61,13 +61,27 @@ impl Bus {
 
     /// Runs a processor in this process until the returned token is cancelled.
     pub fn spawn_processor(&self) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let (token, handle, _) = self.spawn_processor_with(fast_failover());
+        (token, handle)
+    }
+
+    /// Runs a processor with `settings` in this process until the returned token is
+    /// cancelled; its metrics are returned for inspection.
+    pub fn spawn_processor_with(
+        &self,
+        settings: ProcessorSettings,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+        ProcessorMetrics,
+    ) {
         let token = CancellationToken::new();
         let metrics =
             ProcessorMetrics::register(&mut prometheus_client::registry::Registry::default());
         let task = tokio::spawn(processor::run(
             self.kafka.clone(),
-            fast_failover(),
-            metrics,
+            settings,
+            metrics.clone(),
             token.clone(),
         ));
         let handle = tokio::spawn(async move {
@@ -75,7 +89,7 @@ impl Bus {
                 .expect("processor task")
                 .expect("processor stops cleanly");
         });
-        (token, handle)
+        (token, handle, metrics)
     }
 
     /// Starts the real `command-api` binary as a separate process (for SIGKILL and
@@ -197,6 +211,67 @@ impl Bus {
             }
         }
         records
+    }
+}
+
+impl Bus {
+    /// The latest committed snapshot record of each partition.
+    pub fn read_snapshots(&self) -> HashMap<i32, Vec<u8>> {
+        let consumer: BaseConsumer = self
+            .kafka
+            .read_committed_consumer_config(
+                "test-snapshots",
+                &format!("{}snapshots-reader", self.kafka.topic_prefix),
+            )
+            .set("enable.partition.eof", "true")
+            .create()
+            .expect("snapshots consumer");
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..PARTITIONS {
+            assignment
+                .add_partition_offset(&self.topics.snapshots, partition, Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&assignment).expect("assign");
+        let mut latest = HashMap::new();
+        let mut finished = std::collections::HashSet::new();
+        while finished.len() < usize::try_from(PARTITIONS).expect("small") {
+            match consumer.poll(Duration::from_secs(30)) {
+                Some(Ok(message)) => {
+                    latest.insert(
+                        message.partition(),
+                        message.payload().expect("payload").to_vec(),
+                    );
+                }
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    finished.insert(partition);
+                }
+                Some(Err(error)) => panic!("reading snapshots: {error}"),
+                None => panic!("no end of the snapshots topic within 30 s"),
+            }
+        }
+        latest
+    }
+
+    /// Appends `value` as the latest snapshot of `partition` (outside any transaction).
+    pub fn write_snapshot(&self, partition: i32, value: &[u8]) {
+        let producer: rdkafka::producer::BaseProducer = self
+            .kafka
+            .producer_config("test-snapshot-writer")
+            .create()
+            .expect("producer");
+        let key = partition.to_string();
+        producer
+            .send(
+                rdkafka::producer::BaseRecord::to(&self.topics.snapshots)
+                    .partition(partition)
+                    .key(&key)
+                    .payload(value),
+            )
+            .map_err(|(error, _)| error)
+            .expect("snapshot enqueued");
+        rdkafka::producer::Producer::flush(&producer, Duration::from_secs(30))
+            .expect("snapshot appended");
     }
 }
 
