@@ -1050,10 +1050,29 @@ async fn oversized_bodies_and_bad_idempotency_keys_are_refused() {
     let before = world.events().await;
 
     let huge = format!("{{\"content\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let (status, body) = world
-        .call(Method::POST, &path, Some(&auth), Body::Raw(&huge), &[])
+    let sent = world
+        .http
+        .post(format!("{}{path}", world.api.base))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
         .await;
-    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, 40005);
+    match sent {
+        Ok(response) => {
+            let status = response.status();
+            let body: Value = response.json().await.expect("JSON error body");
+            assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, 40005);
+        }
+        // The server answers 413 from the Content-Length alone and closes the
+        // connection without reading the body; a client still writing it may see the
+        // connection close before it reads the answer. Either way it was refused, and
+        // the check below proves nothing was appended.
+        Err(error) => assert!(
+            error.is_request() || error.is_body(),
+            "unexpected failure sending an oversized body: {error}"
+        ),
+    }
 
     let (status, body) = world
         .call(
