@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use cloudcord_schemas::topics::{TopicSpec, Topics};
 use futures::future::BoxFuture;
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{ClientConfig, ClientContext};
 use serde::Deserialize;
 
 use crate::readiness::{CheckError, DependencyCheck};
@@ -192,6 +193,25 @@ fn wait_for_leaders(
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A consumer context for readers that ask for end-of-partition notices
+/// (`enable.partition.eof`): it logs client errors like rdkafka's default context,
+/// except those notices, which librdkafka also reports as "global errors".
+pub struct EndOfPartitionContext;
+
+impl ClientContext for EndOfPartitionContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let end_of_partition = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end_of_partition {
+            tracing::error!(%error, reason, "Kafka consumer error");
+        }
+    }
+}
+
+impl ConsumerContext for EndOfPartitionContext {}
 
 /// Ready when a broker answers a metadata request.
 pub struct KafkaCheck {

@@ -33,7 +33,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use cloudcord_runtime::auth::PasswordHash;
-use cloudcord_runtime::kafka::{KafkaConfig, retry_while_settling};
+use cloudcord_runtime::kafka::{EndOfPartitionContext, KafkaConfig, retry_while_settling};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::envelope::{AggregateType, CommandId, EventEnvelope};
@@ -314,7 +314,7 @@ impl View {
 #[derive(Clone)]
 pub struct Accounts {
     view: Arc<RwLock<View>>,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<EndOfPartitionContext>>,
     topic: String,
     partitions: Vec<i32>,
     /// Bumped after every applied record, so waiters re-check their condition.
@@ -328,7 +328,7 @@ impl Accounts {
         shutdown: CancellationToken,
     ) -> Result<Self, KafkaError> {
         let topic = kafka.topics().events;
-        let consumer: StreamConsumer = kafka
+        let consumer: StreamConsumer<EndOfPartitionContext> = kafka
             .read_committed_consumer_config(
                 &format!("{}-accounts", crate::NAME),
                 // Required by librdkafka, never joined: partitions are assigned here.
@@ -337,7 +337,7 @@ impl Accounts {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "10")
-            .create()?;
+            .create_with_context(EndOfPartitionContext)?;
         let consumer = Arc::new(consumer);
         let partitions = {
             let consumer = Arc::clone(&consumer);
@@ -467,7 +467,10 @@ impl Accounts {
     }
 }
 
-fn partitions_of(consumer: &StreamConsumer, topic: &str) -> Result<Vec<i32>, KafkaError> {
+fn partitions_of(
+    consumer: &StreamConsumer<EndOfPartitionContext>,
+    topic: &str,
+) -> Result<Vec<i32>, KafkaError> {
     let metadata = consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
     let partitions: Vec<i32> = metadata
         .topics()
@@ -484,7 +487,7 @@ fn partitions_of(consumer: &StreamConsumer, topic: &str) -> Result<Vec<i32>, Kaf
 }
 
 async fn consume(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<EndOfPartitionContext>>,
     topic: String,
     view: Arc<RwLock<View>>,
     version: watch::Sender<u64>,

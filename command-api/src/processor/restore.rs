@@ -11,13 +11,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::kafka::{EndOfPartitionContext, KafkaConfig};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::CommandId;
 use cloudcord_schemas::topics::Topics;
-use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message, Timestamp};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -60,24 +59,6 @@ pub fn now_ms() -> i64 {
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Reports client errors like rdkafka's default context, except the end-of-partition
-/// notices that restoring asks for.
-struct RestoreContext;
-
-impl ClientContext for RestoreContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        let end_of_partition = matches!(
-            error,
-            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
-        );
-        if !end_of_partition {
-            tracing::error!(%error, reason, "restore consumer error");
-        }
-    }
-}
-
-impl ConsumerContext for RestoreContext {}
-
 /// Reads partition `partition` of the snapshots, events and results topics into a
 /// fresh state.
 pub fn restore(
@@ -88,7 +69,7 @@ pub fn restore(
     stop: &AtomicBool,
 ) -> Result<Restored, RestoreError> {
     let started = Instant::now();
-    let consumer: BaseConsumer<RestoreContext> = kafka
+    let consumer: BaseConsumer<EndOfPartitionContext> = kafka
         .read_committed_consumer_config(
             &format!("processor-restore-{partition}"),
             &format!("{}processor-restore", kafka.topic_prefix),
@@ -97,7 +78,7 @@ pub fn restore(
         // Reaching the end is the goal here: do not let the broker hold an empty
         // fetch open waiting for data (the default waits 500 ms per fetch).
         .set("fetch.wait.max.ms", "10")
-        .create_with_context(RestoreContext)?;
+        .create_with_context(EndOfPartitionContext)?;
     let snapshot = latest_snapshot(&consumer, topics, partition, stop)?;
     let from_snapshot = snapshot.as_ref().map(|(_, next)| *next);
     let (mut state, events_next_offset, events) = match snapshot {
@@ -185,7 +166,7 @@ pub fn restore(
 /// The latest snapshot of `partition` that decodes, with the events offset it
 /// covers; `None` (full replay) when there is none or it is unusable.
 fn latest_snapshot(
-    consumer: &BaseConsumer<RestoreContext>,
+    consumer: &BaseConsumer<EndOfPartitionContext>,
     topics: &Topics,
     partition: i32,
     stop: &AtomicBool,
@@ -226,7 +207,7 @@ fn latest_snapshot(
 /// Replays the committed events of `partition` from `from` onto `state`; returns it
 /// with the offset after the last event replayed (or `from`) and how many it replayed.
 fn replay_events(
-    consumer: &BaseConsumer<RestoreContext>,
+    consumer: &BaseConsumer<EndOfPartitionContext>,
     topics: &Topics,
     partition: i32,
     mut state: PartitionState,
@@ -264,7 +245,7 @@ fn replay_events(
 /// Feeds every committed record of `topic`/`partition` from `start` up to the last
 /// stable offset to `each`.
 fn read_to_end(
-    consumer: &BaseConsumer<RestoreContext>,
+    consumer: &BaseConsumer<EndOfPartitionContext>,
     topic: &str,
     partition: i32,
     start: Offset,
