@@ -8,14 +8,12 @@
 use std::error::Error;
 use std::fs;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::telemetry::ErrorChain;
-use nix::sys::signal::{self, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -25,18 +23,19 @@ use {
 };
 
 use crate::front_door;
+use crate::infra::process::Daemon;
 use crate::settings::Settings;
 
 /// Tasks of the stack; the first to fail stops the others.
 type Tasks = JoinSet<anyhow::Result<()>>;
 
-fn pid_file(settings: &Settings) -> PathBuf {
-    settings.infra.state_dir.join("stack.pid")
-}
-
-fn running_stack(pid_file: &Path) -> Option<Pid> {
-    let pid = Pid::from_raw(fs::read_to_string(pid_file).ok()?.trim().parse().ok()?);
-    signal::kill(pid, None).ok().map(|()| pid)
+/// The foreground stack, known by its pid file like the infrastructure's servers.
+fn stack_process(settings: &Settings) -> Daemon {
+    Daemon {
+        component: "stack",
+        pid_file: settings.infra.state_dir.join("stack.pid"),
+        log: settings.infra.state_dir.join("logs/stack.log"),
+    }
 }
 
 /// Runs every service and the front door until `shutdown` is cancelled. Returns at
@@ -46,8 +45,9 @@ pub async fn run(
     settings: &Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let pid_file = pid_file(settings);
-    if let Some(pid) = running_stack(&pid_file) {
+    let stack = stack_process(settings);
+    let pid_file = &stack.pid_file;
+    if let Some(pid) = stack.running_pid() {
         tracing::info!(
             %pid,
             url = %format!("http://{}", settings.front_door.listen_addr),
@@ -55,7 +55,7 @@ pub async fn run(
         );
         return Ok(());
     }
-    fs::write(&pid_file, format!("{}\n", std::process::id()))
+    fs::write(pid_file, format!("{}\n", std::process::id()))
         .with_context(|| format!("writing {}", pid_file.display()))?;
 
     let mut tasks = Tasks::new();
@@ -126,7 +126,7 @@ pub async fn run(
             failure.get_or_insert(error);
         }
     }
-    let _ = fs::remove_file(&pid_file);
+    let _ = fs::remove_file(pid_file);
     failure.map_or(Ok(()), Err)
 }
 
@@ -159,19 +159,12 @@ where
     Ok((name, admin))
 }
 
-/// Stops a stack started by `up` in another terminal, if one runs.
+/// Stops a stack started by `up` in another terminal, if one runs (SIGTERM, then
+/// SIGKILL after 15 s).
 pub async fn stop(settings: &Settings) -> anyhow::Result<()> {
-    let pid_file = pid_file(settings);
-    let Some(pid) = running_stack(&pid_file) else {
-        return Ok(());
-    };
-    tracing::info!(%pid, "stopping the CloudCord stack");
-    signal::kill(pid, Signal::SIGTERM).context("signalling the stack")?;
-    for _ in 0..150 {
-        if running_stack(&pid_file).is_none() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let stack = stack_process(settings);
+    if let Some(pid) = stack.running_pid() {
+        tracing::info!(%pid, "stopping the CloudCord stack");
     }
-    anyhow::bail!("the stack (pid {pid}) did not stop within 15 s")
+    Ok(stack.stop(Signal::SIGTERM, Duration::from_secs(15)).await?)
 }

@@ -489,29 +489,20 @@ impl PartitionState {
         Ok((state, snapshot.events_next_offset))
     }
 
-    /// Decides one command record. `Err` carries a result for commands that cannot
-    /// even be routed; `None` means the record has no command id at all.
-    pub fn decide(&mut self, record: &[u8]) -> Option<(CommandId, Decision)> {
+    /// Decides one command record whose `command_id` the caller already read (it
+    /// needs it first, for the idempotency check). A record that does not decode
+    /// is refused with Discord's invalid-JSON error.
+    pub fn decide(&mut self, command_id: CommandId, record: &[u8]) -> Decision {
         let envelope: CommandEnvelope<serde_json::Value> = match serde_json::from_slice(record) {
             Ok(envelope) => envelope,
-            Err(error) => {
-                let command_id: CommandId = serde_json::from_slice::<serde_json::Value>(record)
-                    .ok()?
-                    .get("command_id")?
-                    .as_str()
-                    .map(|id| serde_json::from_value(id.into()))?
-                    .ok()?;
-                return Some((command_id.clone(), malformed(command_id, &error)));
-            }
+            Err(error) => return malformed(command_id, &error),
         };
-        let command_id = envelope.command_id.clone();
-        let decision = match envelope.target.kind {
+        match envelope.target.kind {
             AggregateType::Guild => self.guilds.decide(envelope),
             AggregateType::User => self.users.decide(envelope),
             AggregateType::DmChannel => self.dm_channels.decide(envelope),
             AggregateType::UsernameClaim => self.username_claims.decide(envelope),
-        };
-        Some((command_id, decision))
+        }
     }
 }
 
@@ -577,7 +568,12 @@ mod tests {
 
     /// Decides `command`; returns the outcome and the event records' bytes.
     fn decide(state: &mut PartitionState, command: &[u8]) -> (bool, Vec<Vec<u8>>) {
-        let (_, decision) = state.decide(command).expect("routable");
+        let command_id =
+            serde_json::from_slice::<serde_json::Value>(command).expect("JSON")["command_id"]
+                .as_str()
+                .map(|id| serde_json::from_value(id.into()).expect("command id"))
+                .expect("command_id");
+        let decision = state.decide(command_id, command);
         (
             decision.accepted,
             decision.events.into_iter().map(|e| e.value).collect(),

@@ -444,17 +444,11 @@ impl<C: ConsumerContext + 'static> Worker<C> {
                 metrics.command("duplicate");
                 continue;
             }
-            let Some((
-                command_id,
-                Decision {
-                    events,
-                    result,
-                    accepted,
-                },
-            )) = state.decide(payload)
-            else {
-                continue;
-            };
+            let Decision {
+                events,
+                result,
+                accepted,
+            } = state.decide(command_id.clone(), payload);
             for event in &events {
                 self.send_event(producer, event, traceparent)?;
             }
