@@ -12,7 +12,7 @@
 use std::error::Error as StdError;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::ApiError;
@@ -225,6 +225,12 @@ impl IntoResponse for HttpError {
             _ => tracing::debug!(error = %self, "request refused"),
         }
         let (status, body) = self.parts();
+        if matches!(self, Self::PayloadTooLarge) {
+            // The oversized body was left unread, so the server drops the connection
+            // after answering; saying so stops a pooling client from sending its next
+            // request down a connection that is about to close.
+            return (status, [(header::CONNECTION, "close")], Json(body)).into_response();
+        }
         (status, Json(body)).into_response()
     }
 }

@@ -1061,6 +1061,11 @@ async fn oversized_bodies_and_bad_idempotency_keys_are_refused() {
     match sent {
         Ok(response) => {
             let status = response.status();
+            assert_eq!(
+                response.headers().get("connection").map(|v| v.as_bytes()),
+                Some(&b"close"[..]),
+                "a 413 says the connection will close"
+            );
             let body: Value = response.json().await.expect("JSON error body");
             assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, 40005);
         }
