@@ -4,6 +4,8 @@
 //! whole stack in one process, as `make up` and `make test` do.
 //!
 //! Module map:
+//! - [`audit`]: `cloudcord audit export | verify` — an aggregate's event history as
+//!   JSON lines, and the offline check of its hash chain.
 //! - [`infra`]: `cloudcord infra up | down | status` — real Kafka, PostgreSQL and
 //!   FerretDB on loopback.
 //! - [`stack`]: `cloudcord up | down` — every service in-process, behind the front
@@ -13,6 +15,7 @@
 //!   next to a bare Kafka hop.
 //! - [`settings`]: what the command reads from the layered configuration.
 
+pub mod audit;
 pub mod bench;
 pub mod front_door;
 pub mod infra;

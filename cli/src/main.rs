@@ -36,10 +36,28 @@ enum Command {
         #[command(subcommand)]
         action: InfraAction,
     },
+    /// Export an aggregate's event history, or verify an export's hash chains.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Measure a running stack (`make up`); prints a Markdown table and JSON.
     Bench {
         #[command(subcommand)]
         benchmark: Benchmark,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Write the complete committed history of a guild, channel or user as JSON
+    /// lines (each the exact event record), from the `events` topic.
+    Export(cloudcord::audit::ExportArgs),
+    /// Check every aggregate's seq and prev_hash chain in an export; exits 1 at the
+    /// first break, naming its line.
+    Verify {
+        /// The export to check.
+        file: PathBuf,
     },
 }
 
@@ -110,6 +128,20 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
             InfraAction::Up { brokers } => Infra::new(settings, brokers.into())?.up().await?,
             InfraAction::Down => Infra::new(settings, recorded)?.down().await?,
             InfraAction::Status => return status(&Infra::new(settings, recorded)?).await,
+        },
+        Command::Audit { action } => match action {
+            AuditAction::Export(args) => {
+                let kafka = settings.kafka.clone();
+                // Reading Kafka to the end of a partition blocks its thread.
+                tokio::task::spawn_blocking(move || cloudcord::audit::run_export(&kafka, &args))
+                    .await??;
+            }
+            AuditAction::Verify { file } => {
+                return Ok(cloudcord::audit::run_verify(
+                    &file,
+                    &mut std::io::stdout().lock(),
+                )?);
+            }
         },
         Command::Bench { benchmark } => match benchmark {
             Benchmark::WritePath(args) => {
