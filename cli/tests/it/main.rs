@@ -1,3 +1,4 @@
 //! Integration tests of the `cloudcord` command against real servers it provisions.
 
+mod audit;
 mod readiness;
