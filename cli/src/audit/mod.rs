@@ -88,6 +88,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub selector: SelectorArgs,
     /// Write to this file instead of stdout (removed again if the export fails).
+    /// Needed with `telemetry.format = "json"`, which logs to stdout too.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
