@@ -11,11 +11,11 @@
 //!
 //! # Bounded state
 //!
-//! [`MessageIndex`] keeps, per message, only what decisions need: its channel, author,
-//! creation time, pinned flag and the set of (emoji, user) reactions — never content.
-//! It still grows with the number of messages, unlike the rest of an aggregate's
-//! state, so it is slated to move to an on-disk store per partition; its API is kept
-//! to `get` / `insert` / `remove` (plus two bulk removals) so that move stays local.
+//! What decisions need per message (channel, author, reactions) lives in the
+//! partition's on-disk [`MessageIndex`]; the component keeps in memory only the pins
+//! (at most 250 per channel), so an aggregate's memory does not grow with its history.
+//! The owning aggregate first applies each event to the index
+//! ([`Decider::index_event`](super::Decider::index_event)), then to this component.
 //!
 //! # Rules (Discord's, from `developers/resources/message.mdx`)
 //!
@@ -41,7 +41,7 @@
 //! * Pins: `PIN_MESSAGES`, at most 250 per channel (30003); pinning a pinned message
 //!   or unpinning an unpinned one changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use cloudcord_schemas::envelope::ApiError;
 use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, UserId};
@@ -58,79 +58,10 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::Refusal;
+use super::message_index::{IndexedMessage, MessageIndex};
 
 /// Most ids in `allowed_mentions.users` or `allowed_mentions.roles`.
 const MAX_ALLOWED_MENTION_IDS: usize = 100;
-
-/// What decisions need to know about one message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexedMessage {
-    /// The channel it was sent in.
-    pub channel_id: ChannelId,
-    /// Who sent it.
-    pub author_id: UserId,
-    /// When it was sent, in Unix milliseconds.
-    pub created_at_ms: i64,
-    /// Whether it is pinned.
-    pub pinned: bool,
-    /// Who reacted with what.
-    pub reactions: BTreeSet<(ReactionEmoji, UserId)>,
-}
-
-impl IndexedMessage {
-    fn emoji_count(&self) -> usize {
-        let mut emojis: Vec<&ReactionEmoji> = self.reactions.iter().map(|(e, _)| e).collect();
-        emojis.dedup();
-        emojis.len()
-    }
-}
-
-/// Message id → [`IndexedMessage`]. Grows with message count; see the module header.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageIndex {
-    messages: BTreeMap<MessageId, IndexedMessage>,
-}
-
-impl MessageIndex {
-    /// The message, if it exists.
-    pub fn get(&self, id: MessageId) -> Option<&IndexedMessage> {
-        self.messages.get(&id)
-    }
-
-    /// Records (or replaces) a message.
-    pub fn insert(&mut self, id: MessageId, message: IndexedMessage) {
-        self.messages.insert(id, message);
-    }
-
-    /// Forgets a message.
-    pub fn remove(&mut self, id: MessageId) -> Option<IndexedMessage> {
-        self.messages.remove(&id)
-    }
-
-    /// Forgets every message of a deleted channel.
-    pub fn remove_channel(&mut self, channel: ChannelId) {
-        self.messages.retain(|_, m| m.channel_id != channel);
-    }
-
-    /// Forgets the messages `author` sent at or after `since_ms` (a ban's message
-    /// purge), returning them.
-    pub fn remove_by_author_since(
-        &mut self,
-        author: UserId,
-        since_ms: i64,
-    ) -> Vec<(MessageId, IndexedMessage)> {
-        let doomed: Vec<MessageId> = self
-            .messages
-            .iter()
-            .filter(|(_, m)| m.author_id == author && m.created_at_ms >= since_ms)
-            .map(|(id, _)| *id)
-            .collect();
-        doomed
-            .into_iter()
-            .filter_map(|id| self.messages.remove(&id).map(|m| (id, m)))
-            .collect()
-    }
-}
 
 /// Who and what can be mentioned in a channel; implemented by the owning aggregate.
 pub trait Audience {
@@ -345,10 +276,13 @@ pub struct ResolvedMentions {
 
 /// The message state of every channel of one aggregate: the component each
 /// message-holding aggregate embeds in its state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Messages {
+    /// On disk, outside snapshots; attached by the partition's state.
+    #[serde(skip)]
     index: MessageIndex,
-    pins: BTreeMap<ChannelId, usize>,
+    /// Per channel, the pinned messages and their authors (for a ban's purge).
+    pins: BTreeMap<ChannelId, BTreeMap<MessageId, UserId>>,
 }
 
 fn check_view(ctx: &ChannelContext<'_>) -> Result<(), MessageError> {
@@ -385,14 +319,24 @@ fn unix_ms(at: OffsetDateTime) -> i64 {
 }
 
 impl Messages {
-    /// The message index (read-only).
+    /// The message index.
     pub fn index(&self) -> &MessageIndex {
         &self.index
     }
 
+    /// The message index, to apply events to.
+    pub fn index_mut(&mut self) -> &mut MessageIndex {
+        &mut self.index
+    }
+
+    /// Uses `index` (the partition's store) from now on.
+    pub fn attach(&mut self, index: MessageIndex) {
+        self.index = index;
+    }
+
     /// How many messages of `channel` are pinned.
     pub fn pin_count(&self, channel: ChannelId) -> usize {
-        self.pins.get(&channel).copied().unwrap_or(0)
+        self.pins.get(&channel).map_or(0, BTreeMap::len)
     }
 
     /// The message `id` if it lives in `channel`.
@@ -400,7 +344,7 @@ impl Messages {
         &self,
         channel: ChannelId,
         id: MessageId,
-    ) -> Result<&IndexedMessage, MessageError> {
+    ) -> Result<IndexedMessage, MessageError> {
         self.index
             .get(id)
             .filter(|m| m.channel_id == channel)
@@ -740,8 +684,8 @@ impl Messages {
     ) -> Result<Option<MessagePinned>, MessageError> {
         check_view(ctx)?;
         require(ctx, Permissions::PIN_MESSAGES)?;
-        let message = self.in_channel(ctx.channel_id, command.message_id)?;
-        if message.pinned {
+        self.in_channel(ctx.channel_id, command.message_id)?;
+        if self.is_pinned(ctx.channel_id, command.message_id) {
             return Ok(None);
         }
         if self.pin_count(ctx.channel_id) >= MAX_PINS {
@@ -762,8 +706,8 @@ impl Messages {
     ) -> Result<Option<MessageUnpinned>, MessageError> {
         check_view(ctx)?;
         require(ctx, Permissions::PIN_MESSAGES)?;
-        let message = self.in_channel(ctx.channel_id, command.message_id)?;
-        if !message.pinned {
+        self.in_channel(ctx.channel_id, command.message_id)?;
+        if !self.is_pinned(ctx.channel_id, command.message_id) {
             return Ok(None);
         }
         Ok(Some(MessageUnpinned {
@@ -772,92 +716,67 @@ impl Messages {
         }))
     }
 
-    /// Applies [`MessageSent`].
-    pub fn on_sent(&mut self, event: &MessageSent) {
-        self.index.insert(
-            event.id,
-            IndexedMessage {
-                channel_id: event.channel_id,
-                author_id: event.author.id,
-                created_at_ms: unix_ms(event.timestamp),
-                pinned: false,
-                reactions: BTreeSet::new(),
-            },
-        );
+    /// Whether `id` is pinned in `channel`.
+    fn is_pinned(&self, channel: ChannelId, id: MessageId) -> bool {
+        self.pins
+            .get(&channel)
+            .is_some_and(|pins| pins.contains_key(&id))
     }
 
-    fn forget(&mut self, id: MessageId) {
-        if let Some(message) = self.index.remove(id)
-            && message.pinned
-        {
-            self.unpinned(message.channel_id);
-        }
-    }
-
-    fn unpinned(&mut self, channel: ChannelId) {
-        if let Some(count) = self.pins.get_mut(&channel) {
-            *count = count.saturating_sub(1);
+    fn unpin_message(&mut self, channel: ChannelId, id: MessageId) {
+        if let Some(pins) = self.pins.get_mut(&channel) {
+            pins.remove(&id);
+            if pins.is_empty() {
+                self.pins.remove(&channel);
+            }
         }
     }
 
     /// Applies [`MessageDeleted`].
     pub fn on_deleted(&mut self, event: &MessageDeleted) {
-        self.forget(event.id);
+        self.unpin_message(event.channel_id, event.id);
     }
 
     /// Applies [`MessagesBulkDeleted`].
     pub fn on_bulk_deleted(&mut self, event: &MessagesBulkDeleted) {
         for id in &event.ids {
-            self.forget(*id);
+            self.unpin_message(event.channel_id, *id);
         }
     }
 
-    fn update(&mut self, id: MessageId, change: impl FnOnce(&mut IndexedMessage)) {
-        if let Some(mut message) = self.index.remove(id) {
-            change(&mut message);
-            self.index.insert(id, message);
-        }
-    }
-
-    /// Applies [`ReactionAdded`].
-    pub fn on_reaction_added(&mut self, event: &ReactionAdded) {
-        self.update(event.message_id, |m| {
-            m.reactions.insert((event.emoji.clone(), event.user_id));
-        });
-    }
-
-    /// Applies [`ReactionRemoved`].
-    pub fn on_reaction_removed(&mut self, event: &ReactionRemoved) {
-        self.update(event.message_id, |m| {
-            m.reactions.remove(&(event.emoji.clone(), event.user_id));
-        });
-    }
-
-    /// Applies [`MessagePinned`].
+    /// Applies [`MessagePinned`] (after the index, which knows the author).
     pub fn on_pinned(&mut self, event: &MessagePinned) {
-        self.update(event.message_id, |m| m.pinned = true);
-        *self.pins.entry(event.channel_id).or_insert(0) += 1;
+        let author = self
+            .index
+            .get(event.message_id)
+            .map_or(UserId::new(0), |m| m.author_id);
+        self.pins
+            .entry(event.channel_id)
+            .or_default()
+            .insert(event.message_id, author);
     }
 
     /// Applies [`MessageUnpinned`].
     pub fn on_unpinned(&mut self, event: &MessageUnpinned) {
-        self.update(event.message_id, |m| m.pinned = false);
-        self.unpinned(event.channel_id);
+        self.unpin_message(event.channel_id, event.message_id);
     }
 
-    /// Forgets a deleted channel's messages.
+    /// Forgets a deleted channel's pins.
     pub fn forget_channel(&mut self, channel: ChannelId) {
-        self.index.remove_channel(channel);
         self.pins.remove(&channel);
     }
 
-    /// Forgets what `author` sent at or after `since_ms` (a ban's message purge).
-    pub fn forget_author_since(&mut self, author: UserId, since_ms: i64) {
-        for (_, message) in self.index.remove_by_author_since(author, since_ms) {
-            if message.pinned {
-                self.unpinned(message.channel_id);
-            }
+    /// Forgets the pins of what `author` sent from `since` on (a ban's purge).
+    pub fn forget_author_since(&mut self, author: UserId, since: MessageId) {
+        for pins in self.pins.values_mut() {
+            pins.retain(|id, pinned_by| *pinned_by != author || *id < since);
         }
+        self.pins.retain(|_, pins| !pins.is_empty());
+    }
+
+    /// Forgets every pin (the aggregate was deleted).
+    pub fn forget_all(&mut self) {
+        self.pins.clear();
     }
 
     /// The message object of a just-sent message, as Discord returns it to `viewer`.
@@ -867,7 +786,7 @@ impl Messages {
         viewer: UserId,
         audience: &dyn Audience,
     ) -> Value {
-        let mut object = self.base_object(sent.id, viewer);
+        let mut object = self.base_object(sent.channel_id, sent.id, viewer);
         object.insert("channel_id".into(), json!(sent.channel_id));
         object.insert("author".into(), user_object(&sent.author));
         object.insert("content".into(), json!(sent.content));
@@ -895,24 +814,25 @@ impl Messages {
         Value::Object(object)
     }
 
-    /// The message object of a just-edited message. Content history is not kept, so
-    /// the author comes from the audience (the editor is always the author) and the
-    /// creation time from the index.
+    /// The message object of a just-edited message. Content is not kept, so the
+    /// author comes from the index and the audience (the editor is always the author)
+    /// and the creation time from the message id.
     pub fn edited_object(
         &self,
         edited: &MessageEdited,
         viewer: UserId,
         audience: &dyn Audience,
     ) -> Value {
-        let mut object = self.base_object(edited.id, viewer);
+        let mut object = self.base_object(edited.channel_id, edited.id, viewer);
         object.insert("channel_id".into(), json!(edited.channel_id));
         if let Some(message) = self.index.get(edited.id) {
             let author = audience
                 .user(message.author_id)
                 .map_or_else(|| json!({"id": message.author_id}), user_object);
             object.insert("author".into(), author);
+            // A message id carries its creation time.
             let created = OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(message.created_at_ms) * 1_000_000,
+                i128::from(edited.id.0.timestamp_ms()) * 1_000_000,
             )
             .unwrap_or(edited.edited_timestamp);
             object.insert("timestamp".into(), json!(rfc3339(created)));
@@ -932,7 +852,7 @@ impl Messages {
         Value::Object(object)
     }
 
-    fn base_object(&self, id: MessageId, viewer: UserId) -> Map<String, Value> {
+    fn base_object(&self, channel: ChannelId, id: MessageId, viewer: UserId) -> Map<String, Value> {
         let mut object = Map::new();
         object.insert("id".into(), json!(id));
         object.insert("type".into(), json!(0));
@@ -940,12 +860,11 @@ impl Messages {
         object.insert("embeds".into(), json!([]));
         object.insert("components".into(), json!([]));
         object.insert("flags".into(), json!(0));
-        object.insert("pinned".into(), json!(false));
-        if let Some(message) = self.index.get(id) {
-            object.insert("pinned".into(), json!(message.pinned));
-            if !message.reactions.is_empty() {
-                object.insert("reactions".into(), reaction_objects(message, viewer));
-            }
+        object.insert("pinned".into(), json!(self.is_pinned(channel, id)));
+        if let Some(message) = self.index.get(id)
+            && !message.reactions.is_empty()
+        {
+            object.insert("reactions".into(), reaction_objects(&message, viewer));
         }
         object
     }
@@ -1119,7 +1038,7 @@ mod tests {
         let sent = messages
             .send(&ctx(author, CHATTER, &audience), send(author, id, "hello"))
             .expect("sent");
-        messages.on_sent(&sent);
+        messages.index_mut().on_sent(&sent);
         messages
     }
 
@@ -1446,7 +1365,7 @@ mod tests {
         let resent = messages
             .send(&ctx(BOB, CHATTER, &audience), send(BOB, fresh, "new"))
             .expect("sent");
-        messages.on_sent(&resent);
+        messages.index_mut().on_sent(&resent);
         let bulk = BulkDeleteMessages {
             channel_id: CHANNEL,
             messages: vec![old, fresh],
@@ -1510,7 +1429,7 @@ mod tests {
             .add_reaction(&ctx(BOB, CHATTER, &audience), react.clone())
             .expect("reacted")
             .expect("new reaction");
-        messages.on_reaction_added(&added);
+        messages.index_mut().on_reaction_added(&added);
         assert!(
             messages
                 .add_reaction(&ctx(ALICE, no_add, &audience), react.clone())
@@ -1545,7 +1464,7 @@ mod tests {
                 )
                 .expect("reacted")
                 .expect("new");
-            messages.on_reaction_added(&added);
+            messages.index_mut().on_reaction_added(&added);
         }
         assert_eq!(
             messages.add_reaction(
@@ -1592,7 +1511,7 @@ mod tests {
             )
             .expect("reacted")
             .expect("new");
-        messages.on_reaction_added(&added);
+        messages.index_mut().on_reaction_added(&added);
         let remove = RemoveReaction {
             channel_id: CHANNEL,
             message_id: id,
@@ -1614,7 +1533,7 @@ mod tests {
             )
             .expect("removed")
             .expect("existed");
-        messages.on_reaction_removed(&removed);
+        messages.index_mut().on_reaction_removed(&removed);
         assert!(
             messages
                 .index()
@@ -1635,7 +1554,7 @@ mod tests {
                     send(BOB, MessageId::new(raw), "x"),
                 )
                 .expect("sent");
-            messages.on_sent(&sent);
+            messages.index_mut().on_sent(&sent);
         }
         let pin = |raw| PinMessage {
             channel_id: CHANNEL,

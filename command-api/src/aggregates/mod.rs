@@ -12,6 +12,7 @@
 
 pub mod dm_channel;
 pub mod guild;
+pub mod message_index;
 pub mod messages;
 pub mod user;
 pub mod username_claim;
@@ -22,6 +23,8 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use self::message_index::MessageIndex;
 
 /// A schema event (from `cloudcord-schemas`, which stays free of `cqrs-es`) as a
 /// `cqrs-es` domain event.
@@ -78,6 +81,15 @@ pub trait Decider:
 
     /// Which aggregate type this is.
     const KIND: AggregateType;
+
+    /// Makes the aggregate keep its messages in `index` (the partition's on-disk
+    /// store); aggregates that hold no messages ignore it.
+    fn attach_index(&mut self, _index: MessageIndex) {}
+
+    /// What `event` changes in the message index. `apply` does this first; a restore
+    /// also calls it alone for events that a snapshot already covers but the index
+    /// does not.
+    fn index_event(_index: &mut MessageIndex, _event: &Self::Change) {}
 
     /// What the HTTP caller receives once `events` (the command's outcome) are applied.
     fn accepted(&self, events: &[Self::Change]) -> Accepted;

@@ -19,6 +19,7 @@ mod state;
 mod worker;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
@@ -45,6 +46,11 @@ pub struct ProcessorSettings {
     /// Events committed to a partition between two snapshots of its state, which
     /// bound what a restore replays; 0 never writes snapshots.
     pub snapshot_every_events: u64,
+    /// Where each owned partition's message index is kept (one redb file per
+    /// partition). Give every processor its own directory on a persistent volume: a
+    /// processor that finds its partition's file current replays only what it lacks;
+    /// one that finds none rebuilds it from the log.
+    pub state_dir: PathBuf,
 }
 
 impl Default for ProcessorSettings {
@@ -53,6 +59,7 @@ impl Default for ProcessorSettings {
             session_timeout_ms: 10_000,
             idempotency_window_secs: 24 * 60 * 60,
             snapshot_every_events: 10_000,
+            state_dir: std::env::temp_dir().join("cloudcord-processor"),
         }
     }
 }
@@ -173,6 +180,7 @@ pub async fn run(
         fatal: fatal.clone(),
         idempotency_window: Duration::from_secs(settings.idempotency_window_secs),
         snapshot_every_events: settings.snapshot_every_events,
+        state_dir: settings.state_dir,
     });
     let consumer: Arc<BaseConsumer<ProcessorContext>> = Arc::new(
         kafka

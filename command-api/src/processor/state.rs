@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregates::dm_channel::DmChannel;
 use crate::aggregates::guild::Guild;
+use crate::aggregates::message_index::IndexStore;
 use crate::aggregates::user::User;
 use crate::aggregates::username_claim::UsernameClaim;
 use crate::aggregates::{Decider, decide};
@@ -57,7 +58,7 @@ pub enum StateError {
 }
 
 /// An aggregate and its place in its history.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Tracked<A> {
     aggregate: A,
     seq: u64,
@@ -133,6 +134,8 @@ pub struct EventRecord {
     pub ce_source: String,
     /// `ce_time`: when the command was accepted (RFC 3339).
     pub ce_time: String,
+    /// The hash of `value`, which the next event of the aggregate chains to.
+    pub hash: EventHash,
 }
 
 /// What deciding one command produced.
@@ -149,13 +152,28 @@ pub struct Decision {
 /// The aggregates of one type in this partition.
 struct Store<A: Decider> {
     tracked: HashMap<Snowflake, Tracked<A>>,
+    index: Arc<IndexStore>,
 }
 
 impl<A: Decider + Default> Store<A> {
-    fn new() -> Self {
+    fn new(index: Arc<IndexStore>) -> Self {
         Self {
             tracked: HashMap::new(),
+            index,
         }
+    }
+
+    /// The aggregate `id`, created empty (and attached to the index) if unknown.
+    fn tracked(&mut self, id: Snowflake) -> &mut Tracked<A> {
+        self.tracked.entry(id).or_insert_with(|| {
+            let mut aggregate = A::default();
+            aggregate.attach_index(self.index.scope(id));
+            Tracked {
+                aggregate,
+                seq: 0,
+                last_hash: None,
+            }
+        })
     }
 
     /// Every aggregate, by id (sorted, so equal states give equal snapshots).
@@ -174,28 +192,29 @@ impl<A: Decider + Default> Store<A> {
         entries
     }
 
-    fn from_entries(entries: Vec<SnapshotEntry<A>>) -> Self {
-        Self {
-            tracked: entries
-                .into_iter()
-                .map(|entry| {
-                    (
-                        entry.id,
-                        Tracked {
-                            aggregate: entry.state,
-                            seq: entry.seq,
-                            last_hash: entry.last_hash,
-                        },
-                    )
-                })
-                .collect(),
-        }
+    fn from_entries(entries: Vec<SnapshotEntry<A>>, index: Arc<IndexStore>) -> Self {
+        let tracked = entries
+            .into_iter()
+            .map(|entry| {
+                let mut aggregate = entry.state;
+                aggregate.attach_index(index.scope(entry.id));
+                (
+                    entry.id,
+                    Tracked {
+                        aggregate,
+                        seq: entry.seq,
+                        last_hash: entry.last_hash,
+                    },
+                )
+            })
+            .collect();
+        Self { tracked, index }
     }
 
     fn replay(&mut self, record: &[u8]) -> Result<(), StateError> {
-        let stored: EventEnvelope<serde_json::Value> = serde_json::from_slice(record)?;
+        let (stored, event) = decode::<A>(record)?;
         let aggregate = stored.aggregate;
-        let tracked = self.tracked.entry(aggregate.id).or_default();
+        let tracked = self.tracked(aggregate.id);
         if stored.seq != tracked.seq + 1 {
             return Err(StateError::Gap {
                 aggregate,
@@ -209,24 +228,16 @@ impl<A: Decider + Default> Store<A> {
                 seq: stored.seq,
             });
         }
-        // Events written by an older version of their type are lifted to the current
-        // one before the aggregate sees them.
-        let event_type = stored
-            .event
-            .get("type")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let current = upcast::to_current(
-            aggregate.kind,
-            &event_type,
-            stored.event_version,
-            stored.event,
-        )?;
-        let event: A::Change = serde_json::from_value(current)?;
         tracked.aggregate.apply(crate::aggregates::Domain(event));
         tracked.seq = stored.seq;
         tracked.last_hash = Some(EventHash::of_record(record));
+        Ok(())
+    }
+
+    /// Applies an event's effect on the message index alone.
+    fn replay_index(&self, record: &[u8]) -> Result<(), StateError> {
+        let (stored, event) = decode::<A>(record)?;
+        A::index_event(&mut self.index.scope(stored.aggregate.id), &event);
         Ok(())
     }
 
@@ -241,7 +252,7 @@ impl<A: Decider + Default> Store<A> {
             Err(error) => return malformed(command_id, &error),
         };
         let (actor, at) = (body.actor, body.at);
-        let tracked = self.tracked.entry(target.id).or_default();
+        let tracked = self.tracked(target.id);
         let decided = decide(
             &mut tracked.aggregate,
             Authored {
@@ -275,8 +286,10 @@ impl<A: Decider + Default> Store<A> {
                             event: change,
                         };
                         let value = to_json(&envelope);
-                        tracked.last_hash = Some(EventHash::of_record(&value));
+                        let hash = EventHash::of_record(&value);
+                        tracked.last_hash = Some(hash.clone());
                         EventRecord {
+                            hash,
                             key: target.shard_key(),
                             event_id: envelope.event_id.to_string(),
                             ce_type,
@@ -317,6 +330,27 @@ impl<A: Decider + Default> Store<A> {
             }),
         }
     }
+}
+
+/// An event record's envelope and its event, lifted to the current version: events
+/// written by an older version of their type are upcast before an aggregate sees them.
+fn decode<A: Decider>(
+    record: &[u8],
+) -> Result<(EventEnvelope<serde_json::Value>, A::Change), StateError> {
+    let mut stored: EventEnvelope<serde_json::Value> = serde_json::from_slice(record)?;
+    let event_type = stored
+        .event
+        .get("type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let current = upcast::to_current(
+        stored.aggregate.kind,
+        &event_type,
+        stored.event_version,
+        std::mem::take(&mut stored.event),
+    )?;
+    Ok((stored, serde_json::from_value(current)?))
 }
 
 fn rfc3339(at: time::OffsetDateTime) -> String {
@@ -415,19 +449,18 @@ pub struct PartitionState {
     pub results: RecentResults,
 }
 
-impl Default for PartitionState {
-    fn default() -> Self {
+impl PartitionState {
+    /// An empty state whose aggregates keep their messages in `index`.
+    pub fn new(index: &Arc<IndexStore>) -> Self {
         Self {
-            guilds: Store::new(),
-            users: Store::new(),
-            dm_channels: Store::new(),
-            username_claims: Store::new(),
+            guilds: Store::new(Arc::clone(index)),
+            users: Store::new(Arc::clone(index)),
+            dm_channels: Store::new(Arc::clone(index)),
+            username_claims: Store::new(Arc::clone(index)),
             results: RecentResults::default(),
         }
     }
-}
 
-impl PartitionState {
     /// Re-applies one committed event record (restore).
     pub fn replay(&mut self, record: &[u8]) -> Result<(), StateError> {
         let head: Head = serde_json::from_slice(record)?;
@@ -436,6 +469,17 @@ impl PartitionState {
             AggregateType::User => self.users.replay(record),
             AggregateType::DmChannel => self.dm_channels.replay(record),
             AggregateType::UsernameClaim => self.username_claims.replay(record),
+        }
+    }
+
+    /// Applies one committed event record to the message index alone (restore, for
+    /// events a snapshot covers but the index does not).
+    pub fn replay_index(&self, record: &[u8]) -> Result<(), StateError> {
+        let head: Head = serde_json::from_slice(record)?;
+        match head.aggregate_type {
+            AggregateType::Guild => self.guilds.replay_index(record),
+            AggregateType::DmChannel => self.dm_channels.replay_index(record),
+            AggregateType::User | AggregateType::UsernameClaim => Ok(()),
         }
     }
 
@@ -460,10 +504,14 @@ impl PartitionState {
         })
     }
 
-    /// Rebuilds the aggregates from a snapshot record of `partition`; returns the
-    /// state (with an empty idempotency window) and the first events offset to
-    /// replay after it.
-    pub fn from_snapshot(record: &[u8], partition: i32) -> Result<(Self, i64), SnapshotError> {
+    /// Rebuilds the aggregates from a snapshot record of `partition`, attached to
+    /// `index`; returns the state (with an empty idempotency window) and the first
+    /// events offset to replay after it.
+    pub fn from_snapshot(
+        record: &[u8],
+        partition: i32,
+        index: &Arc<IndexStore>,
+    ) -> Result<(Self, i64), SnapshotError> {
         let head: SnapshotHead = serde_json::from_slice(record)?;
         if head.snapshot_version != SNAPSHOT_VERSION {
             return Err(SnapshotError::Version(head.snapshot_version));
@@ -480,10 +528,10 @@ impl PartitionState {
             username_claim,
         } = snapshot.aggregates;
         let state = Self {
-            guilds: Store::from_entries(guild),
-            users: Store::from_entries(user),
-            dm_channels: Store::from_entries(dm_channel),
-            username_claims: Store::from_entries(username_claim),
+            guilds: Store::from_entries(guild, Arc::clone(index)),
+            users: Store::from_entries(user, Arc::clone(index)),
+            dm_channels: Store::from_entries(dm_channel, Arc::clone(index)),
+            username_claims: Store::from_entries(username_claim, Arc::clone(index)),
             results: RecentResults::default(),
         };
         Ok((state, snapshot.events_next_offset))
@@ -515,7 +563,14 @@ mod tests {
     use cloudcord_schemas::ids::{ChannelId, Snowflake, UserId};
     use cloudcord_schemas::message::UserSnapshot;
 
+    use std::sync::Arc;
+
     use super::{PartitionState, SNAPSHOT_VERSION, SnapshotError};
+    use crate::aggregates::message_index::IndexStore;
+
+    fn index() -> Arc<IndexStore> {
+        Arc::new(IndexStore::in_memory().expect("opens"))
+    }
 
     const OWNER: UserId = UserId::new(7);
 
@@ -582,7 +637,7 @@ mod tests {
 
     #[test]
     fn a_partition_state_round_trips_through_its_snapshot() {
-        let mut state = PartitionState::default();
+        let mut state = PartitionState::new(&index());
         let guilds = [Snowflake::new(1_000), Snowflake::new(2_000)];
         for guild in guilds {
             assert!(decide(&mut state, &create(guild)).0);
@@ -597,7 +652,8 @@ mod tests {
         assert_eq!(value["events_next_offset"], 42);
         assert_eq!(value["aggregates"]["guild"][0]["seq"], 4);
 
-        let (mut restored, next) = PartitionState::from_snapshot(&snapshot, 3).expect("decodes");
+        let (mut restored, next) =
+            PartitionState::from_snapshot(&snapshot, 3, &index()).expect("decodes");
         assert_eq!(next, 42);
         assert_eq!(
             restored.snapshot(3, 42).expect("serializes"),
@@ -623,20 +679,20 @@ mod tests {
 
     #[test]
     fn a_snapshot_of_another_version_or_partition_is_not_used() {
-        let state = PartitionState::default();
+        let state = PartitionState::new(&index());
         let mut value: serde_json::Value =
             serde_json::from_slice(&state.snapshot(1, 0).expect("serializes")).expect("json");
         assert!(matches!(
-            PartitionState::from_snapshot(&serde_json::to_vec(&value).expect("json"), 2),
+            PartitionState::from_snapshot(&serde_json::to_vec(&value).expect("json"), 2, &index()),
             Err(SnapshotError::Partition(1))
         ));
         value["snapshot_version"] = (SNAPSHOT_VERSION + 1).into();
         assert!(matches!(
-            PartitionState::from_snapshot(&serde_json::to_vec(&value).expect("json"), 1),
+            PartitionState::from_snapshot(&serde_json::to_vec(&value).expect("json"), 1, &index()),
             Err(SnapshotError::Version(_))
         ));
         assert!(matches!(
-            PartitionState::from_snapshot(br#"{"snapshot_version":1,"partition":1}"#, 1),
+            PartitionState::from_snapshot(br#"{"snapshot_version":1,"partition":1}"#, 1, &index()),
             Err(SnapshotError::Undecodable(_))
         ));
     }

@@ -14,20 +14,25 @@
 //! delivery reports, so the snapshot says exactly which events it covers; writing it
 //! in the transaction makes it visible only together with the batch that follows.
 //!
+//! The partition's message index (on disk, see
+//! [`message_index`](crate::aggregates::message_index)) is committed right after each
+//! Kafka commit and aborted with each Kafka abort, so it never runs ahead of the log.
+//!
 //! Failure handling follows librdkafka's transactional contract: an abortable error
 //! aborts the transaction, throws the in-memory state away, restores it from the log
 //! and rewinds the partition to the first uncommitted command; a fatal error (we
 //! were fenced by a newer owner of the partition's `transactional.id`) stops the
 //! processor, because only a rebalance may decide who owns the partition now.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::telemetry::ErrorChain;
-use cloudcord_schemas::envelope::CommandId;
+use cloudcord_schemas::envelope::{CommandId, EventHash};
 use cloudcord_schemas::topics::{MAX_SNAPSHOT_BYTES, Topics};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -40,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use super::metrics::ProcessorMetrics;
 use super::restore::{RestoreError, Restored, now_ms, restore};
 use super::state::{Decision, EventRecord, PartitionState, ResultRef};
+use crate::aggregates::message_index::{IndexError, IndexPosition, IndexStore};
 
 /// Most commands decided in one transaction.
 const MAX_BATCH: usize = 500;
@@ -60,14 +66,22 @@ pub struct WorkerSetup {
     pub idempotency_window: Duration,
     /// Committed events between snapshots of a partition (0: never snapshot).
     pub snapshot_every_events: u64,
+    /// Where the partitions' message indexes live.
+    pub state_dir: PathBuf,
 }
 
-/// Where the committed log stands, as far as snapshots are concerned.
+/// How often the message index is committed durably; in between, a crash may lose
+/// index commits (never log ones), which the next restore replays.
+const DURABLE_INDEX_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the committed log stands, as far as snapshots and the index are concerned.
 struct LogPosition {
-    /// The offset after the last committed event of the partition.
-    events_next_offset: i64,
+    /// The offset after the last committed event and that event's hash.
+    index: IndexPosition,
     /// Events committed (or replayed) since the last snapshot.
     since_snapshot: u64,
+    /// When the index was last committed durably.
+    durable_at: Instant,
 }
 
 /// Why a worker stopped serving its partition.
@@ -82,6 +96,9 @@ pub enum WorkerError {
     /// Kafka failed outside a transaction.
     #[error("a Kafka call failed")]
     Kafka(#[from] KafkaError),
+    /// The message index failed.
+    #[error("the partition's message index failed")]
+    Index(#[from] IndexError),
     /// The transaction was aborted; resume from this commands offset.
     #[error("transaction aborted")]
     Aborted {
@@ -230,26 +247,32 @@ impl<C: ConsumerContext + 'static> Worker<C> {
 
     fn serve(&self) -> Result<(), WorkerError> {
         let producer = self.init_producer()?;
+        let index = Arc::new(IndexStore::open(&self.setup.state_dir.join(format!(
+            "{}events-{}.redb",
+            self.setup.kafka.topic_prefix, self.partition
+        )))?);
         loop {
             let Restored {
                 mut state,
-                events_next_offset,
+                position,
                 replayed,
             } = restore(
                 &self.setup.kafka,
                 &self.setup.topics,
                 self.partition,
                 self.setup.idempotency_window,
+                &index,
                 &self.stop,
             )?;
             self.setup.metrics.restore_events.inc_by(replayed);
             // Anything delivered before an abort is not in the restored state.
             let _ = producer.context().take();
             let mut position = LogPosition {
-                events_next_offset,
+                index: position,
                 since_snapshot: replayed,
+                durable_at: Instant::now(),
             };
-            match self.process(&producer, &mut state, &mut position) {
+            match self.process(&producer, &index, &mut state, &mut position) {
                 Err(WorkerError::Aborted { resume_at }) => {
                     tracing::warn!(resume_at, "transaction aborted; restoring and rewinding");
                     self.consumer.seek(
@@ -300,6 +323,7 @@ impl<C: ConsumerContext + 'static> Worker<C> {
     fn process(
         &self,
         producer: &TxnProducer,
+        index: &IndexStore,
         state: &mut PartitionState,
         position: &mut LogPosition,
     ) -> Result<(), WorkerError> {
@@ -311,7 +335,7 @@ impl<C: ConsumerContext + 'static> Worker<C> {
                 state.results.expire(now_ms() - window);
                 continue;
             }
-            self.transact(producer, state, position, &batch)?;
+            self.transact(producer, index, state, position, &batch)?;
         }
         Ok(())
     }
@@ -335,6 +359,7 @@ impl<C: ConsumerContext + 'static> Worker<C> {
     fn transact(
         &self,
         producer: &TxnProducer,
+        index: &IndexStore,
         state: &mut PartitionState,
         position: &mut LogPosition,
         batch: &[OwnedMessage],
@@ -353,22 +378,43 @@ impl<C: ConsumerContext + 'static> Worker<C> {
                 Some(record) => self.send_snapshot(producer, record),
                 None => Ok(()),
             })
-            .and_then(|()| self.decide_batch(producer, state, batch))
-            .and_then(|()| self.commit(producer, last.offset() + 1));
+            .and_then(|()| self.decide_batch(producer, state, batch));
+        // Nothing decided after a failed index read may be committed.
+        let index_failure = index.take_failure();
+        let outcome = match (outcome, index_failure) {
+            (Ok(last_event), None) => self
+                .commit(producer, last.offset() + 1)
+                .map(|()| last_event),
+            (Err(error), _) => Err(error),
+            (Ok(_), Some(failure)) => {
+                self.abort(producer)?;
+                index.abort();
+                return Err(failure.into());
+            }
+        };
         let delivered = producer.context().take();
         match outcome {
-            Ok(()) => {
+            Ok(last_event) => {
                 if snapshot.is_some() {
                     position.since_snapshot = 0;
                     self.setup.metrics.snapshots.inc();
                     tracing::info!(
-                        events_next_offset = position.events_next_offset,
+                        events_next_offset = position.index.events_next_offset,
                         "partition snapshot committed"
                     );
                 }
                 position.since_snapshot += delivered.events;
-                if let Some(last_event) = delivered.last_event_offset {
-                    position.events_next_offset = position.events_next_offset.max(last_event + 1);
+                if let (Some(offset), Some(hash)) = (delivered.last_event_offset, last_event) {
+                    position.index = IndexPosition {
+                        events_next_offset: offset + 1,
+                        last_event: Some(hash),
+                    };
+                }
+                let durable =
+                    snapshot.is_some() || position.durable_at.elapsed() >= DURABLE_INDEX_EVERY;
+                index.commit(&position.index, durable)?;
+                if durable {
+                    position.durable_at = Instant::now();
                 }
                 for (key, offset) in delivered.results {
                     if let Ok(command_id) = serde_json::from_value::<CommandId>(key.into()) {
@@ -397,13 +443,8 @@ impl<C: ConsumerContext + 'static> Worker<C> {
             }
             Err(error) => {
                 tracing::warn!(error = %ErrorChain(&error), "aborting the transaction");
-                loop {
-                    match producer.abort_transaction(CALL_TIMEOUT) {
-                        Ok(()) => break,
-                        Err(KafkaError::Transaction(e)) if e.is_retriable() => {}
-                        Err(fatal) => return Err(WorkerError::Fatal(fatal)),
-                    }
-                }
+                self.abort(producer)?;
+                index.abort();
                 self.setup
                     .metrics
                     .transactions
@@ -414,13 +455,26 @@ impl<C: ConsumerContext + 'static> Worker<C> {
         }
     }
 
+    fn abort(&self, producer: &TxnProducer) -> Result<(), WorkerError> {
+        loop {
+            match producer.abort_transaction(CALL_TIMEOUT) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::Transaction(e)) if e.is_retriable() => {}
+                Err(fatal) => return Err(WorkerError::Fatal(fatal)),
+            }
+        }
+    }
+
+    /// Decides and sends every command of `batch`; returns the hash of the last event
+    /// sent, if any.
     fn decide_batch(
         &self,
         producer: &TxnProducer,
         state: &mut PartitionState,
         batch: &[OwnedMessage],
-    ) -> Result<(), KafkaError> {
+    ) -> Result<Option<EventHash>, KafkaError> {
         let metrics = &self.setup.metrics;
+        let mut last_event = None;
         for message in batch {
             let traceparent = header(message, "traceparent");
             let Some(payload) = message.payload() else {
@@ -452,6 +506,9 @@ impl<C: ConsumerContext + 'static> Worker<C> {
             for event in &events {
                 self.send_event(producer, event, traceparent)?;
             }
+            if let Some(event) = events.last() {
+                last_event = Some(event.hash.clone());
+            }
             let result = Arc::new(result);
             self.send_result(producer, &command_id, &result, traceparent)?;
             state
@@ -460,7 +517,7 @@ impl<C: ConsumerContext + 'static> Worker<C> {
             metrics.command(if accepted { "accepted" } else { "rejected" });
             metrics.events.inc_by(events.len() as u64);
         }
-        Ok(())
+        Ok(last_event)
     }
 
     fn commit(&self, producer: &TxnProducer, next_offset: i64) -> Result<(), KafkaError> {
@@ -525,7 +582,7 @@ impl<C: ConsumerContext + 'static> Worker<C> {
         if every == 0 || position.since_snapshot < every {
             return None;
         }
-        match state.snapshot(self.partition, position.events_next_offset) {
+        match state.snapshot(self.partition, position.index.events_next_offset) {
             Ok(record) if record.len() <= MAX_SNAPSHOT_BYTES => Some(record),
             Ok(record) => {
                 tracing::warn!(

@@ -2,5 +2,6 @@
 //! Each test uses its own topic prefix, so tests run in parallel and never collide.
 
 mod http;
+mod message_index;
 mod processor;
 mod support;

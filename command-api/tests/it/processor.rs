@@ -10,14 +10,9 @@ use cloudcord_schemas::ids::{Snowflake, UserId};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::support::{Bus, stream_commands, verify_histories};
+use crate::support::{Bus, random_guild, stream_commands, verify_histories};
 
 const RESULT_WAIT: Duration = Duration::from_secs(120);
-
-fn random_guild() -> Snowflake {
-    // Random 62-bit ids: unique per test run without coordination.
-    Snowflake::new(uuid::Uuid::new_v4().as_u64_pair().0 >> 2)
-}
 
 fn assert_accepted(outcome: &Outcome) {
     assert!(
@@ -262,7 +257,7 @@ async fn a_paused_processor_whose_partitions_moved_cannot_commit_after_it_resume
     terminate(&mut other);
 }
 
-fn create_guild(guild: Snowflake, owner: UserId) -> GuildCommand {
+pub fn create_guild(guild: Snowflake, owner: UserId) -> GuildCommand {
     GuildCommand::CreateGuild {
         guild_id: guild.into(),
         name: format!("guild {guild}"),

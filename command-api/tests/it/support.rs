@@ -431,6 +431,11 @@ pub fn stream_commands(
     })
 }
 
+/// A random 62-bit id: unique per test run without coordination.
+pub fn random_guild() -> Snowflake {
+    Snowflake::new(uuid::Uuid::new_v4().as_u64_pair().0 >> 2)
+}
+
 /// Settings that let a dead processor's partitions move within seconds.
 pub fn fast_failover() -> ProcessorSettings {
     ProcessorSettings {

@@ -24,7 +24,7 @@ use cloudcord_schemas::guild::{
     ChannelType, MemberBanned, MemberJoined, MemberKicked, MemberLeft, MemberUnbanned,
     MemberUpdated, ModifyMember, VoiceStateUpdated,
 };
-use cloudcord_schemas::ids::{ChannelId, RoleId, UserId};
+use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::permissions::Permissions;
 
 use super::{Ban, Ctx, Decided, Guild, GuildError, Member, Reply, check_length, unix_ms};
@@ -42,6 +42,16 @@ fn member_updated(member: &Member) -> MemberUpdated {
         mute: member.mute,
         deaf: member.deaf,
     }
+}
+
+/// The first message id a ban's purge removes, if it purges: message ids carry their
+/// creation time, so "sent in the last N seconds" is an id range.
+pub(super) fn purge_since(event: &MemberBanned) -> Option<MessageId> {
+    (event.delete_message_seconds > 0).then(|| {
+        let since =
+            unix_ms(event.banned_at).saturating_sub(u64::from(event.delete_message_seconds) * 1000);
+        MessageId(Snowflake::from_timestamp_ms(since))
+    })
 }
 
 impl Guild {
@@ -328,11 +338,8 @@ impl Guild {
 
     pub(super) fn on_member_banned(&mut self, event: MemberBanned) {
         self.remove_member(event.user_id);
-        let since =
-            unix_ms(event.banned_at).saturating_sub(u64::from(event.delete_message_seconds) * 1000);
-        if event.delete_message_seconds > 0 {
-            self.messages
-                .forget_author_since(event.user_id, i64::try_from(since).unwrap_or(i64::MAX));
+        if let Some(since) = purge_since(&event) {
+            self.messages.forget_author_since(event.user_id, since);
         }
         self.bans.insert(
             event.user_id,
@@ -357,7 +364,7 @@ impl Guild {
 #[cfg(test)]
 mod tests {
     use cloudcord_schemas::guild::{GuildCommand, GuildEvent, MemberKicked, ModifyMember};
-    use cloudcord_schemas::ids::MessageId;
+    use cloudcord_schemas::ids::{MessageId, Snowflake};
     use cloudcord_schemas::message::SendMessage;
     use cloudcord_schemas::permissions::Permissions;
     use cqrs_es::Aggregate;
@@ -499,24 +506,29 @@ mod tests {
     #[test]
     fn a_ban_purges_the_users_recent_messages() {
         let mut history = moderated(Permissions::BAN_MEMBERS);
-        let message = MessageId::new(7_000_000);
-        history.extend(
-            result(
-                history.clone(),
-                BOB,
-                GuildCommand::SendMessage(SendMessage {
-                    channel_id: TEXT,
-                    message_id: message,
-                    author: snapshot(BOB),
-                    content: "spam".into(),
-                    nonce: None,
-                    tts: false,
-                    message_reference: None,
-                    allowed_mentions: None,
-                }),
-            )
-            .expect("sent"),
-        );
+        // Sent a minute before the ban: message ids carry their creation time.
+        let sent_at = u64::try_from(NOW.unix_timestamp() * 1000 - 60_000).expect("after 1970");
+        let message = MessageId(Snowflake::from_timestamp_ms(sent_at));
+        let older = MessageId(Snowflake::from_timestamp_ms(sent_at - 3_600_000));
+        for message_id in [older, message] {
+            history.extend(
+                result(
+                    history.clone(),
+                    BOB,
+                    GuildCommand::SendMessage(SendMessage {
+                        channel_id: TEXT,
+                        message_id,
+                        author: snapshot(BOB),
+                        content: "spam".into(),
+                        nonce: None,
+                        tts: false,
+                        message_reference: None,
+                        allowed_mentions: None,
+                    }),
+                )
+                .expect("sent"),
+            );
+        }
         history.extend(
             result(
                 history.clone(),
@@ -530,7 +542,11 @@ mod tests {
             .expect("banned"),
         );
         let guild = state(history);
-        assert!(guild.messages.index().get(message).is_none());
+        assert!(guild.messages.index().get(message).is_none(), "purged");
+        assert!(
+            guild.messages.index().get(older).is_some(),
+            "older than the purge window"
+        );
         assert!(!guild.members.contains_key(&BOB));
         assert!(guild.bans.contains_key(&BOB));
     }

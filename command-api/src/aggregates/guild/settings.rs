@@ -18,7 +18,7 @@ use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::Permissions;
 
 use super::{Ctx, Decided, Guild, GuildError, Member, check_length};
-use crate::aggregates::messages::{InvalidField, Messages};
+use crate::aggregates::messages::InvalidField;
 
 /// The fields of `CreateGuild`.
 pub struct NewGuild {
@@ -276,7 +276,7 @@ impl Guild {
         self.bans.clear();
         self.invites.clear();
         self.voice.clear();
-        self.messages = Messages::default();
+        self.messages.forget_all();
     }
 }
 
