@@ -1,0 +1,625 @@
+//! The MongoDB projection as a pure function: one event in, the write statements it
+//! makes out ([`project`]) — message documents, guild audit-log entries and user
+//! settings. No clock, no randomness, no I/O.
+//!
+//! Every statement may be applied again after a crash (the data is written before
+//! the offsets), so each is idempotent for a replayed suffix of the log:
+//! * a message document is created by a replacement keyed by its id, and every later
+//!   change to it is guarded by `last_seq < seq` (the aggregate's seq of the last
+//!   event applied to it) and sets `last_seq`, so `$push` and friends run once;
+//! * an audit-log entry is a replacement keyed by the `event_id`;
+//! * user settings are a replacement of the whole settings document.
+
+use cloudcord_schemas::dm_channel::DmChannelEvent;
+use cloudcord_schemas::envelope::Actor;
+use cloudcord_schemas::guild::{GuildChannel, GuildEvent, Role};
+use cloudcord_schemas::message::{MessageSent, Nonce, ReactionEmoji, UserSnapshot};
+use cloudcord_schemas::permissions::PermissionOverwrite;
+use cloudcord_schemas::user::{Status, Theme, UserEvent, UserSettings};
+use mongodb::bson::{Bson, DateTime, Document, doc};
+use time::OffsetDateTime;
+
+use crate::int64::{RawId, Unrepresentable, bits, id};
+use crate::record::{DomainEvent, EventRecord};
+
+/// The collections the projection writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Collection {
+    /// One document per message, keyed by message id.
+    Messages,
+    /// One entry per audited guild event, keyed by event id.
+    AuditLog,
+    /// One document per user, keyed by user id.
+    UserSettings,
+}
+
+impl Collection {
+    /// Every read-model collection, in digest order.
+    pub const ALL: [Self; 3] = [Self::Messages, Self::AuditLog, Self::UserSettings];
+
+    /// The collection's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Messages => "messages",
+            Self::AuditLog => "audit_log",
+            Self::UserSettings => "user_settings",
+        }
+    }
+}
+
+/// One statement of an `update` command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// Where.
+    pub collection: Collection,
+    /// `{q, u, upsert, multi}`.
+    pub statement: Document,
+}
+
+impl Write {
+    fn replace(collection: Collection, id: impl Into<Bson>, document: Document) -> Self {
+        Self {
+            collection,
+            statement: doc! { "q": { "_id": id.into() }, "u": document, "upsert": true },
+        }
+    }
+
+    /// An update of the message documents matching `filter` that have not seen
+    /// `seq` yet.
+    fn messages(filter: Document, seq: i64, mut update: Document, multi: bool) -> Self {
+        let mut q = filter;
+        q.insert("last_seq", doc! { "$lt": seq });
+        match update.get_document_mut("$set") {
+            Ok(set) => {
+                set.insert("last_seq", seq);
+            }
+            Err(_) => {
+                update.insert("$set", doc! { "last_seq": seq });
+            }
+        }
+        Self {
+            collection: Collection::Messages,
+            statement: doc! { "q": q, "u": update, "multi": multi },
+        }
+    }
+}
+
+/// Milliseconds since the epoch, as BSON stores dates.
+fn date(at: OffsetDateTime) -> DateTime {
+    let millis = at.unix_timestamp_nanos() / 1_000_000;
+    DateTime::from_millis(i64::try_from(millis).unwrap_or(i64::MAX))
+}
+
+fn user(user: &UserSnapshot) -> Result<Document, Unrepresentable> {
+    Ok(doc! {
+        "id": id("author_id", user.id)?,
+        "username": &user.username,
+        "global_name": user.global_name.as_deref(),
+        "avatar": user.avatar.as_deref(),
+        "bot": user.bot,
+    })
+}
+
+fn ids<T: RawId>(field: &'static str, values: &[T]) -> Result<Vec<i64>, Unrepresentable> {
+    values.iter().map(|v| id(field, *v)).collect()
+}
+
+fn emoji(emoji: &ReactionEmoji, user_id: i64) -> Result<Document, Unrepresentable> {
+    Ok(doc! {
+        "emoji_id": emoji.id.map(|e| id("emoji_id", e)).transpose()?,
+        "emoji_name": &emoji.name,
+        "user_id": user_id,
+    })
+}
+
+fn message_document(
+    guild_id: Option<i64>,
+    seq: i64,
+    e: &MessageSent,
+) -> Result<Document, Unrepresentable> {
+    let reference = match &e.message_reference {
+        Some(r) => Bson::Document(doc! {
+            "message_id": id("message_id", r.message_id)?,
+            "channel_id": id("channel_id", r.channel_id)?,
+            "guild_id": r.guild_id.map(|g| id("guild_id", g)).transpose()?,
+        }),
+        None => Bson::Null,
+    };
+    let nonce = match &e.nonce {
+        Some(Nonce::Integer(n)) => Bson::Int64(*n),
+        Some(Nonce::Text(t)) => Bson::String(t.clone()),
+        None => Bson::Null,
+    };
+    Ok(doc! {
+        "_id": id("message_id", e.id)?,
+        "channel_id": id("channel_id", e.channel_id)?,
+        "guild_id": guild_id,
+        "author": user(&e.author)?,
+        "content": &e.content,
+        "timestamp": date(e.timestamp),
+        "edited_timestamp": Bson::Null,
+        "tts": e.tts,
+        "mention_everyone": e.mention_everyone,
+        "mentions": ids("mention", &e.mentions)?,
+        "mention_roles": ids("mention_role", &e.mention_roles)?,
+        "message_reference": reference,
+        "nonce": nonce,
+        "attachments": [],
+        "embeds": [],
+        "reactions": [],
+        "pinned": false,
+        "pinned_at": Bson::Null,
+        "deleted": false,
+        "edit_history": [],
+        "last_seq": seq,
+    })
+}
+
+/// The statements the message events of both channel kinds make.
+enum MessageEvent<'a> {
+    Sent(&'a MessageSent),
+    Edited(&'a cloudcord_schemas::message::MessageEdited),
+    Deleted(&'a cloudcord_schemas::message::MessageDeleted),
+    ReactionAdded(&'a cloudcord_schemas::message::ReactionAdded),
+    ReactionRemoved(&'a cloudcord_schemas::message::ReactionRemoved),
+    Pinned(&'a cloudcord_schemas::message::MessagePinned),
+    Unpinned(&'a cloudcord_schemas::message::MessageUnpinned),
+}
+
+fn message(
+    guild_id: Option<i64>,
+    seq: i64,
+    event: MessageEvent<'_>,
+) -> Result<Write, Unrepresentable> {
+    let by_id = |message| -> Result<Document, Unrepresentable> {
+        Ok(doc! { "_id": id("message_id", message)? })
+    };
+    Ok(match event {
+        MessageEvent::Sent(e) => Write::replace(
+            Collection::Messages,
+            id("message_id", e.id)?,
+            message_document(guild_id, seq, e)?,
+        ),
+        MessageEvent::Edited(e) => Write::messages(
+            by_id(e.id)?,
+            seq,
+            doc! {
+                "$set": {
+                    "content": &e.content,
+                    "edited_timestamp": date(e.edited_timestamp),
+                    "mention_everyone": e.mention_everyone,
+                    "mentions": ids("mention", &e.mentions)?,
+                    "mention_roles": ids("mention_role", &e.mention_roles)?,
+                },
+                "$push": { "edit_history": {
+                    "content": &e.content,
+                    "edited_timestamp": date(e.edited_timestamp),
+                } },
+            },
+            false,
+        ),
+        MessageEvent::Deleted(e) => Write::messages(
+            by_id(e.id)?,
+            seq,
+            doc! { "$set": { "deleted": true } },
+            false,
+        ),
+        MessageEvent::ReactionAdded(e) => Write::messages(
+            by_id(e.message_id)?,
+            seq,
+            doc! { "$addToSet": { "reactions": emoji(&e.emoji, id("user_id", e.user_id)?)? } },
+            false,
+        ),
+        MessageEvent::ReactionRemoved(e) => Write::messages(
+            by_id(e.message_id)?,
+            seq,
+            doc! { "$pull": { "reactions": emoji(&e.emoji, id("user_id", e.user_id)?)? } },
+            false,
+        ),
+        MessageEvent::Pinned(e) => Write::messages(
+            by_id(e.message_id)?,
+            seq,
+            doc! { "$set": { "pinned": true, "pinned_at": date(e.pinned_at) } },
+            false,
+        ),
+        MessageEvent::Unpinned(e) => Write::messages(
+            by_id(e.message_id)?,
+            seq,
+            doc! { "$set": { "pinned": false, "pinned_at": Bson::Null } },
+            false,
+        ),
+    })
+}
+
+/// Discord's audit-log action types (`developers/resources/audit-log.mdx`).
+mod action {
+    pub const GUILD_UPDATE: i32 = 1;
+    pub const CHANNEL_CREATE: i32 = 10;
+    pub const CHANNEL_UPDATE: i32 = 11;
+    pub const CHANNEL_DELETE: i32 = 12;
+    pub const CHANNEL_OVERWRITE_UPDATE: i32 = 14;
+    pub const CHANNEL_OVERWRITE_DELETE: i32 = 15;
+    pub const MEMBER_KICK: i32 = 20;
+    pub const MEMBER_BAN_ADD: i32 = 22;
+    pub const MEMBER_BAN_REMOVE: i32 = 23;
+    pub const MEMBER_UPDATE: i32 = 24;
+    pub const ROLE_CREATE: i32 = 30;
+    pub const ROLE_UPDATE: i32 = 31;
+    pub const ROLE_DELETE: i32 = 32;
+    pub const INVITE_CREATE: i32 = 40;
+    pub const INVITE_DELETE: i32 = 42;
+    pub const MESSAGE_BULK_DELETE: i32 = 73;
+    pub const MESSAGE_PIN: i32 = 74;
+    pub const MESSAGE_UNPIN: i32 = 75;
+}
+
+/// One audited change: Discord's `{key, new_value}` (old values would need state).
+fn change(key: &str, value: impl Into<Bson>) -> Document {
+    doc! { "key": key, "new_value": value.into() }
+}
+
+fn channel_changes(channel: &GuildChannel) -> Result<Vec<Document>, Unrepresentable> {
+    Ok(vec![
+        change("name", channel.name.as_str()),
+        change("type", i32::from(u8::from(channel.kind))),
+        change("position", i64::from(channel.position)),
+        change("topic", channel.topic.as_deref()),
+        change("nsfw", channel.nsfw),
+        change(
+            "parent_id",
+            channel.parent_id.map(|p| id("parent_id", p)).transpose()?,
+        ),
+        change(
+            "permission_overwrites",
+            channel
+                .permission_overwrites
+                .iter()
+                .map(overwrite)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    ])
+}
+
+fn overwrite(o: &PermissionOverwrite) -> Result<Document, Unrepresentable> {
+    Ok(doc! {
+        "id": id("overwrite_id", o.id)?,
+        "type": i32::from(u8::from(o.kind)),
+        "allow": o.allow.bits().to_string(),
+        "deny": o.deny.bits().to_string(),
+    })
+}
+
+fn role_changes(role: &Role) -> Vec<Document> {
+    vec![
+        change("name", role.name.as_str()),
+        change("permissions", role.permissions.bits().to_string()),
+        change("color", i64::from(role.color)),
+        change("hoist", role.hoist),
+        change("mentionable", role.mentionable),
+        change("position", i64::from(role.position)),
+    ]
+}
+
+/// The audit-log entry of a guild event: `(action_type, target_id, changes, reason)`.
+type Audited = (i32, Option<i64>, Vec<Document>, Option<String>);
+
+fn audited(event: &GuildEvent) -> Result<Option<Audited>, Unrepresentable> {
+    let entry = |action, target: Option<i64>, changes| Some((action, target, changes, None));
+    Ok(match event {
+        GuildEvent::GuildUpdated(e) => {
+            let mut changes = Vec::new();
+            if let Some(name) = &e.name {
+                changes.push(change("name", name.as_str()));
+            }
+            if let Some(description) = &e.description {
+                changes.push(change("description", description.as_deref()));
+            }
+            if let Some(owner) = e.owner_id {
+                changes.push(change("owner_id", id("owner_id", owner)?));
+            }
+            if let Some(channel) = e.system_channel_id {
+                let channel = channel.map(|c| id("system_channel_id", c)).transpose()?;
+                changes.push(change("system_channel_id", channel));
+            }
+            if let Some(channel) = e.afk_channel_id {
+                let channel = channel.map(|c| id("afk_channel_id", c)).transpose()?;
+                changes.push(change("afk_channel_id", channel));
+            }
+            if let Some(timeout) = e.afk_timeout {
+                changes.push(change("afk_timeout", i64::from(timeout)));
+            }
+            entry(action::GUILD_UPDATE, None, changes)
+        }
+        GuildEvent::ChannelCreated(e) => entry(
+            action::CHANNEL_CREATE,
+            Some(id("channel_id", e.channel.id)?),
+            channel_changes(&e.channel)?,
+        ),
+        GuildEvent::ChannelUpdated(e) => entry(
+            action::CHANNEL_UPDATE,
+            Some(id("channel_id", e.channel.id)?),
+            channel_changes(&e.channel)?,
+        ),
+        GuildEvent::ChannelDeleted(e) => entry(
+            action::CHANNEL_DELETE,
+            Some(id("channel_id", e.channel.id)?),
+            Vec::new(),
+        ),
+        GuildEvent::ChannelOverwriteUpserted(e) => entry(
+            action::CHANNEL_OVERWRITE_UPDATE,
+            Some(id("channel_id", e.channel_id)?),
+            vec![
+                change("id", id("overwrite_id", e.overwrite.id)?),
+                change("type", i32::from(u8::from(e.overwrite.kind))),
+                change(
+                    "allow",
+                    bits("allow", e.overwrite.allow.bits())?.to_string(),
+                ),
+                change("deny", bits("deny", e.overwrite.deny.bits())?.to_string()),
+            ],
+        ),
+        GuildEvent::ChannelOverwriteDeleted(e) => entry(
+            action::CHANNEL_OVERWRITE_DELETE,
+            Some(id("channel_id", e.channel_id)?),
+            vec![change("id", id("overwrite_id", e.id)?)],
+        ),
+        GuildEvent::MemberKicked(e) => entry(
+            action::MEMBER_KICK,
+            Some(id("user_id", e.user_id)?),
+            Vec::new(),
+        ),
+        GuildEvent::MemberBanned(e) => Some((
+            action::MEMBER_BAN_ADD,
+            Some(id("user_id", e.user_id)?),
+            vec![change(
+                "delete_message_seconds",
+                i64::from(e.delete_message_seconds),
+            )],
+            e.reason.clone(),
+        )),
+        GuildEvent::MemberUnbanned(e) => entry(
+            action::MEMBER_BAN_REMOVE,
+            Some(id("user_id", e.user_id)?),
+            Vec::new(),
+        ),
+        GuildEvent::MemberUpdated(e) => entry(
+            action::MEMBER_UPDATE,
+            Some(id("user_id", e.user_id)?),
+            vec![
+                change("nick", e.nick.as_deref()),
+                change("roles", ids("role_id", &e.roles)?),
+                change(
+                    "communication_disabled_until",
+                    e.communication_disabled_until.map(date),
+                ),
+                change("mute", e.mute),
+                change("deaf", e.deaf),
+            ],
+        ),
+        GuildEvent::RoleCreated(e) => entry(
+            action::ROLE_CREATE,
+            Some(id("role_id", e.role.id)?),
+            role_changes(&e.role),
+        ),
+        GuildEvent::RoleUpdated(e) => entry(
+            action::ROLE_UPDATE,
+            Some(id("role_id", e.role.id)?),
+            role_changes(&e.role),
+        ),
+        GuildEvent::RoleDeleted(e) => entry(
+            action::ROLE_DELETE,
+            Some(id("role_id", e.role_id)?),
+            Vec::new(),
+        ),
+        GuildEvent::RolePositionsUpdated(e) => entry(
+            action::ROLE_UPDATE,
+            None,
+            e.positions
+                .iter()
+                .map(|p| {
+                    Ok(doc! {
+                        "key": "position",
+                        "role_id": id("role_id", p.id)?,
+                        "new_value": i64::from(p.position),
+                    })
+                })
+                .collect::<Result<_, Unrepresentable>>()?,
+        ),
+        GuildEvent::InviteCreated(e) => entry(
+            action::INVITE_CREATE,
+            None,
+            vec![
+                change("code", e.code.as_str()),
+                change("channel_id", id("channel_id", e.channel_id)?),
+                change("max_age", i64::from(e.max_age)),
+                change("max_uses", i64::from(e.max_uses)),
+                change("temporary", e.temporary),
+            ],
+        ),
+        GuildEvent::InviteRevoked(e) => entry(
+            action::INVITE_DELETE,
+            None,
+            vec![
+                change("code", e.code.as_str()),
+                change("channel_id", id("channel_id", e.channel_id)?),
+            ],
+        ),
+        GuildEvent::MessagesBulkDeleted(e) => entry(
+            action::MESSAGE_BULK_DELETE,
+            Some(id("channel_id", e.channel_id)?),
+            vec![change(
+                "count",
+                i64::try_from(e.ids.len()).unwrap_or(i64::MAX),
+            )],
+        ),
+        GuildEvent::MessagePinned(e) => entry(
+            action::MESSAGE_PIN,
+            Some(id("message_id", e.message_id)?),
+            vec![change("channel_id", id("channel_id", e.channel_id)?)],
+        ),
+        GuildEvent::MessageUnpinned(e) => entry(
+            action::MESSAGE_UNPIN,
+            Some(id("message_id", e.message_id)?),
+            vec![change("channel_id", id("channel_id", e.channel_id)?)],
+        ),
+        GuildEvent::GuildCreated(_)
+        | GuildEvent::GuildDeleted(_)
+        | GuildEvent::MemberJoined(_)
+        | GuildEvent::MemberLeft(_)
+        | GuildEvent::MessageSent(_)
+        | GuildEvent::MessageEdited(_)
+        | GuildEvent::MessageDeleted(_)
+        | GuildEvent::ReactionAdded(_)
+        | GuildEvent::ReactionRemoved(_)
+        | GuildEvent::VoiceStateUpdated(_) => None,
+    })
+}
+
+fn guild(
+    record: &EventRecord,
+    guild_id: i64,
+    seq: i64,
+    event: &GuildEvent,
+) -> Result<Vec<Write>, Unrepresentable> {
+    let mut writes = Vec::new();
+    let some = Some(guild_id);
+    match event {
+        GuildEvent::MessageSent(e) => writes.push(message(some, seq, MessageEvent::Sent(e))?),
+        GuildEvent::MessageEdited(e) => writes.push(message(some, seq, MessageEvent::Edited(e))?),
+        GuildEvent::MessageDeleted(e) => {
+            writes.push(message(some, seq, MessageEvent::Deleted(e))?);
+        }
+        GuildEvent::ReactionAdded(e) => {
+            writes.push(message(some, seq, MessageEvent::ReactionAdded(e))?);
+        }
+        GuildEvent::ReactionRemoved(e) => {
+            writes.push(message(some, seq, MessageEvent::ReactionRemoved(e))?);
+        }
+        GuildEvent::MessagePinned(e) => writes.push(message(some, seq, MessageEvent::Pinned(e))?),
+        GuildEvent::MessageUnpinned(e) => {
+            writes.push(message(some, seq, MessageEvent::Unpinned(e))?);
+        }
+        GuildEvent::MessagesBulkDeleted(e) => writes.push(Write::messages(
+            doc! { "_id": { "$in": ids("message_id", &e.ids)? } },
+            seq,
+            doc! { "$set": { "deleted": true } },
+            true,
+        )),
+        GuildEvent::ChannelDeleted(e) => writes.push(Write::messages(
+            doc! { "channel_id": id("channel_id", e.channel.id)? },
+            seq,
+            doc! { "$set": { "deleted": true } },
+            true,
+        )),
+        GuildEvent::GuildDeleted(_) => writes.push(Write::messages(
+            doc! { "guild_id": guild_id },
+            seq,
+            doc! { "$set": { "deleted": true } },
+            true,
+        )),
+        GuildEvent::MemberBanned(e) if e.delete_message_seconds > 0 => {
+            let since = e.banned_at - time::Duration::seconds(e.delete_message_seconds.into());
+            writes.push(Write::messages(
+                doc! {
+                    "guild_id": guild_id,
+                    "author.id": id("user_id", e.user_id)?,
+                    "timestamp": { "$gte": date(since) },
+                },
+                seq,
+                doc! { "$set": { "deleted": true } },
+                true,
+            ));
+        }
+        _ => {}
+    }
+    if let Some((action_type, target_id, changes, reason)) = audited(event)? {
+        let envelope = &record.envelope;
+        let user_id = match envelope.actor {
+            Actor::User(user) => Some(id("actor", user)?),
+            Actor::System => None,
+        };
+        let event_id = envelope.event_id.to_string();
+        writes.push(Write::replace(
+            Collection::AuditLog,
+            event_id.clone(),
+            doc! {
+                "_id": event_id,
+                "guild_id": guild_id,
+                "seq": seq,
+                "action_type": action_type,
+                "user_id": user_id,
+                "target_id": target_id,
+                "changes": changes,
+                "reason": reason,
+                "created_at": date(envelope.occurred_at),
+            },
+        ));
+    }
+    Ok(writes)
+}
+
+fn settings_document(user_id: i64, settings: &UserSettings) -> Document {
+    let theme = match settings.theme {
+        Theme::Dark => "dark",
+        Theme::Light => "light",
+    };
+    let status = match settings.status {
+        Status::Online => "online",
+        Status::Idle => "idle",
+        Status::Dnd => "dnd",
+        Status::Invisible => "invisible",
+    };
+    let custom_status = settings.custom_status.as_ref().map(|c| {
+        doc! { "text": c.text.as_deref(), "emoji_name": c.emoji_name.as_deref() }
+    });
+    doc! {
+        "_id": user_id,
+        "locale": &settings.locale,
+        "theme": theme,
+        "status": status,
+        "custom_status": custom_status,
+    }
+}
+
+/// The statements `record` makes, in the order they apply.
+pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
+    let envelope = &record.envelope;
+    let aggregate = id("aggregate_id", envelope.aggregate.id)?;
+    let seq = i64::try_from(envelope.seq).map_err(|_| Unrepresentable {
+        field: "seq",
+        value: envelope.seq,
+    })?;
+    Ok(match &envelope.event {
+        DomainEvent::Guild(event) => guild(record, aggregate, seq, event)?,
+        DomainEvent::DmChannel(event) => {
+            let message_event = match event {
+                DmChannelEvent::MessageSent(e) => Some(MessageEvent::Sent(e)),
+                DmChannelEvent::MessageEdited(e) => Some(MessageEvent::Edited(e)),
+                DmChannelEvent::MessageDeleted(e) => Some(MessageEvent::Deleted(e)),
+                DmChannelEvent::ReactionAdded(e) => Some(MessageEvent::ReactionAdded(e)),
+                DmChannelEvent::ReactionRemoved(e) => Some(MessageEvent::ReactionRemoved(e)),
+                DmChannelEvent::MessagePinned(e) => Some(MessageEvent::Pinned(e)),
+                DmChannelEvent::MessageUnpinned(e) => Some(MessageEvent::Unpinned(e)),
+                DmChannelEvent::DmChannelOpened(_)
+                | DmChannelEvent::DmRecipientBlocked(_)
+                | DmChannelEvent::DmRecipientUnblocked(_) => None,
+            };
+            message_event
+                .map(|e| message(None, seq, e))
+                .transpose()?
+                .into_iter()
+                .collect()
+        }
+        DomainEvent::User(UserEvent::UserRegistered(_)) => vec![Write::replace(
+            Collection::UserSettings,
+            aggregate,
+            settings_document(aggregate, &UserSettings::default()),
+        )],
+        DomainEvent::User(UserEvent::UserSettingsChanged(e)) => vec![Write::replace(
+            Collection::UserSettings,
+            aggregate,
+            settings_document(aggregate, &e.settings),
+        )],
+        DomainEvent::User(_) | DomainEvent::UsernameClaim(_) => Vec::new(),
+    })
+}

@@ -1,0 +1,639 @@
+//! The PostgreSQL projection as a pure function: one event in, the row changes it
+//! makes out ([`project`]). No clock, no randomness, no I/O — [`super::writer`]
+//! turns the changes into SQL.
+//!
+//! Changes that depend on the rows already there (a role created shifts the others
+//! up; a deleted channel takes its overwrites and invites with it) are expressed as
+//! set-based changes ([`RowChange::ShiftRolesUp`], [`RowChange::DeleteChannel`]), so
+//! the writer applies them in the database, in event order.
+
+use cloudcord_schemas::dm_channel::DmChannelEvent;
+use cloudcord_schemas::envelope::EventEnvelope;
+use cloudcord_schemas::guild::{
+    GuildChannel, GuildEvent, GuildUpdated, MemberUpdated, Role, VoiceState,
+};
+use cloudcord_schemas::message::MessageSent;
+use cloudcord_schemas::permissions::PermissionOverwrite;
+use cloudcord_schemas::user::UserEvent;
+use time::OffsetDateTime;
+
+use crate::int64::{Unrepresentable, bits, id, int4};
+use crate::record::DomainEvent;
+
+/// A `users` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub global_name: Option<String>,
+    pub avatar: Option<String>,
+    pub email: Option<String>,
+    pub bot: bool,
+    pub application_id: Option<i64>,
+    pub owner_id: Option<i64>,
+}
+
+/// A `guilds` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuildRow {
+    pub id: i64,
+    pub name: String,
+    pub owner_id: i64,
+    pub system_channel_id: Option<i64>,
+    pub afk_timeout: i32,
+    pub created_at: OffsetDateTime,
+}
+
+/// Discord's AFK timeout of a new guild, in seconds.
+const DEFAULT_AFK_TIMEOUT: i32 = 300;
+
+/// A `channels` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRow {
+    pub id: i64,
+    pub guild_id: i64,
+    pub kind: i16,
+    pub name: String,
+    pub position: i32,
+    pub parent_id: Option<i64>,
+    pub topic: Option<String>,
+    pub nsfw: bool,
+    pub rate_limit_per_user: i32,
+    pub bitrate: Option<i32>,
+    pub user_limit: Option<i32>,
+}
+
+/// A `permission_overwrites` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverwriteRow {
+    pub channel_id: i64,
+    pub target_id: i64,
+    pub guild_id: i64,
+    pub kind: i16,
+    pub allow: i64,
+    pub deny: i64,
+}
+
+/// A `roles` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRow {
+    pub id: i64,
+    pub guild_id: i64,
+    pub name: String,
+    pub color: i32,
+    pub hoist: bool,
+    pub position: i32,
+    pub permissions: i64,
+    pub managed: bool,
+    pub mentionable: bool,
+}
+
+/// A `members` row (as it is when a user joins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub guild_id: i64,
+    pub user_id: i64,
+    pub joined_at: OffsetDateTime,
+}
+
+/// A member's guild profile after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberProfile {
+    pub guild_id: i64,
+    pub user_id: i64,
+    pub nick: Option<String>,
+    pub roles: Vec<i64>,
+    pub communication_disabled_until: Option<OffsetDateTime>,
+    pub mute: bool,
+    pub deaf: bool,
+}
+
+/// An `invites` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRow {
+    pub code: String,
+    pub guild_id: i64,
+    pub channel_id: i64,
+    pub inviter_id: i64,
+    pub max_age: i32,
+    pub max_uses: i32,
+    pub temporary: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// A `voice_states` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceStateRow {
+    pub guild_id: i64,
+    pub user_id: i64,
+    pub channel_id: i64,
+    pub session_id: Option<String>,
+    pub deaf: bool,
+    pub mute: bool,
+    pub self_deaf: bool,
+    pub self_mute: bool,
+    pub suppress: bool,
+}
+
+/// A `message_index` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: i64,
+    pub channel_id: i64,
+    pub guild_id: Option<i64>,
+    pub author_id: i64,
+    pub created_at: OffsetDateTime,
+    pub pinned: bool,
+    pub deleted: bool,
+}
+
+/// One change to the read models, applied in event order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowChange {
+    /// Insert or replace a user.
+    UpsertUser(UserRow),
+    /// Set a user's profile fields.
+    UpdateUserProfile {
+        id: i64,
+        username: String,
+        global_name: Option<String>,
+        avatar: Option<String>,
+    },
+    /// Insert or replace one side of a relationship.
+    UpsertRelationship {
+        user_id: i64,
+        other_id: i64,
+        kind: i16,
+    },
+    /// Remove one side of a relationship.
+    DeleteRelationship { user_id: i64, other_id: i64 },
+    /// Insert a guild.
+    UpsertGuild(GuildRow),
+    /// Change guild settings: `None` leaves a column as it is.
+    UpdateGuild {
+        id: i64,
+        name: Option<String>,
+        description: Option<Option<String>>,
+        owner_id: Option<i64>,
+        system_channel_id: Option<Option<i64>>,
+        afk_channel_id: Option<Option<i64>>,
+        afk_timeout: Option<i32>,
+    },
+    /// Remove a guild and everything in it; its messages become deleted.
+    DeleteGuild { id: i64 },
+    /// Insert or replace a channel (its overwrites come as separate changes).
+    UpsertChannel(ChannelRow),
+    /// Replace all overwrites of a channel.
+    ReplaceOverwrites {
+        channel_id: i64,
+        overwrites: Vec<OverwriteRow>,
+    },
+    /// Remove a channel with its overwrites, invites and voice states; its messages
+    /// become deleted, children lose their parent, guild settings naming it clear.
+    DeleteChannel { guild_id: i64, channel_id: i64 },
+    /// Insert or replace one overwrite.
+    UpsertOverwrite(OverwriteRow),
+    /// Remove one overwrite.
+    DeleteOverwrite { channel_id: i64, target_id: i64 },
+    /// Every role of the guild at position ≥ 1 moves up by one.
+    ShiftRolesUp { guild_id: i64 },
+    /// Insert or replace a role.
+    UpsertRole(RoleRow),
+    /// Remove a role from the guild, its members and its overwrites.
+    DeleteRole { guild_id: i64, role_id: i64 },
+    /// Set one role's position.
+    SetRolePosition { role_id: i64, position: i32 },
+    /// Insert a member with an empty profile.
+    InsertMember(MemberRow),
+    /// Count one use of an invite.
+    CountInviteUse { code: String },
+    /// Remove a member (left, kicked, banned).
+    DeleteMember { guild_id: i64, user_id: i64 },
+    /// Set a member's guild profile.
+    UpdateMember(MemberProfile),
+    /// Insert or replace a ban.
+    UpsertBan {
+        guild_id: i64,
+        user_id: i64,
+        reason: Option<String>,
+    },
+    /// Lift a ban.
+    DeleteBan { guild_id: i64, user_id: i64 },
+    /// Mark a user's messages in the guild sent at or after `since` deleted.
+    PurgeMessages {
+        guild_id: i64,
+        author_id: i64,
+        since: OffsetDateTime,
+    },
+    /// Insert an invite.
+    UpsertInvite(InviteRow),
+    /// Remove an invite.
+    DeleteInvite { code: String },
+    /// Insert or replace a voice state.
+    UpsertVoiceState(VoiceStateRow),
+    /// Remove a voice state (disconnected).
+    DeleteVoiceState { guild_id: i64, user_id: i64 },
+    /// Insert a DM channel.
+    UpsertDmChannel {
+        id: i64,
+        user_low: i64,
+        user_high: i64,
+    },
+    /// Record a block on a DM channel.
+    UpsertDmBlock {
+        channel_id: i64,
+        blocker_id: i64,
+        blocked_id: i64,
+    },
+    /// Remove a block from a DM channel.
+    DeleteDmBlock { channel_id: i64, blocker_id: i64 },
+    /// Index a new message.
+    InsertMessage(MessageRow),
+    /// Pin or unpin a message.
+    SetPinned { id: i64, pinned: bool },
+    /// Mark a message deleted.
+    DeleteMessage { id: i64 },
+}
+
+/// The row changes `envelope` makes, in the order they apply.
+pub fn project(envelope: &EventEnvelope<DomainEvent>) -> Result<Vec<RowChange>, Unrepresentable> {
+    let aggregate = id("aggregate_id", envelope.aggregate.id)?;
+    match &envelope.event {
+        DomainEvent::Guild(event) => guild(aggregate, event),
+        DomainEvent::User(event) => user(aggregate, event),
+        DomainEvent::DmChannel(event) => dm_channel(aggregate, event),
+        // Claims matter to the write side only; their positions are still tracked.
+        DomainEvent::UsernameClaim(_) => Ok(Vec::new()),
+    }
+}
+
+fn user(user_id: i64, event: &UserEvent) -> Result<Vec<RowChange>, Unrepresentable> {
+    use cloudcord_schemas::user::RelationshipType;
+    let relationship = |other, kind: RelationshipType| -> Result<Vec<RowChange>, Unrepresentable> {
+        Ok(vec![RowChange::UpsertRelationship {
+            user_id,
+            other_id: id("user_id", other)?,
+            kind: kind.discord_type().into(),
+        }])
+    };
+    Ok(match event {
+        UserEvent::UserRegistered(e) => vec![RowChange::UpsertUser(UserRow {
+            id: id("user_id", e.user_id)?,
+            username: e.username.clone(),
+            global_name: e.global_name.clone(),
+            avatar: None,
+            email: e.email.clone(),
+            bot: e.bot,
+            application_id: e
+                .application_id
+                .map(|a| id("application_id", a))
+                .transpose()?,
+            owner_id: e.owner_id.map(|o| id("owner_id", o)).transpose()?,
+        })],
+        UserEvent::UserProfileUpdated(e) => vec![RowChange::UpdateUserProfile {
+            id: user_id,
+            username: e.username.clone(),
+            global_name: e.global_name.clone(),
+            avatar: e.avatar.clone(),
+        }],
+        // Settings live in MongoDB; a token generation is the write side's concern.
+        UserEvent::UserSettingsChanged(_) | UserEvent::BotTokenReset(_) => Vec::new(),
+        UserEvent::FriendRequestSent(e) => {
+            relationship(e.user_id, RelationshipType::OutgoingRequest)?
+        }
+        UserEvent::FriendRequestReceived(e) => {
+            relationship(e.user_id, RelationshipType::IncomingRequest)?
+        }
+        UserEvent::FriendRequestAccepted(e) => relationship(e.user_id, RelationshipType::Friend)?,
+        UserEvent::FriendshipConfirmed(e) => relationship(e.user_id, RelationshipType::Friend)?,
+        UserEvent::UserBlocked(e) => relationship(e.user_id, RelationshipType::Blocked)?,
+        UserEvent::RelationshipRemoved(e) => vec![RowChange::DeleteRelationship {
+            user_id,
+            other_id: id("user_id", e.user_id)?,
+        }],
+    })
+}
+
+fn channel_row(guild_id: i64, channel: &GuildChannel) -> Result<ChannelRow, Unrepresentable> {
+    Ok(ChannelRow {
+        id: id("channel_id", channel.id)?,
+        guild_id,
+        kind: u8::from(channel.kind).into(),
+        name: channel.name.clone(),
+        position: int4("position", channel.position)?,
+        parent_id: channel.parent_id.map(|p| id("parent_id", p)).transpose()?,
+        topic: channel.topic.clone(),
+        nsfw: channel.nsfw,
+        rate_limit_per_user: int4("rate_limit_per_user", channel.rate_limit_per_user)?,
+        bitrate: channel.bitrate.map(|b| int4("bitrate", b)).transpose()?,
+        user_limit: channel
+            .user_limit
+            .map(|u| int4("user_limit", u))
+            .transpose()?,
+    })
+}
+
+fn overwrite_row(
+    guild_id: i64,
+    channel_id: i64,
+    overwrite: &PermissionOverwrite,
+) -> Result<OverwriteRow, Unrepresentable> {
+    Ok(OverwriteRow {
+        channel_id,
+        target_id: id("overwrite_id", overwrite.id)?,
+        guild_id,
+        kind: u8::from(overwrite.kind).into(),
+        allow: bits("allow", overwrite.allow.bits())?,
+        deny: bits("deny", overwrite.deny.bits())?,
+    })
+}
+
+/// A channel and its overwrites, replacing what was there.
+fn channel_changes(
+    guild_id: i64,
+    channel: &GuildChannel,
+) -> Result<[RowChange; 2], Unrepresentable> {
+    let row = channel_row(guild_id, channel)?;
+    let overwrites = channel
+        .permission_overwrites
+        .iter()
+        .map(|o| overwrite_row(guild_id, row.id, o))
+        .collect::<Result<_, _>>()?;
+    let channel_id = row.id;
+    Ok([
+        RowChange::UpsertChannel(row),
+        RowChange::ReplaceOverwrites {
+            channel_id,
+            overwrites,
+        },
+    ])
+}
+
+fn role_row(guild_id: i64, role: &Role) -> Result<RoleRow, Unrepresentable> {
+    Ok(RoleRow {
+        id: id("role_id", role.id)?,
+        guild_id,
+        name: role.name.clone(),
+        color: int4("color", role.color)?,
+        hoist: role.hoist,
+        position: int4("position", role.position)?,
+        permissions: bits("permissions", role.permissions.bits())?,
+        managed: role.managed,
+        mentionable: role.mentionable,
+    })
+}
+
+fn member_profile(guild_id: i64, e: &MemberUpdated) -> Result<MemberProfile, Unrepresentable> {
+    Ok(MemberProfile {
+        guild_id,
+        user_id: id("user_id", e.user_id)?,
+        nick: e.nick.clone(),
+        roles: e
+            .roles
+            .iter()
+            .map(|r| id("role_id", *r))
+            .collect::<Result<_, _>>()?,
+        communication_disabled_until: e.communication_disabled_until,
+        mute: e.mute,
+        deaf: e.deaf,
+    })
+}
+
+fn guild_update(guild_id: i64, e: &GuildUpdated) -> Result<RowChange, Unrepresentable> {
+    let nullable_id = |value: Option<Option<cloudcord_schemas::ids::ChannelId>>, field| {
+        value
+            .map(|inner| inner.map(|c| id(field, c)).transpose())
+            .transpose()
+    };
+    Ok(RowChange::UpdateGuild {
+        id: guild_id,
+        name: e.name.clone(),
+        description: e.description.clone(),
+        owner_id: e.owner_id.map(|o| id("owner_id", o)).transpose()?,
+        system_channel_id: nullable_id(e.system_channel_id, "system_channel_id")?,
+        afk_channel_id: nullable_id(e.afk_channel_id, "afk_channel_id")?,
+        afk_timeout: e.afk_timeout.map(|t| int4("afk_timeout", t)).transpose()?,
+    })
+}
+
+fn voice_state(guild_id: i64, state: &VoiceState) -> Result<RowChange, Unrepresentable> {
+    let user_id = id("user_id", state.user_id)?;
+    Ok(match state.channel_id {
+        None => RowChange::DeleteVoiceState { guild_id, user_id },
+        Some(channel) => RowChange::UpsertVoiceState(VoiceStateRow {
+            guild_id,
+            user_id,
+            channel_id: id("channel_id", channel)?,
+            session_id: state.session_id.clone(),
+            deaf: state.deaf,
+            mute: state.mute,
+            self_deaf: state.self_deaf,
+            self_mute: state.self_mute,
+            suppress: state.suppress,
+        }),
+    })
+}
+
+/// The index row of a message sent in `guild_id` (`None` in a DM).
+fn message_row(guild_id: Option<i64>, e: &MessageSent) -> Result<RowChange, Unrepresentable> {
+    Ok(RowChange::InsertMessage(MessageRow {
+        id: id("message_id", e.id)?,
+        channel_id: id("channel_id", e.channel_id)?,
+        guild_id,
+        author_id: id("author_id", e.author.id)?,
+        created_at: e.timestamp,
+        pinned: false,
+        deleted: false,
+    }))
+}
+
+fn guild(guild_id: i64, event: &GuildEvent) -> Result<Vec<RowChange>, Unrepresentable> {
+    Ok(match event {
+        GuildEvent::GuildCreated(e) => {
+            let mut changes = vec![
+                RowChange::UpsertGuild(GuildRow {
+                    id: guild_id,
+                    name: e.name.clone(),
+                    owner_id: id("owner_id", e.owner.id)?,
+                    system_channel_id: e
+                        .system_channel_id
+                        .map(|c| id("system_channel_id", c))
+                        .transpose()?,
+                    afk_timeout: DEFAULT_AFK_TIMEOUT,
+                    created_at: e.created_at,
+                }),
+                RowChange::InsertMember(MemberRow {
+                    guild_id,
+                    user_id: id("owner_id", e.owner.id)?,
+                    joined_at: e.created_at,
+                }),
+            ];
+            for role in &e.roles {
+                changes.push(RowChange::UpsertRole(role_row(guild_id, role)?));
+            }
+            for channel in &e.channels {
+                changes.extend(channel_changes(guild_id, channel)?);
+            }
+            changes
+        }
+        GuildEvent::GuildUpdated(e) => vec![guild_update(guild_id, e)?],
+        GuildEvent::GuildDeleted(_) => vec![RowChange::DeleteGuild { id: guild_id }],
+        GuildEvent::ChannelCreated(e) => channel_changes(guild_id, &e.channel)?.into(),
+        GuildEvent::ChannelUpdated(e) => channel_changes(guild_id, &e.channel)?.into(),
+        GuildEvent::ChannelDeleted(e) => vec![RowChange::DeleteChannel {
+            guild_id,
+            channel_id: id("channel_id", e.channel.id)?,
+        }],
+        GuildEvent::ChannelOverwriteUpserted(e) => {
+            let channel_id = id("channel_id", e.channel_id)?;
+            vec![RowChange::UpsertOverwrite(overwrite_row(
+                guild_id,
+                channel_id,
+                &e.overwrite,
+            )?)]
+        }
+        GuildEvent::ChannelOverwriteDeleted(e) => vec![RowChange::DeleteOverwrite {
+            channel_id: id("channel_id", e.channel_id)?,
+            target_id: id("overwrite_id", e.id)?,
+        }],
+        GuildEvent::RoleCreated(e) => vec![
+            RowChange::ShiftRolesUp { guild_id },
+            RowChange::UpsertRole(role_row(guild_id, &e.role)?),
+        ],
+        GuildEvent::RoleUpdated(e) => vec![RowChange::UpsertRole(role_row(guild_id, &e.role)?)],
+        GuildEvent::RoleDeleted(e) => vec![RowChange::DeleteRole {
+            guild_id,
+            role_id: id("role_id", e.role_id)?,
+        }],
+        GuildEvent::RolePositionsUpdated(e) => e
+            .positions
+            .iter()
+            .map(|p| {
+                Ok(RowChange::SetRolePosition {
+                    role_id: id("role_id", p.id)?,
+                    position: int4("position", p.position)?,
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        GuildEvent::MemberJoined(e) => {
+            let mut changes = vec![RowChange::InsertMember(MemberRow {
+                guild_id,
+                user_id: id("user_id", e.user.id)?,
+                joined_at: e.joined_at,
+            })];
+            if let Some(code) = &e.invite_code {
+                changes.push(RowChange::CountInviteUse { code: code.clone() });
+            }
+            changes
+        }
+        GuildEvent::MemberLeft(e) => vec![RowChange::DeleteMember {
+            guild_id,
+            user_id: id("user_id", e.user_id)?,
+        }],
+        GuildEvent::MemberKicked(e) => vec![RowChange::DeleteMember {
+            guild_id,
+            user_id: id("user_id", e.user_id)?,
+        }],
+        GuildEvent::MemberBanned(e) => {
+            let user_id = id("user_id", e.user_id)?;
+            let mut changes = vec![
+                RowChange::DeleteMember { guild_id, user_id },
+                RowChange::UpsertBan {
+                    guild_id,
+                    user_id,
+                    reason: e.reason.clone(),
+                },
+            ];
+            if e.delete_message_seconds > 0 {
+                changes.push(RowChange::PurgeMessages {
+                    guild_id,
+                    author_id: user_id,
+                    since: e.banned_at - time::Duration::seconds(e.delete_message_seconds.into()),
+                });
+            }
+            changes
+        }
+        GuildEvent::MemberUnbanned(e) => vec![RowChange::DeleteBan {
+            guild_id,
+            user_id: id("user_id", e.user_id)?,
+        }],
+        GuildEvent::MemberUpdated(e) => vec![RowChange::UpdateMember(member_profile(guild_id, e)?)],
+        GuildEvent::InviteCreated(e) => vec![RowChange::UpsertInvite(InviteRow {
+            code: e.code.clone(),
+            guild_id,
+            channel_id: id("channel_id", e.channel_id)?,
+            inviter_id: id("inviter_id", e.inviter_id)?,
+            max_age: int4("max_age", e.max_age)?,
+            max_uses: int4("max_uses", e.max_uses)?,
+            temporary: e.temporary,
+            created_at: e.created_at,
+        })],
+        GuildEvent::InviteRevoked(e) => vec![RowChange::DeleteInvite {
+            code: e.code.clone(),
+        }],
+        GuildEvent::MessageSent(e) => vec![message_row(Some(guild_id), e)?],
+        GuildEvent::MessageDeleted(e) => vec![RowChange::DeleteMessage {
+            id: id("message_id", e.id)?,
+        }],
+        GuildEvent::MessagesBulkDeleted(e) => e
+            .ids
+            .iter()
+            .map(|m| {
+                Ok(RowChange::DeleteMessage {
+                    id: id("message_id", *m)?,
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        GuildEvent::MessagePinned(e) => vec![RowChange::SetPinned {
+            id: id("message_id", e.message_id)?,
+            pinned: true,
+        }],
+        GuildEvent::MessageUnpinned(e) => vec![RowChange::SetPinned {
+            id: id("message_id", e.message_id)?,
+            pinned: false,
+        }],
+        // Content, edits and reactions live in the MongoDB message documents.
+        GuildEvent::MessageEdited(_)
+        | GuildEvent::ReactionAdded(_)
+        | GuildEvent::ReactionRemoved(_) => Vec::new(),
+        GuildEvent::VoiceStateUpdated(e) => vec![voice_state(guild_id, &e.state)?],
+    })
+}
+
+fn dm_channel(channel_id: i64, event: &DmChannelEvent) -> Result<Vec<RowChange>, Unrepresentable> {
+    Ok(match event {
+        DmChannelEvent::DmChannelOpened(e) => {
+            let [a, b] = &e.recipients;
+            let (a, b) = (id("recipient", a.id)?, id("recipient", b.id)?);
+            vec![RowChange::UpsertDmChannel {
+                id: channel_id,
+                user_low: a.min(b),
+                user_high: a.max(b),
+            }]
+        }
+        DmChannelEvent::DmRecipientBlocked(e) => vec![RowChange::UpsertDmBlock {
+            channel_id,
+            blocker_id: id("blocker", e.blocker)?,
+            blocked_id: id("blocked", e.blocked)?,
+        }],
+        DmChannelEvent::DmRecipientUnblocked(e) => vec![RowChange::DeleteDmBlock {
+            channel_id,
+            blocker_id: id("blocker", e.blocker)?,
+        }],
+        DmChannelEvent::MessageSent(e) => vec![message_row(None, e)?],
+        DmChannelEvent::MessageDeleted(e) => vec![RowChange::DeleteMessage {
+            id: id("message_id", e.id)?,
+        }],
+        DmChannelEvent::MessagePinned(e) => vec![RowChange::SetPinned {
+            id: id("message_id", e.message_id)?,
+            pinned: true,
+        }],
+        DmChannelEvent::MessageUnpinned(e) => vec![RowChange::SetPinned {
+            id: id("message_id", e.message_id)?,
+            pinned: false,
+        }],
+        DmChannelEvent::MessageEdited(_)
+        | DmChannelEvent::ReactionAdded(_)
+        | DmChannelEvent::ReactionRemoved(_) => Vec::new(),
+    })
+}

@@ -1,0 +1,540 @@
+//! The projection loop every store shares: read a batch of the `events` topic
+//! (`read_committed`, offsets never committed to Kafka), check each aggregate's
+//! `seq`, project what is new, let the [`Store`] write the changes together with its
+//! positions and offsets, then publish to `projected`.
+//!
+//! The store, not Kafka, remembers where each partition stands: on start (and after
+//! a failed write) the loop asks the store for its offsets and seeks there, so what
+//! the read models hold and where the projector resumes can never disagree.
+//!
+//! A partition stops — and stays stopped until the process restarts — when its next
+//! record cannot be applied: a gap in an aggregate's `seq`, a record that does not
+//! decode, or an event that does not fit the read model. Its offset stays on that
+//! record, the other partitions go on.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudcord_runtime::kafka::{EndOfPartitionContext, KafkaConfig, retry_while_settling};
+use cloudcord_runtime::telemetry::ErrorChain;
+use cloudcord_schemas::envelope::AggregateRef;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::projected::Publisher;
+use crate::record::{self, EventRecord};
+use crate::sequence::{Verdict, judge};
+
+/// Why a store could not read or write.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// PostgreSQL refused or failed a statement.
+    #[error("PostgreSQL failed")]
+    Postgres(#[from] sqlx::Error),
+    /// The read-model migrations failed.
+    #[error("the read-model migrations failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// MongoDB refused or failed a command.
+    #[error("MongoDB failed")]
+    Mongo(#[from] mongodb::error::Error),
+    /// MongoDB answered a write with errors.
+    #[error("MongoDB refused a write to {collection}: {errors}")]
+    MongoWrite {
+        /// The collection written to.
+        collection: &'static str,
+        /// The server's `writeErrors`.
+        errors: String,
+    },
+    /// Another instance of this projector wrote offsets since this one read them.
+    #[error("another projector moved the stored offset of partition {partition}")]
+    Fenced {
+        /// The partition.
+        partition: i32,
+    },
+}
+
+/// Why the projection loop stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    /// Kafka refused a request (creating the consumer, assigning partitions).
+    #[error("Kafka failed")]
+    Kafka(#[from] KafkaError),
+    /// The store failed before the loop could start.
+    #[error("the read-model store failed")]
+    Store(#[from] StoreError),
+    /// A blocking Kafka call could not be run.
+    #[error("a blocking Kafka call was cancelled")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// One batch as a store writes it, all or nothing (Postgres) or data first (Mongo).
+#[derive(Debug)]
+pub struct Batch<C> {
+    /// The events topic.
+    pub topic: String,
+    /// One entry per applied event, in event order.
+    pub changes: Vec<C>,
+    /// The last applied `seq` of every aggregate the batch advanced.
+    pub positions: Vec<(AggregateRef, u64)>,
+    /// The next offset to read, per partition the batch moved.
+    pub offsets: Vec<(i32, i64)>,
+}
+
+/// A read-model store: how events become changes, and how changes, positions and
+/// offsets are kept.
+pub trait Store: Send {
+    /// The store's name in metrics, logs and `projected` records.
+    const NAME: &'static str;
+    /// What one event changes.
+    type Changes: Send;
+    /// Why an event cannot be projected.
+    type ProjectionError: std::error::Error + Send + Sync + 'static;
+
+    /// The pure projection: what `record` changes (no I/O, no clock).
+    fn project(record: &EventRecord) -> Result<Self::Changes, Self::ProjectionError>;
+
+    /// The stored next offset of each partition of `topic` that has one.
+    fn next_offsets(
+        &mut self,
+        topic: &str,
+    ) -> impl Future<Output = Result<HashMap<i32, i64>, StoreError>> + Send;
+
+    /// The last applied `seq` of those of `aggregates` that have one.
+    fn positions(
+        &mut self,
+        aggregates: &[AggregateRef],
+    ) -> impl Future<Output = Result<HashMap<AggregateRef, u64>, StoreError>> + Send;
+
+    /// Writes a batch: its changes, then its positions, then its offsets.
+    fn commit(
+        &mut self,
+        batch: Batch<Self::Changes>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// How the loop runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The consumer group id (only names the client: offsets live in the store).
+    pub group_id: String,
+    /// Most records per batch.
+    pub batch_max: usize,
+    /// How long a batch waits for more records after its first.
+    pub linger: Duration,
+    /// Stop once every partition is read to its end (replay) instead of running
+    /// until shutdown.
+    pub until_end: bool,
+}
+
+/// Why a partition stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// An aggregate's events `missing_from..=missing_to` are missing.
+    Gap {
+        /// The aggregate.
+        aggregate: AggregateRef,
+        /// The first missing `seq`.
+        missing_from: u64,
+        /// The last missing `seq`.
+        missing_to: u64,
+    },
+    /// The record at this offset cannot be decoded or projected.
+    Unreadable {
+        /// What is wrong, with its causes.
+        reason: String,
+    },
+}
+
+/// What a run of the loop did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Events applied.
+    pub applied: u64,
+    /// Records skipped as duplicates.
+    pub duplicates: u64,
+    /// Partitions that stopped, with the offset they stopped at and why.
+    pub stopped: BTreeMap<i32, (i64, Stop)>,
+}
+
+/// A record read but not yet judged.
+struct Pending {
+    partition: i32,
+    offset: i64,
+    decoded: Result<EventRecord, String>,
+}
+
+/// Runs the loop for `store` until `shutdown` is cancelled (or, with
+/// [`Options::until_end`], until every partition is read to its end).
+pub async fn run<S: Store>(
+    kafka: &KafkaConfig,
+    store: &mut S,
+    options: &Options,
+    metrics: &Metrics,
+    publisher: Option<&Publisher>,
+    shutdown: &CancellationToken,
+) -> Result<Outcome, ProjectorError> {
+    let topic = kafka.topics().events;
+    let mut config =
+        kafka.read_committed_consumer_config(&format!("projector-{}", S::NAME), &options.group_id);
+    if options.until_end {
+        config.set("enable.partition.eof", "true");
+    }
+    let consumer: Arc<StreamConsumer<EndOfPartitionContext>> =
+        Arc::new(config.create_with_context(EndOfPartitionContext)?);
+    let partitions = partitions_of(&consumer, &topic).await?;
+    let mut outcome = Outcome::default();
+    let mut at_end = BTreeSet::new();
+    assign(
+        &consumer,
+        &topic,
+        &partitions,
+        &store.next_offsets(&topic).await?,
+    )?;
+    tracing::info!(store = S::NAME, %topic, partitions = partitions.len(), "projecting");
+
+    loop {
+        let done = |outcome: &Outcome, at_end: &BTreeSet<i32>| {
+            options.until_end
+                && partitions
+                    .iter()
+                    .all(|p| at_end.contains(p) || outcome.stopped.contains_key(p))
+        };
+        if done(&outcome, &at_end) {
+            return Ok(outcome);
+        }
+        let Some(pending) = next_batch(&consumer, options, &outcome, &mut at_end, shutdown).await
+        else {
+            return Ok(outcome);
+        };
+        let started = std::time::Instant::now();
+        let mut batch = match judge_batch::<S>(store, &topic, pending, &mut outcome, metrics).await
+        {
+            Ok(batch) => batch,
+            Err(error) => {
+                rewind(
+                    &consumer,
+                    store,
+                    &topic,
+                    &partitions,
+                    &mut outcome,
+                    &error,
+                    shutdown,
+                )
+                .await?;
+                continue;
+            }
+        };
+        for (&partition, (_, _)) in &outcome.stopped {
+            pause(&consumer, &topic, partition);
+        }
+        let applied = std::mem::take(&mut batch.applied);
+        if batch.batch.changes.is_empty() && batch.batch.offsets.is_empty() {
+            continue;
+        }
+        let offsets = batch.batch.offsets.clone();
+        let count = batch.batch.changes.len();
+        if let Err(error) = store.commit(batch.batch).await {
+            rewind(
+                &consumer,
+                store,
+                &topic,
+                &partitions,
+                &mut outcome,
+                &error,
+                shutdown,
+            )
+            .await?;
+            continue;
+        }
+        outcome.applied += u64::try_from(count).unwrap_or(u64::MAX);
+        metrics.committed(S::NAME, &offsets, count, started.elapsed());
+        if let Some(publisher) = publisher {
+            publisher.publish(S::NAME, &applied);
+        }
+    }
+}
+
+/// The records of one batch, judged, with what to write.
+struct Judged<C> {
+    batch: Batch<C>,
+    /// The applied records, for `projected`.
+    applied: Vec<EventRecord>,
+}
+
+async fn judge_batch<S: Store>(
+    store: &mut S,
+    topic: &str,
+    pending: Vec<Pending>,
+    outcome: &mut Outcome,
+    metrics: &Metrics,
+) -> Result<Judged<S::Changes>, StoreError> {
+    let aggregates: Vec<AggregateRef> = pending
+        .iter()
+        .filter_map(|p| p.decoded.as_ref().ok().map(|r| r.envelope.aggregate))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut last = store.positions(&aggregates).await?;
+    let mut positions = BTreeMap::new();
+    let mut offsets = BTreeMap::new();
+    let mut changes = Vec::with_capacity(pending.len());
+    let mut applied = Vec::with_capacity(pending.len());
+    for Pending {
+        partition,
+        offset,
+        decoded,
+    } in pending
+    {
+        if outcome.stopped.contains_key(&partition) {
+            continue;
+        }
+        let record = match decoded {
+            Ok(record) => record,
+            Err(reason) => {
+                stop(
+                    outcome,
+                    metrics,
+                    S::NAME,
+                    partition,
+                    offset,
+                    Stop::Unreadable { reason },
+                );
+                continue;
+            }
+        };
+        let aggregate = record.envelope.aggregate;
+        let seq = record.envelope.seq;
+        match judge(last.get(&aggregate).copied().unwrap_or(0), seq) {
+            Verdict::Duplicate => {
+                outcome.duplicates += 1;
+                metrics.duplicate(S::NAME);
+                tracing::debug!(
+                    store = S::NAME,
+                    ?aggregate,
+                    seq,
+                    partition,
+                    offset,
+                    "duplicate skipped"
+                );
+                offsets.insert(partition, offset + 1);
+            }
+            Verdict::Gap {
+                missing_from,
+                missing_to,
+            } => stop(
+                outcome,
+                metrics,
+                S::NAME,
+                partition,
+                offset,
+                Stop::Gap {
+                    aggregate,
+                    missing_from,
+                    missing_to,
+                },
+            ),
+            Verdict::Apply => match S::project(&record) {
+                Ok(change) => {
+                    changes.push(change);
+                    last.insert(aggregate, seq);
+                    positions.insert(aggregate, seq);
+                    offsets.insert(partition, offset + 1);
+                    applied.push(record);
+                }
+                Err(error) => stop(
+                    outcome,
+                    metrics,
+                    S::NAME,
+                    partition,
+                    offset,
+                    Stop::Unreadable {
+                        reason: ErrorChain(&error).to_string(),
+                    },
+                ),
+            },
+        }
+    }
+    Ok(Judged {
+        batch: Batch {
+            topic: topic.to_owned(),
+            changes,
+            positions: positions.into_iter().collect(),
+            offsets: offsets.into_iter().collect(),
+        },
+        applied,
+    })
+}
+
+fn stop(
+    outcome: &mut Outcome,
+    metrics: &Metrics,
+    store: &'static str,
+    partition: i32,
+    offset: i64,
+    reason: Stop,
+) {
+    match &reason {
+        Stop::Gap {
+            aggregate,
+            missing_from,
+            missing_to,
+        } => {
+            metrics.gap(store, partition);
+            tracing::error!(
+                store,
+                partition,
+                offset,
+                aggregate_type = aggregate.kind.as_str(),
+                aggregate_id = %aggregate.id,
+                missing_from,
+                missing_to,
+                "gap in an aggregate's events: seq {missing_from}..={missing_to} of {} {} never arrived; partition stopped",
+                aggregate.kind.as_str(),
+                aggregate.id,
+            );
+        }
+        Stop::Unreadable { reason } => {
+            tracing::error!(store, partition, offset, %reason, "unreadable event; partition stopped");
+        }
+    }
+    metrics.stopped(store, partition);
+    outcome.stopped.insert(partition, (offset, reason));
+}
+
+/// Reads up to `batch_max` records: waits for the first, then lingers for more.
+/// `None` when shut down.
+async fn next_batch(
+    consumer: &StreamConsumer<EndOfPartitionContext>,
+    options: &Options,
+    outcome: &Outcome,
+    at_end: &mut BTreeSet<i32>,
+    shutdown: &CancellationToken,
+) -> Option<Vec<Pending>> {
+    let mut pending = Vec::new();
+    let first = tokio::select! {
+        () = shutdown.cancelled() => return None,
+        received = consumer.recv() => received,
+    };
+    let mut received = Some(first);
+    let deadline = Instant::now() + options.linger;
+    while let Some(message) = received.take() {
+        match message {
+            Ok(message) => {
+                let partition = message.partition();
+                at_end.remove(&partition);
+                if !outcome.stopped.contains_key(&partition) {
+                    let offset = message.offset();
+                    let decoded = record::decode(message.payload().unwrap_or_default())
+                        .map(|envelope| EventRecord {
+                            partition,
+                            offset,
+                            envelope,
+                        })
+                        .map_err(|error| ErrorChain(&error).to_string());
+                    pending.push(Pending {
+                        partition,
+                        offset,
+                        decoded,
+                    });
+                }
+            }
+            Err(KafkaError::PartitionEOF(partition)) => {
+                at_end.insert(partition);
+                if options.until_end {
+                    // The batch may be all there is; do not linger for more.
+                    break;
+                }
+            }
+            // librdkafka retries by itself; the error is worth a line, not a stop.
+            Err(error) => tracing::warn!(error = %ErrorChain(&error), "reading events"),
+        }
+        if pending.len() >= options.batch_max {
+            break;
+        }
+        received = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .ok();
+    }
+    Some(pending)
+}
+
+/// After a failed read or write: waits a moment, then seeks every partition back to
+/// the store's offsets. Stopped partitions are retried too (a gap is found again).
+async fn rewind<S: Store>(
+    consumer: &StreamConsumer<EndOfPartitionContext>,
+    store: &mut S,
+    topic: &str,
+    partitions: &[i32],
+    outcome: &mut Outcome,
+    error: &StoreError,
+    shutdown: &CancellationToken,
+) -> Result<(), ProjectorError> {
+    tracing::error!(store = S::NAME, error = %ErrorChain(error), "writing a batch failed; rewinding to the stored offsets");
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        match store.next_offsets(topic).await {
+            Ok(offsets) => {
+                outcome.stopped.clear();
+                return Ok(assign(consumer, topic, partitions, &offsets)?);
+            }
+            Err(error) => {
+                tracing::error!(store = S::NAME, error = %ErrorChain(&error), "reading the stored offsets failed")
+            }
+        }
+    }
+}
+
+/// Every partition of `topic`, each at its stored offset (the beginning without one).
+fn assign(
+    consumer: &StreamConsumer<EndOfPartitionContext>,
+    topic: &str,
+    partitions: &[i32],
+    offsets: &HashMap<i32, i64>,
+) -> Result<(), KafkaError> {
+    let mut assignment = TopicPartitionList::new();
+    for &partition in partitions {
+        let offset = offsets
+            .get(&partition)
+            .map_or(Offset::Beginning, |&next| Offset::Offset(next));
+        assignment.add_partition_offset(topic, partition, offset)?;
+    }
+    consumer.assign(&assignment)
+}
+
+fn pause(consumer: &StreamConsumer<EndOfPartitionContext>, topic: &str, partition: i32) {
+    let mut list = TopicPartitionList::new();
+    list.add_partition(topic, partition);
+    if let Err(error) = consumer.pause(&list) {
+        tracing::warn!(partition, error = %ErrorChain(&error), "cannot pause a stopped partition; its records are dropped instead");
+    }
+}
+
+/// The partition numbers of `topic`, from the cluster's metadata.
+async fn partitions_of(
+    consumer: &Arc<StreamConsumer<EndOfPartitionContext>>,
+    topic: &str,
+) -> Result<Vec<i32>, ProjectorError> {
+    // librdkafka's metadata call blocks until a broker answers.
+    let consumer = Arc::clone(consumer);
+    let name = topic.to_owned();
+    let metadata = tokio::task::spawn_blocking(move || {
+        retry_while_settling(|| consumer.fetch_metadata(Some(&name), Duration::from_secs(10)))
+    })
+    .await??;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}
