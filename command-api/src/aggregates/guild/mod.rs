@@ -767,6 +767,46 @@ mod tests {
     use crate::aggregates::{Decider, decide};
 
     #[test]
+    fn the_state_does_not_grow_with_the_message_history() {
+        let mut state = Guild::default();
+        for event in guild() {
+            state.apply(event);
+        }
+        let send = |n: u64| {
+            by(
+                BOB,
+                GuildCommand::SendMessage(SendMessage {
+                    channel_id: TEXT,
+                    message_id: MessageId::new(7_000_000_000_000_000 + n),
+                    author: snapshot(BOB),
+                    content: format!("message {n}"),
+                    nonce: None,
+                    tts: false,
+                    message_reference: None,
+                    allowed_mentions: None,
+                }),
+            )
+        };
+        decide(&mut state, send(0)).expect("sent");
+        let after_one = serde_json::to_vec(&state).expect("serializes").len();
+        for n in 1..500 {
+            decide(&mut state, send(n)).expect("sent");
+        }
+        assert_eq!(
+            serde_json::to_vec(&state).expect("serializes").len(),
+            after_one,
+            "messages live in the on-disk index, not in the aggregate or its snapshot"
+        );
+        assert!(
+            state
+                .messages
+                .index()
+                .get(MessageId::new(7_000_000_000_000_499))
+                .is_some()
+        );
+    }
+
+    #[test]
     fn the_state_survives_a_snapshot_round_trip() {
         let mut state = Guild::default();
         for event in guild() {
