@@ -155,6 +155,66 @@ impl AggregateRef {
     }
 }
 
+/// A point in one aggregate's history: every event up to `seq`.
+///
+/// Written in HTTP headers (`X-CloudCord-Position`) as `<aggregate_type>:<id>:<seq>`,
+/// e.g. `guild:1234:57`, by [`Display`](fmt::Display) and parsed by
+/// [`FromStr`](std::str::FromStr), so the write and read sides agree on the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Position {
+    /// The aggregate.
+    #[serde(flatten)]
+    pub aggregate: AggregateRef,
+    /// Its last event's `seq` (0: no events yet).
+    pub seq: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}",
+            self.aggregate.kind.as_str(),
+            self.aggregate.id,
+            self.seq
+        )
+    }
+}
+
+/// A position header value that is not `<aggregate_type>:<id>:<seq>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a position is <aggregate_type>:<id>:<seq>, e.g. guild:1234:57")]
+pub struct InvalidPosition;
+
+impl std::str::FromStr for Position {
+    type Err = InvalidPosition;
+
+    fn from_str(text: &str) -> Result<Self, InvalidPosition> {
+        let mut parts = text.trim().split(':');
+        let (Some(kind), Some(id), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(InvalidPosition);
+        };
+        let kind = [
+            AggregateType::Guild,
+            AggregateType::User,
+            AggregateType::DmChannel,
+            AggregateType::UsernameClaim,
+        ]
+        .into_iter()
+        .find(|candidate| candidate.as_str() == kind)
+        .ok_or(InvalidPosition)?;
+        Ok(Self {
+            aggregate: AggregateRef {
+                kind,
+                id: Snowflake::new(id.parse().map_err(|_| InvalidPosition)?),
+            },
+            seq: seq.parse().map_err(|_| InvalidPosition)?,
+        })
+    }
+}
+
 /// A command on its way to the processor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandEnvelope<C> {
@@ -256,6 +316,10 @@ pub enum Outcome {
         status: u16,
         /// The Discord object, when there is one.
         body: Option<serde_json::Value>,
+        /// Where the aggregate's history stands after the command: a read that waits
+        /// for the read models to reach it sees the command's effect.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<Position>,
     },
     /// Refused: nothing was appended.
     Rejected {
@@ -278,7 +342,30 @@ pub struct CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use super::{Actor, AggregateRef, AggregateType, CommandId, EventHash, event_id};
+    use super::{Actor, AggregateRef, AggregateType, CommandId, EventHash, Position, event_id};
+
+    #[test]
+    fn a_position_round_trips_through_its_header_form() {
+        let position = Position {
+            aggregate: AggregateRef {
+                kind: AggregateType::DmChannel,
+                id: Snowflake::new(1234),
+            },
+            seq: 57,
+        };
+        assert_eq!(position.to_string(), "dm_channel:1234:57");
+        assert_eq!("dm_channel:1234:57".parse(), Ok(position));
+        for bad in [
+            "",
+            "guild:1",
+            "guild:x:1",
+            "guild:1:-1",
+            "team:1:1",
+            "guild:1:1:1",
+        ] {
+            assert!(bad.parse::<Position>().is_err(), "{bad:?} parsed");
+        }
+    }
     use crate::ids::{Snowflake, UserId};
 
     #[test]

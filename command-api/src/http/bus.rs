@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cloudcord_runtime::kafka::{KafkaConfig, retry_while_settling};
 use cloudcord_runtime::telemetry::ErrorChain;
@@ -244,18 +244,31 @@ impl CommandBus {
     }
 }
 
-/// The HTTP answer for a command's outcome: its status and Discord object, or its
-/// Discord error.
+/// The response header carrying the aggregate's
+/// [`Position`](cloudcord_schemas::envelope::Position) after a write: sent back
+/// on a read, it makes the read wait until the read models reflect the write.
+pub const POSITION_HEADER: &str = "x-cloudcord-position";
+
+/// The HTTP answer for a command's outcome: its status and Discord object (with the
+/// [`POSITION_HEADER`]), or its Discord error.
 pub fn respond(outcome: Answer) -> Result<Response, HttpError> {
     match outcome {
-        Outcome::Accepted { status, body } => {
+        Outcome::Accepted {
+            status,
+            body,
+            position,
+        } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            Ok(match body {
+            let mut response = match body {
                 Some(body) if status != StatusCode::NO_CONTENT => {
                     (status, Json(body)).into_response()
                 }
                 _ => status.into_response(),
-            })
+            };
+            if let Some(value) = position.and_then(|p| HeaderValue::from_str(&p.to_string()).ok()) {
+                response.headers_mut().insert(POSITION_HEADER, value);
+            }
+            Ok(response)
         }
         Outcome::Rejected { status, error } => Err(HttpError::Api {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -340,6 +353,7 @@ mod tests {
         let outcome = Outcome::Accepted {
             status: 204,
             body: None,
+            position: None,
         };
         waiters.complete(CommandResult {
             command_id: id,

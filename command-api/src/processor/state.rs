@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use cloudcord_schemas::envelope::{
     AggregateRef, AggregateType, ApiError, Authored, CommandEnvelope, CommandId, CommandResult,
-    ENVELOPE_VERSION, EventEnvelope, EventHash, Outcome, event_id,
+    ENVELOPE_VERSION, EventEnvelope, EventHash, Outcome, Position, event_id,
 };
 use cloudcord_schemas::events::EventType;
 use cloudcord_schemas::ids::Snowflake;
@@ -304,6 +304,10 @@ impl<A: Decider + Default> Store<A> {
                     Outcome::Accepted {
                         status: accepted.status,
                         body: accepted.body,
+                        position: Some(Position {
+                            aggregate: target,
+                            seq: tracked.seq,
+                        }),
                     },
                 )
             }

@@ -1196,3 +1196,35 @@ async fn the_requests_traceparent_travels_onto_its_events() {
     );
     assert!(headers.iter().all(Option::is_some), "every event is traced");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_answer_with_the_position_a_read_can_wait_for() {
+    let world = World::new().await;
+    let auth = world.register(&unique("pos")).await;
+    let (guild_id, channel_id) = world.guild(&auth).await;
+    let mut positions = Vec::new();
+    for content in ["first", "second"] {
+        let response = world
+            .http
+            .post(format!(
+                "{}/api/v10/channels/{channel_id}/messages",
+                world.api.base
+            ))
+            .header("authorization", &auth)
+            .json(&json!({ "content": content }))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        let header = response
+            .headers()
+            .get("x-cloudcord-position")
+            .and_then(|value| value.to_str().ok())
+            .expect("a position header");
+        let position: cloudcord_schemas::envelope::Position =
+            header.parse().expect("a well-formed position");
+        assert_eq!(position.aggregate.id.to_string(), guild_id);
+        positions.push(position.seq);
+    }
+    assert_eq!(positions[1], positions[0] + 1, "one event per message");
+}
