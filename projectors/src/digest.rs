@@ -48,7 +48,7 @@ pub async fn postgres(pool: &PgPool, schema: &str) -> Result<String, sqlx::Error
         hasher.update(format!("table {table}\n").as_bytes());
         // Names come from the catalog and are quoted; nothing here is input.
         let sql = format!(
-            "SELECT t::text FROM {}.{} AS t ORDER BY 1 COLLATE \"C\"",
+            "SELECT t::text FROM {}.{} AS t ORDER BY t::text COLLATE \"C\"",
             quote_identifier(schema),
             quote_identifier(&table)
         );

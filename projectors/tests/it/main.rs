@@ -1,1 +1,7 @@
-//! Integration tests (filled in below).
+//! Integration tests against the real Kafka, PostgreSQL and FerretDB the project
+//! provisions (`make test` starts them), each in its own topics, schema and database.
+
+mod crash_recovery;
+mod replay;
+mod sequence_checks;
+mod support;
