@@ -1,0 +1,114 @@
+//! [`Caller`]: who is asking, from the `Authorization` header, verified with the
+//! runtime's token pieces and the public keys alone (query-api never holds the
+//! signing key).
+//!
+//! * `Bearer <access token>` — an RFC 9068 JWT checked against the issuer's JWKS;
+//!   also accepted bare, as Discord's clients send user tokens.
+//! * `Bot <token>` — a self-verifying bot token whose user must be a bot in the read
+//!   models. The read models do not hold a bot's current token generation (the
+//!   projectors leave `BotTokenReset` to the write side), so a reset token keeps
+//!   reading until that generation is projected; see the crate docs.
+//!
+//! Anything else is `401 {"message": "401: Unauthorized", "code": 0}`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use cloudcord_runtime::auth::Jwks;
+use cloudcord_runtime::auth::bot_token;
+use cloudcord_schemas::ids::UserId;
+use tokio_util::sync::CancellationToken;
+
+use super::ApiContext;
+use super::error::ApiError;
+use crate::read_models::postgres::key;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The user or bot.
+    pub user_id: UserId,
+    /// Whether it authenticated with a bot token.
+    pub bot: bool,
+}
+
+impl Caller {
+    /// The caller's id as stored in the read models.
+    pub fn key(&self) -> i64 {
+        // A verified token names an id the issuer handed out, and ids stay below
+        // 2^63; one that does not fit matches no row.
+        key(self.user_id.0).unwrap_or(-1)
+    }
+}
+
+impl FromRequestParts<ApiContext> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, context: &ApiContext) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let (scheme, token) = header.split_once(' ').unwrap_or(("Bearer", header));
+        let token = token.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let access = context.verifier().verify(token).map_err(|error| {
+                tracing::debug!(%error, "access token refused");
+                ApiError::Unauthorized
+            })?;
+            return Ok(Self {
+                user_id: access.user_id,
+                bot: false,
+            });
+        }
+        if scheme.eq_ignore_ascii_case("bot") {
+            let claims = bot_token::verify(token, context.verifier().keys()).map_err(|error| {
+                tracing::debug!(%error, "bot token refused");
+                ApiError::Unauthorized
+            })?;
+            let caller = Self {
+                user_id: claims.user_id,
+                bot: true,
+            };
+            let is_bot = context
+                .read_models()
+                .user(caller.key())
+                .await?
+                .is_some_and(|user| user.bot);
+            if !is_bot {
+                return Err(ApiError::Unauthorized);
+            }
+            return Ok(caller);
+        }
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Fetches the issuer's JWKS from `url`, retrying every second until it answers or
+/// `shutdown` is cancelled (`None`): query-api cannot verify anyone without it, and
+/// the issuer may start after it.
+pub async fn fetch_jwks(url: &str, shutdown: &CancellationToken) -> Option<Jwks> {
+    let client = reqwest::Client::new();
+    loop {
+        let fetched = async {
+            client
+                .get(url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<Jwks>()
+                .await
+        };
+        match fetched.await {
+            Ok(jwks) => return Some(jwks),
+            Err(error) => {
+                tracing::warn!(%url, %error, "cannot fetch the token issuer's JWKS yet; retrying");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return None,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}

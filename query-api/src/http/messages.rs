@@ -1,0 +1,201 @@
+//! Message routes (`developers/resources/message.mdx`): the channel's messages,
+//! paged as [`crate::pagination`] describes; one message; the pins; who reacted
+//! with an emoji. Content comes from the MongoDB message documents.
+//!
+//! Rights, as Discord states them: the channel must be visible (`VIEW_CHANNEL`,
+//! else 403 Missing Access). Without `READ_MESSAGE_HISTORY` the message list is
+//! empty ("no messages will be returned"), and reading one message, the pins or a
+//! reaction list is 403 Missing Access.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use cloudcord_schemas::ids::{MessageId, UserId};
+use cloudcord_schemas::message::ReactionEmoji;
+use cloudcord_schemas::permissions::Permissions;
+use serde_json::Value;
+
+use super::ApiContext;
+use super::auth::Caller;
+use super::channels;
+use super::error::ApiError;
+use super::params::{QueryParams, path_id};
+use crate::objects::{message_object, user_object};
+use crate::pagination::{self, Anchor, Page};
+use crate::read_models::mongo::MessageDocument;
+use crate::read_models::postgres::{UserRow, key};
+
+/// Default and largest page of `GET …/reactions/{emoji}`.
+const REACTIONS_DEFAULT: u32 = 25;
+const REACTIONS_MAX: u32 = 100;
+
+/// The message routes.
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/channels/{channel_id}/messages", get(messages))
+        .route("/channels/{channel_id}/messages/{message_id}", get(message))
+        .route("/channels/{channel_id}/pins", get(pins))
+        .route(
+            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+            get(reactions),
+        )
+}
+
+/// The page a `GET /channels/{id}/messages` query asks for; `before`, `after` and
+/// `around` exclude each other (Discord: "only one may be passed at a time").
+pub fn page(params: &mut QueryParams) -> Page {
+    let limit = params.integer("limit", pagination::LIMITS, pagination::DEFAULT_LIMIT);
+    let anchors: Vec<(&str, Anchor)> = [
+        ("around", params.snowflake("around").map(Anchor::Around)),
+        ("before", params.snowflake("before").map(Anchor::Before)),
+        ("after", params.snowflake("after").map(Anchor::After)),
+    ]
+    .into_iter()
+    .filter_map(|(name, anchor)| anchor.map(|a| (name, a)))
+    .collect();
+    if let [_, (second, _), ..] = anchors.as_slice() {
+        params.refuse(
+            second,
+            "BASE_TYPE_BAD_COMBINATION",
+            "Only one of around, before and after may be passed.",
+        );
+    }
+    Page {
+        anchor: anchors.first().map_or(Anchor::Latest, |(_, a)| *a),
+        limit,
+    }
+}
+
+/// The message objects of `documents` as `viewer` sees them, with their mentioned
+/// users looked up.
+async fn message_objects(
+    context: &ApiContext,
+    documents: &[MessageDocument],
+    viewer: i64,
+) -> Result<Vec<Value>, ApiError> {
+    let mentioned: Vec<i64> = documents
+        .iter()
+        .flat_map(|m| m.mentions.iter().copied())
+        .collect();
+    let users: HashMap<i64, UserRow> = if mentioned.is_empty() {
+        HashMap::new()
+    } else {
+        context
+            .read_models()
+            .users(&mentioned)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect()
+    };
+    Ok(documents
+        .iter()
+        .map(|m| message_object(m, viewer, &users))
+        .collect())
+}
+
+/// `GET /channels/{channel.id}/messages?around|before|after&limit`.
+async fn messages(
+    State(context): State<ApiContext>,
+    caller: Caller,
+    Path(raw): Path<String>,
+    mut params: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let page = page(&mut params);
+    params.finish()?;
+    let access = channels::load(&context, &raw, caller).await?;
+    if !access
+        .permissions()
+        .contains(Permissions::READ_MESSAGE_HISTORY)
+    {
+        return Ok(Json(Value::Array(Vec::new())));
+    }
+    let mut results = Vec::new();
+    for scan in page.scans() {
+        results.push(context.documents().messages(access.id(), scan).await?);
+    }
+    let documents = pagination::assemble(results, |m| m.id.cast_unsigned());
+    Ok(Json(Value::Array(
+        message_objects(&context, &documents, caller.key()).await?,
+    )))
+}
+
+/// The message of the path, in the channel of the path, if the caller may read it.
+async fn load_message(
+    context: &ApiContext,
+    raw_channel: &str,
+    raw_message: &str,
+    caller: Caller,
+) -> Result<(i64, MessageDocument), ApiError> {
+    let message_id: MessageId = path_id("message_id", raw_message)?;
+    let access = channels::load(context, raw_channel, caller).await?;
+    access.require_history()?;
+    let found = match key(message_id.0) {
+        Some(id) => context.documents().message(access.id(), id).await?,
+        None => None,
+    };
+    Ok((access.id(), found.ok_or(ApiError::unknown_message())?))
+}
+
+/// `GET /channels/{channel.id}/messages/{message.id}`.
+async fn message(
+    State(context): State<ApiContext>,
+    caller: Caller,
+    Path((raw_channel, raw_message)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, document) = load_message(&context, &raw_channel, &raw_message, caller).await?;
+    let mut objects = message_objects(&context, &[document], caller.key()).await?;
+    Ok(Json(objects.pop().unwrap_or(Value::Null)))
+}
+
+/// `GET /channels/{channel.id}/pins` (Discord's deprecated pins route, still what
+/// most libraries call): up to 50 pinned messages, most recently pinned first.
+async fn pins(
+    State(context): State<ApiContext>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let access = channels::load(&context, &raw, caller).await?;
+    access.require_history()?;
+    let documents = context.documents().pins(access.id()).await?;
+    Ok(Json(Value::Array(
+        message_objects(&context, &documents, caller.key()).await?,
+    )))
+}
+
+/// `GET /channels/{channel.id}/messages/{message.id}/reactions/{emoji}?after&limit&type`:
+/// the users who reacted with the emoji, by ascending id. CloudCord has no burst
+/// (super) reactions, so `type=1` lists nobody.
+async fn reactions(
+    State(context): State<ApiContext>,
+    caller: Caller,
+    Path((raw_channel, raw_message, raw_emoji)): Path<(String, String, String)>,
+    mut params: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let after: Option<UserId> = params.snowflake("after");
+    let limit = params.integer("limit", 1..=REACTIONS_MAX, REACTIONS_DEFAULT);
+    let burst = params.integer("type", 0..=1, 0) == 1;
+    params.finish()?;
+    let emoji = ReactionEmoji::parse(&raw_emoji).ok_or(ApiError::unknown_emoji())?;
+    let (_, document) = load_message(&context, &raw_channel, &raw_message, caller).await?;
+    if burst {
+        return Ok(Json(Value::Array(Vec::new())));
+    }
+    let emoji_id = emoji.id.and_then(key);
+    let after = after.and_then(|u| key(u.0)).unwrap_or(-1);
+    let mut reactors: Vec<i64> = document
+        .reactions
+        .iter()
+        // A custom emoji is known by its id (its name may have changed since).
+        .filter(|r| r.emoji_id == emoji_id && (emoji_id.is_some() || r.emoji_name == emoji.name))
+        .filter(|r| r.user_id > after)
+        .map(|r| r.user_id)
+        .collect();
+    reactors.sort_unstable();
+    reactors.dedup();
+    reactors.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let users = context.read_models().users(&reactors).await?;
+    Ok(Json(Value::Array(users.iter().map(user_object).collect())))
+}

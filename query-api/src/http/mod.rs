@@ -1,0 +1,174 @@
+//! The HTTP read API: Discord v10 `GET` routes over the read models.
+//!
+//! A request goes: [`read_your_writes`] (waits, bounded, until the read models show
+//! the writes the client names in `X-CloudCord-Position`) → [`auth::Caller`] (who
+//! asks) → the route parses its path and query strictly ([`params`]), checks the
+//! caller's rights ([`crate::access`]) and answers with Discord objects
+//! ([`crate::objects`]) or a Discord error ([`error::ApiError`]).
+//!
+//! Module map, one module per resource, each with its own `router()`:
+//! - [`users`]: `/users/@me`, `/users/{id}`, `/users/@me/guilds`,
+//!   `/users/@me/channels`, `/users/@me/relationships`.
+//! - [`guilds`]: `/guilds/{id}` and its channels, roles, members, bans, invites.
+//! - [`channels`]: the channel itself, `/channels/{id}`.
+//! - [`messages`]: `/channels/{id}/messages` (paged), one message, pins, reactions.
+//! - [`audit_log`]: the guild's audit log, `/guilds/{id}/audit-logs`.
+//! - [`invites`]: one invite, `/invites/{code}`.
+//! - [`gateway`]: `/gateway`, `/gateway/bot`.
+//!
+//! [`router`] serves all of them under `/api/v10` (and `/api/v9`, which libraries
+//! still use for some calls) over one [`ApiContext`].
+
+pub mod audit_log;
+pub mod auth;
+pub mod channels;
+pub mod error;
+pub mod gateway;
+pub mod guilds;
+pub mod invites;
+pub mod messages;
+pub mod params;
+pub mod read_your_writes;
+pub mod users;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use cloudcord_runtime::auth::TokenVerifier;
+use serde::Deserialize;
+
+use self::error::ApiError;
+use self::read_your_writes::Stores;
+use crate::read_models::mongo::Documents;
+use crate::read_models::postgres::ReadModels;
+
+/// The `[query_api.http]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Where the API listens when query-api runs on its own.
+    pub listen_addr: SocketAddr,
+    /// The PostgreSQL schema of the read models (the projectors'
+    /// `[projectors] postgres_schema`).
+    pub postgres_schema: String,
+    /// How long a read waits for the read models to reach the positions named in
+    /// `X-CloudCord-Position` before answering 503.
+    pub read_your_writes_timeout_ms: u64,
+    /// Where the token issuer publishes its public keys (command-api's
+    /// `/.well-known/jwks.json`), fetched at start-up.
+    pub jwks_url: String,
+    /// The gateway URL `GET /gateway` and `GET /gateway/bot` hand out.
+    pub gateway_url: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 9202)),
+            postgres_schema: "read_models".to_owned(),
+            read_your_writes_timeout_ms: 5_000,
+            jwks_url: "http://127.0.0.1:9201/.well-known/jwks.json".to_owned(),
+            gateway_url: "ws://127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
+/// Everything the routes share. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiContext(Arc<Inner>);
+
+struct Inner {
+    read_models: ReadModels,
+    documents: Documents,
+    verifier: TokenVerifier,
+    read_your_writes_timeout: Duration,
+    gateway_url: String,
+}
+
+impl ApiContext {
+    /// A context reading `read_models` and `documents`, verifying tokens with
+    /// `verifier`.
+    pub fn new(
+        read_models: ReadModels,
+        documents: Documents,
+        verifier: TokenVerifier,
+        settings: &HttpSettings,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            read_models,
+            documents,
+            verifier,
+            read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
+            gateway_url: settings.gateway_url.clone(),
+        }))
+    }
+
+    /// The relational read models.
+    pub fn read_models(&self) -> &ReadModels {
+        &self.0.read_models
+    }
+
+    /// The message documents and audit log.
+    pub fn documents(&self) -> &Documents {
+        &self.0.documents
+    }
+
+    /// The access-token verifier.
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.0.verifier
+    }
+
+    /// How long a read waits for a position.
+    pub fn read_your_writes_timeout(&self) -> Duration {
+        self.0.read_your_writes_timeout
+    }
+
+    /// The gateway URL handed to clients.
+    pub fn gateway_url(&self) -> &str {
+        &self.0.gateway_url
+    }
+}
+
+/// The whole read API with Discord's JSON 404 and 405 for everything else.
+pub fn router(context: ApiContext) -> Router {
+    routes(context)
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+}
+
+/// [`router`] without its 404/405 fallbacks, for a front door that merges it with
+/// the write side's routes (axum allows one fallback per router).
+pub fn routes(context: ApiContext) -> Router {
+    // Each group waits for the stores it reads before answering.
+    let relational = Router::new()
+        .merge(users::router())
+        .merge(guilds::router())
+        .merge(channels::router())
+        .merge(invites::router())
+        .merge(gateway::router())
+        .route_layer(from_fn_with_state(
+            (context.clone(), Stores::Postgres),
+            read_your_writes::wait,
+        ));
+    let documents = Router::new()
+        .merge(users::documents_router())
+        .merge(messages::router())
+        .merge(audit_log::router())
+        .route_layer(from_fn_with_state(
+            (context.clone(), Stores::PostgresAndMongo),
+            read_your_writes::wait,
+        ));
+    let api = relational.merge(documents);
+    Router::new()
+        .nest("/api/v10", api.clone())
+        .nest("/api/v9", api)
+        .with_state(context)
+}
+
+/// Discord's answer for a path no route serves.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,187 @@
+//! User routes: the caller's own account, other users, the caller's guilds, DM
+//! channels and relationships.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use cloudcord_schemas::ids::{GuildId, UserId};
+use serde_json::{Value, json};
+
+use super::ApiContext;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::params::{QueryParams, path_id};
+use crate::access::{GuildAccess, now_ms};
+use crate::objects::{current_user_object, dm_channel_object, id, my_guild_object, user_object};
+use crate::read_models::postgres::key;
+
+/// The locale of a user whose settings are not projected (Discord's default).
+const DEFAULT_LOCALE: &str = "en-US";
+
+/// Most guilds `GET /users/@me/guilds` lists (Discord's maximum and default).
+const MAX_GUILDS: u32 = 200;
+
+/// The user routes that read only PostgreSQL.
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/users/{user_id}", get(user))
+        .route("/users/@me/guilds", get(my_guilds))
+        .route("/users/@me/channels", get(my_channels))
+        .route("/users/@me/relationships", get(my_relationships))
+}
+
+/// The user routes that also read MongoDB (the settings document).
+pub fn documents_router() -> Router<ApiContext> {
+    Router::new().route("/users/@me", get(me))
+}
+
+/// `GET /users/@me`.
+async fn me(State(context): State<ApiContext>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let user = context
+        .read_models()
+        .user(caller.key())
+        .await?
+        // A verified token of an account the read models do not know (yet).
+        .ok_or(ApiError::Unauthorized)?;
+    let locale = context.documents().locale(user.id).await?;
+    Ok(Json(current_user_object(
+        &user,
+        locale.as_deref().unwrap_or(DEFAULT_LOCALE),
+    )))
+}
+
+/// `GET /users/{user.id}`.
+async fn user(
+    State(context): State<ApiContext>,
+    _caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user_id: UserId = path_id("user_id", &raw)?;
+    let found = match key(user_id.0) {
+        Some(id) => context.read_models().user(id).await?,
+        None => None,
+    };
+    let user = found.ok_or(ApiError::unknown_user())?;
+    Ok(Json(user_object(&user)))
+}
+
+/// `GET /users/@me/guilds?before&after&limit&with_counts`: the caller's guilds,
+/// ascending by id, with the caller's permissions in each.
+async fn my_guilds(
+    State(context): State<ApiContext>,
+    caller: Caller,
+    mut params: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let before: Option<GuildId> = params.snowflake("before");
+    let after: Option<GuildId> = params.snowflake("after");
+    let limit = params.integer("limit", 1..=MAX_GUILDS, MAX_GUILDS);
+    let with_counts = params.boolean("with_counts");
+    params.finish()?;
+
+    let read_models = context.read_models();
+    let after = after.and_then(|g| key(g.0)).unwrap_or(-1);
+    let before = before.and_then(|g| key(g.0)).unwrap_or(i64::MAX);
+    let guilds = read_models
+        .guilds_of(caller.key(), after, before, i64::from(limit))
+        .await?;
+    let ids: Vec<i64> = guilds.iter().map(|g| g.id).collect();
+    let mut roles_by_guild: HashMap<i64, Vec<_>> = HashMap::new();
+    for role in read_models.roles(&ids).await? {
+        roles_by_guild.entry(role.guild_id).or_default().push(role);
+    }
+    let now = now_ms();
+    let mut answer = Vec::with_capacity(guilds.len());
+    for guild in guilds {
+        // Left between the two reads: no longer the caller's guild.
+        let Some(member) = read_models.member(guild.id, caller.key()).await? else {
+            continue;
+        };
+        let owner = guild.owner_id == caller.key();
+        let roles = roles_by_guild.remove(&guild.id).unwrap_or_default();
+        let counts = if with_counts {
+            Some(read_models.member_count(guild.id).await?)
+        } else {
+            None
+        };
+        let access = GuildAccess::new(guild, roles, member);
+        let mut object =
+            my_guild_object(&access.guild, owner, access.guild_permissions(now).bits());
+        if let (Some(members), Some(map)) = (counts, object.as_object_mut()) {
+            map.insert("approximate_member_count".into(), json!(members));
+            map.insert("approximate_presence_count".into(), json!(0));
+        }
+        answer.push(object);
+    }
+    Ok(Json(Value::Array(answer)))
+}
+
+/// `GET /users/@me/channels`: the caller's DM channels.
+async fn my_channels(
+    State(context): State<ApiContext>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let read_models = context.read_models();
+    let dms = read_models.dm_channels_of(caller.key()).await?;
+    let others: Vec<i64> = dms
+        .iter()
+        .map(|dm| {
+            if dm.user_low == caller.key() {
+                dm.user_high
+            } else {
+                dm.user_low
+            }
+        })
+        .collect();
+    let users: HashMap<i64, _> = read_models
+        .users(&others)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let ids: Vec<i64> = dms.iter().map(|dm| dm.id).collect();
+    let last: HashMap<i64, i64> = read_models
+        .last_message_ids(&ids)
+        .await?
+        .into_iter()
+        .collect();
+    let answer = dms
+        .iter()
+        .zip(&others)
+        .map(|(dm, other)| {
+            let recipients: Vec<_> = users.get(other).cloned().into_iter().collect();
+            dm_channel_object(dm, &recipients, last.get(&dm.id).copied())
+        })
+        .collect();
+    Ok(Json(Value::Array(answer)))
+}
+
+/// `GET /users/@me/relationships`: Discord's relationship objects (`{id, type,
+/// user, nickname}`).
+async fn my_relationships(
+    State(context): State<ApiContext>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let read_models = context.read_models();
+    let relationships = read_models.relationships(caller.key()).await?;
+    let ids: Vec<i64> = relationships.iter().map(|r| r.other_id).collect();
+    let users: HashMap<i64, _> = read_models
+        .users(&ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let answer = relationships
+        .iter()
+        .map(|r| {
+            json!({
+                "id": id(r.other_id),
+                "type": r.kind,
+                "user": users.get(&r.other_id).map(user_object),
+                "nickname": null,
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(answer)))
+}

@@ -1,0 +1,297 @@
+//! Reads of the MongoDB read models the Mongo projector writes
+//! (`projectors/src/mongo/documents.rs`): message documents, the guild audit log and
+//! the per-aggregate positions. The collection names and document fields here are
+//! that projector's; the integration tests fill the database through the projector
+//! itself, so a drift between the two fails them.
+
+use futures::TryStreamExt;
+use mongodb::Database;
+use mongodb::bson::{DateTime, Document, doc};
+use mongodb::options::FindOptions;
+use serde::Deserialize;
+
+use crate::pagination::{Range, Scan};
+
+/// One document per message, keyed by message id.
+const MESSAGES: &str = "messages";
+/// One entry per audited guild event, keyed by event id.
+const AUDIT_LOG: &str = "audit_log";
+/// One settings document per user, keyed by user id.
+const USER_SETTINGS: &str = "user_settings";
+/// The last applied `seq` per aggregate, keyed `<aggregate_type>/<id>`.
+const POSITIONS: &str = "aggregate_positions";
+
+/// Most pins Discord's deprecated pins route returns.
+const MAX_PINS: i64 = 50;
+
+/// A message's author as the document keeps it (a snapshot at send time).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthorDocument {
+    /// The user.
+    pub id: i64,
+    /// Username at send time.
+    pub username: String,
+    /// Display name at send time.
+    pub global_name: Option<String>,
+    /// Avatar hash at send time.
+    pub avatar: Option<String>,
+    /// Whether the author is a bot.
+    pub bot: bool,
+}
+
+/// A reply's reference.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReferenceDocument {
+    /// The replied-to message.
+    pub message_id: i64,
+    /// Its channel.
+    pub channel_id: i64,
+    /// Its guild.
+    pub guild_id: Option<i64>,
+}
+
+/// One user's reaction with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReactionDocument {
+    /// A custom emoji's id.
+    pub emoji_id: Option<i64>,
+    /// The Unicode emoji, or the custom emoji's name.
+    pub emoji_name: String,
+    /// Who reacted.
+    pub user_id: i64,
+}
+
+/// A message document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageDocument {
+    /// The message.
+    #[serde(rename = "_id")]
+    pub id: i64,
+    /// Its channel.
+    pub channel_id: i64,
+    /// Its author.
+    pub author: AuthorDocument,
+    /// Its text.
+    pub content: String,
+    /// When it was sent.
+    pub timestamp: DateTime,
+    /// When it was last edited.
+    pub edited_timestamp: Option<DateTime>,
+    /// Text-to-speech.
+    pub tts: bool,
+    /// Mentions `@everyone` / `@here`.
+    pub mention_everyone: bool,
+    /// Mentioned users.
+    pub mentions: Vec<i64>,
+    /// Mentioned roles.
+    pub mention_roles: Vec<i64>,
+    /// What it replies to.
+    pub message_reference: Option<ReferenceDocument>,
+    /// Reactions, in the order they were first added.
+    pub reactions: Vec<ReactionDocument>,
+    /// Pinned in its channel.
+    pub pinned: bool,
+}
+
+/// An audit-log entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditEntryDocument {
+    /// The event's id.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// The guild aggregate's `seq` of the event: the entries' order.
+    pub seq: i64,
+    /// Discord's audit-log action type.
+    pub action_type: i32,
+    /// Who acted (`None` for the system).
+    pub user_id: Option<i64>,
+    /// What was acted on.
+    pub target_id: Option<i64>,
+    /// `{key, new_value}` changes.
+    pub changes: Vec<Document>,
+    /// The reason given.
+    pub reason: Option<String>,
+    /// When the event happened.
+    pub created_at: DateTime,
+}
+
+/// Which audit-log entries a request wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter {
+    /// Only entries by this user.
+    pub user_id: Option<i64>,
+    /// Only entries of this action type.
+    pub action_type: Option<i32>,
+}
+
+/// Which end of the audit log a page starts from, by the guild's event `seq`.
+#[derive(Debug, Clone, Copy)]
+pub enum AuditPage {
+    /// The newest entries.
+    Latest,
+    /// The newest entries older than this `seq`.
+    Before(i64),
+    /// The oldest entries newer than this `seq`.
+    After(i64),
+}
+
+/// The MongoDB read models.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    database: Database,
+}
+
+impl Documents {
+    /// Reads from `database` (the projector's `[mongo] database`).
+    pub fn new(database: Database) -> Self {
+        Self { database }
+    }
+
+    /// The database, for the readiness check.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    async fn find<T: serde::de::DeserializeOwned + Send + Sync>(
+        &self,
+        collection: &str,
+        filter: Document,
+        sort: Document,
+        limit: i64,
+    ) -> mongodb::error::Result<Vec<T>> {
+        let options = FindOptions::builder().sort(sort).limit(limit).build();
+        self.database
+            .collection::<T>(collection)
+            .find(filter)
+            .with_options(options)
+            .await?
+            .try_collect()
+            .await
+    }
+
+    /// The visible messages of `channel_id` that `scan` covers, in its order.
+    pub async fn messages(
+        &self,
+        channel_id: i64,
+        scan: Scan,
+    ) -> mongodb::error::Result<Vec<MessageDocument>> {
+        let mut filter = doc! { "channel_id": channel_id, "deleted": false };
+        let bound = |id: u64| i64::try_from(id).unwrap_or(i64::MAX);
+        match scan.range {
+            Range::All => {}
+            Range::Below(id) => {
+                filter.insert("_id", doc! { "$lt": bound(id) });
+            }
+            Range::AtOrBelow(id) => {
+                filter.insert("_id", doc! { "$lte": bound(id) });
+            }
+            Range::Above(id) => {
+                filter.insert("_id", doc! { "$gt": bound(id) });
+            }
+        }
+        let direction = if scan.newest_first { -1 } else { 1 };
+        self.find(
+            MESSAGES,
+            filter,
+            doc! { "_id": direction },
+            i64::from(scan.limit),
+        )
+        .await
+    }
+
+    /// One visible message of `channel_id`.
+    pub async fn message(
+        &self,
+        channel_id: i64,
+        id: i64,
+    ) -> mongodb::error::Result<Option<MessageDocument>> {
+        self.database
+            .collection::<MessageDocument>(MESSAGES)
+            .find_one(doc! { "_id": id, "channel_id": channel_id, "deleted": false })
+            .await
+    }
+
+    /// The channel's pinned messages, most recently pinned first (at most 50, as
+    /// Discord's deprecated pins route).
+    pub async fn pins(&self, channel_id: i64) -> mongodb::error::Result<Vec<MessageDocument>> {
+        self.find(
+            MESSAGES,
+            doc! { "channel_id": channel_id, "pinned": true, "deleted": false },
+            doc! { "pinned_at": -1, "_id": -1 },
+            MAX_PINS,
+        )
+        .await
+    }
+
+    /// A guild's audit-log entries matching `filter` on `page`, newest first, at
+    /// most `limit`.
+    pub async fn audit_entries(
+        &self,
+        guild_id: i64,
+        filter: AuditFilter,
+        page: AuditPage,
+        limit: u32,
+    ) -> mongodb::error::Result<Vec<AuditEntryDocument>> {
+        let mut query = doc! { "guild_id": guild_id };
+        if let Some(user) = filter.user_id {
+            query.insert("user_id", user);
+        }
+        if let Some(action) = filter.action_type {
+            query.insert("action_type", action);
+        }
+        let direction = match page {
+            AuditPage::Latest => -1,
+            AuditPage::Before(seq) => {
+                query.insert("seq", doc! { "$lt": seq });
+                -1
+            }
+            AuditPage::After(seq) => {
+                query.insert("seq", doc! { "$gt": seq });
+                1
+            }
+        };
+        let mut entries: Vec<AuditEntryDocument> = self
+            .find(
+                AUDIT_LOG,
+                query,
+                doc! { "seq": direction },
+                i64::from(limit),
+            )
+            .await?;
+        entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
+        Ok(entries)
+    }
+
+    /// The user's locale setting, if their settings are projected.
+    pub async fn locale(&self, user_id: i64) -> mongodb::error::Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct SettingsDocument {
+            locale: String,
+        }
+        Ok(self
+            .database
+            .collection::<SettingsDocument>(USER_SETTINGS)
+            .find_one(doc! { "_id": user_id })
+            .await?
+            .map(|settings| settings.locale))
+    }
+
+    /// The last applied `seq` of each aggregate in `keys` (`<aggregate_type>/<id>`)
+    /// that has one.
+    pub async fn positions(&self, keys: &[String]) -> mongodb::error::Result<Vec<(String, i64)>> {
+        #[derive(Deserialize)]
+        struct PositionDocument {
+            #[serde(rename = "_id")]
+            id: String,
+            seq: i64,
+        }
+        let found: Vec<PositionDocument> = self
+            .database
+            .collection::<PositionDocument>(POSITIONS)
+            .find(doc! { "_id": { "$in": keys } })
+            .await?
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().map(|p| (p.id, p.seq)).collect())
+    }
+}
