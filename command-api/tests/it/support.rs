@@ -42,6 +42,23 @@ pub struct Bus {
     pub topics: Topics,
 }
 
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(processor_state_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with(&self.kafka.topic_prefix))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 impl Bus {
     pub async fn new() -> Self {
         let mut kafka = Loader::from_environment()
@@ -115,6 +132,10 @@ impl Bus {
                 "CLOUDCORD__AUTH__SIGNING_KEY_PATH",
                 std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
                     .join(format!("{}{name}.pem", self.kafka.topic_prefix)),
+            )
+            .env(
+                "CLOUDCORD__COMMAND_API__PROCESSOR__STATE_DIR",
+                processor_state_dir(),
             )
             .env(
                 "CLOUDCORD__COMMAND_API__PROCESSOR__SESSION_TIMEOUT_MS",
@@ -431,6 +452,12 @@ pub fn stream_commands(
     })
 }
 
+/// Where test processors keep their message indexes; [`Bus`] removes its own files
+/// when dropped.
+pub fn processor_state_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("processor-state")
+}
+
 /// A random 62-bit id: unique per test run without coordination.
 pub fn random_guild() -> Snowflake {
     Snowflake::new(uuid::Uuid::new_v4().as_u64_pair().0 >> 2)
@@ -439,6 +466,7 @@ pub fn random_guild() -> Snowflake {
 /// Settings that let a dead processor's partitions move within seconds.
 pub fn fast_failover() -> ProcessorSettings {
     ProcessorSettings {
+        state_dir: processor_state_dir(),
         session_timeout_ms: 6_000,
         ..ProcessorSettings::default()
     }
