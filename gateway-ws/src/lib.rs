@@ -4,7 +4,12 @@
 //! gap-free resume, fanning out the `projected` topic through one Kafka consumer per
 //! process (see the gateway issue).
 //!
-//! Today it runs its admin server and is ready while Kafka answers.
+//! Module map:
+//! - [`protocol`]: the sans-IO core — payloads, close codes, intents, the per-socket
+//!   [`protocol::connection::Connection`] state machine, the resumable
+//!   [`protocol::session::Session`], dispatch filtering and transport compression.
+
+pub mod protocol;
 
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::service::{Service, ServiceError, ServiceSettings};

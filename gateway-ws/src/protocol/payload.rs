@@ -1,0 +1,519 @@
+//! Gateway payloads: the opcodes, what a client may send (decoded and checked
+//! here), and the frames the server sends (rendered here).
+//!
+//! Every payload is `{"op": …, "d": …, "s": …, "t": …}`; `s` and `t` are set only on
+//! dispatches (op 0).
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::close_code::CloseCode;
+use super::intents::Intents;
+
+/// Longest payload a client may send, in bytes ("Sending Events"): longer is 4002.
+pub const MAX_CLIENT_PAYLOAD_BYTES: usize = 4096;
+
+/// Gateway opcodes ("Gateway Opcodes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opcode {
+    /// 0, server → client: an event.
+    Dispatch,
+    /// 1, both ways: a heartbeat (from the server: a request for one).
+    Heartbeat,
+    /// 2, client → server: start a session.
+    Identify,
+    /// 3, client → server: change the client's presence.
+    PresenceUpdate,
+    /// 4, client → server: join, move between or leave voice channels.
+    VoiceStateUpdate,
+    /// 6, client → server: continue a session on a new connection.
+    Resume,
+    /// 7, server → client: reconnect and resume.
+    Reconnect,
+    /// 8, client → server: ask for a guild's members.
+    RequestGuildMembers,
+    /// 9, server → client: the session is invalid (`d`: whether it may be resumed).
+    InvalidSession,
+    /// 10, server → client: the first payload, with the heartbeat interval.
+    Hello,
+    /// 11, server → client: a heartbeat was received.
+    HeartbeatAck,
+    /// 31, client → server: ask for guilds' soundboard sounds.
+    RequestSoundboardSounds,
+}
+
+impl Opcode {
+    /// The opcode numbered `op`, if there is one.
+    pub const fn from_number(op: u64) -> Option<Self> {
+        Some(match op {
+            0 => Self::Dispatch,
+            1 => Self::Heartbeat,
+            2 => Self::Identify,
+            3 => Self::PresenceUpdate,
+            4 => Self::VoiceStateUpdate,
+            6 => Self::Resume,
+            7 => Self::Reconnect,
+            8 => Self::RequestGuildMembers,
+            9 => Self::InvalidSession,
+            10 => Self::Hello,
+            11 => Self::HeartbeatAck,
+            31 => Self::RequestSoundboardSounds,
+            _ => return None,
+        })
+    }
+
+    /// Its number on the wire.
+    pub const fn number(self) -> u8 {
+        match self {
+            Self::Dispatch => 0,
+            Self::Heartbeat => 1,
+            Self::Identify => 2,
+            Self::PresenceUpdate => 3,
+            Self::VoiceStateUpdate => 4,
+            Self::Resume => 6,
+            Self::Reconnect => 7,
+            Self::RequestGuildMembers => 8,
+            Self::InvalidSession => 9,
+            Self::Hello => 10,
+            Self::HeartbeatAck => 11,
+            Self::RequestSoundboardSounds => 31,
+        }
+    }
+}
+
+/// A payload a client sent, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientPayload {
+    /// op 1 with the last `s` the client saw (`null` before the first dispatch).
+    Heartbeat(Option<u64>),
+    /// op 2.
+    Identify(Identify),
+    /// op 6.
+    Resume(Resume),
+    /// op 3, 4, 8 or 31: valid requests this gateway accepts but does not act on
+    /// yet (presence, voice and member requests come with their features).
+    Unhandled(Opcode),
+}
+
+/// Identify (op 2) as a client sends it, shape-checked but not yet validated.
+#[derive(Clone, PartialEq, Deserialize)]
+pub struct Identify {
+    /// A user's access token (a JWT) or a bot token (without `Bot `).
+    pub token: String,
+    /// The client's operating system, library and device.
+    pub properties: ConnectionProperties,
+    /// Whether the client wants payload compression (zlib per message).
+    #[serde(default)]
+    pub compress: bool,
+    /// The member count above which GUILD_CREATE leaves offline members out.
+    #[serde(default = "default_large_threshold")]
+    pub large_threshold: u64,
+    /// `[shard_id, num_shards]`.
+    #[serde(default)]
+    pub shard: Option<[u64; 2]>,
+    /// The initial presence (accepted, not applied yet).
+    #[serde(default)]
+    pub presence: Option<Value>,
+    /// The raw intents bit set.
+    pub intents: u64,
+}
+
+fn default_large_threshold() -> u64 {
+    LARGE_THRESHOLD.start
+}
+
+/// The documented range of `large_threshold` (50 to 250).
+pub const LARGE_THRESHOLD: std::ops::Range<u64> = 50..251;
+
+impl fmt::Debug for Identify {
+    // Tokens are credentials: never in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identify")
+            .field("properties", &self.properties)
+            .field("compress", &self.compress)
+            .field("large_threshold", &self.large_threshold)
+            .field("shard", &self.shard)
+            .field("intents", &self.intents)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Identify's `properties`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ConnectionProperties {
+    /// Operating system.
+    #[serde(default)]
+    pub os: String,
+    /// Library name.
+    #[serde(default)]
+    pub browser: String,
+    /// Library name again (Discord's convention).
+    #[serde(default)]
+    pub device: String,
+}
+
+/// A shard of a bot's guilds: guild `g` belongs to shard `(g >> 22) % count`, and
+/// DMs to shard 0 ("Sharding").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard's number, below `count`.
+    pub id: u64,
+    /// How many shards there are, at least 1.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Checks Identify's `[shard_id, num_shards]` (4010 when impossible).
+    pub fn parse([id, count]: [u64; 2]) -> Result<Self, CloseCode> {
+        if count == 0 || id >= count {
+            return Err(CloseCode::InvalidShard);
+        }
+        Ok(Self { id, count })
+    }
+
+    /// Whether `guild_id`'s events go to this shard.
+    pub const fn owns_guild(self, guild_id: u64) -> bool {
+        (guild_id >> 22) % self.count == self.id
+    }
+
+    /// Whether DMs go to this shard (only shard 0 receives them).
+    pub const fn owns_direct_messages(self) -> bool {
+        self.id == 0
+    }
+}
+
+/// What Identify asks for, once its values are valid (a client's token is checked
+/// by the driver, which can look it up).
+#[derive(Clone, PartialEq)]
+pub struct IdentifyRequest {
+    /// The token, as sent.
+    pub token: String,
+    /// The intents.
+    pub intents: Intents,
+    /// The shard, when the client shards.
+    pub shard: Option<Shard>,
+    /// Within [`LARGE_THRESHOLD`].
+    pub large_threshold: u64,
+    /// Payload compression.
+    pub compress: bool,
+}
+
+impl fmt::Debug for IdentifyRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentifyRequest")
+            .field("intents", &self.intents)
+            .field("shard", &self.shard)
+            .field("large_threshold", &self.large_threshold)
+            .field("compress", &self.compress)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identify {
+    /// Checks the values: intents (4013), shard (4010), `large_threshold` (4002).
+    pub fn validate(self) -> Result<IdentifyRequest, CloseCode> {
+        let intents = Intents::parse(self.intents)?;
+        let shard = self.shard.map(Shard::parse).transpose()?;
+        if !LARGE_THRESHOLD.contains(&self.large_threshold) {
+            return Err(CloseCode::DecodeError);
+        }
+        Ok(IdentifyRequest {
+            token: self.token,
+            intents,
+            shard,
+            large_threshold: self.large_threshold,
+            compress: self.compress,
+        })
+    }
+}
+
+/// Resume (op 6).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct Resume {
+    /// The token the session was identified with.
+    pub token: String,
+    /// READY's `session_id`.
+    pub session_id: String,
+    /// The last `s` the client received.
+    pub seq: u64,
+}
+
+impl fmt::Debug for Resume {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resume")
+            .field("session_id", &self.session_id)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    op: Value,
+    #[serde(default)]
+    d: Value,
+}
+
+/// Decodes what a client sent, or says which close code it earns: over 4,096 bytes,
+/// not JSON, or the wrong shape → 4002; an opcode that does not exist or that only
+/// the server sends → 4001.
+pub fn decode(bytes: &[u8]) -> Result<ClientPayload, CloseCode> {
+    if bytes.len() > MAX_CLIENT_PAYLOAD_BYTES {
+        return Err(CloseCode::DecodeError);
+    }
+    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|_| CloseCode::DecodeError)?;
+    let op = envelope.op.as_u64().ok_or(CloseCode::DecodeError)?;
+    let opcode = Opcode::from_number(op).ok_or(CloseCode::UnknownOpcode)?;
+    match opcode {
+        Opcode::Heartbeat => match envelope.d {
+            Value::Null => Ok(ClientPayload::Heartbeat(None)),
+            d => d
+                .as_u64()
+                .map(|seq| ClientPayload::Heartbeat(Some(seq)))
+                .ok_or(CloseCode::DecodeError),
+        },
+        Opcode::Identify => data(envelope.d).map(ClientPayload::Identify),
+        Opcode::Resume => data(envelope.d).map(ClientPayload::Resume),
+        Opcode::PresenceUpdate
+        | Opcode::VoiceStateUpdate
+        | Opcode::RequestGuildMembers
+        | Opcode::RequestSoundboardSounds => Ok(ClientPayload::Unhandled(opcode)),
+        Opcode::Dispatch
+        | Opcode::Reconnect
+        | Opcode::InvalidSession
+        | Opcode::Hello
+        | Opcode::HeartbeatAck => Err(CloseCode::UnknownOpcode),
+    }
+}
+
+fn data<T: DeserializeOwned>(d: Value) -> Result<T, CloseCode> {
+    serde_json::from_value(d).map_err(|_| CloseCode::DecodeError)
+}
+
+/// Renders a payload without `s` and `t`: `d` is already JSON text.
+fn control(op: Opcode, d: &str) -> String {
+    format!(r#"{{"op":{},"d":{d},"s":null,"t":null}}"#, op.number())
+}
+
+/// Hello (op 10).
+pub fn hello(heartbeat_interval_ms: u64) -> String {
+    control(
+        Opcode::Hello,
+        &format!(r#"{{"heartbeat_interval":{heartbeat_interval_ms}}}"#),
+    )
+}
+
+/// Heartbeat ACK (op 11).
+pub fn heartbeat_ack() -> String {
+    control(Opcode::HeartbeatAck, "null")
+}
+
+/// A server-requested heartbeat (op 1): the client must answer with one at once.
+pub fn heartbeat_request() -> String {
+    control(Opcode::Heartbeat, "null")
+}
+
+/// Reconnect (op 7).
+pub fn reconnect() -> String {
+    control(Opcode::Reconnect, "null")
+}
+
+/// Invalid Session (op 9): `resumable` is `d`.
+pub fn invalid_session(resumable: bool) -> String {
+    control(
+        Opcode::InvalidSession,
+        if resumable { "true" } else { "false" },
+    )
+}
+
+/// A dispatch (op 0) of `event` with sequence number `seq`; `d` is JSON text.
+pub fn dispatch(event: &str, seq: u64, d: &str) -> String {
+    format!(r#"{{"op":0,"d":{d},"s":{seq},"t":"{event}"}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{ClientPayload, Opcode, Shard, decode};
+    use crate::protocol::close_code::CloseCode;
+    use crate::protocol::intents::Intents;
+
+    fn identify(d: Value) -> Vec<u8> {
+        json!({ "op": 2, "d": d }).to_string().into_bytes()
+    }
+
+    fn identify_data() -> Value {
+        json!({
+            "token": "t",
+            "properties": { "os": "linux", "browser": "twilight", "device": "twilight" },
+            "intents": 513,
+        })
+    }
+
+    #[test]
+    fn heartbeat_carries_the_last_seq_or_null() {
+        assert_eq!(
+            decode(br#"{"op":1,"d":null}"#),
+            Ok(ClientPayload::Heartbeat(None))
+        );
+        assert_eq!(
+            decode(br#"{"op":1,"d":251}"#),
+            Ok(ClientPayload::Heartbeat(Some(251)))
+        );
+        // Missing `d` is null, as serde reads it.
+        assert_eq!(decode(br#"{"op":1}"#), Ok(ClientPayload::Heartbeat(None)));
+        assert_eq!(decode(br#"{"op":1,"d":"x"}"#), Err(CloseCode::DecodeError));
+    }
+
+    #[test]
+    fn identify_decodes_with_documented_defaults() {
+        let Ok(ClientPayload::Identify(identify)) = decode(&identify(identify_data())) else {
+            panic!("identify decodes");
+        };
+        let request = identify.validate().expect("valid");
+        assert_eq!(request.intents, Intents::GUILDS | Intents::GUILD_MESSAGES);
+        assert_eq!(request.large_threshold, 50);
+        assert_eq!(request.shard, None);
+        assert!(!request.compress);
+    }
+
+    #[test]
+    fn invalid_json_closes_with_4002() {
+        for bad in [
+            &b"{"[..],
+            b"not json",
+            b"[]",
+            b"{\"d\":1}",
+            b"{\"op\":\"1\"}",
+            b"\xff",
+        ] {
+            assert_eq!(decode(bad), Err(CloseCode::DecodeError), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn identify_of_the_wrong_shape_closes_with_4002() {
+        let mut no_token = identify_data();
+        no_token["token"].take();
+        let mut no_intents = identify_data();
+        no_intents
+            .as_object_mut()
+            .expect("object")
+            .remove("intents");
+        for d in [no_token, no_intents, json!("token"), Value::Null] {
+            assert_eq!(decode(&identify(d)), Err(CloseCode::DecodeError));
+        }
+    }
+
+    #[test]
+    fn payload_over_4096_bytes_closes_with_4002() {
+        let mut d = identify_data();
+        d["properties"]["os"] = json!("x".repeat(4096));
+        assert_eq!(decode(&identify(d)), Err(CloseCode::DecodeError));
+        // Exactly 4,096 bytes is allowed.
+        let padding = 4096 - br#"{"op":1,"d":null,"x":""}"#.len();
+        let exact = format!(r#"{{"op":1,"d":null,"x":"{}"}}"#, "y".repeat(padding));
+        assert_eq!(exact.len(), 4096);
+        assert_eq!(decode(exact.as_bytes()), Ok(ClientPayload::Heartbeat(None)));
+    }
+
+    #[test]
+    fn unknown_and_server_only_opcodes_close_with_4001() {
+        for op in [0, 5, 7, 9, 10, 11, 12, 99] {
+            let payload = format!(r#"{{"op":{op},"d":null}}"#);
+            assert_eq!(
+                decode(payload.as_bytes()),
+                Err(CloseCode::UnknownOpcode),
+                "op {op}"
+            );
+        }
+    }
+
+    #[test]
+    fn presence_voice_and_member_requests_are_accepted_but_not_acted_on() {
+        for (op, opcode) in [
+            (3, Opcode::PresenceUpdate),
+            (4, Opcode::VoiceStateUpdate),
+            (8, Opcode::RequestGuildMembers),
+            (31, Opcode::RequestSoundboardSounds),
+        ] {
+            let payload = format!(r#"{{"op":{op},"d":{{}}}}"#);
+            assert_eq!(
+                decode(payload.as_bytes()),
+                Ok(ClientPayload::Unhandled(opcode))
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_shard_closes_with_4010() {
+        assert_eq!(Shard::parse([0, 0]), Err(CloseCode::InvalidShard));
+        assert_eq!(Shard::parse([2, 2]), Err(CloseCode::InvalidShard));
+        // Guild 41771983423143937's timestamp part is 9959216934: even, so shard 0 of 2.
+        let (first, second) = (
+            Shard::parse([0, 2]).expect("valid"),
+            Shard::parse([1, 2]).expect("valid"),
+        );
+        assert!(first.owns_guild(41_771_983_423_143_937));
+        assert!(!second.owns_guild(41_771_983_423_143_937));
+        assert!(first.owns_direct_messages());
+        assert!(!second.owns_direct_messages());
+        let mut d = identify_data();
+        d["shard"] = json!([3, 2]);
+        let Ok(ClientPayload::Identify(identify)) = decode(&identify(d)) else {
+            panic!("decodes");
+        };
+        assert_eq!(identify.validate(), Err(CloseCode::InvalidShard));
+    }
+
+    #[test]
+    fn identify_with_undefined_intents_closes_with_4013() {
+        let mut d = identify_data();
+        d["intents"] = json!(1u64 << 40);
+        let Ok(ClientPayload::Identify(identify)) = decode(&identify(d)) else {
+            panic!("decodes");
+        };
+        assert_eq!(identify.validate(), Err(CloseCode::InvalidIntents));
+    }
+
+    #[test]
+    fn large_threshold_outside_50_to_250_closes_with_4002() {
+        for (threshold, ok) in [(49, false), (50, true), (250, true), (251, false)] {
+            let mut d = identify_data();
+            d["large_threshold"] = json!(threshold);
+            let Ok(ClientPayload::Identify(identify)) = decode(&identify(d)) else {
+                panic!("decodes");
+            };
+            assert_eq!(identify.validate().is_ok(), ok, "{threshold}");
+        }
+    }
+
+    #[test]
+    fn server_frames_have_op_d_s_t() {
+        let hello: Value = serde_json::from_str(&super::hello(41_250)).expect("json");
+        assert_eq!(
+            hello,
+            json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null})
+        );
+        let dispatch: Value =
+            serde_json::from_str(&super::dispatch("READY", 1, r#"{"v":10}"#)).expect("json");
+        assert_eq!(
+            dispatch,
+            json!({"op": 0, "d": {"v": 10}, "s": 1, "t": "READY"})
+        );
+        for (frame, op, d) in [
+            (super::heartbeat_ack(), 11, Value::Null),
+            (super::heartbeat_request(), 1, Value::Null),
+            (super::reconnect(), 7, Value::Null),
+            (super::invalid_session(true), 9, json!(true)),
+            (super::invalid_session(false), 9, json!(false)),
+        ] {
+            let value: Value = serde_json::from_str(&frame).expect("json");
+            assert_eq!(value, json!({"op": op, "d": d, "s": null, "t": null}));
+        }
+    }
+}
