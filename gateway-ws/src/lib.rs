@@ -4,20 +4,58 @@
 //! gap-free resume, fanning out the `projected` topic through one Kafka consumer per
 //! process (see the gateway issue).
 //!
+//! [`router`] serves the WebSocket (at every path, so the front door can nest it
+//! under `/gateway`); [`run`] serves it on `[gateway_ws.http] listen_addr` beside the
+//! admin server.
+//!
 //! Module map:
 //! - [`protocol`]: the sans-IO core — payloads, close codes, intents, the per-socket
 //!   [`protocol::connection::Connection`] state machine, the resumable
-//!   [`protocol::session::Session`], dispatch filtering and transport compression.
+//!   [`protocol::session::Session`], dispatch filtering, transport compression and
+//!   the connection URL's query.
+//! - [`socket`]: the tokio driver of one WebSocket and the router.
+//! - [`gateway`]: [`Gateway`], the state connections share, with the Identify and
+//!   Resume handshakes.
+//! - [`hub`]: the sessions of this process, their bounded queues and routing
+//!   indexes.
+//! - [`auth`]: who a token names. [`jwks`]: the issuer's public keys.
+//! - [`read_models`]: every PostgreSQL query. [`objects`]: READY's JSON.
+//! - [`settings`]: the `[gateway_ws]` section.
 
+pub mod auth;
+pub mod gateway;
+pub mod hub;
+pub mod jwks;
+pub mod objects;
 pub mod protocol;
+pub mod read_models;
+pub mod settings;
+pub mod socket;
 
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
-use cloudcord_runtime::service::{Service, ServiceError, ServiceSettings};
+use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
+use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+pub use crate::gateway::Gateway;
+use crate::read_models::ReadModels;
+pub use crate::settings::Settings;
+pub use crate::socket::router;
 
 /// The service's name in logs, metrics and Kafka client ids.
 pub const NAME: &str = "gateway-ws";
+
+/// How often sessions past their resume window are dropped.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for connections to send their close frames.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Everything gateway-ws reads from the layered configuration.
 #[derive(Debug, Deserialize)]
@@ -25,19 +63,120 @@ pub struct Config {
     /// Where the brokers are.
     #[serde(default)]
     pub kafka: KafkaConfig,
+    /// The relational read models.
+    #[serde(default)]
+    pub postgres: PostgresConfig,
+    /// Which issuer and audience tokens must name.
+    #[serde(default)]
+    pub auth: AuthConfig,
     /// The `[gateway_ws]` section.
-    #[serde(default = "local_settings")]
-    pub gateway_ws: ServiceSettings,
+    #[serde(default)]
+    pub gateway_ws: Settings,
 }
 
-fn local_settings() -> ServiceSettings {
-    ServiceSettings::loopback(9104)
+/// Why gateway-ws stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The admin server or a store client could not start.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The issuer's keys are unusable.
+    #[error("the token issuer's JWKS is unusable")]
+    Jwks(#[from] JwksError),
+    /// The WebSocket port is taken.
+    #[error("cannot listen on {addr} for the gateway (set gateway_ws.http.listen_addr)")]
+    Bind {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The operating system's answer.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("the gateway listener failed")]
+    Serve(#[source] std::io::Error),
 }
 
-/// Runs gateway-ws until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    Service::new(NAME, config.gateway_ws.admin)
-        .with_check(KafkaCheck::new(&config.kafka, NAME)?)
-        .run(shutdown)
+impl Config {
+    /// The shared gateway state over the configured read models, verifying tokens
+    /// with `verifier`; the dev stack calls this to serve [`router`] in-process.
+    pub fn gateway(
+        &self,
+        verifier: TokenVerifier,
+        shutdown: CancellationToken,
+    ) -> Result<Gateway, Error> {
+        let settings = &self.gateway_ws;
+        let read_models = ReadModels::connect_lazy(&self.postgres, &settings.http.postgres_schema)
+            .map_err(ServiceError::from)?;
+        Ok(Gateway::new(
+            verifier,
+            read_models,
+            &settings.http,
+            &settings.sessions,
+            shutdown,
+        ))
+    }
+}
+
+/// Runs gateway-ws until `shutdown` is cancelled: fetches the issuer's JWKS, then
+/// serves the admin server and the gateway on `gateway_ws.http.listen_addr`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let Some(jwks) = jwks::fetch(&config.gateway_ws.http.jwks_url, &shutdown).await else {
+        return Ok(());
+    };
+    let verifier = TokenVerifier::from_jwks(&jwks, &config.auth)?;
+    let gateway = config.gateway(verifier, shutdown.clone())?;
+    let addr = config.gateway_ws.http.listen_addr;
+    let listener = TcpListener::bind(addr)
         .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    serve(config, gateway, listener, shutdown).await
+}
+
+/// Serves `gateway` on `listener` (tests pass one bound to port 0) with the admin
+/// server and the background tasks, until `shutdown` is cancelled; then every
+/// connection is asked to reconnect and closed.
+pub async fn serve(
+    config: Config,
+    gateway: Gateway,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let service = Service::new(NAME, config.gateway_ws.admin)
+        .with_check(KafkaCheck::new(&config.kafka, NAME).map_err(ServiceError::from)?)
+        .with_check(PostgresCheck::new(gateway.read_models().pool().clone()));
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
+    tracing::info!(service = NAME, %addr, "gateway listening");
+    let sweeper = tokio::spawn(sweep_sessions(gateway.clone(), shutdown.clone()));
+    let server = axum::serve(listener, router(gateway.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let (admin, served) = tokio::join!(service.run(shutdown.clone()), async {
+        let outcome = server.await;
+        // Whatever ends the listener ends the service.
+        shutdown.cancel();
+        outcome
+    });
+    sweeper.abort();
+    // Upgraded connections outlive the listener: let them say goodbye.
+    gateway.connections().close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, gateway.connections().wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    admin?;
+    served.map_err(Error::Serve)
+}
+
+/// Drops sessions past their resume window, every [`EXPIRY_SWEEP`].
+async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(EXPIRY_SWEEP);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => gateway.expire_sessions(Instant::now()),
+        }
+    }
 }

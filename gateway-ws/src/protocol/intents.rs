@@ -7,7 +7,9 @@ use super::close_code::CloseCode;
 
 bitflags! {
     /// Discord's "Gateway Intents" list. Bits 17–19, 22 and 23 are unassigned.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    ///
+    /// In configuration it is written by name: `"GUILD_MEMBERS | MESSAGE_CONTENT"`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
     pub struct Intents: u64 {
         /// Guild, role, channel and thread lifecycle events.
         const GUILDS = 1 << 0;

@@ -11,6 +11,7 @@
 //!   replay buffer, intents and content filtering).
 //! - [`dispatch`]: [`dispatch::Dispatch`], an event rendered once for all sessions.
 //! - [`compression`]: `zlib-stream`, `zstd-stream` and payload compression.
+//! - [`query`]: the connection URL's `v`, `encoding` and `compress`.
 
 pub mod close_code;
 pub mod compression;
@@ -18,4 +19,5 @@ pub mod connection;
 pub mod dispatch;
 pub mod intents;
 pub mod payload;
+pub mod query;
 pub mod session;

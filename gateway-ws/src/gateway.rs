@@ -1,0 +1,187 @@
+//! [`Gateway`]: what every connection of this process shares — the sessions, the
+//! token verifier, the read models and the rules — and the two handshakes that need
+//! them: Identify (a new session, READY) and Resume (replay, RESUMED).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::telemetry::ErrorChain;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{AuthError, authenticate};
+use crate::hub::{Attachment, Hub, ResumeRefused};
+use crate::objects::Ready;
+use crate::protocol::close_code::CloseCode;
+use crate::protocol::connection::ConnectionConfig;
+use crate::protocol::payload::{IdentifyRequest, Resume};
+use crate::protocol::session::{Identity, Session};
+use crate::read_models::ReadModels;
+use crate::settings::{HttpSettings, SessionSettings};
+
+/// How a Resume ended when it did not resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeFailure {
+    /// Invalid Session (`d: false`): identify anew.
+    SessionInvalid,
+    /// Close with this code.
+    Close(CloseCode),
+}
+
+/// The shared state of one gateway process. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway(Arc<Inner>);
+
+struct Inner {
+    hub: Hub,
+    verifier: TokenVerifier,
+    read_models: ReadModels,
+    sessions: SessionSettings,
+    resume_gateway_url: String,
+    shutdown: CancellationToken,
+    connections: TaskTracker,
+}
+
+impl Gateway {
+    /// A gateway verifying tokens with `verifier` and reading `read_models`; its
+    /// connections end (with Reconnect) when `shutdown` is cancelled.
+    pub fn new(
+        verifier: TokenVerifier,
+        read_models: ReadModels,
+        http: &HttpSettings,
+        sessions: &SessionSettings,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            hub: Hub::new(sessions.outbound_queue),
+            verifier,
+            read_models,
+            sessions: sessions.clone(),
+            resume_gateway_url: http.resume_gateway_url.clone(),
+            shutdown,
+            connections: TaskTracker::new(),
+        }))
+    }
+
+    /// The sessions.
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
+    }
+
+    /// The read models.
+    pub fn read_models(&self) -> &ReadModels {
+        &self.0.read_models
+    }
+
+    /// The connection rules.
+    pub fn connection_config(&self) -> ConnectionConfig {
+        self.0.sessions.connection()
+    }
+
+    /// Cancelled when the process shuts down.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.0.shutdown
+    }
+
+    /// The connection tasks, so shutdown can wait for their close frames.
+    pub fn connections(&self) -> &TaskTracker {
+        &self.0.connections
+    }
+
+    /// Drops sessions whose resume window has passed.
+    pub fn expire_sessions(&self, now: Instant) {
+        self.0.hub.expire(now, self.0.sessions.resume_window());
+    }
+
+    async fn authenticate(&self, token: &str) -> Result<Identity, CloseCode> {
+        authenticate(token, &self.0.verifier, &self.0.read_models)
+            .await
+            .map(|(identity, _)| identity)
+            .map_err(close_code)
+    }
+
+    /// Identify: verifies the token, checks privileged intents and sharding,
+    /// creates the session and returns it with the frames to write first (READY).
+    pub async fn identify(
+        &self,
+        request: &IdentifyRequest,
+    ) -> Result<(Attachment, Vec<String>), CloseCode> {
+        let (identity, user) = authenticate(&request.token, &self.0.verifier, &self.0.read_models)
+            .await
+            .map_err(close_code)?;
+        request
+            .intents
+            .check_privileged(identity.bot, self.0.sessions.allowed_privileged_intents)?;
+        let guilds = self
+            .0
+            .read_models
+            .guild_ids(identity.user_id)
+            .await
+            .map_err(|error| close_code(AuthError::ReadModels(error)))?;
+        if identity.bot
+            && request.shard.is_none()
+            && guilds.len() > self.0.sessions.max_guilds_per_session
+        {
+            return Err(CloseCode::ShardingRequired);
+        }
+        let session_id = uuid::Uuid::new_v4().simple().to_string();
+        let ready = Ready {
+            user: &user,
+            guilds: &guilds,
+            session_id: &session_id,
+            resume_gateway_url: &self.0.resume_gateway_url,
+            shard: request.shard,
+        }
+        .to_json();
+        let session = Session::new(session_id, identity, request, self.0.sessions.replay());
+        let (attachment, ready_frame) = self.0.hub.create(session, &ready);
+        for guild in guilds {
+            self.0.hub.join_guild(&attachment, guild);
+        }
+        tracing::info!(
+            session = &*attachment.session_id,
+            user = %identity.user_id,
+            bot = identity.bot,
+            "session identified"
+        );
+        Ok((attachment, vec![ready_frame]))
+    }
+
+    /// Resume: verifies the token, finds the session and returns it with the frames
+    /// to write first (the missed dispatches, then RESUMED).
+    pub async fn resume(
+        &self,
+        resume: &Resume,
+    ) -> Result<(Attachment, Vec<String>), ResumeFailure> {
+        let identity = self
+            .authenticate(&resume.token)
+            .await
+            .map_err(ResumeFailure::Close)?;
+        match self
+            .0
+            .hub
+            .resume(&resume.session_id, identity.user_id, resume.seq)
+        {
+            Ok(resumed) => {
+                tracing::info!(session = %resume.session_id, seq = resume.seq, "session resumed");
+                Ok(resumed)
+            }
+            Err(ResumeRefused::UnknownSession) => Err(ResumeFailure::SessionInvalid),
+            Err(ResumeRefused::NotOwner) => {
+                Err(ResumeFailure::Close(CloseCode::AuthenticationFailed))
+            }
+            Err(ResumeRefused::InvalidSeq) => Err(ResumeFailure::Close(CloseCode::InvalidSeq)),
+        }
+    }
+}
+
+fn close_code(error: AuthError) -> CloseCode {
+    match error {
+        AuthError::Refused => CloseCode::AuthenticationFailed,
+        AuthError::ReadModels(error) => {
+            tracing::error!(error = %ErrorChain(&error), "cannot read the accounts for a handshake");
+            CloseCode::UnknownError
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! [`Hub`]: this process's sessions, whether connected or waiting to be resumed,
+//! and the bounded queue of frames to each connected one.
+//!
+//! Every frame for a session is numbered and kept for Resume under the session's
+//! own lock, then offered to its connection's queue with `try_send`: fan-out never
+//! waits for a client. A queue that is full means the client reads slower than
+//! events arrive; the hub then drops the queue's sender, and the connection, once it
+//! has written what was queued, closes with 4000 — resumable, so the client resumes
+//! and the replay buffer fills the gap.
+//!
+//! A session outlives its connection for the resume window
+//! (`[gateway_ws.sessions] resume_window_secs`); [`Hub::expire`] drops the ones
+//! past it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use cloudcord_schemas::ids::{GuildId, UserId};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+use crate::protocol::close_code::CloseCode;
+use crate::protocol::dispatch::Dispatch;
+use crate::protocol::session::Session;
+
+/// Locks `mutex`, also after a panic elsewhere: every update below leaves the
+/// state consistent before anything that could panic, so the data is still good.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One session and its connection, if it has one.
+#[derive(Debug)]
+pub struct Slot {
+    user_id: UserId,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug)]
+struct SlotState {
+    session: Session,
+    /// The connected socket's queue; `None` while detached (or after an overflow).
+    outbound: Option<mpsc::Sender<String>>,
+    /// Which attachment the queue belongs to, so a stale connection's detach
+    /// never unplugs a newer one.
+    attachment: u64,
+    /// Since when no connection holds the session.
+    detached_since: Option<Instant>,
+    /// The guilds whose events the session receives.
+    guilds: HashSet<GuildId>,
+}
+
+impl SlotState {
+    /// Queues `frame` for the connection, or drops the connection when its queue
+    /// is full (the frame is kept for Resume either way).
+    fn send(&mut self, frame: String) {
+        let Some(outbound) = &self.outbound else {
+            return;
+        };
+        match outbound.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::info!(
+                    session = self.session.id(),
+                    "a slow client's queue is full; closing it (resumable)"
+                );
+                self.outbound = None;
+            }
+            Err(TrySendError::Closed(_)) => self.outbound = None,
+        }
+    }
+}
+
+impl Slot {
+    /// Offers `dispatch` to the session: numbered, kept and queued if it wants it.
+    pub fn offer(&self, dispatch: &Dispatch) {
+        let mut state = lock(&self.state);
+        if let Some(frame) = state.session.offer(dispatch) {
+            state.send(frame);
+        }
+    }
+
+    /// Sends `event` with `data` to the session whatever its intents (GUILD_CREATE
+    /// after READY).
+    pub fn push(&self, event: &str, data: &str) {
+        let mut state = lock(&self.state);
+        let frame = state.session.push(event, data);
+        state.send(frame);
+    }
+
+    /// The session's user.
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// Runs `f` on the session.
+    pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+        f(&lock(&self.state).session)
+    }
+}
+
+/// A connection's hold on a session.
+#[derive(Debug)]
+pub struct Attachment {
+    /// The session.
+    pub slot: Arc<Slot>,
+    /// The session's id.
+    pub session_id: Arc<str>,
+    /// Which attachment this is ([`Hub::detach`] needs it).
+    pub id: u64,
+    /// The frames to write, in order.
+    pub frames: mpsc::Receiver<String>,
+}
+
+/// Why a Resume found nothing to resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeRefused {
+    /// No such session here (expired, never existed, or on another process):
+    /// Invalid Session, `d: false`.
+    UnknownSession,
+    /// The token names another user than the session's (4004).
+    NotOwner,
+    /// The `seq` cannot be replayed from (4007).
+    InvalidSeq,
+}
+
+/// This process's sessions.
+#[derive(Debug)]
+pub struct Hub {
+    registry: Mutex<Registry>,
+    queue_capacity: usize,
+    next_attachment: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    sessions: HashMap<Arc<str>, Arc<Slot>>,
+    by_user: HashMap<UserId, HashSet<Arc<str>>>,
+    by_guild: HashMap<GuildId, HashSet<Arc<str>>>,
+}
+
+impl Registry {
+    fn remove(&mut self, session_id: &str) {
+        let Some(slot) = self.sessions.remove(session_id) else {
+            return;
+        };
+        if let Some(ids) = self.by_user.get_mut(&slot.user_id) {
+            ids.remove(session_id);
+            if ids.is_empty() {
+                self.by_user.remove(&slot.user_id);
+            }
+        }
+        for guild in &lock(&slot.state).guilds {
+            if let Some(ids) = self.by_guild.get_mut(guild) {
+                ids.remove(session_id);
+                if ids.is_empty() {
+                    self.by_guild.remove(guild);
+                }
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// A hub whose connections each queue at most `queue_capacity` frames.
+    pub fn new(queue_capacity: usize) -> Self {
+        Self {
+            registry: Mutex::default(),
+            queue_capacity: queue_capacity.max(1),
+            next_attachment: AtomicU64::new(1),
+        }
+    }
+
+    fn attach(&self, state: &mut SlotState) -> (u64, mpsc::Receiver<String>) {
+        let (sender, receiver) = mpsc::channel(self.queue_capacity);
+        let id = self.next_attachment.fetch_add(1, Ordering::Relaxed);
+        state.outbound = Some(sender);
+        state.attachment = id;
+        state.detached_since = None;
+        (id, receiver)
+    }
+
+    /// Registers a new session, numbers READY (`s` 1) with `ready` as its `d`, and
+    /// attaches the calling connection. Returns the attachment and READY's frame,
+    /// which the connection writes before anything queued.
+    pub fn create(&self, session: Session, ready: &str) -> (Attachment, String) {
+        let session_id: Arc<str> = Arc::from(session.id());
+        let user_id = session.identity().user_id;
+        let mut state = SlotState {
+            session,
+            outbound: None,
+            attachment: 0,
+            detached_since: None,
+            guilds: HashSet::new(),
+        };
+        let ready_frame = state.session.push("READY", ready);
+        let (id, frames) = self.attach(&mut state);
+        let slot = Arc::new(Slot {
+            user_id,
+            state: Mutex::new(state),
+        });
+        let mut registry = lock(&self.registry);
+        registry
+            .sessions
+            .insert(Arc::clone(&session_id), Arc::clone(&slot));
+        registry
+            .by_user
+            .entry(user_id)
+            .or_default()
+            .insert(Arc::clone(&session_id));
+        drop(registry);
+        (
+            Attachment {
+                slot,
+                session_id,
+                id,
+                frames,
+            },
+            ready_frame,
+        )
+    }
+
+    /// Subscribes a session to `guild`'s events (after its GUILD_CREATE).
+    pub fn join_guild(&self, attachment: &Attachment, guild: GuildId) {
+        let mut registry = lock(&self.registry);
+        if !registry.sessions.contains_key(&attachment.session_id) {
+            return;
+        }
+        lock(&attachment.slot.state).guilds.insert(guild);
+        registry
+            .by_guild
+            .entry(guild)
+            .or_default()
+            .insert(Arc::clone(&attachment.session_id));
+    }
+
+    /// Attaches a connection to the existing session `session_id` of `user_id` and
+    /// returns the frames after `seq` and RESUMED, which the connection writes
+    /// before anything queued: nothing is lost or sent twice, because numbering and
+    /// queueing happen under the same lock.
+    pub fn resume(
+        &self,
+        session_id: &str,
+        user_id: UserId,
+        seq: u64,
+    ) -> Result<(Attachment, Vec<String>), ResumeRefused> {
+        let slot = lock(&self.registry)
+            .sessions
+            .get(session_id)
+            .cloned()
+            .ok_or(ResumeRefused::UnknownSession)?;
+        if slot.user_id != user_id {
+            return Err(ResumeRefused::NotOwner);
+        }
+        let mut state = lock(&slot.state);
+        let replay = match state.session.resume(seq) {
+            Ok(replay) => replay,
+            Err(_) => {
+                drop(state);
+                lock(&self.registry).remove(session_id);
+                return Err(ResumeRefused::InvalidSeq);
+            }
+        };
+        // A connection still holding the session loses it to the resumer (its
+        // queue closes, so it closes too).
+        let (id, frames) = self.attach(&mut state);
+        drop(state);
+        Ok((
+            Attachment {
+                session_id: Arc::from(session_id),
+                slot,
+                id,
+                frames,
+            },
+            replay,
+        ))
+    }
+
+    /// The connection of `attachment` ended with `code` (`None`: the client went
+    /// away). A resumable end keeps the session for the resume window; any other
+    /// ends it.
+    pub fn detach(&self, attachment: &Attachment, code: Option<CloseCode>, now: Instant) {
+        let mut state = lock(&attachment.slot.state);
+        if state.attachment != attachment.id {
+            return; // A newer connection resumed the session meanwhile.
+        }
+        state.outbound = None;
+        state.detached_since = Some(now);
+        drop(state);
+        if code.is_some_and(|code| !code.resumable()) {
+            lock(&self.registry).remove(&attachment.session_id);
+        }
+    }
+
+    /// Drops the sessions detached for longer than `window` at `now`.
+    pub fn expire(&self, now: Instant, window: Duration) {
+        let mut registry = lock(&self.registry);
+        let expired: Vec<Arc<str>> = registry
+            .sessions
+            .iter()
+            .filter(|(_, slot)| {
+                lock(&slot.state)
+                    .detached_since
+                    .is_some_and(|since| now.duration_since(since) >= window)
+            })
+            .map(|(id, _)| Arc::clone(id))
+            .collect();
+        for id in expired {
+            registry.remove(&id);
+        }
+    }
+
+    /// The sessions of `user`.
+    pub fn sessions_of_user(&self, user: UserId) -> Vec<Arc<Slot>> {
+        let registry = lock(&self.registry);
+        registry
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| registry.sessions.get(id).cloned())
+            .collect()
+    }
+
+    /// The sessions subscribed to `guild`.
+    pub fn sessions_in_guild(&self, guild: GuildId) -> Vec<Arc<Slot>> {
+        let registry = lock(&self.registry);
+        registry
+            .by_guild
+            .get(&guild)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| registry.sessions.get(id).cloned())
+            .collect()
+    }
+
+    /// How many sessions exist (connected or not).
+    pub fn len(&self) -> usize {
+        lock(&self.registry).sessions.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,80 @@
+//! Discord JSON objects the gateway sends that do not come from an event: READY's
+//! `d` and the current user in it.
+
+use serde_json::{Value, json};
+
+use crate::protocol::payload::Shard;
+use crate::protocol::query::API_VERSION;
+use crate::read_models::{UserRow, stored};
+use cloudcord_schemas::ids::GuildId;
+
+/// The current user as READY shows it: the public fields plus what only the user
+/// sees (e-mail), as `GET /users/@me` answers.
+pub fn current_user(user: &UserRow) -> Value {
+    json!({
+        "id": stored(user.id).to_string(),
+        "username": user.username,
+        "discriminator": "0",
+        "global_name": user.global_name,
+        "avatar": user.avatar,
+        "bot": user.bot,
+        "system": false,
+        "banner": null,
+        "accent_color": null,
+        "avatar_decoration_data": null,
+        "primary_guild": null,
+        "public_flags": 0,
+        "flags": 0,
+        "mfa_enabled": false,
+        "premium_type": 0,
+        "email": user.email,
+        // No e-mail verification exists yet; bots are always verified (as on Discord).
+        "verified": user.bot,
+    })
+}
+
+/// What READY says about a new session.
+#[derive(Debug)]
+pub struct Ready<'a> {
+    /// The user.
+    pub user: &'a UserRow,
+    /// Their guilds (each sent as unavailable until its GUILD_CREATE).
+    pub guilds: &'a [GuildId],
+    /// The new session's id.
+    pub session_id: &'a str,
+    /// Where to resume.
+    pub resume_gateway_url: &'a str,
+    /// The shard, when the client shards.
+    pub shard: Option<Shard>,
+}
+
+impl Ready<'_> {
+    /// READY's `d`.
+    pub fn to_json(&self) -> String {
+        let guilds: Vec<Value> = self
+            .guilds
+            .iter()
+            .map(|id| json!({ "id": id.to_string(), "unavailable": true }))
+            .collect();
+        let mut ready = json!({
+            "v": API_VERSION,
+            "user": current_user(self.user),
+            "guilds": guilds,
+            "session_id": self.session_id,
+            "resume_gateway_url": self.resume_gateway_url,
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "user_settings": {},
+            // Partial application: a bot's; a person's session has none (null).
+            "application": self.user.application_id.map(|id| json!({
+                "id": stored(id).to_string(),
+                "flags": 0,
+            })),
+        });
+        if let Some(shard) = self.shard {
+            ready["shard"] = json!([shard.id, shard.count]);
+        }
+        ready.to_string()
+    }
+}

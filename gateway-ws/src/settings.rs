@@ -1,0 +1,133 @@
+//! The `[gateway_ws]` configuration section.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use cloudcord_runtime::admin::AdminConfig;
+use serde::Deserialize;
+
+use crate::protocol::connection::ConnectionConfig;
+use crate::protocol::intents::Intents;
+use crate::protocol::session::ReplayLimits;
+
+/// The `[gateway_ws]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// The admin server (`/metrics`, `/healthz`, `/readyz`).
+    pub admin: AdminConfig,
+    /// The WebSocket listener and where the gateway finds what it needs.
+    pub http: HttpSettings,
+    /// Session rules: heartbeats, limits, queues, resume.
+    pub sessions: SessionSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            admin: AdminConfig::loopback(9104),
+            http: HttpSettings::default(),
+            sessions: SessionSettings::default(),
+        }
+    }
+}
+
+/// The `[gateway_ws.http]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Where the gateway listens when it runs on its own.
+    pub listen_addr: SocketAddr,
+    /// Where the token issuer publishes its public keys (command-api's
+    /// `/.well-known/jwks.json`), fetched at start-up.
+    pub jwks_url: String,
+    /// READY's `resume_gateway_url`: the public URL clients reach this gateway at
+    /// (the same URL `GET /gateway` hands out, as long as sessions live in one
+    /// process's memory).
+    pub resume_gateway_url: String,
+    /// The PostgreSQL schema of the read models (the projectors'
+    /// `[projectors] postgres_schema`).
+    pub postgres_schema: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 9204)),
+            jwks_url: "http://127.0.0.1:9201/.well-known/jwks.json".to_owned(),
+            resume_gateway_url: "ws://127.0.0.1:8080/gateway".to_owned(),
+            postgres_schema: "read_models".to_owned(),
+        }
+    }
+}
+
+/// The `[gateway_ws.sessions]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    /// Hello's `heartbeat_interval`, in milliseconds (Discord: 41,250).
+    pub heartbeat_interval_ms: u64,
+    /// How late a heartbeat may be before the connection is closed as a zombie.
+    pub heartbeat_grace_ms: u64,
+    /// Most payloads a client may send per window (Discord: 120 per 60 s).
+    pub rate_limit: u32,
+    /// The rate limit's window, in seconds.
+    pub rate_window_secs: u64,
+    /// Frames queued per connection before it counts as too slow and is closed
+    /// (resumable).
+    pub outbound_queue: usize,
+    /// Most frames each session keeps for Resume.
+    pub replay_frames: usize,
+    /// Most bytes of frames each session keeps for Resume.
+    pub replay_bytes: usize,
+    /// How long a session without a connection can still be resumed, in seconds.
+    pub resume_window_secs: u64,
+    /// The privileged intents bots may use (there is no developer portal to enable
+    /// them per application yet), e.g. `"GUILD_MEMBERS | MESSAGE_CONTENT"`; others
+    /// close with 4014.
+    pub allowed_privileged_intents: Intents,
+    /// Most guilds one unsharded bot session may hold before 4011 (Discord: 2,500).
+    pub max_guilds_per_session: usize,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_ms: 41_250,
+            heartbeat_grace_ms: 10_000,
+            rate_limit: 120,
+            rate_window_secs: 60,
+            outbound_queue: 1_024,
+            replay_frames: 4_096,
+            replay_bytes: 4 << 20,
+            resume_window_secs: 180,
+            allowed_privileged_intents: Intents::PRIVILEGED,
+            max_guilds_per_session: 2_500,
+        }
+    }
+}
+
+impl SessionSettings {
+    /// The connection rules.
+    pub fn connection(&self) -> ConnectionConfig {
+        ConnectionConfig {
+            heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
+            heartbeat_grace: Duration::from_millis(self.heartbeat_grace_ms),
+            rate_limit: self.rate_limit,
+            rate_window: Duration::from_secs(self.rate_window_secs),
+        }
+    }
+
+    /// The replay buffer's bounds.
+    pub fn replay(&self) -> ReplayLimits {
+        ReplayLimits {
+            frames: self.replay_frames,
+            bytes: self.replay_bytes,
+        }
+    }
+
+    /// The resume window.
+    pub fn resume_window(&self) -> Duration {
+        Duration::from_secs(self.resume_window_secs)
+    }
+}

@@ -1,0 +1,247 @@
+//! The tokio driver of one WebSocket: [`router`] upgrades the request and runs a
+//! task that feeds the socket and the clock to the sans-IO
+//! [`Connection`](crate::protocol::connection::Connection), performs what it asks
+//! (Identify, Resume, frames, close) and writes the session's queued dispatches.
+//!
+//! One task per connection; it waits only on its own socket. Frames from fan-out
+//! arrive through the session's bounded queue (see [`crate::hub`]).
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
+
+use crate::gateway::{Gateway, ResumeFailure};
+use crate::hub::Attachment;
+use crate::protocol::close_code::CloseCode;
+use crate::protocol::compression::{Encoder, WireMessage};
+use crate::protocol::connection::{Connection, Output};
+use crate::protocol::payload::MAX_CLIENT_PAYLOAD_BYTES;
+use crate::protocol::query::ConnectParams;
+
+/// Largest message the WebSocket layer reads at all. Above Discord's 4,096 bytes,
+/// so that a payload somewhat too large still gets its 4002 from the protocol
+/// core; a larger one is refused while being read and also closes with 4002.
+const MAX_WEBSOCKET_MESSAGE: usize = 4 * MAX_CLIENT_PAYLOAD_BYTES;
+
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// The gateway's routes: a WebSocket upgrade at every path, so the router works
+/// both on its own listener (`ws://host:port/?v=10…`) and nested under a prefix of
+/// the front door (`ws://host/gateway/?v=10…`, as clients append `/?v=…` or `?v=…`
+/// to the URL they were given).
+pub fn router(gateway: Gateway) -> Router {
+    Router::new().fallback(upgrade).with_state(gateway)
+}
+
+async fn upgrade(
+    State(gateway): State<Gateway>,
+    RawQuery(query): RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let params = ConnectParams::parse(query.as_deref().unwrap_or_default());
+    let tracker = gateway.connections().clone();
+    upgrade
+        .max_message_size(MAX_WEBSOCKET_MESSAGE)
+        .max_frame_size(MAX_WEBSOCKET_MESSAGE)
+        .on_upgrade(move |socket| tracker.track_future(serve(gateway, params, socket)))
+}
+
+/// Runs one connection to its end.
+async fn serve(gateway: Gateway, params: Result<ConnectParams, CloseCode>, socket: WebSocket) {
+    let mut link = Link {
+        socket,
+        encoder: None,
+    };
+    let params = match params {
+        Ok(params) => params,
+        Err(code) => return link.close(code).await,
+    };
+    match Encoder::new(params.compression) {
+        Ok(encoder) => link.encoder = Some(encoder),
+        Err(error) => {
+            tracing::error!(%error, "cannot start a compressor");
+            return link.close(CloseCode::UnknownError).await;
+        }
+    }
+    let mut task = ConnectionTask {
+        connection: Connection::new(Instant::now(), gateway.connection_config()),
+        gateway,
+        link,
+        attachment: None,
+    };
+    let end = task.run().await;
+    if let Some(attachment) = &task.attachment {
+        task.gateway.hub().detach(attachment, end, Instant::now());
+    }
+}
+
+/// The socket and how to encode for it.
+struct Link {
+    socket: WebSocket,
+    /// `None` only before the query is checked.
+    encoder: Option<Encoder>,
+}
+
+/// The socket is gone (or its compressor broke): stop.
+struct Gone;
+
+impl Link {
+    async fn send(&mut self, text: String) -> Result<(), Gone> {
+        let message = match &mut self.encoder {
+            None => Message::Text(text.into()),
+            Some(encoder) => match encoder.encode(text) {
+                Ok(WireMessage::Text(text)) => Message::Text(text.into()),
+                Ok(WireMessage::Binary(bytes)) => Message::Binary(bytes.into()),
+                Err(error) => {
+                    tracing::error!(%error, "cannot compress a frame");
+                    return Err(Gone);
+                }
+            },
+        };
+        self.socket.send(message).await.map_err(|_| Gone)
+    }
+
+    /// Sends the close frame and waits briefly for the client's.
+    async fn close(&mut self, code: CloseCode) {
+        let frame = CloseFrame {
+            code: code.code(),
+            reason: code.reason().into(),
+        };
+        if self.socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(_)) = self.socket.recv().await {}
+        })
+        .await;
+    }
+}
+
+struct ConnectionTask {
+    gateway: Gateway,
+    connection: Connection,
+    link: Link,
+    attachment: Option<Attachment>,
+}
+
+/// How a connection ended: with a close code we sent, or `None` (the client left).
+type End = Option<CloseCode>;
+
+impl ConnectionTask {
+    async fn run(&mut self) -> End {
+        let shutdown = self.gateway.shutdown().clone();
+        loop {
+            if let Some(end) = self.perform_outputs().await {
+                return end;
+            }
+            let timeout = self
+                .connection
+                .poll_timeout()
+                .map_or_else(far_future, tokio::time::Instant::from_std);
+            tokio::select! {
+                () = shutdown.cancelled(), if !self.connection.is_closed() => {
+                    // Ask the client to come back (to another process, or to this
+                    // one once it has restarted); the close follows in any case.
+                    self.connection.reconnect();
+                    self.connection.close(CloseCode::UnknownError);
+                }
+                incoming = self.link.socket.recv() => match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        self.connection.handle_message(Instant::now(), text.as_bytes());
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        self.connection.handle_message(Instant::now(), &bytes);
+                    }
+                    // axum answers pings itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return None,
+                    Some(Err(error)) => {
+                        // Mostly a message over the size limit; a broken socket
+                        // makes the close below fail, which is fine.
+                        tracing::debug!(%error, "cannot read from a client");
+                        self.connection.close(CloseCode::DecodeError);
+                    }
+                },
+                frame = next_frame(&mut self.attachment) => match frame {
+                    Some(frame) => {
+                        if self.link.send(frame).await.is_err() {
+                            return None;
+                        }
+                    }
+                    // The hub dropped the queue: it overflowed, or another
+                    // connection resumed the session.
+                    None => self.connection.close(CloseCode::UnknownError),
+                },
+                () = tokio::time::sleep_until(timeout) => {
+                    self.connection.handle_timeout(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Acts on everything the connection asked for; `Some` when the connection is
+    /// over.
+    async fn perform_outputs(&mut self) -> Option<End> {
+        while let Some(output) = self.connection.poll_output() {
+            match output {
+                Output::Send(text) => {
+                    if self.link.send(text).await.is_err() {
+                        return Some(None);
+                    }
+                }
+                Output::Identify(request) => match self.gateway.identify(&request).await {
+                    Ok((attachment, frames)) => {
+                        if request.compress
+                            && let Some(encoder) = &mut self.link.encoder
+                        {
+                            encoder.enable_payload_compression();
+                        }
+                        self.connection.identified();
+                        self.attachment = Some(attachment);
+                        for frame in frames {
+                            if self.link.send(frame).await.is_err() {
+                                return Some(None);
+                            }
+                        }
+                    }
+                    Err(code) => self.connection.close(code),
+                },
+                Output::Resume(resume) => match self.gateway.resume(&resume).await {
+                    Ok((attachment, frames)) => {
+                        self.connection.resumed();
+                        self.attachment = Some(attachment);
+                        for frame in frames {
+                            if self.link.send(frame).await.is_err() {
+                                return Some(None);
+                            }
+                        }
+                    }
+                    Err(ResumeFailure::SessionInvalid) => self.connection.session_invalid(),
+                    Err(ResumeFailure::Close(code)) => self.connection.close(code),
+                },
+                Output::Close(code) => {
+                    self.link.close(code).await;
+                    return Some(Some(code));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The next frame queued for the session; pending forever without one.
+async fn next_frame(attachment: &mut Option<Attachment>) -> Option<String> {
+    match attachment {
+        Some(attachment) => attachment.frames.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A deadline that never comes (a closed connection has no timer).
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+}
