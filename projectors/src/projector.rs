@@ -213,6 +213,12 @@ pub async fn run<S: Store>(
         else {
             return Ok(outcome);
         };
+        tracing::trace!(
+            store = S::NAME,
+            records = pending.len(),
+            ?at_end,
+            "batch read"
+        );
         let started = std::time::Instant::now();
         let mut batch = match judge_batch::<S>(store, &topic, pending, &mut outcome, metrics).await
         {
@@ -254,6 +260,13 @@ pub async fn run<S: Store>(
             continue;
         }
         outcome.applied += u64::try_from(count).unwrap_or(u64::MAX);
+        tracing::debug!(
+            store = S::NAME,
+            events = count,
+            ?offsets,
+            elapsed_ms = started.elapsed().as_millis(),
+            "batch committed"
+        );
         metrics.committed(S::NAME, &offsets, count, started.elapsed());
         if let Some(publisher) = publisher {
             publisher.publish(S::NAME, &applied);

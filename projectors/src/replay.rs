@@ -83,8 +83,9 @@ pub async fn postgres(
     )
     .await?;
     let elapsed = started.elapsed();
+    tracing::debug!(schema, ?elapsed, "postgres replay projected; digesting");
     let digest = digest::postgres(&pool, schema).await?;
-    pool.close().await;
+    tracing::debug!(schema, "postgres replay digested");
     Ok(StoreReplay {
         target: schema.to_owned(),
         outcome,
@@ -112,6 +113,7 @@ pub async fn mongo(
     )
     .await?;
     let elapsed = started.elapsed();
+    tracing::debug!(database, ?elapsed, "mongo replay projected; digesting");
     let digest = digest::mongo(store.database()).await?;
     Ok(StoreReplay {
         target: database.to_owned(),

@@ -4,11 +4,16 @@
 //!
 //! Every statement may be applied again after a crash (the data is written before
 //! the offsets), so each is idempotent for a replayed suffix of the log:
-//! * a message document is created by a replacement keyed by its id, and every later
-//!   change to it is guarded by `last_seq < seq` (the aggregate's seq of the last
-//!   event applied to it) and sets `last_seq`, so `$push` and friends run once;
-//! * an audit-log entry is a replacement keyed by the `event_id`;
-//! * user settings are a replacement of the whole settings document.
+//! * a message document is inserted once (a second insert of the same id is
+//!   ignored: the document already holds it), and every later change to it is
+//!   guarded by `last_seq < seq` (the aggregate's seq of the last event applied to
+//!   it) and sets `last_seq`, so `$push` and friends run once;
+//! * an audit-log entry is inserted once, keyed by the `event_id`;
+//! * user settings are inserted at registration and then replaced whole.
+//!
+//! Documents are created with `insert`, never with upserts: FerretDB v1 holds a
+//! PostgreSQL connection for every upsert that inserts, and stalls once its pool
+//! is used up.
 
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::envelope::Actor;
@@ -47,20 +52,36 @@ impl Collection {
     }
 }
 
-/// One statement of an `update` command.
+/// What a write does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    /// Insert this document unless one with its `_id` exists.
+    Insert(Document),
+    /// One statement of an `update` command: `{q, u, multi}`.
+    Update(Document),
+}
+
+/// One write to one collection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Write {
     /// Where.
     pub collection: Collection,
-    /// `{q, u, upsert, multi}`.
-    pub statement: Document,
+    /// What.
+    pub operation: Operation,
 }
 
 impl Write {
+    fn insert(collection: Collection, document: Document) -> Self {
+        Self {
+            collection,
+            operation: Operation::Insert(document),
+        }
+    }
+
     fn replace(collection: Collection, id: impl Into<Bson>, document: Document) -> Self {
         Self {
             collection,
-            statement: doc! { "q": { "_id": id.into() }, "u": document, "upsert": true },
+            operation: Operation::Update(doc! { "q": { "_id": id.into() }, "u": document }),
         }
     }
 
@@ -79,7 +100,7 @@ impl Write {
         }
         Self {
             collection: Collection::Messages,
-            statement: doc! { "q": q, "u": update, "multi": multi },
+            operation: Operation::Update(doc! { "q": q, "u": update, "multi": multi }),
         }
     }
 }
@@ -175,11 +196,9 @@ fn message(
         Ok(doc! { "_id": id("message_id", message)? })
     };
     Ok(match event {
-        MessageEvent::Sent(e) => Write::replace(
-            Collection::Messages,
-            id("message_id", e.id)?,
-            message_document(guild_id, seq, e)?,
-        ),
+        MessageEvent::Sent(e) => {
+            Write::insert(Collection::Messages, message_document(guild_id, seq, e)?)
+        }
         MessageEvent::Edited(e) => Write::messages(
             by_id(e.id)?,
             seq,
@@ -538,12 +557,10 @@ fn guild(
             Actor::User(user) => Some(id("actor", user)?),
             Actor::System => None,
         };
-        let event_id = envelope.event_id.to_string();
-        writes.push(Write::replace(
+        writes.push(Write::insert(
             Collection::AuditLog,
-            event_id.clone(),
             doc! {
-                "_id": event_id,
+                "_id": envelope.event_id.to_string(),
                 "guild_id": guild_id,
                 "seq": seq,
                 "action_type": action_type,
@@ -610,9 +627,8 @@ pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
                 .into_iter()
                 .collect()
         }
-        DomainEvent::User(UserEvent::UserRegistered(_)) => vec![Write::replace(
+        DomainEvent::User(UserEvent::UserRegistered(_)) => vec![Write::insert(
             Collection::UserSettings,
-            aggregate,
             settings_document(aggregate, &UserSettings::default()),
         )],
         DomainEvent::User(UserEvent::UserSettingsChanged(e)) => vec![Write::replace(

@@ -1,6 +1,6 @@
 //! The MongoDB projector's store: message documents, the guild audit log and user
-//! settings ([`documents`]), written per batch as ordered `update` commands (one per
-//! collection), then the aggregates' positions, then the partitions' offsets — in
+//! settings ([`documents`]), written per batch in event order per collection
+//! (consecutive inserts or updates in one command each), then the aggregates' positions, then the partitions' offsets — in
 //! that order, so a crash between the steps only ever replays idempotent writes
 //! (see [`documents`]) or skips events as duplicates.
 //!
@@ -17,7 +17,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Client, Database};
 
-use self::documents::{Collection, Write};
+use self::documents::{Collection, Operation, Write};
 use crate::int64::Unrepresentable;
 use crate::projector::{Batch, Store, StoreError};
 use crate::record::EventRecord;
@@ -30,10 +30,31 @@ pub const OFFSETS: &str = "projector_offsets";
 /// Most statements per `update` command (MongoDB accepts 100,000).
 const STATEMENTS_PER_COMMAND: usize = 10_000;
 
-/// Opens `database` on the configured server.
+/// MongoDB's code for "the collection exists already".
+const NAMESPACE_EXISTS: i32 = 48;
+
+/// Opens `database` on the configured server and creates its collections, one at a
+/// time: FerretDB v1 stalls when collections are created implicitly by concurrent
+/// or batched upserts.
 pub async fn open_database(config: &MongoConfig, database: &str) -> Result<Database, StoreError> {
     let client = Client::with_options(config.client_options(crate::NAME).await?)?;
-    Ok(client.database(database))
+    let database = client.database(database);
+    let names = Collection::ALL
+        .iter()
+        .map(|c| c.name())
+        .chain([POSITIONS, OFFSETS]);
+    for name in names {
+        match database.create_collection(name).await {
+            Ok(()) => {}
+            Err(error)
+                if matches!(
+                    *error.kind,
+                    mongodb::error::ErrorKind::Command(ref e) if e.code == NAMESPACE_EXISTS
+                ) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(database)
 }
 
 /// The MongoDB read models as a [`Store`].
@@ -52,6 +73,49 @@ impl MongoStore {
         &self.database
     }
 
+    /// Runs `operations` on `collection` in order, consecutive ones of a kind in
+    /// one command.
+    async fn write(
+        &self,
+        collection: &'static str,
+        operations: Vec<Operation>,
+    ) -> Result<(), StoreError> {
+        let mut inserts = Vec::new();
+        let mut updates = Vec::new();
+        for operation in operations {
+            match operation {
+                Operation::Insert(document) => {
+                    self.update(collection, std::mem::take(&mut updates))
+                        .await?;
+                    inserts.push(document);
+                }
+                Operation::Update(statement) => {
+                    self.insert(collection, std::mem::take(&mut inserts))
+                        .await?;
+                    updates.push(statement);
+                }
+            }
+        }
+        self.insert(collection, inserts).await?;
+        self.update(collection, updates).await
+    }
+
+    /// Inserts `documents`, skipping those whose `_id` exists.
+    async fn insert(
+        &self,
+        collection: &'static str,
+        documents: Vec<Document>,
+    ) -> Result<(), StoreError> {
+        for chunk in documents.chunks(STATEMENTS_PER_COMMAND) {
+            let reply = self
+                .database
+                .run_command(doc! { "insert": collection, "documents": chunk, "ordered": false })
+                .await?;
+            check(collection, &reply, true)?;
+        }
+        Ok(())
+    }
+
     async fn update(
         &self,
         collection: &'static str,
@@ -62,16 +126,54 @@ impl MongoStore {
                 .database
                 .run_command(doc! { "update": collection, "updates": chunk, "ordered": true })
                 .await?;
-            if let Ok(errors) = reply.get_array("writeErrors")
-                && !errors.is_empty()
-            {
-                return Err(StoreError::MongoWrite {
-                    collection,
-                    errors: Bson::Array(errors.clone()).to_string(),
-                });
-            }
+            check(collection, &reply, false)?;
         }
         Ok(())
+    }
+
+    /// Writes `documents` whole (keyed by `_id`): replaces those that exist, inserts
+    /// the others.
+    async fn put(
+        &self,
+        collection: &'static str,
+        documents: Vec<Document>,
+    ) -> Result<(), StoreError> {
+        let replacements = documents
+            .iter()
+            .filter_map(|d| Some(doc! { "q": { "_id": d.get("_id")? }, "u": d }))
+            .collect();
+        self.update(collection, replacements).await?;
+        self.insert(collection, documents).await
+    }
+}
+
+/// MongoDB's code for a duplicate key.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Fails on a reply's write errors (except duplicate keys, when `duplicates_ok`).
+fn check(
+    collection: &'static str,
+    reply: &Document,
+    duplicates_ok: bool,
+) -> Result<(), StoreError> {
+    let Ok(errors) = reply.get_array("writeErrors") else {
+        return Ok(());
+    };
+    let fatal: Vec<Bson> = errors
+        .iter()
+        .filter(|e| {
+            let code = e.as_document().and_then(|d| d.get_i32("code").ok());
+            !(duplicates_ok && code == Some(DUPLICATE_KEY))
+        })
+        .cloned()
+        .collect();
+    if fatal.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::MongoWrite {
+            collection,
+            errors: Bson::Array(fatal).to_string(),
+        })
     }
 }
 
@@ -128,46 +230,40 @@ impl Store for MongoStore {
 
     async fn commit(&mut self, batch: Batch<Vec<Write>>) -> Result<(), StoreError> {
         // Collections never depend on each other, so each gets one ordered command.
-        let mut by_collection: BTreeMap<Collection, Vec<Document>> = BTreeMap::new();
+        let mut by_collection: BTreeMap<Collection, Vec<Operation>> = BTreeMap::new();
         for write in batch.changes.into_iter().flatten() {
             by_collection
                 .entry(write.collection)
                 .or_default()
-                .push(write.statement);
+                .push(write.operation);
         }
-        for (collection, statements) in by_collection {
-            self.update(collection.name(), statements).await?;
+        for (collection, operations) in by_collection {
+            self.write(collection.name(), operations).await?;
         }
         let positions = batch
             .positions
             .iter()
             .map(|&(aggregate, seq)| {
-                let id = position_id(aggregate);
                 doc! {
-                    "q": { "_id": &id },
-                    "u": { "_id": &id, "seq": i64::try_from(seq).unwrap_or(i64::MAX) },
-                    "upsert": true,
+                    "_id": position_id(aggregate),
+                    "seq": i64::try_from(seq).unwrap_or(i64::MAX),
                 }
             })
             .collect::<Vec<_>>();
-        if !positions.is_empty() {
-            self.update(POSITIONS, positions).await?;
-        }
+        self.put(POSITIONS, positions).await?;
         let offsets = batch
             .offsets
             .iter()
             .map(|&(partition, next)| {
-                let id = format!("{}/{partition}", batch.topic);
                 doc! {
-                    "q": { "_id": &id },
-                    "u": { "_id": &id, "topic": &batch.topic, "partition": partition, "next_offset": next },
-                    "upsert": true,
+                    "_id": format!("{}/{partition}", batch.topic),
+                    "topic": &batch.topic,
+                    "partition": partition,
+                    "next_offset": next,
                 }
             })
             .collect::<Vec<_>>();
-        if !offsets.is_empty() {
-            self.update(OFFSETS, offsets).await?;
-        }
+        self.put(OFFSETS, offsets).await?;
         Ok(())
     }
 }

@@ -1,0 +1,448 @@
+//! One test's private world — topics under a unique prefix, a PostgreSQL schema, a
+//! MongoDB database — an event producer that keeps each aggregate's `seq` and
+//! `prev_hash` chain, a deterministic workload, and the real `projectors` binary.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use cloudcord_projectors::mongo::{self as mongo_store, OFFSETS};
+use cloudcord_projectors::postgres::open_schema;
+use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::mongo::MongoConfig;
+use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_schemas::envelope::{
+    Actor, AggregateRef, AggregateType, CommandId, ENVELOPE_VERSION, EventEnvelope, EventHash,
+    event_id,
+};
+use cloudcord_schemas::events::EventType;
+use cloudcord_schemas::guild::{
+    ChannelType, GuildChannel, GuildCreated, GuildEvent, Role, RoleCreated,
+};
+use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId};
+use cloudcord_schemas::message::{
+    MessageDeleted, MessageEdited, MessagePinned, MessageSent, ReactionAdded, ReactionEmoji,
+    UserSnapshot,
+};
+use cloudcord_schemas::permissions::Permissions;
+use cloudcord_schemas::user::{UserEvent, UserRegistered, UserSettings, UserSettingsChanged};
+use futures::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+/// Partitions of each test's topics.
+pub const PARTITIONS: i32 = 2;
+
+#[derive(Deserialize)]
+struct Stores {
+    #[serde(default)]
+    kafka: KafkaConfig,
+    #[serde(default)]
+    postgres: PostgresConfig,
+    #[serde(default)]
+    mongo: MongoConfig,
+}
+
+/// One test's topics, schema and database, and its event producer.
+pub struct World {
+    pub kafka: KafkaConfig,
+    pub postgres: PostgresConfig,
+    pub mongo: MongoConfig,
+    /// The live projectors' schema.
+    pub schema: String,
+    /// The live projectors' database.
+    pub database: String,
+    producer: FutureProducer,
+    chains: HashMap<AggregateRef, (u64, Option<EventHash>)>,
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+impl World {
+    pub async fn new() -> Self {
+        // The projectors' logs, for a failing test (`RUST_LOG=…` selects more).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let stores: Stores = Loader::from_environment()
+            .load()
+            .expect("the test configuration loads");
+        let mut kafka = stores.kafka;
+        kafka.topic_prefix = format!("{}.", unique("test"));
+        kafka.partitions = PARTITIONS;
+        kafka.create_topics = true;
+        kafka
+            .ensure_topics(&kafka.topics().specs(PARTITIONS))
+            .await
+            .expect("create the test's topics");
+        let producer = kafka
+            .producer_config("test-events")
+            .create()
+            .expect("producer");
+        Self {
+            schema: unique("live"),
+            database: unique("live"),
+            kafka,
+            postgres: stores.postgres,
+            mongo: stores.mongo,
+            producer,
+            chains: HashMap::new(),
+        }
+    }
+
+    /// The next record of `aggregate`'s history, with its chain.
+    pub fn record<E: Serialize + EventType>(
+        &mut self,
+        aggregate: AggregateRef,
+        event: E,
+    ) -> Vec<u8> {
+        let (seq, prev_hash) = self.chains.entry(aggregate).or_default();
+        *seq += 1;
+        let envelope = EventEnvelope {
+            event_id: event_id(aggregate, *seq),
+            aggregate,
+            seq: *seq,
+            prev_hash: prev_hash.take(),
+            command_id: CommandId::random(),
+            actor: Actor::User(UserId::new(1)),
+            occurred_at: at(*seq),
+            envelope_version: ENVELOPE_VERSION,
+            event_version: event.event_version(),
+            event,
+        };
+        let value = serde_json::to_vec(&envelope).expect("envelopes serialize");
+        *prev_hash = Some(EventHash::of_record(&value));
+        value
+    }
+
+    /// Appends a record value to `events`, keyed by its aggregate.
+    pub async fn send_value(&self, aggregate: AggregateRef, value: &[u8]) {
+        let key = aggregate.shard_key();
+        self.producer
+            .send(
+                FutureRecord::to(&self.kafka.topics().events)
+                    .key(&key)
+                    .payload(value),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(error, _)| error)
+            .expect("append an event");
+    }
+
+    /// Appends the next event of `aggregate`.
+    pub async fn send<E: Serialize + EventType>(&mut self, aggregate: AggregateRef, event: E) {
+        let value = self.record(aggregate, event);
+        self.send_value(aggregate, &value).await;
+    }
+
+    /// The end offset of each events partition.
+    pub fn end_offsets(&self) -> Vec<i64> {
+        let consumer: BaseConsumer = self
+            .kafka
+            .read_committed_consumer_config("test-watermarks", &unique("watermarks"))
+            .create()
+            .expect("consumer");
+        (0..PARTITIONS)
+            .map(|p| {
+                consumer
+                    .fetch_watermarks(&self.kafka.topics().events, p, Duration::from_secs(10))
+                    .expect("watermarks")
+                    .1
+            })
+            .collect()
+    }
+
+    /// Starts the real `projectors` binary on this world.
+    pub fn spawn_projectors(&self, name: &str) -> Child {
+        let log = std::fs::File::create(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("{}{name}.log", self.kafka.topic_prefix)),
+        )
+        .expect("log file");
+        Command::new(env!("CARGO_BIN_EXE_projectors"))
+            .env(
+                "CLOUDCORD__KAFKA__BOOTSTRAP_SERVERS",
+                &self.kafka.bootstrap_servers,
+            )
+            .env("CLOUDCORD__KAFKA__TOPIC_PREFIX", &self.kafka.topic_prefix)
+            .env("CLOUDCORD__KAFKA__PARTITIONS", PARTITIONS.to_string())
+            .env("CLOUDCORD__POSTGRES__URL", &self.postgres.url)
+            .env("CLOUDCORD__MONGO__URL", &self.mongo.url)
+            .env("CLOUDCORD__MONGO__DATABASE", &self.database)
+            .env("CLOUDCORD__PROJECTORS__POSTGRES_SCHEMA", &self.schema)
+            .env("CLOUDCORD__PROJECTORS__ADMIN__LISTEN_ADDR", "127.0.0.1:0")
+            // Small batches, so a kill lands between and inside many of them.
+            .env("CLOUDCORD__PROJECTORS__BATCH_MAX", "50")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start projectors")
+    }
+
+    pub async fn live_pool(&self) -> PgPool {
+        open_schema(&self.postgres, &self.schema)
+            .await
+            .expect("open the live schema")
+    }
+
+    pub async fn live_database(&self) -> mongodb::Database {
+        mongo_store::open_database(&self.mongo, &self.database)
+            .await
+            .expect("open the live database")
+    }
+
+    /// Waits (up to 60 s) until both live projectors stored every partition's end.
+    pub async fn wait_until_caught_up(&self, pool: &PgPool, database: &mongodb::Database) {
+        let ends = self.end_offsets();
+        let topic = self.kafka.topics().events;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut pg = Vec::new();
+            for p in 0..PARTITIONS {
+                pg.push(
+                    cloudcord_projectors::postgres::projected_through(pool, &topic, p)
+                        .await
+                        .expect("read offsets")
+                        .unwrap_or(0),
+                );
+            }
+            let mongo: Vec<Document> = database
+                .collection::<Document>(OFFSETS)
+                .find(doc! { "topic": &topic })
+                .await
+                .expect("read offsets")
+                .try_collect()
+                .await
+                .expect("read offsets");
+            let mut mongo_offsets = vec![0; ends.len()];
+            for d in mongo {
+                let p = usize::try_from(d.get_i32("partition").expect("partition")).expect("p");
+                mongo_offsets[p] = d.get_i64("next_offset").expect("offset");
+            }
+            if pg == ends && mongo_offsets == ends {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "projectors did not catch up: postgres {pg:?}, mongo {mongo_offsets:?}, end {ends:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A fixed clock for event `seq`: projections never look at the real one.
+pub fn at(seq: u64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_790_000_000 + i64::try_from(seq).expect("small"))
+        .expect("valid time")
+}
+
+pub fn guild_ref(guild: u64) -> AggregateRef {
+    AggregateRef {
+        kind: AggregateType::Guild,
+        id: Snowflake::new(guild),
+    }
+}
+
+pub fn user_ref(user: u64) -> AggregateRef {
+    AggregateRef {
+        kind: AggregateType::User,
+        id: Snowflake::new(user),
+    }
+}
+
+pub fn snapshot(user: u64) -> UserSnapshot {
+    UserSnapshot {
+        id: UserId::new(user),
+        username: format!("user{user}"),
+        global_name: None,
+        avatar: None,
+        bot: false,
+    }
+}
+
+/// The text channel of guild `guild` in the workload.
+pub fn channel_of(guild: u64) -> ChannelId {
+    ChannelId::new(guild + 1)
+}
+
+pub fn guild_created(guild: u64) -> GuildEvent {
+    GuildEvent::GuildCreated(GuildCreated {
+        id: GuildId::new(guild),
+        name: format!("guild {guild}"),
+        owner: snapshot(1),
+        roles: vec![Role {
+            id: RoleId::new(guild),
+            name: "@everyone".into(),
+            color: 0,
+            hoist: false,
+            position: 0,
+            permissions: Permissions::from_bits_retain(104_324_673),
+            managed: false,
+            mentionable: false,
+        }],
+        channels: vec![GuildChannel {
+            id: channel_of(guild),
+            kind: ChannelType::GuildText,
+            name: "general".into(),
+            position: 0,
+            parent_id: None,
+            topic: None,
+            nsfw: false,
+            rate_limit_per_user: 0,
+            bitrate: None,
+            user_limit: None,
+            permission_overwrites: Vec::new(),
+        }],
+        system_channel_id: Some(channel_of(guild)),
+        created_at: at(1),
+    })
+}
+
+pub fn message_sent(guild: u64, message: u64) -> GuildEvent {
+    GuildEvent::MessageSent(MessageSent {
+        id: MessageId::new(message),
+        channel_id: channel_of(guild),
+        author: snapshot(1 + message % 3),
+        content: format!("message {message}"),
+        timestamp: at(message),
+        tts: false,
+        mention_everyone: false,
+        mentions: vec![UserId::new(2)],
+        mention_roles: Vec::new(),
+        message_reference: None,
+        nonce: None,
+    })
+}
+
+/// The guilds of a [`Workload`]: ids far apart so channels and roles never collide.
+pub const GUILDS: [u64; 4] = [1_000_000, 2_000_000, 3_000_000, 4_000_000];
+
+/// A deterministic mix of guild, message and user events: every guild first, then
+/// mostly messages with edits, reactions, pins, deletes and new roles between them.
+pub struct Workload {
+    step: u64,
+}
+
+impl Workload {
+    pub fn new() -> Self {
+        Self { step: 0 }
+    }
+
+    /// The next event and its aggregate.
+    pub fn next(&mut self, world: &mut World) -> (AggregateRef, Vec<u8>) {
+        let step = self.step;
+        self.step += 1;
+        let guilds = GUILDS.len() as u64;
+        if step < guilds {
+            let guild = GUILDS[usize::try_from(step).expect("small")];
+            return (
+                guild_ref(guild),
+                world.record(guild_ref(guild), guild_created(guild)),
+            );
+        }
+        if step == guilds {
+            let user = user_ref(2);
+            return (
+                user,
+                world.record(
+                    user,
+                    UserEvent::UserRegistered(UserRegistered {
+                        user_id: UserId::new(2),
+                        username: "user2".into(),
+                        global_name: None,
+                        email: None,
+                        password_hash: None,
+                        bot: false,
+                        application_id: None,
+                        owner_id: None,
+                        bot_token_id: None,
+                    }),
+                ),
+            );
+        }
+        if step == guilds + 1 {
+            let user = user_ref(2);
+            let settings = UserSettings {
+                locale: "fr".into(),
+                ..UserSettings::default()
+            };
+            return (
+                user,
+                world.record(
+                    user,
+                    UserEvent::UserSettingsChanged(UserSettingsChanged { settings }),
+                ),
+            );
+        }
+        let guild = GUILDS[usize::try_from(step % guilds).expect("small")];
+        let aggregate = guild_ref(guild);
+        // Every message id is the step that sent it; earlier ones of the same guild
+        // are `step - guilds`, `step - 2 * guilds`, ….
+        let earlier = MessageId::new(guild + step.saturating_sub(guilds));
+        let event = match step % 10 {
+            3 => GuildEvent::MessageEdited(MessageEdited {
+                id: earlier,
+                channel_id: channel_of(guild),
+                content: format!("edited at {step}"),
+                edited_timestamp: at(step),
+                mention_everyone: false,
+                mentions: Vec::new(),
+                mention_roles: Vec::new(),
+            }),
+            5 => GuildEvent::ReactionAdded(ReactionAdded {
+                user_id: UserId::new(1 + step % 3),
+                message_id: earlier,
+                channel_id: channel_of(guild),
+                emoji: ReactionEmoji {
+                    id: None,
+                    name: "🔥".into(),
+                },
+            }),
+            7 => GuildEvent::MessagePinned(MessagePinned {
+                message_id: earlier,
+                channel_id: channel_of(guild),
+                pinned_at: at(step),
+            }),
+            8 if step % 40 == 8 => GuildEvent::MessageDeleted(MessageDeleted {
+                id: earlier,
+                channel_id: channel_of(guild),
+            }),
+            9 if step % 100 == 9 => GuildEvent::RoleCreated(RoleCreated {
+                role: Role {
+                    id: RoleId::new(guild + step),
+                    name: format!("role {step}"),
+                    color: 0,
+                    hoist: false,
+                    position: 1,
+                    permissions: Permissions::empty(),
+                    managed: false,
+                    mentionable: false,
+                },
+            }),
+            _ => message_sent(guild, guild + step),
+        };
+        (aggregate, world.record(aggregate, event))
+    }
+}
+
+/// Sends `count` workload events as fast as the producer takes them.
+pub async fn send_workload(world: &mut World, workload: &mut Workload, count: usize) {
+    for _ in 0..count {
+        let (aggregate, value) = workload.next(world);
+        world.send_value(aggregate, &value).await;
+    }
+}
