@@ -1,0 +1,102 @@
+//! Hello, Identify, READY, heartbeats and shutdown over a real socket.
+
+use cloudcord_gateway_ws::settings::SessionSettings;
+use serde_json::json;
+
+use crate::support::{ALICE, BOT, BOT_APPLICATION, Ended, GUILD, STRANGER, World};
+
+/// GUILDS | GUILD_MESSAGES.
+const INTENTS: u64 = 513;
+
+#[tokio::test]
+async fn identify_with_a_user_token_gets_ready_with_the_session_and_guilds() {
+    let world = World::new(SessionSettings::default()).await;
+    let mut client = world.connect("v=10&encoding=json").await;
+    assert_eq!(client.hello().await, 41_250);
+    client.identify(&world.token(ALICE), INTENTS).await;
+    let ready = client.expect_op(0).await;
+    assert_eq!(ready["t"], "READY");
+    assert_eq!(ready["s"], 1);
+    let d = &ready["d"];
+    assert_eq!(d["v"], 10);
+    assert_eq!(d["user"]["id"], ALICE.to_string());
+    assert_eq!(d["user"]["bot"], false);
+    assert_eq!(
+        d["guilds"],
+        json!([{ "id": GUILD.to_string(), "unavailable": true }])
+    );
+    assert_eq!(d["session_id"].as_str().map(str::len), Some(32));
+    assert_eq!(d["resume_gateway_url"], "ws://gateway.test");
+    assert_eq!(d["application"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_bot_identifies_with_its_bare_token_and_gets_its_application() {
+    let world = World::new(SessionSettings::default()).await;
+    let (_client, ready) = world.identified(&world.bot_token(BOT), INTENTS).await;
+    assert_eq!(ready["user"]["id"], BOT.to_string());
+    assert_eq!(ready["user"]["bot"], true);
+    assert_eq!(
+        ready["application"],
+        json!({ "id": BOT_APPLICATION.to_string(), "flags": 0 })
+    );
+}
+
+#[tokio::test]
+async fn a_user_in_no_guild_gets_an_empty_guild_list() {
+    let world = World::new(SessionSettings::default()).await;
+    let (_client, ready) = world.identified(&world.token(STRANGER), INTENTS).await;
+    assert_eq!(ready["guilds"], json!([]));
+}
+
+#[tokio::test]
+async fn heartbeats_are_acknowledged_before_and_after_identify() {
+    let world = World::new(SessionSettings::default()).await;
+    let mut client = world.connect("v=10&encoding=json").await;
+    client.hello().await;
+    client.send(json!({ "op": 1, "d": null })).await;
+    client.expect_op(11).await;
+    client.identify(&world.token(ALICE), INTENTS).await;
+    client.dispatch("READY").await;
+    client.send(json!({ "op": 1, "d": 1 })).await;
+    client.expect_op(11).await;
+}
+
+#[tokio::test]
+async fn a_silent_client_is_asked_for_a_heartbeat_then_closed_with_4009() {
+    let world = World::new(SessionSettings {
+        heartbeat_interval_ms: 200,
+        heartbeat_grace_ms: 400,
+        ..SessionSettings::default()
+    })
+    .await;
+    let (mut client, _) = world.identified(&world.token(ALICE), INTENTS).await;
+    let request = client.expect_op(1).await;
+    assert_eq!(request["d"], serde_json::Value::Null);
+    assert_eq!(client.ended().await, Ended::Closed(4009));
+}
+
+#[tokio::test]
+async fn answering_the_heartbeat_request_keeps_the_connection() {
+    let world = World::new(SessionSettings {
+        heartbeat_interval_ms: 300,
+        heartbeat_grace_ms: 600,
+        ..SessionSettings::default()
+    })
+    .await;
+    let (mut client, _) = world.identified(&world.token(ALICE), INTENTS).await;
+    for _ in 0..3 {
+        client.expect_op(1).await;
+        client.send(json!({ "op": 1, "d": 1 })).await;
+        client.expect_op(11).await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_sends_reconnect_then_a_resumable_close() {
+    let world = World::new(SessionSettings::default()).await;
+    let (mut client, _) = world.identified(&world.token(ALICE), INTENTS).await;
+    world.shutdown.cancel();
+    client.expect_op(7).await;
+    assert_eq!(client.ended().await, Ended::Closed(4000));
+}

@@ -1,0 +1,8 @@
+//! gateway-ws integration tests: a real WebSocket client against the real router on
+//! port 0, over read models projected into a fresh PostgreSQL schema.
+
+mod close_codes;
+mod compression;
+mod handshake;
+mod resume;
+mod support;
