@@ -474,12 +474,16 @@ pub fn audit_entry_object(entry: &AuditEntryDocument) -> Value {
         .iter()
         .map(|change| Bson::Document(change.clone()).into_relaxed_extjson())
         .collect();
-    json!({
+    let mut object = json!({
         "id": audit_entry_id(created, entry.seq).to_string(),
         "action_type": entry.action_type,
         "user_id": optional_id(entry.user_id),
         "target_id": optional_id(entry.target_id),
         "changes": changes,
-        "reason": entry.reason,
-    })
+    });
+    // Discord leaves `reason` out when none was given (it is not nullable).
+    if let (Some(reason), Some(map)) = (&entry.reason, object.as_object_mut()) {
+        map.insert("reason".into(), json!(reason));
+    }
+    object
 }

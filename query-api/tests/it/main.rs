@@ -1,2 +1,11 @@
 //! query-api's read routes against the real PostgreSQL and FerretDB that `make test`
-//! provisions (modules follow with the routes' tests).
+//! provisions. Each test projects its own scenario, through the projectors' own
+//! projection and stores, into a fresh schema and database, and serves the router
+//! over them on port 0.
+
+mod access;
+mod messages;
+mod openapi;
+mod read_your_writes;
+mod routes;
+mod support;
