@@ -13,11 +13,14 @@
 //! - [`front_door`]: the single origin at `http://127.0.0.1:8080`.
 //! - [`bench`](mod@bench): `cloudcord bench write-path` — end-to-end write latency and throughput
 //!   next to a bare Kafka hop.
+//! - [`read_models`]: `cloudcord replay | digest` and `cloudcord bench replay |
+//!   projection-lag` — rebuilding, digesting and measuring the read side.
 //! - [`settings`]: what the command reads from the layered configuration.
 
 pub mod audit;
 pub mod bench;
 pub mod front_door;
 pub mod infra;
+pub mod read_models;
 pub mod settings;
 pub mod stack;

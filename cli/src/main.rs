@@ -41,6 +41,11 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Rebuild every read model from offset 0 into a fresh schema and database, and
+    /// print their digests.
+    Replay,
+    /// Print the digests of the live read models (compare with a replay's).
+    Digest(cloudcord::read_models::DigestArgs),
     /// Measure a running stack (`make up`); prints a Markdown table and JSON.
     Bench {
         #[command(subcommand)]
@@ -66,6 +71,10 @@ enum Benchmark {
     /// Message creation through the API at several concurrencies, next to a bare
     /// Kafka produce→consume hop.
     WritePath(cloudcord::bench::WritePathArgs),
+    /// Replay throughput into PostgreSQL (appends the events on topics of its own).
+    Replay(cloudcord::read_models::ReplayBenchArgs),
+    /// Lag from append to `projected` under a steady rate (topics of its own).
+    ProjectionLag(cloudcord::read_models::LagBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -143,7 +152,19 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
                 )?);
             }
         },
+        Command::Replay => {
+            let shutdown = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            cloudcord::read_models::replay(&loader.load()?, &shutdown).await?;
+        }
+        Command::Digest(args) => cloudcord::read_models::digest(&loader.load()?, &args).await?,
         Command::Bench { benchmark } => match benchmark {
+            Benchmark::Replay(args) => {
+                cloudcord::read_models::bench_replay(&loader.load()?, &args).await?
+            }
+            Benchmark::ProjectionLag(args) => {
+                cloudcord::read_models::bench_projection_lag(&loader.load()?, &args).await?
+            }
             Benchmark::WritePath(args) => {
                 cloudcord::bench::write_path(&settings.kafka, &args).await?
             }
