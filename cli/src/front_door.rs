@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
+use cloudcord_query_api as query_api;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -49,15 +50,16 @@ pub enum FrontDoorError {
 }
 
 /// Serves the front door until `shutdown` is cancelled. `services` are the names and
-/// admin addresses of the services running in this process; `api` is the REST API
-/// (command-api's router, which answers Discord's JSON 404 for unknown paths).
+/// admin addresses of the services running in this process; `writes` and `reads` are
+/// command-api's and query-api's routes without their fallbacks.
 pub async fn serve(
     settings: FrontDoorSettings,
     services: Vec<(&'static str, SocketAddr)>,
-    api: Router,
+    writes: Router,
+    reads: Router,
     shutdown: CancellationToken,
 ) -> Result<(), FrontDoorError> {
-    let router = router(&services, api);
+    let router = router(&services, writes, reads);
     let listener = TcpListener::bind(settings.listen_addr)
         .await
         .map_err(|source| FrontDoorError::Bind {
@@ -71,14 +73,19 @@ pub async fn serve(
         .map_err(FrontDoorError::Serve)
 }
 
-/// The front door's routes: the index page, `/healthz`, and `api` (which brings
-/// Discord's JSON 404/405 for every other path).
-fn router(services: &[(&'static str, SocketAddr)], api: Router) -> Router {
+/// The front door's routes: the index page, `/healthz`, the write and read APIs, and
+/// Discord's JSON 404/405 for every other path and method.
+fn router(services: &[(&'static str, SocketAddr)], writes: Router, reads: Router) -> Router {
     let page = Html(index_page(services));
     Router::new()
         .route("/", get(move || async move { page }))
         .route("/healthz", get(|| async { "ok" }))
-        .merge(api)
+        .merge(writes)
+        .merge(reads)
+        .fallback(query_api::http::not_found)
+        .method_not_allowed_fallback(|| async {
+            query_api::http::error::ApiError::MethodNotAllowed
+        })
 }
 
 fn index_page(services: &[(&'static str, SocketAddr)]) -> String {
@@ -99,18 +106,61 @@ fn index_page(services: &[(&'static str, SocketAddr)]) -> String {
 #[cfg(test)]
 mod tests {
     use axum::Router;
-    use axum::routing::post;
+    use axum::routing::{get, patch};
+    use reqwest::{Method, StatusCode};
 
     use super::router;
 
-    #[test]
-    fn an_api_router_with_its_own_fallbacks_merges_under_the_front_door() {
-        // command-api's router carries a fallback and a 405 fallback; merging must
-        // not panic (axum refuses two fallbacks) and must keep the index page.
-        let api = Router::new()
-            .route("/api/v10/guilds", post(|| async { "created" }))
-            .fallback(|| async { "discord 404" })
-            .method_not_allowed_fallback(|| async { "discord 405" });
-        let _ = router(&[], api);
+    /// Serves `router` on a free port; returns its base URL.
+    async fn serve(router: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    }
+
+    async fn call(base: &str, method: Method, path: &str) -> (StatusCode, String) {
+        let response = reqwest::Client::new()
+            .request(method, format!("{base}{path}"))
+            .send()
+            .await
+            .expect("answers");
+        let status = response.status();
+        (status, response.text().await.expect("a body"))
+    }
+
+    #[tokio::test]
+    async fn reads_and_writes_of_one_path_go_to_their_own_service() {
+        // The same path in both APIs, nested and layered as the real routers are.
+        let pass = |request, next: axum::middleware::Next| next.run(request);
+        let writes = Router::new()
+            .nest(
+                "/api/v10",
+                Router::new().route("/users/@me", patch(|| async { "write" })),
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(1024))
+            .layer(axum::middleware::from_fn(pass));
+        let reads = Router::new().nest(
+            "/api/v10",
+            Router::new()
+                .route("/users/@me", get(|| async { "read" }))
+                .route_layer(axum::middleware::from_fn(pass)),
+        );
+        let front = serve(router(&[], writes, reads)).await;
+        assert_eq!(
+            call(&front, Method::GET, "/api/v10/users/@me").await,
+            (StatusCode::OK, "read".to_owned())
+        );
+        assert_eq!(
+            call(&front, Method::PATCH, "/api/v10/users/@me").await,
+            (StatusCode::OK, "write".to_owned())
+        );
+        let (code, body) = call(&front, Method::DELETE, "/api/v10/users/@me").await;
+        assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        let (code, body) = call(&front, Method::GET, "/api/v10/nowhere").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert!(body.contains("404: Not Found"), "{body}");
     }
 }

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use cloudcord_runtime::auth::TokenVerifier;
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::telemetry::ErrorChain;
 use nix::sys::signal::Signal;
@@ -59,8 +60,8 @@ pub async fn run(
         .with_context(|| format!("writing {}", pid_file.display()))?;
 
     let mut tasks = Tasks::new();
-    // command-api's HTTP state (command bus, accounts projection, signing key) is
-    // shared by its own listener and the front door's `/api`.
+    // command-api's HTTP state (command bus, accounts projection, signing key) and
+    // query-api's context are shared by their own listeners and the front door's `/api`.
     let command_config: command_api::Config = loader
         .load()
         .with_context(|| format!("loading the configuration of {}", command_api::NAME))?;
@@ -68,7 +69,20 @@ pub async fn run(
         .http_state(shutdown.clone())
         .await
         .context("starting command-api's HTTP API")?;
-    let api = command_api::http::router(api_state.clone());
+    let writes = command_api::http::routes(api_state.clone());
+    // query-api verifies tokens with the issuer's public keys, handed over in-process
+    // (on its own it fetches them from command-api's JWKS URL).
+    let query_config: query_api::Config = loader
+        .load()
+        .with_context(|| format!("loading the configuration of {}", query_api::NAME))?;
+    let verifier = TokenVerifier::from_jwks(&api_state.issuer().jwks(), &query_config.auth)
+        .context("verifying with the issuer's JWKS")?;
+    let query_context = query_config
+        .http_context(verifier)
+        .await
+        .context("starting query-api's HTTP API")?;
+    let reads = query_api::http::routes(query_context.clone());
+    let query_admin = query_config.query_api.admin.listen_addr;
     let command_admin = command_config.admin_addr();
     let token = shutdown.clone();
     tasks.spawn(async move {
@@ -76,16 +90,15 @@ pub async fn run(
             .await
             .with_context(|| format!("{} failed", command_api::NAME))
     });
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        query_api::run_with_context(query_config, query_context, token)
+            .await
+            .with_context(|| format!("{} failed", query_api::NAME))
+    });
     let services = vec![
         (command_api::NAME, command_admin),
-        spawn(
-            &mut tasks,
-            loader,
-            &shutdown,
-            query_api::NAME,
-            query_api::run,
-            |c: &query_api::Config| c.query_api.admin.listen_addr,
-        )?,
+        (query_api::NAME, query_admin),
         spawn(
             &mut tasks,
             loader,
@@ -113,7 +126,7 @@ pub async fn run(
     ];
     let front = settings.front_door;
     let token = shutdown.clone();
-    tasks.spawn(async move { Ok(front_door::serve(front, services, api, token).await?) });
+    tasks.spawn(async move { Ok(front_door::serve(front, services, writes, reads, token).await?) });
 
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
