@@ -3,6 +3,11 @@
 //! compile-time-checked query (`.sqlx/` holds the offline data, so building needs no
 //! database).
 //!
+//! After changing a query, regenerate the offline data against a database holding
+//! the projectors' migrations (no `cargo sqlx` needed): `DATABASE_URL=postgres://…
+//! SQLX_OFFLINE_DIR=$PWD/query-api/.sqlx cargo check -p cloudcord-query-api --lib`,
+//! after removing the old `query-api/.sqlx/*.json`.
+//!
 //! Ids are `int8` in the tables (CloudCord's snowflakes stay below 2^63); they are
 //! converted at this boundary, and an id that does not fit names nothing.
 
