@@ -84,7 +84,7 @@ fn router(services: &[(&'static str, SocketAddr)], writes: Router, reads: Router
         .merge(reads)
         .fallback(query_api::http::not_found)
         .method_not_allowed_fallback(|| async {
-            query_api::http::error::ApiError::MethodNotAllowed
+            cloudcord_runtime::http_error::HttpError::MethodNotAllowed
         })
 }
 

@@ -22,11 +22,11 @@ use cloudcord_schemas::permissions::{
     guild_permissions,
 };
 
-use crate::http::error::ApiError;
 use crate::read_models::postgres::{
     ChannelRow, DmChannelRow, GuildRow, MemberRow, OverwriteRow, ReadModels, RoleRow, key,
     snowflake,
 };
+use cloudcord_runtime::http_error::HttpError;
 
 /// What a DM recipient may do in the DM: see it and its history, as the DM aggregate
 /// lets them.
@@ -80,19 +80,19 @@ impl GuildAccess {
         read_models: &ReadModels,
         guild_id: GuildId,
         caller: UserId,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, HttpError> {
         let Some(guild_key) = key(guild_id.0) else {
-            return Err(ApiError::unknown_guild());
+            return Err(HttpError::unknown_guild());
         };
         let guild = read_models
             .guild(guild_key)
             .await?
-            .ok_or(ApiError::unknown_guild())?;
+            .ok_or(HttpError::unknown_guild())?;
         let member = match key(caller.0) {
             Some(user) => read_models.member(guild_key, user).await?,
             None => None,
         }
-        .ok_or(ApiError::missing_access())?;
+        .ok_or(HttpError::missing_access())?;
         let roles = read_models.roles(&[guild_key]).await?;
         Ok(Self::new(guild, roles, member))
     }
@@ -164,12 +164,12 @@ impl GuildAccess {
 
     /// `Ok` when the caller has any of `needed` guild-wide, else 403 Missing
     /// Permissions.
-    pub fn require_any(&self, needed: Permissions, now_ms: u64) -> Result<Permissions, ApiError> {
+    pub fn require_any(&self, needed: Permissions, now_ms: u64) -> Result<Permissions, HttpError> {
         let held = self.guild_permissions(now_ms);
         if held.intersects(needed) {
             Ok(held)
         } else {
-            Err(ApiError::missing_permissions())
+            Err(HttpError::missing_permissions())
         }
     }
 }
@@ -201,9 +201,9 @@ impl ChannelAccess {
         channel_id: Snowflake,
         caller: UserId,
         now_ms: u64,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, HttpError> {
         let Some(channel_key) = key(channel_id) else {
-            return Err(ApiError::unknown_channel());
+            return Err(HttpError::unknown_channel());
         };
         if let Some(channel) = read_models.channel(channel_key).await? {
             let access =
@@ -211,8 +211,8 @@ impl ChannelAccess {
                     .await
                 {
                     // A channel whose guild is gone is gone too.
-                    Err(ApiError::Discord { status, .. }) if status.as_u16() == 404 => {
-                        return Err(ApiError::unknown_channel());
+                    Err(HttpError::Api { status, .. }) if status.as_u16() == 404 => {
+                        return Err(HttpError::unknown_channel());
                     }
                     other => other?,
                 };
@@ -226,7 +226,7 @@ impl ChannelAccess {
                 overwrites.iter().filter_map(overwrite).collect();
             let permissions = access.channel_permissions(&calculated, now_ms);
             if !permissions.contains(Permissions::VIEW_CHANNEL) {
-                return Err(ApiError::missing_access());
+                return Err(HttpError::missing_access());
             }
             return Ok(Self::Guild {
                 access: Box::new(access),
@@ -238,10 +238,10 @@ impl ChannelAccess {
         let dm = read_models
             .dm_channel(channel_key)
             .await?
-            .ok_or(ApiError::unknown_channel())?;
+            .ok_or(HttpError::unknown_channel())?;
         let caller = key(caller.0);
         if caller != Some(dm.user_low) && caller != Some(dm.user_high) {
-            return Err(ApiError::missing_access());
+            return Err(HttpError::missing_access());
         }
         Ok(Self::Dm(dm))
     }
@@ -264,14 +264,14 @@ impl ChannelAccess {
 
     /// `Ok` when the caller may read the channel's history; Discord answers a
     /// single-message read without `READ_MESSAGE_HISTORY` with 403 Missing Access.
-    pub fn require_history(&self) -> Result<(), ApiError> {
+    pub fn require_history(&self) -> Result<(), HttpError> {
         if self
             .permissions()
             .contains(Permissions::READ_MESSAGE_HISTORY)
         {
             Ok(())
         } else {
-            Err(ApiError::missing_access())
+            Err(HttpError::missing_access())
         }
     }
 }

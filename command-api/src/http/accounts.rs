@@ -49,7 +49,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::error::HttpError;
+use cloudcord_runtime::http_error::HttpError;
 
 /// How many recent command ids the view remembers for [`Accounts::wait_for_command`].
 const RECENT_COMMANDS: usize = 65_536;
@@ -404,7 +404,7 @@ impl Accounts {
         .await;
         match waited {
             Ok(Some(found)) => Ok(found),
-            Ok(None) | Err(_) => Err(HttpError::Unavailable),
+            Ok(None) | Err(_) => Err(HttpError::busy()),
         }
     }
 

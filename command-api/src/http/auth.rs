@@ -38,8 +38,8 @@ use serde_json::json;
 
 use super::body::Body;
 use super::bus::respond;
-use super::error::{FormErrors, HttpError};
 use super::{ApiState, IdempotencyKey};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The OAuth2 client id of CloudCord's own clients (password logins).
 pub const FIRST_PARTY_CLIENT: &str = "cloudcord";
@@ -544,7 +544,10 @@ async fn reset_bot_token(
     axum::extract::Path(raw): axum::extract::Path<String>,
 ) -> Result<Response, HttpError> {
     let application_id: ApplicationId = super::guilds::path_id(&raw, || {
-        HttpError::unknown(super::error::codes::UNKNOWN_APPLICATION, "Application")
+        HttpError::unknown(
+            cloudcord_runtime::http_error::codes::UNKNOWN_APPLICATION,
+            "Application",
+        )
     })?;
     let bot_id = state
         .accounts()
@@ -553,7 +556,10 @@ async fn reset_bot_token(
         })
         .await?
         .ok_or_else(|| {
-            HttpError::unknown(super::error::codes::UNKNOWN_APPLICATION, "Application")
+            HttpError::unknown(
+                cloudcord_runtime::http_error::codes::UNKNOWN_APPLICATION,
+                "Application",
+            )
         })?;
     let actor = caller.actor();
     let token_id = state.next_id().get();

@@ -15,7 +15,7 @@ use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::error::{FormErrors, HttpError};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The largest JSON body the API reads.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -105,7 +105,7 @@ mod tests {
     use serde_json::json;
 
     use super::parse;
-    use crate::http::error::HttpError;
+    use cloudcord_runtime::http_error::HttpError;
 
     #[derive(Debug, Deserialize)]
     #[allow(dead_code)]

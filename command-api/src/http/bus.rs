@@ -42,8 +42,8 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::error::HttpError;
 use super::metrics::HttpMetrics;
+use cloudcord_runtime::http_error::HttpError;
 
 /// How long a metadata or watermark request to the brokers may take at start-up.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -233,7 +233,7 @@ impl CommandBus {
             Ok(Err(_)) | Err(_) => {
                 self.metrics.result_timeouts.inc();
                 tracing::warn!(%command_id, "no result within the time limit");
-                Err(HttpError::Unavailable)
+                Err(HttpError::busy())
             }
         }
     }

@@ -42,9 +42,9 @@ use super::accounts::ChannelHome;
 use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
-use super::error::{FormErrors, HttpError, codes};
 use super::guilds::{check_channel_fields, guild_ref, no_content, path_id};
 use super::{ApiState, IdempotencyKey};
+use cloudcord_runtime::http_error::{FormErrors, HttpError, codes};
 
 /// The channel routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {

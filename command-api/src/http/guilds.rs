@@ -45,8 +45,8 @@ use time::OffsetDateTime;
 use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
-use super::error::{FormErrors, HttpError};
 use super::{ApiState, IdempotencyKey};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The guild routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {

@@ -7,7 +7,7 @@
 //! result → the result's status and Discord object, or its Discord error.
 //!
 //! Module map:
-//! - [`error`]: [`HttpError`], Discord's JSON error shapes.
+//! - Errors are [`HttpError`] from `cloudcord_runtime::http_error`, shared with the read side.
 //! - [`body`]: the JSON body extractor (50109 / 50035 with the field's path).
 //! - [`bus`]: the command bus (idempotent producer + results watcher).
 //! - [`metrics`]: request and command-wait metrics for the admin server.
@@ -34,7 +34,6 @@ pub mod auth;
 pub mod body;
 pub mod bus;
 pub mod channels;
-pub mod error;
 pub mod guilds;
 pub mod metrics;
 pub mod users;
@@ -63,8 +62,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::accounts::{Accounts, ChannelHome};
 use self::bus::{BusSettings, CommandBus};
-use self::error::{FormErrors, HttpError};
 use self::metrics::HttpMetrics;
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The `[command_api.http]` settings.
 #[derive(Debug, Clone, Deserialize)]

@@ -32,9 +32,9 @@ use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
 use super::channels::dm_ref;
-use super::error::{FormErrors, HttpError};
 use super::guilds::path_id;
 use super::{ApiState, IdempotencyKey};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The user routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {

@@ -18,13 +18,13 @@ use serde_json::{Value, json};
 
 use super::ApiContext;
 use super::auth::Caller;
-use super::error::ApiError;
 use super::guilds;
 use super::params::QueryParams;
 use crate::access::now_ms;
 use crate::objects::{audit_entry_object, user_object};
 use crate::read_models::mongo::{AuditFilter, AuditPage};
 use crate::read_models::postgres::key;
+use cloudcord_runtime::http_error::HttpError;
 
 /// Default and largest page of entries.
 const DEFAULT_LIMIT: u32 = 50;
@@ -46,7 +46,7 @@ async fn audit_log(
     caller: Caller,
     Path(raw): Path<String>,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let user_id: Option<UserId> = params.snowflake("user_id");
     let action_type = params.integer("action_type", 0..=255, 0);
     let before: Option<Snowflake> = params.snowflake("before");

@@ -20,8 +20,8 @@ use cloudcord_schemas::ids::UserId;
 use tokio_util::sync::CancellationToken;
 
 use super::ApiContext;
-use super::error::ApiError;
 use crate::read_models::postgres::key;
+use cloudcord_runtime::http_error::HttpError;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,20 +42,23 @@ impl Caller {
 }
 
 impl FromRequestParts<ApiContext> for Caller {
-    type Rejection = ApiError;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, context: &ApiContext) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        context: &ApiContext,
+    ) -> Result<Self, HttpError> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(HttpError::Unauthorized)?;
         let (scheme, token) = header.split_once(' ').unwrap_or(("Bearer", header));
         let token = token.trim();
         if scheme.eq_ignore_ascii_case("bearer") {
             let access = context.verifier().verify(token).map_err(|error| {
                 tracing::debug!(%error, "access token refused");
-                ApiError::Unauthorized
+                HttpError::Unauthorized
             })?;
             return Ok(Self {
                 user_id: access.user_id,
@@ -65,7 +68,7 @@ impl FromRequestParts<ApiContext> for Caller {
         if scheme.eq_ignore_ascii_case("bot") {
             let claims = bot_token::verify(token, context.verifier().keys()).map_err(|error| {
                 tracing::debug!(%error, "bot token refused");
-                ApiError::Unauthorized
+                HttpError::Unauthorized
             })?;
             let caller = Self {
                 user_id: claims.user_id,
@@ -77,11 +80,11 @@ impl FromRequestParts<ApiContext> for Caller {
                 .await?
                 .is_some_and(|user| user.bot);
             if !is_bot {
-                return Err(ApiError::Unauthorized);
+                return Err(HttpError::Unauthorized);
             }
             return Ok(caller);
         }
-        Err(ApiError::Unauthorized)
+        Err(HttpError::Unauthorized)
     }
 }
 

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::ApiContext;
 use super::auth::Caller;
-use super::error::ApiError;
 use super::params::path_id;
 use crate::access::{ChannelAccess, now_ms};
 use crate::objects::{channel_object, dm_channel_object};
+use cloudcord_runtime::http_error::HttpError;
 
 /// The channel route.
 pub fn router() -> Router<ApiContext> {
@@ -24,7 +24,7 @@ pub async fn load(
     context: &ApiContext,
     raw: &str,
     caller: Caller,
-) -> Result<ChannelAccess, ApiError> {
+) -> Result<ChannelAccess, HttpError> {
     let channel_id: ChannelId = path_id("channel_id", raw)?;
     ChannelAccess::load(
         context.read_models(),
@@ -40,7 +40,7 @@ async fn channel(
     State(context): State<ApiContext>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let access = load(&context, &raw, caller).await?;
     let read_models = context.read_models();
     let last = read_models

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::ApiContext;
 use super::auth::Caller;
-use super::error::ApiError;
+use cloudcord_runtime::http_error::HttpError;
 
 /// Discord's default daily session starts.
 const SESSION_STARTS: u32 = 1000;
@@ -31,9 +31,9 @@ async fn gateway(State(context): State<ApiContext>) -> Json<Value> {
 async fn gateway_bot(
     State(context): State<ApiContext>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     if !caller.bot {
-        return Err(ApiError::Unauthorized);
+        return Err(HttpError::Unauthorized);
     }
     Ok(Json(json!({
         "url": context.gateway_url(),

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 
 use super::ApiContext;
 use super::auth::Caller;
-use super::error::ApiError;
 use super::params::{QueryParams, path_id};
 use crate::access::{GuildAccess, now_ms, overwrite};
 use crate::objects::{
@@ -23,6 +22,7 @@ use crate::objects::{
     user_object,
 };
 use crate::read_models::postgres::{OverwriteRow, key};
+use cloudcord_runtime::http_error::HttpError;
 
 /// Most members one page of `GET /guilds/{id}/members` holds.
 const MAX_MEMBERS: u32 = 1000;
@@ -46,7 +46,7 @@ pub async fn load(
     context: &ApiContext,
     raw: &str,
     caller: Caller,
-) -> Result<GuildAccess, ApiError> {
+) -> Result<GuildAccess, HttpError> {
     let guild_id: GuildId = path_id("guild_id", raw)?;
     GuildAccess::load(context.read_models(), guild_id, caller.user_id).await
 }
@@ -57,7 +57,7 @@ async fn guild(
     caller: Caller,
     Path(raw): Path<String>,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let with_counts = params.boolean("with_counts");
     params.finish()?;
     let access = load(&context, &raw, caller).await?;
@@ -77,7 +77,7 @@ async fn channels(
     State(context): State<ApiContext>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let access = load(&context, &raw, caller).await?;
     let read_models = context.read_models();
     let channels = read_models.channels(access.guild.id).await?;
@@ -122,7 +122,7 @@ async fn roles(
     State(context): State<ApiContext>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let access = load(&context, &raw, caller).await?;
     Ok(Json(Value::Array(
         access.roles.iter().map(role_object).collect(),
@@ -136,7 +136,7 @@ async fn members(
     caller: Caller,
     Path(raw): Path<String>,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let after: Option<UserId> = params.snowflake("after");
     let limit = params.integer("limit", 1..=MAX_MEMBERS, 1);
     params.finish()?;
@@ -156,7 +156,7 @@ async fn member(
     State(context): State<ApiContext>,
     caller: Caller,
     Path((raw_guild, raw_user)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let user_id: UserId = if raw_user == "@me" {
         caller.user_id
     } else {
@@ -167,7 +167,7 @@ async fn member(
         Some(user) => context.read_models().member(access.guild.id, user).await?,
         None => None,
     };
-    let member = found.ok_or(ApiError::unknown_member())?;
+    let member = found.ok_or(HttpError::unknown_member())?;
     Ok(Json(member_object(&member)))
 }
 
@@ -178,7 +178,7 @@ async fn bans(
     caller: Caller,
     Path(raw): Path<String>,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let before: Option<UserId> = params.snowflake("before");
     let after: Option<UserId> = params.snowflake("after");
     let limit = params.integer("limit", 1..=MAX_BANS, MAX_BANS);
@@ -219,7 +219,7 @@ async fn invites(
     State(context): State<ApiContext>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let access = load(&context, &raw, caller).await?;
     let held = access.require_any(
         Permissions::MANAGE_GUILD | Permissions::VIEW_AUDIT_LOG,

@@ -10,9 +10,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::ApiContext;
-use super::error::ApiError;
 use super::params::QueryParams;
 use crate::objects::{invite_expired, invite_object};
+use cloudcord_runtime::http_error::HttpError;
 
 /// The invite route.
 pub fn router() -> Router<ApiContext> {
@@ -24,7 +24,7 @@ async fn invite(
     State(context): State<ApiContext>,
     Path(code): Path<String>,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let with_counts = params.boolean("with_counts");
     params.finish()?;
     let read_models = context.read_models();
@@ -32,11 +32,11 @@ async fn invite(
         .invite(&code)
         .await?
         .filter(|invite| !invite_expired(invite, OffsetDateTime::now_utc()))
-        .ok_or(ApiError::unknown_invite())?;
+        .ok_or(HttpError::unknown_invite())?;
     let guild = read_models
         .guild(invite.guild_id)
         .await?
-        .ok_or(ApiError::unknown_invite())?;
+        .ok_or(HttpError::unknown_invite())?;
     let channel = read_models.channel(invite.channel_id).await?;
     let inviter = read_models.user(invite.inviter_id).await?;
     let counts = if with_counts {

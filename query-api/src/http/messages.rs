@@ -20,12 +20,12 @@ use serde_json::Value;
 use super::ApiContext;
 use super::auth::Caller;
 use super::channels;
-use super::error::ApiError;
 use super::params::{QueryParams, path_id};
 use crate::objects::{message_object, user_object};
 use crate::pagination::{self, Anchor, Page};
 use crate::read_models::mongo::MessageDocument;
 use crate::read_models::postgres::{UserRow, key};
+use cloudcord_runtime::http_error::HttpError;
 
 /// Default and largest page of `GET …/reactions/{emoji}`.
 const REACTIONS_DEFAULT: u32 = 25;
@@ -74,7 +74,7 @@ async fn message_objects(
     context: &ApiContext,
     documents: &[MessageDocument],
     viewer: i64,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Value>, HttpError> {
     let mentioned: Vec<i64> = documents
         .iter()
         .flat_map(|m| m.mentions.iter().copied())
@@ -102,7 +102,7 @@ async fn messages(
     caller: Caller,
     Path(raw): Path<String>,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let page = page(&mut params);
     params.finish()?;
     let access = channels::load(&context, &raw, caller).await?;
@@ -128,7 +128,7 @@ async fn load_message(
     raw_channel: &str,
     raw_message: &str,
     caller: Caller,
-) -> Result<(i64, MessageDocument), ApiError> {
+) -> Result<(i64, MessageDocument), HttpError> {
     let message_id: MessageId = path_id("message_id", raw_message)?;
     let access = channels::load(context, raw_channel, caller).await?;
     access.require_history()?;
@@ -136,7 +136,7 @@ async fn load_message(
         Some(id) => context.documents().message(access.id(), id).await?,
         None => None,
     };
-    Ok((access.id(), found.ok_or(ApiError::unknown_message())?))
+    Ok((access.id(), found.ok_or(HttpError::unknown_message())?))
 }
 
 /// `GET /channels/{channel.id}/messages/{message.id}`.
@@ -144,7 +144,7 @@ async fn message(
     State(context): State<ApiContext>,
     caller: Caller,
     Path((raw_channel, raw_message)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let (_, document) = load_message(&context, &raw_channel, &raw_message, caller).await?;
     let mut objects = message_objects(&context, &[document], caller.key()).await?;
     Ok(Json(objects.pop().unwrap_or(Value::Null)))
@@ -156,7 +156,7 @@ async fn pins(
     State(context): State<ApiContext>,
     caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let access = channels::load(&context, &raw, caller).await?;
     access.require_history()?;
     let documents = context.documents().pins(access.id()).await?;
@@ -173,12 +173,12 @@ async fn reactions(
     caller: Caller,
     Path((raw_channel, raw_message, raw_emoji)): Path<(String, String, String)>,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let after: Option<UserId> = params.snowflake("after");
     let limit = params.integer("limit", 1..=REACTIONS_MAX, REACTIONS_DEFAULT);
     let burst = params.integer("type", 0..=1, 0) == 1;
     params.finish()?;
-    let emoji = ReactionEmoji::parse(&raw_emoji).ok_or(ApiError::unknown_emoji())?;
+    let emoji = ReactionEmoji::parse(&raw_emoji).ok_or(HttpError::unknown_emoji())?;
     let (_, document) = load_message(&context, &raw_channel, &raw_message, caller).await?;
     if burst {
         return Ok(Json(Value::Array(Vec::new())));

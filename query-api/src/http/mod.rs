@@ -4,7 +4,7 @@
 //! the writes the client names in `X-CloudCord-Position`) → [`auth::Caller`] (who
 //! asks) → the route parses its path and query strictly ([`params`]), checks the
 //! caller's rights ([`crate::access`]) and answers with Discord objects
-//! ([`crate::objects`]) or a Discord error ([`error::ApiError`]).
+//! ([`crate::objects`]) or a Discord error ([`HttpError`], shared with the write side).
 //!
 //! Module map, one module per resource, each with its own `router()`:
 //! - [`users`]: `/users/@me`, `/users/{id}`, `/users/@me/guilds`,
@@ -22,7 +22,6 @@
 pub mod audit_log;
 pub mod auth;
 pub mod channels;
-pub mod error;
 pub mod gateway;
 pub mod guilds;
 pub mod invites;
@@ -40,10 +39,10 @@ use axum::middleware::from_fn_with_state;
 use cloudcord_runtime::auth::TokenVerifier;
 use serde::Deserialize;
 
-use self::error::ApiError;
 use self::read_your_writes::Stores;
 use crate::read_models::mongo::Documents;
 use crate::read_models::postgres::ReadModels;
+use cloudcord_runtime::http_error::HttpError;
 
 /// The `[query_api.http]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -136,7 +135,7 @@ impl ApiContext {
 pub fn router(context: ApiContext) -> Router {
     routes(context)
         .fallback(not_found)
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(|| async { HttpError::MethodNotAllowed })
 }
 
 /// [`router`] without its 404/405 fallbacks, for a front door that merges it with
@@ -169,6 +168,6 @@ pub fn routes(context: ApiContext) -> Router {
 }
 
 /// Discord's answer for a path no route serves.
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound
+pub async fn not_found() -> HttpError {
+    HttpError::NotFound
 }

@@ -11,10 +11,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use cloudcord_schemas::ids::Snowflake;
 
-use super::error::{ApiError, FormErrors};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// A snowflake path segment (`{channel_id}` …), or 50035 naming `field`.
-pub fn path_id<T: From<Snowflake>>(field: &str, raw: &str) -> Result<T, ApiError> {
+pub fn path_id<T: From<Snowflake>>(field: &str, raw: &str) -> Result<T, HttpError> {
     parse_snowflake(raw)
         .map(T::from)
         .ok_or_else(|| FormErrors::single(field, "NUMBER_TYPE_COERCE", not_snowflake(raw)).into())
@@ -42,9 +42,9 @@ pub struct QueryParams {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = ApiError;
+    type Rejection = HttpError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
         Ok(Self::parse(parts.uri.query().unwrap_or_default()))
     }
 }
@@ -147,7 +147,7 @@ impl QueryParams {
     }
 
     /// `Ok(())` when every parameter read was valid, else 50035 with all errors.
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), HttpError> {
         self.errors.into_result()
     }
 }
@@ -157,7 +157,7 @@ mod tests {
     use cloudcord_schemas::ids::{ChannelId, Snowflake};
 
     use super::{QueryParams, parse_snowflake, path_id};
-    use crate::http::error::ApiError;
+    use cloudcord_runtime::http_error::HttpError;
 
     #[test]
     fn only_canonical_snowflakes_parse() {
@@ -177,7 +177,7 @@ mod tests {
         }
         assert!(matches!(
             path_id::<ChannelId>("channel_id", "@me"),
-            Err(ApiError::InvalidForm(_))
+            Err(HttpError::Api { error, .. }) if error.code == 50035
         ));
     }
 

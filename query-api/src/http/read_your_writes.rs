@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use cloudcord_schemas::envelope::Position;
 
 use super::ApiContext;
-use super::error::{ApiError, FormErrors};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The request header naming the positions a read must reflect.
 pub const POSITION_HEADER: &str = "x-cloudcord-position";
@@ -97,7 +97,7 @@ pub async fn wait(
 ) -> Response {
     let positions = match parse(request.headers()) {
         Ok(positions) => positions,
-        Err(errors) => return ApiError::from(errors).into_response(),
+        Err(errors) => return HttpError::from(errors).into_response(),
     };
     if !positions.is_empty()
         && let Err(error) = wait_until_visible(&context, &positions, stores).await
@@ -112,7 +112,7 @@ async fn wait_until_visible(
     context: &ApiContext,
     positions: &[Position],
     stores: Stores,
-) -> Result<(), ApiError> {
+) -> Result<(), HttpError> {
     let deadline = tokio::time::Instant::now() + context.read_your_writes_timeout();
     let mut pending: Vec<Position> = positions.iter().filter(|p| p.seq > 0).copied().collect();
     let mut mongo_pending = match stores {
@@ -137,8 +137,9 @@ async fn wait_until_visible(
                 mongo = ?mongo_pending,
                 "positions not projected in time"
             );
-            return Err(ApiError::NotYetVisible {
-                retry_after: RETRY_AFTER,
+            return Err(HttpError::Unavailable {
+                message: "The read models have not caught up with your write yet; retry shortly.",
+                retry_after: Some(RETRY_AFTER),
             });
         }
         tokio::time::sleep(POLL_INTERVAL).await;
@@ -149,7 +150,7 @@ async fn wait_until_visible(
 async fn postgres_positions(
     context: &ApiContext,
     wanted: &[Position],
-) -> Result<Vec<Position>, ApiError> {
+) -> Result<Vec<Position>, HttpError> {
     let (kinds, ids): (Vec<String>, Vec<i64>) = wanted
         .iter()
         .map(|p| {
@@ -186,7 +187,7 @@ fn mongo_key(position: &Position) -> String {
 async fn mongo_positions(
     context: &ApiContext,
     wanted: &[Position],
-) -> Result<Vec<Position>, ApiError> {
+) -> Result<Vec<Position>, HttpError> {
     let keys: Vec<String> = wanted.iter().map(mongo_key).collect();
     let stored = context.documents().positions(&keys).await?;
     Ok(wanted

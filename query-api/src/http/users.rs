@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use super::ApiContext;
 use super::auth::Caller;
-use super::error::ApiError;
 use super::params::{QueryParams, path_id};
 use crate::access::{GuildAccess, now_ms};
 use crate::objects::{current_user_object, dm_channel_object, id, my_guild_object, user_object};
 use crate::read_models::postgres::key;
+use cloudcord_runtime::http_error::HttpError;
 
 /// The locale of a user whose settings are not projected (Discord's default).
 const DEFAULT_LOCALE: &str = "en-US";
@@ -38,13 +38,13 @@ pub fn documents_router() -> Router<ApiContext> {
 }
 
 /// `GET /users/@me`.
-async fn me(State(context): State<ApiContext>, caller: Caller) -> Result<Json<Value>, ApiError> {
+async fn me(State(context): State<ApiContext>, caller: Caller) -> Result<Json<Value>, HttpError> {
     let user = context
         .read_models()
         .user(caller.key())
         .await?
         // A verified token of an account the read models do not know (yet).
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(HttpError::Unauthorized)?;
     let locale = context.documents().locale(user.id).await?;
     Ok(Json(current_user_object(
         &user,
@@ -57,13 +57,13 @@ async fn user(
     State(context): State<ApiContext>,
     _caller: Caller,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let user_id: UserId = path_id("user_id", &raw)?;
     let found = match key(user_id.0) {
         Some(id) => context.read_models().user(id).await?,
         None => None,
     };
-    let user = found.ok_or(ApiError::unknown_user())?;
+    let user = found.ok_or(HttpError::unknown_user())?;
     Ok(Json(user_object(&user)))
 }
 
@@ -73,7 +73,7 @@ async fn my_guilds(
     State(context): State<ApiContext>,
     caller: Caller,
     mut params: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let before: Option<GuildId> = params.snowflake("before");
     let after: Option<GuildId> = params.snowflake("after");
     let limit = params.integer("limit", 1..=MAX_GUILDS, MAX_GUILDS);
@@ -121,7 +121,7 @@ async fn my_guilds(
 async fn my_channels(
     State(context): State<ApiContext>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let read_models = context.read_models();
     let dms = read_models.dm_channels_of(caller.key()).await?;
     let others: Vec<i64> = dms
@@ -162,7 +162,7 @@ async fn my_channels(
 async fn my_relationships(
     State(context): State<ApiContext>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let read_models = context.read_models();
     let relationships = read_models.relationships(caller.key()).await?;
     let ids: Vec<i64> = relationships.iter().map(|r| r.other_id).collect();

@@ -1,24 +1,33 @@
-//! [`HttpError`]: every way a request can fail, each answered in Discord's JSON error
-//! shape (`developers/reference.mdx`, "Error Messages") with Discord's status code.
+//! [`HttpError`]: every way a CloudCord HTTP request can fail — on the write side
+//! (`command-api`) and the read side (`query-api`) alike — each answered in Discord's
+//! JSON error shape (`developers/reference.mdx`, "Error Messages") with Discord's
+//! status code.
 //!
 //! * Field validation fails with `400 {"code": 50035, "message": "Invalid Form Body",
 //!   "errors": {<field>: {"_errors": [{"code", "message"}]}}}`, built with
 //!   [`FormErrors`], which nests dotted paths (`embeds.0.title`) as Discord does.
+//! * A lookup that finds nothing: `404` with an `Unknown …` code; a thing that exists
+//!   but is not the caller's to see: `403` 50001 Missing Access; a permission the
+//!   route needs: `403` 50013 Missing Permissions.
 //! * Credentials fail with `401 {"message": "401: Unauthorized", "code": 0}`.
 //! * A refusal of the command processor travels through unchanged ([`HttpError::Api`]).
+//! * A result or read model that is not there in time: `503`, with `Retry-After` when
+//!   the caller should simply wait.
 //! * Internal failures are logged with their whole cause chain and answered with a
 //!   generic 500 that says nothing about the cause.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::ApiError;
 use serde_json::{Map, Value, json};
 
-/// Discord's JSON error codes that CloudCord's HTTP layer produces itself
+use crate::telemetry::ErrorChain;
+
+/// Discord's JSON error codes that CloudCord's HTTP layers produce themselves
 /// (`developers/topics/opcodes-and-status-codes.mdx`).
 pub mod codes {
     /// Unknown account.
@@ -31,10 +40,14 @@ pub mod codes {
     pub const UNKNOWN_GUILD: u32 = 10004;
     /// Unknown invite.
     pub const UNKNOWN_INVITE: u32 = 10006;
+    /// Unknown member.
+    pub const UNKNOWN_MEMBER: u32 = 10007;
     /// Unknown message.
     pub const UNKNOWN_MESSAGE: u32 = 10008;
     /// Unknown user.
     pub const UNKNOWN_USER: u32 = 10013;
+    /// Unknown emoji.
+    pub const UNKNOWN_EMOJI: u32 = 10014;
     /// Missing access.
     pub const MISSING_ACCESS: u32 = 50001;
     /// Cannot send an empty message.
@@ -71,11 +84,16 @@ pub enum HttpError {
     /// The body is larger than the route accepts.
     #[error("413: Request entity too large")]
     PayloadTooLarge,
-    /// The command was appended but its result did not arrive in time (or the bus is
-    /// down). The command may still be decided later; a retry with the same
-    /// `Idempotency-Key` returns its result without deciding it twice.
-    #[error("the command's result did not arrive in time")]
-    Unavailable,
+    /// What the request needs is not there in time: a command's result (the command
+    /// may still be decided; a retry with the same `Idempotency-Key` returns its
+    /// result without deciding it twice), or read models that have not caught up.
+    #[error("503: {message}")]
+    Unavailable {
+        /// What the caller is told.
+        message: &'static str,
+        /// Sent as `Retry-After` (whole seconds, rounded up) when set.
+        retry_after: Option<Duration>,
+    },
     /// Something on our side failed; logged with its cause chain, never shown.
     #[error("internal error: {context}")]
     Internal {
@@ -120,6 +138,31 @@ impl HttpError {
         Self::unknown(codes::UNKNOWN_USER, "User")
     }
 
+    /// `404 Unknown Member`.
+    pub fn unknown_member() -> Self {
+        Self::unknown(codes::UNKNOWN_MEMBER, "Member")
+    }
+
+    /// `404 Unknown Message`.
+    pub fn unknown_message() -> Self {
+        Self::unknown(codes::UNKNOWN_MESSAGE, "Message")
+    }
+
+    /// `404 Unknown Invite`.
+    pub fn unknown_invite() -> Self {
+        Self::unknown(codes::UNKNOWN_INVITE, "Invite")
+    }
+
+    /// `400 Unknown Emoji` (Discord answers 400, not 404, for an emoji it cannot
+    /// parse).
+    pub fn unknown_emoji() -> Self {
+        Self::api(
+            StatusCode::BAD_REQUEST,
+            codes::UNKNOWN_EMOJI,
+            "Unknown Emoji",
+        )
+    }
+
     /// `403 Missing Permissions`.
     pub fn missing_permissions() -> Self {
         Self::api(
@@ -145,6 +188,14 @@ impl HttpError {
             codes::INVALID_JSON,
             "The request body contains invalid JSON.",
         )
+    }
+
+    /// `503`: a command's result did not arrive in time.
+    pub fn busy() -> Self {
+        Self::Unavailable {
+            message: "The service is busy; retry with the same Idempotency-Key.",
+            retry_after: None,
+        }
     }
 
     /// An internal failure while doing `context`.
@@ -178,13 +229,16 @@ impl HttpError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"message": "Request entity too large", "code": 40005}),
             ),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({
-                    "message": "The service is busy; retry with the same Idempotency-Key.",
-                    "code": 0,
-                }),
-            ),
+            Self::Unavailable {
+                message,
+                retry_after,
+            } => {
+                let mut body = json!({"message": message, "code": 0});
+                if let (Some(after), Some(map)) = (retry_after, body.as_object_mut()) {
+                    map.insert("retry_after".to_owned(), after.as_secs_f64().into());
+                }
+                (StatusCode::SERVICE_UNAVAILABLE, body)
+            }
             Self::Internal { .. } => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"message": "500: Internal Server Error", "code": 0}),
@@ -216,22 +270,46 @@ impl From<FormErrors> for HttpError {
     }
 }
 
+impl From<sqlx::Error> for HttpError {
+    fn from(source: sqlx::Error) -> Self {
+        Self::internal("querying PostgreSQL", source)
+    }
+}
+
+impl From<mongodb::error::Error> for HttpError {
+    fn from(source: mongodb::error::Error) -> Self {
+        Self::internal("querying MongoDB", source)
+    }
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal { .. } | Self::Unavailable => {
+            Self::Internal { .. } => {
                 tracing::error!(error = %ErrorChain(&self), "request failed");
             }
+            Self::Unavailable { .. } => tracing::warn!(error = %self, "request not served in time"),
             _ => tracing::debug!(error = %self, "request refused"),
         }
         let (status, body) = self.parts();
-        if matches!(self, Self::PayloadTooLarge) {
+        match self {
             // The oversized body was left unread, so the server drops the connection
             // after answering; saying so stops a pooling client from sending its next
             // request down a connection that is about to close.
-            return (status, [(header::CONNECTION, "close")], Json(body)).into_response();
+            Self::PayloadTooLarge => {
+                (status, [(header::CONNECTION, "close")], Json(body)).into_response()
+            }
+            Self::Unavailable {
+                retry_after: Some(after),
+                ..
+            } => {
+                // Whole seconds, rounded up: `Retry-After` takes no fractions.
+                let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+                let value = seconds.max(1).to_string();
+                (status, [(header::RETRY_AFTER, value)], Json(body)).into_response()
+            }
+            _ => (status, Json(body)).into_response(),
         }
-        (status, Json(body)).into_response()
     }
 }
 
