@@ -7,12 +7,15 @@ use std::time::Instant;
 
 use cloudcord_runtime::auth::TokenVerifier;
 use cloudcord_runtime::telemetry::ErrorChain;
+use cloudcord_schemas::ids::GuildId;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, authenticate};
-use crate::hub::{Attachment, Hub, ResumeRefused};
+use crate::fanout::{Fanout, FollowUps};
+use crate::hub::{Attachment, Hub, ResumeRefused, Slot};
 use crate::objects::Ready;
+use crate::projected::Projected;
 use crate::protocol::close_code::CloseCode;
 use crate::protocol::connection::ConnectionConfig;
 use crate::protocol::payload::{IdentifyRequest, Resume};
@@ -35,6 +38,7 @@ pub struct Gateway(Arc<Inner>);
 
 struct Inner {
     hub: Hub,
+    fanout: Fanout,
     verifier: TokenVerifier,
     read_models: ReadModels,
     sessions: SessionSettings,
@@ -55,6 +59,7 @@ impl Gateway {
     ) -> Self {
         Self(Arc::new(Inner {
             hub: Hub::new(sessions.outbound_queue),
+            fanout: Fanout::new(),
             verifier,
             read_models,
             sessions: sessions.clone(),
@@ -91,7 +96,49 @@ impl Gateway {
 
     /// Drops sessions whose resume window has passed.
     pub fn expire_sessions(&self, now: Instant) {
-        self.0.hub.expire(now, self.0.sessions.resume_window());
+        let expired = self.0.hub.expire(now, self.0.sessions.resume_window());
+        self.0.fanout.forget(&expired);
+    }
+
+    /// The connection of `attachment` ended with `end` (`None`: the client left).
+    pub fn detach(&self, attachment: &Attachment, end: Option<CloseCode>) {
+        if self.0.hub.detach(attachment, end, Instant::now()) {
+            self.0
+                .fanout
+                .forget(std::slice::from_ref(&attachment.session_id));
+        }
+    }
+
+    /// Routes one projected event to the sessions it concerns.
+    pub fn route(&self, projected: &Projected) {
+        let FollowUps { follow } = self.0.fanout.route(&self.0.hub, projected);
+        for (guild, user) in follow {
+            for slot in self.0.hub.sessions_of_user(user) {
+                self.spawn_follow(slot, vec![guild]);
+            }
+        }
+    }
+
+    /// Sends GUILD_CREATE for each of `guilds` to `slot` and subscribes it, in the
+    /// background (each may need a database read).
+    fn spawn_follow(&self, slot: Arc<Slot>, guilds: Vec<GuildId>) {
+        let gateway = self.clone();
+        self.0.connections.spawn(async move {
+            for guild in guilds {
+                if let Err(error) = gateway
+                    .0
+                    .fanout
+                    .follow(&gateway.0.read_models, &slot, guild)
+                    .await
+                {
+                    tracing::error!(
+                        %guild,
+                        error = %ErrorChain(&error),
+                        "cannot load a guild for GUILD_CREATE"
+                    );
+                }
+            }
+        });
     }
 
     async fn authenticate(&self, token: &str) -> Result<Identity, CloseCode> {
@@ -135,10 +182,16 @@ impl Gateway {
         }
         .to_json();
         let session = Session::new(session_id, identity, request, self.0.sessions.replay());
+        let dms = self
+            .0
+            .read_models
+            .dm_channels(identity.user_id)
+            .await
+            .map_err(|error| close_code(AuthError::ReadModels(error)))?;
+        self.0.fanout.learn_dms(dms);
         let (attachment, ready_frame) = self.0.hub.create(session, &ready);
-        for guild in guilds {
-            self.0.hub.join_guild(&attachment, guild);
-        }
+        // After READY (which the connection writes first), one GUILD_CREATE per guild.
+        self.spawn_follow(Arc::clone(&attachment.slot), guilds);
         tracing::info!(
             session = &*attachment.session_id,
             user = %identity.user_id,
@@ -171,7 +224,11 @@ impl Gateway {
             Err(ResumeRefused::NotOwner) => {
                 Err(ResumeFailure::Close(CloseCode::AuthenticationFailed))
             }
-            Err(ResumeRefused::InvalidSeq) => Err(ResumeFailure::Close(CloseCode::InvalidSeq)),
+            Err(ResumeRefused::InvalidSeq) => {
+                let ended: Arc<str> = Arc::from(resume.session_id.as_str());
+                self.0.fanout.forget(&[ended]);
+                Err(ResumeFailure::Close(CloseCode::InvalidSeq))
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use cloudcord_schemas::ids::{GuildId, UserId};
+use cloudcord_schemas::ids::UserId;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -34,6 +34,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// One session and its connection, if it has one.
 #[derive(Debug)]
 pub struct Slot {
+    id: Arc<str>,
     user_id: UserId,
     state: Mutex<SlotState>,
 }
@@ -48,8 +49,6 @@ struct SlotState {
     attachment: u64,
     /// Since when no connection holds the session.
     detached_since: Option<Instant>,
-    /// The guilds whose events the session receives.
-    guilds: HashSet<GuildId>,
 }
 
 impl SlotState {
@@ -82,12 +81,16 @@ impl Slot {
         }
     }
 
-    /// Sends `event` with `data` to the session whatever its intents (GUILD_CREATE
-    /// after READY).
+    /// Sends `event` with `data` to the session whatever its intents.
     pub fn push(&self, event: &str, data: &str) {
         let mut state = lock(&self.state);
         let frame = state.session.push(event, data);
         state.send(frame);
+    }
+
+    /// The session's id.
+    pub fn id(&self) -> &Arc<str> {
+        &self.id
     }
 
     /// The session's user.
@@ -138,7 +141,6 @@ pub struct Hub {
 struct Registry {
     sessions: HashMap<Arc<str>, Arc<Slot>>,
     by_user: HashMap<UserId, HashSet<Arc<str>>>,
-    by_guild: HashMap<GuildId, HashSet<Arc<str>>>,
 }
 
 impl Registry {
@@ -150,14 +152,6 @@ impl Registry {
             ids.remove(session_id);
             if ids.is_empty() {
                 self.by_user.remove(&slot.user_id);
-            }
-        }
-        for guild in &lock(&slot.state).guilds {
-            if let Some(ids) = self.by_guild.get_mut(guild) {
-                ids.remove(session_id);
-                if ids.is_empty() {
-                    self.by_guild.remove(guild);
-                }
             }
         }
     }
@@ -193,11 +187,11 @@ impl Hub {
             outbound: None,
             attachment: 0,
             detached_since: None,
-            guilds: HashSet::new(),
         };
         let ready_frame = state.session.push("READY", ready);
         let (id, frames) = self.attach(&mut state);
         let slot = Arc::new(Slot {
+            id: Arc::clone(&session_id),
             user_id,
             state: Mutex::new(state),
         });
@@ -220,20 +214,6 @@ impl Hub {
             },
             ready_frame,
         )
-    }
-
-    /// Subscribes a session to `guild`'s events (after its GUILD_CREATE).
-    pub fn join_guild(&self, attachment: &Attachment, guild: GuildId) {
-        let mut registry = lock(&self.registry);
-        if !registry.sessions.contains_key(&attachment.session_id) {
-            return;
-        }
-        lock(&attachment.slot.state).guilds.insert(guild);
-        registry
-            .by_guild
-            .entry(guild)
-            .or_default()
-            .insert(Arc::clone(&attachment.session_id));
     }
 
     /// Attaches a connection to the existing session `session_id` of `user_id` and
@@ -280,22 +260,25 @@ impl Hub {
 
     /// The connection of `attachment` ended with `code` (`None`: the client went
     /// away). A resumable end keeps the session for the resume window; any other
-    /// ends it.
-    pub fn detach(&self, attachment: &Attachment, code: Option<CloseCode>, now: Instant) {
+    /// ends it (`true`).
+    pub fn detach(&self, attachment: &Attachment, code: Option<CloseCode>, now: Instant) -> bool {
         let mut state = lock(&attachment.slot.state);
         if state.attachment != attachment.id {
-            return; // A newer connection resumed the session meanwhile.
+            return false; // A newer connection resumed the session meanwhile.
         }
         state.outbound = None;
         state.detached_since = Some(now);
         drop(state);
-        if code.is_some_and(|code| !code.resumable()) {
+        let ends = code.is_some_and(|code| !code.resumable());
+        if ends {
             lock(&self.registry).remove(&attachment.session_id);
         }
+        ends
     }
 
-    /// Drops the sessions detached for longer than `window` at `now`.
-    pub fn expire(&self, now: Instant, window: Duration) {
+    /// Drops the sessions detached for longer than `window` at `now`; returns their
+    /// ids.
+    pub fn expire(&self, now: Instant, window: Duration) -> Vec<Arc<str>> {
         let mut registry = lock(&self.registry);
         let expired: Vec<Arc<str>> = registry
             .sessions
@@ -307,9 +290,10 @@ impl Hub {
             })
             .map(|(id, _)| Arc::clone(id))
             .collect();
-        for id in expired {
-            registry.remove(&id);
+        for id in &expired {
+            registry.remove(id);
         }
+        expired
     }
 
     /// The sessions of `user`.
@@ -318,18 +302,6 @@ impl Hub {
         registry
             .by_user
             .get(&user)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| registry.sessions.get(id).cloned())
-            .collect()
-    }
-
-    /// The sessions subscribed to `guild`.
-    pub fn sessions_in_guild(&self, guild: GuildId) -> Vec<Arc<Slot>> {
-        let registry = lock(&self.registry);
-        registry
-            .by_guild
-            .get(&guild)
             .into_iter()
             .flatten()
             .filter_map(|id| registry.sessions.get(id).cloned())

@@ -16,17 +16,26 @@
 //! - [`socket`]: the tokio driver of one WebSocket and the router.
 //! - [`gateway`]: [`Gateway`], the state connections share, with the Identify and
 //!   Resume handshakes.
-//! - [`hub`]: the sessions of this process, their bounded queues and routing
-//!   indexes.
+//! - [`hub`]: the sessions of this process and their bounded queues.
+//! - [`consumer`]: the one Kafka consumer of `projected`; [`projected`] decodes its
+//!   records.
+//! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
+//!   user; [`guild_state`] is each followed guild's state (permissions, objects);
+//!   [`dispatches`] turns events into Discord dispatches with their audience.
 //! - [`auth`]: who a token names. [`jwks`]: the issuer's public keys.
 //! - [`read_models`]: every PostgreSQL query. [`objects`]: READY's JSON.
 //! - [`settings`]: the `[gateway_ws]` section.
 
 pub mod auth;
+pub mod consumer;
+pub mod dispatches;
+pub mod fanout;
 pub mod gateway;
+pub mod guild_state;
 pub mod hub;
 pub mod jwks;
 pub mod objects;
+pub mod projected;
 pub mod protocol;
 pub mod read_models;
 pub mod settings;
@@ -39,10 +48,12 @@ use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::service::{Service, ServiceError};
+use rdkafka::error::KafkaError;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::consumer::DispatchSource;
 pub use crate::gateway::Gateway;
 use crate::read_models::ReadModels;
 pub use crate::settings::Settings;
@@ -94,6 +105,9 @@ pub enum Error {
     /// Serving failed.
     #[error("the gateway listener failed")]
     Serve(#[source] std::io::Error),
+    /// The topics or the `projected` consumer could not be set up.
+    #[error("cannot consume the projected topic")]
+    Kafka(#[from] KafkaError),
 }
 
 impl Config {
@@ -144,11 +158,17 @@ pub async fn serve(
     let service = Service::new(NAME, config.gateway_ws.admin)
         .with_check(KafkaCheck::new(&config.kafka, NAME).map_err(ServiceError::from)?)
         .with_check(PostgresCheck::new(gateway.read_models().pool().clone()));
+    let kafka = &config.kafka;
+    kafka
+        .ensure_topics(&kafka.topics().specs(kafka.partitions))
+        .await?;
+    let source = DispatchSource::start(kafka, NAME).await?;
     let addr = listener
         .local_addr()
         .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
     tracing::info!(service = NAME, %addr, "gateway listening");
     let sweeper = tokio::spawn(sweep_sessions(gateway.clone(), shutdown.clone()));
+    let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
     let server = axum::serve(listener, router(gateway.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let (admin, served) = tokio::join!(service.run(shutdown.clone()), async {
@@ -158,6 +178,9 @@ pub async fn serve(
         outcome
     });
     sweeper.abort();
+    if consumer.await.is_err() {
+        tracing::error!("the projected consumer panicked");
+    }
     // Upgraded connections outlive the listener: let them say goodbye.
     gateway.connections().close();
     if tokio::time::timeout(SHUTDOWN_GRACE, gateway.connections().wait())

@@ -75,7 +75,7 @@ async fn serve(gateway: Gateway, params: Result<ConnectParams, CloseCode>, socke
     };
     let end = task.run().await;
     if let Some(attachment) = &task.attachment {
-        task.gateway.hub().detach(attachment, end, Instant::now());
+        task.gateway.detach(attachment, end);
     }
 }
 

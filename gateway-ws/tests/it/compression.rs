@@ -17,7 +17,7 @@ async fn round_trip(compress: &str) {
     client.send(json!({ "op": 1, "d": null })).await;
     client.expect_op(11).await;
     client.identify(&world.token(ALICE), 513).await;
-    client.dispatch("READY").await;
+    client.ready(513).await;
     let big = "y".repeat(200_000);
     for slot in world.gateway.hub().sessions_of_user(ALICE) {
         slot.push("TEST_BIG", &json!({ "content": big }).to_string());
@@ -56,6 +56,6 @@ async fn compress_true_in_identify_compresses_each_payload() {
         }))
         .await;
     // The client decodes a binary message as one whole zlib stream.
-    let ready = client.dispatch("READY").await;
+    let ready = client.ready(513).await;
     assert_eq!(ready["user"]["id"], ALICE.to_string());
 }

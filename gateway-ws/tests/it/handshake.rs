@@ -57,7 +57,7 @@ async fn heartbeats_are_acknowledged_before_and_after_identify() {
     client.send(json!({ "op": 1, "d": null })).await;
     client.expect_op(11).await;
     client.identify(&world.token(ALICE), INTENTS).await;
-    client.dispatch("READY").await;
+    client.ready(513).await;
     client.send(json!({ "op": 1, "d": 1 })).await;
     client.expect_op(11).await;
 }

@@ -1,5 +1,6 @@
 //! Resume: what was missed comes back in order, then RESUMED; what cannot be
-//! resumed says so.
+//! resumed says so. The sessions are STRANGER's, who is in no guild, so READY is the
+//! only dispatch before the test's own.
 
 use cloudcord_gateway_ws::settings::SessionSettings;
 use serde_json::{Value, json};
@@ -29,18 +30,18 @@ async fn resumed(world: &World, token: &str, session_id: &str, seq: u64) -> Clie
 #[tokio::test]
 async fn resume_after_a_drop_replays_what_was_missed_in_order_then_resumed() {
     let world = World::new(SessionSettings::default()).await;
-    let token = world.token(ALICE);
+    let token = world.token(STRANGER);
     let (mut client, ready) = world.identified(&token, INTENTS).await;
     let session_id = ready["session_id"]
         .as_str()
         .expect("a session id")
         .to_owned();
-    push_to(&world, ALICE, "TEST", 1);
+    push_to(&world, STRANGER, "TEST", 1);
     assert_eq!(client.dispatch("TEST").await["n"], 1);
     assert_eq!(client.seq, Some(2));
     client.drop_connection().await;
     for n in 2..=4 {
-        push_to(&world, ALICE, "TEST", n);
+        push_to(&world, STRANGER, "TEST", n);
     }
 
     let mut client = resumed(&world, &token, &session_id, 2).await;
@@ -57,25 +58,25 @@ async fn resume_after_a_drop_replays_what_was_missed_in_order_then_resumed() {
         (Some("RESUMED"), Some(6))
     );
     // The session goes on live.
-    push_to(&world, ALICE, "TEST", 5);
+    push_to(&world, STRANGER, "TEST", 5);
     assert_eq!(client.dispatch("TEST").await["n"], 5);
 }
 
 #[tokio::test]
 async fn resume_of_an_unknown_session_gets_invalid_session_false() {
     let world = World::new(SessionSettings::default()).await;
-    let mut client = resumed(&world, &world.token(ALICE), "no-such-session", 1).await;
+    let mut client = resumed(&world, &world.token(STRANGER), "no-such-session", 1).await;
     let invalid = client.expect_op(9).await;
     assert_eq!(invalid["d"], false);
     // The connection may identify instead.
-    client.identify(&world.token(ALICE), INTENTS).await;
-    client.dispatch("READY").await;
+    client.identify(&world.token(STRANGER), INTENTS).await;
+    client.ready(513).await;
 }
 
 #[tokio::test]
 async fn resume_from_a_seq_never_sent_closes_with_4007() {
     let world = World::new(SessionSettings::default()).await;
-    let token = world.token(ALICE);
+    let token = world.token(STRANGER);
     let (client, ready) = world.identified(&token, INTENTS).await;
     let session_id = ready["session_id"]
         .as_str()
@@ -93,7 +94,7 @@ async fn resume_from_before_the_replay_buffer_closes_with_4007() {
         ..SessionSettings::default()
     })
     .await;
-    let token = world.token(ALICE);
+    let token = world.token(STRANGER);
     let (client, ready) = world.identified(&token, INTENTS).await;
     let session_id = ready["session_id"]
         .as_str()
@@ -101,7 +102,7 @@ async fn resume_from_before_the_replay_buffer_closes_with_4007() {
         .to_owned();
     client.drop_connection().await;
     for n in 0..5 {
-        push_to(&world, ALICE, "TEST", n);
+        push_to(&world, STRANGER, "TEST", n);
     }
     let mut client = resumed(&world, &token, &session_id, 1).await;
     assert_eq!(client.ended().await, Ended::Closed(4007));
@@ -110,13 +111,13 @@ async fn resume_from_before_the_replay_buffer_closes_with_4007() {
 #[tokio::test]
 async fn resume_with_another_users_token_closes_with_4004() {
     let world = World::new(SessionSettings::default()).await;
-    let (client, ready) = world.identified(&world.token(ALICE), INTENTS).await;
+    let (client, ready) = world.identified(&world.token(STRANGER), INTENTS).await;
     let session_id = ready["session_id"]
         .as_str()
         .expect("a session id")
         .to_owned();
     client.drop_connection().await;
-    let mut client = resumed(&world, &world.token(STRANGER), &session_id, 1).await;
+    let mut client = resumed(&world, &world.token(ALICE), &session_id, 1).await;
     assert_eq!(client.ended().await, Ended::Closed(4004));
 }
 
@@ -127,7 +128,7 @@ async fn a_slow_client_is_closed_with_4000_and_resumes_without_loss() {
         ..SessionSettings::default()
     })
     .await;
-    let token = world.token(ALICE);
+    let token = world.token(STRANGER);
     let (mut client, ready) = world.identified(&token, INTENTS).await;
     let session_id = ready["session_id"]
         .as_str()
@@ -135,7 +136,7 @@ async fn a_slow_client_is_closed_with_4000_and_resumes_without_loss() {
         .to_owned();
     // Faster than the connection can write: the queue of 2 overflows.
     for n in 1..=50 {
-        push_to(&world, ALICE, "TEST", n);
+        push_to(&world, STRANGER, "TEST", n);
     }
     let mut received = Vec::new();
     let ended = loop {
@@ -158,7 +159,7 @@ async fn a_slow_client_is_closed_with_4000_and_resumes_without_loss() {
 #[tokio::test]
 async fn resuming_elsewhere_closes_the_old_connection_resumably() {
     let world = World::new(SessionSettings::default()).await;
-    let token = world.token(ALICE);
+    let token = world.token(STRANGER);
     let (mut old, ready) = world.identified(&token, INTENTS).await;
     let session_id = ready["session_id"]
         .as_str()

@@ -213,7 +213,7 @@ impl World {
         let mut client = self.connect("v=10&encoding=json").await;
         client.hello().await;
         client.identify(token, intents).await;
-        let ready = client.dispatch("READY").await;
+        let ready = client.ready(intents).await;
         (client, ready)
     }
 }
@@ -452,6 +452,25 @@ impl Client {
             },
         }))
         .await;
+    }
+
+    /// READY, then (with the GUILDS intent) one GUILD_CREATE per guild it lists;
+    /// returns READY's `d`.
+    pub async fn ready(&mut self, intents: u64) -> Value {
+        let ready = self.dispatch("READY").await;
+        if intents & 1 == 1 {
+            let mut expected: Vec<Value> = ready["guilds"]
+                .as_array()
+                .expect("guilds")
+                .iter()
+                .map(|guild| guild["id"].clone())
+                .collect();
+            while !expected.is_empty() {
+                let create = self.dispatch("GUILD_CREATE").await;
+                expected.retain(|id| *id != create["id"]);
+            }
+        }
+        ready
     }
 
     /// The next dispatch, which must be `event`; returns its `d`.

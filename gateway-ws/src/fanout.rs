@@ -1,0 +1,309 @@
+//! [`Fanout`]: routing projected events to this process's sessions, in memory.
+//!
+//! * **Guilds.** Each guild that a session here follows has a [`GuildState`] and the
+//!   set of following sessions. A guild event moves the state forward and each of
+//!   its dispatches goes to the followers its [`Audience`] admits (VIEW_CHANNEL is
+//!   checked against the state at that moment), then through the session's own
+//!   intent and shard filter ([`crate::protocol::session::Session::wants`]).
+//! * **Following a guild** ([`Fanout::follow`]: after READY, or when the user joins
+//!   or creates a guild) sends GUILD_CREATE and subscribes the session, under the
+//!   same lock as delivery, so no event falls between the two. A guild nobody here
+//!   followed yet is loaded from the read models; because `projected` carries a
+//!   record only after the read models committed it, a snapshot older than the last
+//!   event already seen for that guild is simply read again, and events at or below
+//!   the snapshot's `seq` are skipped when they arrive.
+//! * **DMs** go to both recipients' sessions (the channel's recipients are learned at
+//!   Identify and from DmChannelOpened).
+//!
+//! One lock guards the routing tables; delivery to a session never waits (see
+//! [`crate::hub`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use cloudcord_schemas::dm_channel::DmChannelEvent;
+use cloudcord_schemas::guild::GuildEvent;
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
+use cloudcord_schemas::message::UserSnapshot;
+
+use crate::dispatches::{self, Audience, MessageEventRef, Routed};
+use crate::guild_state::GuildState;
+use crate::hub::{Hub, Slot};
+use crate::projected::Projected;
+use crate::protocol::dispatch::{Dispatch, Scope};
+use crate::protocol::intents::Intents;
+use crate::read_models::ReadModels;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update below completes before anything that could panic.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A guild that sessions here follow.
+struct Followed {
+    state: GuildState,
+    sessions: HashMap<Arc<str>, Arc<Slot>>,
+}
+
+#[derive(Default)]
+struct Routing {
+    guilds: HashMap<GuildId, Followed>,
+    /// The last `seq` seen of every guild, followed or not: how a snapshot read
+    /// while events flow is known to be recent enough.
+    last_seen: HashMap<GuildId, u64>,
+    /// DM channels of the users with sessions here.
+    dms: HashMap<ChannelId, [UserSnapshot; 2]>,
+}
+
+/// The in-memory router.
+#[derive(Default)]
+pub struct Fanout {
+    routing: Mutex<Routing>,
+}
+
+/// What an event asks of the caller, which can do I/O: sessions of these users
+/// must start following this guild.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FollowUps {
+    /// (guild, user) pairs to [`Fanout::follow`].
+    pub follow: Vec<(GuildId, UserId)>,
+}
+
+impl Fanout {
+    /// An empty router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends GUILD_CREATE for `guild` to `slot` and subscribes it, loading the
+    /// guild from `read_models` if nobody here follows it yet. Does nothing if the
+    /// guild is gone or the user is not (or no longer) a member.
+    pub async fn follow(
+        &self,
+        read_models: &ReadModels,
+        slot: &Arc<Slot>,
+        guild: GuildId,
+    ) -> Result<(), sqlx::Error> {
+        loop {
+            if self.try_follow(slot, guild, None) {
+                return Ok(());
+            }
+            let Some(snapshot) = read_models.guild(guild).await? else {
+                return Ok(());
+            };
+            if self.try_follow(slot, guild, Some(snapshot)) {
+                return Ok(());
+            }
+            // The snapshot predates events already routed: read it again (the read
+            // models already hold those events).
+        }
+    }
+
+    /// Follows with the guild in memory, or installs `snapshot` if it is recent
+    /// enough; `false` when a (newer) snapshot is needed.
+    fn try_follow(&self, slot: &Arc<Slot>, guild: GuildId, snapshot: Option<GuildState>) -> bool {
+        let mut routing = lock(&self.routing);
+        let Routing {
+            guilds, last_seen, ..
+        } = &mut *routing;
+        let followed = match (guilds.get_mut(&guild), snapshot) {
+            (Some(followed), _) => followed,
+            (None, None) => return false,
+            (None, Some(snapshot)) => {
+                if snapshot.position < last_seen.get(&guild).copied().unwrap_or(0) {
+                    return false;
+                }
+                guilds.entry(guild).or_insert(Followed {
+                    state: snapshot,
+                    sessions: HashMap::new(),
+                })
+            }
+        };
+        let user = slot.user_id();
+        if !followed.state.members.contains_key(&user) {
+            return true;
+        }
+        let large_threshold = slot.with_session(|session| session.large_threshold());
+        let create = Dispatch {
+            event: "GUILD_CREATE",
+            data: Arc::from(
+                followed
+                    .state
+                    .guild_create(user, large_threshold)
+                    .to_string(),
+            ),
+            scope: Scope::Guild(guild),
+            intents: Intents::GUILDS,
+            always_for: None,
+            content: None,
+        };
+        slot.offer(&create);
+        followed
+            .sessions
+            .insert(Arc::clone(slot.id()), Arc::clone(slot));
+        true
+    }
+
+    /// Remembers `user`'s DM channels (at Identify).
+    pub fn learn_dms(&self, channels: Vec<(ChannelId, [UserSnapshot; 2])>) {
+        lock(&self.routing).dms.extend(channels);
+    }
+
+    /// Stops routing anything to the sessions `ids` (they ended); guilds nobody
+    /// follows any more are dropped from memory.
+    pub fn forget(&self, ids: &[Arc<str>]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut routing = lock(&self.routing);
+        routing.guilds.retain(|_, followed| {
+            for id in ids {
+                followed.sessions.remove(id);
+            }
+            !followed.sessions.is_empty()
+        });
+    }
+
+    /// Routes one projected event to the sessions in `hub`.
+    pub fn route(&self, hub: &Hub, projected: &Projected) -> FollowUps {
+        match projected {
+            Projected::Guild {
+                guild,
+                seq,
+                actor,
+                event,
+            } => self.route_guild(*guild, *seq, *actor, event),
+            Projected::Dm {
+                channel,
+                actor,
+                event,
+            } => {
+                self.route_dm(hub, *channel, *actor, event);
+                FollowUps::default()
+            }
+            // Account events reach the gateway as guild or DM snapshots; USER_UPDATE
+            // comes with presence.
+            Projected::User { .. } => FollowUps::default(),
+        }
+    }
+
+    fn route_guild(
+        &self,
+        guild: GuildId,
+        seq: u64,
+        actor: Option<UserId>,
+        event: &GuildEvent,
+    ) -> FollowUps {
+        let mut routing = lock(&self.routing);
+        let seen = routing.last_seen.entry(guild).or_default();
+        *seen = (*seen).max(seq);
+        let Some(followed) = routing.guilds.get_mut(&guild) else {
+            // Nobody here follows the guild; someone may be about to.
+            let newcomer = match event {
+                GuildEvent::GuildCreated(created) => Some(created.owner.id),
+                GuildEvent::MemberJoined(joined) => Some(joined.user.id),
+                _ => None,
+            };
+            return FollowUps {
+                follow: newcomer.map(|user| (guild, user)).into_iter().collect(),
+            };
+        };
+        let position = followed.state.position;
+        if seq <= position {
+            return FollowUps::default(); // Already in the snapshot.
+        }
+        if seq > position + 1 {
+            // `projected` is at-most-once; the state misses what was lost.
+            tracing::warn!(
+                %guild,
+                missing_from = position + 1,
+                missing_to = seq - 1,
+                "projected guild events are missing"
+            );
+        }
+        let outcome = dispatches::guild_event(&mut followed.state, seq, event, actor);
+        for routed in &outcome.routed {
+            deliver(followed, routed);
+        }
+        if !outcome.unsubscribe.is_empty() {
+            let gone: HashSet<UserId> = outcome.unsubscribe.iter().copied().collect();
+            followed
+                .sessions
+                .retain(|_, slot| !gone.contains(&slot.user_id()));
+        }
+        if outcome.deleted || followed.sessions.is_empty() {
+            routing.guilds.remove(&guild);
+        }
+        FollowUps {
+            follow: outcome
+                .subscribe
+                .into_iter()
+                .map(|user| (guild, user))
+                .collect(),
+        }
+    }
+
+    fn route_dm(
+        &self,
+        hub: &Hub,
+        channel: ChannelId,
+        actor: Option<UserId>,
+        event: &DmChannelEvent,
+    ) {
+        let mut routing = lock(&self.routing);
+        if let DmChannelEvent::DmChannelOpened(opened) = event {
+            let present = opened
+                .recipients
+                .iter()
+                .any(|user| !hub.sessions_of_user(user.id).is_empty());
+            if present {
+                routing.dms.insert(channel, opened.recipients.clone());
+            }
+            return;
+        }
+        let Some(recipients) = routing.dms.get(&channel) else {
+            return; // No recipient has a session here.
+        };
+        let message = match event {
+            DmChannelEvent::MessageSent(e) => MessageEventRef::Sent(e),
+            DmChannelEvent::MessageEdited(e) => MessageEventRef::Edited(e),
+            DmChannelEvent::MessageDeleted(e) => MessageEventRef::Deleted {
+                id: e.id,
+                channel_id: e.channel_id,
+            },
+            DmChannelEvent::ReactionAdded(e) => MessageEventRef::ReactionAdded(e),
+            DmChannelEvent::ReactionRemoved(e) => MessageEventRef::ReactionRemoved(e),
+            DmChannelEvent::MessagePinned(e) => MessageEventRef::PinsChanged {
+                channel_id: e.channel_id,
+                last_pin_timestamp: Some(e.pinned_at),
+            },
+            DmChannelEvent::MessageUnpinned(e) => MessageEventRef::PinsChanged {
+                channel_id: e.channel_id,
+                last_pin_timestamp: None,
+            },
+            DmChannelEvent::DmChannelOpened(_)
+            | DmChannelEvent::DmRecipientBlocked(_)
+            | DmChannelEvent::DmRecipientUnblocked(_) => return,
+        };
+        let dispatch = dispatches::message_event(&message, Scope::Direct, actor, recipients);
+        for recipient in recipients.iter() {
+            for slot in hub.sessions_of_user(recipient.id) {
+                slot.offer(&dispatch);
+            }
+        }
+    }
+}
+
+/// Offers `routed` to the followers its audience admits.
+fn deliver(followed: &Followed, routed: &Routed) {
+    for slot in followed.sessions.values() {
+        let admitted = match &routed.audience {
+            Audience::Guild => true,
+            Audience::Channel(channel) => followed.state.can_view(slot.user_id(), *channel),
+            Audience::Users(users) => users.contains(&slot.user_id()),
+        };
+        if admitted {
+            slot.offer(&routed.dispatch);
+        }
+    }
+}

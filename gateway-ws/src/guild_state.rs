@@ -1,0 +1,466 @@
+//! [`GuildState`]: what the gateway keeps in memory of each guild that has a session
+//! in this process — enough to decide VIEW_CHANNEL for every event without asking
+//! the database, and to render Discord's objects (GUILD_CREATE, members, channels).
+//!
+//! It is a small projection of the guild's events: loaded once from the read models
+//! (with the guild's `seq` at that moment) and then moved forward by every projected
+//! guild event after that `seq`, in order. Pure: no I/O, no clock.
+
+use std::collections::{BTreeMap, HashMap};
+
+use cloudcord_schemas::guild::{GuildChannel, GuildEvent, Role, VoiceState};
+use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, UserId};
+use cloudcord_schemas::message::UserSnapshot;
+use cloudcord_schemas::permissions::{
+    GuildView, MemberView, Permissions, RoleLookup, channel_permissions,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+/// A member as the gateway keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// The user, as last seen.
+    pub user: UserSnapshot,
+    /// Guild nickname.
+    pub nick: Option<String>,
+    /// Roles (without `@everyone`).
+    pub roles: Vec<RoleId>,
+    /// When they joined.
+    pub joined_at: OffsetDateTime,
+    /// End of their timeout.
+    pub communication_disabled_until: Option<OffsetDateTime>,
+    /// Server-muted.
+    pub mute: bool,
+    /// Server-deafened.
+    pub deaf: bool,
+}
+
+/// One guild, as of its event `position`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuildState {
+    /// The guild.
+    pub id: GuildId,
+    /// The `seq` of the guild's last event reflected here.
+    pub position: u64,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Owner.
+    pub owner_id: UserId,
+    /// Where system messages go.
+    pub system_channel_id: Option<ChannelId>,
+    /// The AFK voice channel.
+    pub afk_channel_id: Option<ChannelId>,
+    /// Seconds before an idle member is moved there.
+    pub afk_timeout: u32,
+    /// When the guild was created.
+    pub created_at: OffsetDateTime,
+    /// Roles by id.
+    pub roles: BTreeMap<RoleId, Role>,
+    /// Channels by id, with their overwrites.
+    pub channels: BTreeMap<ChannelId, GuildChannel>,
+    /// Members by user.
+    pub members: HashMap<UserId, Member>,
+    /// Voice states by user.
+    pub voice_states: HashMap<UserId, VoiceState>,
+}
+
+struct Roles<'a>(&'a BTreeMap<RoleId, Role>);
+
+impl RoleLookup for Roles<'_> {
+    fn role_permissions(&self, role: RoleId) -> Option<Permissions> {
+        self.0.get(&role).map(|role| role.permissions)
+    }
+}
+
+/// RFC 3339, as Discord writes timestamps.
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Discord's user object of a snapshot.
+pub fn user_object(user: &UserSnapshot) -> Value {
+    let mut object = json!({
+        "id": user.id,
+        "username": user.username,
+        "discriminator": "0",
+        "global_name": user.global_name,
+        "avatar": user.avatar,
+        "public_flags": 0,
+    });
+    if user.bot {
+        object["bot"] = json!(true);
+    }
+    object
+}
+
+/// Discord's role object.
+pub fn role_object(role: &Role) -> Value {
+    json!({
+        "id": role.id,
+        "name": role.name,
+        "color": role.color,
+        "colors": {"primary_color": role.color, "secondary_color": null, "tertiary_color": null},
+        "hoist": role.hoist,
+        "icon": null,
+        "unicode_emoji": null,
+        "position": role.position,
+        "permissions": role.permissions,
+        "managed": role.managed,
+        "mentionable": role.mentionable,
+        "flags": 0,
+    })
+}
+
+/// Discord's guild member object.
+pub fn member_object(member: &Member) -> Value {
+    json!({
+        "user": user_object(&member.user),
+        "nick": member.nick,
+        "avatar": null,
+        "banner": null,
+        "roles": member.roles,
+        "joined_at": rfc3339(member.joined_at),
+        "premium_since": null,
+        "deaf": member.deaf,
+        "mute": member.mute,
+        "flags": 0,
+        "pending": false,
+        "communication_disabled_until": member.communication_disabled_until.map(rfc3339),
+    })
+}
+
+impl GuildState {
+    /// Whether `user` may see `channel` (VIEW_CHANNEL after overwrites). Not a
+    /// member, or no such channel: no.
+    pub fn can_view(&self, user: UserId, channel: ChannelId) -> bool {
+        let (Some(member), Some(channel)) = (self.members.get(&user), self.channels.get(&channel))
+        else {
+            return false;
+        };
+        let roles = Roles(&self.roles);
+        let guild = GuildView {
+            guild_id: self.id,
+            owner_id: self.owner_id,
+            role_permissions: &roles,
+        };
+        let member = MemberView {
+            user_id: user,
+            roles: &member.roles,
+            // A timeout never takes VIEW_CHANNEL away, so no clock is needed here.
+            communication_disabled_until_ms: None,
+        };
+        channel_permissions(&guild, &member, &channel.permission_overwrites, 0)
+            .contains(Permissions::VIEW_CHANNEL)
+    }
+
+    /// The members who may see `channel`.
+    pub fn viewers(&self, channel: ChannelId) -> Vec<UserId> {
+        self.members
+            .keys()
+            .copied()
+            .filter(|user| self.can_view(*user, channel))
+            .collect()
+    }
+
+    /// Moves the state past `event` (the guild's event number `seq`).
+    pub fn apply(&mut self, seq: u64, event: &GuildEvent) {
+        self.position = seq;
+        match event {
+            GuildEvent::GuildCreated(created) => {
+                self.name.clone_from(&created.name);
+                self.owner_id = created.owner.id;
+                self.system_channel_id = created.system_channel_id;
+                self.created_at = created.created_at;
+                self.roles = created.roles.iter().map(|r| (r.id, r.clone())).collect();
+                self.channels = created.channels.iter().map(|c| (c.id, c.clone())).collect();
+                self.members.insert(
+                    created.owner.id,
+                    Member {
+                        user: created.owner.clone(),
+                        nick: None,
+                        roles: Vec::new(),
+                        joined_at: created.created_at,
+                        communication_disabled_until: None,
+                        mute: false,
+                        deaf: false,
+                    },
+                );
+            }
+            GuildEvent::GuildUpdated(updated) => {
+                if let Some(name) = &updated.name {
+                    self.name.clone_from(name);
+                }
+                if let Some(description) = &updated.description {
+                    self.description.clone_from(description);
+                }
+                if let Some(owner) = updated.owner_id {
+                    self.owner_id = owner;
+                }
+                if let Some(channel) = updated.system_channel_id {
+                    self.system_channel_id = channel;
+                }
+                if let Some(channel) = updated.afk_channel_id {
+                    self.afk_channel_id = channel;
+                }
+                if let Some(timeout) = updated.afk_timeout {
+                    self.afk_timeout = timeout;
+                }
+            }
+            GuildEvent::GuildDeleted(_) => {
+                self.channels.clear();
+                self.members.clear();
+                self.voice_states.clear();
+            }
+            GuildEvent::ChannelCreated(e) => {
+                self.channels.insert(e.channel.id, e.channel.clone());
+            }
+            GuildEvent::ChannelUpdated(e) => {
+                self.channels.insert(e.channel.id, e.channel.clone());
+            }
+            GuildEvent::ChannelDeleted(e) => {
+                self.channels.remove(&e.channel.id);
+                for channel in self.channels.values_mut() {
+                    if channel.parent_id == Some(e.channel.id) {
+                        channel.parent_id = None;
+                    }
+                }
+                for slot in [&mut self.system_channel_id, &mut self.afk_channel_id] {
+                    if *slot == Some(e.channel.id) {
+                        *slot = None;
+                    }
+                }
+                self.voice_states
+                    .retain(|_, state| state.channel_id != Some(e.channel.id));
+            }
+            GuildEvent::ChannelOverwriteUpserted(e) => {
+                if let Some(channel) = self.channels.get_mut(&e.channel_id) {
+                    channel
+                        .permission_overwrites
+                        .retain(|o| o.id != e.overwrite.id);
+                    channel.permission_overwrites.push(e.overwrite.clone());
+                }
+            }
+            GuildEvent::ChannelOverwriteDeleted(e) => {
+                if let Some(channel) = self.channels.get_mut(&e.channel_id) {
+                    channel.permission_overwrites.retain(|o| o.id != e.id);
+                }
+            }
+            GuildEvent::RoleCreated(e) => {
+                for role in self.roles.values_mut() {
+                    if role.position >= 1 {
+                        role.position += 1;
+                    }
+                }
+                self.roles.insert(e.role.id, e.role.clone());
+            }
+            GuildEvent::RoleUpdated(e) => {
+                self.roles.insert(e.role.id, e.role.clone());
+            }
+            GuildEvent::RoleDeleted(e) => {
+                self.roles.remove(&e.role_id);
+                for member in self.members.values_mut() {
+                    member.roles.retain(|role| *role != e.role_id);
+                }
+            }
+            GuildEvent::RolePositionsUpdated(e) => {
+                for position in &e.positions {
+                    if let Some(role) = self.roles.get_mut(&position.id) {
+                        role.position = position.position;
+                    }
+                }
+            }
+            GuildEvent::MemberJoined(e) => {
+                self.members.insert(
+                    e.user.id,
+                    Member {
+                        user: e.user.clone(),
+                        nick: None,
+                        roles: Vec::new(),
+                        joined_at: e.joined_at,
+                        communication_disabled_until: None,
+                        mute: false,
+                        deaf: false,
+                    },
+                );
+            }
+            GuildEvent::MemberLeft(e) => self.remove_member(e.user_id),
+            GuildEvent::MemberKicked(e) => self.remove_member(e.user_id),
+            GuildEvent::MemberBanned(e) => self.remove_member(e.user_id),
+            GuildEvent::MemberUpdated(e) => {
+                if let Some(member) = self.members.get_mut(&e.user_id) {
+                    member.nick.clone_from(&e.nick);
+                    member.roles.clone_from(&e.roles);
+                    member.communication_disabled_until = e.communication_disabled_until;
+                    member.mute = e.mute;
+                    member.deaf = e.deaf;
+                }
+            }
+            GuildEvent::VoiceStateUpdated(e) => {
+                if e.state.channel_id.is_some() {
+                    self.voice_states.insert(e.state.user_id, e.state.clone());
+                } else {
+                    self.voice_states.remove(&e.state.user_id);
+                }
+            }
+            // Messages, reactions, pins, invites and unbans change nothing kept here.
+            GuildEvent::MemberUnbanned(_)
+            | GuildEvent::InviteCreated(_)
+            | GuildEvent::InviteRevoked(_)
+            | GuildEvent::MessageSent(_)
+            | GuildEvent::MessageEdited(_)
+            | GuildEvent::MessageDeleted(_)
+            | GuildEvent::MessagesBulkDeleted(_)
+            | GuildEvent::ReactionAdded(_)
+            | GuildEvent::ReactionRemoved(_)
+            | GuildEvent::MessagePinned(_)
+            | GuildEvent::MessageUnpinned(_) => {}
+        }
+    }
+
+    fn remove_member(&mut self, user: UserId) {
+        self.members.remove(&user);
+        self.voice_states.remove(&user);
+    }
+
+    /// Discord's guild object.
+    pub fn guild_object(&self) -> Value {
+        let roles: Vec<Value> = self.roles.values().map(role_object).collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "icon": null,
+            "icon_hash": null,
+            "splash": null,
+            "discovery_splash": null,
+            "owner_id": self.owner_id,
+            // Deprecated by Discord, which now always sends this string.
+            "region": "deprecated",
+            "afk_channel_id": self.afk_channel_id,
+            "afk_timeout": self.afk_timeout,
+            "widget_enabled": false,
+            "widget_channel_id": null,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": roles,
+            "emojis": [],
+            "features": [],
+            "mfa_level": 0,
+            "application_id": null,
+            "system_channel_id": self.system_channel_id,
+            "system_channel_flags": 0,
+            "rules_channel_id": null,
+            "max_members": 500_000,
+            "vanity_url_code": null,
+            "description": self.description,
+            "banner": null,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "preferred_locale": "en-US",
+            "public_updates_channel_id": null,
+            "max_video_channel_users": 25,
+            "nsfw_level": 0,
+            "stickers": [],
+            "premium_progress_bar_enabled": false,
+            "safety_alerts_channel_id": null,
+            "max_presences": null,
+            "max_stage_video_channel_users": 0,
+            "nsfw": false,
+        })
+    }
+
+    /// Discord's channel object for one of the guild's channels.
+    pub fn channel_object(&self, channel: &GuildChannel) -> Value {
+        let mut object = json!({
+            "id": channel.id,
+            "type": channel.kind,
+            "guild_id": self.id,
+            "name": channel.name,
+            "position": channel.position,
+            "permission_overwrites": channel.permission_overwrites,
+            "parent_id": channel.parent_id,
+            "nsfw": channel.nsfw,
+            "flags": 0,
+        });
+        match u8::from(channel.kind) {
+            0 => {
+                object["topic"] = json!(channel.topic);
+                object["rate_limit_per_user"] = json!(channel.rate_limit_per_user);
+                object["last_message_id"] = Value::Null;
+            }
+            2 => {
+                object["bitrate"] = json!(channel.bitrate);
+                object["user_limit"] = json!(channel.user_limit);
+                object["rtc_region"] = Value::Null;
+                object["rate_limit_per_user"] = json!(0);
+            }
+            _ => {}
+        }
+        object
+    }
+
+    /// Discord's voice state object (`with_guild`: GUILD_CREATE's partial states
+    /// leave out `guild_id`).
+    pub fn voice_state_object(&self, state: &VoiceState, with_guild: bool) -> Value {
+        let mut object = json!({
+            "channel_id": state.channel_id,
+            "user_id": state.user_id,
+            "member": self.members.get(&state.user_id).map(member_object),
+            "session_id": state.session_id,
+            "deaf": state.deaf,
+            "mute": state.mute,
+            "self_deaf": state.self_deaf,
+            "self_mute": state.self_mute,
+            "self_stream": false,
+            "self_video": false,
+            "suppress": state.suppress,
+            "request_to_speak_timestamp": null,
+        });
+        if with_guild {
+            object["guild_id"] = json!(self.id);
+        }
+        object
+    }
+
+    /// GUILD_CREATE's `d` for `viewer`: the guild with the channels they can see,
+    /// members (all up to `large_threshold`; above it the viewer and members in
+    /// voice, as Discord sends without presences) and voice states.
+    pub fn guild_create(&self, viewer: UserId, large_threshold: u64) -> Value {
+        let large = u64::try_from(self.members.len()).unwrap_or(u64::MAX) > large_threshold;
+        let channels: Vec<Value> = self
+            .channels
+            .values()
+            .filter(|channel| self.can_view(viewer, channel.id))
+            .map(|channel| self.channel_object(channel))
+            .collect();
+        let members: Vec<Value> = self
+            .members
+            .iter()
+            .filter(|(user, _)| !large || **user == viewer || self.voice_states.contains_key(*user))
+            .map(|(_, member)| member_object(member))
+            .collect();
+        let voice_states: Vec<Value> = self
+            .voice_states
+            .values()
+            .map(|state| self.voice_state_object(state, false))
+            .collect();
+        let mut guild = self.guild_object();
+        guild["joined_at"] = json!(self.members.get(&viewer).map(|m| rfc3339(m.joined_at)));
+        guild["large"] = json!(large);
+        guild["unavailable"] = json!(false);
+        guild["member_count"] = json!(self.members.len());
+        guild["channels"] = Value::Array(channels);
+        guild["members"] = Value::Array(members);
+        guild["voice_states"] = Value::Array(voice_states);
+        guild["threads"] = json!([]);
+        guild["presences"] = json!([]);
+        guild["stage_instances"] = json!([]);
+        guild["guild_scheduled_events"] = json!([]);
+        guild["soundboard_sounds"] = json!([]);
+        guild
+    }
+}
