@@ -3,6 +3,7 @@
 
 mod close_codes;
 mod compression;
+mod fanout;
 mod handshake;
 mod resume;
 mod support;

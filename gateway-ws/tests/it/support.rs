@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use cloudcord_gateway_ws::consumer::DispatchSource;
 use cloudcord_gateway_ws::gateway::Gateway;
 use cloudcord_gateway_ws::read_models::ReadModels;
 use cloudcord_gateway_ws::settings::{HttpSettings, SessionSettings};
 use cloudcord_projectors::postgres::{PgStore, open_schema};
+use cloudcord_projectors::projected::Publisher;
 use cloudcord_projectors::projector::{Batch, Store};
 use cloudcord_projectors::record::{DomainEvent, EventRecord};
 use cloudcord_runtime::auth::bot_token::{self, BotTokenId};
@@ -18,6 +20,7 @@ use cloudcord_runtime::auth::{
     AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
 };
 use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, AggregateType, CommandId, ENVELOPE_VERSION, EventEnvelope, event_id,
@@ -61,6 +64,8 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 struct Stores {
     #[serde(default)]
     postgres: PostgresConfig,
+    #[serde(default)]
+    kafka: KafkaConfig,
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -80,6 +85,8 @@ pub fn snapshot(id: UserId, bot: bool) -> UserSnapshot {
 /// A test's read models, issuer and running gateway.
 pub struct World {
     pg: PgStore,
+    /// Publishes to this world's own `projected` topic, when it has Kafka.
+    publisher: Option<Publisher>,
     issuer: TokenIssuer,
     seqs: HashMap<AggregateRef, u64>,
     next_offset: i64,
@@ -92,6 +99,17 @@ impl World {
     /// The scenario (OWNER's guild with ALICE and BOT as members; STRANGER in no
     /// guild) projected, and a gateway with `sessions` rules serving it.
     pub async fn new(sessions: SessionSettings) -> Self {
+        Self::build(sessions, false).await
+    }
+
+    /// [`Self::new`] with the real fan-out: the gateway consumes this world's own
+    /// `projected` topic (a unique topic prefix on the real broker), and
+    /// [`Self::publish`] produces to it as the projectors do.
+    pub async fn with_kafka(sessions: SessionSettings) -> Self {
+        Self::build(sessions, true).await
+    }
+
+    async fn build(sessions: SessionSettings, with_kafka: bool) -> Self {
         let stores: Stores = Loader::from_environment()
             .load()
             .expect("the test configuration loads");
@@ -115,6 +133,25 @@ impl World {
             &sessions,
             shutdown.clone(),
         );
+        let publisher = if with_kafka {
+            let kafka = KafkaConfig {
+                topic_prefix: format!("{}.", unique("gateway-test")),
+                partitions: 2,
+                create_topics: true,
+                ..stores.kafka.clone()
+            };
+            kafka
+                .ensure_topics(&kafka.topics().specs(kafka.partitions))
+                .await
+                .expect("the world's topics");
+            let source = DispatchSource::start(&kafka, "gateway-test")
+                .await
+                .expect("the projected consumer starts");
+            tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
+            Some(Publisher::new(&kafka).expect("a producer"))
+        } else {
+            None
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("bound");
         let router = cloudcord_gateway_ws::router(gateway.clone());
@@ -127,6 +164,7 @@ impl World {
         });
         let mut world = Self {
             pg: PgStore::new(pool),
+            publisher,
             issuer,
             seqs: HashMap::new(),
             next_offset: 0,
@@ -180,6 +218,16 @@ impl World {
             .await
             .expect("PostgreSQL batch");
         records
+    }
+
+    /// Projects `events` and publishes them to `projected`, as the PostgreSQL
+    /// projector does after its commit.
+    pub async fn publish(&mut self, events: Vec<(AggregateRef, DomainEvent)>) {
+        let records = self.apply(events).await;
+        self.publisher
+            .as_ref()
+            .expect("a world with Kafka")
+            .publish("postgres", &records);
     }
 
     /// A session token of `user`, as Identify carries it (bare).

@@ -1,0 +1,253 @@
+//! Fan-out from the real `projected` topic: events published as the projectors
+//! publish them reach exactly the sessions allowed to see them.
+
+use cloudcord_gateway_ws::protocol::intents::Intents;
+use cloudcord_gateway_ws::settings::SessionSettings;
+use cloudcord_projectors::record::DomainEvent;
+use cloudcord_schemas::envelope::AggregateRef;
+use cloudcord_schemas::guild::{
+    ChannelCreated, ChannelOverwriteUpserted, GuildEvent, MemberKicked,
+};
+use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, UserId};
+use cloudcord_schemas::message::{MessageEdited, MessageSent};
+use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
+use serde_json::Value;
+
+use crate::support::{
+    ALICE, BOT, Client, GENERAL, GUILD, OWNER, STRANGER, T0, World, guild_event, joined, snapshot,
+    text_channel,
+};
+
+/// Hidden from `@everyone` by an overwrite.
+const SECRET: ChannelId = ChannelId::new(3001);
+
+/// GUILDS | GUILD_MESSAGES.
+const MESSAGES: u64 = 513;
+
+fn intents(intents: Intents) -> u64 {
+    intents.bits()
+}
+
+fn sent(channel: ChannelId, n: u64, author: UserId) -> (AggregateRef, DomainEvent) {
+    guild_event(
+        GUILD,
+        GuildEvent::MessageSent(MessageSent {
+            id: MessageId::new(channel.get() * 1000 + n),
+            channel_id: channel,
+            author: snapshot(author, author == BOT),
+            content: format!("message {n}"),
+            timestamp: T0,
+            tts: false,
+            mention_everyone: false,
+            mentions: Vec::new(),
+            mention_roles: Vec::new(),
+            message_reference: None,
+            nonce: None,
+        }),
+    )
+}
+
+fn secret_channel() -> (AggregateRef, DomainEvent) {
+    let mut channel = text_channel(SECRET, "secret");
+    channel.permission_overwrites = vec![PermissionOverwrite::role(
+        RoleId::new(GUILD.get()),
+        Permissions::empty(),
+        Permissions::VIEW_CHANNEL,
+    )];
+    guild_event(
+        GUILD,
+        GuildEvent::ChannelCreated(ChannelCreated { channel }),
+    )
+}
+
+fn overwrite_for(
+    user: UserId,
+    allow: Permissions,
+    deny: Permissions,
+) -> (AggregateRef, DomainEvent) {
+    guild_event(
+        GUILD,
+        GuildEvent::ChannelOverwriteUpserted(ChannelOverwriteUpserted {
+            channel_id: SECRET,
+            overwrite: PermissionOverwrite::member(user, allow, deny),
+        }),
+    )
+}
+
+/// The next MESSAGE_CREATE's content, skipping other dispatches.
+async fn next_message(client: &mut Client) -> Value {
+    loop {
+        let payload = client.expect_op(0).await;
+        if payload["t"] == "MESSAGE_CREATE" {
+            return payload["d"].clone();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_message_reaches_members_as_message_create_in_discords_shape() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut alice, _) = world.identified(&world.token(ALICE), MESSAGES).await;
+    world.publish(vec![sent(GENERAL, 1, OWNER)]).await;
+    let payload = alice.expect_op(0).await;
+    assert_eq!(payload["t"], "MESSAGE_CREATE");
+    let message = &payload["d"];
+    assert_eq!(message["content"], "message 1");
+    assert_eq!(message["channel_id"], GENERAL.to_string());
+    assert_eq!(message["guild_id"], GUILD.to_string());
+    assert_eq!(message["author"]["id"], OWNER.to_string());
+    assert_eq!(message["member"]["roles"], serde_json::json!([]));
+    assert_eq!(message["edited_timestamp"], Value::Null);
+    assert_eq!(message["timestamp"], "2026-11-28T12:00:00Z");
+}
+
+#[tokio::test]
+async fn a_bot_without_message_content_gets_emptied_content_unless_mentioned() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut bot, _) = world.identified(&world.bot_token(BOT), MESSAGES).await;
+    let (mut reader, _) = world
+        .identified(
+            &world.bot_token(BOT),
+            MESSAGES | intents(Intents::MESSAGE_CONTENT),
+        )
+        .await;
+    let mut mentioning = sent(GENERAL, 2, OWNER);
+    if let DomainEvent::Guild(GuildEvent::MessageSent(message)) = &mut mentioning.1 {
+        message.mentions = vec![BOT];
+    }
+    world
+        .publish(vec![sent(GENERAL, 1, OWNER), mentioning])
+        .await;
+    assert_eq!(next_message(&mut bot).await["content"], "");
+    assert_eq!(next_message(&mut bot).await["content"], "message 2");
+    assert_eq!(next_message(&mut reader).await["content"], "message 1");
+}
+
+#[tokio::test]
+async fn sessions_get_only_the_intents_they_asked_for() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let guilds_only = intents(Intents::GUILDS);
+    let (mut alice, _) = world.identified(&world.token(ALICE), guilds_only).await;
+    world
+        .publish(vec![sent(GENERAL, 1, OWNER), secret_channel()])
+        .await;
+    // The message needs GUILD_MESSAGES and SECRET is hidden from her, so the first
+    // dispatch she gets is the CHANNEL_CREATE of a channel she can see.
+    world
+        .publish(vec![guild_event(
+            GUILD,
+            GuildEvent::ChannelCreated(ChannelCreated {
+                channel: text_channel(ChannelId::new(3002), "marker"),
+            }),
+        )])
+        .await;
+    let payload = alice.expect_op(0).await;
+    assert_eq!(payload["t"], "CHANNEL_CREATE");
+    assert_eq!(payload["d"]["name"], "marker");
+}
+
+#[tokio::test]
+async fn a_member_without_view_channel_never_gets_its_events_also_after_overwrites_change() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut alice, _) = world.identified(&world.token(ALICE), MESSAGES).await;
+    let (mut owner, _) = world.identified(&world.token(OWNER), MESSAGES).await;
+    world
+        .publish(vec![
+            secret_channel(),
+            sent(SECRET, 1, OWNER),
+            sent(GENERAL, 2, OWNER),
+        ])
+        .await;
+    // The owner sees everything; ALICE's first message is the marker in GENERAL.
+    assert_eq!(next_message(&mut owner).await["content"], "message 1");
+    assert_eq!(next_message(&mut alice).await["content"], "message 2");
+
+    // An overwrite lets ALICE in mid-session…
+    world
+        .publish(vec![
+            overwrite_for(ALICE, Permissions::VIEW_CHANNEL, Permissions::empty()),
+            sent(SECRET, 3, OWNER),
+        ])
+        .await;
+    assert_eq!(next_message(&mut alice).await["content"], "message 3");
+
+    // …and another shuts her out again.
+    world
+        .publish(vec![
+            overwrite_for(ALICE, Permissions::empty(), Permissions::VIEW_CHANNEL),
+            sent(SECRET, 4, OWNER),
+            sent(GENERAL, 5, OWNER),
+        ])
+        .await;
+    assert_eq!(next_message(&mut alice).await["content"], "message 5");
+}
+
+#[tokio::test]
+async fn a_new_member_gets_guild_create_and_members_get_guild_member_add() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let watching = MESSAGES | intents(Intents::GUILD_MEMBERS);
+    let (mut owner, _) = world.identified(&world.token(OWNER), watching).await;
+    let (mut stranger, ready) = world.identified(&world.token(STRANGER), MESSAGES).await;
+    assert_eq!(ready["guilds"], serde_json::json!([]));
+    world.publish(vec![joined(GUILD, STRANGER, false)]).await;
+
+    let added = owner.dispatch("GUILD_MEMBER_ADD").await;
+    assert_eq!(added["user"]["id"], STRANGER.to_string());
+    assert_eq!(added["guild_id"], GUILD.to_string());
+    let create = stranger.dispatch("GUILD_CREATE").await;
+    assert_eq!(create["id"], GUILD.to_string());
+    assert_eq!(create["member_count"], 4);
+    assert!(
+        create["channels"]
+            .as_array()
+            .is_some_and(|channels| channels.iter().any(|c| c["id"] == GENERAL.to_string()))
+    );
+    // From now on the newcomer receives the guild's messages.
+    world.publish(vec![sent(GENERAL, 1, OWNER)]).await;
+    assert_eq!(next_message(&mut stranger).await["content"], "message 1");
+}
+
+#[tokio::test]
+async fn a_kicked_member_gets_guild_delete_and_nothing_more() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut alice, _) = world.identified(&world.token(ALICE), MESSAGES).await;
+    world
+        .publish(vec![
+            guild_event(
+                GUILD,
+                GuildEvent::MemberKicked(MemberKicked { user_id: ALICE }),
+            ),
+            sent(GENERAL, 1, OWNER),
+        ])
+        .await;
+    let deleted = alice.dispatch("GUILD_DELETE").await;
+    assert_eq!(deleted["id"], GUILD.to_string());
+    // The message after the kick does not come: the next payload is the ACK.
+    alice.send(serde_json::json!({ "op": 1, "d": null })).await;
+    alice.expect_op(11).await;
+}
+
+#[tokio::test]
+async fn message_edits_are_message_update_with_the_author() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut alice, _) = world.identified(&world.token(ALICE), MESSAGES).await;
+    world
+        .publish(vec![guild_event(
+            GUILD,
+            GuildEvent::MessageEdited(MessageEdited {
+                id: MessageId::new(GENERAL.get() * 1000 + 1),
+                channel_id: GENERAL,
+                content: "edited".into(),
+                edited_timestamp: T0,
+                mention_everyone: false,
+                mentions: Vec::new(),
+                mention_roles: Vec::new(),
+            }),
+        )])
+        .await;
+    let update = alice.dispatch("MESSAGE_UPDATE").await;
+    assert_eq!(update["content"], "edited");
+    assert_eq!(update["edited_timestamp"], "2026-11-28T12:00:00Z");
+    // The support world's events are by OWNER.
+    assert_eq!(update["author"]["id"], OWNER.to_string());
+}
