@@ -309,8 +309,8 @@ fn message_intents(scope: Scope) -> (Intents, Intents) {
     }
 }
 
-/// The dispatch of a message event (shared by guild channels and DMs), or `None`
-/// for an event that is not about messages. `author` is the event's actor.
+/// The dispatch of a message event (shared by guild channels and DMs); `actor` is
+/// the event's actor (an edit's author).
 pub fn message_event(
     event: &MessageEventRef<'_>,
     scope: Scope,
@@ -725,5 +725,141 @@ impl Out {
             Audience::Users(vec![user]),
         );
         unsubscribe.push(user);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cloudcord_schemas::guild::{ChannelDeleted, GuildEvent, MemberBanned, MemberUpdated};
+    use cloudcord_schemas::ids::ChannelId;
+    use cloudcord_schemas::message::MessageSent;
+    use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
+    use serde_json::Value;
+
+    use super::{Audience, guild_event};
+    use crate::guild_state::tests::{ALICE, BOB, OWNER, channel, guild};
+    use crate::protocol::intents::Intents;
+
+    fn data(routed: &super::Routed) -> Value {
+        serde_json::from_str(&routed.dispatch.data).expect("json")
+    }
+
+    #[test]
+    fn a_message_goes_to_the_viewers_of_its_channel_with_a_redacted_twin() {
+        let mut state = guild();
+        let sent = MessageSent {
+            id: cloudcord_schemas::ids::MessageId::new(9),
+            channel_id: ChannelId::new(10),
+            author: state.members[&ALICE].user.clone(),
+            content: "secret plans".into(),
+            timestamp: time::macros::datetime!(2026-11-28 12:00 UTC),
+            tts: false,
+            mention_everyone: false,
+            mentions: vec![BOB],
+            mention_roles: Vec::new(),
+            message_reference: None,
+            nonce: None,
+        };
+        let outcome = guild_event(&mut state, 2, &GuildEvent::MessageSent(sent), Some(ALICE));
+        let [routed] = &outcome.routed[..] else {
+            panic!("one dispatch");
+        };
+        assert_eq!(routed.audience, Audience::Channel(ChannelId::new(10)));
+        assert_eq!(routed.dispatch.event, "MESSAGE_CREATE");
+        assert_eq!(routed.dispatch.intents, Intents::GUILD_MESSAGES);
+        assert_eq!(data(routed)["mentions"][0]["id"], BOB.to_string());
+        let content = routed.dispatch.content.as_ref().expect("carries content");
+        let redacted: Value = serde_json::from_str(&content.redacted).expect("json");
+        assert_eq!(redacted["content"], "");
+        assert_eq!(redacted["id"], "9");
+        assert_eq!(
+            (content.author, content.mentions.clone()),
+            (ALICE, vec![BOB])
+        );
+    }
+
+    #[test]
+    fn a_deleted_channel_is_announced_to_those_who_could_see_it() {
+        let mut state = guild();
+        let mut hidden = channel(11);
+        hidden.permission_overwrites = vec![PermissionOverwrite::member(
+            BOB,
+            Permissions::empty(),
+            Permissions::VIEW_CHANNEL,
+        )];
+        state.channels.insert(hidden.id, hidden.clone());
+        let outcome = guild_event(
+            &mut state,
+            2,
+            &GuildEvent::ChannelDeleted(ChannelDeleted { channel: hidden }),
+            Some(OWNER),
+        );
+        let Audience::Users(mut users) = outcome.routed[0].audience.clone() else {
+            panic!("a user list");
+        };
+        users.sort();
+        assert_eq!(users, vec![OWNER, ALICE]);
+        assert!(!state.channels.contains_key(&ChannelId::new(11)));
+    }
+
+    #[test]
+    fn a_members_own_update_ignores_their_intents() {
+        let mut state = guild();
+        let outcome = guild_event(
+            &mut state,
+            2,
+            &GuildEvent::MemberUpdated(MemberUpdated {
+                user_id: ALICE,
+                nick: Some("al".into()),
+                roles: Vec::new(),
+                communication_disabled_until: None,
+                mute: false,
+                deaf: false,
+            }),
+            Some(OWNER),
+        );
+        let routed = &outcome.routed[0];
+        assert_eq!(routed.dispatch.event, "GUILD_MEMBER_UPDATE");
+        assert_eq!(routed.dispatch.intents, Intents::GUILD_MEMBERS);
+        assert_eq!(routed.dispatch.always_for, Some(ALICE));
+        assert_eq!(data(routed)["nick"], "al");
+    }
+
+    #[test]
+    fn a_banned_member_is_removed_told_and_unsubscribed() {
+        let mut state = guild();
+        let outcome = guild_event(
+            &mut state,
+            2,
+            &GuildEvent::MemberBanned(MemberBanned {
+                user_id: BOB,
+                user: None,
+                reason: None,
+                delete_message_seconds: 0,
+                banned_at: time::macros::datetime!(2026-11-28 12:00 UTC),
+            }),
+            Some(OWNER),
+        );
+        let events: Vec<&str> = outcome.routed.iter().map(|r| r.dispatch.event).collect();
+        assert_eq!(
+            events,
+            ["GUILD_BAN_ADD", "GUILD_MEMBER_REMOVE", "GUILD_DELETE"]
+        );
+        assert_eq!(data(&outcome.routed[0])["user"]["username"], "bob");
+        assert_eq!(outcome.routed[2].audience, Audience::Users(vec![BOB]));
+        assert_eq!(outcome.unsubscribe, vec![BOB]);
+        assert!(!state.members.contains_key(&BOB));
+    }
+
+    #[test]
+    fn events_move_the_state_to_their_seq() {
+        let mut state = guild();
+        let _ = guild_event(
+            &mut state,
+            7,
+            &GuildEvent::GuildDeleted(cloudcord_schemas::guild::GuildDeleted {}),
+            Some(OWNER),
+        );
+        assert_eq!(state.position, 7);
     }
 }

@@ -464,3 +464,181 @@ impl GuildState {
         guild
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use cloudcord_schemas::guild::{ChannelType, GuildChannel, GuildEvent, Role, RoleCreated};
+    use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, UserId};
+    use cloudcord_schemas::message::UserSnapshot;
+    use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
+    use time::macros::datetime;
+
+    use super::{GuildState, Member};
+
+    const GUILD: GuildId = GuildId::new(100);
+    pub const OWNER: UserId = UserId::new(1);
+    pub const ALICE: UserId = UserId::new(2);
+    pub const BOB: UserId = UserId::new(3);
+    const MODS: RoleId = RoleId::new(200);
+    const ADMINS: RoleId = RoleId::new(201);
+
+    pub fn channel(id: u64) -> GuildChannel {
+        GuildChannel {
+            id: ChannelId::new(id),
+            kind: ChannelType::GuildText,
+            name: format!("c{id}"),
+            position: 0,
+            parent_id: None,
+            topic: None,
+            nsfw: false,
+            rate_limit_per_user: 0,
+            bitrate: None,
+            user_limit: None,
+            permission_overwrites: Vec::new(),
+        }
+    }
+
+    fn role(id: RoleId, position: u32, permissions: Permissions) -> Role {
+        Role {
+            id,
+            name: format!("r{id}"),
+            color: 0,
+            hoist: false,
+            position,
+            permissions,
+            managed: false,
+            mentionable: false,
+        }
+    }
+
+    fn member(id: UserId, name: &str, roles: Vec<RoleId>) -> (UserId, Member) {
+        (
+            id,
+            Member {
+                user: UserSnapshot {
+                    id,
+                    username: name.into(),
+                    global_name: None,
+                    avatar: None,
+                    bot: false,
+                },
+                nick: None,
+                roles,
+                joined_at: datetime!(2026-11-28 12:00 UTC),
+                communication_disabled_until: None,
+                mute: false,
+                deaf: false,
+            },
+        )
+    }
+
+    /// OWNER's guild: `@everyone` may view; channel 10 is open to all.
+    pub fn guild() -> GuildState {
+        let everyone = RoleId::new(GUILD.get());
+        GuildState {
+            id: GUILD,
+            position: 1,
+            name: "g".into(),
+            description: None,
+            owner_id: OWNER,
+            system_channel_id: None,
+            afk_channel_id: None,
+            afk_timeout: 300,
+            created_at: datetime!(2026-11-28 12:00 UTC),
+            roles: BTreeMap::from([
+                (everyone, role(everyone, 0, Permissions::VIEW_CHANNEL)),
+                (MODS, role(MODS, 1, Permissions::empty())),
+                (ADMINS, role(ADMINS, 2, Permissions::ADMINISTRATOR)),
+            ]),
+            channels: BTreeMap::from([(ChannelId::new(10), channel(10))]),
+            members: HashMap::from([
+                member(OWNER, "owner", Vec::new()),
+                member(ALICE, "alice", Vec::new()),
+                member(BOB, "bob", Vec::new()),
+            ]),
+            voice_states: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn view_channel_follows_overwrites_roles_owner_and_administrator() {
+        let everyone = RoleId::new(GUILD.get());
+        let deny_all =
+            PermissionOverwrite::role(everyone, Permissions::empty(), Permissions::VIEW_CHANNEL);
+        let allow_mods =
+            PermissionOverwrite::role(MODS, Permissions::VIEW_CHANNEL, Permissions::empty());
+        let deny_alice =
+            PermissionOverwrite::member(ALICE, Permissions::empty(), Permissions::VIEW_CHANNEL);
+        // (overwrites, ALICE's roles, who sees it among OWNER, ALICE, BOB)
+        let table: [(Vec<PermissionOverwrite>, Vec<RoleId>, [bool; 3]); 5] = [
+            (vec![], vec![], [true, true, true]),
+            (vec![deny_all.clone()], vec![], [true, false, false]),
+            (
+                vec![deny_all.clone(), allow_mods.clone()],
+                vec![MODS],
+                [true, true, false],
+            ),
+            (
+                vec![allow_mods, deny_alice],
+                vec![MODS],
+                [true, false, true],
+            ),
+            (vec![deny_all], vec![ADMINS], [true, true, false]),
+        ];
+        for (overwrites, roles, expected) in table {
+            let mut state = guild();
+            state
+                .channels
+                .get_mut(&ChannelId::new(10))
+                .expect("channel")
+                .permission_overwrites = overwrites.clone();
+            state.members.get_mut(&ALICE).expect("alice").roles = roles.clone();
+            let seen = [OWNER, ALICE, BOB].map(|user| state.can_view(user, ChannelId::new(10)));
+            assert_eq!(seen, expected, "{overwrites:?} with {roles:?}");
+        }
+    }
+
+    #[test]
+    fn strangers_and_unknown_channels_are_never_visible() {
+        let state = guild();
+        assert!(!state.can_view(UserId::new(99), ChannelId::new(10)));
+        assert!(!state.can_view(ALICE, ChannelId::new(11)));
+    }
+
+    #[test]
+    fn a_new_role_lands_at_position_1_and_pushes_the_others_up() {
+        let mut state = guild();
+        let new = role(RoleId::new(300), 1, Permissions::empty());
+        state.apply(2, &GuildEvent::RoleCreated(RoleCreated { role: new }));
+        let positions: Vec<(u64, u32)> = state
+            .roles
+            .values()
+            .map(|role| (role.id.get(), role.position))
+            .collect();
+        assert_eq!(positions, [(100, 0), (200, 2), (201, 3), (300, 1)]);
+    }
+
+    #[test]
+    fn guild_create_lists_only_visible_channels_and_trims_large_member_lists() {
+        let mut state = guild();
+        let mut hidden = channel(11);
+        hidden.permission_overwrites = vec![PermissionOverwrite::member(
+            ALICE,
+            Permissions::empty(),
+            Permissions::VIEW_CHANNEL,
+        )];
+        state.channels.insert(hidden.id, hidden);
+        let create = state.guild_create(ALICE, 50);
+        assert_eq!(create["channels"].as_array().map(Vec::len), Some(1));
+        assert_eq!(create["members"].as_array().map(Vec::len), Some(3));
+        assert_eq!(create["large"], false);
+        assert_eq!(create["member_count"], 3);
+        // Over the threshold: only the viewer (and members in voice).
+        let create = state.guild_create(ALICE, 2);
+        assert_eq!(create["large"], true);
+        assert_eq!(create["members"][0]["user"]["id"], ALICE.to_string());
+        assert_eq!(create["members"].as_array().map(Vec::len), Some(1));
+    }
+}
