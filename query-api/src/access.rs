@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cloudcord_runtime::http_error::HttpError;
 use cloudcord_schemas::ids::{GuildId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::permissions::{
     GuildView, MemberView, OverwriteKind, PermissionOverwrite, Permissions, channel_permissions,
@@ -26,7 +27,6 @@ use crate::read_models::postgres::{
     ChannelRow, DmChannelRow, GuildRow, MemberRow, OverwriteRow, ReadModels, RoleRow, key,
     snowflake,
 };
-use cloudcord_runtime::http_error::HttpError;
 
 /// What a DM recipient may do in the DM: see it and its history, as the DM aggregate
 /// lets them.

@@ -26,7 +26,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cloudcord_runtime::auth::bot_token::{self, BotTokenId};
 use cloudcord_runtime::auth::password::{hash_password, verify_dummy_password, verify_password};
-use cloudcord_runtime::auth::{Jwks, NewAccessToken, TokenKind};
+use cloudcord_runtime::auth::{Credential, Jwks, NewAccessToken, TokenKind};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
 use cloudcord_schemas::ids::{ApplicationId, UserId};
@@ -39,7 +40,6 @@ use serde_json::json;
 use super::body::Body;
 use super::bus::respond;
 use super::{ApiState, IdempotencyKey};
-use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The OAuth2 client id of CloudCord's own clients (password logins).
 pub const FIRST_PARTY_CLIENT: &str = "cloudcord";
@@ -69,46 +69,39 @@ impl FromRequestParts<ApiState> for Caller {
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .ok_or(HttpError::Unauthorized)?;
-        // Discord's own clients send a user's token bare, without a scheme.
-        let (scheme, token) = header.split_once(' ').unwrap_or(("Bearer", header));
-        let token = token.trim();
-        if scheme.eq_ignore_ascii_case("bearer") {
-            let access = state.verifier().verify(token).map_err(|error| {
-                tracing::debug!(%error, "access token refused");
-                HttpError::Unauthorized
-            })?;
-            return Ok(Self {
-                user_id: access.user_id,
-                bot: false,
-            });
-        }
-        if scheme.eq_ignore_ascii_case("bot") {
-            let claims = bot_token::verify(token, state.verifier().keys()).map_err(|error| {
-                tracing::debug!(%error, "bot token refused");
-                HttpError::Unauthorized
-            })?;
-            // The signature proves we minted it; only the projection knows whether
-            // it is the bot's current generation (a reset voids older ones).
-            // A miss syncs with the log first: the bot may have been created (or its
-            // token reset) through another command-api process a moment ago.
-            let current = state
-                .accounts()
-                .lookup(state.projection_timeout(), |view| {
-                    view.user(claims.user_id)
-                        .filter(|account| account.profile.bot)
-                        .and_then(|account| account.bot_token_id)
-                        .filter(|current| *current == claims.token_id.0)
-                })
-                .await?;
-            if current.is_none() {
+        let claims = match state.verifier().authenticate(header) {
+            Ok(Credential::User(access)) => {
+                return Ok(Self {
+                    user_id: access.user_id,
+                    bot: false,
+                });
+            }
+            Ok(Credential::Bot(claims)) => claims,
+            Err(error) => {
+                tracing::debug!(error = %ErrorChain(&error), "credential refused");
                 return Err(HttpError::Unauthorized);
             }
-            return Ok(Self {
-                user_id: claims.user_id,
-                bot: true,
-            });
+        };
+        // The signature proves we minted it; only the projection knows whether it is
+        // the bot's current generation (a reset voids older ones). A miss syncs with
+        // the log first: the bot may have been created (or its token reset) through
+        // another command-api process a moment ago.
+        let current = state
+            .accounts()
+            .lookup(state.projection_timeout(), |view| {
+                view.user(claims.user_id)
+                    .filter(|account| account.profile.bot)
+                    .and_then(|account| account.bot_token_id)
+                    .filter(|current| *current == claims.token_id.0)
+            })
+            .await?;
+        if current.is_none() {
+            return Err(HttpError::Unauthorized);
         }
-        Err(HttpError::Unauthorized)
+        Ok(Self {
+            user_id: claims.user_id,
+            bot: true,
+        })
     }
 }
 

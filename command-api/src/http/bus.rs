@@ -26,6 +26,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::kafka::{KafkaConfig, retry_while_settling};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::{
@@ -43,7 +44,6 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::HttpMetrics;
-use cloudcord_runtime::http_error::HttpError;
 
 /// How long a metadata or watermark request to the brokers may take at start-up.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);

@@ -23,6 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, patch, post, put};
+use cloudcord_runtime::http_error::{FormErrors, HttpError, codes};
 use cloudcord_schemas::dm_channel::DmChannelCommand;
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType, CommandId, Outcome};
 use cloudcord_schemas::guild::invites::{MAX_INVITE_AGE_SECONDS, MAX_INVITE_USES};
@@ -44,7 +45,6 @@ use super::body::Body;
 use super::bus::respond;
 use super::guilds::{check_channel_fields, guild_ref, no_content, path_id};
 use super::{ApiState, IdempotencyKey};
-use cloudcord_runtime::http_error::{FormErrors, HttpError, codes};
 
 /// The channel routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {

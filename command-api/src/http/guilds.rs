@@ -25,6 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, patch, post, put};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType, Outcome};
 use cloudcord_schemas::guild::channels::{
     MAX_BITRATE, MAX_CHANNEL_NAME_CHARS, MAX_RATE_LIMIT_PER_USER, MAX_TOPIC_CHARS, MAX_USER_LIMIT,
@@ -46,7 +47,6 @@ use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
 use super::{ApiState, IdempotencyKey};
-use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The guild routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {

@@ -48,6 +48,7 @@ use axum::http::request::Parts;
 use cloudcord_runtime::auth::{
     AuthConfig, JwksError, KeyError, SigningKey, TokenIssuer, TokenVerifier,
 };
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_schemas::envelope::{Actor, CommandId};
 use cloudcord_schemas::ids::{
@@ -63,7 +64,6 @@ use tokio_util::sync::CancellationToken;
 use self::accounts::{Accounts, ChannelHome};
 use self::bus::{BusSettings, CommandBus};
 use self::metrics::HttpMetrics;
-use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The `[command_api.http]` settings.
 #[derive(Debug, Clone, Deserialize)]

@@ -19,6 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post, put};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::dm_channel::{DmChannelCommand, dm_channel_id};
 use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
@@ -34,7 +35,6 @@ use super::bus::respond;
 use super::channels::dm_ref;
 use super::guilds::path_id;
 use super::{ApiState, IdempotencyKey};
-use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The user routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use cloudcord_runtime::http_error::HttpError;
 use cloudcord_schemas::ids::{Snowflake, UserId};
 use cloudcord_schemas::permissions::Permissions;
 use serde_json::{Value, json};
@@ -24,7 +25,6 @@ use crate::access::now_ms;
 use crate::objects::{audit_entry_object, user_object};
 use crate::read_models::mongo::{AuditFilter, AuditPage};
 use crate::read_models::postgres::key;
-use cloudcord_runtime::http_error::HttpError;
 
 /// Default and largest page of entries.
 const DEFAULT_LIMIT: u32 = 50;

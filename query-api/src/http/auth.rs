@@ -15,13 +15,13 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use cloudcord_runtime::auth::Jwks;
-use cloudcord_runtime::auth::bot_token;
+use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::ids::UserId;
 use tokio_util::sync::CancellationToken;
 
 use super::ApiContext;
 use crate::read_models::postgres::key;
-use cloudcord_runtime::http_error::HttpError;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,27 +53,15 @@ impl FromRequestParts<ApiContext> for Caller {
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .ok_or(HttpError::Unauthorized)?;
-        let (scheme, token) = header.split_once(' ').unwrap_or(("Bearer", header));
-        let token = token.trim();
-        if scheme.eq_ignore_ascii_case("bearer") {
-            let access = context.verifier().verify(token).map_err(|error| {
-                tracing::debug!(%error, "access token refused");
-                HttpError::Unauthorized
-            })?;
-            return Ok(Self {
-                user_id: access.user_id,
-                bot: false,
-            });
-        }
-        if scheme.eq_ignore_ascii_case("bot") {
-            let claims = bot_token::verify(token, context.verifier().keys()).map_err(|error| {
-                tracing::debug!(%error, "bot token refused");
-                HttpError::Unauthorized
-            })?;
-            let caller = Self {
-                user_id: claims.user_id,
-                bot: true,
-            };
+        let credential = context.verifier().authenticate(header).map_err(|error| {
+            tracing::debug!(error = %ErrorChain(&error), "credential refused");
+            HttpError::Unauthorized
+        })?;
+        let caller = Self {
+            user_id: credential.user_id(),
+            bot: credential.is_bot(),
+        };
+        if caller.bot {
             let is_bot = context
                 .read_models()
                 .user(caller.key())
@@ -82,9 +70,8 @@ impl FromRequestParts<ApiContext> for Caller {
             if !is_bot {
                 return Err(HttpError::Unauthorized);
             }
-            return Ok(caller);
         }
-        Err(HttpError::Unauthorized)
+        Ok(caller)
     }
 }
 

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use cloudcord_runtime::http_error::HttpError;
 use cloudcord_schemas::ids::ChannelId;
 use serde_json::Value;
 
@@ -12,7 +13,6 @@ use super::auth::Caller;
 use super::params::path_id;
 use crate::access::{ChannelAccess, now_ms};
 use crate::objects::{channel_object, dm_channel_object};
-use cloudcord_runtime::http_error::HttpError;
 
 /// The channel route.
 pub fn router() -> Router<ApiContext> {

@@ -5,11 +5,11 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use cloudcord_runtime::http_error::HttpError;
 use serde_json::{Value, json};
 
 use super::ApiContext;
 use super::auth::Caller;
-use cloudcord_runtime::http_error::HttpError;
 
 /// Discord's default daily session starts.
 const SESSION_STARTS: u32 = 1000;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use cloudcord_runtime::http_error::HttpError;
 use cloudcord_schemas::ids::{GuildId, UserId};
 use cloudcord_schemas::permissions::Permissions;
 use serde_json::{Value, json};
@@ -22,7 +23,6 @@ use crate::objects::{
     user_object,
 };
 use crate::read_models::postgres::{OverwriteRow, key};
-use cloudcord_runtime::http_error::HttpError;
 
 /// Most members one page of `GET /guilds/{id}/members` holds.
 const MAX_MEMBERS: u32 = 1000;

@@ -6,13 +6,13 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use cloudcord_runtime::http_error::HttpError;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::ApiContext;
 use super::params::QueryParams;
 use crate::objects::{invite_expired, invite_object};
-use cloudcord_runtime::http_error::HttpError;
 
 /// The invite route.
 pub fn router() -> Router<ApiContext> {

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use cloudcord_runtime::http_error::HttpError;
 use cloudcord_schemas::ids::{MessageId, UserId};
 use cloudcord_schemas::message::ReactionEmoji;
 use cloudcord_schemas::permissions::Permissions;
@@ -25,7 +26,6 @@ use crate::objects::{message_object, user_object};
 use crate::pagination::{self, Anchor, Page};
 use crate::read_models::mongo::MessageDocument;
 use crate::read_models::postgres::{UserRow, key};
-use cloudcord_runtime::http_error::HttpError;
 
 /// Default and largest page of `GET …/reactions/{emoji}`.
 const REACTIONS_DEFAULT: u32 = 25;

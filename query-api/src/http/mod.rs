@@ -37,12 +37,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::http_error::HttpError;
 use serde::Deserialize;
 
 use self::read_your_writes::Stores;
 use crate::read_models::mongo::Documents;
 use crate::read_models::postgres::ReadModels;
-use cloudcord_runtime::http_error::HttpError;
 
 /// The `[query_api.http]` settings.
 #[derive(Debug, Clone, Deserialize)]

@@ -26,10 +26,10 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_schemas::envelope::Position;
 
 use super::ApiContext;
-use cloudcord_runtime::http_error::{FormErrors, HttpError};
 
 /// The request header naming the positions a read must reflect.
 pub const POSITION_HEADER: &str = "x-cloudcord-position";

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use cloudcord_runtime::http_error::HttpError;
 use cloudcord_schemas::ids::{GuildId, UserId};
 use serde_json::{Value, json};
 
@@ -15,7 +16,6 @@ use super::params::{QueryParams, path_id};
 use crate::access::{GuildAccess, now_ms};
 use crate::objects::{current_user_object, dm_channel_object, id, my_guild_object, user_object};
 use crate::read_models::postgres::key;
-use cloudcord_runtime::http_error::HttpError;
 
 /// The locale of a user whose settings are not projected (Discord's default).
 const DEFAULT_LOCALE: &str = "en-US";

@@ -19,6 +19,8 @@
 //! - [`jwt`]: [`TokenIssuer`] issues RFC 9068 access tokens (`typ: at+jwt`, EdDSA);
 //!   [`TokenVerifier`] checks them with public keys only.
 //! - [`bot_token`]: Discord-shaped, self-verifying bot tokens signed by the same key.
+//! - [`credential`]: [`TokenVerifier::authenticate`] reads an `Authorization` header
+//!   or an Identify token into a [`Credential`].
 //!
 //! Services verify without the private key: they need only the JWKS, so a leaked
 //! query or gateway process cannot mint tokens. Times are passed in (`now`) so the
@@ -31,6 +33,7 @@
 //! are internal failures (start-up errors or a 500).
 
 pub mod bot_token;
+pub mod credential;
 pub mod jwt;
 pub mod keys;
 pub mod password;
@@ -41,6 +44,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use bot_token::{BotTokenClaims, BotTokenError, BotTokenId};
+pub use credential::{Credential, CredentialError};
 pub use jwt::{
     ACCESS_TOKEN_TYPE, AccessToken, AccessTokenClaims, IssueError, IssuedAccessToken,
     NewAccessToken, TokenError, TokenIssuer, TokenKind, TokenVerifier,
