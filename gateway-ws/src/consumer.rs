@@ -19,6 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::Gateway;
+use crate::metrics::RecordOutcome;
 use crate::projected;
 
 /// How long a metadata or offsets request may take at start-up.
@@ -71,19 +72,23 @@ impl DispatchSource {
                     }
                 }
             };
-            let Some(payload) = message.payload() else {
-                continue;
+            let outcome = match projected::decode(message.payload().unwrap_or_default()) {
+                Ok(Some(projected)) => {
+                    gateway.route(&projected);
+                    RecordOutcome::Routed
+                }
+                Ok(None) => RecordOutcome::Ignored,
+                Err(error) => {
+                    tracing::warn!(
+                        partition = message.partition(),
+                        offset = message.offset(),
+                        error = %ErrorChain(&error),
+                        "skipping a projected record"
+                    );
+                    RecordOutcome::Invalid
+                }
             };
-            match projected::decode(payload) {
-                Ok(Some(projected)) => gateway.route(&projected),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(
-                    partition = message.partition(),
-                    offset = message.offset(),
-                    error = %ErrorChain(&error),
-                    "skipping a projected record"
-                ),
-            }
+            gateway.metrics().record(outcome);
         }
     }
 }

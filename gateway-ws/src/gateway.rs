@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{AuthError, authenticate};
 use crate::fanout::{Fanout, FollowUps};
 use crate::hub::{Attachment, Hub, ResumeRefused, Slot};
+use crate::metrics::Metrics;
 use crate::objects::Ready;
 use crate::projected::Projected;
 use crate::protocol::close_code::CloseCode;
@@ -37,6 +38,7 @@ pub enum ResumeFailure {
 pub struct Gateway(Arc<Inner>);
 
 struct Inner {
+    metrics: Metrics,
     hub: Hub,
     fanout: Fanout,
     verifier: TokenVerifier,
@@ -57,8 +59,10 @@ impl Gateway {
         sessions: &SessionSettings,
         shutdown: CancellationToken,
     ) -> Self {
+        let metrics = Metrics::default();
         Self(Arc::new(Inner {
-            hub: Hub::new(sessions.outbound_queue),
+            hub: Hub::new(sessions.outbound_queue, metrics.clone()),
+            metrics,
             fanout: Fanout::new(),
             verifier,
             read_models,
@@ -72,6 +76,11 @@ impl Gateway {
     /// The sessions.
     pub fn hub(&self) -> &Hub {
         &self.0.hub
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 
     /// The read models.

@@ -21,6 +21,7 @@ use cloudcord_schemas::ids::UserId;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
+use crate::metrics::Metrics;
 use crate::protocol::close_code::CloseCode;
 use crate::protocol::dispatch::Dispatch;
 use crate::protocol::session::Session;
@@ -49,6 +50,7 @@ struct SlotState {
     attachment: u64,
     /// Since when no connection holds the session.
     detached_since: Option<Instant>,
+    metrics: Metrics,
 }
 
 impl SlotState {
@@ -59,8 +61,11 @@ impl SlotState {
             return;
         };
         match outbound.try_send(frame) {
-            Ok(()) => {}
+            Ok(()) => {
+                self.metrics.frames.inc();
+            }
             Err(TrySendError::Full(_)) => {
+                self.metrics.overflows.inc();
                 tracing::info!(
                     session = self.session.id(),
                     "a slow client's queue is full; closing it (resumable)"
@@ -135,6 +140,7 @@ pub struct Hub {
     registry: Mutex<Registry>,
     queue_capacity: usize,
     next_attachment: AtomicU64,
+    metrics: Metrics,
 }
 
 #[derive(Debug, Default)]
@@ -159,12 +165,19 @@ impl Registry {
 
 impl Hub {
     /// A hub whose connections each queue at most `queue_capacity` frames.
-    pub fn new(queue_capacity: usize) -> Self {
+    pub fn new(queue_capacity: usize, metrics: Metrics) -> Self {
         Self {
             registry: Mutex::default(),
             queue_capacity: queue_capacity.max(1),
             next_attachment: AtomicU64::new(1),
+            metrics,
         }
+    }
+
+    fn count(&self, registry: &Registry) {
+        self.metrics
+            .sessions
+            .set(i64::try_from(registry.sessions.len()).unwrap_or(i64::MAX));
     }
 
     fn attach(&self, state: &mut SlotState) -> (u64, mpsc::Receiver<String>) {
@@ -187,6 +200,7 @@ impl Hub {
             outbound: None,
             attachment: 0,
             detached_since: None,
+            metrics: self.metrics.clone(),
         };
         let ready_frame = state.session.push("READY", ready);
         let (id, frames) = self.attach(&mut state);
@@ -204,6 +218,7 @@ impl Hub {
             .entry(user_id)
             .or_default()
             .insert(Arc::clone(&session_id));
+        self.count(&registry);
         drop(registry);
         (
             Attachment {
@@ -239,7 +254,9 @@ impl Hub {
             Ok(replay) => replay,
             Err(_) => {
                 drop(state);
-                lock(&self.registry).remove(session_id);
+                let mut registry = lock(&self.registry);
+                registry.remove(session_id);
+                self.count(&registry);
                 return Err(ResumeRefused::InvalidSeq);
             }
         };
@@ -271,7 +288,9 @@ impl Hub {
         drop(state);
         let ends = code.is_some_and(|code| !code.resumable());
         if ends {
-            lock(&self.registry).remove(&attachment.session_id);
+            let mut registry = lock(&self.registry);
+            registry.remove(&attachment.session_id);
+            self.count(&registry);
         }
         ends
     }
@@ -293,6 +312,7 @@ impl Hub {
         for id in &expired {
             registry.remove(id);
         }
+        self.count(&registry);
         expired
     }
 
@@ -306,15 +326,5 @@ impl Hub {
             .flatten()
             .filter_map(|id| registry.sessions.get(id).cloned())
             .collect()
-    }
-
-    /// How many sessions exist (connected or not).
-    pub fn len(&self) -> usize {
-        lock(&self.registry).sessions.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

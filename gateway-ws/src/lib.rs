@@ -24,7 +24,7 @@
 //!   [`dispatches`] turns events into Discord dispatches with their audience.
 //! - [`auth`]: who a token names. [`jwks`]: the issuer's public keys.
 //! - [`read_models`]: every PostgreSQL query. [`objects`]: READY's JSON.
-//! - [`settings`]: the `[gateway_ws]` section.
+//! - [`settings`]: the `[gateway_ws]` section. [`metrics`]: what `/metrics` shows.
 
 pub mod auth;
 pub mod consumer;
@@ -34,6 +34,7 @@ pub mod gateway;
 pub mod guild_state;
 pub mod hub;
 pub mod jwks;
+pub mod metrics;
 pub mod objects;
 pub mod projected;
 pub mod protocol;
@@ -155,9 +156,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let service = Service::new(NAME, config.gateway_ws.admin)
+    let mut service = Service::new(NAME, config.gateway_ws.admin)
         .with_check(KafkaCheck::new(&config.kafka, NAME).map_err(ServiceError::from)?)
         .with_check(PostgresCheck::new(gateway.read_models().pool().clone()));
+    gateway.metrics().register(service.registry_mut());
     let kafka = &config.kafka;
     kafka
         .ensure_topics(&kafka.topics().specs(kafka.partitions))

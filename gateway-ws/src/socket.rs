@@ -15,6 +15,7 @@ use axum::response::Response;
 
 use crate::gateway::{Gateway, ResumeFailure};
 use crate::hub::Attachment;
+use crate::metrics::Metrics;
 use crate::protocol::close_code::CloseCode;
 use crate::protocol::compression::{Encoder, WireMessage};
 use crate::protocol::connection::{Connection, Output};
@@ -52,9 +53,21 @@ async fn upgrade(
 
 /// Runs one connection to its end.
 async fn serve(gateway: Gateway, params: Result<ConnectParams, CloseCode>, socket: WebSocket) {
+    let metrics = gateway.metrics().clone();
+    metrics.connections.inc();
+    serve_connection(gateway, params, socket).await;
+    metrics.connections.dec();
+}
+
+async fn serve_connection(
+    gateway: Gateway,
+    params: Result<ConnectParams, CloseCode>,
+    socket: WebSocket,
+) {
     let mut link = Link {
         socket,
         encoder: None,
+        metrics: gateway.metrics().clone(),
     };
     let params = match params {
         Ok(params) => params,
@@ -84,6 +97,7 @@ struct Link {
     socket: WebSocket,
     /// `None` only before the query is checked.
     encoder: Option<Encoder>,
+    metrics: Metrics,
 }
 
 /// The socket is gone (or its compressor broke): stop.
@@ -107,6 +121,7 @@ impl Link {
 
     /// Sends the close frame and waits briefly for the client's.
     async fn close(&mut self, code: CloseCode) {
+        self.metrics.closed(code);
         let frame = CloseFrame {
             code: code.code(),
             reason: code.reason().into(),

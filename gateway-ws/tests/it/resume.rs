@@ -147,6 +147,7 @@ async fn a_slow_client_is_closed_with_4000_and_resumes_without_loss() {
     };
     assert_eq!(ended, Ended::Closed(4000));
     assert!(received.len() < 50, "the queue overflowed");
+    assert_eq!(world.gateway.metrics().overflows.get(), 1);
     let seq = client.seq.expect("READY at least");
 
     let mut client = resumed(&world, &token, &session_id, seq).await;

@@ -1,0 +1,99 @@
+//! The gateway's Prometheus metrics (prefixed `cloudcord_` by the service's
+//! registry). Cheap to clone: every clone updates the same values.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::protocol::close_code::CloseCode;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+/// What a `projected` record came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Routed to the sessions it concerns (possibly none).
+    Routed,
+    /// Another store's record, or an aggregate the gateway does not follow.
+    Ignored,
+    /// Not a valid event envelope.
+    Invalid,
+}
+
+/// Every metric of a gateway process.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// Open WebSocket connections.
+    pub connections: Gauge,
+    /// Sessions held, connected or waiting to be resumed.
+    pub sessions: Gauge,
+    /// Frames queued to sessions' connections (dispatches after filtering).
+    pub frames: Counter,
+    /// Connections closed because their queue overflowed (slow clients).
+    pub overflows: Counter,
+    closes: Family<CodeLabel, Counter>,
+    records: Family<OutcomeLabel, Counter>,
+}
+
+impl Metrics {
+    /// Registers these metrics in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "gateway_connections",
+            "Open gateway WebSocket connections",
+            self.connections.clone(),
+        );
+        registry.register(
+            "gateway_sessions",
+            "Gateway sessions held, connected or resumable",
+            self.sessions.clone(),
+        );
+        registry.register(
+            "gateway_frames",
+            "Dispatch frames queued to connections",
+            self.frames.clone(),
+        );
+        registry.register(
+            "gateway_queue_overflows",
+            "Connections closed because a slow client's queue overflowed",
+            self.overflows.clone(),
+        );
+        registry.register(
+            "gateway_closes",
+            "Connections the gateway closed, by close code",
+            self.closes.clone(),
+        );
+        registry.register(
+            "gateway_projected_records",
+            "Records read from the projected topic, by outcome",
+            self.records.clone(),
+        );
+    }
+
+    /// The gateway closed a connection with `code`.
+    pub fn closed(&self, code: CloseCode) {
+        self.closes
+            .get_or_create(&CodeLabel { code: code.code() })
+            .inc();
+    }
+
+    /// A `projected` record came to `outcome`.
+    pub fn record(&self, outcome: RecordOutcome) {
+        let outcome = match outcome {
+            RecordOutcome::Routed => "routed",
+            RecordOutcome::Ignored => "ignored",
+            RecordOutcome::Invalid => "invalid",
+        };
+        self.records.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+}
