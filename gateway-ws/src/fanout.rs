@@ -106,6 +106,7 @@ impl Fanout {
         let Routing {
             guilds, last_seen, ..
         } = &mut *routing;
+        let user = slot.user_id();
         let followed = match (guilds.get_mut(&guild), snapshot) {
             (Some(followed), _) => followed,
             (None, None) => return false,
@@ -113,13 +114,15 @@ impl Fanout {
                 if snapshot.position < last_seen.get(&guild).copied().unwrap_or(0) {
                     return false;
                 }
+                if !snapshot.members.contains_key(&user) {
+                    return true; // Not a member (any more): nothing to follow.
+                }
                 guilds.entry(guild).or_insert(Followed {
                     state: snapshot,
                     sessions: HashMap::new(),
                 })
             }
         };
-        let user = slot.user_id();
         if !followed.state.members.contains_key(&user) {
             return true;
         }

@@ -215,7 +215,7 @@ impl ConnectionTask {
                         {
                             encoder.enable_payload_compression();
                         }
-                        self.connection.identified();
+                        self.connection.identified(Instant::now());
                         self.attachment = Some(attachment);
                         for frame in frames {
                             if self.link.send(frame).await.is_err() {
@@ -227,7 +227,7 @@ impl ConnectionTask {
                 },
                 Output::Resume(resume) => match self.gateway.resume(&resume).await {
                     Ok((attachment, frames)) => {
-                        self.connection.resumed();
+                        self.connection.resumed(Instant::now());
                         self.attachment = Some(attachment);
                         for frame in frames {
                             if self.link.send(frame).await.is_err() {

@@ -210,16 +210,20 @@ impl Connection {
         self.window_count <= self.config.rate_limit
     }
 
-    /// The Identify was accepted and its session created (the driver sends READY).
-    pub fn identified(&mut self) {
+    /// The Identify was accepted at `now` and its session created (the driver sends
+    /// READY). The heartbeat clock restarts: while the driver checked the token the
+    /// client's heartbeats went unread, and that wait was ours, not its silence.
+    pub fn identified(&mut self, now: Instant) {
         if self.state == State::Authenticating {
             self.state = State::Active;
+            self.last_heartbeat = now;
+            self.heartbeat_requested = false;
         }
     }
 
-    /// The Resume was accepted (the driver sends the replay and RESUMED).
-    pub fn resumed(&mut self) {
-        self.identified();
+    /// The Resume was accepted at `now` (the driver sends the replay and RESUMED).
+    pub fn resumed(&mut self, now: Instant) {
+        self.identified(now);
     }
 
     /// The Resume named no session that can be resumed: Invalid Session with
@@ -286,7 +290,7 @@ mod tests {
         let (mut connection, now) = connected();
         connection.handle_message(now, IDENTIFY.as_bytes());
         assert!(matches!(drain(&mut connection)[..], [Output::Identify(_)]));
-        connection.identified();
+        connection.identified(now);
         (connection, now)
     }
 
@@ -311,7 +315,7 @@ mod tests {
         };
         assert_eq!(request.token, "t");
         assert!(!connection.is_active());
-        connection.identified();
+        connection.identified(now);
         assert!(connection.is_active());
     }
 
@@ -364,6 +368,22 @@ mod tests {
         assert_eq!(
             connection.poll_timeout(),
             Some(nudge + config.heartbeat_interval + config.heartbeat_grace / 2)
+        );
+    }
+
+    #[test]
+    fn a_slow_identify_does_not_count_as_client_silence() {
+        let (mut connection, start) = connected();
+        connection.handle_message(start, IDENTIFY.as_bytes());
+        drain(&mut connection);
+        let config = ConnectionConfig::default();
+        let late = start + config.heartbeat_interval + config.heartbeat_grace;
+        connection.identified(late);
+        connection.handle_timeout(late);
+        assert!(drain(&mut connection).is_empty());
+        assert_eq!(
+            connection.poll_timeout(),
+            Some(late + config.heartbeat_interval + config.heartbeat_grace / 2)
         );
     }
 
@@ -422,7 +442,7 @@ mod tests {
             panic!("{outputs:?}");
         };
         assert_eq!((resume.session_id.as_str(), resume.seq), ("abc", 3));
-        connection.resumed();
+        connection.resumed(now);
         assert!(connection.is_active());
     }
 

@@ -251,3 +251,105 @@ async fn message_edits_are_message_update_with_the_author() {
     // The support world's events are by OWNER.
     assert_eq!(update["author"]["id"], OWNER.to_string());
 }
+
+#[tokio::test]
+async fn a_resumed_session_gets_the_guild_events_it_missed() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let token = world.token(ALICE);
+    let (alice, ready) = world.identified(&token, MESSAGES).await;
+    let session_id = ready["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
+    let seq = alice.seq.expect("READY and GUILD_CREATE");
+    alice.drop_connection().await;
+    world
+        .publish(vec![sent(GENERAL, 1, OWNER), sent(GENERAL, 2, OWNER)])
+        .await;
+    // Wait until fan-out has reached the detached session.
+    let slot = world
+        .gateway
+        .hub()
+        .sessions_of_user(ALICE)
+        .pop()
+        .expect("kept");
+    tokio::time::timeout(crate::support::PATIENCE, async {
+        while slot.with_session(|session| session.seq()) < seq + 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the messages reach the session");
+
+    let mut alice = world.connect("v=10&encoding=json").await;
+    alice.hello().await;
+    alice
+        .send(serde_json::json!({
+            "op": 6,
+            "d": { "token": token, "session_id": session_id, "seq": seq },
+        }))
+        .await;
+    assert_eq!(
+        alice.dispatch("MESSAGE_CREATE").await["content"],
+        "message 1"
+    );
+    assert_eq!(
+        alice.dispatch("MESSAGE_CREATE").await["content"],
+        "message 2"
+    );
+    alice.dispatch("RESUMED").await;
+    assert_eq!(alice.seq, Some(seq + 3));
+}
+
+#[tokio::test]
+async fn direct_messages_reach_both_recipients_and_no_one_else() {
+    use cloudcord_schemas::dm_channel::{DmChannelEvent, DmChannelOpened};
+    use cloudcord_schemas::envelope::AggregateType;
+
+    let dm = ChannelId::new(4000);
+    let dm_ref = AggregateRef {
+        kind: AggregateType::DmChannel,
+        id: dm.0,
+    };
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let dms = intents(Intents::DIRECT_MESSAGES);
+    let (mut alice, _) = world.identified(&world.token(ALICE), dms).await;
+    let (mut stranger, _) = world.identified(&world.token(STRANGER), dms).await;
+    let (mut owner, _) = world.identified(&world.token(OWNER), dms).await;
+    let message = MessageSent {
+        id: MessageId::new(4_000_001),
+        channel_id: dm,
+        author: snapshot(ALICE, false),
+        content: "psst".into(),
+        timestamp: T0,
+        tts: false,
+        mention_everyone: false,
+        mentions: Vec::new(),
+        mention_roles: Vec::new(),
+        message_reference: None,
+        nonce: None,
+    };
+    world
+        .publish(vec![
+            (
+                dm_ref,
+                DomainEvent::DmChannel(DmChannelEvent::DmChannelOpened(DmChannelOpened {
+                    channel_id: dm,
+                    recipients: [snapshot(ALICE, false), snapshot(STRANGER, false)],
+                })),
+            ),
+            (
+                dm_ref,
+                DomainEvent::DmChannel(DmChannelEvent::MessageSent(message)),
+            ),
+        ])
+        .await;
+    for client in [&mut alice, &mut stranger] {
+        let message = client.dispatch("MESSAGE_CREATE").await;
+        assert_eq!(message["content"], "psst");
+        assert_eq!(message["channel_id"], dm.to_string());
+        assert_eq!(message.get("guild_id"), None);
+    }
+    owner.send(serde_json::json!({ "op": 1, "d": null })).await;
+    owner.expect_op(11).await;
+}

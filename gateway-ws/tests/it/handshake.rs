@@ -70,7 +70,8 @@ async fn a_silent_client_is_asked_for_a_heartbeat_then_closed_with_4009() {
         ..SessionSettings::default()
     })
     .await;
-    let (mut client, _) = world.identified(&world.token(ALICE), INTENTS).await;
+    // STRANGER has no guild, so no GUILD_CREATE races with the heartbeat request.
+    let (mut client, _) = world.identified(&world.token(STRANGER), INTENTS).await;
     let request = client.expect_op(1).await;
     assert_eq!(request["d"], serde_json::Value::Null);
     assert_eq!(client.ended().await, Ended::Closed(4009));
@@ -79,12 +80,12 @@ async fn a_silent_client_is_asked_for_a_heartbeat_then_closed_with_4009() {
 #[tokio::test]
 async fn answering_the_heartbeat_request_keeps_the_connection() {
     let world = World::new(SessionSettings {
-        heartbeat_interval_ms: 300,
-        heartbeat_grace_ms: 600,
+        heartbeat_interval_ms: 400,
+        heartbeat_grace_ms: 1_000,
         ..SessionSettings::default()
     })
     .await;
-    let (mut client, _) = world.identified(&world.token(ALICE), INTENTS).await;
+    let (mut client, _) = world.identified(&world.token(STRANGER), INTENTS).await;
     for _ in 0..3 {
         client.expect_op(1).await;
         client.send(json!({ "op": 1, "d": 1 })).await;
@@ -99,4 +100,27 @@ async fn shutdown_sends_reconnect_then_a_resumable_close() {
     world.shutdown.cancel();
     client.expect_op(7).await;
     assert_eq!(client.ended().await, Ended::Closed(4000));
+}
+
+#[tokio::test]
+async fn the_router_serves_the_gateway_nested_under_a_prefix() {
+    let world = World::new(SessionSettings::default()).await;
+    // As the front door mounts it.
+    let front_door = axum::Router::new().nest_service(
+        "/gateway",
+        cloudcord_gateway_ws::router(world.gateway.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(async move { axum::serve(listener, front_door).await });
+    // twilight appends `/?v=…`, discord.js and serenity `?v=…`.
+    for url in [
+        format!("ws://{addr}/gateway/?v=10&encoding=json"),
+        format!("ws://{addr}/gateway?v=10&encoding=json"),
+    ] {
+        let mut client = crate::support::Client::connect(&url).await;
+        assert_eq!(client.hello().await, 41_250, "{url}");
+    }
 }
