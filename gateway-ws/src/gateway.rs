@@ -109,9 +109,10 @@ impl Gateway {
         self.0.fanout.forget(&expired);
     }
 
-    /// The connection of `attachment` ended with `end` (`None`: the client left).
-    pub fn detach(&self, attachment: &Attachment, end: Option<CloseCode>) {
-        if self.0.hub.detach(attachment, end, Instant::now()) {
+    /// The connection of `attachment` ended; a `resumable` end keeps the session
+    /// for the resume window.
+    pub fn detach(&self, attachment: &Attachment, resumable: bool) {
+        if self.0.hub.detach(attachment, resumable, Instant::now()) {
             self.0
                 .fanout
                 .forget(std::slice::from_ref(&attachment.session_id));
@@ -181,6 +182,15 @@ impl Gateway {
         {
             return Err(CloseCode::ShardingRequired);
         }
+        // A shard's READY lists only its own guilds.
+        let guilds: Vec<GuildId> = guilds
+            .into_iter()
+            .filter(|guild| {
+                request
+                    .shard
+                    .is_none_or(|shard| shard.owns_guild(guild.get()))
+            })
+            .collect();
         let session_id = uuid::Uuid::new_v4().simple().to_string();
         let ready = Ready {
             user: &user,

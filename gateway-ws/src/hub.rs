@@ -22,7 +22,6 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::metrics::Metrics;
-use crate::protocol::close_code::CloseCode;
 use crate::protocol::dispatch::Dispatch;
 use crate::protocol::session::Session;
 
@@ -275,10 +274,9 @@ impl Hub {
         ))
     }
 
-    /// The connection of `attachment` ended with `code` (`None`: the client went
-    /// away). A resumable end keeps the session for the resume window; any other
-    /// ends it (`true`).
-    pub fn detach(&self, attachment: &Attachment, code: Option<CloseCode>, now: Instant) -> bool {
+    /// The connection of `attachment` ended. A `resumable` end keeps the session
+    /// for the resume window; any other ends it (`true`).
+    pub fn detach(&self, attachment: &Attachment, resumable: bool, now: Instant) -> bool {
         let mut state = lock(&attachment.slot.state);
         if state.attachment != attachment.id {
             return false; // A newer connection resumed the session meanwhile.
@@ -286,7 +284,7 @@ impl Hub {
         state.outbound = None;
         state.detached_since = Some(now);
         drop(state);
-        let ends = code.is_some_and(|code| !code.resumable());
+        let ends = !resumable;
         if ends {
             let mut registry = lock(&self.registry);
             registry.remove(&attachment.session_id);

@@ -88,7 +88,7 @@ async fn serve_connection(
     };
     let end = task.run().await;
     if let Some(attachment) = &task.attachment {
-        task.gateway.detach(attachment, end);
+        task.gateway.detach(attachment, end.resumable());
     }
 }
 
@@ -143,8 +143,31 @@ struct ConnectionTask {
     attachment: Option<Attachment>,
 }
 
-/// How a connection ended: with a close code we sent, or `None` (the client left).
-type End = Option<CloseCode>;
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// We closed it with this code.
+    Closed(CloseCode),
+    /// The client closed it with 1000 or 1001: it is done with the session
+    /// (Discord invalidates a session closed so).
+    ClientDone,
+    /// The client closed it otherwise, or it dropped: the client may resume.
+    Dropped,
+}
+
+impl End {
+    /// Whether the session survives for a Resume.
+    fn resumable(self) -> bool {
+        match self {
+            Self::Closed(code) => code.resumable(),
+            Self::ClientDone => false,
+            Self::Dropped => true,
+        }
+    }
+}
+
+/// WebSocket close codes with which a client ends its session for good.
+const NORMAL_CLOSURES: [u16; 2] = [1000, 1001];
 
 impl ConnectionTask {
     async fn run(&mut self) -> End {
@@ -173,7 +196,11 @@ impl ConnectionTask {
                     }
                     // axum answers pings itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => return None,
+                    Some(Ok(Message::Close(frame))) => {
+                        let done = frame.is_some_and(|frame| NORMAL_CLOSURES.contains(&frame.code));
+                        return if done { End::ClientDone } else { End::Dropped };
+                    }
+                    None => return End::Dropped,
                     Some(Err(error)) => {
                         // Mostly a message over the size limit; a broken socket
                         // makes the close below fail, which is fine.
@@ -184,7 +211,7 @@ impl ConnectionTask {
                 frame = next_frame(&mut self.attachment) => match frame {
                     Some(frame) => {
                         if self.link.send(frame).await.is_err() {
-                            return None;
+                            return End::Dropped;
                         }
                     }
                     // The hub dropped the queue: it overflowed, or another
@@ -205,7 +232,7 @@ impl ConnectionTask {
             match output {
                 Output::Send(text) => {
                     if self.link.send(text).await.is_err() {
-                        return Some(None);
+                        return Some(End::Dropped);
                     }
                 }
                 Output::Identify(request) => match self.gateway.identify(&request).await {
@@ -219,7 +246,7 @@ impl ConnectionTask {
                         self.attachment = Some(attachment);
                         for frame in frames {
                             if self.link.send(frame).await.is_err() {
-                                return Some(None);
+                                return Some(End::Dropped);
                             }
                         }
                     }
@@ -231,7 +258,7 @@ impl ConnectionTask {
                         self.attachment = Some(attachment);
                         for frame in frames {
                             if self.link.send(frame).await.is_err() {
-                                return Some(None);
+                                return Some(End::Dropped);
                             }
                         }
                     }
@@ -240,7 +267,7 @@ impl ConnectionTask {
                 },
                 Output::Close(code) => {
                     self.link.close(code).await;
-                    return Some(Some(code));
+                    return Some(End::Closed(code));
                 }
             }
         }

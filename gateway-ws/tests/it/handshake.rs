@@ -124,3 +124,27 @@ async fn the_router_serves_the_gateway_nested_under_a_prefix() {
         assert_eq!(client.hello().await, 41_250, "{url}");
     }
 }
+
+#[tokio::test]
+async fn a_shards_ready_lists_only_its_own_guilds() {
+    let world = World::new(SessionSettings::default()).await;
+    // GUILD (2000) has timestamp part 0: shard 0 of 2.
+    for (shard, expected) in [(0, 1), (1, 0)] {
+        let mut client = world.connect("v=10&encoding=json").await;
+        client.hello().await;
+        client
+            .send(json!({
+                "op": 2,
+                "d": {
+                    "token": world.bot_token(BOT),
+                    "intents": INTENTS,
+                    "shard": [shard, 2],
+                    "properties": { "os": "linux", "browser": "test", "device": "test" },
+                },
+            }))
+            .await;
+        let ready = client.ready(INTENTS).await;
+        assert_eq!(ready["shard"], json!([shard, 2]));
+        assert_eq!(ready["guilds"].as_array().map(Vec::len), Some(expected));
+    }
+}

@@ -170,3 +170,17 @@ async fn resuming_elsewhere_closes_the_old_connection_resumably() {
     new.dispatch("RESUMED").await;
     assert_eq!(old.ended().await, Ended::Closed(4000));
 }
+
+#[tokio::test]
+async fn a_session_closed_with_1000_cannot_be_resumed() {
+    let world = World::new(SessionSettings::default()).await;
+    let token = world.token(STRANGER);
+    let (client, ready) = world.identified(&token, INTENTS).await;
+    let session_id = ready["session_id"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
+    client.close_normally().await;
+    let mut client = resumed(&world, &token, &session_id, 1).await;
+    assert_eq!(client.expect_op(9).await["d"], false);
+}

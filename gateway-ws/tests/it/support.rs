@@ -537,6 +537,19 @@ impl Client {
         }
     }
 
+    /// Closes from the client side with 1000: done with the session.
+    pub async fn close_normally(mut self) {
+        let _ = self
+            .socket
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: WsCloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .await;
+        // Wait for the gateway's answer, so the close has been handled.
+        let _ = tokio::time::timeout(PATIENCE, self.socket.next()).await;
+    }
+
     /// Closes from the client side with a resumable code (not 1000/1001), as a
     /// client that intends to resume does.
     pub async fn drop_connection(mut self) {
