@@ -68,6 +68,8 @@ pub mod projector;
 pub mod record;
 pub mod replay;
 pub mod sequence;
+#[cfg(test)]
+mod test_events;
 
 use std::time::Duration;
 

@@ -3,13 +3,19 @@
 //! and decoded into its aggregate's event enum, plus where it sits in the topic.
 
 use cloudcord_schemas::dm_channel::DmChannelEvent;
-use cloudcord_schemas::envelope::{AggregateType, EventEnvelope};
+use cloudcord_schemas::envelope::{
+    Actor, AggregateRef, AggregateType, CommandId, EventEnvelope, EventHash,
+};
 use cloudcord_schemas::events::EventType;
 use cloudcord_schemas::guild::GuildEvent;
+use cloudcord_schemas::ids::Snowflake;
 use cloudcord_schemas::upcast::{self, UpcastError};
 use cloudcord_schemas::user::UserEvent;
 use cloudcord_schemas::username_claim::UsernameClaimEvent;
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// An event of any aggregate type, at its current version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,7 +76,90 @@ pub enum DecodeError {
 }
 
 /// Decodes one record value of the `events` topic.
+///
+/// Almost every record holds its event at the current version, so the value is
+/// decoded straight into the typed envelope (one pass, no intermediate JSON tree);
+/// only a record that does not decode that way — an older version, or a broken
+/// record — takes the general path through the upcasters, which also names what is
+/// wrong.
 pub fn decode(value: &[u8]) -> Result<EventEnvelope<DomainEvent>, DecodeError> {
+    match decode_current(value) {
+        Some(envelope) => Ok(envelope),
+        None => decode_lifted(value),
+    }
+}
+
+/// The aggregate type alone: which event enum the record's event belongs to.
+#[derive(Deserialize)]
+struct Kind {
+    aggregate_type: AggregateType,
+}
+
+/// [`EventEnvelope`] with its aggregate's fields inline: the same JSON without
+/// `#[serde(flatten)]`, which would buffer the whole record before decoding it.
+#[derive(Deserialize)]
+struct Stored<E> {
+    event_id: Uuid,
+    aggregate_type: AggregateType,
+    aggregate_id: Snowflake,
+    seq: u64,
+    prev_hash: Option<EventHash>,
+    command_id: CommandId,
+    actor: Actor,
+    #[serde(with = "time::serde::rfc3339")]
+    occurred_at: OffsetDateTime,
+    envelope_version: u32,
+    event_version: u32,
+    event: E,
+}
+
+impl<E: EventType> Stored<E> {
+    /// The envelope, if its event is stored at its type's current version (so no
+    /// upcaster applies and the typed decoding is the whole story).
+    fn current(self, wrap: fn(E) -> DomainEvent) -> Option<EventEnvelope<DomainEvent>> {
+        if self.event.event_version() != self.event_version {
+            return None;
+        }
+        Some(EventEnvelope {
+            event_id: self.event_id,
+            aggregate: AggregateRef {
+                kind: self.aggregate_type,
+                id: self.aggregate_id,
+            },
+            seq: self.seq,
+            prev_hash: self.prev_hash,
+            command_id: self.command_id,
+            actor: self.actor,
+            occurred_at: self.occurred_at,
+            envelope_version: self.envelope_version,
+            event_version: self.event_version,
+            event: wrap(self.event),
+        })
+    }
+}
+
+/// The one-pass decoding of a record whose event is at its current version.
+fn decode_current(value: &[u8]) -> Option<EventEnvelope<DomainEvent>> {
+    fn typed<E: EventType + DeserializeOwned>(
+        value: &[u8],
+        wrap: fn(E) -> DomainEvent,
+    ) -> Option<EventEnvelope<DomainEvent>> {
+        serde_json::from_slice::<Stored<E>>(value)
+            .ok()?
+            .current(wrap)
+    }
+    let Kind { aggregate_type } = serde_json::from_slice(value).ok()?;
+    match aggregate_type {
+        AggregateType::Guild => typed(value, DomainEvent::Guild),
+        AggregateType::User => typed(value, DomainEvent::User),
+        AggregateType::DmChannel => typed(value, DomainEvent::DmChannel),
+        AggregateType::UsernameClaim => typed(value, DomainEvent::UsernameClaim),
+    }
+}
+
+/// The general decoding: the event as JSON, lifted by the upcasters to its current
+/// version, then typed.
+fn decode_lifted(value: &[u8]) -> Result<EventEnvelope<DomainEvent>, DecodeError> {
     let stored: EventEnvelope<serde_json::Value> = serde_json::from_slice(value)?;
     let kind = stored.aggregate.kind;
     let event_type = stored
@@ -113,4 +202,43 @@ pub fn decode(value: &[u8]) -> Result<EventEnvelope<DomainEvent>, DecodeError> {
         event_version: event.event_version(),
         event,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use cloudcord_schemas::envelope::EventEnvelope;
+
+    use super::{DecodeError, decode, decode_current, decode_lifted};
+    use crate::test_events::{in_guild, message_sent};
+
+    fn stored(envelope: &EventEnvelope<super::DomainEvent>) -> Vec<u8> {
+        serde_json::to_vec(envelope).expect("envelopes serialize")
+    }
+
+    #[test]
+    fn a_current_record_decodes_in_one_pass_to_what_the_upcasting_path_gives() {
+        let record = in_guild(3, message_sent(100));
+        let value = stored(&record.envelope);
+        assert!(
+            decode_current(&value).is_some(),
+            "the one-pass path applies"
+        );
+        let fast = decode(&value).expect("decodes");
+        assert_eq!(fast, record.envelope);
+        assert_eq!(fast, decode_lifted(&value).expect("decodes"));
+    }
+
+    #[test]
+    fn a_record_of_an_unknown_version_is_refused_with_the_reason() {
+        let mut record = in_guild(3, message_sent(100));
+        record.envelope.event_version = 99;
+        let error = decode(&stored(&record.envelope)).expect_err("v99 is unknown");
+        assert!(matches!(error, DecodeError::Upcast(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_record_that_is_not_an_envelope_is_refused() {
+        let error = decode(br#"{"event": 1}"#).expect_err("not an envelope");
+        assert!(matches!(error, DecodeError::Json(_)), "{error:?}");
+    }
 }
