@@ -639,3 +639,426 @@ pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
         DomainEvent::User(_) | DomainEvent::UsernameClaim(_) => Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule of the document projection: given the documents some
+    //! events made, when an event arrives, then the documents it leaves. The writes
+    //! are applied by [`Documents`], a small in-memory model of the few MongoDB
+    //! operators the projection uses, so the tests state what a reader sees — and
+    //! that applying a write again (a replayed suffix after a crash) changes nothing.
+
+    use std::collections::BTreeMap;
+
+    use cloudcord_schemas::guild::{ChannelDeleted, MemberBanned, RoleDeleted};
+    use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, UserId};
+    use cloudcord_schemas::message::{
+        MessageDeleted, MessageEdited, MessagePinned, MessagesBulkDeleted, ReactionAdded,
+        ReactionEmoji, ReactionRemoved,
+    };
+    use cloudcord_schemas::user::{UserEvent, UserRegistered, UserSettings, UserSettingsChanged};
+    use mongodb::bson::{Bson, Document, doc};
+
+    use super::{Collection, Operation, Write, date, project};
+    use crate::record::EventRecord;
+    use crate::test_events::{
+        ALICE, BOB, CHANNEL, GUILD, NOW, i, in_guild, message_sent, of_user, snapshot, text_channel,
+    };
+
+    /// The collections as a reader would find them.
+    #[derive(Debug, Default, Clone, PartialEq)]
+    struct Documents(BTreeMap<Collection, BTreeMap<String, Document>>);
+
+    impl Documents {
+        /// The documents `records` make, applied in order.
+        fn given(records: &[EventRecord]) -> Self {
+            let mut documents = Self::default();
+            for record in records {
+                documents.when(record);
+            }
+            documents
+        }
+
+        /// Applies the writes of `record`.
+        fn when(&mut self, record: &EventRecord) -> &mut Self {
+            for write in project(record).expect("the test events fit their types") {
+                self.apply(&write);
+            }
+            self
+        }
+
+        fn apply(&mut self, write: &Write) {
+            let collection = self.0.entry(write.collection).or_default();
+            match &write.operation {
+                Operation::Insert(document) => {
+                    // Insert-or-ignore: an existing `_id` keeps its document.
+                    let key = document.get("_id").expect("an _id").to_string();
+                    collection.entry(key).or_insert_with(|| document.clone());
+                }
+                Operation::Update(statement) => {
+                    let filter = statement.get_document("q").expect("q");
+                    let update = statement.get_document("u").expect("u");
+                    let multi = statement.get_bool("multi").unwrap_or(false);
+                    for document in collection.values_mut() {
+                        if matches(document, filter) {
+                            update_one(document, update);
+                            if !multi {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        fn message(&self, id: u64) -> &Document {
+            &self.0[&Collection::Messages][&Bson::Int64(i(id)).to_string()]
+        }
+
+        fn all(&self, collection: Collection) -> Vec<&Document> {
+            self.0
+                .get(&collection)
+                .map(|c| c.values().collect())
+                .unwrap_or_default()
+        }
+    }
+
+    /// `document`'s value at a dotted `path`.
+    fn at<'a>(document: &'a Document, path: &str) -> Option<&'a Bson> {
+        let mut parts = path.split('.');
+        let mut value = document.get(parts.next()?)?;
+        for part in parts {
+            value = value.as_document()?.get(part)?;
+        }
+        Some(value)
+    }
+
+    fn matches(document: &Document, filter: &Document) -> bool {
+        filter.iter().all(|(path, condition)| {
+            let value = at(document, path);
+            match condition.as_document() {
+                Some(ops) if ops.keys().all(|k| k.starts_with('$')) => {
+                    ops.iter().all(|(op, operand)| match (op.as_str(), value) {
+                        ("$in", Some(v)) => operand.as_array().is_some_and(|a| a.contains(v)),
+                        ("$lt", Some(v)) => compare(v, operand).is_some_and(|o| o.is_lt()),
+                        ("$gte", Some(v)) => compare(v, operand).is_some_and(|o| o.is_ge()),
+                        _ => false,
+                    })
+                }
+                _ => value == Some(condition),
+            }
+        })
+    }
+
+    fn compare(a: &Bson, b: &Bson) -> Option<std::cmp::Ordering> {
+        match (a, b) {
+            (Bson::Int64(a), Bson::Int64(b)) => Some(a.cmp(b)),
+            (Bson::DateTime(a), Bson::DateTime(b)) => Some(a.cmp(b)),
+            _ => None,
+        }
+    }
+
+    fn update_one(document: &mut Document, update: &Document) {
+        if !update.keys().any(|k| k.starts_with('$')) {
+            // A replacement keeps only the `_id`.
+            let id = document.get("_id").cloned();
+            *document = update.clone();
+            if let Some(id) = id {
+                document.insert("_id", id);
+            }
+            return;
+        }
+        for (op, fields) in update {
+            let fields = fields.as_document().expect("operator fields");
+            for (field, value) in fields {
+                match op.as_str() {
+                    "$set" => {
+                        document.insert(field, value.clone());
+                    }
+                    "$push" | "$addToSet" | "$pull" => {
+                        let array = document.get_array_mut(field).expect("an array field");
+                        match op.as_str() {
+                            "$push" => array.push(value.clone()),
+                            "$addToSet" if !array.contains(value) => array.push(value.clone()),
+                            "$pull" => array.retain(|item| item != value),
+                            _ => {}
+                        }
+                    }
+                    other => panic!("the model knows no {other}"),
+                }
+            }
+        }
+    }
+
+    fn sent(seq: u64, id: u64) -> EventRecord {
+        in_guild(seq, message_sent(id))
+    }
+
+    fn fire() -> ReactionEmoji {
+        ReactionEmoji {
+            id: None,
+            name: "🔥".into(),
+        }
+    }
+
+    fn reaction_added(seq: u64, user: u64) -> EventRecord {
+        in_guild(
+            seq,
+            ReactionAdded {
+                user_id: UserId::new(user),
+                message_id: MessageId::new(100),
+                channel_id: ChannelId::new(CHANNEL),
+                emoji: fire(),
+            },
+        )
+    }
+
+    fn edited(seq: u64, content: &str) -> EventRecord {
+        in_guild(
+            seq,
+            MessageEdited {
+                id: MessageId::new(100),
+                channel_id: ChannelId::new(CHANNEL),
+                content: content.into(),
+                edited_timestamp: NOW,
+                mention_everyone: false,
+                mentions: Vec::new(),
+                mention_roles: Vec::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_message_sent_makes_a_message_document() {
+        let documents = Documents::given(&[sent(2, 100)]);
+        let message = documents.message(100);
+        assert_eq!(message.get_i64("channel_id"), Ok(i(CHANNEL)));
+        assert_eq!(message.get_i64("guild_id"), Ok(i(GUILD)));
+        assert_eq!(message.get_str("content"), Ok("message 100"));
+        assert_eq!(at(message, "author.id"), Some(&Bson::Int64(i(ALICE))));
+        assert_eq!(
+            message.get_array("mentions"),
+            Ok(&vec![Bson::Int64(i(BOB))])
+        );
+        assert_eq!(message.get_datetime("timestamp"), Ok(&date(NOW)));
+        assert_eq!(message.get_bool("deleted"), Ok(false));
+        assert_eq!(message.get_i64("last_seq"), Ok(2));
+    }
+
+    #[test]
+    fn an_edit_sets_the_content_and_appends_to_the_edit_history() {
+        let mut documents = Documents::given(&[sent(2, 100), edited(3, "first")]);
+        documents.when(&edited(4, "second"));
+        let message = documents.message(100);
+        assert_eq!(message.get_str("content"), Ok("second"));
+        assert_eq!(
+            message.get_array("edit_history"),
+            Ok(&vec![
+                Bson::Document(doc! { "content": "first", "edited_timestamp": date(NOW) }),
+                Bson::Document(doc! { "content": "second", "edited_timestamp": date(NOW) }),
+            ])
+        );
+    }
+
+    #[test]
+    fn reactions_are_added_once_per_user_and_removed() {
+        let mut documents = Documents::given(&[
+            sent(2, 100),
+            reaction_added(3, ALICE),
+            reaction_added(4, BOB),
+        ]);
+        assert_eq!(
+            documents.message(100).get_array("reactions").map(Vec::len),
+            Ok(2)
+        );
+        // The same user's same emoji again: still one reaction of theirs.
+        documents.when(&reaction_added(5, BOB));
+        assert_eq!(
+            documents.message(100).get_array("reactions").map(Vec::len),
+            Ok(2)
+        );
+        documents.when(&in_guild(
+            6,
+            ReactionRemoved {
+                user_id: UserId::new(ALICE),
+                message_id: MessageId::new(100),
+                channel_id: ChannelId::new(CHANNEL),
+                emoji: fire(),
+            },
+        ));
+        assert_eq!(
+            documents.message(100).get_array("reactions"),
+            Ok(&vec![Bson::Document(doc! {
+                "emoji_id": Bson::Null,
+                "emoji_name": "🔥",
+                "user_id": i(BOB),
+            })])
+        );
+    }
+
+    #[test]
+    fn a_pin_sets_pinned_and_when() {
+        let mut documents = Documents::given(&[sent(2, 100)]);
+        documents.when(&in_guild(
+            3,
+            MessagePinned {
+                message_id: MessageId::new(100),
+                channel_id: ChannelId::new(CHANNEL),
+                pinned_at: NOW,
+            },
+        ));
+        assert_eq!(documents.message(100).get_bool("pinned"), Ok(true));
+        assert_eq!(
+            documents.message(100).get_datetime("pinned_at"),
+            Ok(&date(NOW))
+        );
+    }
+
+    #[test]
+    fn a_deleted_message_is_marked_deleted() {
+        let mut documents = Documents::given(&[sent(2, 100), sent(3, 101)]);
+        documents.when(&in_guild(
+            4,
+            MessageDeleted {
+                id: MessageId::new(100),
+                channel_id: ChannelId::new(CHANNEL),
+            },
+        ));
+        assert_eq!(documents.message(100).get_bool("deleted"), Ok(true));
+        assert_eq!(documents.message(101).get_bool("deleted"), Ok(false));
+    }
+
+    #[test]
+    fn a_bulk_delete_marks_every_id() {
+        let mut documents = Documents::given(&[sent(2, 100), sent(3, 101), sent(4, 102)]);
+        documents.when(&in_guild(
+            5,
+            MessagesBulkDeleted {
+                ids: [100, 102].map(MessageId::new).to_vec(),
+                channel_id: ChannelId::new(CHANNEL),
+            },
+        ));
+        let deleted: Vec<bool> = [100, 101, 102]
+            .map(|id| documents.message(id).get_bool("deleted").expect("flag"))
+            .to_vec();
+        assert_eq!(deleted, [true, false, true]);
+        let audit = documents.all(Collection::AuditLog);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].get_i32("action_type"), Ok(73));
+    }
+
+    #[test]
+    fn a_channel_deleted_marks_its_messages_deleted_and_is_audited() {
+        let mut documents = Documents::given(&[sent(2, 100)]);
+        documents.when(&in_guild(
+            3,
+            ChannelDeleted {
+                channel: text_channel(),
+            },
+        ));
+        assert_eq!(documents.message(100).get_bool("deleted"), Ok(true));
+        let audit = documents.all(Collection::AuditLog);
+        assert_eq!(audit[0].get_i32("action_type"), Ok(12));
+        assert_eq!(audit[0].get_i64("target_id"), Ok(i(CHANNEL)));
+    }
+
+    #[test]
+    fn a_ban_that_deletes_messages_marks_the_members_recent_messages() {
+        let mut by_bob = message_sent(101);
+        by_bob.author = snapshot(BOB);
+        let mut old_by_bob = message_sent(102);
+        old_by_bob.author = snapshot(BOB);
+        old_by_bob.timestamp = NOW - time::Duration::days(2);
+        let mut documents =
+            Documents::given(&[sent(2, 100), in_guild(3, by_bob), in_guild(4, old_by_bob)]);
+        documents.when(&in_guild(
+            5,
+            MemberBanned {
+                user_id: UserId::new(BOB),
+                user: Some(snapshot(BOB)),
+                reason: Some("spam".into()),
+                delete_message_seconds: 86_400,
+                banned_at: NOW,
+            },
+        ));
+        let deleted: Vec<bool> = [100, 101, 102]
+            .map(|id| documents.message(id).get_bool("deleted").expect("flag"))
+            .to_vec();
+        assert_eq!(deleted, [false, true, false]);
+        let audit = documents.all(Collection::AuditLog);
+        assert_eq!(audit[0].get_i32("action_type"), Ok(22));
+        assert_eq!(audit[0].get_str("reason"), Ok("spam"));
+    }
+
+    #[test]
+    fn an_audited_event_is_logged_once_under_its_event_id() {
+        let deleted = in_guild(
+            2,
+            RoleDeleted {
+                role_id: RoleId::new(500),
+            },
+        );
+        let mut documents = Documents::given(std::slice::from_ref(&deleted));
+        let once = documents.clone();
+        documents.when(&deleted);
+        assert_eq!(documents, once);
+        let audit = documents.all(Collection::AuditLog);
+        assert_eq!(
+            audit[0].get_str("_id"),
+            Ok(deleted.envelope.event_id.to_string().as_str())
+        );
+        assert_eq!(audit[0].get_i64("user_id"), Ok(i(ALICE)));
+    }
+
+    #[test]
+    fn a_duplicate_event_changes_nothing() {
+        // After a crash between the data and the offsets, the same events are
+        // written again: every message change is guarded by the seq it brings.
+        let history = [
+            sent(2, 100),
+            edited(3, "first"),
+            reaction_added(4, BOB),
+            sent(5, 101),
+        ];
+        let mut documents = Documents::given(&history);
+        let once = documents.clone();
+        for record in &history {
+            documents.when(record);
+        }
+        assert_eq!(documents, once);
+    }
+
+    #[test]
+    fn a_user_registered_gets_default_settings_then_changes_replace_them() {
+        let registered = UserRegistered {
+            user_id: UserId::new(BOB),
+            username: "bob".into(),
+            global_name: None,
+            email: None,
+            password_hash: None,
+            bot: false,
+            application_id: None,
+            owner_id: None,
+            bot_token_id: None,
+        };
+        let mut documents =
+            Documents::given(&[of_user(BOB, 1, UserEvent::UserRegistered(registered))]);
+        assert_eq!(
+            documents.all(Collection::UserSettings)[0].get_str("locale"),
+            Ok(UserSettings::default().locale.as_str())
+        );
+        let settings = UserSettings {
+            locale: "fr".into(),
+            ..UserSettings::default()
+        };
+        documents.when(&of_user(
+            BOB,
+            2,
+            UserEvent::UserSettingsChanged(UserSettingsChanged { settings }),
+        ));
+        let stored = documents.all(Collection::UserSettings);
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].get_str("locale"), Ok("fr"));
+        assert_eq!(stored[0].get_i64("_id"), Ok(i(BOB)));
+    }
+}

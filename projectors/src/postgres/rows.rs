@@ -637,3 +637,333 @@ fn dm_channel(channel_id: i64, event: &DmChannelEvent) -> Result<Vec<RowChange>,
         | DmChannelEvent::ReactionRemoved(_) => Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule of the relational projection: given an aggregate at some
+    //! `seq`, when an event arrives, then these row changes, in this order.
+
+    use cloudcord_schemas::dm_channel::{DmChannelEvent, DmChannelOpened};
+    use cloudcord_schemas::guild::{
+        ChannelCreated, ChannelDeleted, MemberBanned, MemberJoined, Role, RoleCreated,
+    };
+    use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, Snowflake, UserId};
+    use cloudcord_schemas::message::{
+        MessageDeleted, MessageEdited, MessagePinned, MessageUnpinned, MessagesBulkDeleted,
+        ReactionAdded, ReactionEmoji,
+    };
+    use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
+    use cloudcord_schemas::user::{UserEvent, UserRegistered};
+
+    use super::{MemberRow, MessageRow, OverwriteRow, RoleRow, RowChange, project};
+    use crate::int64::Unrepresentable;
+    use crate::record::{DomainEvent, EventRecord};
+    use crate::test_events::{
+        ALICE, BOB, CHANNEL, GUILD, NOW, dm_ref, i, in_guild, message_sent, of_user, record,
+        snapshot, text_channel,
+    };
+
+    /// What projecting `record` changes.
+    fn when(record: &EventRecord) -> Vec<RowChange> {
+        project(&record.envelope).expect("the test events fit their columns")
+    }
+
+    fn message_row(id: u64, guild_id: Option<i64>) -> MessageRow {
+        MessageRow {
+            id: i(id),
+            channel_id: i(CHANNEL),
+            guild_id,
+            author_id: i(ALICE),
+            created_at: NOW,
+            pinned: false,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn a_message_sent_in_a_guild_indexes_the_message() {
+        let changes = when(&in_guild(2, message_sent(100)));
+        assert_eq!(
+            changes,
+            [RowChange::InsertMessage(message_row(100, Some(i(GUILD))))]
+        );
+    }
+
+    #[test]
+    fn a_message_sent_in_a_dm_is_indexed_without_a_guild() {
+        let sent = DmChannelEvent::MessageSent(message_sent(100));
+        let changes = when(&record(dm_ref(CHANNEL), 2, DomainEvent::DmChannel(sent)));
+        assert_eq!(changes, [RowChange::InsertMessage(message_row(100, None))]);
+    }
+
+    #[test]
+    fn edits_and_reactions_leave_the_index_alone() {
+        let edited = MessageEdited {
+            id: MessageId::new(100),
+            channel_id: ChannelId::new(CHANNEL),
+            content: "new".into(),
+            edited_timestamp: NOW,
+            mention_everyone: false,
+            mentions: Vec::new(),
+            mention_roles: Vec::new(),
+        };
+        let reacted = ReactionAdded {
+            user_id: UserId::new(BOB),
+            message_id: MessageId::new(100),
+            channel_id: ChannelId::new(CHANNEL),
+            emoji: ReactionEmoji {
+                id: None,
+                name: "🔥".into(),
+            },
+        };
+        assert_eq!(when(&in_guild(3, edited)), []);
+        assert_eq!(when(&in_guild(4, reacted)), []);
+    }
+
+    #[test]
+    fn a_deleted_message_is_marked_deleted() {
+        let deleted = MessageDeleted {
+            id: MessageId::new(100),
+            channel_id: ChannelId::new(CHANNEL),
+        };
+        assert_eq!(
+            when(&in_guild(3, deleted)),
+            [RowChange::DeleteMessage { id: 100 }]
+        );
+    }
+
+    #[test]
+    fn a_bulk_delete_marks_every_id() {
+        let bulk = MessagesBulkDeleted {
+            ids: [100, 101, 102].map(MessageId::new).to_vec(),
+            channel_id: ChannelId::new(CHANNEL),
+        };
+        assert_eq!(
+            when(&in_guild(5, bulk)),
+            [
+                RowChange::DeleteMessage { id: 100 },
+                RowChange::DeleteMessage { id: 101 },
+                RowChange::DeleteMessage { id: 102 },
+            ]
+        );
+    }
+
+    #[test]
+    fn pins_and_unpins_set_the_flag() {
+        let pinned = MessagePinned {
+            message_id: MessageId::new(100),
+            channel_id: ChannelId::new(CHANNEL),
+            pinned_at: NOW,
+        };
+        let unpinned = MessageUnpinned {
+            message_id: MessageId::new(100),
+            channel_id: ChannelId::new(CHANNEL),
+        };
+        assert_eq!(
+            when(&in_guild(3, pinned)),
+            [RowChange::SetPinned {
+                id: 100,
+                pinned: true
+            }]
+        );
+        assert_eq!(
+            when(&in_guild(4, unpinned)),
+            [RowChange::SetPinned {
+                id: 100,
+                pinned: false
+            }]
+        );
+    }
+
+    #[test]
+    fn a_channel_created_replaces_its_overwrites() {
+        let mut channel = text_channel();
+        channel.permission_overwrites = vec![PermissionOverwrite {
+            id: Snowflake::new(BOB),
+            kind: OverwriteKind::Member,
+            allow: Permissions::from_bits_retain(1024),
+            deny: Permissions::empty(),
+        }];
+        let changes = when(&in_guild(2, ChannelCreated { channel }));
+        assert!(matches!(&changes[0], RowChange::UpsertChannel(row) if row.id == i(CHANNEL)));
+        assert_eq!(
+            changes[1],
+            RowChange::ReplaceOverwrites {
+                channel_id: i(CHANNEL),
+                overwrites: vec![OverwriteRow {
+                    channel_id: i(CHANNEL),
+                    target_id: i(BOB),
+                    guild_id: i(GUILD),
+                    kind: 1,
+                    allow: 1024,
+                    deny: 0,
+                }],
+            }
+        );
+    }
+
+    #[test]
+    fn a_channel_deleted_removes_it_with_its_overwrites() {
+        let deleted = ChannelDeleted {
+            channel: text_channel(),
+        };
+        // One set-based change: the writer removes the channel, its overwrites,
+        // invites and voice states and marks its messages deleted.
+        assert_eq!(
+            when(&in_guild(3, deleted)),
+            [RowChange::DeleteChannel {
+                guild_id: i(GUILD),
+                channel_id: i(CHANNEL),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_member_joining_by_invite_counts_a_use() {
+        let joined = MemberJoined {
+            user: snapshot(BOB),
+            joined_at: NOW,
+            invite_code: Some("abc".into()),
+        };
+        assert_eq!(
+            when(&in_guild(2, joined)),
+            [
+                RowChange::InsertMember(MemberRow {
+                    guild_id: i(GUILD),
+                    user_id: i(BOB),
+                    joined_at: NOW,
+                }),
+                RowChange::CountInviteUse { code: "abc".into() },
+            ]
+        );
+    }
+
+    fn banned(delete_message_seconds: u32) -> MemberBanned {
+        MemberBanned {
+            user_id: UserId::new(BOB),
+            user: Some(snapshot(BOB)),
+            reason: Some("spam".into()),
+            delete_message_seconds,
+            banned_at: NOW,
+        }
+    }
+
+    #[test]
+    fn a_member_banned_removes_the_member_and_adds_a_ban() {
+        assert_eq!(
+            when(&in_guild(3, banned(0))),
+            [
+                RowChange::DeleteMember {
+                    guild_id: i(GUILD),
+                    user_id: i(BOB),
+                },
+                RowChange::UpsertBan {
+                    guild_id: i(GUILD),
+                    user_id: i(BOB),
+                    reason: Some("spam".into()),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ban_that_deletes_messages_purges_them_since_the_window_start() {
+        let changes = when(&in_guild(3, banned(3600)));
+        assert_eq!(
+            changes.last(),
+            Some(&RowChange::PurgeMessages {
+                guild_id: i(GUILD),
+                author_id: i(BOB),
+                since: NOW - time::Duration::hours(1),
+            })
+        );
+    }
+
+    #[test]
+    fn a_role_created_shifts_the_others_up_before_it_is_inserted() {
+        let role = Role {
+            id: RoleId::new(500),
+            name: "mods".into(),
+            color: 0,
+            hoist: false,
+            position: 1,
+            permissions: Permissions::empty(),
+            managed: false,
+            mentionable: true,
+        };
+        assert_eq!(
+            when(&in_guild(2, RoleCreated { role })),
+            [
+                RowChange::ShiftRolesUp { guild_id: i(GUILD) },
+                RowChange::UpsertRole(RoleRow {
+                    id: 500,
+                    guild_id: i(GUILD),
+                    name: "mods".into(),
+                    color: 0,
+                    hoist: false,
+                    position: 1,
+                    permissions: 0,
+                    managed: false,
+                    mentionable: true,
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dm_channel_stores_its_users_in_order() {
+        let opened = DmChannelOpened {
+            channel_id: ChannelId::new(CHANNEL),
+            recipients: [snapshot(BOB), snapshot(ALICE)],
+        };
+        let event = DomainEvent::DmChannel(DmChannelEvent::DmChannelOpened(opened));
+        assert_eq!(
+            when(&record(dm_ref(CHANNEL), 1, event)),
+            [RowChange::UpsertDmChannel {
+                id: i(CHANNEL),
+                user_low: i(ALICE),
+                user_high: i(BOB),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_user_registered_is_a_user_row() {
+        let registered = UserRegistered {
+            user_id: UserId::new(BOB),
+            username: "bob".into(),
+            global_name: None,
+            email: Some("bob@example.com".into()),
+            password_hash: Some("secret".into()),
+            bot: false,
+            application_id: None,
+            owner_id: None,
+            bot_token_id: None,
+        };
+        let changes = when(&of_user(BOB, 1, UserEvent::UserRegistered(registered)));
+        assert!(
+            matches!(&changes[..], [RowChange::UpsertUser(u)] if u.id == i(BOB) && u.username == "bob"),
+            "{changes:?}"
+        );
+    }
+
+    #[test]
+    fn the_same_event_projects_to_the_same_changes() {
+        // Pure: no clock, no randomness — a replay makes exactly what the live
+        // projector made.
+        let event = in_guild(2, message_sent(100));
+        assert_eq!(when(&event), when(&event.clone()));
+    }
+
+    #[test]
+    fn an_id_beyond_int8_is_refused_not_wrapped() {
+        let sent = message_sent(u64::MAX);
+        assert_eq!(
+            project(&in_guild(2, sent).envelope),
+            Err(Unrepresentable {
+                field: "message_id",
+                value: u64::MAX
+            })
+        );
+    }
+}
