@@ -1,12 +1,32 @@
 //! # cloudcord-gateway-ws
 //!
 //! The Discord Gateway v10 server: sessions, heartbeats, intents, compression and
-//! gap-free resume, fanning out the `projected` topic through one Kafka consumer per
-//! process (see the gateway issue).
+//! resume, fanning out the `projected` topic through one Kafka consumer per process.
 //!
-//! [`router`] serves the WebSocket (at every path, so the front door can nest it
-//! under `/gateway`); [`run`] serves it on `[gateway_ws.http] listen_addr` beside the
-//! admin server.
+//! [`router`] serves the WebSocket at every path, so it runs on its own listener
+//! (`ws://127.0.0.1:9204/?v=10&encoding=json&compress=zstd-stream`) and nested by
+//! the front door (`Router::nest_service("/gateway", gateway_ws::router(state))`,
+//! then `ws://127.0.0.1:8080/gateway/?v=10…`). [`run`] serves it on
+//! `[gateway_ws.http] listen_addr` beside the admin server.
+//!
+//! ## How it fits together
+//!
+//! ```text
+//! projected ──► consumer ──► Gateway::route ──► fanout (guild state, VIEW_CHANNEL)
+//!                                                 └─► Slot::offer: Session::wants (intents, shard,
+//!                                                     MESSAGE_CONTENT) → seq + replay buffer
+//!                                                     → bounded queue ──► socket task ──► client
+//! client ──► socket task ──► protocol::Connection (Hello, Identify, heartbeats, limits)
+//!                               └─► Gateway::identify / resume (token, read models, hub)
+//! ```
+//!
+//! * A session's dispatches are numbered and kept (bounded) in its replay buffer
+//!   under the session's lock before they are queued, so Resume replays exactly
+//!   what the client missed. Sessions live in this process's memory for the resume
+//!   window after their connection ends; a Resume on another process, or after a
+//!   restart, gets Invalid Session (`d: false`) and the client identifies again.
+//! * Fan-out never waits for a client: a full queue closes that connection with a
+//!   resumable 4000.
 //!
 //! Module map:
 //! - [`protocol`]: the sans-IO core — payloads, close codes, intents, the per-socket

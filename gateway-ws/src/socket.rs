@@ -1,6 +1,6 @@
 //! The tokio driver of one WebSocket: [`router`] upgrades the request and runs a
 //! task that feeds the socket and the clock to the sans-IO
-//! [`Connection`](crate::protocol::connection::Connection), performs what it asks
+//! [`crate::protocol::connection::Connection`], performs what it asks
 //! (Identify, Resume, frames, close) and writes the session's queued dispatches.
 //!
 //! One task per connection; it waits only on its own socket. Frames from fan-out
