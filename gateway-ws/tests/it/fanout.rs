@@ -353,3 +353,173 @@ async fn direct_messages_reach_both_recipients_and_no_one_else() {
     owner.send(serde_json::json!({ "op": 1, "d": null })).await;
     owner.expect_op(11).await;
 }
+
+#[tokio::test]
+async fn every_kind_of_guild_event_becomes_its_dispatch_in_order() {
+    use cloudcord_schemas::guild::{
+        ChannelDeleted, ChannelUpdated, GuildDeleted, GuildUpdated, InviteCreated, InviteRevoked,
+        MemberBanned, MemberUnbanned, MemberUpdated, Role, RoleCreated, RoleDeleted, RoleUpdated,
+        VoiceState, VoiceStateUpdated,
+    };
+    use cloudcord_schemas::message::ReactionEmoji;
+    use cloudcord_schemas::message::{
+        MessageDeleted, MessagePinned, MessagesBulkDeleted, ReactionAdded, ReactionRemoved,
+    };
+
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let everything = Intents::all() & !Intents::GUILD_PRESENCES;
+    let (mut owner, _) = world
+        .identified(&world.token(OWNER), intents(everything))
+        .await;
+    let message = MessageId::new(GENERAL.get() * 1000 + 1);
+    let fire = ReactionEmoji {
+        id: None,
+        name: "🔥".into(),
+    };
+    let role = Role {
+        id: RoleId::new(2100),
+        name: "mods".into(),
+        color: 0,
+        hoist: false,
+        position: 1,
+        permissions: Permissions::empty(),
+        managed: false,
+        mentionable: false,
+    };
+    let mut renamed = text_channel(GENERAL, "general");
+    renamed.topic = Some("news".into());
+    let g = |event| guild_event(GUILD, event);
+    world
+        .publish(vec![
+            g(GuildEvent::ReactionAdded(ReactionAdded {
+                user_id: ALICE,
+                message_id: message,
+                channel_id: GENERAL,
+                emoji: fire.clone(),
+            })),
+            g(GuildEvent::ReactionRemoved(ReactionRemoved {
+                user_id: ALICE,
+                message_id: message,
+                channel_id: GENERAL,
+                emoji: fire,
+            })),
+            g(GuildEvent::MessagePinned(MessagePinned {
+                message_id: message,
+                channel_id: GENERAL,
+                pinned_at: T0,
+            })),
+            g(GuildEvent::MessageDeleted(MessageDeleted {
+                id: message,
+                channel_id: GENERAL,
+            })),
+            g(GuildEvent::MessagesBulkDeleted(MessagesBulkDeleted {
+                ids: vec![MessageId::new(1), MessageId::new(2)],
+                channel_id: GENERAL,
+            })),
+            g(GuildEvent::RoleCreated(RoleCreated { role: role.clone() })),
+            g(GuildEvent::RoleUpdated(RoleUpdated {
+                role: Role {
+                    name: "moderators".into(),
+                    ..role
+                },
+            })),
+            g(GuildEvent::MemberUpdated(MemberUpdated {
+                user_id: ALICE,
+                nick: Some("al".into()),
+                roles: vec![RoleId::new(2100)],
+                communication_disabled_until: None,
+                mute: false,
+                deaf: false,
+            })),
+            g(GuildEvent::RoleDeleted(RoleDeleted {
+                role_id: RoleId::new(2100),
+            })),
+            g(GuildEvent::ChannelUpdated(ChannelUpdated {
+                channel: renamed,
+            })),
+            g(GuildEvent::InviteCreated(InviteCreated {
+                code: "abc".into(),
+                channel_id: GENERAL,
+                inviter_id: OWNER,
+                max_age: 0,
+                max_uses: 0,
+                temporary: false,
+                created_at: T0,
+            })),
+            g(GuildEvent::InviteRevoked(InviteRevoked {
+                code: "abc".into(),
+                channel_id: GENERAL,
+            })),
+            g(GuildEvent::VoiceStateUpdated(VoiceStateUpdated {
+                state: VoiceState {
+                    user_id: ALICE,
+                    channel_id: None,
+                    session_id: None,
+                    deaf: false,
+                    mute: false,
+                    self_deaf: false,
+                    self_mute: false,
+                    suppress: false,
+                },
+            })),
+            g(GuildEvent::MemberBanned(MemberBanned {
+                user_id: ALICE,
+                user: None,
+                reason: None,
+                delete_message_seconds: 0,
+                banned_at: T0,
+            })),
+            g(GuildEvent::MemberUnbanned(MemberUnbanned {
+                user_id: ALICE,
+            })),
+            g(GuildEvent::GuildUpdated(GuildUpdated {
+                name: Some("renamed".into()),
+                ..GuildUpdated::default()
+            })),
+            g(GuildEvent::ChannelDeleted(ChannelDeleted {
+                channel: text_channel(GENERAL, "general"),
+            })),
+            g(GuildEvent::GuildDeleted(GuildDeleted {})),
+        ])
+        .await;
+    let expected = [
+        "MESSAGE_REACTION_ADD",
+        "MESSAGE_REACTION_REMOVE",
+        "CHANNEL_PINS_UPDATE",
+        "MESSAGE_DELETE",
+        "MESSAGE_DELETE_BULK",
+        "GUILD_ROLE_CREATE",
+        "GUILD_ROLE_UPDATE",
+        "GUILD_MEMBER_UPDATE",
+        "GUILD_ROLE_DELETE",
+        "CHANNEL_UPDATE",
+        "INVITE_CREATE",
+        "INVITE_DELETE",
+        "VOICE_STATE_UPDATE",
+        "GUILD_BAN_ADD",
+        "GUILD_MEMBER_REMOVE",
+        "GUILD_BAN_REMOVE",
+        "GUILD_UPDATE",
+        "CHANNEL_DELETE",
+        "GUILD_DELETE",
+    ];
+    let mut received = Vec::new();
+    for _ in expected {
+        let payload = owner.expect_op(0).await;
+        received.push(payload["t"].as_str().unwrap_or_default().to_owned());
+        match payload["t"].as_str() {
+            Some("MESSAGE_REACTION_ADD") => {
+                assert_eq!(payload["d"]["emoji"]["name"], "🔥");
+                assert_eq!(payload["d"]["member"]["user"]["id"], ALICE.to_string());
+            }
+            Some("GUILD_MEMBER_UPDATE") => {
+                assert_eq!(payload["d"]["nick"], "al");
+                assert_eq!(payload["d"]["roles"], serde_json::json!(["2100"]));
+            }
+            Some("GUILD_UPDATE") => assert_eq!(payload["d"]["name"], "renamed"),
+            Some("CHANNEL_UPDATE") => assert_eq!(payload["d"]["topic"], "news"),
+            _ => {}
+        }
+    }
+    assert_eq!(received, expected);
+}
