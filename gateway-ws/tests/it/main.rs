@@ -6,4 +6,5 @@ mod compression;
 mod fanout;
 mod handshake;
 mod resume;
+mod service;
 mod support;

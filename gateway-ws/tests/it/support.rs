@@ -90,6 +90,11 @@ pub struct World {
     issuer: TokenIssuer,
     seqs: HashMap<AggregateRef, u64>,
     next_offset: i64,
+    /// The read models' schema.
+    pub schema: String,
+    /// Where PostgreSQL and Kafka are.
+    pub postgres: PostgresConfig,
+    pub kafka: KafkaConfig,
     pub gateway: Gateway,
     pub addr: SocketAddr,
     pub shutdown: CancellationToken,
@@ -165,6 +170,9 @@ impl World {
         let mut world = Self {
             pg: PgStore::new(pool),
             publisher,
+            schema: schema.clone(),
+            postgres: stores.postgres.clone(),
+            kafka: stores.kafka.clone(),
             issuer,
             seqs: HashMap::new(),
             next_offset: 0,
@@ -228,6 +236,11 @@ impl World {
             .as_ref()
             .expect("a world with Kafka")
             .publish("postgres", &records);
+    }
+
+    /// A verifier trusting this world's issuer.
+    pub fn verifier(&self) -> TokenVerifier {
+        TokenVerifier::from_jwks(&self.issuer.jwks(), &AuthConfig::default()).expect("usable JWKS")
     }
 
     /// A session token of `user`, as Identify carries it (bare).
