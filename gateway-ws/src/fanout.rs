@@ -126,13 +126,19 @@ impl Fanout {
         if !followed.state.members.contains_key(&user) {
             return true;
         }
-        let large_threshold = slot.with_session(|session| session.large_threshold());
+        let (large_threshold, all_members) = slot.with_session(|session| {
+            // Discord lists every member only to people and to bots that may see
+            // presences.
+            let all =
+                !session.identity().bot || session.intents().contains(Intents::GUILD_PRESENCES);
+            (session.large_threshold(), all)
+        });
         let create = Dispatch {
             event: "GUILD_CREATE",
             data: Arc::from(
                 followed
                     .state
-                    .guild_create(user, large_threshold)
+                    .guild_create(user, large_threshold, all_members)
                     .to_string(),
             ),
             scope: Scope::Guild(guild),

@@ -427,10 +427,13 @@ impl GuildState {
     }
 
     /// GUILD_CREATE's `d` for `viewer`: the guild with the channels they can see,
-    /// members (all up to `large_threshold`; above it the viewer and members in
-    /// voice, as Discord sends without presences) and voice states.
-    pub fn guild_create(&self, viewer: UserId, large_threshold: u64) -> Value {
+    /// its voice states, and its members — all of them when `all_members` and the
+    /// guild is not larger than `large_threshold`, else only the viewer and the
+    /// members in voice (what Discord sends a bot without GUILD_PRESENCES, or
+    /// anyone for a large guild).
+    pub fn guild_create(&self, viewer: UserId, large_threshold: u64, all_members: bool) -> Value {
         let large = u64::try_from(self.members.len()).unwrap_or(u64::MAX) > large_threshold;
+        let trimmed = large || !all_members;
         let channels: Vec<Value> = self
             .channels
             .values()
@@ -440,7 +443,9 @@ impl GuildState {
         let members: Vec<Value> = self
             .members
             .iter()
-            .filter(|(user, _)| !large || **user == viewer || self.voice_states.contains_key(*user))
+            .filter(|(user, _)| {
+                !trimmed || **user == viewer || self.voice_states.contains_key(*user)
+            })
             .map(|(_, member)| member_object(member))
             .collect();
         let voice_states: Vec<Value> = self
@@ -630,15 +635,20 @@ pub(crate) mod tests {
             Permissions::VIEW_CHANNEL,
         )];
         state.channels.insert(hidden.id, hidden);
-        let create = state.guild_create(ALICE, 50);
+        let create = state.guild_create(ALICE, 50, true);
         assert_eq!(create["channels"].as_array().map(Vec::len), Some(1));
         assert_eq!(create["members"].as_array().map(Vec::len), Some(3));
         assert_eq!(create["large"], false);
         assert_eq!(create["member_count"], 3);
-        // Over the threshold: only the viewer (and members in voice).
-        let create = state.guild_create(ALICE, 2);
-        assert_eq!(create["large"], true);
-        assert_eq!(create["members"][0]["user"]["id"], ALICE.to_string());
-        assert_eq!(create["members"].as_array().map(Vec::len), Some(1));
+        // Over the threshold, or without the full list (a bot without
+        // GUILD_PRESENCES): only the viewer (and members in voice).
+        for create in [
+            state.guild_create(ALICE, 2, true),
+            state.guild_create(ALICE, 50, false),
+        ] {
+            assert_eq!(create["members"][0]["user"]["id"], ALICE.to_string());
+            assert_eq!(create["members"].as_array().map(Vec::len), Some(1));
+        }
+        assert_eq!(state.guild_create(ALICE, 2, true)["large"], true);
     }
 }
