@@ -14,6 +14,8 @@
 //!   the snapshot's `seq` are skipped when they arrive.
 //! * **DMs** go to both recipients' sessions (the channel's recipients are learned at
 //!   Identify and from DmChannelOpened).
+//! * **Users**: a profile change is USER_UPDATE to the user's own sessions, and the
+//!   kept guild members and DM recipients show the new profile from then on.
 //!
 //! One lock guards the routing tables; delivery to a session never waits (see
 //! [`crate::hub`]).
@@ -25,9 +27,10 @@ use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::guild::GuildEvent;
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_schemas::message::UserSnapshot;
+use cloudcord_schemas::user::{UserEvent, UserProfileUpdated};
 
 use crate::dispatches::{self, Audience, MessageEventRef, Routed};
-use crate::guild_state::GuildState;
+use crate::guild_state::{GuildState, user_object};
 use crate::hub::{Hub, Slot};
 use crate::projected::Projected;
 use crate::protocol::dispatch::{Dispatch, Scope};
@@ -123,8 +126,9 @@ impl Fanout {
                 })
             }
         };
-        if !followed.state.members.contains_key(&user) {
-            return true;
+        if !followed.state.members.contains_key(&user) || followed.sessions.contains_key(slot.id())
+        {
+            return true; // Not a member, or already following.
         }
         let (large_threshold, all_members) = slot.with_session(|session| {
             // Discord lists every member only to people and to bots that may see
@@ -190,9 +194,60 @@ impl Fanout {
                 self.route_dm(hub, *channel, *actor, event);
                 FollowUps::default()
             }
-            // Account events reach the gateway as guild or DM snapshots; USER_UPDATE
-            // comes with presence.
-            Projected::User { .. } => FollowUps::default(),
+            Projected::User { user, event } => {
+                if let UserEvent::UserProfileUpdated(profile) = &**event {
+                    self.profile_updated(hub, *user, profile);
+                }
+                FollowUps::default()
+            }
+        }
+    }
+
+    /// USER_UPDATE to the user's own sessions; the guilds and DMs kept here show
+    /// the new profile from now on.
+    fn profile_updated(&self, hub: &Hub, user: UserId, profile: &UserProfileUpdated) {
+        let mut routing = lock(&self.routing);
+        let mut bot = false;
+        let renamed = |snapshot: &mut UserSnapshot| {
+            snapshot.username.clone_from(&profile.username);
+            snapshot.global_name.clone_from(&profile.global_name);
+            snapshot.avatar.clone_from(&profile.avatar);
+        };
+        for followed in routing.guilds.values_mut() {
+            if let Some(member) = followed.state.members.get_mut(&user) {
+                bot = member.user.bot;
+                renamed(&mut member.user);
+            }
+        }
+        for recipients in routing.dms.values_mut() {
+            for recipient in recipients.iter_mut().filter(|r| r.id == user) {
+                bot = recipient.bot;
+                renamed(recipient);
+            }
+        }
+        drop(routing);
+        let sessions = hub.sessions_of_user(user);
+        let Some(first) = sessions.first() else {
+            return;
+        };
+        bot |= first.with_session(|session| session.identity().bot);
+        let data = user_object(&UserSnapshot {
+            id: user,
+            username: profile.username.clone(),
+            global_name: profile.global_name.clone(),
+            avatar: profile.avatar.clone(),
+            bot,
+        });
+        let update = Dispatch {
+            event: "USER_UPDATE",
+            data: Arc::from(data.to_string()),
+            scope: Scope::User,
+            intents: Intents::empty(),
+            always_for: None,
+            content: None,
+        };
+        for slot in sessions {
+            slot.offer(&update);
         }
     }
 

@@ -19,7 +19,7 @@ use crate::objects::Ready;
 use crate::projected::Projected;
 use crate::protocol::close_code::CloseCode;
 use crate::protocol::connection::ConnectionConfig;
-use crate::protocol::payload::{IdentifyRequest, Resume};
+use crate::protocol::payload::{IdentifyRequest, Resume, Shard};
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
 use crate::settings::{HttpSettings, SessionSettings};
@@ -124,31 +124,56 @@ impl Gateway {
         let FollowUps { follow } = self.0.fanout.route(&self.0.hub, projected);
         for (guild, user) in follow {
             for slot in self.0.hub.sessions_of_user(user) {
-                self.spawn_follow(slot, vec![guild]);
+                self.spawn_follow_one(slot, guild);
             }
         }
     }
 
-    /// Sends GUILD_CREATE for each of `guilds` to `slot` and subscribes it, in the
-    /// background (each may need a database read).
-    fn spawn_follow(&self, slot: Arc<Slot>, guilds: Vec<GuildId>) {
+    /// After Identify: GUILD_CREATE for each of READY's `guilds`, subscribing the
+    /// session, in the background (each may need a database read). Then the
+    /// member list is read again: a guild joined between READY's read and the
+    /// session's registration (whose join event found no session to tell) gets its
+    /// GUILD_CREATE too, as a join after READY does.
+    fn spawn_follow(&self, slot: Arc<Slot>, guilds: Vec<GuildId>, shard: Option<Shard>) {
         let gateway = self.clone();
         self.0.connections.spawn(async move {
-            for guild in guilds {
-                if let Err(error) = gateway
-                    .0
-                    .fanout
-                    .follow(&gateway.0.read_models, &slot, guild)
-                    .await
-                {
-                    tracing::error!(
-                        %guild,
-                        error = %ErrorChain(&error),
-                        "cannot load a guild for GUILD_CREATE"
-                    );
+            for guild in &guilds {
+                gateway.follow(&slot, *guild).await;
+            }
+            let user = slot.user_id();
+            match gateway.0.read_models.guild_ids(user).await {
+                Ok(now) => {
+                    for guild in now.into_iter().filter(|guild| {
+                        !guilds.contains(guild)
+                            && shard.is_none_or(|shard| shard.owns_guild(guild.get()))
+                    }) {
+                        gateway.follow(&slot, guild).await;
+                    }
                 }
+                Err(error) => tracing::error!(
+                    error = %ErrorChain(&error),
+                    "cannot read a user's guilds after READY"
+                ),
             }
         });
+    }
+
+    /// GUILD_CREATE for one guild (a join or a new guild), in the background.
+    fn spawn_follow_one(&self, slot: Arc<Slot>, guild: GuildId) {
+        let gateway = self.clone();
+        self.0
+            .connections
+            .spawn(async move { gateway.follow(&slot, guild).await });
+    }
+
+    async fn follow(&self, slot: &Arc<Slot>, guild: GuildId) {
+        if let Err(error) = self.0.fanout.follow(&self.0.read_models, slot, guild).await {
+            tracing::error!(
+                %guild,
+                error = %ErrorChain(&error),
+                "cannot load a guild for GUILD_CREATE"
+            );
+        }
     }
 
     async fn authenticate(&self, token: &str) -> Result<Identity, CloseCode> {
@@ -210,7 +235,7 @@ impl Gateway {
         self.0.fanout.learn_dms(dms);
         let (attachment, ready_frame) = self.0.hub.create(session, &ready);
         // After READY (which the connection writes first), one GUILD_CREATE per guild.
-        self.spawn_follow(Arc::clone(&attachment.slot), guilds);
+        self.spawn_follow(Arc::clone(&attachment.slot), guilds, request.shard);
         tracing::info!(
             session = &*attachment.session_id,
             user = %identity.user_id,

@@ -523,3 +523,29 @@ async fn every_kind_of_guild_event_becomes_its_dispatch_in_order() {
     }
     assert_eq!(received, expected);
 }
+
+#[tokio::test]
+async fn a_profile_change_is_user_update_to_the_users_own_sessions() {
+    use cloudcord_schemas::user::{UserEvent, UserProfileUpdated};
+
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut alice, _) = world.identified(&world.token(ALICE), MESSAGES).await;
+    let (mut owner, _) = world.identified(&world.token(OWNER), MESSAGES).await;
+    world
+        .publish(vec![(
+            crate::support::user_ref(ALICE),
+            DomainEvent::User(UserEvent::UserProfileUpdated(UserProfileUpdated {
+                username: "alice".into(),
+                global_name: Some("Alice".into()),
+                avatar: None,
+            })),
+        )])
+        .await;
+    let update = alice.dispatch("USER_UPDATE").await;
+    assert_eq!(update["id"], ALICE.to_string());
+    assert_eq!(update["username"], "alice");
+    assert_eq!(update["global_name"], "Alice");
+    // Nobody else is told.
+    owner.send(serde_json::json!({ "op": 1, "d": null })).await;
+    owner.expect_op(11).await;
+}
