@@ -141,3 +141,23 @@ async fn an_invalid_shard_closes_with_4010() {
     let payload = identify(&world.bot_token(BOT), json!({ "shard": [2, 2] }));
     assert_eq!(closed_by(&world, vec![payload]).await, Ended::Closed(4010));
 }
+
+#[tokio::test]
+async fn a_bot_in_too_many_guilds_without_sharding_closes_with_4011() {
+    let world = World::new(SessionSettings {
+        max_guilds_per_session: 0,
+        ..SessionSettings::default()
+    })
+    .await;
+    let unsharded = identify(&world.bot_token(BOT), json!({}));
+    assert_eq!(
+        closed_by(&world, vec![unsharded]).await,
+        Ended::Closed(4011)
+    );
+    // Sharded, it may connect.
+    let sharded = identify(&world.bot_token(BOT), json!({ "shard": [0, 1] }));
+    let mut client = world.connect("v=10&encoding=json").await;
+    client.hello().await;
+    client.send_text(sharded).await;
+    client.ready(INTENTS).await;
+}
