@@ -21,7 +21,7 @@
 //! [`crate::hub`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::guild::GuildEvent;
@@ -31,16 +31,11 @@ use cloudcord_schemas::user::{UserEvent, UserProfileUpdated};
 
 use crate::dispatches::{self, Audience, MessageEventRef, Routed};
 use crate::guild_state::{GuildState, user_object};
-use crate::hub::{Hub, Slot};
+use crate::hub::{Hub, Slot, lock};
 use crate::projected::Projected;
 use crate::protocol::dispatch::{Dispatch, Scope};
 use crate::protocol::intents::Intents;
 use crate::read_models::ReadModels;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update below completes before anything that could panic.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A guild that sessions here follow.
 struct Followed {

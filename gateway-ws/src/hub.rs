@@ -25,9 +25,10 @@ use crate::metrics::Metrics;
 use crate::protocol::dispatch::Dispatch;
 use crate::protocol::session::Session;
 
-/// Locks `mutex`, also after a panic elsewhere: every update below leaves the
-/// state consistent before anything that could panic, so the data is still good.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `mutex`, also after a panic elsewhere: every update under the gateway's
+/// locks leaves the state consistent before anything that could panic, so the data
+/// is still good.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -85,7 +86,8 @@ impl Slot {
         }
     }
 
-    /// Sends `event` with `data` to the session whatever its intents.
+    /// Sends `event` with `data` to the session whatever its intents and shard (a
+    /// server-made event; the integration tests inject dispatches with it).
     pub fn push(&self, event: &str, data: &str) {
         let mut state = lock(&self.state);
         let frame = state.session.push(event, data);
