@@ -4,17 +4,21 @@
 //!
 //! Nothing is published to `projected` during a replay: the gateway has seen those
 //! events already.
+//!
+//! A replay's schema and database stay behind, so that they can be digested or read
+//! again; [`drop_postgres`] and [`drop_mongo`] remove them once they are not needed.
 
 use std::time::{Duration, Instant};
 
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::mongo::{self, MongoStore};
-use crate::postgres::{self, PgStore};
+use crate::postgres::{self, PgStore, quote_identifier};
 use crate::projector::{self, Options, Outcome, ProjectorError, StoreError};
 use crate::{digest, unique_suffix};
 
@@ -73,6 +77,10 @@ pub async fn postgres(
     let pool = postgres::open_schema(config, schema).await?;
     let mut store = PgStore::new(pool.clone()).with_asynchronous_commit();
     let started = Instant::now();
+    store
+        .defer_message_indexes()
+        .await
+        .map_err(StoreError::from)?;
     let outcome = projector::run(
         kafka,
         &mut store,
@@ -82,6 +90,8 @@ pub async fn postgres(
         shutdown,
     )
     .await?;
+    // Part of building the read models, so part of the time it took.
+    store.restore_indexes().await.map_err(StoreError::from)?;
     let elapsed = started.elapsed();
     tracing::debug!(schema, ?elapsed, "postgres replay projected; digesting");
     let digest = digest::postgres(&pool, schema).await?;
@@ -139,4 +149,23 @@ pub async fn replay(
         mongo(kafka, mongo_config, &database, shutdown),
     );
     Ok((pg?, mongo?))
+}
+
+/// Drops the PostgreSQL `schema` a replay built, with everything in it.
+pub async fn drop_postgres(config: &PostgresConfig, schema: &str) -> Result<(), sqlx::Error> {
+    let mut admin = PgConnection::connect_with(&config.connect_options()?).await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        quote_identifier(schema)
+    )))
+    .execute(&mut admin)
+    .await?;
+    admin.close().await
+}
+
+/// Drops the MongoDB `database` a replay built.
+pub async fn drop_mongo(config: &MongoConfig, database: &str) -> Result<(), StoreError> {
+    let client = mongodb::Client::with_options(config.client_options(crate::NAME).await?)?;
+    client.database(database).drop().await?;
+    Ok(())
 }

@@ -255,6 +255,18 @@ pub enum RowChange {
     DeleteMessage { id: i64 },
 }
 
+impl RowChange {
+    /// Whether the change finds message rows by something other than their id
+    /// (their channel, guild or author): the statements that need the message
+    /// index's secondary indexes.
+    pub fn scans_messages(&self) -> bool {
+        matches!(
+            self,
+            Self::DeleteGuild { .. } | Self::DeleteChannel { .. } | Self::PurgeMessages { .. }
+        )
+    }
+}
+
 /// The row changes `envelope` makes, in the order they apply.
 pub fn project(envelope: &EventEnvelope<DomainEvent>) -> Result<Vec<RowChange>, Unrepresentable> {
     let aggregate = id("aggregate_id", envelope.aggregate.id)?;

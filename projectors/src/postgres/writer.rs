@@ -9,9 +9,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
 
+use super::copy::CopyRows;
 use super::rows::{MessageRow, RowChange};
 
 /// A message's pending flags when its row was written by an earlier batch.
@@ -62,38 +63,7 @@ impl Writer {
         if !self.inserts.is_empty() {
             let rows = std::mem::take(&mut self.inserts);
             self.inserted.clear();
-            let mut ids = Vec::with_capacity(rows.len());
-            let mut channels = Vec::with_capacity(rows.len());
-            let mut guilds: Vec<Option<i64>> = Vec::with_capacity(rows.len());
-            let mut authors = Vec::with_capacity(rows.len());
-            let mut created: Vec<OffsetDateTime> = Vec::with_capacity(rows.len());
-            let mut pinned = Vec::with_capacity(rows.len());
-            let mut deleted = Vec::with_capacity(rows.len());
-            for row in rows {
-                ids.push(row.id);
-                channels.push(row.channel_id);
-                guilds.push(row.guild_id);
-                authors.push(row.author_id);
-                created.push(row.created_at);
-                pinned.push(row.pinned);
-                deleted.push(row.deleted);
-            }
-            // A message id is assigned once; a second insert can only be the same
-            // message, so the first row stands.
-            sqlx::query!(
-                r#"INSERT INTO message_index (id, channel_id, guild_id, author_id, created_at, pinned, deleted)
-                SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::timestamptz[], $6::bool[], $7::bool[])
-                ON CONFLICT (id) DO NOTHING"#,
-                &ids,
-                &channels,
-                &guilds as &[Option<i64>],
-                &authors,
-                &created,
-                &pinned,
-                &deleted,
-            )
-            .execute(&mut *conn)
-            .await?;
+            insert_messages(conn, rows).await?;
         }
         if !self.flags.is_empty() {
             let flags = std::mem::take(&mut self.flags);
@@ -119,6 +89,97 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Fewest new messages worth a `COPY` (three round trips instead of one).
+const COPY_AT_LEAST: usize = 256;
+
+/// PostgreSQL's code for a unique violation.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Inserts new message rows: by binary `COPY` when there are many, inside a
+/// savepoint; if one of them exists already (COPY has no `ON CONFLICT`), the
+/// savepoint is rolled back and the rows go through the statement that skips
+/// existing ones.
+async fn insert_messages(
+    conn: &mut PgConnection,
+    rows: Vec<MessageRow>,
+) -> Result<(), sqlx::Error> {
+    if rows.len() >= COPY_AT_LEAST {
+        let mut savepoint = conn.begin().await?;
+        match copy_messages(&mut savepoint, &rows).await {
+            Ok(()) => return savepoint.commit().await,
+            Err(sqlx::Error::Database(error))
+                if error.code().as_deref() == Some(UNIQUE_VIOLATION) =>
+            {
+                savepoint.rollback().await?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    insert_messages_skipping_existing(conn, rows).await
+}
+
+async fn copy_messages(conn: &mut PgConnection, rows: &[MessageRow]) -> Result<(), sqlx::Error> {
+    let mut data = CopyRows::new(7, rows.len());
+    for row in rows {
+        data.row()
+            .int8(row.id)
+            .int8(row.channel_id)
+            .int8_or_null(row.guild_id)
+            .int8(row.author_id)
+            .timestamptz(row.created_at)
+            .bool(row.pinned)
+            .bool(row.deleted);
+    }
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY message_index (id, channel_id, guild_id, author_id, created_at, pinned, deleted) \
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    copy.send(data.finish()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+async fn insert_messages_skipping_existing(
+    conn: &mut PgConnection,
+    rows: Vec<MessageRow>,
+) -> Result<(), sqlx::Error> {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut channels = Vec::with_capacity(rows.len());
+    let mut guilds: Vec<Option<i64>> = Vec::with_capacity(rows.len());
+    let mut authors = Vec::with_capacity(rows.len());
+    let mut created: Vec<OffsetDateTime> = Vec::with_capacity(rows.len());
+    let mut pinned = Vec::with_capacity(rows.len());
+    let mut deleted = Vec::with_capacity(rows.len());
+    for row in rows {
+        ids.push(row.id);
+        channels.push(row.channel_id);
+        guilds.push(row.guild_id);
+        authors.push(row.author_id);
+        created.push(row.created_at);
+        pinned.push(row.pinned);
+        deleted.push(row.deleted);
+    }
+    // A message id is assigned once; a second insert can only be the same
+    // message, so the first row stands.
+    sqlx::query!(
+        r#"INSERT INTO message_index (id, channel_id, guild_id, author_id, created_at, pinned, deleted)
+                SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::timestamptz[], $6::bool[], $7::bool[])
+                ON CONFLICT (id) DO NOTHING"#,
+        &ids,
+        &channels,
+        &guilds as &[Option<i64>],
+        &authors,
+        &created,
+        &pinned,
+        &deleted,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 impl Writer {
