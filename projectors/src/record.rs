@@ -142,19 +142,42 @@ impl<E: EventType> Stored<E> {
 fn decode_current(value: &[u8]) -> Option<EventEnvelope<DomainEvent>> {
     fn typed<E: EventType + DeserializeOwned>(
         value: &[u8],
+        kind: AggregateType,
         wrap: fn(E) -> DomainEvent,
     ) -> Option<EventEnvelope<DomainEvent>> {
-        serde_json::from_slice::<Stored<E>>(value)
-            .ok()?
-            .current(wrap)
+        let stored = serde_json::from_slice::<Stored<E>>(value).ok()?;
+        // A wrong guess of the kind decodes as something else or not at all.
+        (stored.aggregate_type == kind).then(|| stored.current(wrap))?
     }
-    let Kind { aggregate_type } = serde_json::from_slice(value).ok()?;
-    match aggregate_type {
-        AggregateType::Guild => typed(value, DomainEvent::Guild),
-        AggregateType::User => typed(value, DomainEvent::User),
-        AggregateType::DmChannel => typed(value, DomainEvent::DmChannel),
-        AggregateType::UsernameClaim => typed(value, DomainEvent::UsernameClaim),
+    let kind = match peek_kind(value) {
+        Some(kind) => kind,
+        None => serde_json::from_slice::<Kind>(value).ok()?.aggregate_type,
+    };
+    match kind {
+        AggregateType::Guild => typed(value, kind, DomainEvent::Guild),
+        AggregateType::User => typed(value, kind, DomainEvent::User),
+        AggregateType::DmChannel => typed(value, kind, DomainEvent::DmChannel),
+        AggregateType::UsernameClaim => typed(value, kind, DomainEvent::UsernameClaim),
     }
+}
+
+/// The aggregate type as envelopes spell it near their start
+/// (`"aggregate_type":"guild"`), found without parsing the record: a guess (the
+/// key could in principle sit in a nested object first) that the typed decoding
+/// confirms, saving a pass over the record.
+fn peek_kind(value: &[u8]) -> Option<AggregateType> {
+    const KEY: &[u8] = br#""aggregate_type":""#;
+    let start = value.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let rest = value.get(start..)?;
+    let name = rest.get(..rest.iter().position(|&b| b == b'"')?)?;
+    [
+        AggregateType::Guild,
+        AggregateType::User,
+        AggregateType::DmChannel,
+        AggregateType::UsernameClaim,
+    ]
+    .into_iter()
+    .find(|kind| kind.as_str().as_bytes() == name)
 }
 
 /// The general decoding: the event as JSON, lifted by the upcasters to its current
@@ -208,7 +231,7 @@ fn decode_lifted(value: &[u8]) -> Result<EventEnvelope<DomainEvent>, DecodeError
 mod tests {
     use cloudcord_schemas::envelope::EventEnvelope;
 
-    use super::{DecodeError, decode, decode_current, decode_lifted};
+    use super::{DecodeError, decode, decode_current, decode_lifted, peek_kind};
     use crate::test_events::{in_guild, message_sent};
 
     fn stored(envelope: &EventEnvelope<super::DomainEvent>) -> Vec<u8> {
@@ -223,6 +246,7 @@ mod tests {
             decode_current(&value).is_some(),
             "the one-pass path applies"
         );
+        assert_eq!(peek_kind(&value), Some(record.envelope.aggregate.kind));
         let fast = decode(&value).expect("decodes");
         assert_eq!(fast, record.envelope);
         assert_eq!(fast, decode_lifted(&value).expect("decodes"));
