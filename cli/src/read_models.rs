@@ -28,6 +28,8 @@ use cloudcord_schemas::ids::{ChannelId, MessageId, Snowflake, UserId};
 use cloudcord_schemas::message::{MessagePinned, MessageSent, UserSnapshot};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -95,6 +97,9 @@ pub struct ReplayBenchArgs {
     /// Events to append, then replay.
     #[arg(long, default_value_t = 1_000_000)]
     pub events: u64,
+    /// Keep the benchmark's topics and schema afterwards (they are dropped by default).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// `cloudcord bench projection-lag` options.
@@ -106,6 +111,9 @@ pub struct LagBenchArgs {
     /// How long to append, in seconds.
     #[arg(long, default_value_t = 30)]
     pub seconds: u64,
+    /// Keep the benchmark's topics and schema afterwards (they are dropped by default).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Guilds the benchmark's messages are spread over.
@@ -232,8 +240,41 @@ async fn bench_kafka(kafka: &KafkaConfig, name: &str) -> anyhow::Result<KafkaCon
     Ok(kafka)
 }
 
+/// Deletes the benchmark's topics (everything under its own prefix).
+async fn delete_bench_topics(kafka: &KafkaConfig) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config("bench-cleanup").create()?;
+    let specs = kafka.topics().specs(kafka.partitions);
+    let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+    for result in admin
+        .delete_topics(&names, &AdminOptions::new())
+        .await
+        .context("deleting the benchmark's topics")?
+    {
+        if let Err((topic, code)) = result {
+            tracing::warn!(topic, %code, "a benchmark topic was not deleted");
+        }
+    }
+    Ok(())
+}
+
+/// Removes what a benchmark created, unless asked to keep it.
+async fn clean_up_bench(
+    config: &ProjectorsConfig,
+    kafka: &KafkaConfig,
+    schema: &str,
+    keep: bool,
+) -> anyhow::Result<()> {
+    if keep {
+        return Ok(());
+    }
+    replay::drop_postgres(&config.postgres, schema)
+        .await
+        .context("dropping the benchmark's schema")?;
+    delete_bench_topics(kafka).await
+}
+
 /// `cloudcord bench replay`: appends `events`, then replays them into a fresh
-/// PostgreSQL schema and reports the rate.
+/// PostgreSQL schema and reports the rate and where the time went.
 #[expect(clippy::print_stdout, reason = "the report is this command's output")]
 pub async fn bench_replay(config: &ProjectorsConfig, args: &ReplayBenchArgs) -> anyhow::Result<()> {
     let kafka = bench_kafka(&config.kafka, "replay").await?;
@@ -268,16 +309,36 @@ pub async fn bench_replay(config: &ProjectorsConfig, args: &ReplayBenchArgs) -> 
         report.outcome.applied,
         report.elapsed.as_secs_f64()
     );
+    let timings = report.outcome.timings;
+    println!();
+    println!("| replay stage | seconds |");
+    println!("|---|---:|");
+    for (stage, time) in [
+        ("reading (Kafka + decoding)", timings.reading),
+        ("  of which decoding", timings.decoding),
+        (
+            "judging (positions, seq checks, projection)",
+            timings.judging,
+        ),
+        ("writing (PostgreSQL transaction)", timings.writing),
+    ] {
+        println!("| {stage} | {:.1} |", time.as_secs_f64());
+    }
     println!(
         "{}",
         serde_json::json!({
             "events": report.outcome.applied,
             "replay_seconds": report.elapsed.as_secs_f64(),
             "replay_events_per_s": rate,
+            "reading_seconds": timings.reading.as_secs_f64(),
+            "decoding_seconds": timings.decoding.as_secs_f64(),
+            "judging_seconds": timings.judging.as_secs_f64(),
+            "writing_seconds": timings.writing.as_secs_f64(),
             "schema": schema,
+            "kept": args.keep,
         })
     );
-    Ok(())
+    clean_up_bench(config, &kafka, &schema, args.keep).await
 }
 
 /// `cloudcord bench projection-lag`: a live PostgreSQL projector on topics of its
@@ -356,6 +417,7 @@ pub async fn bench_projection_lag(
         .context("not every event reached `projected` within 60 s")???;
     shutdown.cancel();
     projector.await??;
+    clean_up_bench(config, &kafka, &schema, args.keep).await?;
     let ms = |us: u64| us as f64 / 1000.0;
     println!("| rate (events/s) | events | p50 lag (ms) | p99 lag (ms) | max (ms) |");
     println!("|---:|---:|---:|---:|---:|");

@@ -51,6 +51,8 @@ async fn a_projector_killed_mid_batch_resumes_to_the_replayed_read_models() {
     )
     .await
     .expect("replay");
+    world.track_schema(&pg.target);
+    world.track_database(&mongo.target);
     assert_eq!(pg.outcome.applied, 1600);
     assert_eq!(live_pg, pg.digest, "PostgreSQL live and replay differ");
     assert_eq!(live_mongo, mongo.digest, "MongoDB live and replay differ");

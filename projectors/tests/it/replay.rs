@@ -12,17 +12,22 @@ async fn two_replays_of_the_same_log_have_equal_digests() {
     send_workload(&mut world, &mut Workload::new(), 600).await;
     let shutdown = CancellationToken::new();
 
+    let (schema, database) = (unique("replay"), unique("replay"));
+    world.track_schema(&schema);
+    world.track_database(&database);
     let (pg_a, mongo_a) = (
-        replay::postgres(&world.kafka, &world.postgres, &unique("replay"), &shutdown)
+        replay::postgres(&world.kafka, &world.postgres, &schema, &shutdown)
             .await
             .expect("first postgres replay"),
-        replay::mongo(&world.kafka, &world.mongo, &unique("replay"), &shutdown)
+        replay::mongo(&world.kafka, &world.mongo, &database, &shutdown)
             .await
             .expect("first mongo replay"),
     );
     let (pg_b, mongo_b) = replay::replay(&world.kafka, &world.postgres, &world.mongo, &shutdown)
         .await
         .expect("second replay");
+    world.track_schema(&pg_b.target);
+    world.track_database(&mongo_b.target);
 
     assert_eq!(pg_a.outcome.applied, 600);
     assert_eq!(mongo_a.outcome.applied, 600);

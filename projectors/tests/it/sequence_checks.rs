@@ -22,6 +22,7 @@ async fn a_duplicate_record_is_skipped() {
     world.send(guild, message_sent(7_000_000, 7_000_101)).await;
 
     let schema = unique("dup");
+    world.track_schema(&schema);
     let report = replay::postgres(
         &world.kafka,
         &world.postgres,
@@ -61,6 +62,7 @@ async fn a_gap_stops_its_partition_and_is_reported() {
     }
 
     let schema = unique("gap");
+    world.track_schema(&schema);
     let pool = open_schema(&world.postgres, &schema).await.expect("schema");
     let metrics = Metrics::unregistered();
     let outcome = projector::run(

@@ -1,13 +1,20 @@
 //! One test's private world — topics under a unique prefix, a PostgreSQL schema, a
 //! MongoDB database — an event producer that keeps each aggregate's `seq` and
 //! `prev_hash` chain, a deterministic workload, and the real `projectors` binary.
+//!
+//! A world removes what it made when it is dropped — its topics, its live schema and
+//! database, and every replay target the test handed to [`World::track_schema`] /
+//! [`World::track_database`] — also when the test fails; projectors it started are
+//! killed first.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use cloudcord_projectors::mongo::{self as mongo_store, OFFSETS};
 use cloudcord_projectors::postgres::open_schema;
+use cloudcord_projectors::replay;
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::mongo::MongoConfig;
@@ -29,6 +36,8 @@ use cloudcord_schemas::permissions::Permissions;
 use cloudcord_schemas::user::{UserEvent, UserRegistered, UserSettings, UserSettingsChanged};
 use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
@@ -59,6 +68,9 @@ pub struct World {
     pub database: String,
     producer: FutureProducer,
     chains: HashMap<AggregateRef, (u64, Option<EventHash>)>,
+    /// Schemas and databases to drop with the world, besides the live ones.
+    schemas: Mutex<Vec<String>>,
+    databases: Mutex<Vec<String>>,
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -98,7 +110,25 @@ impl World {
             mongo: stores.mongo,
             producer,
             chains: HashMap::new(),
+            schemas: Mutex::default(),
+            databases: Mutex::default(),
         }
+    }
+
+    /// Drops PostgreSQL `schema` (a replay's) together with the world.
+    pub fn track_schema(&self, schema: &str) {
+        self.schemas
+            .lock()
+            .expect("no test panics holding the lock")
+            .push(schema.to_owned());
+    }
+
+    /// Drops MongoDB `database` (a replay's) together with the world.
+    pub fn track_database(&self, database: &str) {
+        self.databases
+            .lock()
+            .expect("no test panics holding the lock")
+            .push(database.to_owned());
     }
 
     /// The next record of `aggregate`'s history, with its chain.
@@ -165,7 +195,7 @@ impl World {
     }
 
     /// Starts the real `projectors` binary on this world.
-    pub fn spawn_projectors(&self, name: &str) -> Child {
+    pub fn spawn_projectors(&self, name: &str) -> Projectors {
         let log = std::fs::File::create(
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
                 .join(format!("{}{name}.log", self.kafka.topic_prefix)),
@@ -189,6 +219,7 @@ impl World {
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
+            .map(Projectors)
             .expect("start projectors")
     }
 
@@ -241,6 +272,83 @@ impl World {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let kafka = self.kafka.clone();
+        let (postgres, mongo) = (self.postgres.clone(), self.mongo.clone());
+        let mut schemas = std::mem::take(self.schemas.get_mut().unwrap_or_else(|e| e.into_inner()));
+        schemas.push(self.schema.clone());
+        let mut databases =
+            std::mem::take(self.databases.get_mut().unwrap_or_else(|e| e.into_inner()));
+        databases.push(self.database.clone());
+        // Drop cannot await, and the test's runtime may be unwinding: clean up on a
+        // thread of its own with a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the clean-up");
+            runtime.block_on(async {
+                for schema in &schemas {
+                    if let Err(error) = replay::drop_postgres(&postgres, schema).await {
+                        tracing::warn!(schema, %error, "a test schema was left behind");
+                    }
+                }
+                for database in &databases {
+                    if let Err(error) = replay::drop_mongo(&mongo, database).await {
+                        tracing::warn!(database, ?error, "a test database was left behind");
+                    }
+                }
+                delete_topics(&kafka).await;
+            });
+        });
+        if cleanup.join().is_err() {
+            tracing::warn!("cleaning up a test's world panicked");
+        }
+    }
+}
+
+/// Deletes the world's topics (everything under its prefix).
+async fn delete_topics(kafka: &KafkaConfig) {
+    let admin: AdminClient<DefaultClientContext> =
+        match kafka.client_config("test-cleanup").create() {
+            Ok(admin) => admin,
+            Err(error) => {
+                tracing::warn!(%error, "the test's topics were left behind");
+                return;
+            }
+        };
+    let specs = kafka.topics().specs(PARTITIONS);
+    let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+    if let Err(error) = admin.delete_topics(&names, &AdminOptions::new()).await {
+        tracing::warn!(%error, "the test's topics were left behind");
+    }
+}
+
+/// A running `projectors` process, killed when dropped (a failed test leaves none
+/// behind).
+pub struct Projectors(Child);
+
+impl Projectors {
+    /// Sends SIGKILL.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Projectors {
+    fn drop(&mut self) {
+        // Already gone when the test killed and reaped it.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
