@@ -89,6 +89,23 @@ impl KafkaConfig {
             .map_err(|_| KafkaError::Canceled)?
     }
 
+    /// Deletes the topics `names` (those that exist). Tests and benchmarks clean up
+    /// after themselves with it: a single local broker slows to a crawl under the
+    /// tens of thousands of partitions that leftover per-test topics add up to.
+    pub async fn delete_topics(&self, names: &[String]) -> Result<(), KafkaError> {
+        let admin: AdminClient<DefaultClientContext> =
+            self.client_config("cloudcord-topics").create()?;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        for result in admin.delete_topics(&names, &options).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+                Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+            }
+        }
+        Ok(())
+    }
+
     /// Settings every client shares: where the brokers are and who is asking.
     pub fn client_config(&self, client_id: &str) -> ClientConfig {
         let mut config = ClientConfig::new();

@@ -43,7 +43,26 @@ pub struct Bus {
 }
 
 impl Drop for Bus {
+    /// Removes the test's topics and message index files, also when it failed.
     fn drop(&mut self) {
+        let kafka = self.kafka.clone();
+        let names: Vec<String> = self
+            .topics
+            .specs(PARTITIONS)
+            .into_iter()
+            .map(|spec| spec.name)
+            .collect();
+        // Drop cannot await, and may run inside the test's runtime: a thread with a
+        // runtime of its own deletes the topics. Best effort: a leftover topic costs
+        // the broker, not the test's verdict.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a cleanup runtime");
+            runtime.block_on(kafka.delete_topics(&names))
+        })
+        .join();
         let Ok(entries) = std::fs::read_dir(processor_state_dir()) else {
             return;
         };
