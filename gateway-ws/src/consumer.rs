@@ -23,7 +23,7 @@ use crate::metrics::RecordOutcome;
 use crate::projected;
 
 /// How long a metadata or offsets request may take at start-up.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The consumer, positioned and ready to run.
 pub struct DispatchSource {

@@ -35,6 +35,7 @@ use crate::hub::{Hub, Slot, lock};
 use crate::projected::Projected;
 use crate::protocol::dispatch::{Dispatch, Scope};
 use crate::protocol::intents::Intents;
+use crate::protocol::payload::{MemberRequest, MemberSelection};
 use crate::read_models::ReadModels;
 
 /// A guild that sessions here follow.
@@ -150,6 +151,35 @@ impl Fanout {
             .sessions
             .insert(Arc::clone(slot.id()), Arc::clone(slot));
         true
+    }
+
+    /// Answers a member request of `slot`'s session with GUILD_MEMBERS_CHUNKs, from
+    /// memory. Only a guild the session follows is answered; asking for every
+    /// member needs GUILD_MEMBERS, and without it nothing is sent (as Discord, whose
+    /// libraries then time out).
+    pub fn request_members(&self, slot: &Slot, request: &MemberRequest) {
+        let may_list_all =
+            slot.with_session(|session| session.intents().contains(Intents::GUILD_MEMBERS));
+        if request.members == MemberSelection::All && !may_list_all {
+            return;
+        }
+        let routing = lock(&self.routing);
+        let Some(followed) = routing.guilds.get(&request.guild_id) else {
+            return;
+        };
+        if !followed.sessions.contains_key(slot.id()) {
+            return;
+        }
+        for chunk in followed.state.member_chunks(request) {
+            slot.offer(&Dispatch {
+                event: "GUILD_MEMBERS_CHUNK",
+                data: Arc::from(chunk.to_string()),
+                scope: Scope::Guild(request.guild_id),
+                intents: Intents::empty(),
+                always_for: None,
+                content: None,
+            });
+        }
     }
 
     /// Remembers `user`'s DM channels (at Identify).

@@ -19,7 +19,7 @@ use crate::objects::Ready;
 use crate::projected::Projected;
 use crate::protocol::close_code::CloseCode;
 use crate::protocol::connection::ConnectionConfig;
-use crate::protocol::payload::{IdentifyRequest, Resume, Shard};
+use crate::protocol::payload::{IdentifyRequest, MemberRequest, Resume, Shard};
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
 use crate::settings::{HttpSettings, SessionSettings};
@@ -117,6 +117,11 @@ impl Gateway {
                 .fanout
                 .forget(std::slice::from_ref(&attachment.session_id));
         }
+    }
+
+    /// Answers a member request of the session held by `attachment`.
+    pub fn request_guild_members(&self, attachment: &Attachment, request: &MemberRequest) {
+        self.0.fanout.request_members(&attachment.slot, request);
     }
 
     /// Routes one projected event to the sessions it concerns.

@@ -17,6 +17,11 @@ use cloudcord_schemas::permissions::{
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::protocol::payload::{MemberRequest, MemberSelection};
+
+/// Most members per GUILD_MEMBERS_CHUNK.
+const MEMBERS_PER_CHUNK: usize = 1000;
+
 /// A member as the gateway keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
@@ -326,6 +331,61 @@ impl GuildState {
         self.voice_states.remove(&user);
     }
 
+    /// GUILD_MEMBERS_CHUNKs' `d` answering `request`: up to 1,000 members each,
+    /// `not_found` for requested users who are not members, the nonce echoed.
+    pub fn member_chunks(&self, request: &MemberRequest) -> Vec<Value> {
+        let mut not_found = Vec::new();
+        let mut members: Vec<&Member> = match &request.members {
+            MemberSelection::All => self.members.values().collect(),
+            MemberSelection::Prefix { prefix, limit } => {
+                let mut found: Vec<&Member> = self
+                    .members
+                    .values()
+                    .filter(|member| member.user.username.to_lowercase().starts_with(prefix))
+                    .collect();
+                found.sort_by_key(|member| member.user.id);
+                found.truncate(usize::try_from(*limit).unwrap_or(usize::MAX));
+                found
+            }
+            MemberSelection::Users(users) => users
+                .iter()
+                .filter_map(|user| {
+                    let member = self.members.get(user);
+                    if member.is_none() {
+                        not_found.push(user.to_string());
+                    }
+                    member
+                })
+                .collect(),
+        };
+        members.sort_by_key(|member| member.user.id);
+        let chunks: Vec<&[&Member]> = if members.is_empty() {
+            vec![&[]]
+        } else {
+            members.chunks(MEMBERS_PER_CHUNK).collect()
+        };
+        let count = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(index, chunk)| {
+                let mut data = json!({
+                    "guild_id": self.id,
+                    "members": chunk.iter().map(|member| member_object(member)).collect::<Vec<_>>(),
+                    "chunk_index": index,
+                    "chunk_count": count,
+                });
+                if index == 0 && !not_found.is_empty() {
+                    data["not_found"] = json!(not_found);
+                }
+                if let Some(nonce) = &request.nonce {
+                    data["nonce"] = json!(nonce);
+                }
+                data
+            })
+            .collect()
+    }
+
     /// Discord's guild object.
     pub fn guild_object(&self) -> Value {
         let roles: Vec<Value> = self.roles.values().map(role_object).collect();
@@ -603,6 +663,60 @@ pub(crate) mod tests {
             let seen = [OWNER, ALICE, BOB].map(|user| state.can_view(user, ChannelId::new(10)));
             assert_eq!(seen, expected, "{overwrites:?} with {roles:?}");
         }
+    }
+
+    #[test]
+    fn member_chunks_answer_all_prefix_and_user_requests() {
+        use crate::protocol::payload::{MemberRequest, MemberSelection};
+
+        let state = guild();
+        let ask = |members, nonce: Option<&str>| MemberRequest {
+            guild_id: GUILD,
+            members,
+            nonce: nonce.map(str::to_owned),
+        };
+        let ids = |chunk: &serde_json::Value| -> Vec<String> {
+            chunk["members"]
+                .as_array()
+                .map(|members| {
+                    members
+                        .iter()
+                        .map(|m| m["user"]["id"].as_str().unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let all = state.member_chunks(&ask(MemberSelection::All, Some("n")));
+        assert_eq!(all.len(), 1);
+        assert_eq!(ids(&all[0]), ["1", "2", "3"]);
+        assert_eq!(
+            (all[0]["chunk_index"].clone(), all[0]["chunk_count"].clone()),
+            (0.into(), 1.into())
+        );
+        assert_eq!(all[0]["nonce"], "n");
+        let prefix = state.member_chunks(&ask(
+            MemberSelection::Prefix {
+                prefix: "al".into(),
+                limit: 100,
+            },
+            None,
+        ));
+        assert_eq!(ids(&prefix[0]), ["2"]);
+        let users = state.member_chunks(&ask(
+            MemberSelection::Users(vec![BOB, UserId::new(99)]),
+            None,
+        ));
+        assert_eq!(ids(&users[0]), ["3"]);
+        assert_eq!(users[0]["not_found"], serde_json::json!(["99"]));
+        // Nothing matches: one empty chunk still answers.
+        let none = state.member_chunks(&ask(
+            MemberSelection::Prefix {
+                prefix: "zz".into(),
+                limit: 1,
+            },
+            None,
+        ));
+        assert_eq!((none.len(), ids(&none[0]).len()), (1, 0));
     }
 
     #[test]

@@ -273,6 +273,11 @@ impl ConnectionTask {
                     Err(ResumeFailure::SessionInvalid) => self.connection.session_invalid(),
                     Err(ResumeFailure::Close(code)) => self.connection.close(code),
                 },
+                Output::RequestGuildMembers(request) => {
+                    if let Some(attachment) = &self.attachment {
+                        self.gateway.request_guild_members(attachment, &request);
+                    }
+                }
                 Output::Close(code) => {
                     self.link.close(code).await;
                     return Some(End::Closed(code));

@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::close_code::CloseCode;
-use super::payload::{self, ClientPayload, IdentifyRequest, Resume};
+use super::payload::{self, ClientPayload, IdentifyRequest, MemberRequest, Resume};
 
 /// The timing and flood rules of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,9 @@ pub enum Output {
     /// [`Connection::resumed`], [`Connection::session_invalid`] or
     /// [`Connection::close`].
     Resume(Resume),
+    /// Send the session GUILD_MEMBERS_CHUNKs for this request (identified
+    /// connections only).
+    RequestGuildMembers(MemberRequest),
     /// Close the socket with this code. Nothing follows it.
     Close(CloseCode),
 }
@@ -190,6 +193,16 @@ impl Connection {
                 }
                 _ => self.close(CloseCode::AlreadyAuthenticated),
             },
+            Ok(ClientPayload::RequestGuildMembers(request)) => {
+                if self.state != State::Active {
+                    self.close(CloseCode::NotAuthenticated);
+                } else {
+                    match request.validate() {
+                        Ok(request) => self.outputs.push_back(Output::RequestGuildMembers(request)),
+                        Err(code) => self.close(code),
+                    }
+                }
+            }
             Ok(ClientPayload::Unhandled(opcode)) => {
                 if self.state != State::Active {
                     self.close(CloseCode::NotAuthenticated);
@@ -395,6 +408,23 @@ mod tests {
             drain(&mut connection),
             [Output::Close(CloseCode::NotAuthenticated)]
         );
+    }
+
+    #[test]
+    fn member_requests_are_handed_to_the_driver_once_identified() {
+        let request = br#"{"op":8,"d":{"guild_id":"1","query":"","limit":0}}"#;
+        let (mut connection, now) = connected();
+        connection.handle_message(now, request);
+        assert_eq!(
+            drain(&mut connection),
+            [Output::Close(CloseCode::NotAuthenticated)]
+        );
+        let (mut connection, now) = identified();
+        connection.handle_message(now, request);
+        assert!(matches!(
+            drain(&mut connection)[..],
+            [Output::RequestGuildMembers(_)]
+        ));
     }
 
     #[test]

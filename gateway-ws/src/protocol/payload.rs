@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use cloudcord_schemas::ids::{GuildId, UserId};
+
 use super::close_code::CloseCode;
 use super::intents::Intents;
 
@@ -93,8 +95,10 @@ pub enum ClientPayload {
     Identify(Identify),
     /// op 6.
     Resume(Resume),
-    /// op 3, 4, 8 or 31: valid requests this gateway accepts but does not act on
-    /// yet (presence, voice and member requests come with their features).
+    /// op 8.
+    RequestGuildMembers(RequestGuildMembers),
+    /// op 3, 4 or 31: valid requests this gateway accepts but does not act on yet
+    /// (presence, voice and soundboard requests come with their features).
     Unhandled(Opcode),
 }
 
@@ -250,6 +254,99 @@ impl fmt::Debug for Resume {
     }
 }
 
+/// Request Guild Members (op 8) as a client sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RequestGuildMembers {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// A username prefix; `""` with `limit` 0 asks for every member.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Most members matching `query` (required with it).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// Whether presences are wanted (none are kept yet, so always empty).
+    #[serde(default)]
+    pub presences: bool,
+    /// Which users, one or several.
+    #[serde(default)]
+    pub user_ids: Option<OneOrMany>,
+    /// Echoed in the chunks when it is at most 32 bytes.
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+/// A snowflake or an array of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One user.
+    One(UserId),
+    /// Several users.
+    Many(Vec<UserId>),
+}
+
+/// Longest nonce echoed in GUILD_MEMBERS_CHUNK ("up to 32 bytes").
+const MAX_NONCE_BYTES: usize = 32;
+
+/// Most members a prefix query or a user list returns.
+pub const MAX_MEMBERS_PER_QUERY: u64 = 100;
+
+/// What a member request asks for, once valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRequest {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// Which members.
+    pub members: MemberSelection,
+    /// The nonce to echo, if valid.
+    pub nonce: Option<String>,
+}
+
+/// Which members a request selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberSelection {
+    /// Every member (needs GUILD_MEMBERS).
+    All,
+    /// Members whose username starts with the prefix (case-insensitive), at most
+    /// `limit`.
+    Prefix {
+        /// The lower-cased prefix.
+        prefix: String,
+        /// At most this many (1 to 100).
+        limit: u64,
+    },
+    /// These users (at most 100).
+    Users(Vec<UserId>),
+}
+
+impl RequestGuildMembers {
+    /// Checks the shape: `query` (with `limit`) or `user_ids`, else 4002.
+    pub fn validate(self) -> Result<MemberRequest, CloseCode> {
+        let members = match (self.query, self.limit, self.user_ids) {
+            (_, _, Some(users)) => {
+                let mut users = match users {
+                    OneOrMany::One(user) => vec![user],
+                    OneOrMany::Many(users) => users,
+                };
+                users.truncate(usize::try_from(MAX_MEMBERS_PER_QUERY).unwrap_or(usize::MAX));
+                MemberSelection::Users(users)
+            }
+            (Some(query), Some(0), None) if query.is_empty() => MemberSelection::All,
+            (Some(query), Some(limit), None) => MemberSelection::Prefix {
+                prefix: query.to_lowercase(),
+                limit: limit.clamp(1, MAX_MEMBERS_PER_QUERY),
+            },
+            _ => return Err(CloseCode::DecodeError),
+        };
+        Ok(MemberRequest {
+            guild_id: self.guild_id,
+            members,
+            nonce: self.nonce.filter(|nonce| nonce.len() <= MAX_NONCE_BYTES),
+        })
+    }
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     op: Value,
@@ -277,10 +374,10 @@ pub fn decode(bytes: &[u8]) -> Result<ClientPayload, CloseCode> {
         },
         Opcode::Identify => data(envelope.d).map(ClientPayload::Identify),
         Opcode::Resume => data(envelope.d).map(ClientPayload::Resume),
-        Opcode::PresenceUpdate
-        | Opcode::VoiceStateUpdate
-        | Opcode::RequestGuildMembers
-        | Opcode::RequestSoundboardSounds => Ok(ClientPayload::Unhandled(opcode)),
+        Opcode::RequestGuildMembers => data(envelope.d).map(ClientPayload::RequestGuildMembers),
+        Opcode::PresenceUpdate | Opcode::VoiceStateUpdate | Opcode::RequestSoundboardSounds => {
+            Ok(ClientPayload::Unhandled(opcode))
+        }
         Opcode::Dispatch
         | Opcode::Reconnect
         | Opcode::InvalidSession
@@ -434,11 +531,10 @@ mod tests {
     }
 
     #[test]
-    fn presence_voice_and_member_requests_are_accepted_but_not_acted_on() {
+    fn presence_voice_and_soundboard_requests_are_accepted_but_not_acted_on() {
         for (op, opcode) in [
             (3, Opcode::PresenceUpdate),
             (4, Opcode::VoiceStateUpdate),
-            (8, Opcode::RequestGuildMembers),
             (31, Opcode::RequestSoundboardSounds),
         ] {
             let payload = format!(r#"{{"op":{op},"d":{{}}}}"#);
@@ -447,6 +543,60 @@ mod tests {
                 Ok(ClientPayload::Unhandled(opcode))
             );
         }
+    }
+
+    fn member_request(d: Value) -> Result<super::MemberRequest, CloseCode> {
+        let payload = json!({ "op": 8, "d": d }).to_string();
+        match decode(payload.as_bytes())? {
+            ClientPayload::RequestGuildMembers(request) => request.validate(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn member_requests_select_all_a_prefix_or_users() {
+        use super::MemberSelection;
+        use cloudcord_schemas::ids::UserId;
+
+        let all = member_request(json!({ "guild_id": "1", "query": "", "limit": 0 }));
+        assert_eq!(all.map(|r| r.members), Ok(MemberSelection::All));
+        let prefix = member_request(json!({ "guild_id": "1", "query": "Al", "limit": 500 }));
+        assert_eq!(
+            prefix.map(|r| r.members),
+            Ok(MemberSelection::Prefix {
+                prefix: "al".into(),
+                limit: 100
+            })
+        );
+        let one = member_request(json!({ "guild_id": "1", "user_ids": "7", "nonce": "n" }))
+            .expect("valid");
+        assert_eq!(one.members, MemberSelection::Users(vec![UserId::new(7)]));
+        assert_eq!(one.nonce.as_deref(), Some("n"));
+        let many = member_request(json!({ "guild_id": "1", "user_ids": ["7", "8"] }));
+        assert_eq!(
+            many.map(|r| r.members),
+            Ok(MemberSelection::Users(vec![UserId::new(7), UserId::new(8)]))
+        );
+    }
+
+    #[test]
+    fn a_member_request_without_query_or_users_closes_with_4002() {
+        for d in [
+            json!({ "guild_id": "1" }),
+            json!({ "guild_id": "1", "query": "a" }),
+            json!({ "query": "", "limit": 0 }),
+        ] {
+            assert_eq!(member_request(d), Err(CloseCode::DecodeError));
+        }
+    }
+
+    #[test]
+    fn a_nonce_over_32_bytes_is_not_echoed() {
+        let request = member_request(
+            json!({ "guild_id": "1", "query": "", "limit": 0, "nonce": "x".repeat(33) }),
+        )
+        .expect("valid");
+        assert_eq!(request.nonce, None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod close_codes;
 mod compression;
 mod fanout;
 mod handshake;
+mod member_requests;
 mod resume;
 mod service;
 mod support;
