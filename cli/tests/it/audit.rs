@@ -44,8 +44,40 @@ struct KafkaSection {
     kafka: KafkaConfig,
 }
 
-/// A private `events` topic (and its siblings) under a fresh prefix.
-async fn private_log() -> KafkaConfig {
+/// A private `events` topic (and its siblings) under a fresh prefix, deleted when
+/// dropped (also after a failed test).
+struct PrivateLog(KafkaConfig);
+
+impl std::ops::Deref for PrivateLog {
+    type Target = KafkaConfig;
+
+    fn deref(&self) -> &KafkaConfig {
+        &self.0
+    }
+}
+
+impl Drop for PrivateLog {
+    fn drop(&mut self) {
+        let kafka = self.0.clone();
+        let names: Vec<String> = kafka
+            .topics()
+            .specs(PARTITIONS)
+            .into_iter()
+            .map(|spec| spec.name)
+            .collect();
+        // Drop cannot await inside the test's runtime: a thread with its own does.
+        // Best effort: a leftover topic costs the broker, not the verdict.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| runtime.block_on(kafka.delete_topics(&names)))
+        })
+        .join();
+    }
+}
+
+async fn private_log() -> PrivateLog {
     let mut kafka = Loader::from_environment()
         .load::<KafkaSection>()
         .expect("test configuration")
@@ -57,7 +89,7 @@ async fn private_log() -> KafkaConfig {
         .ensure_topics(&kafka.topics().specs(PARTITIONS))
         .await
         .expect("create the test's topics");
-    kafka
+    PrivateLog(kafka)
 }
 
 /// The records of one aggregate's history, chained as the command processor chains
