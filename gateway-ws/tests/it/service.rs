@@ -15,7 +15,7 @@ use crate::support::{Client, Ended, PATIENCE, STRANGER, World, unique};
 
 #[tokio::test]
 async fn serve_runs_until_shutdown_then_asks_clients_to_reconnect() {
-    let world = World::new(SessionSettings::default()).await;
+    let mut world = World::new(SessionSettings::default()).await;
     let config = Config {
         kafka: KafkaConfig {
             topic_prefix: format!("{}.", unique("gateway-service")),
@@ -36,6 +36,14 @@ async fn serve_runs_until_shutdown_then_asks_clients_to_reconnect() {
             sessions: SessionSettings::default(),
         },
     };
+    world.delete_on_drop(
+        config
+            .kafka
+            .topics()
+            .specs(1)
+            .into_iter()
+            .map(|spec| spec.name),
+    );
     let shutdown = CancellationToken::new();
     let gateway = config
         .gateway(world.verifier(), shutdown.clone())

@@ -34,6 +34,8 @@ use cloudcord_schemas::permissions::Permissions;
 use cloudcord_schemas::user::{UserEvent, UserRegistered};
 use flate2::{Decompress, FlushDecompress};
 use futures::{SinkExt, StreamExt};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -87,6 +89,8 @@ pub struct World {
     pg: PgStore,
     /// Publishes to this world's own `projected` topic, when it has Kafka.
     publisher: Option<Publisher>,
+    /// The topics this world created, deleted when it is dropped.
+    topics: Vec<String>,
     issuer: TokenIssuer,
     seqs: HashMap<AggregateRef, u64>,
     next_offset: i64,
@@ -138,6 +142,7 @@ impl World {
             &sessions,
             shutdown.clone(),
         );
+        let mut topics = Vec::new();
         let publisher = if with_kafka {
             let kafka = KafkaConfig {
                 topic_prefix: format!("{}.", unique("gateway-test")),
@@ -164,6 +169,7 @@ impl World {
                 .await
                 .expect("the projected consumer starts");
             tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
+            topics.push(kafka.topics().projected);
             Some(Publisher::new(&kafka).expect("a producer"))
         } else {
             None
@@ -181,6 +187,7 @@ impl World {
         let mut world = Self {
             pg: PgStore::new(pool),
             publisher,
+            topics,
             schema: schema.clone(),
             postgres: stores.postgres.clone(),
             kafka: stores.kafka.clone(),
@@ -249,6 +256,11 @@ impl World {
             .publish("postgres", &records);
     }
 
+    /// Deletes `topics` with the world's own when it is dropped.
+    pub fn delete_on_drop(&mut self, topics: impl IntoIterator<Item = String>) {
+        self.topics.extend(topics);
+    }
+
     /// A verifier trusting this world's issuer.
     pub fn verifier(&self) -> TokenVerifier {
         TokenVerifier::from_jwks(&self.issuer.jwks(), &AuthConfig::default()).expect("usable JWKS")
@@ -287,6 +299,28 @@ impl World {
         client.identify(token, intents).await;
         let ready = client.ready(intents).await;
         (client, ready)
+    }
+}
+
+impl Drop for World {
+    /// Deletes the world's topics, so test runs do not pile topics up on the shared
+    /// broker (which slows every metadata request). Best effort, bounded.
+    fn drop(&mut self) {
+        if self.topics.is_empty() {
+            return;
+        }
+        let topics = std::mem::take(&mut self.topics);
+        let config = self.kafka.client_config("gateway-test-cleanup");
+        // rdkafka's admin futures are driven by its own thread, not by tokio.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(admin) = config.create::<AdminClient<DefaultClientContext>>() else {
+                return;
+            };
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+            let _ = futures::executor::block_on(admin.delete_topics(&names, &options));
+        });
+        let _ = cleanup.join();
     }
 }
 
