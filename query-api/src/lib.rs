@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::{ApiContext, HttpSettings};
 use crate::read_models::mongo::Documents;
-use crate::read_models::postgres::{ReadModels, lazy_pool};
+use crate::read_models::postgres::ReadModels;
 
 /// The service's name in logs and metrics.
 pub const NAME: &str = "query-api";
@@ -113,7 +113,9 @@ impl Config {
     /// The routes' context over the configured stores, verifying tokens with
     /// `verifier`; the dev stack calls this to serve [`http::router`] in-process.
     pub async fn http_context(&self, verifier: TokenVerifier) -> Result<ApiContext, Error> {
-        let pool = lazy_pool(&self.postgres, &self.query_api.http.postgres_schema)
+        let pool = self
+            .postgres
+            .lazy_schema_pool(&self.query_api.http.postgres_schema)
             .map_err(ServiceError::from)?;
         let database = self
             .mongo

@@ -35,14 +35,37 @@ impl PostgresConfig {
         PgConnectOptions::from_str(&self.url)
     }
 
+    /// [`Self::connect_options`] whose `search_path` is `schema`, so unqualified
+    /// table names resolve there: the read models live in a schema of the
+    /// projector's choosing (a replay builds a fresh one beside the live one).
+    pub fn schema_options(&self, schema: &str) -> Result<PgConnectOptions, sqlx::Error> {
+        Ok(self
+            .connect_options()?
+            .options([("search_path", quote_identifier(schema))]))
+    }
+
     /// A pool that connects on first use, so a service starts (unready) while the
     /// database is still down instead of crashing.
     pub fn lazy_pool(&self) -> Result<PgPool, sqlx::Error> {
-        Ok(PgPoolOptions::new()
+        Ok(self.lazy_pool_with(self.connect_options()?))
+    }
+
+    /// [`Self::lazy_pool`] whose connections use `schema` (see [`Self::schema_options`]).
+    pub fn lazy_schema_pool(&self, schema: &str) -> Result<PgPool, sqlx::Error> {
+        Ok(self.lazy_pool_with(self.schema_options(schema)?))
+    }
+
+    fn lazy_pool_with(&self, options: PgConnectOptions) -> PgPool {
+        PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(Duration::from_secs(2))
-            .connect_lazy_with(self.connect_options()?))
+            .connect_lazy_with(options)
     }
+}
+
+/// `name` as a quoted SQL identifier (for the identifiers SQL cannot bind).
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Ready when the database answers `SELECT 1`.

@@ -11,12 +11,8 @@
 //! Ids are `int8` in the tables (CloudCord's snowflakes stay below 2^63); they are
 //! converted at this boundary, and an id that does not fit names nothing.
 
-use std::time::Duration;
-
-use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::ids::Snowflake;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use time::OffsetDateTime;
 
 /// A snowflake as stored; `None` for one above `i64::MAX`, which no row can hold.
@@ -27,18 +23,6 @@ pub fn key(id: Snowflake) -> Option<i64> {
 /// A stored id as a snowflake (stored ids are never negative).
 pub fn snowflake(stored: i64) -> Snowflake {
     Snowflake::new(stored.unsigned_abs())
-}
-
-/// A pool whose connections resolve the read models' unqualified table names in
-/// `schema` (the projector's `[projectors] postgres_schema`). Connects on first use,
-/// so query-api starts (unready) while the database is down.
-pub fn lazy_pool(config: &PostgresConfig, schema: &str) -> Result<PgPool, sqlx::Error> {
-    let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
-    let options = config.connect_options()?.options([("search_path", quoted)]);
-    Ok(PgPoolOptions::new()
-        .max_connections(config.max_connections)
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy_with(options))
 }
 
 /// A `users` row.

@@ -12,7 +12,7 @@ use cloudcord_projectors::projector::{Batch, Store};
 use cloudcord_projectors::record::{DomainEvent, EventRecord};
 use cloudcord_query_api::http::{ApiContext, HttpSettings, router};
 use cloudcord_query_api::read_models::mongo::Documents;
-use cloudcord_query_api::read_models::postgres::{ReadModels, lazy_pool};
+use cloudcord_query_api::read_models::postgres::ReadModels;
 use cloudcord_runtime::auth::bot_token::{self, BotTokenId};
 use cloudcord_runtime::auth::{
     AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
@@ -129,7 +129,12 @@ impl World {
             ..HttpSettings::default()
         };
         let context = ApiContext::new(
-            ReadModels::new(lazy_pool(&stores.postgres, &settings.postgres_schema).expect("pool")),
+            ReadModels::new(
+                stores
+                    .postgres
+                    .lazy_schema_pool(&settings.postgres_schema)
+                    .expect("pool"),
+            ),
             Documents::new(mongo.clone()),
             verifier,
             &settings,
