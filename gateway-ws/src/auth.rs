@@ -6,7 +6,8 @@
 //! user must also be a bot in the read models. As in query-api, a bot's token
 //! generation is not projected, so a reset token keeps working here until it is.
 
-use cloudcord_runtime::auth::{TokenVerifier, bot_token};
+use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::telemetry::ErrorChain;
 
 use crate::protocol::session::Identity;
 use crate::read_models::{ReadModels, UserRow};
@@ -28,30 +29,13 @@ pub async fn authenticate(
     verifier: &TokenVerifier,
     read_models: &ReadModels,
 ) -> Result<(Identity, UserRow), AuthError> {
-    let token = token.trim();
-    let (bare, scheme) = match token.split_once(' ') {
-        Some((scheme, rest)) => (rest.trim(), Some(scheme)),
-        None => (token, None),
-    };
-    let bearer = scheme.is_none_or(|scheme| scheme.eq_ignore_ascii_case("bearer"));
-    let bot_scheme = scheme.is_none_or(|scheme| scheme.eq_ignore_ascii_case("bot"));
-
-    let identity = match verifier.verify(bare) {
-        Ok(access) if bearer => Identity {
-            user_id: access.user_id,
-            bot: false,
-        },
-        _ if bot_scheme => match bot_token::verify(bare, verifier.keys()) {
-            Ok(claims) => Identity {
-                user_id: claims.user_id,
-                bot: true,
-            },
-            Err(error) => {
-                tracing::debug!(%error, "gateway token refused");
-                return Err(AuthError::Refused);
-            }
-        },
-        _ => return Err(AuthError::Refused),
+    let credential = verifier.authenticate_identify(token).map_err(|error| {
+        tracing::debug!(error = %ErrorChain(&error), "gateway token refused");
+        AuthError::Refused
+    })?;
+    let identity = Identity {
+        user_id: credential.user_id(),
+        bot: credential.is_bot(),
     };
     let user = read_models
         .user(identity.user_id)

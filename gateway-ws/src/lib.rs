@@ -42,7 +42,8 @@
 //! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
 //!   user; [`guild_state`] is each followed guild's state (permissions, objects);
 //!   [`dispatches`] turns events into Discord dispatches with their audience.
-//! - [`auth`]: who a token names. [`jwks`]: the issuer's public keys.
+//! - [`auth`]: who a token names (the issuer's keys come from
+//!   `cloudcord_runtime::issuer`).
 //! - [`read_models`]: every PostgreSQL query. [`objects`]: READY's JSON.
 //! - [`settings`]: the `[gateway_ws]` section. [`metrics`]: what `/metrics` shows.
 
@@ -53,7 +54,6 @@ pub mod fanout;
 pub mod gateway;
 pub mod guild_state;
 pub mod hub;
-pub mod jwks;
 pub mod metrics;
 pub mod objects;
 pub mod projected;
@@ -155,7 +155,9 @@ impl Config {
 /// Runs gateway-ws until `shutdown` is cancelled: fetches the issuer's JWKS, then
 /// serves the admin server and the gateway on `gateway_ws.http.listen_addr`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let Some(jwks) = jwks::fetch(&config.gateway_ws.http.jwks_url, &shutdown).await else {
+    let Some(jwks) =
+        cloudcord_runtime::issuer::fetch_jwks(&config.gateway_ws.http.jwks_url, &shutdown).await
+    else {
         return Ok(());
     };
     let verifier = TokenVerifier::from_jwks(&jwks, &config.auth)?;

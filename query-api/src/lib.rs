@@ -134,7 +134,8 @@ impl Config {
 /// Runs query-api until `shutdown` is cancelled: fetches the issuer's JWKS, then
 /// serves the admin server and the read API on `query_api.http.listen_addr`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let Some(jwks) = http::auth::fetch_jwks(&config.query_api.http.jwks_url, &shutdown).await
+    let Some(jwks) =
+        cloudcord_runtime::issuer::fetch_jwks(&config.query_api.http.jwks_url, &shutdown).await
     else {
         return Ok(());
     };

@@ -12,6 +12,7 @@
 //! - [`admin`]: the admin HTTP server with `/metrics`, `/healthz` and `/readyz`.
 //! - [`auth`]: password hashing, signing keys and JWKS, access tokens, bot tokens.
 //! - [`http_error`]: Discord-shaped HTTP errors for the write and read APIs.
+//! - [`issuer`]: fetching the token issuer's JWKS.
 //! - [`kafka`], [`postgres`], [`mongo`]: connection settings, client builders and a
 //!   readiness check for each store.
 //! - [`service`]: [`service::Service`], which runs a service's admin server and tasks
@@ -22,6 +23,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod http_error;
+pub mod issuer;
 pub mod kafka;
 pub mod mongo;
 pub mod postgres;

@@ -14,11 +14,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use cloudcord_runtime::auth::Jwks;
 use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::ids::UserId;
-use tokio_util::sync::CancellationToken;
 
 use super::ApiContext;
 use crate::read_models::postgres::key;
@@ -72,33 +70,5 @@ impl FromRequestParts<ApiContext> for Caller {
             }
         }
         Ok(caller)
-    }
-}
-
-/// Fetches the issuer's JWKS from `url`, retrying every second until it answers or
-/// `shutdown` is cancelled (`None`): query-api cannot verify anyone without it, and
-/// the issuer may start after it.
-pub async fn fetch_jwks(url: &str, shutdown: &CancellationToken) -> Option<Jwks> {
-    let client = reqwest::Client::new();
-    loop {
-        let fetched = async {
-            client
-                .get(url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json::<Jwks>()
-                .await
-        };
-        match fetched.await {
-            Ok(jwks) => return Some(jwks),
-            Err(error) => {
-                tracing::warn!(%url, %error, "cannot fetch the token issuer's JWKS yet; retrying");
-            }
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return None,
-            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-        }
     }
 }

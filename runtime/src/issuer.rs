@@ -1,14 +1,16 @@
-//! Fetching the token issuer's public keys at start-up.
+//! Fetching the token issuer's public keys at start-up: the services that verify
+//! tokens (query-api, gateway-ws) get the JWKS `command-api` publishes, never the key.
 
 use std::time::Duration;
 
-use cloudcord_runtime::auth::Jwks;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Jwks;
+
 /// Fetches the JWKS from `url`, retrying every second until it answers or
-/// `shutdown` is cancelled (`None`): the gateway cannot verify anyone without it,
-/// and the issuer may start after it.
-pub async fn fetch(url: &str, shutdown: &CancellationToken) -> Option<Jwks> {
+/// `shutdown` is cancelled (`None`): a verifier cannot check anyone without it, and
+/// the issuer may start after it.
+pub async fn fetch_jwks(url: &str, shutdown: &CancellationToken) -> Option<Jwks> {
     let client = reqwest::Client::new();
     loop {
         let fetched = async {
