@@ -1,8 +1,9 @@
 //! The dev stack's single origin, `http://127.0.0.1:8080`. Discord clients use one
 //! base URL; in development this is where REST, the gateway and the web client are
-//! served as they land. Today it serves command-api's write API under `/api` (and
-//! its JWKS at `/.well-known/jwks.json`), in-process, and a page that links every
-//! service's readiness endpoint. Reads will come from query-api.
+//! served, in-process: `GET`s of the read routes go to query-api, the other methods
+//! under `/api` to command-api (with its JWKS at `/.well-known/jwks.json`), the
+//! Discord gateway's WebSocket is at `/gateway` (what `GET /api/v10/gateway` hands
+//! out), and `/` links every service's readiness endpoint.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -49,17 +50,25 @@ pub enum FrontDoorError {
     Serve(#[source] std::io::Error),
 }
 
+/// What the front door serves besides its own page.
+pub struct Routes {
+    /// command-api's routes, without their fallbacks.
+    pub writes: Router,
+    /// query-api's routes, without their fallbacks.
+    pub reads: Router,
+    /// gateway-ws's WebSocket router, nested at `/gateway`.
+    pub gateway: Router,
+}
+
 /// Serves the front door until `shutdown` is cancelled. `services` are the names and
-/// admin addresses of the services running in this process; `writes` and `reads` are
-/// command-api's and query-api's routes without their fallbacks.
+/// admin addresses of the services running in this process.
 pub async fn serve(
     settings: FrontDoorSettings,
     services: Vec<(&'static str, SocketAddr)>,
-    writes: Router,
-    reads: Router,
+    routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<(), FrontDoorError> {
-    let router = router(&services, writes, reads);
+    let router = router(&services, routes);
     let listener = TcpListener::bind(settings.listen_addr)
         .await
         .map_err(|source| FrontDoorError::Bind {
@@ -73,15 +82,17 @@ pub async fn serve(
         .map_err(FrontDoorError::Serve)
 }
 
-/// The front door's routes: the index page, `/healthz`, the write and read APIs, and
-/// Discord's JSON 404/405 for every other path and method.
-fn router(services: &[(&'static str, SocketAddr)], writes: Router, reads: Router) -> Router {
+/// The front door's routes: the index page, `/healthz`, the write and read APIs, the
+/// gateway, and Discord's JSON 404/405 for every other path and method.
+fn router(services: &[(&'static str, SocketAddr)], routes: Routes) -> Router {
     let page = Html(index_page(services));
     Router::new()
         .route("/", get(move || async move { page }))
         .route("/healthz", get(|| async { "ok" }))
-        .merge(writes)
-        .merge(reads)
+        .merge(routes.writes)
+        .merge(routes.reads)
+        // `nest_service` keeps `/gateway` and `/gateway/` (twilight adds the slash).
+        .nest_service("/gateway", routes.gateway)
         .fallback(query_api::http::not_found)
         .method_not_allowed_fallback(|| async {
             cloudcord_runtime::http_error::HttpError::MethodNotAllowed
@@ -98,8 +109,8 @@ fn index_page(services: &[(&'static str, SocketAddr)]) -> String {
     }
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>CloudCord</title></head>\
-         <body><h1>CloudCord dev stack</h1><p>The web client, REST API and gateway will be served \
-         here as they land.</p><ul>{rows}</ul></body></html>"
+         <body><h1>CloudCord dev stack</h1><p>REST API at <code>/api/v10</code>, gateway at \
+         <code>/gateway</code>; the web client will be served here.</p><ul>{rows}</ul></body></html>"
     )
 }
 
@@ -109,7 +120,7 @@ mod tests {
     use axum::routing::{get, patch};
     use reqwest::{Method, StatusCode};
 
-    use super::router;
+    use super::{Routes, router};
 
     /// Serves `router` on a free port; returns its base URL.
     async fn serve(router: Router) -> String {
@@ -148,7 +159,16 @@ mod tests {
                 .route("/users/@me", get(|| async { "read" }))
                 .route_layer(axum::middleware::from_fn(pass)),
         );
-        let front = serve(router(&[], writes, reads)).await;
+        let gateway = Router::new().fallback(get(|| async { "gateway" }));
+        let front = serve(router(
+            &[],
+            Routes {
+                writes,
+                reads,
+                gateway,
+            },
+        ))
+        .await;
         assert_eq!(
             call(&front, Method::GET, "/api/v10/users/@me").await,
             (StatusCode::OK, "read".to_owned())
@@ -162,5 +182,12 @@ mod tests {
         let (code, body) = call(&front, Method::GET, "/api/v10/nowhere").await;
         assert_eq!(code, StatusCode::NOT_FOUND);
         assert!(body.contains("404: Not Found"), "{body}");
+        for path in ["/gateway", "/gateway/", "/gateway/?v=10&encoding=json"] {
+            assert_eq!(
+                call(&front, Method::GET, path).await,
+                (StatusCode::OK, "gateway".to_owned()),
+                "{path}"
+            );
+        }
     }
 }

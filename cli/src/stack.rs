@@ -16,6 +16,7 @@ use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::telemetry::ErrorChain;
 use nix::sys::signal::Signal;
 use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use {
@@ -82,6 +83,33 @@ pub async fn run(
         .await
         .context("starting query-api's HTTP API")?;
     let reads = query_api::http::routes(query_context.clone());
+    // The gateway's sessions are served both on its own listener and at the front
+    // door's `/gateway`, so both share one `Gateway` (one hub, one Kafka consumer).
+    let gateway_config: gateway_ws::Config = loader
+        .load()
+        .with_context(|| format!("loading the configuration of {}", gateway_ws::NAME))?;
+    let gateway_verifier =
+        TokenVerifier::from_jwks(&api_state.issuer().jwks(), &gateway_config.auth)
+            .context("verifying with the issuer's JWKS")?;
+    let gateway = gateway_config
+        .gateway(gateway_verifier, shutdown.clone())
+        .context("starting the gateway")?;
+    let gateway_listener = TcpListener::bind(gateway_config.gateway_ws.http.listen_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "listening on {} for the gateway (set gateway_ws.http.listen_addr)",
+                gateway_config.gateway_ws.http.listen_addr
+            )
+        })?;
+    let gateway_admin = gateway_config.gateway_ws.admin.listen_addr;
+    let socket = gateway_ws::router(gateway.clone());
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        gateway_ws::serve(gateway_config, gateway, gateway_listener, token)
+            .await
+            .with_context(|| format!("{} failed", gateway_ws::NAME))
+    });
     let query_admin = query_config.query_api.admin.listen_addr;
     let command_admin = command_config.admin_addr();
     let token = shutdown.clone();
@@ -107,14 +135,7 @@ pub async fn run(
             projectors::run,
             |c: &projectors::Config| c.projectors.admin.listen_addr,
         )?,
-        spawn(
-            &mut tasks,
-            loader,
-            &shutdown,
-            gateway_ws::NAME,
-            gateway_ws::run,
-            |c: &gateway_ws::Config| c.gateway_ws.admin.listen_addr,
-        )?,
+        (gateway_ws::NAME, gateway_admin),
         spawn(
             &mut tasks,
             loader,
@@ -126,7 +147,12 @@ pub async fn run(
     ];
     let front = settings.front_door;
     let token = shutdown.clone();
-    tasks.spawn(async move { Ok(front_door::serve(front, services, writes, reads, token).await?) });
+    let routes = front_door::Routes {
+        writes,
+        reads,
+        gateway: socket,
+    };
+    tasks.spawn(async move { Ok(front_door::serve(front, services, routes, token).await?) });
 
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {

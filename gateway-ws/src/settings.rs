@@ -44,7 +44,7 @@ pub struct HttpSettings {
     /// READY's `resume_gateway_url`: the public URL clients reach this gateway at.
     /// Sessions live in one process's memory, so it must lead back to this process
     /// (the same URL `GET /gateway` hands out while one gateway runs). The default is
-    /// this listener; behind the dev front door it is `ws://127.0.0.1:8080/gateway`.
+    /// the dev front door, which serves this process's gateway at `/gateway`.
     pub resume_gateway_url: String,
     /// The PostgreSQL schema of the read models (the projectors'
     /// `[projectors] postgres_schema`).
@@ -56,7 +56,7 @@ impl Default for HttpSettings {
         Self {
             listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 9204)),
             jwks_url: "http://127.0.0.1:9201/.well-known/jwks.json".to_owned(),
-            resume_gateway_url: "ws://127.0.0.1:9204".to_owned(),
+            resume_gateway_url: "ws://127.0.0.1:8080/gateway".to_owned(),
             postgres_schema: "read_models".to_owned(),
         }
     }

@@ -70,7 +70,7 @@ impl Default for HttpSettings {
             postgres_schema: "read_models".to_owned(),
             read_your_writes_timeout_ms: 5_000,
             jwks_url: "http://127.0.0.1:9201/.well-known/jwks.json".to_owned(),
-            gateway_url: "ws://127.0.0.1:8080".to_owned(),
+            gateway_url: "ws://127.0.0.1:8080/gateway".to_owned(),
         }
     }
 }
