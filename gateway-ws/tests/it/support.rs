@@ -34,8 +34,6 @@ use cloudcord_schemas::permissions::Permissions;
 use cloudcord_schemas::user::{UserEvent, UserRegistered};
 use flate2::{Decompress, FlushDecompress};
 use futures::{SinkExt, StreamExt};
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -303,22 +301,30 @@ impl World {
 }
 
 impl Drop for World {
-    /// Deletes the world's topics, so test runs do not pile topics up on the shared
-    /// broker (which slows every metadata request). Best effort, bounded.
+    /// Deletes the world's topics and drops its schema, so test runs do not pile up
+    /// on the shared broker (which slows every metadata request) and database.
+    /// Best effort, also after a failed test.
     fn drop(&mut self) {
-        if self.topics.is_empty() {
-            return;
-        }
         let topics = std::mem::take(&mut self.topics);
-        let config = self.kafka.client_config("gateway-test-cleanup");
-        // rdkafka's admin futures are driven by its own thread, not by tokio.
+        let (kafka, postgres, schema) = (
+            self.kafka.clone(),
+            self.postgres.clone(),
+            self.schema.clone(),
+        );
+        // Drop cannot await inside the test's runtime: a thread with its own does.
         let cleanup = std::thread::spawn(move || {
-            let Ok(admin) = config.create::<AdminClient<DefaultClientContext>>() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
-            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-            let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
-            let _ = futures::executor::block_on(admin.delete_topics(&names, &options));
+            runtime.block_on(async {
+                if !topics.is_empty() {
+                    let _ = kafka.delete_topics(&topics).await;
+                }
+                let _ = cloudcord_projectors::replay::drop_postgres(&postgres, &schema).await;
+            });
         });
         let _ = cleanup.join();
     }

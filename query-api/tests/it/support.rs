@@ -10,6 +10,7 @@ use cloudcord_projectors::mongo::{MongoStore, open_database};
 use cloudcord_projectors::postgres::{PgStore, open_schema};
 use cloudcord_projectors::projector::{Batch, Store};
 use cloudcord_projectors::record::{DomainEvent, EventRecord};
+use cloudcord_projectors::replay;
 use cloudcord_query_api::http::{ApiContext, HttpSettings, router};
 use cloudcord_query_api::read_models::mongo::Documents;
 use cloudcord_query_api::read_models::postgres::ReadModels;
@@ -67,7 +68,7 @@ pub const EVERYONE: Permissions = Permissions::VIEW_CHANNEL
     .union(Permissions::ADD_REACTIONS)
     .union(Permissions::CREATE_INSTANT_INVITE);
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct Stores {
     #[serde(default)]
     postgres: PostgresConfig,
@@ -77,6 +78,32 @@ struct Stores {
 
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+impl Drop for World {
+    /// Drops the world's schema and database, also after a failed test (best effort:
+    /// leftovers cost the shared servers, not the verdict).
+    fn drop(&mut self) {
+        let (stores, schema, database) = (
+            self.stores.clone(),
+            self.schema.clone(),
+            self.database.clone(),
+        );
+        // Drop cannot await inside the test's runtime: a thread with its own does.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let _ = replay::drop_postgres(&stores.postgres, &schema).await;
+                let _ = replay::drop_mongo(&stores.mongo, &database).await;
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 /// A user's profile as events carry it.
@@ -97,6 +124,10 @@ type Recorded = (Vec<EventRecord>, Vec<(AggregateRef, u64)>, Vec<(i32, i64)>);
 pub struct World {
     pg: PgStore,
     mongo: MongoStore,
+    /// Where the world's schema and database live, dropped with the world.
+    stores: Stores,
+    schema: String,
+    database: String,
     issuer: TokenIssuer,
     seqs: HashMap<AggregateRef, u64>,
     next_offset: i64,
@@ -124,7 +155,7 @@ impl World {
         let issuer = TokenIssuer::new(SigningKey::generate().expect("a key"), &auth);
         let verifier = TokenVerifier::from_jwks(&issuer.jwks(), &auth).expect("usable JWKS");
         let settings = HttpSettings {
-            postgres_schema: schema,
+            postgres_schema: schema.clone(),
             read_your_writes_timeout_ms: timeout_ms,
             ..HttpSettings::default()
         };
@@ -149,6 +180,9 @@ impl World {
         Self {
             pg: PgStore::new(pool),
             mongo: MongoStore::new(mongo),
+            stores,
+            schema,
+            database,
             issuer,
             seqs: HashMap::new(),
             next_offset: 0,
