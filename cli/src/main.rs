@@ -43,7 +43,7 @@ enum Command {
     },
     /// Rebuild every read model from offset 0 into a fresh schema and database, and
     /// print their digests.
-    Replay,
+    Replay(cloudcord::read_models::ReplayArgs),
     /// Print the digests of the live read models (compare with a replay's).
     Digest(cloudcord::read_models::DigestArgs),
     /// Measure a running stack (`make up`); prints a Markdown table and JSON.
@@ -152,10 +152,10 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
                 )?);
             }
         },
-        Command::Replay => {
+        Command::Replay(args) => {
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            cloudcord::read_models::replay(&loader.load()?, &shutdown).await?;
+            cloudcord::read_models::replay(&loader.load()?, &args, &shutdown).await?;
         }
         Command::Digest(args) => cloudcord::read_models::digest(&loader.load()?, &args).await?,
         Command::Bench { benchmark } => match benchmark {

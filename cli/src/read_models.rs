@@ -48,9 +48,22 @@ pub struct DigestArgs {
     pub mongo_database: Option<String>,
 }
 
+/// What `cloudcord replay` keeps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// Drop the rebuilt schema and database once their digests are printed (by
+    /// default they stay, to be inspected or compared again).
+    #[arg(long)]
+    pub drop: bool,
+}
+
 /// `cloudcord replay`: rebuilds both stores and prints what it built.
 #[expect(clippy::print_stdout, reason = "the report is this command's output")]
-pub async fn replay(config: &ProjectorsConfig, shutdown: &CancellationToken) -> anyhow::Result<()> {
+pub async fn replay(
+    config: &ProjectorsConfig,
+    args: &ReplayArgs,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let (pg, mongo) = replay::replay(&config.kafka, &config.postgres, &config.mongo, shutdown)
         .await
         .context("replaying the events")?;
@@ -66,6 +79,14 @@ pub async fn replay(config: &ProjectorsConfig, shutdown: &CancellationToken) -> 
         for (partition, (offset, why)) in &report.outcome.stopped {
             println!("{store}: partition {partition} stopped at offset {offset}: {why:?}");
         }
+    }
+    if args.drop {
+        replay::drop_postgres(&config.postgres, &pg.target)
+            .await
+            .with_context(|| format!("dropping the replayed schema {}", pg.target))?;
+        replay::drop_mongo(&config.mongo, &mongo.target)
+            .await
+            .with_context(|| format!("dropping the replayed database {}", mongo.target))?;
     }
     Ok(())
 }
