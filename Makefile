@@ -59,15 +59,18 @@ lint: ## The checks `make test` runs before the tests
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The projectors' `sqlx::query!` macros check SQL at compile time against the data in
-# projectors/.sqlx (committed), so building never needs a database. After changing a
+# The projectors' and query-api's `sqlx::query!` macros check SQL at compile time
+# against the data in their .sqlx/ (committed), so building never needs a database. After changing a
 # query or a migration, regenerate it against a scratch database migrated by psql
 # (no sqlx-cli needed: the macros write the files when SQLX_OFFLINE_DIR is set).
 SQLX_DB_URL := postgres://cloudcord:cloudcord@127.0.0.1:5432
 PSQL := PGPASSWORD=cloudcord /usr/lib/postgresql/15/bin/psql -v ON_ERROR_STOP=1 -q
-sqlx-prepare: ## Regenerate projectors/.sqlx (needs `make infra-up`)
+sqlx-prepare: ## Regenerate projectors/.sqlx and query-api/.sqlx (needs `make infra-up`)
 	$(PSQL) "$(SQLX_DB_URL)/cloudcord" -c 'DROP DATABASE IF EXISTS cloudcord_sqlx' -c 'CREATE DATABASE cloudcord_sqlx'
 	for migration in projectors/migrations/*.sql; do $(PSQL) "$(SQLX_DB_URL)/cloudcord_sqlx" -f "$$migration"; done
 	rm -rf projectors/.sqlx && mkdir -p projectors/.sqlx
 	touch projectors/src/lib.rs
 	DATABASE_URL="$(SQLX_DB_URL)/cloudcord_sqlx" SQLX_OFFLINE_DIR="$(CURDIR)/projectors/.sqlx" cargo check -p cloudcord-projectors --all-targets
+	rm -rf query-api/.sqlx && mkdir -p query-api/.sqlx
+	touch query-api/src/lib.rs
+	DATABASE_URL="$(SQLX_DB_URL)/cloudcord_sqlx" SQLX_OFFLINE_DIR="$(CURDIR)/query-api/.sqlx" cargo check -p cloudcord-query-api --lib

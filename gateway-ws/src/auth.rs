@@ -3,10 +3,10 @@
 //! Identify carries the raw token: a user's access token (an RFC 9068 JWT) or a bot
 //! token, which Discord's libraries send without the `Bot ` prefix (a prefix, and
 //! `Bearer `, are tolerated). Both verify with the public keys alone; a bot token's
-//! user must also be a bot in the read models. As in query-api, a bot's token
-//! generation is not projected, so a reset token keeps working here until it is.
+//! user must also be a bot in the read models, and the token its current generation
+//! there (a token its owner reset is refused once the reset is projected).
 
-use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::auth::{Credential, TokenVerifier};
 use cloudcord_runtime::telemetry::ErrorChain;
 
 use crate::protocol::session::Identity;
@@ -37,6 +37,14 @@ pub async fn authenticate(
         user_id: credential.user_id(),
         bot: credential.is_bot(),
     };
+    if let Credential::Bot(claims) = &credential {
+        // Only the read models know whether the token is still the bot's current
+        // generation (a reset voids older ones).
+        let current = read_models.bot_token_id(identity.user_id).await?;
+        if current != i64::try_from(claims.token_id.0).ok() {
+            return Err(AuthError::Refused);
+        }
+    }
     let user = read_models
         .user(identity.user_id)
         .await?

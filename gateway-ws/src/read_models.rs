@@ -135,6 +135,17 @@ impl ReadModels {
         .await
     }
 
+    /// The current token generation of bot `id`; `None` for an unknown user or one
+    /// that is not a bot.
+    pub async fn bot_token_id(&self, id: UserId) -> Result<Option<i64>, sqlx::Error> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT bot_token_id FROM users WHERE id = $1 AND bot")
+                .bind(key(id.get()))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(current,)| current))
+    }
+
     /// The guilds `user` is a member of, by id.
     pub async fn guild_ids(&self, user: UserId) -> Result<Vec<GuildId>, sqlx::Error> {
         let rows: Vec<(i64,)> =

@@ -23,9 +23,7 @@
 //! - [`read_models`]: the PostgreSQL queries (compile-time checked, offline data in
 //!   `.sqlx/`) and the MongoDB reads.
 //!
-//! Known limits: a bot's token generation is not projected, so a reset bot token
-//! still reads until the projectors keep it; presence is not projected, so
-//! approximate presence counts are 0.
+//! Known limit: presence is not projected, so approximate presence counts are 0.
 
 pub mod access;
 pub mod http;

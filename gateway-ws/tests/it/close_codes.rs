@@ -4,7 +4,10 @@ use cloudcord_gateway_ws::protocol::intents::Intents;
 use cloudcord_gateway_ws::settings::SessionSettings;
 use serde_json::json;
 
-use crate::support::{ALICE, BOT, Ended, STRANGER, World};
+use cloudcord_projectors::record::DomainEvent;
+use cloudcord_schemas::user::{BotTokenReset, UserEvent};
+
+use crate::support::{ALICE, BOT, Ended, STRANGER, World, user_ref};
 
 const INTENTS: u64 = 513;
 
@@ -69,6 +72,24 @@ async fn a_bad_token_closes_with_4004() {
     let bot_prefixed = format!("Bot {}", world.token(ALICE));
     assert_eq!(
         closed_by(&world, vec![identify(&bot_prefixed, json!({}))]).await,
+        Ended::Closed(4004)
+    );
+}
+
+#[tokio::test]
+async fn a_bot_token_its_owner_reset_closes_with_4004() {
+    let mut world = World::new(SessionSettings::default()).await;
+    let old = world.bot_token(BOT);
+    let (client, _) = world.identified(&old, INTENTS).await;
+    drop(client);
+    world
+        .apply(vec![(
+            user_ref(BOT),
+            DomainEvent::User(UserEvent::BotTokenReset(BotTokenReset { token_id: 2 })),
+        )])
+        .await;
+    assert_eq!(
+        closed_by(&world, vec![identify(&old, json!({}))]).await,
         Ended::Closed(4004)
     );
 }

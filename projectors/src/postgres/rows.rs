@@ -12,6 +12,7 @@ use cloudcord_schemas::envelope::EventEnvelope;
 use cloudcord_schemas::guild::{
     GuildChannel, GuildEvent, GuildUpdated, MemberUpdated, Role, VoiceState,
 };
+use cloudcord_schemas::ids::Snowflake;
 use cloudcord_schemas::message::MessageSent;
 use cloudcord_schemas::permissions::PermissionOverwrite;
 use cloudcord_schemas::user::UserEvent;
@@ -31,6 +32,8 @@ pub struct UserRow {
     pub bot: bool,
     pub application_id: Option<i64>,
     pub owner_id: Option<i64>,
+    /// A bot's current token generation.
+    pub bot_token_id: Option<i64>,
 }
 
 /// A `guilds` row.
@@ -152,6 +155,8 @@ pub struct MessageRow {
 pub enum RowChange {
     /// Insert or replace a user.
     UpsertUser(UserRow),
+    /// Set a bot's current token generation.
+    SetBotToken { id: i64, token_id: i64 },
     /// Set a user's profile fields.
     UpdateUserProfile {
         id: i64,
@@ -301,15 +306,23 @@ fn user(user_id: i64, event: &UserEvent) -> Result<Vec<RowChange>, Unrepresentab
                 .map(|a| id("application_id", a))
                 .transpose()?,
             owner_id: e.owner_id.map(|o| id("owner_id", o)).transpose()?,
+            bot_token_id: e
+                .bot_token_id
+                .map(|t| id("bot_token_id", Snowflake::new(t)))
+                .transpose()?,
         })],
+        UserEvent::BotTokenReset(e) => vec![RowChange::SetBotToken {
+            id: user_id,
+            token_id: id("token_id", Snowflake::new(e.token_id))?,
+        }],
         UserEvent::UserProfileUpdated(e) => vec![RowChange::UpdateUserProfile {
             id: user_id,
             username: e.username.clone(),
             global_name: e.global_name.clone(),
             avatar: e.avatar.clone(),
         }],
-        // Settings live in MongoDB; a token generation is the write side's concern.
-        UserEvent::UserSettingsChanged(_) | UserEvent::BotTokenReset(_) => Vec::new(),
+        // Settings live in MongoDB.
+        UserEvent::UserSettingsChanged(_) => Vec::new(),
         UserEvent::FriendRequestSent(e) => {
             relationship(e.user_id, RelationshipType::OutgoingRequest)?
         }
@@ -956,6 +969,19 @@ mod tests {
         assert!(
             matches!(&changes[..], [RowChange::UpsertUser(u)] if u.id == i(BOB) && u.username == "bob"),
             "{changes:?}"
+        );
+    }
+
+    #[test]
+    fn a_bot_token_reset_sets_the_current_generation() {
+        let reset =
+            UserEvent::BotTokenReset(cloudcord_schemas::user::BotTokenReset { token_id: 7 });
+        assert_eq!(
+            when(&of_user(BOB, 2, reset)),
+            vec![RowChange::SetBotToken {
+                id: i(BOB),
+                token_id: 7,
+            }]
         );
     }
 

@@ -204,12 +204,13 @@ impl Writer {
             },
             RowChange::UpsertUser(u) => {
                 sqlx::query!(
-                r#"INSERT INTO users (id, username, global_name, avatar, email, bot, application_id, owner_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                r#"INSERT INTO users (id, username, global_name, avatar, email, bot, application_id, owner_id, bot_token_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username,
                     global_name = EXCLUDED.global_name, avatar = EXCLUDED.avatar,
                     email = EXCLUDED.email, bot = EXCLUDED.bot,
-                    application_id = EXCLUDED.application_id, owner_id = EXCLUDED.owner_id"#,
+                    application_id = EXCLUDED.application_id, owner_id = EXCLUDED.owner_id,
+                    bot_token_id = EXCLUDED.bot_token_id"#,
                 u.id,
                 u.username,
                 u.global_name,
@@ -218,9 +219,19 @@ impl Writer {
                 u.bot,
                 u.application_id,
                 u.owner_id,
+                u.bot_token_id,
             )
             .execute(conn)
             .await?;
+            }
+            RowChange::SetBotToken { id, token_id } => {
+                sqlx::query!(
+                    "UPDATE users SET bot_token_id = $2 WHERE id = $1",
+                    id,
+                    token_id
+                )
+                .execute(conn)
+                .await?;
             }
             RowChange::UpdateUserProfile {
                 id,

@@ -5,15 +5,15 @@
 //! * `Bearer <access token>` — an RFC 9068 JWT checked against the issuer's JWKS;
 //!   also accepted bare, as Discord's clients send user tokens.
 //! * `Bot <token>` — a self-verifying bot token whose user must be a bot in the read
-//!   models. The read models do not hold a bot's current token generation (the
-//!   projectors leave `BotTokenReset` to the write side), so a reset token keeps
-//!   reading until that generation is projected; see the crate docs.
+//!   models, and whose generation must be the bot's current one there (a token its
+//!   owner reset is refused once the reset is projected).
 //!
 //! Anything else is `401 {"message": "401: Unauthorized", "code": 0}`.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use cloudcord_runtime::auth::Credential;
 use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::ids::UserId;
@@ -59,13 +59,11 @@ impl FromRequestParts<ApiContext> for Caller {
             user_id: credential.user_id(),
             bot: credential.is_bot(),
         };
-        if caller.bot {
-            let is_bot = context
-                .read_models()
-                .user(caller.key())
-                .await?
-                .is_some_and(|user| user.bot);
-            if !is_bot {
+        if let Credential::Bot(claims) = &credential {
+            // The signature proves the token was minted; only the read models know
+            // whether it is still the bot's current one (a reset voids older ones).
+            let current = context.read_models().bot_token_id(caller.key()).await?;
+            if current != i64::try_from(claims.token_id.0).ok() {
                 return Err(HttpError::Unauthorized);
             }
         }

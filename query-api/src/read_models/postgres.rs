@@ -3,10 +3,8 @@
 //! compile-time-checked query (`.sqlx/` holds the offline data, so building needs no
 //! database).
 //!
-//! After changing a query, regenerate the offline data against a database holding
-//! the projectors' migrations (no `cargo sqlx` needed): `DATABASE_URL=postgres://…
-//! SQLX_OFFLINE_DIR=$PWD/query-api/.sqlx cargo check -p cloudcord-query-api --lib`,
-//! after removing the old `query-api/.sqlx/*.json`.
+//! After changing a query (or a projectors migration), regenerate the offline data
+//! with `make sqlx-prepare` (no `cargo sqlx` needed).
 //!
 //! Ids are `int8` in the tables (CloudCord's snowflakes stay below 2^63); they are
 //! converted at this boundary, and an id that does not fit names nothing.
@@ -260,6 +258,15 @@ impl ReadModels {
         )
         .fetch_optional(&self.pool)
         .await
+    }
+
+    /// The current token generation of bot `id`; `None` for an unknown user or
+    /// one that is not a bot.
+    pub async fn bot_token_id(&self, id: i64) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query!("SELECT bot_token_id FROM users WHERE id = $1 AND bot", id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|row| row.bot_token_id))
     }
 
     /// The users among `ids` that exist, in id order.

@@ -5,9 +5,12 @@
 use cloudcord_runtime::auth::{AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind};
 use reqwest::StatusCode;
 
+use cloudcord_projectors::record::DomainEvent;
+use cloudcord_schemas::user::{BotTokenReset, UserEvent};
+
 use crate::support::{
     ALICE, ARCHIVE, BOB, BOT, EVE, GENERAL, GUILD, OTHER_CHANNEL, OTHER_GUILD, OWNER, SECRET,
-    World, assert_error, message_id,
+    World, assert_error, message_id, user_ref,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -205,4 +208,20 @@ async fn missing_forged_and_misused_credentials_are_401() {
     // Unknown paths are Discord's JSON 404.
     let (status, _, body) = world.get_with("/nowhere", Some(&bare), &[]).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bot_token_its_owner_reset_is_refused_once_the_reset_is_projected() {
+    let mut world = World::new().await;
+    let old = world.bot_token(BOT);
+    let (status, _, body) = world.get_with("/users/@me", Some(&old), &[]).await;
+    assert_eq!(status, StatusCode::OK, "the current token reads: {body}");
+    world
+        .apply(vec![(
+            user_ref(BOT),
+            DomainEvent::User(UserEvent::BotTokenReset(BotTokenReset { token_id: 2 })),
+        )])
+        .await;
+    let (status, _, body) = world.get_with("/users/@me", Some(&old), &[]).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, 0);
 }
