@@ -15,7 +15,9 @@ use cloudcord_schemas::message::{
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::guild_state::{GuildState, member_object, rfc3339, role_object, user_object};
+use cloudcord_schemas::timestamp::discord_timestamp;
+
+use crate::guild_state::{GuildState, member_object, role_object, user_object};
 use crate::protocol::dispatch::{Dispatch, MessageContent, Scope};
 use crate::protocol::intents::Intents;
 
@@ -192,7 +194,7 @@ pub fn message_created(
     let mut object = base_message(sent.id, sent.channel_id, guild, directory, sent.author.id);
     object.insert("author".into(), user_object(&sent.author));
     object.insert("content".into(), json!(sent.content));
-    object.insert("timestamp".into(), json!(rfc3339(sent.timestamp)));
+    object.insert("timestamp".into(), json!(discord_timestamp(sent.timestamp)));
     object.insert("edited_timestamp".into(), Value::Null);
     object.insert("tts".into(), json!(sent.tts));
     object.insert("mention_everyone".into(), json!(sent.mention_everyone));
@@ -233,10 +235,10 @@ pub fn message_edited(
     )
     .unwrap_or(edited.edited_timestamp);
     object.insert("content".into(), json!(edited.content));
-    object.insert("timestamp".into(), json!(rfc3339(created)));
+    object.insert("timestamp".into(), json!(discord_timestamp(created)));
     object.insert(
         "edited_timestamp".into(),
-        json!(rfc3339(edited.edited_timestamp)),
+        json!(discord_timestamp(edited.edited_timestamp)),
     );
     object.insert("tts".into(), json!(false));
     object.insert("mention_everyone".into(), json!(edited.mention_everyone));
@@ -376,7 +378,7 @@ pub fn message_event(
             &with_guild(
                 json!({
                     "channel_id": channel_id,
-                    "last_pin_timestamp": last_pin_timestamp.map(rfc3339),
+                    "last_pin_timestamp": last_pin_timestamp.map(discord_timestamp),
                 }),
                 guild,
             ),
@@ -647,7 +649,7 @@ pub fn guild_event(
             json!({
                 "channel_id": e.channel_id,
                 "code": e.code,
-                "created_at": rfc3339(e.created_at),
+                "created_at": discord_timestamp(e.created_at),
                 "guild_id": guild,
                 "inviter": state.members.get(&e.inviter_id).map(|m| user_object(&m.user)),
                 "max_age": e.max_age,

@@ -14,6 +14,7 @@ use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{
     GuildView, MemberView, Permissions, RoleLookup, channel_permissions,
 };
+use cloudcord_schemas::timestamp::discord_timestamp;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -80,12 +81,6 @@ impl RoleLookup for Roles<'_> {
     }
 }
 
-/// RFC 3339, as Discord writes timestamps.
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// Discord's user object of a snapshot.
 pub fn user_object(user: &UserSnapshot) -> Value {
     let mut object = json!({
@@ -128,13 +123,13 @@ pub fn member_object(member: &Member) -> Value {
         "avatar": null,
         "banner": null,
         "roles": member.roles,
-        "joined_at": rfc3339(member.joined_at),
+        "joined_at": discord_timestamp(member.joined_at),
         "premium_since": null,
         "deaf": member.deaf,
         "mute": member.mute,
         "flags": 0,
         "pending": false,
-        "communication_disabled_until": member.communication_disabled_until.map(rfc3339),
+        "communication_disabled_until": member.communication_disabled_until.map(discord_timestamp),
     })
 }
 
@@ -514,7 +509,11 @@ impl GuildState {
             .map(|state| self.voice_state_object(state, false))
             .collect();
         let mut guild = self.guild_object();
-        guild["joined_at"] = json!(self.members.get(&viewer).map(|m| rfc3339(m.joined_at)));
+        guild["joined_at"] = json!(
+            self.members
+                .get(&viewer)
+                .map(|m| discord_timestamp(m.joined_at))
+        );
         guild["large"] = json!(large);
         guild["unavailable"] = json!(false);
         guild["member_count"] = json!(self.members.len());

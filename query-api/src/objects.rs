@@ -11,10 +11,10 @@
 
 use std::collections::HashMap;
 
+use cloudcord_schemas::timestamp::discord_timestamp;
 use mongodb::bson::{Bson, DateTime};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::read_models::mongo::{AuditEntryDocument, AuthorDocument, MessageDocument};
 use crate::read_models::postgres::{
@@ -37,14 +37,9 @@ fn optional_id(stored: Option<i64>) -> Value {
     stored.map_or(Value::Null, id)
 }
 
-/// ISO-8601 text of a time, as Discord writes timestamps.
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
-}
-
 fn bson_time(at: DateTime) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(at.timestamp_millis()) * 1_000_000)
-        .map(rfc3339)
+        .map(discord_timestamp)
         .unwrap_or_default()
 }
 
@@ -149,13 +144,13 @@ pub fn member_object(member: &MemberRow) -> Value {
         "avatar": null,
         "banner": null,
         "roles": roles,
-        "joined_at": rfc3339(member.joined_at),
+        "joined_at": discord_timestamp(member.joined_at),
         "premium_since": null,
         "deaf": member.deaf,
         "mute": member.mute,
         "flags": 0,
         "pending": false,
-        "communication_disabled_until": member.communication_disabled_until.map(rfc3339),
+        "communication_disabled_until": member.communication_disabled_until.map(discord_timestamp),
     })
 }
 
@@ -311,7 +306,7 @@ pub fn invite_object(
 ) -> Value {
     let expires_at = (invite.max_age > 0)
         .then(|| invite.created_at + time::Duration::seconds(invite.max_age.into()))
-        .map(rfc3339);
+        .map(discord_timestamp);
     let mut object = json!({
         "type": 0,
         "code": invite.code,
@@ -344,7 +339,10 @@ pub fn invite_object(
             map.insert("max_uses".into(), json!(invite.max_uses));
             map.insert("max_age".into(), json!(invite.max_age));
             map.insert("temporary".into(), json!(invite.temporary));
-            map.insert("created_at".into(), json!(rfc3339(invite.created_at)));
+            map.insert(
+                "created_at".into(),
+                json!(discord_timestamp(invite.created_at)),
+            );
         }
         if let Some(members) = counts {
             map.insert("approximate_member_count".into(), json!(members));

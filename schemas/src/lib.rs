@@ -18,6 +18,7 @@ pub mod guild;
 pub mod ids;
 pub mod message;
 pub mod permissions;
+pub mod timestamp;
 pub mod topics;
 pub mod upcast;
 pub mod user;

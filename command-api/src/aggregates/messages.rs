@@ -53,6 +53,7 @@ use cloudcord_schemas::message::{
     ReactionEmoji, ReactionRemoved, RemoveReaction, SendMessage, UnpinMessage, UserSnapshot,
 };
 use cloudcord_schemas::permissions::Permissions;
+use cloudcord_schemas::timestamp::discord_timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -790,7 +791,7 @@ impl Messages {
         object.insert("channel_id".into(), json!(sent.channel_id));
         object.insert("author".into(), user_object(&sent.author));
         object.insert("content".into(), json!(sent.content));
-        object.insert("timestamp".into(), json!(rfc3339(sent.timestamp)));
+        object.insert("timestamp".into(), json!(discord_timestamp(sent.timestamp)));
         object.insert("edited_timestamp".into(), Value::Null);
         object.insert("tts".into(), json!(sent.tts));
         object.insert("mention_everyone".into(), json!(sent.mention_everyone));
@@ -835,12 +836,12 @@ impl Messages {
                 i128::from(edited.id.0.timestamp_ms()) * 1_000_000,
             )
             .unwrap_or(edited.edited_timestamp);
-            object.insert("timestamp".into(), json!(rfc3339(created)));
+            object.insert("timestamp".into(), json!(discord_timestamp(created)));
         }
         object.insert("content".into(), json!(edited.content));
         object.insert(
             "edited_timestamp".into(),
-            json!(rfc3339(edited.edited_timestamp)),
+            json!(discord_timestamp(edited.edited_timestamp)),
         );
         object.insert("tts".into(), json!(false));
         object.insert("mention_everyone".into(), json!(edited.mention_everyone));
@@ -923,12 +924,6 @@ fn reaction_objects(message: &IndexedMessage, viewer: UserId) -> Value {
             })
             .collect(),
     )
-}
-
-/// ISO-8601 text of a time, as Discord writes timestamps.
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -1595,7 +1590,7 @@ mod tests {
         assert_eq!(object["id"], "9");
         assert_eq!(object["author"]["id"], "1");
         assert_eq!(object["mentions"][0]["username"], "bob");
-        assert_eq!(object["timestamp"], "2026-11-28T12:00:00Z");
+        assert_eq!(object["timestamp"], "2026-11-28T12:00:00.000000+00:00");
         assert_eq!(object["edited_timestamp"], serde_json::Value::Null);
         assert_eq!(object["mention_everyone"], false);
     }

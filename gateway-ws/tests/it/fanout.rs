@@ -98,7 +98,7 @@ async fn a_message_reaches_members_as_message_create_in_discords_shape() {
     assert_eq!(message["author"]["id"], OWNER.to_string());
     assert_eq!(message["member"]["roles"], serde_json::json!([]));
     assert_eq!(message["edited_timestamp"], Value::Null);
-    assert_eq!(message["timestamp"], "2026-11-28T12:00:00Z");
+    assert_eq!(message["timestamp"], "2026-11-28T12:00:00.000000+00:00");
 }
 
 #[tokio::test]
@@ -247,7 +247,7 @@ async fn message_edits_are_message_update_with_the_author() {
         .await;
     let update = alice.dispatch("MESSAGE_UPDATE").await;
     assert_eq!(update["content"], "edited");
-    assert_eq!(update["edited_timestamp"], "2026-11-28T12:00:00Z");
+    assert_eq!(update["edited_timestamp"], "2026-11-28T12:00:00.000000+00:00");
     // The support world's events are by OWNER.
     assert_eq!(update["author"]["id"], OWNER.to_string());
 }

@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 
 use super::{Guild, Invite, Member, Reply};
 use crate::aggregates::Accepted;
-use crate::aggregates::messages::{rfc3339, user_object};
+use cloudcord_schemas::timestamp::discord_timestamp;
+
+use crate::aggregates::messages::user_object;
 
 fn ok(status: u16, body: Value) -> Accepted {
     Accepted {
@@ -65,13 +67,13 @@ pub fn member_object(member: &Member) -> Value {
         "avatar": null,
         "banner": null,
         "roles": member.roles,
-        "joined_at": rfc3339(member.joined_at),
+        "joined_at": discord_timestamp(member.joined_at),
         "premium_since": null,
         "deaf": member.deaf,
         "mute": member.mute,
         "flags": 0,
         "pending": false,
-        "communication_disabled_until": member.communication_disabled_until.map(rfc3339),
+        "communication_disabled_until": member.communication_disabled_until.map(discord_timestamp),
     })
 }
 
@@ -191,8 +193,8 @@ impl Guild {
             "max_uses": invite.max_uses,
             "max_age": invite.max_age,
             "temporary": invite.temporary,
-            "created_at": rfc3339(invite.created_at),
-            "expires_at": invite.expires_at().map(rfc3339),
+            "created_at": discord_timestamp(invite.created_at),
+            "expires_at": invite.expires_at().map(discord_timestamp),
         })
     }
 
