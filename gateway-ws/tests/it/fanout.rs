@@ -247,7 +247,10 @@ async fn message_edits_are_message_update_with_the_author() {
         .await;
     let update = alice.dispatch("MESSAGE_UPDATE").await;
     assert_eq!(update["content"], "edited");
-    assert_eq!(update["edited_timestamp"], "2026-11-28T12:00:00.000000+00:00");
+    assert_eq!(
+        update["edited_timestamp"],
+        "2026-11-28T12:00:00.000000+00:00"
+    );
     // The support world's events are by OWNER.
     assert_eq!(update["author"]["id"], OWNER.to_string());
 }
