@@ -127,6 +127,17 @@ impl Link {
         self.socket.send(message).await.map_err(|_| Gone)
     }
 
+    /// Completes a close the client started: tungstenite queues the echo of its
+    /// close frame when it reads it and sends it on the next read, which then ends
+    /// the stream. Without it a client that waits for the echo (as RFC 6455 has it;
+    /// twilight does) hangs until its own timeout.
+    async fn answer_close(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(_)) = self.socket.recv().await {}
+        })
+        .await;
+    }
+
     /// Sends the close frame and waits briefly for the client's.
     async fn close(&mut self, code: CloseCode) {
         self.metrics.closed(code);
@@ -206,6 +217,7 @@ impl ConnectionTask {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(frame))) => {
                         let done = frame.is_some_and(|frame| NORMAL_CLOSURES.contains(&frame.code));
+                        self.link.answer_close().await;
                         return if done { End::ClientDone } else { End::Dropped };
                     }
                     None => return End::Dropped,

@@ -95,6 +95,16 @@ async fn a_bot_token_its_owner_reset_closes_with_4004() {
 }
 
 #[tokio::test]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    let world = World::new(SessionSettings::default()).await;
+    let (client, _) = world.identified(&world.token(ALICE), INTENTS).await;
+    assert!(
+        client.close_and_await_echo(4900).await,
+        "the gateway echoes the client's close frame"
+    );
+}
+
+#[tokio::test]
 async fn a_second_identify_closes_with_4005() {
     let world = World::new(SessionSettings::default()).await;
     let (mut client, _) = world.identified(&world.token(ALICE), INTENTS).await;

@@ -601,6 +601,25 @@ impl Client {
         }
     }
 
+    /// Closes from the client side with `code`; whether the gateway answered with a
+    /// close frame of its own, as RFC 6455 asks.
+    pub async fn close_and_await_echo(mut self, code: u16) -> bool {
+        let _ = self
+            .socket
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: WsCloseCode::from(code),
+                reason: "test".into(),
+            }))
+            .await;
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next()).await {
+                Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+                _ => return false,
+            }
+        }
+    }
+
     /// Closes from the client side with 1000: done with the session.
     pub async fn close_normally(mut self) {
         let _ = self
