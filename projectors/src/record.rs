@@ -170,14 +170,7 @@ fn peek_kind(value: &[u8]) -> Option<AggregateType> {
     let start = value.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
     let rest = value.get(start..)?;
     let name = rest.get(..rest.iter().position(|&b| b == b'"')?)?;
-    [
-        AggregateType::Guild,
-        AggregateType::User,
-        AggregateType::DmChannel,
-        AggregateType::UsernameClaim,
-    ]
-    .into_iter()
-    .find(|kind| kind.as_str().as_bytes() == name)
+    AggregateType::from_name(std::str::from_utf8(name).ok()?)
 }
 
 /// The general decoding: the event as JSON, lifted by the upcasters to its current
@@ -185,12 +178,6 @@ fn peek_kind(value: &[u8]) -> Option<AggregateType> {
 fn decode_lifted(value: &[u8]) -> Result<EventEnvelope<DomainEvent>, DecodeError> {
     let stored: EventEnvelope<serde_json::Value> = serde_json::from_slice(value)?;
     let kind = stored.aggregate.kind;
-    let event_type = stored
-        .event
-        .get("type")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
     let EventEnvelope {
         event_id,
         aggregate,
@@ -203,7 +190,7 @@ fn decode_lifted(value: &[u8]) -> Result<EventEnvelope<DomainEvent>, DecodeError
         event_version: stored_version,
         event,
     } = stored;
-    let current = upcast::to_current(kind, &event_type, stored_version, event)?;
+    let current = upcast::lift(kind, stored_version, event)?;
     let event = match kind {
         AggregateType::Guild => DomainEvent::Guild(serde_json::from_value(current)?),
         AggregateType::User => DomainEvent::User(serde_json::from_value(current)?),

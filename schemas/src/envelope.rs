@@ -124,6 +124,19 @@ pub enum AggregateType {
 }
 
 impl AggregateType {
+    /// Every aggregate type.
+    pub const ALL: [Self; 4] = [
+        Self::Guild,
+        Self::User,
+        Self::DmChannel,
+        Self::UsernameClaim,
+    ];
+
+    /// The type whose [`Self::as_str`] is `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     /// The name used in headers and schema file names.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -196,15 +209,7 @@ impl std::str::FromStr for Position {
         else {
             return Err(InvalidPosition);
         };
-        let kind = [
-            AggregateType::Guild,
-            AggregateType::User,
-            AggregateType::DmChannel,
-            AggregateType::UsernameClaim,
-        ]
-        .into_iter()
-        .find(|candidate| candidate.as_str() == kind)
-        .ok_or(InvalidPosition)?;
+        let kind = AggregateType::from_name(kind).ok_or(InvalidPosition)?;
         Ok(Self {
             aggregate: AggregateRef {
                 kind,

@@ -145,6 +145,17 @@ impl Registry {
     }
 }
 
+/// [`to_current`] for an event payload as stored in an envelope, whose `type` field
+/// names its event type.
+pub fn lift(aggregate: AggregateType, version: u32, value: Value) -> Result<Value, UpcastError> {
+    let event_type = value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    to_current(aggregate, &event_type, version, value)
+}
+
 /// Lifts a stored event payload at `version` to the current version of its event
 /// type with the production registry, ready to decode into the aggregate's enum
 /// (e.g. with [`catalog::decode_current`]).

@@ -259,18 +259,13 @@ impl EventLog {
                 if !creates_channels {
                     return Ok(true);
                 }
-                let event_type = event_type.unwrap_or_default().to_owned();
-                let current = upcast::to_current(
-                    AggregateType::Guild,
-                    &event_type,
-                    stored.event_version,
-                    stored.event,
-                )
-                .map_err(|source| ExportError::Upcast {
-                    partition,
-                    offset,
-                    source,
-                })?;
+                let current =
+                    upcast::lift(AggregateType::Guild, stored.event_version, stored.event)
+                        .map_err(|source| ExportError::Upcast {
+                            partition,
+                            offset,
+                            source,
+                        })?;
                 let event: GuildEvent =
                     serde_json::from_value(current).map_err(|source| ExportError::Undecodable {
                         partition,

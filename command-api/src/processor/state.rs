@@ -342,15 +342,8 @@ fn decode<A: Decider>(
     record: &[u8],
 ) -> Result<(EventEnvelope<serde_json::Value>, A::Change), StateError> {
     let mut stored: EventEnvelope<serde_json::Value> = serde_json::from_slice(record)?;
-    let event_type = stored
-        .event
-        .get("type")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let current = upcast::to_current(
+    let current = upcast::lift(
         stored.aggregate.kind,
-        &event_type,
         stored.event_version,
         std::mem::take(&mut stored.event),
     )?;

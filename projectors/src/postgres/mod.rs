@@ -202,18 +202,6 @@ fn aggregate_key(aggregate: AggregateRef) -> Option<(&'static str, i64)> {
     Some((aggregate.kind.as_str(), id))
 }
 
-/// The aggregate type stored under `name`.
-fn kind_named(name: &str) -> Option<AggregateType> {
-    [
-        AggregateType::Guild,
-        AggregateType::User,
-        AggregateType::DmChannel,
-        AggregateType::UsernameClaim,
-    ]
-    .into_iter()
-    .find(|kind| kind.as_str() == name)
-}
-
 impl Store for PgStore {
     const NAME: &'static str = "postgres";
     type Changes = Vec<RowChange>;
@@ -261,7 +249,7 @@ impl Store for PgStore {
         Ok(rows
             .into_iter()
             .filter_map(|row| {
-                let kind = kind_named(&row.aggregate_type)?;
+                let kind = AggregateType::from_name(&row.aggregate_type)?;
                 let id = Snowflake::new(u64::try_from(row.aggregate_id).ok()?);
                 Some((AggregateRef { kind, id }, u64::try_from(row.seq).ok()?))
             })
