@@ -151,9 +151,14 @@ pub async fn replay(
     Ok((pg?, mongo?))
 }
 
-/// Drops the PostgreSQL `schema` a replay built, with everything in it.
+/// Drops the PostgreSQL `schema` a replay built, with everything in it. Fails rather
+/// than waits when a session still holds a lock on one of its tables (a reader in an
+/// open transaction): a drop queued behind it would also block every later reader.
 pub async fn drop_postgres(config: &PostgresConfig, schema: &str) -> Result<(), sqlx::Error> {
     let mut admin = PgConnection::connect_with(&config.connect_options()?).await?;
+    sqlx::query("SET lock_timeout = '10s'")
+        .execute(&mut admin)
+        .await?;
     sqlx::query(AssertSqlSafe(format!(
         "DROP SCHEMA IF EXISTS {} CASCADE",
         quote_identifier(schema)

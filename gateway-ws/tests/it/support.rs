@@ -305,6 +305,8 @@ impl Drop for World {
     /// on the shared broker (which slows every metadata request) and database.
     /// Best effort, also after a failed test.
     fn drop(&mut self) {
+        // Stop the gateway first, so no session still reads the schema being dropped.
+        self.shutdown.cancel();
         let topics = std::mem::take(&mut self.topics);
         let (kafka, postgres, schema) = (
             self.kafka.clone(),
