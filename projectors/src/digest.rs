@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use crate::mongo::POSITIONS;
 use crate::mongo::documents::Collection;
-use crate::postgres::quote_identifier;
+use cloudcord_runtime::postgres::quote_identifier;
 
 /// Lowercase hex of a finished hash.
 fn hex(hasher: Sha256) -> String {

@@ -18,9 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::mongo::{self, MongoStore};
-use crate::postgres::{self, PgStore, quote_identifier};
+use crate::postgres::{self, PgStore};
 use crate::projector::{self, Options, Outcome, ProjectorError, StoreError};
 use crate::{digest, unique_suffix};
+use cloudcord_runtime::postgres::quote_identifier;
 
 /// Why a replay failed.
 #[derive(Debug, thiserror::Error)]

@@ -44,6 +44,20 @@ impl PostgresConfig {
             .options([("search_path", quote_identifier(schema))]))
     }
 
+    /// Creates `schema` if it does not exist (migrations then fill it through a
+    /// pool from [`Self::schema_options`]).
+    pub async fn create_schema(&self, schema: &str) -> Result<(), sqlx::Error> {
+        use sqlx::Connection as _;
+        let mut admin = sqlx::PgConnection::connect_with(&self.connect_options()?).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            quote_identifier(schema)
+        )))
+        .execute(&mut admin)
+        .await?;
+        admin.close().await
+    }
+
     /// A pool that connects on first use, so a service starts (unready) while the
     /// database is still down instead of crashing.
     pub fn lazy_pool(&self) -> Result<PgPool, sqlx::Error> {

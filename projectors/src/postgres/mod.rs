@@ -18,11 +18,11 @@ mod writer;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_runtime::postgres::{PostgresConfig, quote_identifier};
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType};
 use cloudcord_schemas::ids::Snowflake;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use self::rows::RowChange;
 use self::writer::Writer;
@@ -30,37 +30,14 @@ use crate::int64::Unrepresentable;
 use crate::projector::{Batch, Store, StoreError};
 use crate::record::EventRecord;
 
-/// Connection options whose `search_path` is `schema`, so the read models' unqualified
-/// table names resolve there (query-api connects the same way).
-pub fn read_model_options(
-    config: &PostgresConfig,
-    schema: &str,
-) -> Result<PgConnectOptions, sqlx::Error> {
-    Ok(config
-        .connect_options()?
-        .options([("search_path", quote_identifier(schema))]))
-}
-
-/// `name` as a quoted SQL identifier.
-pub(crate) fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// Creates `schema` when missing and brings its tables to the latest migration;
 /// returns a pool whose connections use it.
 pub async fn open_schema(config: &PostgresConfig, schema: &str) -> Result<PgPool, StoreError> {
-    let mut admin = PgConnection::connect_with(&config.connect_options()?).await?;
-    sqlx::query(AssertSqlSafe(format!(
-        "CREATE SCHEMA IF NOT EXISTS {}",
-        quote_identifier(schema)
-    )))
-    .execute(&mut admin)
-    .await?;
-    admin.close().await?;
+    config.create_schema(schema).await?;
     let pool = PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_secs(10))
-        .connect_with(read_model_options(config, schema)?)
+        .connect_with(config.schema_options(schema)?)
         .await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     Ok(pool)
