@@ -1,12 +1,15 @@
-//! The one Kafka consumer of a gateway process: it reads the `projected` topic and
-//! hands every record to the in-memory fan-out.
+//! The one Kafka consumer of a gateway process: it reads the `projected` topic, whose
+//! records go to the in-memory fan-out, and the `ephemeral` topic, where gateway
+//! processes talk to each other.
 //!
 //! It reads only committed records (`read_committed`), is assigned every partition
 //! directly (no group rebalancing: every gateway process needs every record), and
 //! starts at the end of each partition, because what happened before a session
-//! identified is in its READY and GUILD_CREATE, which come from the read models.
-//! It commits nothing.
+//! identified is in its READY and GUILD_CREATE, which come from the read models
+//! (and a session handed over from another process catches up on its own). It
+//! commits nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +21,8 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
+use crate::ephemeral::Ephemeral;
+use crate::fanout::Position;
 use crate::gateway::Gateway;
 use crate::metrics::RecordOutcome;
 use crate::projected;
@@ -28,11 +33,15 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// The consumer, positioned and ready to run.
 pub struct DispatchSource {
     consumer: Arc<StreamConsumer>,
+    projected: String,
+    /// Where `projected` was assigned.
+    start: Position,
 }
 
 impl DispatchSource {
-    /// Creates the consumer and assigns it every partition of `projected` at its
-    /// current end. Once this returns, every record produced afterwards is read.
+    /// Creates the consumer and assigns it every partition of `projected` and
+    /// `ephemeral` at their current end. Once this returns, every record produced
+    /// afterwards is read.
     pub async fn start(kafka: &KafkaConfig, client_id: &str) -> Result<Self, KafkaError> {
         // A group of its own: the broker needs one for fetch sessions; nothing is
         // ever committed to it.
@@ -46,17 +55,25 @@ impl DispatchSource {
                 .read_committed_consumer_config(client_id, &group)
                 .create()?,
         );
-        let topic = kafka.topics().projected;
+        let topics = kafka.topics();
+        let (projected, ephemeral) = (topics.projected, topics.ephemeral);
         let blocking = Arc::clone(&consumer);
+        let assigned = [projected.clone(), ephemeral];
         // librdkafka's metadata and watermark calls block their thread.
-        tokio::task::spawn_blocking(move || assign_at_end(&blocking, &topic))
-            .await
-            .map_err(|_| KafkaError::Canceled)??;
-        Ok(Self { consumer })
+        let mut assignment =
+            tokio::task::spawn_blocking(move || assign_at_end(&blocking, &assigned))
+                .await
+                .map_err(|_| KafkaError::Canceled)??;
+        Ok(Self {
+            consumer,
+            start: assignment.remove(&projected).unwrap_or_default(),
+            projected,
+        })
     }
 
     /// Routes every record to `gateway` until `shutdown` is cancelled.
     pub async fn run(self, gateway: Gateway, shutdown: CancellationToken) {
+        gateway.start_at(self.start.clone());
         loop {
             let received = tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -72,20 +89,18 @@ impl DispatchSource {
                     }
                 }
             };
-            let outcome = match projected::decode(message.payload().unwrap_or_default()) {
-                Ok(Some(projected)) => {
-                    gateway.route(&projected);
-                    RecordOutcome::Routed
-                }
-                Ok(None) => RecordOutcome::Ignored,
-                Err(error) => {
-                    tracing::warn!(
-                        partition = message.partition(),
-                        offset = message.offset(),
-                        error = %ErrorChain(&error),
-                        "skipping a projected record"
-                    );
-                    RecordOutcome::Invalid
+            let outcome = if message.topic() == self.projected {
+                route(&gateway, &message)
+            } else {
+                match Ephemeral::decode(message.payload().unwrap_or_default()) {
+                    Ok(record) => {
+                        gateway.on_ephemeral(record);
+                        RecordOutcome::Routed
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %ErrorChain(&error), "skipping an ephemeral record");
+                        RecordOutcome::Invalid
+                    }
                 }
             };
             gateway.metrics().record(outcome);
@@ -93,24 +108,61 @@ impl DispatchSource {
     }
 }
 
-fn assign_at_end(consumer: &StreamConsumer, topic: &str) -> Result<(), KafkaError> {
-    let metadata = retry_while_settling(|| consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT))?;
+/// Routes one `projected` record; one that does not decode is skipped (one bad
+/// record must not stop fan-out for everyone) but still moves the position.
+fn route(gateway: &Gateway, message: &impl Message) -> RecordOutcome {
+    let (partition, offset) = (message.partition(), message.offset());
+    match projected::decode(message.payload().unwrap_or_default()) {
+        Ok(Some(projected)) => {
+            gateway.route(partition, offset, Some(&projected));
+            RecordOutcome::Routed
+        }
+        Ok(None) => {
+            gateway.route(partition, offset, None);
+            RecordOutcome::Ignored
+        }
+        Err(error) => {
+            tracing::warn!(
+                partition,
+                offset,
+                error = %ErrorChain(&error),
+                "skipping a projected record"
+            );
+            gateway.route(partition, offset, None);
+            RecordOutcome::Invalid
+        }
+    }
+}
+
+/// Assigns every partition of `topics` at its end; returns where, by topic.
+fn assign_at_end(
+    consumer: &StreamConsumer,
+    topics: &[String],
+) -> Result<HashMap<String, Position>, KafkaError> {
     let mut assignment = TopicPartitionList::new();
-    for partition in metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions())
-    {
-        let (_, high) = retry_while_settling(|| {
-            consumer.fetch_watermarks(topic, partition.id(), METADATA_TIMEOUT)
-        })?;
-        assignment.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
+    let mut positions: HashMap<String, Position> = HashMap::new();
+    for topic in topics {
+        let metadata =
+            retry_while_settling(|| consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT))?;
+        let position = positions.entry(topic.clone()).or_default();
+        for partition in metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions())
+        {
+            let (_, high) = retry_while_settling(|| {
+                consumer.fetch_watermarks(topic, partition.id(), METADATA_TIMEOUT)
+            })?;
+            assignment.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
+            position.insert(partition.id(), high);
+        }
+        if position.is_empty() {
+            return Err(KafkaError::MetadataFetch(
+                rdkafka::error::RDKafkaErrorCode::UnknownTopicOrPartition,
+            ));
+        }
     }
-    if assignment.count() == 0 {
-        return Err(KafkaError::MetadataFetch(
-            rdkafka::error::RDKafkaErrorCode::UnknownTopicOrPartition,
-        ));
-    }
-    consumer.assign(&assignment)
+    consumer.assign(&assignment)?;
+    Ok(positions)
 }

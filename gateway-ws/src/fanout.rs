@@ -20,7 +20,7 @@
 //! One lock guards the routing tables; delivery to a session never waits (see
 //! [`crate::hub`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use cloudcord_schemas::dm_channel::DmChannelEvent;
@@ -28,6 +28,7 @@ use cloudcord_schemas::guild::GuildEvent;
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::user::{UserEvent, UserProfileUpdated};
+use serde::{Deserialize, Serialize};
 
 use crate::dispatches::{self, Audience, MessageEventRef, Routed};
 use crate::guild_state::{GuildState, user_object};
@@ -36,7 +37,36 @@ use crate::projected::Projected;
 use crate::protocol::dispatch::{Dispatch, Scope};
 use crate::protocol::intents::Intents;
 use crate::protocol::payload::{MemberRequest, MemberSelection};
+use crate::protocol::session::Session;
 use crate::read_models::ReadModels;
+
+/// Where routing stands in the `projected` topic: each partition's next offset.
+/// Every record before it has been routed, none at or after it.
+pub type Position = BTreeMap<i32, i64>;
+
+/// One session leaving this process, with what another process needs to go on
+/// exactly where this one stopped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionExport {
+    /// The session, replay buffer included.
+    pub session: Session,
+    /// The guilds it follows (their states travel in the [`Handover`]).
+    pub guilds: Vec<GuildId>,
+    /// Its user's DM channels.
+    pub dms: Vec<(ChannelId, [UserSnapshot; 2])>,
+    /// Where routing stood: the session has had the dispatches of every record
+    /// before it, and of none after.
+    pub position: Position,
+}
+
+/// Sessions leaving this process and the states of the guilds they follow.
+#[derive(Debug, Default)]
+pub struct Handover {
+    /// The sessions.
+    pub sessions: Vec<SessionExport>,
+    /// Each guild any of them follows, once.
+    pub guilds: Vec<GuildState>,
+}
 
 /// A guild that sessions here follow.
 struct Followed {
@@ -52,6 +82,8 @@ struct Routing {
     last_seen: HashMap<GuildId, u64>,
     /// DM channels of the users with sessions here.
     dms: HashMap<ChannelId, [UserSnapshot; 2]>,
+    /// How far routing has read `projected` (empty until the consumer starts).
+    position: Position,
 }
 
 /// The in-memory router.
@@ -202,55 +234,176 @@ impl Fanout {
         });
     }
 
-    /// Routes one projected event to the sessions in `hub`.
-    pub fn route(&self, hub: &Hub, projected: &Projected) -> FollowUps {
+    /// Routes the `projected` record at `offset` of `partition` to the sessions in
+    /// `hub`; `None` is a record the gateway ignores, which still moves the
+    /// position. One lock covers the routing and the position, so a hand-over never
+    /// sees one without the other.
+    pub fn route(
+        &self,
+        hub: &Hub,
+        partition: i32,
+        offset: i64,
+        projected: Option<&Projected>,
+    ) -> FollowUps {
+        let mut routing = lock(&self.routing);
+        routing.position.insert(partition, offset + 1);
         match projected {
-            Projected::Guild {
+            None => FollowUps::default(),
+            Some(Projected::Guild {
                 guild,
                 seq,
                 actor,
                 event,
-            } => self.route_guild(*guild, *seq, *actor, event),
-            Projected::Dm {
+            }) => routing.route_guild(*guild, *seq, *actor, event),
+            Some(Projected::Dm {
                 channel,
                 actor,
                 event,
-            } => {
-                self.route_dm(hub, *channel, *actor, event);
+            }) => {
+                routing.route_dm(hub, *channel, *actor, event);
                 FollowUps::default()
             }
-            Projected::User { user, event } => {
+            Some(Projected::User { user, event }) => {
                 if let UserEvent::UserProfileUpdated(profile) = &**event {
-                    self.profile_updated(hub, *user, profile);
+                    routing.profile_updated(hub, *user, profile);
                 }
                 FollowUps::default()
             }
         }
     }
 
+    /// Starts routing at `position` (where the consumer was assigned).
+    pub fn start_at(&self, position: Position) {
+        lock(&self.routing).position = position;
+    }
+
+    /// How far routing has read `projected`.
+    pub fn position(&self) -> Position {
+        lock(&self.routing).position.clone()
+    }
+
+    /// Takes sessions out of this process for another to go on with: the one named
+    /// `session_id`, or every one (`None`, at shutdown). It happens under the
+    /// routing lock, so each export holds the dispatches of exactly the records
+    /// before its position. `None` when there is nothing to hand over, or before
+    /// routing has started (no position to go on from).
+    pub fn hand_over(&self, hub: &Hub, session_id: Option<&str>) -> Option<Handover> {
+        let mut routing = lock(&self.routing);
+        if routing.position.is_empty() {
+            return None;
+        }
+        let slots = match session_id {
+            Some(id) => hub.take(id).into_iter().collect(),
+            None => hub.take_all(),
+        };
+        if slots.is_empty() {
+            return None;
+        }
+        let mut guilds: HashMap<GuildId, GuildState> = HashMap::new();
+        let mut sessions = Vec::with_capacity(slots.len());
+        for slot in &slots {
+            let mut followed_ids = Vec::new();
+            for (id, followed) in &mut routing.guilds {
+                if followed.sessions.remove(slot.id()).is_some() {
+                    followed_ids.push(*id);
+                    guilds.entry(*id).or_insert_with(|| followed.state.clone());
+                }
+            }
+            let user = slot.user_id();
+            let dms = routing
+                .dms
+                .iter()
+                .filter(|(_, recipients)| recipients.iter().any(|r| r.id == user))
+                .map(|(channel, recipients)| (*channel, recipients.clone()))
+                .collect();
+            sessions.push(SessionExport {
+                session: slot.session(),
+                guilds: followed_ids,
+                dms,
+                position: routing.position.clone(),
+            });
+        }
+        routing
+            .guilds
+            .retain(|_, followed| !followed.sessions.is_empty());
+        Some(Handover {
+            sessions,
+            guilds: guilds.into_values().collect(),
+        })
+    }
+
+    /// A router holding only the handed-over `export`, following `guilds` (their
+    /// states from the hand-over) with `slot`, at the export's position. The
+    /// catch-up routes into it the records this process routed since, then
+    /// [`Self::absorb`] merges it into this process's router.
+    pub fn for_handover(export: &SessionExport, guilds: Vec<GuildState>, slot: &Arc<Slot>) -> Self {
+        let mut routing = Routing {
+            position: export.position.clone(),
+            dms: export.dms.iter().cloned().collect(),
+            ..Routing::default()
+        };
+        for state in guilds {
+            routing.last_seen.insert(state.id, state.position);
+            let sessions = HashMap::from([(Arc::clone(slot.id()), Arc::clone(slot))]);
+            routing
+                .guilds
+                .insert(state.id, Followed { state, sessions });
+        }
+        Self {
+            routing: Mutex::new(routing),
+        }
+    }
+
+    /// Merges `private` (see [`Self::for_handover`]) into this router and registers
+    /// `slot` in `hub`, when both routers have routed the same records. Otherwise
+    /// returns this router's position, which `private` must reach first.
+    pub fn absorb(&self, hub: &Hub, private: &Fanout, slot: &Arc<Slot>) -> Result<(), Position> {
+        let mut routing = lock(&self.routing);
+        let mut theirs = lock(&private.routing);
+        if theirs.position != routing.position {
+            return Err(routing.position.clone());
+        }
+        for (id, followed) in std::mem::take(&mut theirs.guilds) {
+            match routing.guilds.get_mut(&id) {
+                // Both states have seen the same events: ours serves everyone.
+                Some(ours) => ours.sessions.extend(followed.sessions),
+                None => {
+                    routing.guilds.insert(id, followed);
+                }
+            }
+        }
+        for (guild, seq) in theirs.last_seen.drain() {
+            let seen = routing.last_seen.entry(guild).or_default();
+            *seen = (*seen).max(seq);
+        }
+        routing.dms.extend(theirs.dms.drain());
+        hub.adopt(Arc::clone(slot));
+        Ok(())
+    }
+}
+
+impl Routing {
     /// USER_UPDATE to the user's own sessions; the guilds and DMs kept here show
     /// the new profile from now on.
-    fn profile_updated(&self, hub: &Hub, user: UserId, profile: &UserProfileUpdated) {
-        let mut routing = lock(&self.routing);
+    fn profile_updated(&mut self, hub: &Hub, user: UserId, profile: &UserProfileUpdated) {
         let mut bot = false;
         let renamed = |snapshot: &mut UserSnapshot| {
             snapshot.username.clone_from(&profile.username);
             snapshot.global_name.clone_from(&profile.global_name);
             snapshot.avatar.clone_from(&profile.avatar);
         };
-        for followed in routing.guilds.values_mut() {
+        for followed in self.guilds.values_mut() {
             if let Some(member) = followed.state.members.get_mut(&user) {
                 bot = member.user.bot;
                 renamed(&mut member.user);
             }
         }
-        for recipients in routing.dms.values_mut() {
+        for recipients in self.dms.values_mut() {
             for recipient in recipients.iter_mut().filter(|r| r.id == user) {
                 bot = recipient.bot;
                 renamed(recipient);
             }
         }
-        drop(routing);
         let sessions = hub.sessions_of_user(user);
         let Some(first) = sessions.first() else {
             return;
@@ -277,16 +430,15 @@ impl Fanout {
     }
 
     fn route_guild(
-        &self,
+        &mut self,
         guild: GuildId,
         seq: u64,
         actor: Option<UserId>,
         event: &GuildEvent,
     ) -> FollowUps {
-        let mut routing = lock(&self.routing);
-        let seen = routing.last_seen.entry(guild).or_default();
+        let seen = self.last_seen.entry(guild).or_default();
         *seen = (*seen).max(seq);
-        let Some(followed) = routing.guilds.get_mut(&guild) else {
+        let Some(followed) = self.guilds.get_mut(&guild) else {
             // Nobody here follows the guild; someone may be about to.
             let newcomer = match event {
                 GuildEvent::GuildCreated(created) => Some(created.owner.id),
@@ -321,7 +473,7 @@ impl Fanout {
                 .retain(|_, slot| !gone.contains(&slot.user_id()));
         }
         if outcome.deleted || followed.sessions.is_empty() {
-            routing.guilds.remove(&guild);
+            self.guilds.remove(&guild);
         }
         FollowUps {
             follow: outcome
@@ -333,24 +485,23 @@ impl Fanout {
     }
 
     fn route_dm(
-        &self,
+        &mut self,
         hub: &Hub,
         channel: ChannelId,
         actor: Option<UserId>,
         event: &DmChannelEvent,
     ) {
-        let mut routing = lock(&self.routing);
         if let DmChannelEvent::DmChannelOpened(opened) = event {
             let present = opened
                 .recipients
                 .iter()
                 .any(|user| !hub.sessions_of_user(user.id).is_empty());
             if present {
-                routing.dms.insert(channel, opened.recipients.clone());
+                self.dms.insert(channel, opened.recipients.clone());
             }
             return;
         }
-        let Some(recipients) = routing.dms.get(&channel) else {
+        let Some(recipients) = self.dms.get(&channel) else {
             return; // No recipient has a session here.
         };
         let message = match event {

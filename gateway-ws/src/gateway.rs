@@ -3,16 +3,19 @@
 //! them: Identify (a new session, READY) and Resume (replay, RESUMED).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cloudcord_runtime::auth::TokenVerifier;
 use cloudcord_runtime::telemetry::ErrorChain;
-use cloudcord_schemas::ids::GuildId;
+use cloudcord_schemas::ids::{GuildId, UserId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, authenticate};
-use crate::fanout::{Fanout, FollowUps};
+use crate::ephemeral::Ephemeral;
+use crate::fanout::{Fanout, FollowUps, Position};
+use crate::handover::Handovers;
+use crate::handover::catch_up::CatchUp;
 use crate::hub::{Attachment, Hub, ResumeRefused, Slot};
 use crate::metrics::Metrics;
 use crate::objects::Ready;
@@ -23,6 +26,9 @@ use crate::protocol::payload::{IdentifyRequest, MemberRequest, Resume, Shard};
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
 use crate::settings::{HttpSettings, SessionSettings};
+
+/// How long a handed-over session may take to catch up with this process.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(5);
 
 /// How a Resume ended when it did not resume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +49,8 @@ struct Inner {
     fanout: Fanout,
     verifier: TokenVerifier,
     read_models: ReadModels,
+    /// `None`: sessions never leave this process (no Kafka, as in some tests).
+    handovers: Option<Handovers>,
     sessions: SessionSettings,
     resume_gateway_url: String,
     shutdown: CancellationToken,
@@ -50,11 +58,13 @@ struct Inner {
 }
 
 impl Gateway {
-    /// A gateway verifying tokens with `verifier` and reading `read_models`; its
-    /// connections end (with Reconnect) when `shutdown` is cancelled.
+    /// A gateway verifying tokens with `verifier`, reading `read_models` and
+    /// handing sessions over through `handovers`; its connections end (with
+    /// Reconnect) when `shutdown` is cancelled.
     pub fn new(
         verifier: TokenVerifier,
         read_models: ReadModels,
+        handovers: Option<Handovers>,
         http: &HttpSettings,
         sessions: &SessionSettings,
         shutdown: CancellationToken,
@@ -66,6 +76,7 @@ impl Gateway {
             fanout: Fanout::new(),
             verifier,
             read_models,
+            handovers,
             sessions: sessions.clone(),
             resume_gateway_url: http.resume_gateway_url.clone(),
             shutdown,
@@ -124,13 +135,70 @@ impl Gateway {
         self.0.fanout.request_members(&attachment.slot, request);
     }
 
-    /// Routes one projected event to the sessions it concerns.
-    pub fn route(&self, projected: &Projected) {
-        let FollowUps { follow } = self.0.fanout.route(&self.0.hub, projected);
+    /// The hand-overs, if sessions can leave this process.
+    pub fn handovers(&self) -> Option<&Handovers> {
+        self.0.handovers.as_ref()
+    }
+
+    /// Routing starts at `position` (where the consumer was assigned).
+    pub fn start_at(&self, position: Position) {
+        self.0.fanout.start_at(position);
+    }
+
+    /// Routes the `projected` record at `offset` of `partition` (`None`: one the
+    /// gateway ignores) to the sessions it concerns.
+    pub fn route(&self, partition: i32, offset: i64, projected: Option<&Projected>) {
+        let follow_ups = self
+            .0
+            .fanout
+            .route(&self.0.hub, partition, offset, projected);
+        self.follow_up(follow_ups);
+    }
+
+    fn follow_up(&self, FollowUps { follow }: FollowUps) {
         for (guild, user) in follow {
             for slot in self.0.hub.sessions_of_user(user) {
                 self.spawn_follow_one(slot, guild);
             }
+        }
+    }
+
+    /// Acts on a record from another gateway process.
+    pub fn on_ephemeral(&self, record: Ephemeral) {
+        match record {
+            Ephemeral::HandoverRequest { session_id } => {
+                if self.0.hub.holds(&session_id) {
+                    self.spawn_hand_over(Some(session_id));
+                }
+            }
+        }
+    }
+
+    /// Hands the session `session_id` (or every session: `None`) over for another
+    /// process to resume, in the background; shutdown waits for it.
+    fn spawn_hand_over(&self, session_id: Option<String>) {
+        let gateway = self.clone();
+        self.0
+            .connections
+            .spawn(async move { gateway.hand_over(session_id.as_deref()).await });
+    }
+
+    /// Hands the session `session_id` (or every session: `None`) over.
+    pub async fn hand_over(&self, session_id: Option<&str>) {
+        let Some(handovers) = &self.0.handovers else {
+            return;
+        };
+        let Some(handover) = self.0.fanout.hand_over(&self.0.hub, session_id) else {
+            return;
+        };
+        let sessions = handover.sessions.len();
+        match handovers.save(&handover).await {
+            Ok(()) => tracing::info!(sessions, "sessions handed over"),
+            Err(error) => tracing::error!(
+                sessions,
+                error = %ErrorChain(&error),
+                "cannot hand sessions over; their clients will identify anew"
+            ),
         }
     }
 
@@ -250,8 +318,9 @@ impl Gateway {
         Ok((attachment, vec![ready_frame]))
     }
 
-    /// Resume: verifies the token, finds the session and returns it with the frames
-    /// to write first (the missed dispatches, then RESUMED).
+    /// Resume: verifies the token, finds the session (here, or handed over from
+    /// another process) and returns it with the frames to write first (the missed
+    /// dispatches, then RESUMED).
     pub async fn resume(
         &self,
         resume: &Resume,
@@ -260,11 +329,19 @@ impl Gateway {
             .authenticate(&resume.token)
             .await
             .map_err(ResumeFailure::Close)?;
-        match self
+        let mut outcome = self
             .0
             .hub
-            .resume(&resume.session_id, identity.user_id, resume.seq)
+            .resume(&resume.session_id, identity.user_id, resume.seq);
+        if outcome.as_ref().err() == Some(&ResumeRefused::UnknownSession)
+            && self.take_over(&resume.session_id, identity.user_id).await
         {
+            outcome = self
+                .0
+                .hub
+                .resume(&resume.session_id, identity.user_id, resume.seq);
+        }
+        match outcome {
             Ok(resumed) => {
                 tracing::info!(session = %resume.session_id, seq = resume.seq, "session resumed");
                 Ok(resumed)
@@ -277,6 +354,55 @@ impl Gateway {
                 let ended: Arc<str> = Arc::from(resume.session_id.as_str());
                 self.0.fanout.forget(&[ended]);
                 Err(ResumeFailure::Close(CloseCode::InvalidSeq))
+            }
+        }
+    }
+
+    /// Brings `session_id` of `user` here from a hand-over and catches it up;
+    /// whether it is now in the hub.
+    async fn take_over(&self, session_id: &str, user: UserId) -> bool {
+        let Some(handovers) = &self.0.handovers else {
+            return false;
+        };
+        let (export, guilds) = match handovers.receive(session_id, user).await {
+            Ok(Some(received)) => received,
+            Ok(None) => return false,
+            Err(error) => {
+                tracing::error!(error = %ErrorChain(&error), "cannot take a session over");
+                return false;
+            }
+        };
+        let mut session = export.session.clone();
+        session.limit(self.0.sessions.replay());
+        let shard = session.shard();
+        let slot = self.0.hub.slot(session);
+        let private = Fanout::for_handover(&export, guilds, &slot);
+        let private_hub = Hub::new(1, Metrics::default());
+        private_hub.adopt(Arc::clone(&slot));
+        let catch_up = CatchUp {
+            main: &self.0.fanout,
+            hub: &self.0.hub,
+            private: &private,
+            private_hub: &private_hub,
+            slot: &slot,
+        };
+        let deadline = tokio::time::Instant::now() + CATCH_UP_LIMIT;
+        let topic = handovers.kafka().topics().projected;
+        match catch_up.run(handovers.kafka(), &topic, deadline).await {
+            Ok(follow_ups) => {
+                self.follow_up(follow_ups);
+                // Guilds whose GUILD_CREATE had not been sent yet when the session
+                // left its process (and any joined since) are followed now.
+                self.spawn_follow(slot, export.guilds, shard);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(
+                    session = session_id,
+                    error = %ErrorChain(&error),
+                    "cannot catch a handed-over session up; its client will identify anew"
+                );
+                false
             }
         }
     }

@@ -15,6 +15,7 @@ use cloudcord_schemas::permissions::{
     GuildView, MemberView, Permissions, RoleLookup, channel_permissions,
 };
 use cloudcord_schemas::timestamp::discord_timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -24,7 +25,7 @@ use crate::protocol::payload::{MemberRequest, MemberSelection};
 const MEMBERS_PER_CHUNK: usize = 1000;
 
 /// A member as the gateway keeps it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     /// The user, as last seen.
     pub user: UserSnapshot,
@@ -33,8 +34,10 @@ pub struct Member {
     /// Roles (without `@everyone`).
     pub roles: Vec<RoleId>,
     /// When they joined.
+    #[serde(with = "time::serde::rfc3339")]
     pub joined_at: OffsetDateTime,
     /// End of their timeout.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub communication_disabled_until: Option<OffsetDateTime>,
     /// Server-muted.
     pub mute: bool,
@@ -42,8 +45,9 @@ pub struct Member {
     pub deaf: bool,
 }
 
-/// One guild, as of its event `position`.
-#[derive(Debug, Clone, PartialEq)]
+/// One guild, as of its event `position`. It serializes so that a session handed
+/// over to another gateway process takes the guild as this process saw it along.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GuildState {
     /// The guild.
     pub id: GuildId,
@@ -62,6 +66,7 @@ pub struct GuildState {
     /// Seconds before an idle member is moved there.
     pub afk_timeout: u32,
     /// When the guild was created.
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Roles by id.
     pub roles: BTreeMap<RoleId, Role>,

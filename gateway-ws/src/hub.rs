@@ -94,6 +94,11 @@ impl Slot {
         state.send(frame);
     }
 
+    /// The client has every frame up to `seq` (see [`Session::acknowledge`]).
+    pub fn acknowledge(&self, seq: u64) {
+        lock(&self.state).session.acknowledge(seq);
+    }
+
     /// The session's id.
     pub fn id(&self) -> &Arc<str> {
         &self.id
@@ -107,6 +112,11 @@ impl Slot {
     /// Runs `f` on the session.
     pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
         f(&lock(&self.state).session)
+    }
+
+    /// A copy of the session, replay buffer included (to hand it over).
+    pub fn session(&self) -> Session {
+        lock(&self.state).session.clone()
     }
 }
 
@@ -190,6 +200,52 @@ impl Hub {
         (id, receiver)
     }
 
+    /// A slot for `session` handed over from another process: registered nowhere
+    /// and detached until [`Self::adopt`] and [`Self::resume`].
+    pub fn slot(&self, session: Session) -> Arc<Slot> {
+        Arc::new(Slot {
+            id: Arc::from(session.id()),
+            user_id: session.identity().user_id,
+            state: Mutex::new(SlotState {
+                session,
+                outbound: None,
+                attachment: 0,
+                detached_since: Some(Instant::now()),
+                metrics: self.metrics.clone(),
+            }),
+        })
+    }
+
+    /// Registers `slot`'s session here.
+    pub fn adopt(&self, slot: Arc<Slot>) {
+        let mut registry = lock(&self.registry);
+        registry
+            .by_user
+            .entry(slot.user_id)
+            .or_default()
+            .insert(Arc::clone(&slot.id));
+        registry.sessions.insert(Arc::clone(&slot.id), slot);
+        self.count(&registry);
+    }
+
+    /// Unregisters the session `session_id` (to hand it over) and drops its
+    /// connection's queue, so a connection still holding it closes (resumable).
+    pub fn take(&self, session_id: &str) -> Option<Arc<Slot>> {
+        let mut registry = lock(&self.registry);
+        let slot = registry.sessions.get(session_id).cloned()?;
+        registry.remove(session_id);
+        self.count(&registry);
+        drop(registry);
+        lock(&slot.state).outbound = None;
+        Some(slot)
+    }
+
+    /// [`Self::take`] for every session (at shutdown).
+    pub fn take_all(&self) -> Vec<Arc<Slot>> {
+        let ids: Vec<Arc<str>> = lock(&self.registry).sessions.keys().cloned().collect();
+        ids.iter().filter_map(|id| self.take(id)).collect()
+    }
+
     /// Registers a new session, numbers READY (`s` 1) with `ready` as its `d`, and
     /// attaches the calling connection. Returns the attachment and READY's frame,
     /// which the connection writes before anything queued.
@@ -210,17 +266,7 @@ impl Hub {
             user_id,
             state: Mutex::new(state),
         });
-        let mut registry = lock(&self.registry);
-        registry
-            .sessions
-            .insert(Arc::clone(&session_id), Arc::clone(&slot));
-        registry
-            .by_user
-            .entry(user_id)
-            .or_default()
-            .insert(Arc::clone(&session_id));
-        self.count(&registry);
-        drop(registry);
+        self.adopt(Arc::clone(&slot));
         (
             Attachment {
                 slot,
@@ -314,6 +360,11 @@ impl Hub {
         }
         self.count(&registry);
         expired
+    }
+
+    /// Whether the session `session_id` is here.
+    pub fn holds(&self, session_id: &str) -> bool {
+        lock(&self.registry).sessions.contains_key(session_id)
     }
 
     /// The sessions of `user`.

@@ -20,11 +20,15 @@
 //!                               └─► Gateway::identify / resume (token, read models, hub)
 //! ```
 //!
-//! * A session's dispatches are numbered and kept (bounded) in its replay buffer
-//!   under the session's lock before they are queued, so Resume replays exactly
-//!   what the client missed. Sessions live in this process's memory for the resume
-//!   window after their connection ends; a Resume on another process, or after a
-//!   restart, gets Invalid Session (`d: false`) and the client identifies again.
+//! * A session's dispatches are numbered and kept (bounded, and only until a
+//!   heartbeat acknowledges them) in its replay buffer under the session's lock
+//!   before they are queued, so Resume replays exactly what the client missed.
+//!   Sessions live in this process's memory for the resume window after their
+//!   connection ends. A Resume on another process, or on this one after it
+//!   restarted, takes the session over ([`handover`]): the holder hands it over
+//!   when asked through the `ephemeral` topic, or when it shuts down, and the new
+//!   process catches it up from `projected`. Only a crashed process's sessions are
+//!   lost (Invalid Session, `d: false`).
 //! * Fan-out never waits for a client: a full queue closes that connection with a
 //!   resumable 4000.
 //!
@@ -37,8 +41,10 @@
 //! - [`gateway`]: [`Gateway`], the state connections share, with the Identify and
 //!   Resume handshakes.
 //! - [`hub`]: the sessions of this process and their bounded queues.
-//! - [`consumer`]: the one Kafka consumer of `projected`; [`projected`] decodes its
-//!   records.
+//! - [`consumer`]: the one Kafka consumer of `projected` and `ephemeral`;
+//!   [`projected`] and [`ephemeral`] decode their records.
+//! - [`handover`]: sessions moving between processes, stored in the gateway's own
+//!   PostgreSQL schema (`gateway-ws/migrations`).
 //! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
 //!   user; [`guild_state`] is each followed guild's state (permissions, objects);
 //!   [`dispatches`] turns events into Discord dispatches with their audience.
@@ -50,9 +56,11 @@
 pub mod auth;
 pub mod consumer;
 pub mod dispatches;
+pub mod ephemeral;
 pub mod fanout;
 pub mod gateway;
 pub mod guild_state;
+pub mod handover;
 pub mod hub;
 pub mod metrics;
 pub mod objects;
@@ -69,6 +77,7 @@ use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::service::{Service, ServiceError};
+use cloudcord_runtime::telemetry::ErrorChain;
 use rdkafka::error::KafkaError;
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -76,6 +85,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::consumer::DispatchSource;
 pub use crate::gateway::Gateway;
+use crate::handover::{HandoverError, Handovers};
 use crate::read_models::ReadModels;
 pub use crate::settings::Settings;
 pub use crate::socket::router;
@@ -85,6 +95,9 @@ pub const NAME: &str = "gateway-ws";
 
 /// How often sessions past their resume window are dropped.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(10);
+
+/// How long a failed migration of the hand-over tables waits before the next try.
+const MIGRATION_RETRY: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for connections to send their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -129,6 +142,9 @@ pub enum Error {
     /// The topics or the `projected` consumer could not be set up.
     #[error("cannot consume the projected topic")]
     Kafka(#[from] KafkaError),
+    /// The session hand-over could not be set up.
+    #[error("cannot set up session hand-overs")]
+    Handover(#[from] HandoverError),
 }
 
 impl Config {
@@ -142,9 +158,16 @@ impl Config {
         let settings = &self.gateway_ws;
         let read_models = ReadModels::connect_lazy(&self.postgres, &settings.http.postgres_schema)
             .map_err(ServiceError::from)?;
+        let handovers = Handovers::new(
+            &self.kafka,
+            &self.postgres,
+            &settings.sessions.handover_schema,
+            settings.sessions.resume_window(),
+        )?;
         Ok(Gateway::new(
             verifier,
             read_models,
+            Some(handovers),
             &settings.http,
             &settings.sessions,
             shutdown,
@@ -192,6 +215,7 @@ pub async fn serve(
         .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
     tracing::info!(service = NAME, %addr, "gateway listening");
     let sweeper = tokio::spawn(sweep_sessions(gateway.clone(), shutdown.clone()));
+    let migration = tokio::spawn(prepare_handovers(gateway.clone(), shutdown.clone()));
     let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
     let server = axum::serve(listener, router(gateway.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -202,28 +226,64 @@ pub async fn serve(
         outcome
     });
     sweeper.abort();
+    migration.abort();
     if consumer.await.is_err() {
         tracing::error!("the projected consumer panicked");
     }
-    // Upgraded connections outlive the listener: let them say goodbye.
+    // Upgraded connections outlive the listener: let them say goodbye (with
+    // Reconnect), then hand their sessions over: with the consumer stopped, they
+    // are complete up to its final position.
     gateway.connections().close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, gateway.connections().wait())
+    let handed_over = async {
+        gateway.connections().wait().await;
+        gateway.hand_over(None).await;
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, handed_over)
         .await
         .is_err()
     {
-        tracing::warn!("some connections did not close in time");
+        tracing::warn!("some connections did not close, or sessions were not handed over, in time");
     }
     admin?;
     served.map_err(Error::Serve)
 }
 
-/// Drops sessions past their resume window, every [`EXPIRY_SWEEP`].
+/// Drops sessions past their resume window, here and in the hand-over store,
+/// every [`EXPIRY_SWEEP`].
 async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(EXPIRY_SWEEP);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = interval.tick() => gateway.expire_sessions(Instant::now()),
+            _ = interval.tick() => {
+                gateway.expire_sessions(Instant::now());
+                if let Some(handovers) = gateway.handovers()
+                    && let Err(error) = handovers.store().sweep().await
+                {
+                    tracing::warn!(error = %ErrorChain(&error), "cannot sweep expired hand-overs");
+                }
+            }
+        }
+    }
+}
+
+/// Creates the hand-over tables, retrying until PostgreSQL answers (the gateway
+/// serves meanwhile; only hand-overs fail).
+async fn prepare_handovers(gateway: Gateway, shutdown: CancellationToken) {
+    let Some(handovers) = gateway.handovers() else {
+        return;
+    };
+    loop {
+        match handovers.store().migrate().await {
+            Ok(()) => return,
+            Err(error) => tracing::warn!(
+                error = %ErrorChain(&error),
+                "cannot create the gateway's hand-over tables; retrying"
+            ),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(MIGRATION_RETRY) => {}
         }
     }
 }

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::guild_state::{GuildState, Member};
 
 /// A stored id for `id`; `-1` (no row) for one above `i64::MAX`.
-fn key(id: u64) -> i64 {
+pub fn key(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(-1)
 }
 

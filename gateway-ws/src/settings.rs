@@ -41,10 +41,10 @@ pub struct HttpSettings {
     /// Where the token issuer publishes its public keys (command-api's
     /// `/.well-known/jwks.json`), fetched at start-up.
     pub jwks_url: String,
-    /// READY's `resume_gateway_url`: the public URL clients reach this gateway at.
-    /// Sessions live in one process's memory, so it must lead back to this process
-    /// (the same URL `GET /gateway` hands out while one gateway runs). The default is
-    /// the dev front door, which serves this process's gateway at `/gateway`.
+    /// READY's `resume_gateway_url`: the public URL clients reach the gateway at.
+    /// It may lead to any gateway process: a session resumed on another one is
+    /// handed over. The default is the dev front door, which serves the gateway
+    /// at `/gateway`.
     pub resume_gateway_url: String,
     /// The PostgreSQL schema of the read models (the projectors'
     /// `[projectors] postgres_schema`).
@@ -81,8 +81,12 @@ pub struct SessionSettings {
     pub replay_frames: usize,
     /// Most bytes of frames each session keeps for Resume.
     pub replay_bytes: usize,
-    /// How long a session without a connection can still be resumed, in seconds.
+    /// How long a session without a connection can still be resumed, in seconds
+    /// (also once handed over to another process).
     pub resume_window_secs: u64,
+    /// The PostgreSQL schema of the gateway's own tables (sessions handed over
+    /// between processes); created and migrated at start-up.
+    pub handover_schema: String,
     /// The privileged intents bots may use (there is no developer portal to enable
     /// them per application yet), e.g. `"GUILD_MEMBERS | MESSAGE_CONTENT"`; others
     /// close with 4014.
@@ -102,6 +106,7 @@ impl Default for SessionSettings {
             replay_frames: 4_096,
             replay_bytes: 4 << 20,
             resume_window_secs: 180,
+            handover_schema: "gateway".to_owned(),
             allowed_privileged_intents: Intents::PRIVILEGED,
             max_guilds_per_session: 2_500,
         }

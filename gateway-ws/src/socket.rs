@@ -290,6 +290,11 @@ impl ConnectionTask {
                         self.gateway.request_guild_members(attachment, &request);
                     }
                 }
+                Output::Acknowledge(seq) => {
+                    if let Some(attachment) = &self.attachment {
+                        attachment.slot.acknowledge(seq);
+                    }
+                }
                 Output::Close(code) => {
                     self.link.close(code).await;
                     return Some(End::Closed(code));

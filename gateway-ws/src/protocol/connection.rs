@@ -70,6 +70,9 @@ pub enum Output {
     /// Send the session GUILD_MEMBERS_CHUNKs for this request (identified
     /// connections only).
     RequestGuildMembers(MemberRequest),
+    /// The client has every dispatch up to this `s` (a heartbeat said so): the
+    /// session need not keep them for Resume.
+    Acknowledge(u64),
     /// Close the socket with this code. Nothing follows it.
     Close(CloseCode),
 }
@@ -170,11 +173,14 @@ impl Connection {
         }
         match payload::decode(bytes) {
             Err(code) => self.close(code),
-            Ok(ClientPayload::Heartbeat(_)) => {
+            Ok(ClientPayload::Heartbeat(seq)) => {
                 self.last_heartbeat = now;
                 self.heartbeat_requested = false;
                 self.outputs
                     .push_back(Output::Send(payload::heartbeat_ack()));
+                if let (Some(seq), State::Active) = (seq, self.state) {
+                    self.outputs.push_back(Output::Acknowledge(seq));
+                }
             }
             Ok(ClientPayload::Identify(identify)) => match self.state {
                 State::AwaitingIdentify => match identify.validate() {
@@ -340,7 +346,10 @@ mod tests {
         assert_eq!(json(&outputs[0])["op"], 11);
         let (mut connection, now) = identified();
         connection.handle_message(now, br#"{"op":1,"d":5}"#);
-        assert_eq!(json(&drain(&mut connection)[0])["op"], 11);
+        let outputs = drain(&mut connection);
+        assert_eq!(json(&outputs[0])["op"], 11);
+        // Once identified, the heartbeat's `s` tells the session what it may forget.
+        assert_eq!(outputs[1..], [Output::Acknowledge(5)]);
     }
 
     #[test]

@@ -161,7 +161,7 @@ pub struct ConnectionProperties {
 
 /// A shard of a bot's guilds: guild `g` belongs to shard `(g >> 22) % count`, and
 /// DMs to shard 0 ("Sharding").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
     /// This shard's number, below `count`.
     pub id: u64,

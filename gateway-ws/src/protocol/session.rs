@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 
 use cloudcord_schemas::ids::UserId;
+use serde::{Deserialize, Serialize};
 
 use super::close_code::CloseCode;
 use super::dispatch::{Dispatch, Scope};
@@ -17,7 +18,7 @@ use super::intents::Intents;
 use super::payload::{self, IdentifyRequest, Shard};
 
 /// Who a session belongs to, from a verified token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// The user (or bot user).
     pub user_id: UserId,
@@ -27,7 +28,7 @@ pub struct Identity {
 
 /// How much a session keeps for Resume: the oldest frames go first when either
 /// bound is passed, and a Resume from before the oldest kept frame is 4007.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReplayLimits {
     /// Most frames kept.
     pub frames: usize,
@@ -35,8 +36,9 @@ pub struct ReplayLimits {
     pub bytes: usize,
 }
 
-/// One identified session.
-#[derive(Debug)]
+/// One identified session. It serializes whole (with its replay buffer but not its
+/// limits, which are the process's) to be handed over to another gateway process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     id: String,
     identity: Identity,
@@ -48,6 +50,7 @@ pub struct Session {
     /// The last dispatches sent, oldest first, each with its `s`.
     replay: VecDeque<(u64, String)>,
     replay_bytes: usize,
+    #[serde(skip)]
     limits: ReplayLimits,
 }
 
@@ -71,6 +74,13 @@ impl Session {
             replay_bytes: 0,
             limits,
         }
+    }
+
+    /// Applies this process's replay `limits` (a session handed over from another
+    /// process arrives without them).
+    pub fn limit(&mut self, limits: ReplayLimits) {
+        self.limits = limits;
+        self.trim();
     }
 
     /// READY's `session_id`.
@@ -140,19 +150,36 @@ impl Session {
         let frame = payload::dispatch(event, self.seq, data);
         self.replay_bytes += frame.len();
         self.replay.push_back((self.seq, frame.clone()));
+        self.trim();
+        frame
+    }
+
+    /// Drops the oldest frames until the buffer is within its limits.
+    fn trim(&mut self) {
         while self.replay.len() > self.limits.frames || self.replay_bytes > self.limits.bytes {
             match self.replay.pop_front() {
                 Some((_, old)) => self.replay_bytes -= old.len(),
                 None => break,
             }
         }
-        frame
     }
 
     /// [`Self::wants`] then [`Self::push`]: the frame for this session, if any.
     pub fn offer(&mut self, dispatch: &Dispatch) -> Option<String> {
         let data = self.wants(dispatch)?;
         Some(self.push(dispatch.event, data))
+    }
+
+    /// The client has every dispatch up to `seq` (its heartbeat says so, and a
+    /// Resume never asks for less than a client has): they leave the replay buffer,
+    /// so an idle session keeps nothing. A `seq` beyond what was sent is ignored.
+    pub fn acknowledge(&mut self, seq: u64) {
+        if seq > self.seq {
+            return;
+        }
+        while let Some((_, old)) = self.replay.pop_front_if(|(s, _)| *s <= seq) {
+            self.replay_bytes -= old.len();
+        }
     }
 
     /// Resumes after the client's last `seq`: every frame after it, in order, then
@@ -365,6 +392,33 @@ mod tests {
         // Four frames kept: seqs 3..=6, so the client must have seen at least 2.
         assert_eq!(session.resume(1), Err(CloseCode::InvalidSeq));
         assert_eq!(seqs(&session.resume(2).expect("resumable")).len(), 5);
+    }
+
+    #[test]
+    fn acknowledged_frames_leave_the_replay_buffer() {
+        let mut session = session(false, Intents::all(), None);
+        for event in ["READY", "A", "B"] {
+            session.push(event, "{}");
+        }
+        session.acknowledge(2);
+        assert_eq!(
+            seqs(
+                &session
+                    .replay
+                    .iter()
+                    .map(|(_, f)| f.clone())
+                    .collect::<Vec<_>>()
+            ),
+            [(3, "B".to_owned())]
+        );
+        // A heartbeat claiming more than was sent forgets nothing.
+        session.acknowledge(9);
+        assert_eq!(session.replay.len(), 1);
+        // Resuming from the acknowledged point still works; from before it is 4007.
+        assert_eq!(session.resume(1), Err(CloseCode::InvalidSeq));
+        assert_eq!(seqs(&session.resume(2).expect("resumable")).len(), 2);
+        session.acknowledge(session.seq());
+        assert!(session.replay.is_empty() && session.replay_bytes == 0);
     }
 
     #[test]

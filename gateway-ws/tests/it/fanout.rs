@@ -14,8 +14,8 @@ use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
 use serde_json::Value;
 
 use crate::support::{
-    ALICE, BOT, Client, GENERAL, GUILD, OWNER, STRANGER, T0, World, guild_event, joined, snapshot,
-    text_channel,
+    ALICE, BOT, Client, GENERAL, GUILD, OWNER, STRANGER, T0, World, guild_event, joined, sent,
+    snapshot, text_channel,
 };
 
 /// Hidden from `@everyone` by an overwrite.
@@ -26,25 +26,6 @@ const MESSAGES: u64 = 513;
 
 fn intents(intents: Intents) -> u64 {
     intents.bits()
-}
-
-fn sent(channel: ChannelId, n: u64, author: UserId) -> (AggregateRef, DomainEvent) {
-    guild_event(
-        GUILD,
-        GuildEvent::MessageSent(MessageSent {
-            id: MessageId::new(channel.get() * 1000 + n),
-            channel_id: channel,
-            author: snapshot(author, author == BOT),
-            content: format!("message {n}"),
-            timestamp: T0,
-            tts: false,
-            mention_everyone: false,
-            mentions: Vec::new(),
-            mention_roles: Vec::new(),
-            message_reference: None,
-            nonce: None,
-        }),
-    )
 }
 
 fn secret_channel() -> (AggregateRef, DomainEvent) {

@@ -4,6 +4,7 @@
 mod close_codes;
 mod compression;
 mod fanout;
+mod handover;
 mod handshake;
 mod member_requests;
 mod resume;

@@ -4,17 +4,20 @@
 //! that speaks the gateway protocol (with either transport compression).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use cloudcord_gateway_ws::consumer::DispatchSource;
 use cloudcord_gateway_ws::gateway::Gateway;
+use cloudcord_gateway_ws::handover::Handovers;
 use cloudcord_gateway_ws::read_models::ReadModels;
-use cloudcord_gateway_ws::settings::{HttpSettings, SessionSettings};
+use cloudcord_gateway_ws::settings::{HttpSettings, SessionSettings, Settings};
+use cloudcord_gateway_ws::{Config, serve};
 use cloudcord_projectors::postgres::{PgStore, open_schema};
 use cloudcord_projectors::projected::Publisher;
 use cloudcord_projectors::projector::{Batch, Store};
 use cloudcord_projectors::record::{DomainEvent, EventRecord};
+use cloudcord_runtime::admin::AdminConfig;
 use cloudcord_runtime::auth::bot_token::{self, BotTokenId};
 use cloudcord_runtime::auth::{
     AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
@@ -28,8 +31,8 @@ use cloudcord_schemas::envelope::{
 use cloudcord_schemas::guild::{
     ChannelType, GuildChannel, GuildCreated, GuildEvent, MemberJoined, Role,
 };
-use cloudcord_schemas::ids::{ApplicationId, ChannelId, GuildId, RoleId, UserId};
-use cloudcord_schemas::message::UserSnapshot;
+use cloudcord_schemas::ids::{ApplicationId, ChannelId, GuildId, MessageId, RoleId, UserId};
+use cloudcord_schemas::message::{MessageSent, UserSnapshot};
 use cloudcord_schemas::permissions::Permissions;
 use cloudcord_schemas::user::{UserEvent, UserRegistered};
 use flate2::{Decompress, FlushDecompress};
@@ -39,6 +42,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -94,7 +98,11 @@ pub struct World {
     next_offset: i64,
     /// The read models' schema.
     pub schema: String,
-    /// Where PostgreSQL and Kafka are.
+    /// The schema of the gateways' hand-over tables.
+    pub handover_schema: String,
+    /// The sessions rules the world's gateways follow.
+    pub sessions: SessionSettings,
+    /// Where PostgreSQL and Kafka are; the topics under this world's own prefix.
     pub postgres: PostgresConfig,
     pub kafka: KafkaConfig,
     pub gateway: Gateway,
@@ -133,41 +141,61 @@ impl World {
             ..HttpSettings::default()
         };
         let shutdown = CancellationToken::new();
+        let kafka = KafkaConfig {
+            topic_prefix: format!("{}.", unique("gateway-test")),
+            partitions: 2,
+            create_topics: true,
+            ..stores.kafka.clone()
+        };
+        let handover_schema = unique("gateway_handovers");
+        let handovers = if with_kafka {
+            let handovers = Handovers::new(
+                &kafka,
+                &stores.postgres,
+                &handover_schema,
+                sessions.resume_window(),
+            )
+            .expect("hand-overs");
+            handovers
+                .store()
+                .migrate()
+                .await
+                .expect("the hand-over tables");
+            Some(handovers)
+        } else {
+            None
+        };
         let gateway = Gateway::new(
             verifier,
             ReadModels::connect_lazy(&stores.postgres, &schema).expect("pool"),
+            handovers,
             &http,
             &sessions,
             shutdown.clone(),
         );
         let mut topics = Vec::new();
         let publisher = if with_kafka {
-            let kafka = KafkaConfig {
-                topic_prefix: format!("{}.", unique("gateway-test")),
-                partitions: 2,
-                create_topics: true,
-                ..stores.kafka.clone()
-            };
-            // Only `projected`: creating every topic per test loads the broker for
-            // nothing.
-            let projected: Vec<_> = kafka
+            // Only `projected` and `ephemeral`: creating every topic per test loads
+            // the broker for nothing.
+            let names = [kafka.topics().projected, kafka.topics().ephemeral];
+            let specs: Vec<_> = kafka
                 .topics()
                 .specs(kafka.partitions)
                 .into_iter()
-                .filter(|spec| spec.name == kafka.topics().projected)
+                .filter(|spec| names.contains(&spec.name))
                 .collect();
             // The shared broker holds many tests' topics and answers slowly under
             // load: a timed-out creation is tried again (it is idempotent).
             let mut attempts = 0;
-            while let Err(error) = kafka.ensure_topics(&projected).await {
+            while let Err(error) = kafka.ensure_topics(&specs).await {
                 attempts += 1;
-                assert!(attempts < 5, "the world's projected topic: {error}");
+                assert!(attempts < 5, "the world's topics: {error}");
             }
             let source = DispatchSource::start(&kafka, "gateway-test")
                 .await
                 .expect("the projected consumer starts");
             tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
-            topics.push(kafka.topics().projected);
+            topics.extend(names);
             Some(Publisher::new(&kafka).expect("a producer"))
         } else {
             None
@@ -187,8 +215,10 @@ impl World {
             publisher,
             topics,
             schema: schema.clone(),
+            handover_schema,
+            sessions,
             postgres: stores.postgres.clone(),
-            kafka: stores.kafka.clone(),
+            kafka,
             issuer,
             seqs: HashMap::new(),
             next_offset: 0,
@@ -290,6 +320,50 @@ impl World {
         Client::connect(&format!("ws://{}/?{query}", self.addr)).await
     }
 
+    /// Another gateway process over this world, as `gateway_ws::run` serves it
+    /// (own consumer, admin server, graceful shutdown with hand-over).
+    pub async fn node(&mut self) -> Node {
+        let config = Config {
+            kafka: self.kafka.clone(),
+            postgres: self.postgres.clone(),
+            auth: AuthConfig::default(),
+            gateway_ws: Settings {
+                admin: AdminConfig {
+                    listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                },
+                http: HttpSettings {
+                    postgres_schema: self.schema.clone(),
+                    ..HttpSettings::default()
+                },
+                sessions: SessionSettings {
+                    handover_schema: self.handover_schema.clone(),
+                    ..self.sessions.clone()
+                },
+            },
+        };
+        // `serve` creates every topic; the world deletes them.
+        let names: Vec<String> = config
+            .kafka
+            .topics()
+            .specs(1)
+            .into_iter()
+            .map(|spec| spec.name)
+            .collect();
+        self.delete_on_drop(names);
+        let shutdown = CancellationToken::new();
+        let gateway = config
+            .gateway(self.verifier(), shutdown.clone())
+            .expect("the gateway state");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let addr = listener.local_addr().expect("bound");
+        let task = tokio::spawn(serve(config, gateway, listener, shutdown.clone()));
+        Node {
+            addr,
+            shutdown,
+            task,
+        }
+    }
+
     /// A client that has received Hello and READY as `token` with `intents`.
     pub async fn identified(&self, token: &str, intents: u64) -> (Client, Value) {
         let mut client = self.connect("v=10&encoding=json").await;
@@ -297,6 +371,36 @@ impl World {
         client.identify(token, intents).await;
         let ready = client.ready(intents).await;
         (client, ready)
+    }
+}
+
+/// A gateway process started by [`World::node`].
+pub struct Node {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), cloudcord_gateway_ws::Error>>,
+}
+
+impl Node {
+    /// A client connected with `query`.
+    pub async fn connect(&self, query: &str) -> Client {
+        Client::connect(&format!("ws://{}/?{query}", self.addr)).await
+    }
+
+    /// Shuts the process down as SIGTERM does and waits until it has.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("the gateway stops in time")
+            .expect("the gateway task did not panic")
+            .expect("the gateway stops cleanly");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 
@@ -308,10 +412,10 @@ impl Drop for World {
         // Stop the gateway first, so no session still reads the schema being dropped.
         self.shutdown.cancel();
         let topics = std::mem::take(&mut self.topics);
-        let (kafka, postgres, schema) = (
+        let (kafka, postgres, schemas) = (
             self.kafka.clone(),
             self.postgres.clone(),
-            self.schema.clone(),
+            [self.schema.clone(), self.handover_schema.clone()],
         );
         // Drop cannot await inside the test's runtime: a thread with its own does.
         let cleanup = std::thread::spawn(move || {
@@ -325,7 +429,9 @@ impl Drop for World {
                 if !topics.is_empty() {
                     let _ = kafka.delete_topics(&topics).await;
                 }
-                let _ = cloudcord_projectors::replay::drop_postgres(&postgres, &schema).await;
+                for schema in &schemas {
+                    let _ = cloudcord_projectors::replay::drop_postgres(&postgres, schema).await;
+                }
             });
         });
         let _ = cleanup.join();
@@ -365,6 +471,26 @@ pub fn registered(user: UserId, bot: bool) -> (AggregateRef, DomainEvent) {
 
 pub fn guild_event(guild: GuildId, event: GuildEvent) -> (AggregateRef, DomainEvent) {
     (guild_ref(guild), DomainEvent::Guild(event))
+}
+
+/// Message `n` in `channel` of GUILD, by `author`.
+pub fn sent(channel: ChannelId, n: u64, author: UserId) -> (AggregateRef, DomainEvent) {
+    guild_event(
+        GUILD,
+        GuildEvent::MessageSent(MessageSent {
+            id: MessageId::new(channel.get() * 1000 + n),
+            channel_id: channel,
+            author: snapshot(author, author == BOT),
+            content: format!("message {n}"),
+            timestamp: T0,
+            tts: false,
+            mention_everyone: false,
+            mentions: Vec::new(),
+            mention_roles: Vec::new(),
+            message_reference: None,
+            nonce: None,
+        }),
+    )
 }
 
 pub fn text_channel(id: ChannelId, name: &str) -> GuildChannel {
