@@ -21,14 +21,18 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use crate::ephemeral::Ephemeral;
 use crate::fanout::Position;
 use crate::gateway::Gateway;
 use crate::metrics::RecordOutcome;
 use crate::projected;
+use cloudcord_schemas::ephemeral::Ephemeral;
 
 /// How long a metadata or offsets request may take at start-up.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How far back `ephemeral` is read at start-up: a little more than one presence
+/// report interval, so a new process knows every presence at once.
+const EPHEMERAL_LOOKBACK: Duration = Duration::from_secs(40);
 
 /// The consumer, positioned and ready to run.
 pub struct DispatchSource {
@@ -39,9 +43,9 @@ pub struct DispatchSource {
 }
 
 impl DispatchSource {
-    /// Creates the consumer and assigns it every partition of `projected` and
-    /// `ephemeral` at their current end. Once this returns, every record produced
-    /// afterwards is read.
+    /// Creates the consumer and assigns it every partition of `projected` at its
+    /// current end and of `ephemeral` a little in the past (to learn presences).
+    /// Once this returns, every record produced afterwards is read.
     pub async fn start(kafka: &KafkaConfig, client_id: &str) -> Result<Self, KafkaError> {
         // A group of its own: the broker needs one for fetch sessions; nothing is
         // ever committed to it.
@@ -58,12 +62,14 @@ impl DispatchSource {
         let topics = kafka.topics();
         let (projected, ephemeral) = (topics.projected, topics.ephemeral);
         let blocking = Arc::clone(&consumer);
-        let assigned = [projected.clone(), ephemeral];
-        // librdkafka's metadata and watermark calls block their thread.
-        let mut assignment =
-            tokio::task::spawn_blocking(move || assign_at_end(&blocking, &assigned))
-                .await
-                .map_err(|_| KafkaError::Canceled)??;
+        let assigned = [
+            (projected.clone(), None),
+            (ephemeral, Some(EPHEMERAL_LOOKBACK)),
+        ];
+        // librdkafka's metadata and offsets calls block their thread.
+        let mut assignment = tokio::task::spawn_blocking(move || assign(&blocking, &assigned))
+            .await
+            .map_err(|_| KafkaError::Canceled)??;
         Ok(Self {
             consumer,
             start: assignment.remove(&projected).unwrap_or_default(),
@@ -94,7 +100,7 @@ impl DispatchSource {
             } else {
                 match Ephemeral::decode(message.payload().unwrap_or_default()) {
                     Ok(record) => {
-                        gateway.on_ephemeral(record);
+                        gateway.on_ephemeral(record, age(&message));
                         RecordOutcome::Routed
                     }
                     Err(error) => {
@@ -106,6 +112,19 @@ impl DispatchSource {
             gateway.metrics().record(outcome);
         }
     }
+}
+
+/// How long ago `message` was produced (by its timestamp; zero without one).
+fn age(message: &impl Message) -> Duration {
+    let produced = message.timestamp().to_millis().unwrap_or(i64::MAX);
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX);
+    Duration::from_millis(u64::try_from(now.saturating_sub(produced)).unwrap_or(0))
 }
 
 /// Routes one `projected` record; one that does not decode is skipped (one bad
@@ -134,14 +153,15 @@ fn route(gateway: &Gateway, message: &impl Message) -> RecordOutcome {
     }
 }
 
-/// Assigns every partition of `topics` at its end; returns where, by topic.
-fn assign_at_end(
+/// Assigns every partition of `topics` at its end, or at the first record of the
+/// last `lookback` when a topic has one; returns where, by topic.
+fn assign(
     consumer: &StreamConsumer,
-    topics: &[String],
+    topics: &[(String, Option<Duration>)],
 ) -> Result<HashMap<String, Position>, KafkaError> {
     let mut assignment = TopicPartitionList::new();
     let mut positions: HashMap<String, Position> = HashMap::new();
-    for topic in topics {
+    for (topic, lookback) in topics {
         let metadata =
             retry_while_settling(|| consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT))?;
         let position = positions.entry(topic.clone()).or_default();
@@ -154,13 +174,34 @@ fn assign_at_end(
             let (_, high) = retry_while_settling(|| {
                 consumer.fetch_watermarks(topic, partition.id(), METADATA_TIMEOUT)
             })?;
-            assignment.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
             position.insert(partition.id(), high);
         }
         if position.is_empty() {
             return Err(KafkaError::MetadataFetch(
                 rdkafka::error::RDKafkaErrorCode::UnknownTopicOrPartition,
             ));
+        }
+        if let Some(lookback) = lookback {
+            let since = std::time::SystemTime::now()
+                .checked_sub(*lookback)
+                .and_then(|since| since.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(0));
+            let mut query = TopicPartitionList::new();
+            for partition in position.keys() {
+                query.add_partition_offset(topic, *partition, Offset::Offset(since))?;
+            }
+            let found = retry_while_settling(|| {
+                consumer.offsets_for_times(query.clone(), METADATA_TIMEOUT)
+            })?;
+            for element in found.elements() {
+                // No record that recent: the end stays.
+                if let Offset::Offset(offset) = element.offset() {
+                    position.insert(element.partition(), offset);
+                }
+            }
+        }
+        for (partition, offset) in position.iter() {
+            assignment.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
         }
     }
     consumer.assign(&assignment)?;

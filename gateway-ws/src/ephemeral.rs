@@ -1,53 +1,43 @@
-//! Records of the `ephemeral` topic: what gateway processes tell each other that is
-//! not event history. Every process reads every record (see [`crate::consumer`]).
+//! Publishing to the `ephemeral` topic (the records are
+//! [`cloudcord_schemas::ephemeral::Ephemeral`]; the consumer reads them back from
+//! every process, this one included).
 
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
-/// One `ephemeral` record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Ephemeral {
-    /// A client resumes `session_id` on another process: whoever holds the session
-    /// hands it over (see [`crate::handover`]).
-    HandoverRequest {
-        /// The session.
-        session_id: String,
-    },
+use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_schemas::ephemeral::Ephemeral;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// How long a record may wait in the producer's queue.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Publishes ephemeral records. Cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    producer: FutureProducer,
+    topic: String,
 }
 
-/// Why a record could not be read (logged and skipped).
-#[derive(Debug, thiserror::Error)]
-#[error("the ephemeral record is not valid")]
-pub struct DecodeError(#[from] serde_json::Error);
-
-impl Ephemeral {
-    /// Decodes one record's value.
-    pub fn decode(value: &[u8]) -> Result<Self, DecodeError> {
-        Ok(serde_json::from_slice(value)?)
+impl Publisher {
+    /// A publisher to `kafka`'s `ephemeral` topic.
+    pub fn new(kafka: &KafkaConfig) -> Result<Self, KafkaError> {
+        Ok(Self {
+            producer: kafka.producer_config("gateway-ephemeral").create()?,
+            topic: kafka.topics().ephemeral,
+        })
     }
 
-    /// The record's value.
-    pub fn encode(&self) -> Vec<u8> {
-        // A plain enum of strings always serializes.
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Ephemeral;
-
-    #[test]
-    fn records_round_trip_with_a_type_tag() {
-        let request = Ephemeral::HandoverRequest {
-            session_id: "abc".to_owned(),
-        };
-        let value = request.encode();
-        assert_eq!(
-            std::str::from_utf8(&value).expect("utf-8"),
-            r#"{"type":"handover_request","session_id":"abc"}"#
-        );
-        assert_eq!(Ephemeral::decode(&value).expect("decodes"), request);
-        assert!(Ephemeral::decode(br#"{"type":"unknown"}"#).is_err());
+    /// Publishes `record` under `key` and waits for the broker's acknowledgement.
+    pub async fn publish(&self, key: &str, record: &Ephemeral) -> Result<(), KafkaError> {
+        let value = record.encode();
+        self.producer
+            .send(
+                FutureRecord::to(&self.topic).key(key).payload(&value),
+                QUEUE_TIMEOUT,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| error)
     }
 }

@@ -22,8 +22,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use cloudcord_schemas::dm_channel::DmChannelEvent;
+use cloudcord_schemas::ephemeral::{PresenceReport, TypingStarted};
 use cloudcord_schemas::guild::GuildEvent;
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_schemas::message::UserSnapshot;
@@ -31,8 +33,9 @@ use cloudcord_schemas::user::{UserEvent, UserProfileUpdated};
 use serde::{Deserialize, Serialize};
 
 use crate::dispatches::{self, Audience, MessageEventRef, Routed};
-use crate::guild_state::{GuildState, user_object};
+use crate::guild_state::{GuildState, member_object, user_object};
 use crate::hub::{Hub, Slot, lock};
+use crate::presence::{Presences, Visible};
 use crate::projected::Projected;
 use crate::protocol::dispatch::{Dispatch, Scope};
 use crate::protocol::intents::Intents;
@@ -84,6 +87,8 @@ struct Routing {
     dms: HashMap<ChannelId, [UserSnapshot; 2]>,
     /// How far routing has read `projected` (empty until the consumer starts).
     position: Position,
+    /// Everyone's presence, from every process's reports.
+    presences: Presences,
 }
 
 /// The in-memory router.
@@ -135,7 +140,10 @@ impl Fanout {
     fn try_follow(&self, slot: &Arc<Slot>, guild: GuildId, snapshot: Option<GuildState>) -> bool {
         let mut routing = lock(&self.routing);
         let Routing {
-            guilds, last_seen, ..
+            guilds,
+            last_seen,
+            presences,
+            ..
         } = &mut *routing;
         let user = slot.user_id();
         let followed = match (guilds.get_mut(&guild), snapshot) {
@@ -159,18 +167,19 @@ impl Fanout {
             return true; // Not a member, or already following.
         }
         let (large_threshold, all_members) = slot.with_session(|session| {
-            // Discord lists every member only to people and to bots that may see
-            // presences.
+            // Discord lists every member, and presences, only to people and to
+            // bots that may see presences.
             let all =
                 !session.identity().bot || session.intents().contains(Intents::GUILD_PRESENCES);
             (session.large_threshold(), all)
         });
+        let presences = all_members.then_some(&*presences);
         let create = Dispatch {
             event: "GUILD_CREATE",
             data: Arc::from(
                 followed
                     .state
-                    .guild_create(user, large_threshold, all_members)
+                    .guild_create(user, large_threshold, presences)
                     .to_string(),
             ),
             scope: Scope::Guild(guild),
@@ -268,6 +277,90 @@ impl Fanout {
                     routing.profile_updated(hub, *user, profile);
                 }
                 FollowUps::default()
+            }
+        }
+    }
+
+    /// Applies a presence report received at `now` and sends PRESENCE_UPDATE for
+    /// every user who now looks different, in each guild followed here that they
+    /// are in.
+    pub fn apply_presences(&self, report: &PresenceReport, now: Instant) {
+        let mut routing = lock(&self.routing);
+        let changed = routing.presences.apply(report, now);
+        for user in changed {
+            routing.presence_changed(user);
+        }
+    }
+
+    /// Expires the presences no process reports any more, as
+    /// [`Self::apply_presences`] does for changes.
+    pub fn expire_presences(&self, now: Instant) {
+        let mut routing = lock(&self.routing);
+        let changed = routing.presences.expire(now);
+        for user in changed {
+            routing.presence_changed(user);
+        }
+    }
+
+    /// TYPING_START to the sessions that may see the channel: in a guild, those
+    /// with VIEW_CHANNEL on it; in a DM, both recipients.
+    pub fn typing(&self, hub: &Hub, typing: &TypingStarted) {
+        let routing = lock(&self.routing);
+        match typing.guild_id {
+            Some(guild) => {
+                let Some(followed) = routing.guilds.get(&guild) else {
+                    return;
+                };
+                let Some(member) = followed.state.members.get(&typing.user_id) else {
+                    return;
+                };
+                let data = serde_json::json!({
+                    "channel_id": typing.channel_id,
+                    "guild_id": guild,
+                    "user_id": typing.user_id,
+                    "timestamp": typing.timestamp,
+                    "member": member_object(member),
+                });
+                deliver(
+                    followed,
+                    &Routed {
+                        dispatch: Dispatch {
+                            event: "TYPING_START",
+                            data: Arc::from(data.to_string()),
+                            scope: Scope::Guild(guild),
+                            intents: Intents::GUILD_MESSAGE_TYPING,
+                            always_for: None,
+                            content: None,
+                        },
+                        audience: Audience::Channel(typing.channel_id),
+                    },
+                );
+            }
+            None => {
+                let Some(recipients) = routing.dms.get(&typing.channel_id) else {
+                    return;
+                };
+                if !recipients.iter().any(|r| r.id == typing.user_id) {
+                    return;
+                }
+                let data = serde_json::json!({
+                    "channel_id": typing.channel_id,
+                    "user_id": typing.user_id,
+                    "timestamp": typing.timestamp,
+                });
+                let dispatch = Dispatch {
+                    event: "TYPING_START",
+                    data: Arc::from(data.to_string()),
+                    scope: Scope::Direct,
+                    intents: Intents::DIRECT_MESSAGE_TYPING,
+                    always_for: None,
+                    content: None,
+                };
+                for recipient in recipients {
+                    for slot in hub.sessions_of_user(recipient.id) {
+                        slot.offer(&dispatch);
+                    }
+                }
             }
         }
     }
@@ -383,6 +476,33 @@ impl Fanout {
 }
 
 impl Routing {
+    /// PRESENCE_UPDATE of `user` in each followed guild they are in.
+    fn presence_changed(&self, user: UserId) {
+        let visible = self.presences.visible(user);
+        let object = Visible::object(user, visible.as_ref());
+        for (guild, followed) in &self.guilds {
+            if !followed.state.members.contains_key(&user) {
+                continue;
+            }
+            let mut data = object.clone();
+            data["guild_id"] = serde_json::json!(guild);
+            deliver(
+                followed,
+                &Routed {
+                    dispatch: Dispatch {
+                        event: "PRESENCE_UPDATE",
+                        data: Arc::from(data.to_string()),
+                        scope: Scope::Guild(*guild),
+                        intents: Intents::GUILD_PRESENCES,
+                        always_for: None,
+                        content: None,
+                    },
+                    audience: Audience::Guild,
+                },
+            );
+        }
+    }
+
     /// USER_UPDATE to the user's own sessions; the guilds and DMs kept here show
     /// the new profile from now on.
     fn profile_updated(&mut self, hub: &Hub, user: UserId, profile: &UserProfileUpdated) {

@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, authenticate};
-use crate::ephemeral::Ephemeral;
 use crate::fanout::{Fanout, FollowUps, Position};
 use crate::handover::Handovers;
 use crate::handover::catch_up::CatchUp;
@@ -22,13 +21,26 @@ use crate::objects::Ready;
 use crate::projected::Projected;
 use crate::protocol::close_code::CloseCode;
 use crate::protocol::connection::ConnectionConfig;
-use crate::protocol::payload::{IdentifyRequest, MemberRequest, Resume, Shard};
+use crate::protocol::payload::{IdentifyRequest, MemberRequest, PresenceUpdate, Resume, Shard};
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
 use crate::settings::{HttpSettings, SessionSettings};
+use cloudcord_schemas::ephemeral::{Ephemeral, PresenceReport, SessionPresence, Status};
 
 /// How long a handed-over session may take to catch up with this process.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(5);
+
+/// Age past which a hand-over request or a typing record is not acted on.
+const STALE: Duration = Duration::from_secs(10);
+
+/// Most sessions per presence report (a record stays far below Kafka's 1 MB).
+const PRESENCES_PER_REPORT: usize = 500;
+
+/// Now, in Unix milliseconds.
+fn unix_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
 
 /// How a Resume ended when it did not resume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +61,11 @@ struct Inner {
     fanout: Fanout,
     verifier: TokenVerifier,
     read_models: ReadModels,
-    /// `None`: sessions never leave this process (no Kafka, as in some tests).
+    /// `None`: sessions never leave this process and nothing is published to
+    /// `ephemeral` (no Kafka, as in some tests).
     handovers: Option<Handovers>,
+    /// This process's name in presence reports.
+    process_id: String,
     sessions: SessionSettings,
     resume_gateway_url: String,
     shutdown: CancellationToken,
@@ -77,6 +92,7 @@ impl Gateway {
             verifier,
             read_models,
             handovers,
+            process_id: uuid::Uuid::new_v4().simple().to_string(),
             sessions: sessions.clone(),
             resume_gateway_url: http.resume_gateway_url.clone(),
             shutdown,
@@ -114,10 +130,18 @@ impl Gateway {
         &self.0.connections
     }
 
-    /// Drops sessions whose resume window has passed.
+    /// Drops sessions whose resume window has passed, and presences no process
+    /// reports any more.
     pub fn expire_sessions(&self, now: Instant) {
         let expired = self.0.hub.expire(now, self.0.sessions.resume_window());
-        self.0.fanout.forget(&expired);
+        let ids: Vec<Arc<str>> = expired.iter().map(|slot| Arc::clone(slot.id())).collect();
+        self.0.fanout.forget(&ids);
+        self.announce_ended(
+            expired
+                .iter()
+                .map(|slot| (slot.id().to_string(), slot.user_id())),
+        );
+        self.0.fanout.expire_presences(now);
     }
 
     /// The connection of `attachment` ended; a `resumable` end keeps the session
@@ -127,7 +151,66 @@ impl Gateway {
             self.0
                 .fanout
                 .forget(std::slice::from_ref(&attachment.session_id));
+            let slot = &attachment.slot;
+            self.announce_ended([(slot.id().to_string(), slot.user_id())]);
         }
+    }
+
+    /// A Presence Update from the session held by `attachment`.
+    pub fn update_presence(&self, attachment: &Attachment, update: &PresenceUpdate) {
+        let presence = attachment.slot.update_presence(update, unix_ms());
+        self.announce(vec![presence]);
+    }
+
+    /// Reports the presence of every session here (periodically: a process that
+    /// starts later learns them, and they expire if this process dies).
+    pub fn report_presences(&self) {
+        let all: Vec<SessionPresence> = self
+            .0
+            .hub
+            .all()
+            .iter()
+            .map(|slot| slot.presence())
+            .collect();
+        for chunk in all.chunks(PRESENCES_PER_REPORT) {
+            self.announce(chunk.to_vec());
+        }
+    }
+
+    /// Reports `sessions` (user and id) as ended.
+    fn announce_ended(&self, sessions: impl IntoIterator<Item = (String, UserId)>) {
+        let ended: Vec<SessionPresence> = sessions
+            .into_iter()
+            .map(|(session_id, user_id)| SessionPresence {
+                session_id,
+                user_id,
+                status: Status::Offline,
+                activities: Vec::new(),
+                changed_at_ms: unix_ms(),
+            })
+            .collect();
+        if !ended.is_empty() {
+            self.announce(ended);
+        }
+    }
+
+    /// Publishes a presence report of `sessions` to every gateway process (this
+    /// one included: it applies reports as it reads them back), in the background.
+    fn announce(&self, sessions: Vec<SessionPresence>) {
+        let Some(publisher) = self.0.handovers.as_ref().map(Handovers::publisher) else {
+            return;
+        };
+        let publisher = publisher.clone();
+        let record = Ephemeral::Presences(PresenceReport {
+            process: self.0.process_id.clone(),
+            sessions,
+        });
+        let key = self.0.process_id.clone();
+        self.0.connections.spawn(async move {
+            if let Err(error) = publisher.publish(&key, &record).await {
+                tracing::warn!(error = %ErrorChain(&error), "cannot publish presences");
+            }
+        });
     }
 
     /// Answers a member request of the session held by `attachment`.
@@ -163,13 +246,23 @@ impl Gateway {
         }
     }
 
-    /// Acts on a record from another gateway process.
-    pub fn on_ephemeral(&self, record: Ephemeral) {
+    /// Acts on an `ephemeral` record published `age` ago. The consumer starts a
+    /// little in the past to learn presences, so stale requests and typing are
+    /// ignored.
+    pub fn on_ephemeral(&self, record: Ephemeral, age: Duration) {
         match record {
             Ephemeral::HandoverRequest { session_id } => {
-                if self.0.hub.holds(&session_id) {
+                if age < STALE && self.0.hub.holds(&session_id) {
                     self.spawn_hand_over(Some(session_id));
                 }
+            }
+            Ephemeral::TypingStarted(typing) => {
+                if age < STALE {
+                    self.0.fanout.typing(&self.0.hub, &typing);
+                }
+            }
+            Ephemeral::Presences(report) => {
+                self.0.fanout.apply_presences(&report, Instant::now());
             }
         }
     }
@@ -298,7 +391,13 @@ impl Gateway {
             shard: request.shard,
         }
         .to_json();
-        let session = Session::new(session_id, identity, request, self.0.sessions.replay());
+        let session = Session::new(
+            session_id,
+            identity,
+            request,
+            self.0.sessions.replay(),
+            unix_ms(),
+        );
         let dms = self
             .0
             .read_models
@@ -307,6 +406,7 @@ impl Gateway {
             .map_err(|error| close_code(AuthError::ReadModels(error)))?;
         self.0.fanout.learn_dms(dms);
         let (attachment, ready_frame) = self.0.hub.create(session, &ready);
+        self.announce(vec![attachment.slot.presence()]);
         // After READY (which the connection writes first), one GUILD_CREATE per guild.
         self.spawn_follow(Arc::clone(&attachment.slot), guilds, request.shard);
         tracing::info!(
@@ -353,6 +453,7 @@ impl Gateway {
             Err(ResumeRefused::InvalidSeq) => {
                 let ended: Arc<str> = Arc::from(resume.session_id.as_str());
                 self.0.fanout.forget(&[ended]);
+                self.announce_ended([(resume.session_id.clone(), identity.user_id)]);
                 Err(ResumeFailure::Close(CloseCode::InvalidSeq))
             }
         }
@@ -391,6 +492,7 @@ impl Gateway {
         match catch_up.run(handovers.kafka(), &topic, deadline).await {
             Ok(follow_ups) => {
                 self.follow_up(follow_ups);
+                self.announce(vec![slot.presence()]);
                 // Guilds whose GUILD_CREATE had not been sent yet when the session
                 // left its process (and any joined since) are followed now.
                 self.spawn_follow(slot, export.guilds, shard);

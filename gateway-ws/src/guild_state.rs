@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::presence::{Presences, Visible};
 use crate::protocol::payload::{MemberRequest, MemberSelection};
 
 /// Most members per GUILD_MEMBERS_CHUNK.
@@ -487,26 +488,44 @@ impl GuildState {
     }
 
     /// GUILD_CREATE's `d` for `viewer`: the guild with the channels they can see,
-    /// its voice states, and its members — all of them when `all_members` and the
-    /// guild is not larger than `large_threshold`, else only the viewer and the
-    /// members in voice (what Discord sends a bot without GUILD_PRESENCES, or
-    /// anyone for a large guild).
-    pub fn guild_create(&self, viewer: UserId, large_threshold: u64, all_members: bool) -> Value {
+    /// its voice states, and its members. With `presences` (people, and bots with
+    /// GUILD_PRESENCES) it lists every member of a guild not larger than
+    /// `large_threshold`, only the online ones of a larger one, and the presences
+    /// of the online members; without, only the viewer and the members in voice.
+    pub fn guild_create(
+        &self,
+        viewer: UserId,
+        large_threshold: u64,
+        presences: Option<&Presences>,
+    ) -> Value {
         let large = u64::try_from(self.members.len()).unwrap_or(u64::MAX) > large_threshold;
-        let trimmed = large || !all_members;
         let channels: Vec<Value> = self
             .channels
             .values()
             .filter(|channel| self.can_view(viewer, channel.id))
             .map(|channel| self.channel_object(channel))
             .collect();
+        // A large guild lists its online members (and who is in voice); without
+        // presences, only the viewer and who is in voice.
+        let online = |user: &UserId| presences.is_some_and(|p| p.visible(*user).is_some());
+        let listed = |user: &UserId| match presences {
+            Some(_) if !large => true,
+            _ => *user == viewer || self.voice_states.contains_key(user) || online(user),
+        };
         let members: Vec<Value> = self
             .members
             .iter()
-            .filter(|(user, _)| {
-                !trimmed || **user == viewer || self.voice_states.contains_key(*user)
-            })
+            .filter(|(user, _)| listed(user))
             .map(|(_, member)| member_object(member))
+            .collect();
+        let presences: Vec<Value> = presences
+            .into_iter()
+            .flat_map(|presences| {
+                self.members.keys().filter_map(|user| {
+                    let visible = presences.visible(*user)?;
+                    Some(Visible::object(*user, Some(&visible)))
+                })
+            })
             .collect();
         let voice_states: Vec<Value> = self
             .voice_states
@@ -526,7 +545,7 @@ impl GuildState {
         guild["members"] = Value::Array(members);
         guild["voice_states"] = Value::Array(voice_states);
         guild["threads"] = json!([]);
-        guild["presences"] = json!([]);
+        guild["presences"] = Value::Array(presences);
         guild["stage_instances"] = json!([]);
         guild["guild_scheduled_events"] = json!([]);
         guild["soundboard_sounds"] = json!([]);
@@ -544,7 +563,13 @@ pub(crate) mod tests {
     use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
     use time::macros::datetime;
 
+    use std::time::Instant;
+
+    use cloudcord_schemas::ephemeral::{PresenceReport, SessionPresence, Status};
+    use serde_json::json;
+
     use super::{GuildState, Member};
+    use crate::presence::Presences;
 
     const GUILD: GuildId = GuildId::new(100);
     pub const OWNER: UserId = UserId::new(1);
@@ -753,20 +778,53 @@ pub(crate) mod tests {
             Permissions::VIEW_CHANNEL,
         )];
         state.channels.insert(hidden.id, hidden);
-        let create = state.guild_create(ALICE, 50, true);
+        let none_online = Presences::default();
+        let create = state.guild_create(ALICE, 50, Some(&none_online));
         assert_eq!(create["channels"].as_array().map(Vec::len), Some(1));
         assert_eq!(create["members"].as_array().map(Vec::len), Some(3));
+        assert_eq!(create["presences"], json!([]));
         assert_eq!(create["large"], false);
         assert_eq!(create["member_count"], 3);
-        // Over the threshold, or without the full list (a bot without
+        // Over the threshold, or without presences (a bot without
         // GUILD_PRESENCES): only the viewer (and members in voice).
         for create in [
-            state.guild_create(ALICE, 2, true),
-            state.guild_create(ALICE, 50, false),
+            state.guild_create(ALICE, 2, Some(&none_online)),
+            state.guild_create(ALICE, 50, None),
         ] {
             assert_eq!(create["members"][0]["user"]["id"], ALICE.to_string());
             assert_eq!(create["members"].as_array().map(Vec::len), Some(1));
         }
-        assert_eq!(state.guild_create(ALICE, 2, true)["large"], true);
+        assert_eq!(state.guild_create(ALICE, 2, None)["large"], true);
+    }
+
+    #[test]
+    fn guild_create_carries_presences_and_a_large_guild_lists_online_members() {
+        let state = guild();
+        let mut presences = Presences::default();
+        presences.apply(
+            &PresenceReport {
+                process: "p".to_owned(),
+                sessions: vec![SessionPresence {
+                    session_id: "bob".to_owned(),
+                    user_id: BOB,
+                    status: Status::Dnd,
+                    activities: Vec::new(),
+                    changed_at_ms: 1,
+                }],
+            },
+            Instant::now(),
+        );
+        let create = state.guild_create(ALICE, 2, Some(&presences));
+        assert_eq!(create["presences"].as_array().map(Vec::len), Some(1));
+        assert_eq!(create["presences"][0]["user"]["id"], BOB.to_string());
+        assert_eq!(create["presences"][0]["status"], "dnd");
+        let mut listed: Vec<String> = create["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|m| m["user"]["id"].as_str().expect("id").to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, [ALICE.to_string(), BOB.to_string()]);
     }
 }

@@ -17,12 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use cloudcord_schemas::ephemeral::SessionPresence;
 use cloudcord_schemas::ids::UserId;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::metrics::Metrics;
 use crate::protocol::dispatch::Dispatch;
+use crate::protocol::payload::PresenceUpdate;
 use crate::protocol::session::Session;
 
 /// Locks `mutex`, also after a panic elsewhere: every update under the gateway's
@@ -112,6 +114,16 @@ impl Slot {
     /// Runs `f` on the session.
     pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
         f(&lock(&self.state).session)
+    }
+
+    /// Applies a Presence Update at `now_ms`; returns the session's new presence.
+    pub fn update_presence(&self, update: &PresenceUpdate, now_ms: i64) -> SessionPresence {
+        lock(&self.state).session.update_presence(update, now_ms)
+    }
+
+    /// The session's presence.
+    pub fn presence(&self) -> SessionPresence {
+        lock(&self.state).session.presence()
     }
 
     /// A copy of the session, replay buffer included (to hand it over).
@@ -341,25 +353,29 @@ impl Hub {
         ends
     }
 
-    /// Drops the sessions detached for longer than `window` at `now`; returns their
-    /// ids.
-    pub fn expire(&self, now: Instant, window: Duration) -> Vec<Arc<str>> {
+    /// Drops the sessions detached for longer than `window` at `now`; returns them.
+    pub fn expire(&self, now: Instant, window: Duration) -> Vec<Arc<Slot>> {
         let mut registry = lock(&self.registry);
-        let expired: Vec<Arc<str>> = registry
+        let expired: Vec<Arc<Slot>> = registry
             .sessions
-            .iter()
-            .filter(|(_, slot)| {
+            .values()
+            .filter(|slot| {
                 lock(&slot.state)
                     .detached_since
                     .is_some_and(|since| now.duration_since(since) >= window)
             })
-            .map(|(id, _)| Arc::clone(id))
+            .cloned()
             .collect();
-        for id in &expired {
-            registry.remove(id);
+        for slot in &expired {
+            registry.remove(&slot.id);
         }
         self.count(&registry);
         expired
+    }
+
+    /// Every session here.
+    pub fn all(&self) -> Vec<Arc<Slot>> {
+        lock(&self.registry).sessions.values().cloned().collect()
     }
 
     /// Whether the session `session_id` is here.

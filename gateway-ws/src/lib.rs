@@ -64,6 +64,7 @@ pub mod handover;
 pub mod hub;
 pub mod metrics;
 pub mod objects;
+pub mod presence;
 pub mod projected;
 pub mod protocol;
 pub mod read_models;
@@ -95,6 +96,10 @@ pub const NAME: &str = "gateway-ws";
 
 /// How often sessions past their resume window are dropped.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(10);
+
+/// How often every session's presence is reported to all gateway processes
+/// (well within [`presence::PRESENCE_TTL`]).
+const PRESENCE_REPORT: Duration = Duration::from_secs(30);
 
 /// How long a failed migration of the hand-over tables waits before the next try.
 const MIGRATION_RETRY: Duration = Duration::from_secs(2);
@@ -158,7 +163,9 @@ impl Config {
         let settings = &self.gateway_ws;
         let read_models = ReadModels::connect_lazy(&self.postgres, &settings.http.postgres_schema)
             .map_err(ServiceError::from)?;
+        let publisher = ephemeral::Publisher::new(&self.kafka)?;
         let handovers = Handovers::new(
+            publisher,
             &self.kafka,
             &self.postgres,
             &settings.sessions.handover_schema,
@@ -215,6 +222,7 @@ pub async fn serve(
         .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
     tracing::info!(service = NAME, %addr, "gateway listening");
     let sweeper = tokio::spawn(sweep_sessions(gateway.clone(), shutdown.clone()));
+    let reporter = tokio::spawn(report_presences(gateway.clone(), shutdown.clone()));
     let migration = tokio::spawn(prepare_handovers(gateway.clone(), shutdown.clone()));
     let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
     let server = axum::serve(listener, router(gateway.clone()))
@@ -226,6 +234,7 @@ pub async fn serve(
         outcome
     });
     sweeper.abort();
+    reporter.abort();
     migration.abort();
     if consumer.await.is_err() {
         tracing::error!("the projected consumer panicked");
@@ -263,6 +272,17 @@ async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
                     tracing::warn!(error = %ErrorChain(&error), "cannot sweep expired hand-overs");
                 }
             }
+        }
+    }
+}
+
+/// Reports every session's presence every [`PRESENCE_REPORT`].
+async fn report_presences(gateway: Gateway, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(PRESENCE_REPORT);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => gateway.report_presences(),
         }
     }
 }

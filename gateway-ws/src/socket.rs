@@ -290,6 +290,11 @@ impl ConnectionTask {
                         self.gateway.request_guild_members(attachment, &request);
                     }
                 }
+                Output::UpdatePresence(update) => {
+                    if let Some(attachment) = &self.attachment {
+                        self.gateway.update_presence(attachment, &update);
+                    }
+                }
                 Output::Acknowledge(seq) => {
                     if let Some(attachment) = &self.attachment {
                         attachment.slot.acknowledge(seq);

@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod dm_channel;
 pub mod envelope;
+pub mod ephemeral;
 pub mod events;
 pub mod guild;
 pub mod ids;

@@ -7,7 +7,7 @@
 //! | `command-results` | command id | command processor, same transaction | 7 days (≥ the 24 h idempotency window) |
 //! | `snapshots` | partition number | command processor, in its transactions | compacted: the latest per partition |
 //! | `projected` | aggregate id | projectors, after their commit | hours |
-//! | `ephemeral` | channel id | gateway (typing, presence) | minutes |
+//! | `ephemeral` | channel, session or process id | command-api (typing), gateway (presence, session hand-over requests) | minutes |
 //!
 //! `commands`, `events`, `command-results` and `snapshots` have the same partition
 //! count: the processor that owns `commands` partition *p* writes to partition *p* of
@@ -29,7 +29,7 @@ pub struct Topics {
     pub snapshots: String,
     /// What projectors committed, for the gateway.
     pub projected: String,
-    /// Typing and presence between gateway processes.
+    /// Typing, presence and session hand-over requests (see `ephemeral`).
     pub ephemeral: String,
 }
 

@@ -32,6 +32,7 @@ use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, Authored, CommandEnvelope, CommandId, CommandResult, Outcome,
 };
+use cloudcord_schemas::ephemeral::Ephemeral;
 use futures::StreamExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -131,11 +132,13 @@ pub struct BusSettings {
     pub result_timeout_ms: u64,
 }
 
-/// Appends commands and waits for their results. Cheap to clone.
+/// Appends commands and waits for their results; also publishes the ephemeral
+/// records (typing) that are not commands. Cheap to clone.
 #[derive(Clone)]
 pub struct CommandBus {
     producer: FutureProducer,
     commands_topic: String,
+    ephemeral_topic: String,
     waiters: Arc<Waiters>,
     result_timeout: Duration,
     metrics: HttpMetrics,
@@ -180,10 +183,27 @@ impl CommandBus {
         Ok(Self {
             producer,
             commands_topic: topics.commands,
+            ephemeral_topic: topics.ephemeral,
             waiters,
             result_timeout: Duration::from_millis(settings.result_timeout_ms),
             metrics,
         })
+    }
+
+    /// Publishes `record` to the `ephemeral` topic under `key` and waits for the
+    /// broker's acknowledgement (no result: nothing decides on it).
+    pub async fn announce(&self, key: &str, record: &Ephemeral) -> Result<(), HttpError> {
+        let value = record.encode();
+        self.producer
+            .send(
+                FutureRecord::to(&self.ephemeral_topic)
+                    .key(key)
+                    .payload(&value),
+                self.result_timeout,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| HttpError::internal("publishing an ephemeral record", error))
     }
 
     /// Appends `command` for `target` and waits for its result.

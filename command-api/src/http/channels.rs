@@ -26,6 +26,7 @@ use axum::routing::{delete, patch, post, put};
 use cloudcord_runtime::http_error::{FormErrors, HttpError, codes};
 use cloudcord_schemas::dm_channel::DmChannelCommand;
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType, CommandId, Outcome};
+use cloudcord_schemas::ephemeral::{Ephemeral, TypingStarted};
 use cloudcord_schemas::guild::invites::{MAX_INVITE_AGE_SECONDS, MAX_INVITE_USES};
 use cloudcord_schemas::guild::{
     GuildCommand, ModifyChannel, guild_of_invite, new_invite_code, nullable,
@@ -757,25 +758,36 @@ async fn unpin(
 /// `POST /channels/{channel.id}/typing` → 204.
 ///
 /// Typing is ephemeral: it is not a command and never reaches the event log (it is
-/// not history). The gateway layer fans it out; this route only checks that the
-/// caller may see the channel (a member of its guild or a DM recipient — roles and
-/// overwrites are not evaluated here, see `accounts::ChannelHome`).
-/// TODO(gateway): publish it to the `ephemeral` topic once gateway-ws consumes it.
+/// not history). It goes to the `ephemeral` topic, from which every gateway process
+/// sends TYPING_START to the sessions that may see the channel. This route only
+/// checks that the caller may see the channel at all (a member of its guild or a
+/// DM recipient — roles and overwrites are not evaluated here, see
+/// `accounts::ChannelHome`); the gateway applies VIEW_CHANNEL per recipient.
 async fn typing(
     State(state): State<ApiState>,
     caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<Response, HttpError> {
     let channel = channel_id(&raw)?;
-    let visible = state
+    let home = state
         .accounts()
         .lookup(state.projection_timeout(), |view| {
-            view.may_see(channel.0, caller.user_id)
+            let visible = view.may_see(channel.0, caller.user_id)?;
+            Some((visible, view.channel(channel.0)?))
         })
         .await?;
-    match visible {
-        None => Err(HttpError::unknown_channel()),
-        Some(false) => Err(HttpError::missing_access()),
-        Some(true) => Ok(StatusCode::NO_CONTENT.into_response()),
-    }
+    let guild_id = match home {
+        None => return Err(HttpError::unknown_channel()),
+        Some((false, _)) => return Err(HttpError::missing_access()),
+        Some((true, ChannelHome::Guild(guild))) => Some(guild),
+        Some((true, ChannelHome::Dm)) => None,
+    };
+    let record = Ephemeral::TypingStarted(TypingStarted {
+        channel_id: channel,
+        guild_id,
+        user_id: caller.user_id,
+        timestamp: time::OffsetDateTime::now_utc().unix_timestamp(),
+    });
+    state.bus().announce(&channel.to_string(), &record).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

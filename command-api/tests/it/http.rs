@@ -1126,6 +1126,24 @@ async fn members_leave_get_kicked_and_messages_are_bulk_deleted() {
         .call(Method::POST, &typing, Some(&member), Body::None, &[])
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "a member may type");
+    // Typing goes to the ephemeral topic for the gateways, never to the event log.
+    let announced: Vec<Value> = world
+        .bus
+        .read_topic(&world.bus.topics.ephemeral)
+        .iter()
+        .map(|record| serde_json::from_slice(&record.value).expect("json"))
+        .collect();
+    assert_eq!(
+        announced,
+        [json!({
+            "type": "typing_started",
+            "channel_id": channel_id,
+            "guild_id": guild_id,
+            "user_id": member_id,
+            "timestamp": announced[0]["timestamp"],
+        })]
+    );
+    assert!(announced[0]["timestamp"].as_i64().is_some());
     let (status, body) = world
         .call(
             Method::DELETE,

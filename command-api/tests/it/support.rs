@@ -219,19 +219,25 @@ impl Bus {
 
     /// Every committed event record, per partition in order, read to the end.
     pub fn read_events(&self) -> Vec<EventRecord> {
+        self.read_topic(&self.topics.events)
+    }
+
+    /// Every committed record of `topic` (one of the bus's), per partition in
+    /// order, read to the end.
+    pub fn read_topic(&self, topic: &str) -> Vec<EventRecord> {
         let consumer: BaseConsumer = self
             .kafka
             .read_committed_consumer_config(
-                "test-events",
-                &format!("{}events-reader", self.kafka.topic_prefix),
+                "test-reader",
+                &format!("{}{topic}-reader", self.kafka.topic_prefix),
             )
             .set("enable.partition.eof", "true")
             .create()
-            .expect("events consumer");
+            .expect("a consumer");
         let mut assignment = TopicPartitionList::new();
         for partition in 0..PARTITIONS {
             assignment
-                .add_partition_offset(&self.topics.events, partition, Offset::Beginning)
+                .add_partition_offset(topic, partition, Offset::Beginning)
                 .expect("partition");
         }
         consumer.assign(&assignment).expect("assign");
@@ -246,8 +252,8 @@ impl Bus {
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
                     finished.insert(partition);
                 }
-                Some(Err(error)) => panic!("reading events: {error}"),
-                None => panic!("no end of the events topic within 30 s"),
+                Some(Err(error)) => panic!("reading {topic}: {error}"),
+                None => panic!("no end of {topic} within 30 s"),
             }
         }
         records

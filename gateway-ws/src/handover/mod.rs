@@ -25,12 +25,12 @@ use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::ids::UserId;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use self::store::HandoverStore;
-use crate::ephemeral::Ephemeral;
+use crate::ephemeral::Publisher;
 use crate::fanout::{Handover, SessionExport};
 use crate::guild_state::GuildState;
+use cloudcord_schemas::ephemeral::Ephemeral;
 
 /// How long a resume waits for the holder of a session to hand it over.
 const REQUEST_WAIT: Duration = Duration::from_secs(3);
@@ -49,19 +49,21 @@ pub enum HandoverError {
     Kafka(#[from] KafkaError),
 }
 
-/// This process's side of hand-overs: the store and the `ephemeral` producer.
+/// This process's side of hand-overs: the store, and where to ask for sessions.
 pub struct Handovers {
     store: HandoverStore,
-    producer: FutureProducer,
+    publisher: Publisher,
     kafka: KafkaConfig,
     /// How long a handed-over session can still be resumed.
     window: Duration,
 }
 
 impl Handovers {
-    /// Hand-overs stored in `schema` of `postgres`, asked for on `kafka`'s
-    /// `ephemeral` topic, resumable for `window`. Connects lazily.
+    /// Hand-overs stored in `schema` of `postgres`, asked for through
+    /// `publisher`, caught up from `kafka`'s `projected`, resumable for `window`.
+    /// Connects lazily.
     pub fn new(
+        publisher: Publisher,
         kafka: &KafkaConfig,
         postgres: &PostgresConfig,
         schema: &str,
@@ -69,10 +71,15 @@ impl Handovers {
     ) -> Result<Self, HandoverError> {
         Ok(Self {
             store: HandoverStore::connect_lazy(postgres, schema)?,
-            producer: kafka.producer_config("gateway-handover").create()?,
+            publisher,
             kafka: kafka.clone(),
             window,
         })
+    }
+
+    /// The `ephemeral` publisher hand-over requests go through.
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
     }
 
     /// The store (to migrate and sweep it).
@@ -104,16 +111,8 @@ impl Handovers {
         }
         let request = Ephemeral::HandoverRequest {
             session_id: session_id.to_owned(),
-        }
-        .encode();
-        let topic = self.kafka.topics().ephemeral;
-        self.producer
-            .send(
-                FutureRecord::to(&topic).key(session_id).payload(&request),
-                REQUEST_WAIT,
-            )
-            .await
-            .map_err(|(error, _)| error)?;
+        };
+        self.publisher.publish(session_id, &request).await?;
         let deadline = tokio::time::Instant::now() + REQUEST_WAIT;
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(CLAIM_RETRY).await;

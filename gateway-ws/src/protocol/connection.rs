@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::close_code::CloseCode;
-use super::payload::{self, ClientPayload, IdentifyRequest, MemberRequest, Resume};
+use super::payload::{self, ClientPayload, IdentifyRequest, MemberRequest, PresenceUpdate, Resume};
 
 /// The timing and flood rules of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,8 @@ pub enum Output {
     /// The client has every dispatch up to this `s` (a heartbeat said so): the
     /// session need not keep them for Resume.
     Acknowledge(u64),
+    /// The session's presence changes (identified connections only).
+    UpdatePresence(PresenceUpdate),
     /// Close the socket with this code. Nothing follows it.
     Close(CloseCode),
 }
@@ -207,6 +209,13 @@ impl Connection {
                         Ok(request) => self.outputs.push_back(Output::RequestGuildMembers(request)),
                         Err(code) => self.close(code),
                     }
+                }
+            }
+            Ok(ClientPayload::PresenceUpdate(update)) => {
+                if self.state == State::Active {
+                    self.outputs.push_back(Output::UpdatePresence(update));
+                } else {
+                    self.close(CloseCode::NotAuthenticated);
                 }
             }
             Ok(ClientPayload::Unhandled(opcode)) => {
@@ -437,10 +446,14 @@ mod tests {
     }
 
     #[test]
-    fn presence_after_identify_is_accepted() {
+    fn presence_after_identify_is_handed_to_the_driver() {
         let (mut connection, now) = identified();
-        connection.handle_message(now, br#"{"op":3,"d":{"status":"online"}}"#);
-        assert!(drain(&mut connection).is_empty());
+        connection.handle_message(now, br#"{"op":3,"d":{"status":"idle"}}"#);
+        let outputs = drain(&mut connection);
+        let [Output::UpdatePresence(update)] = &outputs[..] else {
+            panic!("{outputs:?}");
+        };
+        assert_eq!(update.status(), cloudcord_schemas::ephemeral::Status::Idle);
         assert!(!connection.is_closed());
     }
 

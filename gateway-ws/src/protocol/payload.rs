@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use cloudcord_schemas::ephemeral::Status;
 use cloudcord_schemas::ids::{GuildId, UserId};
 
 use super::close_code::CloseCode;
@@ -97,9 +98,38 @@ pub enum ClientPayload {
     Resume(Resume),
     /// op 8.
     RequestGuildMembers(RequestGuildMembers),
-    /// op 3, 4 or 31: valid requests this gateway accepts but does not act on yet
-    /// (presence, voice and soundboard requests come with their features).
+    /// op 3.
+    PresenceUpdate(PresenceUpdate),
+    /// op 4 or 31: valid requests this gateway accepts but does not act on yet
+    /// (voice and soundboard requests come with their features).
     Unhandled(Opcode),
+}
+
+/// Presence Update (op 3, and Identify's `presence`): what the session shows.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PresenceUpdate {
+    /// Since when the client is idle (Unix ms), or `null`.
+    #[serde(default)]
+    pub since: Option<u64>,
+    /// The activities (Discord's activity objects, kept as sent).
+    #[serde(default)]
+    pub activities: Vec<Value>,
+    /// `online`, `dnd`, `idle`, `invisible` or `offline` (shown as invisible: the
+    /// session is still there).
+    pub status: Status,
+    /// Whether the client is AFK.
+    #[serde(default)]
+    pub afk: bool,
+}
+
+impl PresenceUpdate {
+    /// The status the session keeps: a client saying `offline` is invisible.
+    pub fn status(&self) -> Status {
+        match self.status {
+            Status::Offline => Status::Invisible,
+            status => status,
+        }
+    }
 }
 
 /// Identify (op 2) as a client sends it, shape-checked but not yet validated.
@@ -118,9 +148,9 @@ pub struct Identify {
     /// `[shard_id, num_shards]`.
     #[serde(default)]
     pub shard: Option<[u64; 2]>,
-    /// The initial presence (accepted, not applied yet).
+    /// The initial presence (online when absent).
     #[serde(default)]
-    pub presence: Option<Value>,
+    pub presence: Option<PresenceUpdate>,
     /// The raw intents bit set.
     pub intents: u64,
 }
@@ -203,6 +233,8 @@ pub struct IdentifyRequest {
     pub large_threshold: u64,
     /// Payload compression.
     pub compress: bool,
+    /// The initial presence.
+    pub presence: Option<PresenceUpdate>,
 }
 
 impl fmt::Debug for IdentifyRequest {
@@ -230,6 +262,7 @@ impl Identify {
             shard,
             large_threshold: self.large_threshold,
             compress: self.compress,
+            presence: self.presence,
         })
     }
 }
@@ -375,7 +408,8 @@ pub fn decode(bytes: &[u8]) -> Result<ClientPayload, CloseCode> {
         Opcode::Identify => data(envelope.d).map(ClientPayload::Identify),
         Opcode::Resume => data(envelope.d).map(ClientPayload::Resume),
         Opcode::RequestGuildMembers => data(envelope.d).map(ClientPayload::RequestGuildMembers),
-        Opcode::PresenceUpdate | Opcode::VoiceStateUpdate | Opcode::RequestSoundboardSounds => {
+        Opcode::PresenceUpdate => data(envelope.d).map(ClientPayload::PresenceUpdate),
+        Opcode::VoiceStateUpdate | Opcode::RequestSoundboardSounds => {
             Ok(ClientPayload::Unhandled(opcode))
         }
         Opcode::Dispatch
@@ -434,6 +468,8 @@ pub fn dispatch(event: &str, seq: u64, d: &str) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
+
+    use cloudcord_schemas::ephemeral::Status;
 
     use super::{ClientPayload, Opcode, Shard, decode};
     use crate::protocol::close_code::CloseCode;
@@ -531,9 +567,22 @@ mod tests {
     }
 
     #[test]
-    fn presence_voice_and_soundboard_requests_are_accepted_but_not_acted_on() {
+    fn presence_updates_decode_and_offline_means_invisible() {
+        let payload = br#"{"op":3,"d":{"since":null,"activities":[{"name":"chess","type":0}],"status":"offline","afk":false}}"#;
+        let Ok(ClientPayload::PresenceUpdate(update)) = decode(payload) else {
+            panic!("a presence update");
+        };
+        assert_eq!(update.activities, [json!({"name": "chess", "type": 0})]);
+        assert_eq!(update.status(), Status::Invisible);
+        assert_eq!(
+            decode(br#"{"op":3,"d":{"status":"sleeping"}}"#),
+            Err(CloseCode::DecodeError)
+        );
+    }
+
+    #[test]
+    fn voice_and_soundboard_requests_are_accepted_but_not_acted_on() {
         for (op, opcode) in [
-            (3, Opcode::PresenceUpdate),
             (4, Opcode::VoiceStateUpdate),
             (31, Opcode::RequestSoundboardSounds),
         ] {

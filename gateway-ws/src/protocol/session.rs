@@ -9,13 +9,15 @@
 
 use std::collections::VecDeque;
 
+use cloudcord_schemas::ephemeral::{SessionPresence, Status};
 use cloudcord_schemas::ids::UserId;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::close_code::CloseCode;
 use super::dispatch::{Dispatch, Scope};
 use super::intents::Intents;
-use super::payload::{self, IdentifyRequest, Shard};
+use super::payload::{self, IdentifyRequest, PresenceUpdate, Shard};
 
 /// Who a session belongs to, from a verified token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +47,11 @@ pub struct Session {
     intents: Intents,
     shard: Option<Shard>,
     large_threshold: u64,
+    /// What the session shows others.
+    status: Status,
+    activities: Vec<Value>,
+    /// When it last changed that, in Unix milliseconds.
+    presence_changed_at_ms: i64,
     /// The `s` of the last dispatch sent (0 before READY).
     seq: u64,
     /// The last dispatches sent, oldest first, each with its `s`.
@@ -55,20 +62,31 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session named `id` for `identity`, as `request` asked. The caller has
-    /// checked the privileged intents ([`Intents::check_privileged`]).
+    /// A session named `id` for `identity`, as `request` asked, at `now_ms` (Unix
+    /// milliseconds). The caller has checked the privileged intents
+    /// ([`Intents::check_privileged`]).
     pub fn new(
         id: String,
         identity: Identity,
         request: &IdentifyRequest,
         limits: ReplayLimits,
+        now_ms: i64,
     ) -> Self {
+        let (status, activities) = request
+            .presence
+            .as_ref()
+            .map_or((Status::Online, Vec::new()), |presence| {
+                (presence.status(), presence.activities.clone())
+            });
         Self {
             id,
             identity,
             intents: request.intents,
             shard: request.shard,
             large_threshold: request.large_threshold,
+            status,
+            activities,
+            presence_changed_at_ms: now_ms,
             seq: 0,
             replay: VecDeque::new(),
             replay_bytes: 0,
@@ -106,6 +124,26 @@ impl Session {
     /// Identify's `large_threshold`.
     pub fn large_threshold(&self) -> u64 {
         self.large_threshold
+    }
+
+    /// The session's presence, as reported to every gateway process.
+    pub fn presence(&self) -> SessionPresence {
+        SessionPresence {
+            session_id: self.id.clone(),
+            user_id: self.identity.user_id,
+            status: self.status,
+            activities: self.activities.clone(),
+            changed_at_ms: self.presence_changed_at_ms,
+        }
+    }
+
+    /// Applies a Presence Update at `now_ms`; returns the new presence.
+    pub fn update_presence(&mut self, update: &PresenceUpdate, now_ms: i64) -> SessionPresence {
+        self.status = update.status();
+        self.activities.clone_from(&update.activities);
+        // Never back in time, so this stays the session's latest change.
+        self.presence_changed_at_ms = now_ms.max(self.presence_changed_at_ms + 1);
+        self.presence()
     }
 
     /// The `s` of the last dispatch.
@@ -229,6 +267,7 @@ mod tests {
             shard,
             large_threshold: 50,
             compress: false,
+            presence: None,
         };
         Session::new(
             "s".to_owned(),
@@ -238,6 +277,7 @@ mod tests {
                 frames: 4,
                 bytes: 1 << 20,
             },
+            0,
         )
     }
 

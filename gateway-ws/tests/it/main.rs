@@ -7,6 +7,7 @@ mod fanout;
 mod handover;
 mod handshake;
 mod member_requests;
+mod presence;
 mod resume;
 mod service;
 mod support;

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use cloudcord_gateway_ws::consumer::DispatchSource;
+use cloudcord_gateway_ws::ephemeral::Publisher as EphemeralPublisher;
 use cloudcord_gateway_ws::gateway::Gateway;
 use cloudcord_gateway_ws::handover::Handovers;
 use cloudcord_gateway_ws::read_models::ReadModels;
@@ -150,6 +151,7 @@ impl World {
         let handover_schema = unique("gateway_handovers");
         let handovers = if with_kafka {
             let handovers = Handovers::new(
+                EphemeralPublisher::new(&kafka).expect("an ephemeral producer"),
                 &kafka,
                 &stores.postgres,
                 &handover_schema,
@@ -683,12 +685,18 @@ impl Client {
     }
 
     pub async fn identify(&mut self, token: &str, intents: u64) {
+        self.identify_as(token, intents, Value::Null).await;
+    }
+
+    /// Identify with an initial `presence` (`null`: none).
+    pub async fn identify_as(&mut self, token: &str, intents: u64, presence: Value) {
         self.send(json!({
             "op": 2,
             "d": {
                 "token": token,
                 "intents": intents,
                 "properties": { "os": "linux", "browser": "cloudcord-test", "device": "cloudcord-test" },
+                "presence": presence,
             },
         }))
         .await;
