@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::dispatches::{self, Audience, MessageEventRef, Routed};
 use crate::guild_state::{GuildState, member_object, user_object};
 use crate::hub::{Hub, Slot, lock};
+use crate::objects::dm_channel;
 use crate::presence::{Presences, Visible};
 use crate::projected::Projected;
 use crate::protocol::dispatch::{Dispatch, Scope};
@@ -612,10 +613,26 @@ impl Routing {
         event: &DmChannelEvent,
     ) {
         if let DmChannelEvent::DmChannelOpened(opened) = event {
-            let present = opened
-                .recipients
-                .iter()
-                .any(|user| !hub.sessions_of_user(user.id).is_empty());
+            // People's sessions learn of the new DM (bots no longer do on Discord:
+            // their first sign is a message).
+            let mut present = false;
+            for recipient in &opened.recipients {
+                let data = dm_channel(channel, &opened.recipients, recipient.id);
+                let create = Dispatch {
+                    event: "CHANNEL_CREATE",
+                    data: Arc::from(data.to_string()),
+                    scope: Scope::Direct,
+                    intents: Intents::empty(),
+                    always_for: None,
+                    content: None,
+                };
+                for slot in hub.sessions_of_user(recipient.id) {
+                    present = true;
+                    if !slot.with_session(|session| session.identity().bot) {
+                        slot.offer(&create);
+                    }
+                }
+            }
             if present {
                 self.dms.insert(channel, opened.recipients.clone());
             }

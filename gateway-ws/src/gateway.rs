@@ -382,6 +382,12 @@ impl Gateway {
                     .is_none_or(|shard| shard.owns_guild(guild.get()))
             })
             .collect();
+        let dms = self
+            .0
+            .read_models
+            .dm_channels(identity.user_id)
+            .await
+            .map_err(|error| close_code(AuthError::ReadModels(error)))?;
         let session_id = uuid::Uuid::new_v4().simple().to_string();
         let ready = Ready {
             user: &user,
@@ -389,6 +395,7 @@ impl Gateway {
             session_id: &session_id,
             resume_gateway_url: &self.0.resume_gateway_url,
             shard: request.shard,
+            private_channels: &dms,
         }
         .to_json();
         let session = Session::new(
@@ -398,12 +405,6 @@ impl Gateway {
             self.0.sessions.replay(),
             unix_ms(),
         );
-        let dms = self
-            .0
-            .read_models
-            .dm_channels(identity.user_id)
-            .await
-            .map_err(|error| close_code(AuthError::ReadModels(error)))?;
         self.0.fanout.learn_dms(dms);
         let (attachment, ready_frame) = self.0.hub.create(session, &ready);
         self.announce(vec![attachment.slot.presence()]);

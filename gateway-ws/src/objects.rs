@@ -1,12 +1,31 @@
 //! Discord JSON objects the gateway sends that do not come from an event: READY's
-//! `d` and the current user in it.
+//! `d`, the current user in it, and DM channels.
 
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
+use cloudcord_schemas::message::UserSnapshot;
 use serde_json::{Value, json};
 
+use crate::guild_state::user_object;
 use crate::protocol::payload::Shard;
 use crate::protocol::query::API_VERSION;
 use crate::read_models::{UserRow, stored};
-use cloudcord_schemas::ids::GuildId;
+
+/// A DM channel as `viewer`, one of its `recipients`, sees it: the other one is
+/// the recipient.
+pub fn dm_channel(channel: ChannelId, recipients: &[UserSnapshot; 2], viewer: UserId) -> Value {
+    let others: Vec<Value> = recipients
+        .iter()
+        .filter(|user| user.id != viewer)
+        .map(user_object)
+        .collect();
+    json!({
+        "id": channel,
+        "type": 1,
+        "last_message_id": null,
+        "flags": 0,
+        "recipients": others,
+    })
+}
 
 /// The current user as READY shows it: the public fields plus what only the user
 /// sees (e-mail), as `GET /users/@me` answers.
@@ -46,6 +65,8 @@ pub struct Ready<'a> {
     pub resume_gateway_url: &'a str,
     /// The shard, when the client shards.
     pub shard: Option<Shard>,
+    /// The user's DM channels (a person's; bots get none, as on Discord).
+    pub private_channels: &'a [(ChannelId, [UserSnapshot; 2])],
 }
 
 impl Ready<'_> {
@@ -56,13 +77,22 @@ impl Ready<'_> {
             .iter()
             .map(|id| json!({ "id": id.to_string(), "unavailable": true }))
             .collect();
+        let me = UserId::new(stored(self.user.id));
+        let private_channels: Vec<Value> = if self.user.bot {
+            Vec::new()
+        } else {
+            self.private_channels
+                .iter()
+                .map(|(channel, recipients)| dm_channel(*channel, recipients, me))
+                .collect()
+        };
         let mut ready = json!({
             "v": API_VERSION,
             "user": current_user(self.user),
             "guilds": guilds,
             "session_id": self.session_id,
             "resume_gateway_url": self.resume_gateway_url,
-            "private_channels": [],
+            "private_channels": private_channels,
             "relationships": [],
             "presences": [],
             "user_settings": {},

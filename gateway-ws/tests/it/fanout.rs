@@ -328,7 +328,12 @@ async fn direct_messages_reach_both_recipients_and_no_one_else() {
             ),
         ])
         .await;
-    for client in [&mut alice, &mut stranger] {
+    for (client, other) in [(&mut alice, STRANGER), (&mut stranger, ALICE)] {
+        let created = client.dispatch("CHANNEL_CREATE").await;
+        assert_eq!(created["id"], dm.to_string());
+        assert_eq!(created["type"], 1);
+        assert_eq!(created["recipients"][0]["id"], other.to_string());
+        assert_eq!(created["recipients"].as_array().map(Vec::len), Some(1));
         let message = client.dispatch("MESSAGE_CREATE").await;
         assert_eq!(message["content"], "psst");
         assert_eq!(message["channel_id"], dm.to_string());
@@ -336,6 +341,13 @@ async fn direct_messages_reach_both_recipients_and_no_one_else() {
     }
     owner.send(serde_json::json!({ "op": 1, "d": null })).await;
     owner.expect_op(11).await;
+    // A new session of ALICE lists the DM in READY.
+    let (_, ready) = world.identified(&world.token(ALICE), dms).await;
+    assert_eq!(ready["private_channels"][0]["id"], dm.to_string());
+    assert_eq!(
+        ready["private_channels"][0]["recipients"][0]["id"],
+        STRANGER.to_string()
+    );
 }
 
 #[tokio::test]
