@@ -86,6 +86,8 @@ struct Routing {
     last_seen: HashMap<GuildId, u64>,
     /// DM channels of the users with sessions here.
     dms: HashMap<ChannelId, [UserSnapshot; 2]>,
+    /// The last `seq` routed of every DM channel: a record seen again is dropped.
+    dm_seen: HashMap<ChannelId, u64>,
     /// How far routing has read `projected` (empty until the consumer starts).
     position: Position,
     /// Everyone's presence, from every process's reports.
@@ -267,10 +269,15 @@ impl Fanout {
             }) => routing.route_guild(*guild, *seq, *actor, event),
             Some(Projected::Dm {
                 channel,
+                seq,
                 actor,
                 event,
             }) => {
-                routing.route_dm(hub, *channel, *actor, event);
+                let seen = routing.dm_seen.entry(*channel).or_default();
+                if *seq > *seen {
+                    *seen = *seq;
+                    routing.route_dm(hub, *channel, *actor, event);
+                }
                 FollowUps::default()
             }
             Some(Projected::User { user, event }) => {

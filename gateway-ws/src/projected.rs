@@ -1,5 +1,7 @@
 //! Reading a record of the `projected` topic (see the projectors' crate docs for
-//! its layout): the event envelope, decoded into its aggregate's event enum. The
+//! its layout): the event envelope, decoded into its aggregate's event enum. A
+//! record can come twice (a projector publishes again what a crash left
+//! unconfirmed): routing drops what it has by the aggregate's `seq`. The
 //! gateway fans out what the PostgreSQL projector made visible, so records of other
 //! stores are skipped, as are aggregates no session follows (username claims).
 
@@ -32,6 +34,8 @@ pub enum Projected {
     Dm {
         /// The channel.
         channel: ChannelId,
+        /// The event's `seq` in the channel's history.
+        seq: u64,
         /// Who caused it.
         actor: Option<UserId>,
         /// The event.
@@ -79,6 +83,7 @@ pub fn decode(value: &[u8]) -> Result<Option<Projected>, DecodeError> {
         },
         AggregateType::DmChannel => Projected::Dm {
             channel: ChannelId(id),
+            seq: envelope.seq,
             actor,
             event: Box::new(serde_json::from_value(envelope.event)?),
         },

@@ -6,7 +6,7 @@
 //! * MongoDB: SHA-256 over every read-model collection (by name) and each of its
 //!   documents as canonical JSON (keys sorted at every level), in `_id` order.
 //!
-//! Offset bookkeeping (`projector_offsets`, `_sqlx_migrations`) is left out: it
+//! Offset bookkeeping (`projector_offsets`, `projected_offsets`, `_sqlx_migrations`) is left out: it
 //! says how far a projector got, not what the read models hold. The per-aggregate
 //! positions are included — they are part of the state every build must agree on.
 
@@ -37,7 +37,7 @@ pub async fn postgres(pool: &PgPool, schema: &str) -> Result<String, sqlx::Error
     let tables: Vec<String> = sqlx::query_scalar!(
         r#"SELECT table_name::text AS "name!" FROM information_schema.tables
         WHERE table_schema = $1 AND table_type = 'BASE TABLE'
-          AND table_name NOT IN ('projector_offsets', '_sqlx_migrations')
+          AND table_name NOT IN ('projector_offsets', 'projected_offsets', '_sqlx_migrations')
         ORDER BY table_name COLLATE "C""#,
         schema
     )

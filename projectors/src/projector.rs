@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-use crate::projected::Publisher;
+use crate::projected::{PublishError, Publisher, republish};
 use crate::record::{self, EventRecord};
 use crate::sequence::{Verdict, judge};
 
@@ -72,6 +72,9 @@ pub enum ProjectorError {
     /// A blocking Kafka call could not be run.
     #[error("a blocking Kafka call was cancelled")]
     Join(#[from] tokio::task::JoinError),
+    /// What a previous run left unconfirmed could not be published again.
+    #[error("cannot publish to the projected topic")]
+    Publish(#[from] PublishError),
 }
 
 /// One batch as a store writes it, all or nothing (Postgres) or data first (Mongo).
@@ -117,6 +120,27 @@ pub trait Store: Send {
         &mut self,
         batch: Batch<Self::Changes>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Per partition of `topic`, the offset before which every applied event is
+    /// confirmed on `projected`; a partition without one has published nothing.
+    /// `None`: the store does not keep it, so nothing is published again after a
+    /// crash (its `projected` records are at most once).
+    fn published_offsets(
+        &mut self,
+        _topic: &str,
+    ) -> impl Future<Output = Result<Option<HashMap<i32, i64>>, StoreError>> + Send {
+        std::future::ready(Ok(None))
+    }
+
+    /// Records that every applied event before `offsets` (per partition of
+    /// `topic`) is on `projected` — delivered, or nothing to deliver (a replay).
+    fn record_published(
+        &mut self,
+        _topic: &str,
+        _offsets: &[(i32, i64)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 /// How the loop runs.
@@ -204,12 +228,15 @@ pub async fn run<S: Store>(
     let partitions = partitions_of(&consumer, &topic).await?;
     let mut outcome = Outcome::default();
     let mut at_end = BTreeSet::new();
-    assign(
-        &consumer,
-        &topic,
-        &partitions,
-        &store.next_offsets(&topic).await?,
-    )?;
+    let committed = store.next_offsets(&topic).await?;
+    if let Some(publisher) = publisher
+        && let Some(published) = store.published_offsets(&topic).await?
+    {
+        let confirmed =
+            republish(kafka, &topic, &committed, &published, publisher, S::NAME).await?;
+        store.record_published(&topic, &confirmed).await?;
+    }
+    assign(&consumer, &topic, &partitions, &committed)?;
     tracing::info!(store = S::NAME, %topic, partitions = partitions.len(), "projecting");
 
     let done = |outcome: &Outcome, at_end: &BTreeSet<i32>| {
@@ -331,8 +358,27 @@ pub async fn run<S: Store>(
             "batch committed"
         );
         metrics.committed(S::NAME, &offsets, count, started.elapsed());
-        if let Some(publisher) = publisher {
-            publisher.publish(S::NAME, &applied);
+        // What a crash leaves unconfirmed on `projected` is published again at the
+        // next start; a replay publishes nothing and has nothing to confirm.
+        let delivered = match publisher {
+            Some(publisher) => publisher.publish(S::NAME, &applied).await,
+            None => Ok(()),
+        };
+        match delivered {
+            Ok(()) => {
+                if let Err(error) = store.record_published(&topic, &offsets).await {
+                    tracing::warn!(
+                        store = S::NAME,
+                        error = %ErrorChain(&error),
+                        "cannot record what projected holds; it is published again at the next start"
+                    );
+                }
+            }
+            Err(error) => tracing::error!(
+                store = S::NAME,
+                error = %ErrorChain(&error),
+                "projected records were not delivered; they are published again at the next start"
+            ),
         }
         if read_ahead && prefetched.is_none() {
             // Reading ahead stopped because of a shutdown.

@@ -283,7 +283,9 @@ impl World {
         self.publisher
             .as_ref()
             .expect("a world with Kafka")
-            .publish("postgres", &records);
+            .publish("postgres", &records)
+            .await
+            .expect("delivered to projected");
     }
 
     /// Deletes `topics` with the world's own when it is dropped.

@@ -202,6 +202,42 @@ impl Store for PgStore {
         Ok(self.committed.clone())
     }
 
+    async fn published_offsets(
+        &mut self,
+        topic: &str,
+    ) -> Result<Option<HashMap<i32, i64>>, StoreError> {
+        let rows = sqlx::query!(
+            "SELECT partition, next_offset FROM projected_offsets WHERE topic = $1",
+            topic
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|row| (row.partition, row.next_offset))
+                .collect(),
+        ))
+    }
+
+    async fn record_published(
+        &mut self,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<(), StoreError> {
+        let (partitions, offsets): (Vec<i32>, Vec<i64>) = offsets.iter().copied().unzip();
+        sqlx::query!(
+            r#"INSERT INTO projected_offsets (topic, partition, next_offset)
+            SELECT $1, * FROM UNNEST($2::int4[], $3::int8[])
+            ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset"#,
+            topic,
+            &partitions,
+            &offsets,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn positions(
         &mut self,
         aggregates: &[AggregateRef],

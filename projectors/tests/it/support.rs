@@ -194,6 +194,50 @@ impl World {
             .collect()
     }
 
+    /// Every `(aggregate type, aggregate id, seq)` the PostgreSQL projector put on
+    /// `projected`, in topic order per partition (duplicates included).
+    pub fn read_projected(&self) -> Vec<(String, String, u64)> {
+        let topic = self.kafka.topics().projected;
+        let consumer: BaseConsumer = self
+            .kafka
+            .read_committed_consumer_config("test-projected", &unique("projected"))
+            .set("enable.partition.eof", "true")
+            .create()
+            .expect("consumer");
+        let mut assignment = rdkafka::TopicPartitionList::new();
+        for partition in 0..PARTITIONS {
+            assignment
+                .add_partition_offset(&topic, partition, rdkafka::Offset::Beginning)
+                .expect("partition");
+        }
+        consumer.assign(&assignment).expect("assign");
+        let mut records = Vec::new();
+        let mut finished = std::collections::HashSet::new();
+        while finished.len() < usize::try_from(PARTITIONS).expect("small") {
+            match consumer.poll(Duration::from_secs(30)) {
+                Some(Ok(message)) => {
+                    let value: serde_json::Value = serde_json::from_slice(
+                        rdkafka::Message::payload(&message).expect("payload"),
+                    )
+                    .expect("json");
+                    if value["store"] == "postgres" {
+                        records.push((
+                            value["aggregate_type"].as_str().expect("type").to_owned(),
+                            value["aggregate_id"].as_str().expect("id").to_owned(),
+                            value["seq"].as_u64().expect("seq"),
+                        ));
+                    }
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                    finished.insert(partition);
+                }
+                Some(Err(error)) => panic!("reading projected: {error}"),
+                None => panic!("no end of projected within 30 s"),
+            }
+        }
+        records
+    }
+
     /// Starts the real `projectors` binary on this world.
     pub fn spawn_projectors(&self, name: &str) -> Projectors {
         let log = std::fs::File::create(
