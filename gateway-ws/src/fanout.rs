@@ -582,8 +582,9 @@ impl Routing {
             return FollowUps::default(); // Already in the snapshot.
         }
         if seq > position + 1 {
-            // `projected` is at-most-once; the state misses what was lost.
-            tracing::warn!(
+            // Should not happen (`projected` is at least once): the state misses
+            // what was lost, so say so loudly.
+            tracing::error!(
                 %guild,
                 missing_from = position + 1,
                 missing_to = seq - 1,
