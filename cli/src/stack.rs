@@ -85,9 +85,16 @@ pub async fn run(
     let reads = query_api::http::routes(query_context.clone());
     // The gateway's sessions are served both on its own listener and at the front
     // door's `/gateway`, so both share one `Gateway` (one hub, one Kafka consumer).
-    let gateway_config: gateway_ws::Config = loader
+    let mut gateway_config: gateway_ws::Config = loader
         .load()
         .with_context(|| format!("loading the configuration of {}", gateway_ws::NAME))?;
+    // The web client is served by the front door: its pages may open the gateway
+    // wherever the front door listens.
+    gateway_config
+        .gateway_ws
+        .http
+        .allowed_origins
+        .push(format!("http://{}", settings.front_door.listen_addr));
     let gateway_verifier =
         TokenVerifier::from_jwks(&api_state.issuer().jwks(), &gateway_config.auth)
             .context("verifying with the issuer's JWKS")?;

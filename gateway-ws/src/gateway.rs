@@ -68,6 +68,7 @@ struct Inner {
     process_id: String,
     sessions: SessionSettings,
     resume_gateway_url: String,
+    allowed_origins: Vec<String>,
     shutdown: CancellationToken,
     connections: TaskTracker,
 }
@@ -95,6 +96,7 @@ impl Gateway {
             process_id: uuid::Uuid::new_v4().simple().to_string(),
             sessions: sessions.clone(),
             resume_gateway_url: http.resume_gateway_url.clone(),
+            allowed_origins: http.allowed_origins.clone(),
             shutdown,
             connections: TaskTracker::new(),
         }))
@@ -113,6 +115,17 @@ impl Gateway {
     /// The read models.
     pub fn read_models(&self) -> &ReadModels {
         &self.0.read_models
+    }
+
+    /// Whether a WebSocket upgrade with this `Origin` header is allowed: a browser
+    /// page must be on the allowlist; a client without the header is no browser.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        origin.is_none_or(|origin| {
+            self.0
+                .allowed_origins
+                .iter()
+                .any(|allowed| allowed == origin)
+        })
     }
 
     /// The connection rules.

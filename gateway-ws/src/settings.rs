@@ -49,6 +49,11 @@ pub struct HttpSettings {
     /// The PostgreSQL schema of the read models (the projectors'
     /// `[projectors] postgres_schema`).
     pub postgres_schema: String,
+    /// Web pages that may open the gateway from a browser (their `Origin`, e.g.
+    /// `https://chat.example.org`). A browser always sends its page's origin, so
+    /// another site cannot use a visitor's browser to connect; clients that are
+    /// not browsers send none and are not affected.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -58,6 +63,10 @@ impl Default for HttpSettings {
             jwks_url: "http://127.0.0.1:9201/.well-known/jwks.json".to_owned(),
             resume_gateway_url: "ws://127.0.0.1:8080/gateway".to_owned(),
             postgres_schema: "read_models".to_owned(),
+            allowed_origins: vec![
+                "http://127.0.0.1:8080".to_owned(),
+                "http://localhost:8080".to_owned(),
+            ],
         }
     }
 }

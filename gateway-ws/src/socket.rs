@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::http::header::ORIGIN;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use crate::gateway::{Gateway, ResumeFailure};
 use crate::hub::Attachment;
@@ -46,8 +48,21 @@ pub fn router(gateway: Gateway) -> Router {
 async fn upgrade(
     State(gateway): State<Gateway>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let origin = headers.get(ORIGIN).and_then(|value| value.to_str().ok());
+    if !gateway.allows_origin(origin) {
+        tracing::warn!(
+            origin,
+            "refused a gateway connection from a page not allowed"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not open the gateway",
+        )
+            .into_response();
+    }
     let params = ConnectParams::parse(query.as_deref().unwrap_or_default());
     let tracker = gateway.connections().clone();
     upgrade

@@ -148,3 +148,28 @@ async fn a_shards_ready_lists_only_its_own_guilds() {
         assert_eq!(ready["guilds"].as_array().map(Vec::len), Some(expected));
     }
 }
+
+#[tokio::test]
+async fn browsers_connect_only_from_allowed_origins() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+    let world = World::new(SessionSettings::default()).await;
+    let url = format!("ws://{}/?v=10&encoding=json", world.addr);
+    let with_origin = |origin: &'static str| {
+        let mut request = url.as_str().into_client_request().expect("a request");
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_static(origin));
+        request
+    };
+    // The dev front door's own page may; another site may not.
+    let allowed = tokio_tungstenite::connect_async(with_origin("http://127.0.0.1:8080")).await;
+    assert!(allowed.is_ok(), "{allowed:?}");
+    match tokio_tungstenite::connect_async(with_origin("https://evil.example")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+}
