@@ -13,9 +13,11 @@ use cloudcord_schemas::topics::{TopicSpec, Topics};
 use futures::future::BoxFuture;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 
 use crate::readiness::{CheckError, DependencyCheck};
@@ -208,6 +210,52 @@ fn wait_for_leaders(
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl KafkaConfig {
+    /// Every committed record of `topic`, partition after partition, each in order,
+    /// read from the beginning to the current end. Blocking: for tools and tests
+    /// that inspect a topic (a service reads with its own consumer loop).
+    pub fn read_to_end(
+        &self,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<Vec<OwnedMessage>, KafkaError> {
+        let consumer: BaseConsumer<EndOfPartitionContext> = self
+            // Assigned, never joined or committed: the group only names the client.
+            .read_committed_consumer_config(
+                "read-to-end",
+                &format!("{}read-to-end", self.topic_prefix),
+            )
+            .set("enable.partition.eof", "true")
+            .create_with_context(EndOfPartitionContext)?;
+        let metadata = retry_while_settling(|| consumer.fetch_metadata(Some(topic), timeout))?;
+        let mut assignment = TopicPartitionList::new();
+        let mut open = std::collections::BTreeSet::new();
+        for partition in metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions())
+        {
+            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+            open.insert(partition.id());
+        }
+        consumer.assign(&assignment)?;
+        let mut records = Vec::new();
+        while !open.is_empty() {
+            match consumer.poll(timeout) {
+                Some(Ok(message)) => records.push(message.detach()),
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    open.remove(&partition);
+                }
+                Some(Err(error)) => return Err(error),
+                None => return Err(KafkaError::NoMessageReceived),
+            }
+        }
+        records.sort_by_key(|record| record.partition());
+        Ok(records)
     }
 }
 

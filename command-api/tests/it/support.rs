@@ -18,8 +18,7 @@ use cloudcord_schemas::guild::GuildCommand;
 use cloudcord_schemas::ids::{Snowflake, UserId};
 use cloudcord_schemas::topics::Topics;
 use futures::StreamExt;
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -225,78 +224,26 @@ impl Bus {
     /// Every committed record of `topic` (one of the bus's), per partition in
     /// order, read to the end.
     pub fn read_topic(&self, topic: &str) -> Vec<EventRecord> {
-        let consumer: BaseConsumer = self
-            .kafka
-            .read_committed_consumer_config(
-                "test-reader",
-                &format!("{}{topic}-reader", self.kafka.topic_prefix),
-            )
-            .set("enable.partition.eof", "true")
-            .create()
-            .expect("a consumer");
-        let mut assignment = TopicPartitionList::new();
-        for partition in 0..PARTITIONS {
-            assignment
-                .add_partition_offset(topic, partition, Offset::Beginning)
-                .expect("partition");
-        }
-        consumer.assign(&assignment).expect("assign");
-        let mut records = Vec::new();
-        let mut finished = std::collections::HashSet::new();
-        while finished.len() < usize::try_from(PARTITIONS).expect("small") {
-            match consumer.poll(Duration::from_secs(30)) {
-                Some(Ok(message)) => records.push(EventRecord {
-                    partition: message.partition(),
-                    value: message.payload().expect("payload").to_vec(),
-                }),
-                Some(Err(KafkaError::PartitionEOF(partition))) => {
-                    finished.insert(partition);
-                }
-                Some(Err(error)) => panic!("reading {topic}: {error}"),
-                None => panic!("no end of {topic} within 30 s"),
-            }
-        }
-        records
+        self.kafka
+            .read_to_end(topic, Duration::from_secs(30))
+            .expect("the topic reads to its end")
+            .iter()
+            .map(|message| EventRecord {
+                partition: message.partition(),
+                value: message.payload().expect("payload").to_vec(),
+            })
+            .collect()
     }
 }
 
 impl Bus {
     /// The latest committed snapshot record of each partition.
     pub fn read_snapshots(&self) -> HashMap<i32, Vec<u8>> {
-        let consumer: BaseConsumer = self
-            .kafka
-            .read_committed_consumer_config(
-                "test-snapshots",
-                &format!("{}snapshots-reader", self.kafka.topic_prefix),
-            )
-            .set("enable.partition.eof", "true")
-            .create()
-            .expect("snapshots consumer");
-        let mut assignment = TopicPartitionList::new();
-        for partition in 0..PARTITIONS {
-            assignment
-                .add_partition_offset(&self.topics.snapshots, partition, Offset::Beginning)
-                .expect("partition");
-        }
-        consumer.assign(&assignment).expect("assign");
-        let mut latest = HashMap::new();
-        let mut finished = std::collections::HashSet::new();
-        while finished.len() < usize::try_from(PARTITIONS).expect("small") {
-            match consumer.poll(Duration::from_secs(30)) {
-                Some(Ok(message)) => {
-                    latest.insert(
-                        message.partition(),
-                        message.payload().expect("payload").to_vec(),
-                    );
-                }
-                Some(Err(KafkaError::PartitionEOF(partition))) => {
-                    finished.insert(partition);
-                }
-                Some(Err(error)) => panic!("reading snapshots: {error}"),
-                None => panic!("no end of the snapshots topic within 30 s"),
-            }
-        }
-        latest
+        // Later records of a partition replace earlier ones.
+        self.read_topic(&self.topics.snapshots)
+            .into_iter()
+            .map(|record| (record.partition, record.value))
+            .collect()
     }
 
     /// Appends `value` as the latest snapshot of `partition` (outside any transaction).
@@ -379,40 +326,20 @@ impl Bus {
         let kafka = self.kafka.clone();
         let topic = self.topics.events.clone();
         tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = kafka
-                .read_committed_consumer_config(
-                    "test-event-headers",
-                    &format!("{}event-headers", kafka.topic_prefix),
-                )
-                .set("enable.partition.eof", "true")
-                .create()
-                .expect("events consumer");
-            let mut assignment = TopicPartitionList::new();
-            for partition in 0..PARTITIONS {
-                assignment
-                    .add_partition_offset(&topic, partition, Offset::Beginning)
-                    .expect("partition");
-            }
-            consumer.assign(&assignment).expect("assign");
-            let mut found = Vec::new();
-            let mut finished = std::collections::HashSet::new();
-            while finished.len() < usize::try_from(PARTITIONS).expect("small") {
-                match consumer.poll(Duration::from_secs(30)) {
-                    Some(Ok(message)) => found.push(message.headers().and_then(|headers| {
+            kafka
+                .read_to_end(&topic, Duration::from_secs(30))
+                .expect("the events read to their end")
+                .iter()
+                .map(|message| {
+                    message.headers().and_then(|headers| {
                         headers
                             .iter()
                             .find(|h| h.key == "traceparent")
                             .and_then(|h| h.value)
                             .map(|v| String::from_utf8_lossy(v).into_owned())
-                    })),
-                    Some(Err(KafkaError::PartitionEOF(partition))) => {
-                        finished.insert(partition);
-                    }
-                    Some(Err(error)) => panic!("reading events: {error}"),
-                    None => panic!("no end of the events topic within 30 s"),
-                }
-            }
-            found
+                    })
+                })
+                .collect()
         })
         .await
         .expect("read event headers")

@@ -6,11 +6,9 @@ use std::time::Duration;
 use cloudcord_runtime::kafka::KafkaConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::support::{stores, unique};
 
@@ -46,27 +44,14 @@ fn send(producer: &TxnProducer, topic: &str, payload: &str) {
 /// Reads the topic from the start with `read_committed` until the end (the last
 /// stable offset) and returns the payloads.
 fn read_committed(kafka: &KafkaConfig, topic: &str) -> Vec<String> {
-    let consumer: BaseConsumer = kafka
-        .read_committed_consumer_config("smoke-reader", &unique("smoke-group"))
-        .set("enable.partition.eof", "true")
-        .create()
-        .expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&assignment).expect("assign");
-    let mut payloads = Vec::new();
-    loop {
-        match consumer.poll(TIMEOUT) {
-            Some(Ok(message)) => payloads.push(
-                String::from_utf8(message.payload().expect("payload").to_vec()).expect("utf-8"),
-            ),
-            Some(Err(KafkaError::PartitionEOF(_))) => return payloads,
-            Some(Err(error)) => panic!("consuming failed: {error}"),
-            None => panic!("no end of partition within {TIMEOUT:?}; read so far: {payloads:?}"),
-        }
-    }
+    kafka
+        .read_to_end(topic, TIMEOUT)
+        .expect("the topic reads to its end")
+        .iter()
+        .map(|message| {
+            String::from_utf8(message.payload().expect("payload").to_vec()).expect("utf-8")
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
