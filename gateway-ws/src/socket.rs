@@ -14,6 +14,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::ORIGIN;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::SinkExt;
+use tokio::sync::mpsc;
 
 use crate::gateway::{Gateway, ResumeFailure};
 use crate::hub::Attachment;
@@ -29,10 +31,18 @@ use crate::protocol::query::ConnectParams;
 /// core; a larger one is refused while being read and also closes with 4002.
 const MAX_WEBSOCKET_MESSAGE: usize = 4 * MAX_CLIENT_PAYLOAD_BYTES;
 
-/// The socket's read buffer. Client payloads are at most 4 KiB, and tungstenite's
-/// 128 KiB default would cost that much per idle connection (see NOTES: ~131 KB
-/// versus ~7 KB per connection).
-const READ_BUFFER: usize = 4096;
+/// The socket's read buffer. Client payloads are heartbeats and an Identify well
+/// under 1 KiB (the buffer grows for a larger one, up to the 4 KiB limit), and
+/// tungstenite fills the whole buffer on its first read: tungstenite's 128 KiB
+/// default would cost that much per idle connection (see NOTES: ~131 KB versus
+/// ~7 KB per connection), 4 KiB still 3 KB more than needed (BENCHMARKS.md).
+const READ_BUFFER: usize = 1024;
+
+/// Most bytes of queued frames written with one flush. Writing each frame with its
+/// own `send` cost half the gateway's CPU in system calls (BENCHMARKS.md); frames
+/// already waiting in the queue go out together. The write buffer keeps this
+/// capacity once a burst filled it.
+const WRITE_BURST: usize = 16 * 1024;
 
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
@@ -67,8 +77,7 @@ async fn upgrade(
     let tracker = gateway.connections().clone();
     upgrade
         .read_buffer_size(READ_BUFFER)
-        // Every frame is sent and flushed on its own; nothing to gather.
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BURST)
         .max_message_size(MAX_WEBSOCKET_MESSAGE)
         .max_frame_size(MAX_WEBSOCKET_MESSAGE)
         .on_upgrade(move |socket| tracker.track_future(serve(gateway, params, socket)))
@@ -127,8 +136,35 @@ struct Link {
 struct Gone;
 
 impl Link {
+    /// Writes one frame now.
     async fn send(&mut self, text: String) -> Result<(), Gone> {
-        let message = match &mut self.encoder {
+        let message = self.encode(text)?;
+        self.socket.send(message).await.map_err(|_| Gone)
+    }
+
+    /// Writes `first` and whatever else `frames` already holds, up to
+    /// [`WRITE_BURST`] bytes, with one flush.
+    async fn send_burst(
+        &mut self,
+        first: String,
+        frames: &mut mpsc::Receiver<String>,
+    ) -> Result<(), Gone> {
+        let mut written = first.len();
+        let message = self.encode(first)?;
+        self.socket.feed(message).await.map_err(|_| Gone)?;
+        while written < WRITE_BURST {
+            let Ok(next) = frames.try_recv() else {
+                break;
+            };
+            written += next.len();
+            let message = self.encode(next)?;
+            self.socket.feed(message).await.map_err(|_| Gone)?;
+        }
+        self.socket.flush().await.map_err(|_| Gone)
+    }
+
+    fn encode(&mut self, text: String) -> Result<Message, Gone> {
+        Ok(match &mut self.encoder {
             None => Message::Text(text.into()),
             Some(encoder) => match encoder.encode(text) {
                 Ok(WireMessage::Text(text)) => Message::Text(text.into()),
@@ -138,8 +174,7 @@ impl Link {
                     return Err(Gone);
                 }
             },
-        };
-        self.socket.send(message).await.map_err(|_| Gone)
+        })
     }
 
     /// Completes a close the client started: tungstenite queues the echo of its
@@ -243,15 +278,15 @@ impl ConnectionTask {
                         self.connection.close(CloseCode::DecodeError);
                     }
                 },
-                frame = next_frame(&mut self.attachment) => match frame {
-                    Some(frame) => {
-                        if self.link.send(frame).await.is_err() {
+                frame = next_frame(&mut self.attachment) => match (frame, &mut self.attachment) {
+                    (Some(frame), Some(attachment)) => {
+                        if self.link.send_burst(frame, &mut attachment.frames).await.is_err() {
                             return End::Dropped;
                         }
                     }
                     // The hub dropped the queue: it overflowed, or another
                     // connection resumed the session.
-                    None => self.connection.close(CloseCode::UnknownError),
+                    _ => self.connection.close(CloseCode::UnknownError),
                 },
                 () = tokio::time::sleep_until(timeout) => {
                     self.connection.handle_timeout(Instant::now());
@@ -270,24 +305,28 @@ impl ConnectionTask {
                         return Some(End::Dropped);
                     }
                 }
-                Output::Identify(request) => match self.gateway.identify(&request).await {
-                    Ok((attachment, frames)) => {
-                        if request.compress
-                            && let Some(encoder) = &mut self.link.encoder
-                        {
-                            encoder.enable_payload_compression();
-                        }
-                        self.connection.identified(Instant::now());
-                        self.attachment = Some(attachment);
-                        for frame in frames {
-                            if self.link.send(frame).await.is_err() {
-                                return Some(End::Dropped);
+                // Boxed: the handshakes' futures are large and would otherwise make
+                // every idle connection's task that large (BENCHMARKS.md).
+                Output::Identify(request) => {
+                    match Box::pin(self.gateway.identify(&request)).await {
+                        Ok((attachment, frames)) => {
+                            if request.compress
+                                && let Some(encoder) = &mut self.link.encoder
+                            {
+                                encoder.enable_payload_compression();
+                            }
+                            self.connection.identified(Instant::now());
+                            self.attachment = Some(attachment);
+                            for frame in frames {
+                                if self.link.send(frame).await.is_err() {
+                                    return Some(End::Dropped);
+                                }
                             }
                         }
+                        Err(code) => self.connection.close(code),
                     }
-                    Err(code) => self.connection.close(code),
-                },
-                Output::Resume(resume) => match self.gateway.resume(&resume).await {
+                }
+                Output::Resume(resume) => match Box::pin(self.gateway.resume(&resume)).await {
                     Ok((attachment, frames)) => {
                         self.connection.resumed(Instant::now());
                         self.attachment = Some(attachment);
