@@ -4,6 +4,10 @@
 //! Module map:
 //! - [`write_path`]: `bench write-path` — message creation through the API at several
 //!   concurrencies, next to a bare Kafka hop.
+//! - [`gateway`]: `bench gateway-memory | gateway-fanout | gateway-latency` — the
+//!   gateway's memory per idle connection, its fan-out per CPU-second and the
+//!   end-to-end latency from a REST POST to MESSAGE_CREATE at 1,000 clients, with
+//!   the project's own gateway load generator.
 //! - [`kafka_hop`]: the bare rdkafka produce→consume round trip every Kafka-based
 //!   path is compared with.
 //! - [`api`]: the few REST calls the benchmarks set up with (users, guilds,
@@ -12,6 +16,7 @@
 //! What they share lives here: latency histograms and their [`Summary`].
 
 pub mod api;
+pub mod gateway;
 pub mod kafka_hop;
 pub mod write_path;
 
