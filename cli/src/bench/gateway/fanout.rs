@@ -67,7 +67,13 @@ struct Level {
     max_behind_ms: f64,
     load_before: [f64; 3],
     load_after: [f64; 3],
+    /// The gateway's RSS after the level: the sessions' replay buffers fill with
+    /// the level's frames.
+    gateway_rss_after: u64,
     lost_connections: usize,
+    /// The close code of the last lost connection (4000: the gateway found its
+    /// queue full).
+    last_close_code: u64,
 }
 
 /// Runs the benchmark and prints its report.
@@ -110,7 +116,7 @@ pub async fn fanout(state_dir: &Path, args: &FanoutArgs) -> anyhow::Result<()> {
             let messages = message_count(rate, args.seconds);
             let level =
                 measure(&fleet, &sender, pid, next..next + messages, rate, expected).await?;
-            expected += level.messages as u64 * clients;
+            expected += level.expected;
             next += messages;
             tracing::info!(
                 rate,
@@ -135,7 +141,8 @@ async fn measure(
     rate: f64,
     delivered_before: u64,
 ) -> anyhow::Result<Level> {
-    let clients = fleet.len() as u64;
+    // Connections the gateway closed no longer receive anything.
+    let clients = (fleet.len() - fleet.lost().0) as u64;
     let load_before = process::load_average()?;
     let latencies_before = fleet.latencies()?;
     let cpu_before = process::cpu_time(pid)?;
@@ -174,19 +181,21 @@ async fn measure(
         max_behind_ms: sent.max_behind.as_secs_f64() * 1000.0,
         load_before,
         load_after: process::load_average()?,
+        gateway_rss_after: process::memory(pid)?.rss,
         lost_connections: fleet.lost().0,
+        last_close_code: fleet.lost().1,
     })
 }
 
 #[expect(clippy::print_stdout, reason = "the report is this command's output")]
 fn report(args: &FanoutArgs, levels: &[Level]) -> anyhow::Result<()> {
     println!(
-        "| rate (msg/s) | messages | deliveries / expected | window (s) | deliveries/s | gateway CPU (s) | gateway cores busy | **deliveries per CPU-second** | load generator CPU (s) | e2e p50 / p99 (ms) | load average before → after |"
+        "| rate (msg/s) | messages | deliveries / expected | window (s) | deliveries/s | gateway CPU (s) | gateway cores busy | **deliveries per CPU-second** | load generator CPU (s) | e2e p50 / p99 (ms) | gateway RSS after (MiB) | connections lost | load average before → after |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for level in levels {
         println!(
-            "| {:.0} | {} | {} / {} | {:.1} | {:.0} | {:.2} | {:.2} | **{:.0}** | {:.2} | {:.1} / {:.1} | {} → {} |",
+            "| {:.0} | {} | {} / {} | {:.1} | {:.0} | {:.2} | {:.2} | **{:.0}** | {:.2} | {:.1} / {:.1} | {:.0} | {} | {} → {} |",
             level.rate,
             level.messages,
             level.delivered,
@@ -199,15 +208,19 @@ fn report(args: &FanoutArgs, levels: &[Level]) -> anyhow::Result<()> {
             level.load_generator_cpu_s,
             level.e2e_p50_ms,
             level.e2e_p99_ms,
+            level.gateway_rss_after as f64 / f64::from(1 << 20),
+            level.lost_connections,
             load_cell(level.load_before),
             load_cell(level.load_after),
         );
     }
     let failed: usize = levels.iter().map(|l| l.failed).sum();
-    let lost = levels.last().map_or(0, |l| l.lost_connections);
+    let (lost, code) = levels
+        .last()
+        .map_or((0, 0), |l| (l.lost_connections, l.last_close_code));
     println!();
     println!(
-        "* {} clients, compression {}, {}-byte contents; failed posts: {failed}; connections lost: {lost}",
+        "* {} clients, compression {}, {}-byte contents; failed posts: {failed}; connections lost: {lost} (last close code {code})",
         args.clients,
         args.compress.name(),
         args.content_bytes,
