@@ -41,6 +41,12 @@ pub const INTENTS: u64 = 1 | (1 << 9);
 /// How long one connection may take from TCP connect to its last GUILD_CREATE.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Handshakes a client tries before it gives up.
+const HANDSHAKE_ATTEMPTS: u32 = 5;
+
+/// Wait before the next handshake, times the attempts so far.
+const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+
 /// How long a closing client waits for the server's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -154,6 +160,8 @@ struct Shared {
     other_dispatches: AtomicU64,
     /// Connections that ended before they were told to.
     lost: AtomicUsize,
+    /// Handshakes tried again after a failure.
+    retries: AtomicUsize,
     /// The last close code of a lost connection (0: none).
     last_close_code: AtomicU64,
     send_log: Option<Arc<SendLog>>,
@@ -211,6 +219,7 @@ impl Fleet {
                 message_creates: AtomicU64::new(0),
                 other_dispatches: AtomicU64::new(0),
                 lost: AtomicUsize::new(0),
+                retries: AtomicUsize::new(0),
                 last_close_code: AtomicU64::new(0),
                 send_log,
                 latencies,
@@ -318,6 +327,12 @@ impl Fleet {
         )
     }
 
+    /// Handshakes tried again after a failure (the gateway answered 4000, or the
+    /// connection broke), so far.
+    pub fn handshake_retries(&self) -> usize {
+        self.shared.retries.load(Ordering::Relaxed)
+    }
+
     /// The timed messages' latencies so far, from all clients.
     pub fn latencies(&self) -> anyhow::Result<Histogram<u64>> {
         let mut all = histogram()?;
@@ -354,14 +369,25 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 impl Client {
     async fn run(self, ready: oneshot::Sender<anyhow::Result<Handshake>>) {
-        let (mut socket, mut session) = match self.handshake().await {
-            Ok((socket, session, handshake)) => {
-                let _ = ready.send(Ok(handshake));
-                (socket, session)
-            }
-            Err(error) => {
-                let _ = ready.send(Err(error));
-                return;
+        let mut attempt = 1;
+        let (mut socket, mut session) = loop {
+            match self.handshake().await {
+                Ok((socket, session, handshake)) => {
+                    let _ = ready.send(Ok(handshake));
+                    break (socket, session);
+                }
+                // As client libraries do after a 4000 or a broken connection:
+                // reconnect and identify again, a little later.
+                Err(error) if attempt < HANDSHAKE_ATTEMPTS && !self.stop.is_cancelled() => {
+                    tracing::debug!(client = self.index, attempt, %error, "identifying again");
+                    self.shared.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(RETRY_BACKOFF * attempt).await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    let _ = ready.send(Err(error));
+                    return;
+                }
             }
         };
         let ended = tokio::select! {

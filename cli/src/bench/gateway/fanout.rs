@@ -97,6 +97,12 @@ pub async fn fanout(state_dir: &Path, args: &FanoutArgs) -> anyhow::Result<()> {
         fleet
             .grow(&tokens, args.clients, args.gateway.handshake_concurrency)
             .await?;
+        if fleet.handshake_retries() > 0 {
+            tracing::warn!(
+                retries = fleet.handshake_retries(),
+                "some handshakes were tried again"
+            );
+        }
         let sender = Sender {
             api,
             channel: guild.channel,

@@ -94,6 +94,12 @@ pub async fn latency(
         fleet
             .grow(&tokens, args.clients, args.gateway.handshake_concurrency)
             .await?;
+        if fleet.handshake_retries() > 0 {
+            tracing::warn!(
+                retries = fleet.handshake_retries(),
+                "some handshakes were tried again"
+            );
+        }
         let clients = fleet.len() as u64;
         let hop = kafka_hop(kafka, args.hop_samples)
             .await

@@ -60,6 +60,8 @@ struct Run {
     replay_bytes: f64,
     /// Connections that ended on their own during the run.
     lost: usize,
+    /// Handshakes that failed and were tried again.
+    handshake_retries: usize,
 }
 
 /// Runs the benchmark and prints its report.
@@ -114,6 +116,7 @@ async fn measure(
     }
     let replay_bytes = mean_replay_bytes(fleet.handshakes());
     let (lost, _) = fleet.lost();
+    let handshake_retries = fleet.handshake_retries();
     fleet.close().await;
     outcome?;
     Ok(Run {
@@ -122,6 +125,7 @@ async fn measure(
         points,
         replay_bytes,
         lost,
+        handshake_retries,
     })
 }
 
@@ -212,11 +216,12 @@ fn report(runs: &[Run]) -> anyhow::Result<()> {
     println!();
     for run in runs {
         println!(
-            "* {}: **{:.0} bytes per connection** (least-squares slope of RSS over the steps); READY + GUILD_CREATE kept per session: {:.0} bytes; connections lost: {}",
+            "* {}: **{:.0} bytes per connection** (least-squares slope of RSS over the steps); READY + GUILD_CREATE kept per session: {:.0} bytes; connections lost: {}; handshakes retried: {}",
             run.compression.name(),
             run.slope_bytes,
             run.replay_bytes,
             run.lost,
+            run.handshake_retries,
         );
     }
     println!(
