@@ -11,8 +11,10 @@
 //! - [`stack`]: `cloudcord up | down` — every service in-process, behind the front
 //!   door.
 //! - [`front_door`]: the single origin at `http://127.0.0.1:8080`.
-//! - [`bench`](mod@bench): `cloudcord bench write-path` — end-to-end write latency and throughput
-//!   next to a bare Kafka hop.
+//! - [`bench`](mod@bench): `cloudcord bench write-path` — end-to-end write latency and
+//!   throughput next to a bare Kafka hop; `bench gateway-memory | gateway-fanout |
+//!   gateway-latency` — the gateway's memory per connection, fan-out per CPU-second
+//!   and REST → MESSAGE_CREATE latency, with the project's own gateway load generator.
 //! - [`read_models`]: `cloudcord replay | digest` and `cloudcord bench replay |
 //!   projection-lag` — rebuilding, digesting and measuring the read side.
 //! - [`settings`]: what the command reads from the layered configuration.

@@ -75,6 +75,15 @@ enum Benchmark {
     Replay(cloudcord::read_models::ReplayBenchArgs),
     /// Lag from append to `projected` under a steady rate (topics of its own).
     ProjectionLag(cloudcord::read_models::LagBenchArgs),
+    /// The gateway's memory per identified idle connection, at several counts
+    /// (starts a `gateway-ws` process of its own).
+    GatewayMemory(cloudcord::bench::gateway::MemoryArgs),
+    /// MESSAGE_CREATE deliveries per second and per gateway CPU-second to 1,000
+    /// members of one channel.
+    GatewayFanout(cloudcord::bench::gateway::FanoutArgs),
+    /// REST POST → MESSAGE_CREATE latency at 1,000 clients, next to a bare Kafka
+    /// hop.
+    GatewayLatency(cloudcord::bench::gateway::LatencyArgs),
 }
 
 #[derive(Subcommand)]
@@ -167,6 +176,20 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
             }
             Benchmark::WritePath(args) => {
                 cloudcord::bench::write_path(&settings.kafka, &args).await?
+            }
+            Benchmark::GatewayMemory(args) => {
+                cloudcord::bench::gateway::memory(&settings.infra.state_dir, &args).await?
+            }
+            Benchmark::GatewayFanout(args) => {
+                cloudcord::bench::gateway::fanout(&settings.infra.state_dir, &args).await?
+            }
+            Benchmark::GatewayLatency(args) => {
+                cloudcord::bench::gateway::latency(
+                    &settings.kafka,
+                    &settings.infra.state_dir,
+                    &args,
+                )
+                .await?
             }
         },
     }
