@@ -26,6 +26,7 @@ use crate::protocol::payload::{IdentifyRequest, MemberRequest, Resume, Shard};
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
 use crate::settings::{HttpSettings, SessionSettings};
+use crate::store::GatewayStore;
 
 /// How long a handed-over session may take to catch up with this process.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(5);
@@ -49,6 +50,8 @@ struct Inner {
     fanout: Fanout,
     verifier: TokenVerifier,
     read_models: ReadModels,
+    /// The gateway's own tables.
+    store: GatewayStore,
     /// `None`: sessions never leave this process (no Kafka, as in some tests).
     handovers: Option<Handovers>,
     sessions: SessionSettings,
@@ -58,12 +61,13 @@ struct Inner {
 }
 
 impl Gateway {
-    /// A gateway verifying tokens with `verifier`, reading `read_models` and
-    /// handing sessions over through `handovers`; its connections end (with
-    /// Reconnect) when `shutdown` is cancelled.
+    /// A gateway verifying tokens with `verifier`, reading `read_models`, keeping
+    /// its own tables in `store` and handing sessions over through `handovers`;
+    /// its connections end (with Reconnect) when `shutdown` is cancelled.
     pub fn new(
         verifier: TokenVerifier,
         read_models: ReadModels,
+        store: GatewayStore,
         handovers: Option<Handovers>,
         http: &HttpSettings,
         sessions: &SessionSettings,
@@ -76,6 +80,7 @@ impl Gateway {
             fanout: Fanout::new(),
             verifier,
             read_models,
+            store,
             handovers,
             sessions: sessions.clone(),
             resume_gateway_url: http.resume_gateway_url.clone(),
@@ -97,6 +102,11 @@ impl Gateway {
     /// The read models.
     pub fn read_models(&self) -> &ReadModels {
         &self.0.read_models
+    }
+
+    /// The gateway's own tables (to migrate them).
+    pub fn store(&self) -> &GatewayStore {
+        &self.0.store
     }
 
     /// The connection rules.

@@ -43,8 +43,8 @@
 //! - [`hub`]: the sessions of this process and their bounded queues.
 //! - [`consumer`]: the one Kafka consumer of `projected` and `ephemeral`;
 //!   [`projected`] and [`ephemeral`] decode their records.
-//! - [`handover`]: sessions moving between processes, stored in the gateway's own
-//!   PostgreSQL schema (`gateway-ws/migrations`).
+//! - [`store`]: the gateway's own PostgreSQL schema (`gateway-ws/migrations`).
+//! - [`handover`]: sessions moving between processes, stored there.
 //! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
 //!   user; [`guild_state`] is each followed guild's state (permissions, objects);
 //!   [`dispatches`] turns events into Discord dispatches with their audience.
@@ -69,6 +69,7 @@ pub mod protocol;
 pub mod read_models;
 pub mod settings;
 pub mod socket;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -89,6 +90,7 @@ use crate::handover::{HandoverError, Handovers};
 use crate::read_models::ReadModels;
 pub use crate::settings::Settings;
 pub use crate::socket::router;
+use crate::store::GatewayStore;
 
 /// The service's name in logs, metrics and Kafka client ids.
 pub const NAME: &str = "gateway-ws";
@@ -96,7 +98,7 @@ pub const NAME: &str = "gateway-ws";
 /// How often sessions past their resume window are dropped.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(10);
 
-/// How long a failed migration of the hand-over tables waits before the next try.
+/// How long a failed migration of the gateway's tables waits before the next try.
 const MIGRATION_RETRY: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for connections to send their close frames.
@@ -158,15 +160,13 @@ impl Config {
         let settings = &self.gateway_ws;
         let read_models = ReadModels::connect_lazy(&self.postgres, &settings.http.postgres_schema)
             .map_err(ServiceError::from)?;
-        let handovers = Handovers::new(
-            &self.kafka,
-            &self.postgres,
-            &settings.sessions.handover_schema,
-            settings.sessions.resume_window(),
-        )?;
+        let store = GatewayStore::connect_lazy(&self.postgres, &settings.sessions.store_schema)
+            .map_err(ServiceError::from)?;
+        let handovers = Handovers::new(&self.kafka, &store, settings.sessions.resume_window())?;
         Ok(Gateway::new(
             verifier,
             read_models,
+            store,
             Some(handovers),
             &settings.http,
             &settings.sessions,
@@ -215,7 +215,7 @@ pub async fn serve(
         .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
     tracing::info!(service = NAME, %addr, "gateway listening");
     let sweeper = tokio::spawn(sweep_sessions(gateway.clone(), shutdown.clone()));
-    let migration = tokio::spawn(prepare_handovers(gateway.clone(), shutdown.clone()));
+    let migration = tokio::spawn(prepare_store(gateway.clone(), shutdown.clone()));
     let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
     let server = axum::serve(listener, router(gateway.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -267,18 +267,15 @@ async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
     }
 }
 
-/// Creates the hand-over tables, retrying until PostgreSQL answers (the gateway
-/// serves meanwhile; only hand-overs fail).
-async fn prepare_handovers(gateway: Gateway, shutdown: CancellationToken) {
-    let Some(handovers) = gateway.handovers() else {
-        return;
-    };
+/// Creates the gateway's own tables, retrying until PostgreSQL answers (the gateway
+/// serves meanwhile; only what needs the tables fails).
+async fn prepare_store(gateway: Gateway, shutdown: CancellationToken) {
     loop {
-        match handovers.store().migrate().await {
+        match gateway.store().migrate().await {
             Ok(()) => return,
             Err(error) => tracing::warn!(
                 error = %ErrorChain(&error),
-                "cannot create the gateway's hand-over tables; retrying"
+                "cannot create the gateway's own tables; retrying"
             ),
         }
         tokio::select! {

@@ -86,7 +86,7 @@ pub struct SessionSettings {
     pub resume_window_secs: u64,
     /// The PostgreSQL schema of the gateway's own tables (sessions handed over
     /// between processes); created and migrated at start-up.
-    pub handover_schema: String,
+    pub store_schema: String,
     /// The privileged intents bots may use (there is no developer portal to enable
     /// them per application yet), e.g. `"GUILD_MEMBERS | MESSAGE_CONTENT"`; others
     /// close with 4014.
@@ -106,7 +106,7 @@ impl Default for SessionSettings {
             replay_frames: 4_096,
             replay_bytes: 4 << 20,
             resume_window_secs: 180,
-            handover_schema: "gateway".to_owned(),
+            store_schema: "gateway".to_owned(),
             allowed_privileged_intents: Intents::PRIVILEGED,
             max_guilds_per_session: 2_500,
         }

@@ -22,7 +22,6 @@ pub mod store;
 use std::time::Duration;
 
 use cloudcord_runtime::kafka::KafkaConfig;
-use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::ids::UserId;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -31,6 +30,7 @@ use self::store::HandoverStore;
 use crate::ephemeral::Ephemeral;
 use crate::fanout::{Handover, SessionExport};
 use crate::guild_state::GuildState;
+use crate::store::GatewayStore;
 
 /// How long a resume waits for the holder of a session to hand it over.
 const REQUEST_WAIT: Duration = Duration::from_secs(3);
@@ -59,23 +59,22 @@ pub struct Handovers {
 }
 
 impl Handovers {
-    /// Hand-overs stored in `schema` of `postgres`, asked for on `kafka`'s
-    /// `ephemeral` topic, resumable for `window`. Connects lazily.
+    /// Hand-overs stored in `store`, asked for on `kafka`'s `ephemeral` topic,
+    /// resumable for `window`.
     pub fn new(
         kafka: &KafkaConfig,
-        postgres: &PostgresConfig,
-        schema: &str,
+        store: &GatewayStore,
         window: Duration,
     ) -> Result<Self, HandoverError> {
         Ok(Self {
-            store: HandoverStore::connect_lazy(postgres, schema)?,
+            store: HandoverStore::new(store),
             producer: kafka.producer_config("gateway-handover").create()?,
             kafka: kafka.clone(),
             window,
         })
     }
 
-    /// The store (to migrate and sweep it).
+    /// The store (to sweep it).
     pub fn store(&self) -> &HandoverStore {
         &self.store
     }

@@ -1,11 +1,10 @@
 //! [`HandoverStore`]: hand-overs in PostgreSQL, in the gateway's own schema
-//! (`[gateway_ws.sessions] handover_schema`, migrated from `gateway-ws/migrations`).
+//! ([`GatewayStore`], table definitions in `gateway-ws/migrations/0001_handovers.sql`).
 //! Guild states are written once per hand-over, however many of its sessions follow
 //! them; a session row is claimed by deleting it, so only one process resumes it.
 
 use std::time::Duration;
 
-use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::ids::UserId;
 use sqlx::PgPool;
 use sqlx::types::Json;
@@ -14,29 +13,20 @@ use uuid::Uuid;
 use crate::fanout::{Handover, SessionExport};
 use crate::guild_state::GuildState;
 use crate::read_models::key;
+use crate::store::GatewayStore;
 
 /// Hand-overs waiting to be claimed.
 #[derive(Clone)]
 pub struct HandoverStore {
     pool: PgPool,
-    schema: String,
-    postgres: PostgresConfig,
 }
 
 impl HandoverStore {
-    /// The store in `schema`; connects on first use.
-    pub fn connect_lazy(postgres: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            pool: postgres.lazy_schema_pool(schema)?,
-            schema: schema.to_owned(),
-            postgres: postgres.clone(),
-        })
-    }
-
-    /// Creates the schema and its tables (idempotent; several processes may race).
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        self.postgres.create_schema(&self.schema).await?;
-        sqlx::migrate!("./migrations").run(&self.pool).await
+    /// The hand-over tables of `store`.
+    pub fn new(store: &GatewayStore) -> Self {
+        Self {
+            pool: store.pool().clone(),
+        }
     }
 
     /// Writes `handover`; its sessions can be claimed for `window`.

@@ -12,6 +12,7 @@ use cloudcord_gateway_ws::gateway::Gateway;
 use cloudcord_gateway_ws::handover::Handovers;
 use cloudcord_gateway_ws::read_models::ReadModels;
 use cloudcord_gateway_ws::settings::{HttpSettings, SessionSettings, Settings};
+use cloudcord_gateway_ws::store::GatewayStore;
 use cloudcord_gateway_ws::{Config, serve};
 use cloudcord_projectors::postgres::{PgStore, open_schema};
 use cloudcord_projectors::projected::Publisher;
@@ -98,8 +99,8 @@ pub struct World {
     next_offset: i64,
     /// The read models' schema.
     pub schema: String,
-    /// The schema of the gateways' hand-over tables.
-    pub handover_schema: String,
+    /// The schema of the gateways' own tables.
+    pub store_schema: String,
     /// The sessions rules the world's gateways follow.
     pub sessions: SessionSettings,
     /// Where PostgreSQL and Kafka are; the topics under this world's own prefix.
@@ -147,27 +148,15 @@ impl World {
             create_topics: true,
             ..stores.kafka.clone()
         };
-        let handover_schema = unique("gateway_handovers");
-        let handovers = if with_kafka {
-            let handovers = Handovers::new(
-                &kafka,
-                &stores.postgres,
-                &handover_schema,
-                sessions.resume_window(),
-            )
-            .expect("hand-overs");
-            handovers
-                .store()
-                .migrate()
-                .await
-                .expect("the hand-over tables");
-            Some(handovers)
-        } else {
-            None
-        };
+        let store_schema = unique("gateway_store");
+        let store = GatewayStore::connect_lazy(&stores.postgres, &store_schema).expect("pool");
+        store.migrate().await.expect("the gateway's tables");
+        let handovers = with_kafka
+            .then(|| Handovers::new(&kafka, &store, sessions.resume_window()).expect("hand-overs"));
         let gateway = Gateway::new(
             verifier,
             ReadModels::connect_lazy(&stores.postgres, &schema).expect("pool"),
+            store,
             handovers,
             &http,
             &sessions,
@@ -215,7 +204,7 @@ impl World {
             publisher,
             topics,
             schema: schema.clone(),
-            handover_schema,
+            store_schema,
             sessions,
             postgres: stores.postgres.clone(),
             kafka,
@@ -336,7 +325,7 @@ impl World {
                     ..HttpSettings::default()
                 },
                 sessions: SessionSettings {
-                    handover_schema: self.handover_schema.clone(),
+                    store_schema: self.store_schema.clone(),
                     ..self.sessions.clone()
                 },
             },
@@ -415,7 +404,7 @@ impl Drop for World {
         let (kafka, postgres, schemas) = (
             self.kafka.clone(),
             self.postgres.clone(),
-            [self.schema.clone(), self.handover_schema.clone()],
+            [self.schema.clone(), self.store_schema.clone()],
         );
         // Drop cannot await inside the test's runtime: a thread with its own does.
         let cleanup = std::thread::spawn(move || {
