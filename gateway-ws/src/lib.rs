@@ -50,7 +50,8 @@
 //!   [`dispatches`] turns events into Discord dispatches with their audience.
 //! - [`auth`]: who a token names (the issuer's keys come from
 //!   `cloudcord_runtime::issuer`).
-//! - [`read_models`]: every PostgreSQL query. [`objects`]: READY's JSON.
+//! - [`read_models`]: every query of the projectors' read models. [`objects`]:
+//!   READY's JSON.
 //! - [`settings`]: the `[gateway_ws]` section. [`metrics`]: what `/metrics` shows.
 
 pub mod auth;
