@@ -45,6 +45,7 @@
 //!   [`projected`] and [`ephemeral`] decode their records.
 //! - [`store`]: the gateway's own PostgreSQL schema (`gateway-ws/migrations`).
 //! - [`handover`]: sessions moving between processes, stored there.
+//! - [`session_starts`]: bots' session start limit, counted there.
 //! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
 //!   user; [`guild_state`] is each followed guild's state (permissions, objects);
 //!   [`dispatches`] turns events into Discord dispatches with their audience.
@@ -68,6 +69,7 @@ pub mod objects;
 pub mod projected;
 pub mod protocol;
 pub mod read_models;
+pub mod session_starts;
 pub mod settings;
 pub mod socket;
 pub mod store;
@@ -249,8 +251,8 @@ pub async fn serve(
     served.map_err(Error::Serve)
 }
 
-/// Drops sessions past their resume window, here and in the hand-over store,
-/// every [`EXPIRY_SWEEP`].
+/// Drops sessions past their resume window, here and in the hand-over store, and
+/// session starts past their day, every [`EXPIRY_SWEEP`].
 async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(EXPIRY_SWEEP);
     loop {
@@ -262,6 +264,9 @@ async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
                     && let Err(error) = handovers.store().sweep().await
                 {
                     tracing::warn!(error = %ErrorChain(&error), "cannot sweep expired hand-overs");
+                }
+                if let Err(error) = gateway.session_starts().sweep().await {
+                    tracing::warn!(error = %ErrorChain(&error), "cannot sweep old session starts");
                 }
             }
         }

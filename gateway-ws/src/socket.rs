@@ -13,7 +13,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
-use crate::gateway::{Gateway, ResumeFailure};
+use crate::gateway::{Gateway, HandshakeFailure};
 use crate::hub::Attachment;
 use crate::metrics::Metrics;
 use crate::protocol::close_code::CloseCode;
@@ -270,7 +270,7 @@ impl ConnectionTask {
                             }
                         }
                     }
-                    Err(code) => self.connection.close(code),
+                    Err(failure) => self.refuse(failure),
                 },
                 Output::Resume(resume) => match self.gateway.resume(&resume).await {
                     Ok((attachment, frames)) => {
@@ -282,8 +282,7 @@ impl ConnectionTask {
                             }
                         }
                     }
-                    Err(ResumeFailure::SessionInvalid) => self.connection.session_invalid(),
-                    Err(ResumeFailure::Close(code)) => self.connection.close(code),
+                    Err(failure) => self.refuse(failure),
                 },
                 Output::RequestGuildMembers(request) => {
                     if let Some(attachment) = &self.attachment {
@@ -302,6 +301,14 @@ impl ConnectionTask {
             }
         }
         None
+    }
+
+    /// Tells the connection how its Identify or Resume was refused.
+    fn refuse(&mut self, failure: HandshakeFailure) {
+        match failure {
+            HandshakeFailure::SessionInvalid => self.connection.session_invalid(),
+            HandshakeFailure::Close(code) => self.connection.close(code),
+        }
     }
 }
 

@@ -9,4 +9,5 @@ mod handshake;
 mod member_requests;
 mod resume;
 mod service;
+mod session_starts;
 mod support;
