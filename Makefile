@@ -59,18 +59,29 @@ lint: ## The checks `make test` runs before the tests
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The projectors' and query-api's `sqlx::query!` macros check SQL at compile time
-# against the data in their .sqlx/ (committed), so building never needs a database. After changing a
-# query or a migration, regenerate it against a scratch database migrated by psql
-# (no sqlx-cli needed: the macros write the files when SQLX_OFFLINE_DIR is set).
+# The projectors', query-api's and gateway-ws's `sqlx::query!` macros check SQL at
+# compile time against the data in their .sqlx/ (committed), so building never needs
+# a database. After changing a query or a migration, regenerate it against a scratch
+# database migrated by psql (no sqlx-cli needed: the macros write the files when
+# SQLX_OFFLINE_DIR is set). The gateway's own tables live in a schema of their own
+# at run time ([gateway_ws.sessions] store_schema, reached through search_path, so
+# its queries name them unqualified); here they sit beside the read models in the
+# default schema, which the macros resolve the same unqualified names in (no table
+# names clash). Set SQLX_SCRATCH_DB when several clones share one PostgreSQL, so
+# their runs do not drop each other's scratch database.
 SQLX_DB_URL := postgres://cloudcord:cloudcord@127.0.0.1:5432
+SQLX_SCRATCH_DB ?= cloudcord_sqlx
 PSQL := PGPASSWORD=cloudcord /usr/lib/postgresql/15/bin/psql -v ON_ERROR_STOP=1 -q
-sqlx-prepare: ## Regenerate projectors/.sqlx and query-api/.sqlx (needs `make infra-up`)
-	$(PSQL) "$(SQLX_DB_URL)/cloudcord" -c 'DROP DATABASE IF EXISTS cloudcord_sqlx' -c 'CREATE DATABASE cloudcord_sqlx'
-	for migration in projectors/migrations/*.sql; do $(PSQL) "$(SQLX_DB_URL)/cloudcord_sqlx" -f "$$migration"; done
+SQLX_CHECK := DATABASE_URL="$(SQLX_DB_URL)/$(SQLX_SCRATCH_DB)" cargo check
+sqlx-prepare: ## Regenerate projectors/.sqlx, query-api/.sqlx and gateway-ws/.sqlx (needs `make infra-up`)
+	$(PSQL) "$(SQLX_DB_URL)/cloudcord" -c 'DROP DATABASE IF EXISTS "$(SQLX_SCRATCH_DB)"' -c 'CREATE DATABASE "$(SQLX_SCRATCH_DB)"'
+	for migration in projectors/migrations/*.sql gateway-ws/migrations/*.sql; do $(PSQL) "$(SQLX_DB_URL)/$(SQLX_SCRATCH_DB)" -f "$$migration"; done
 	rm -rf projectors/.sqlx && mkdir -p projectors/.sqlx
 	touch projectors/src/lib.rs
-	DATABASE_URL="$(SQLX_DB_URL)/cloudcord_sqlx" SQLX_OFFLINE_DIR="$(CURDIR)/projectors/.sqlx" cargo check -p cloudcord-projectors --all-targets
+	SQLX_OFFLINE_DIR="$(CURDIR)/projectors/.sqlx" $(SQLX_CHECK) -p cloudcord-projectors --all-targets
 	rm -rf query-api/.sqlx && mkdir -p query-api/.sqlx
 	touch query-api/src/lib.rs
-	DATABASE_URL="$(SQLX_DB_URL)/cloudcord_sqlx" SQLX_OFFLINE_DIR="$(CURDIR)/query-api/.sqlx" cargo check -p cloudcord-query-api --lib
+	SQLX_OFFLINE_DIR="$(CURDIR)/query-api/.sqlx" $(SQLX_CHECK) -p cloudcord-query-api --lib
+	rm -rf gateway-ws/.sqlx && mkdir -p gateway-ws/.sqlx
+	touch gateway-ws/src/lib.rs
+	SQLX_OFFLINE_DIR="$(CURDIR)/gateway-ws/.sqlx" $(SQLX_CHECK) -p cloudcord-gateway-ws --lib

@@ -24,7 +24,9 @@ use crate::protocol::connection::ConnectionConfig;
 use crate::protocol::payload::{IdentifyRequest, MemberRequest, PresenceUpdate, Resume, Shard};
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
+use crate::session_starts::{Admission, SessionStarts};
 use crate::settings::{HttpSettings, SessionSettings};
+use crate::store::GatewayStore;
 use cloudcord_schemas::ephemeral::{Ephemeral, PresenceReport, SessionPresence, Status};
 
 /// How long a handed-over session may take to catch up with this process.
@@ -42,13 +44,20 @@ fn unix_ms() -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-/// How a Resume ended when it did not resume.
+/// How an Identify or a Resume ended when it started or resumed no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResumeFailure {
-    /// Invalid Session (`d: false`): identify anew.
+pub enum HandshakeFailure {
+    /// Invalid Session (`d: false`): identify anew (the Resume's session is gone),
+    /// or later (the Identify was past the bot's session start limit).
     SessionInvalid,
     /// Close with this code.
     Close(CloseCode),
+}
+
+impl From<CloseCode> for HandshakeFailure {
+    fn from(code: CloseCode) -> Self {
+        Self::Close(code)
+    }
 }
 
 /// The shared state of one gateway process. Cheap to clone.
@@ -61,6 +70,9 @@ struct Inner {
     fanout: Fanout,
     verifier: TokenVerifier,
     read_models: ReadModels,
+    /// The gateway's own tables.
+    store: GatewayStore,
+    session_starts: SessionStarts,
     /// `None`: sessions never leave this process and nothing is published to
     /// `ephemeral` (no Kafka, as in some tests).
     handovers: Option<Handovers>,
@@ -74,12 +86,13 @@ struct Inner {
 }
 
 impl Gateway {
-    /// A gateway verifying tokens with `verifier`, reading `read_models` and
-    /// handing sessions over through `handovers`; its connections end (with
-    /// Reconnect) when `shutdown` is cancelled.
+    /// A gateway verifying tokens with `verifier`, reading `read_models`, keeping
+    /// its own tables in `store` and handing sessions over through `handovers`;
+    /// its connections end (with Reconnect) when `shutdown` is cancelled.
     pub fn new(
         verifier: TokenVerifier,
         read_models: ReadModels,
+        store: GatewayStore,
         handovers: Option<Handovers>,
         http: &HttpSettings,
         sessions: &SessionSettings,
@@ -92,6 +105,8 @@ impl Gateway {
             fanout: Fanout::new(),
             verifier,
             read_models,
+            session_starts: SessionStarts::new(&store, sessions.start_limits()),
+            store,
             handovers,
             process_id: uuid::Uuid::new_v4().simple().to_string(),
             sessions: sessions.clone(),
@@ -126,6 +141,16 @@ impl Gateway {
                 .iter()
                 .any(|allowed| allowed == origin)
         })
+    }
+
+    /// The gateway's own tables (to migrate them).
+    pub fn store(&self) -> &GatewayStore {
+        &self.0.store
+    }
+
+    /// The bots' session starts (to sweep them).
+    pub fn session_starts(&self) -> &SessionStarts {
+        &self.0.session_starts
     }
 
     /// The connection rules.
@@ -362,12 +387,13 @@ impl Gateway {
             .map_err(close_code)
     }
 
-    /// Identify: verifies the token, checks privileged intents and sharding,
-    /// creates the session and returns it with the frames to write first (READY).
+    /// Identify: verifies the token, checks privileged intents, sharding and a
+    /// bot's session start limit, creates the session and returns it with the
+    /// frames to write first (READY).
     pub async fn identify(
         &self,
         request: &IdentifyRequest,
-    ) -> Result<(Attachment, Vec<String>), CloseCode> {
+    ) -> Result<(Attachment, Vec<String>), HandshakeFailure> {
         let (identity, user) = authenticate(&request.token, &self.0.verifier, &self.0.read_models)
             .await
             .map_err(close_code)?;
@@ -384,8 +410,9 @@ impl Gateway {
             && request.shard.is_none()
             && guilds.len() > self.0.sessions.max_guilds_per_session
         {
-            return Err(CloseCode::ShardingRequired);
+            return Err(CloseCode::ShardingRequired.into());
         }
+        self.count_session_start(identity, request.shard).await?;
         // A shard's READY lists only its own guilds.
         let guilds: Vec<GuildId> = guilds
             .into_iter()
@@ -432,17 +459,51 @@ impl Gateway {
         Ok((attachment, vec![ready_frame]))
     }
 
+    /// Counts a bot's Identify as a session start (people are not limited):
+    /// Invalid Session when its limit refuses it. When the store cannot answer,
+    /// the client is told to retry (4000) and the cause logged, rather than
+    /// refused as if it were over its limit.
+    async fn count_session_start(
+        &self,
+        identity: Identity,
+        shard: Option<Shard>,
+    ) -> Result<(), HandshakeFailure> {
+        if !identity.bot {
+            return Ok(());
+        }
+        match self.0.session_starts.start(identity.user_id, shard).await {
+            Ok(Admission::Started) => Ok(()),
+            Ok(refusal) => {
+                tracing::info!(
+                    user = %identity.user_id,
+                    ?shard,
+                    ?refusal,
+                    "session start refused"
+                );
+                Err(HandshakeFailure::SessionInvalid)
+            }
+            Err(error) => {
+                tracing::error!(
+                    user = %identity.user_id,
+                    error = %ErrorChain(&error),
+                    "cannot count a bot's session start"
+                );
+                Err(CloseCode::UnknownError.into())
+            }
+        }
+    }
+
     /// Resume: verifies the token, finds the session (here, or handed over from
     /// another process) and returns it with the frames to write first (the missed
     /// dispatches, then RESUMED).
     pub async fn resume(
         &self,
         resume: &Resume,
-    ) -> Result<(Attachment, Vec<String>), ResumeFailure> {
+    ) -> Result<(Attachment, Vec<String>), HandshakeFailure> {
         let identity = self
             .authenticate(&resume.token)
             .await
-            .map_err(ResumeFailure::Close)?;
+            .map_err(HandshakeFailure::Close)?;
         let mut outcome = self
             .0
             .hub
@@ -460,15 +521,15 @@ impl Gateway {
                 tracing::info!(session = %resume.session_id, seq = resume.seq, "session resumed");
                 Ok(resumed)
             }
-            Err(ResumeRefused::UnknownSession) => Err(ResumeFailure::SessionInvalid),
+            Err(ResumeRefused::UnknownSession) => Err(HandshakeFailure::SessionInvalid),
             Err(ResumeRefused::NotOwner) => {
-                Err(ResumeFailure::Close(CloseCode::AuthenticationFailed))
+                Err(HandshakeFailure::Close(CloseCode::AuthenticationFailed))
             }
             Err(ResumeRefused::InvalidSeq) => {
                 let ended: Arc<str> = Arc::from(resume.session_id.as_str());
                 self.0.fanout.forget(&[ended]);
                 self.announce_ended([(resume.session_id.clone(), identity.user_id)]);
-                Err(ResumeFailure::Close(CloseCode::InvalidSeq))
+                Err(HandshakeFailure::Close(CloseCode::InvalidSeq))
             }
         }
     }

@@ -43,14 +43,16 @@
 //! - [`hub`]: the sessions of this process and their bounded queues.
 //! - [`consumer`]: the one Kafka consumer of `projected` and `ephemeral`;
 //!   [`projected`] and [`ephemeral`] decode their records.
-//! - [`handover`]: sessions moving between processes, stored in the gateway's own
-//!   PostgreSQL schema (`gateway-ws/migrations`).
+//! - [`store`]: the gateway's own PostgreSQL schema (`gateway-ws/migrations`).
+//! - [`handover`]: sessions moving between processes, stored there.
+//! - [`session_starts`]: bots' session start limit, counted there.
 //! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
 //!   user; [`guild_state`] is each followed guild's state (permissions, objects);
 //!   [`dispatches`] turns events into Discord dispatches with their audience.
 //! - [`auth`]: who a token names (the issuer's keys come from
 //!   `cloudcord_runtime::issuer`).
-//! - [`read_models`]: every PostgreSQL query. [`objects`]: READY's JSON.
+//! - [`read_models`]: every query of the projectors' read models. [`objects`]:
+//!   READY's JSON.
 //! - [`settings`]: the `[gateway_ws]` section. [`metrics`]: what `/metrics` shows.
 
 pub mod auth;
@@ -68,8 +70,10 @@ pub mod presence;
 pub mod projected;
 pub mod protocol;
 pub mod read_models;
+pub mod session_starts;
 pub mod settings;
 pub mod socket;
+pub mod store;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -90,6 +94,7 @@ use crate::handover::{HandoverError, Handovers};
 use crate::read_models::ReadModels;
 pub use crate::settings::Settings;
 pub use crate::socket::router;
+use crate::store::GatewayStore;
 
 /// The service's name in logs, metrics and Kafka client ids.
 pub const NAME: &str = "gateway-ws";
@@ -101,7 +106,7 @@ const EXPIRY_SWEEP: Duration = Duration::from_secs(10);
 /// (well within [`presence::PRESENCE_TTL`]).
 const PRESENCE_REPORT: Duration = Duration::from_secs(30);
 
-/// How long a failed migration of the hand-over tables waits before the next try.
+/// How long a failed migration of the gateway's tables waits before the next try.
 const MIGRATION_RETRY: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for connections to send their close frames.
@@ -163,17 +168,19 @@ impl Config {
         let settings = &self.gateway_ws;
         let read_models = ReadModels::connect_lazy(&self.postgres, &settings.http.postgres_schema)
             .map_err(ServiceError::from)?;
+        let store = GatewayStore::connect_lazy(&self.postgres, &settings.sessions.store_schema)
+            .map_err(ServiceError::from)?;
         let publisher = ephemeral::Publisher::new(&self.kafka)?;
         let handovers = Handovers::new(
             publisher,
             &self.kafka,
-            &self.postgres,
-            &settings.sessions.handover_schema,
+            &store,
             settings.sessions.resume_window(),
         )?;
         Ok(Gateway::new(
             verifier,
             read_models,
+            store,
             Some(handovers),
             &settings.http,
             &settings.sessions,
@@ -223,7 +230,7 @@ pub async fn serve(
     tracing::info!(service = NAME, %addr, "gateway listening");
     let sweeper = tokio::spawn(sweep_sessions(gateway.clone(), shutdown.clone()));
     let reporter = tokio::spawn(report_presences(gateway.clone(), shutdown.clone()));
-    let migration = tokio::spawn(prepare_handovers(gateway.clone(), shutdown.clone()));
+    let migration = tokio::spawn(prepare_store(gateway.clone(), shutdown.clone()));
     let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
     let server = axum::serve(listener, router(gateway.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -257,8 +264,8 @@ pub async fn serve(
     served.map_err(Error::Serve)
 }
 
-/// Drops sessions past their resume window, here and in the hand-over store,
-/// every [`EXPIRY_SWEEP`].
+/// Drops sessions past their resume window, here and in the hand-over store, and
+/// session starts past their day, every [`EXPIRY_SWEEP`].
 async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(EXPIRY_SWEEP);
     loop {
@@ -270,6 +277,9 @@ async fn sweep_sessions(gateway: Gateway, shutdown: CancellationToken) {
                     && let Err(error) = handovers.store().sweep().await
                 {
                     tracing::warn!(error = %ErrorChain(&error), "cannot sweep expired hand-overs");
+                }
+                if let Err(error) = gateway.session_starts().sweep().await {
+                    tracing::warn!(error = %ErrorChain(&error), "cannot sweep old session starts");
                 }
             }
         }
@@ -287,18 +297,15 @@ async fn report_presences(gateway: Gateway, shutdown: CancellationToken) {
     }
 }
 
-/// Creates the hand-over tables, retrying until PostgreSQL answers (the gateway
-/// serves meanwhile; only hand-overs fail).
-async fn prepare_handovers(gateway: Gateway, shutdown: CancellationToken) {
-    let Some(handovers) = gateway.handovers() else {
-        return;
-    };
+/// Creates the gateway's own tables, retrying until PostgreSQL answers (the gateway
+/// serves meanwhile; only what needs the tables fails).
+async fn prepare_store(gateway: Gateway, shutdown: CancellationToken) {
     loop {
-        match handovers.store().migrate().await {
+        match gateway.store().migrate().await {
             Ok(()) => return,
             Err(error) => tracing::warn!(
                 error = %ErrorChain(&error),
-                "cannot create the gateway's hand-over tables; retrying"
+                "cannot create the gateway's own tables; retrying"
             ),
         }
         tokio::select! {

@@ -1,6 +1,7 @@
 //! The `[gateway_ws]` configuration section.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU16;
 use std::time::Duration;
 
 use cloudcord_runtime::admin::AdminConfig;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use crate::protocol::connection::ConnectionConfig;
 use crate::protocol::intents::Intents;
 use crate::protocol::session::ReplayLimits;
+use crate::session_starts::StartLimits;
 
 /// The `[gateway_ws]` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,8 +96,17 @@ pub struct SessionSettings {
     /// (also once handed over to another process).
     pub resume_window_secs: u64,
     /// The PostgreSQL schema of the gateway's own tables (sessions handed over
-    /// between processes); created and migrated at start-up.
-    pub handover_schema: String,
+    /// between processes, bots' session starts); created and migrated at start-up.
+    /// query-api's `[query_api.session_starts] store_schema` must name it too.
+    pub store_schema: String,
+    /// Sessions a bot may start (Identify) per 24 hours (Discord: 1,000); past it,
+    /// Identify gets Invalid Session. query-api's `[query_api.session_starts]`
+    /// must say the same.
+    pub session_starts_per_day: u32,
+    /// Identifies a bot may send per 5 seconds, one per bucket of shards
+    /// (`shard_id % max_concurrency`; Discord: 1 for most bots). query-api's
+    /// `[query_api.session_starts]` must say the same.
+    pub max_concurrency: NonZeroU16,
     /// The privileged intents bots may use (there is no developer portal to enable
     /// them per application yet), e.g. `"GUILD_MEMBERS | MESSAGE_CONTENT"`; others
     /// close with 4014.
@@ -115,7 +126,9 @@ impl Default for SessionSettings {
             replay_frames: 4_096,
             replay_bytes: 4 << 20,
             resume_window_secs: 180,
-            handover_schema: "gateway".to_owned(),
+            store_schema: "gateway".to_owned(),
+            session_starts_per_day: 1_000,
+            max_concurrency: NonZeroU16::MIN,
             allowed_privileged_intents: Intents::PRIVILEGED,
             max_guilds_per_session: 2_500,
         }
@@ -144,5 +157,13 @@ impl SessionSettings {
     /// The resume window.
     pub fn resume_window(&self) -> Duration {
         Duration::from_secs(self.resume_window_secs)
+    }
+
+    /// The session start limit of every bot.
+    pub fn start_limits(&self) -> StartLimits {
+        StartLimits {
+            per_day: self.session_starts_per_day,
+            max_concurrency: self.max_concurrency,
+        }
     }
 }

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
 use tokio::sync::mpsc;
 
-use crate::gateway::{Gateway, ResumeFailure};
+use crate::gateway::{Gateway, HandshakeFailure};
 use crate::hub::Attachment;
 use crate::metrics::Metrics;
 use crate::protocol::close_code::CloseCode;
@@ -323,7 +323,7 @@ impl ConnectionTask {
                                 }
                             }
                         }
-                        Err(code) => self.connection.close(code),
+                        Err(failure) => self.refuse(failure),
                     }
                 }
                 Output::Resume(resume) => match Box::pin(self.gateway.resume(&resume)).await {
@@ -336,8 +336,7 @@ impl ConnectionTask {
                             }
                         }
                     }
-                    Err(ResumeFailure::SessionInvalid) => self.connection.session_invalid(),
-                    Err(ResumeFailure::Close(code)) => self.connection.close(code),
+                    Err(failure) => self.refuse(failure),
                 },
                 Output::RequestGuildMembers(request) => {
                     if let Some(attachment) = &self.attachment {
@@ -361,6 +360,14 @@ impl ConnectionTask {
             }
         }
         None
+    }
+
+    /// Tells the connection how its Identify or Resume was refused.
+    fn refuse(&mut self, failure: HandshakeFailure) {
+        match failure {
+            HandshakeFailure::SessionInvalid => self.connection.session_invalid(),
+            HandshakeFailure::Close(code) => self.connection.close(code),
+        }
     }
 }
 

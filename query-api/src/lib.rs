@@ -21,7 +21,8 @@
 //! - [`pagination`]: the pure window computation of message pages.
 //! - [`objects`]: Discord JSON objects from rows and documents.
 //! - [`read_models`]: the PostgreSQL queries (compile-time checked, offline data in
-//!   `.sqlx/`) and the MongoDB reads.
+//!   `.sqlx/`), over the read models and the gateway's record of bots' session
+//!   starts, and the MongoDB reads.
 //!
 //! Known limit: presence is not projected, so approximate presence counts are 0.
 
@@ -45,6 +46,7 @@ use tokio_util::sync::CancellationToken;
 use crate::http::{ApiContext, HttpSettings};
 use crate::read_models::mongo::Documents;
 use crate::read_models::postgres::ReadModels;
+use crate::read_models::session_starts::{SessionStartSettings, SessionStarts};
 
 /// The service's name in logs and metrics.
 pub const NAME: &str = "query-api";
@@ -74,6 +76,9 @@ pub struct Settings {
     pub admin: AdminConfig,
     /// The HTTP read API.
     pub http: HttpSettings,
+    /// Where the gateway records bots' session starts and what it allows; must
+    /// match `[gateway_ws.sessions]`.
+    pub session_starts: SessionStartSettings,
 }
 
 impl Default for Settings {
@@ -81,6 +86,7 @@ impl Default for Settings {
         Self {
             admin: AdminConfig::loopback(9102),
             http: HttpSettings::default(),
+            session_starts: SessionStartSettings::default(),
         }
     }
 }
@@ -120,9 +126,15 @@ impl Config {
             .database(NAME)
             .await
             .map_err(ServiceError::from)?;
+        let session_starts = &self.query_api.session_starts;
+        let gateway_pool = self
+            .postgres
+            .lazy_schema_pool(&session_starts.store_schema)
+            .map_err(ServiceError::from)?;
         Ok(ApiContext::new(
             ReadModels::new(pool),
             Documents::new(database),
+            SessionStarts::new(gateway_pool, session_starts),
             verifier,
             &self.query_api.http,
         ))

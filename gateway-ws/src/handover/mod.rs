@@ -22,7 +22,6 @@ pub mod store;
 use std::time::Duration;
 
 use cloudcord_runtime::kafka::KafkaConfig;
-use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::ids::UserId;
 use rdkafka::error::KafkaError;
 
@@ -30,6 +29,7 @@ use self::store::HandoverStore;
 use crate::ephemeral::Publisher;
 use crate::fanout::{Handover, SessionExport};
 use crate::guild_state::GuildState;
+use crate::store::GatewayStore;
 use cloudcord_schemas::ephemeral::Ephemeral;
 
 /// How long a resume waits for the holder of a session to hand it over.
@@ -59,18 +59,16 @@ pub struct Handovers {
 }
 
 impl Handovers {
-    /// Hand-overs stored in `schema` of `postgres`, asked for through
-    /// `publisher`, caught up from `kafka`'s `projected`, resumable for `window`.
-    /// Connects lazily.
+    /// Hand-overs stored in `store`, asked for through `publisher`, caught up
+    /// from `kafka`'s `projected`, resumable for `window`.
     pub fn new(
         publisher: Publisher,
         kafka: &KafkaConfig,
-        postgres: &PostgresConfig,
-        schema: &str,
+        store: &GatewayStore,
         window: Duration,
     ) -> Result<Self, HandoverError> {
         Ok(Self {
-            store: HandoverStore::connect_lazy(postgres, schema)?,
+            store: HandoverStore::new(store),
             publisher,
             kafka: kafka.clone(),
             window,
@@ -82,7 +80,7 @@ impl Handovers {
         &self.publisher
     }
 
-    /// The store (to migrate and sweep it).
+    /// The store (to sweep it).
     pub fn store(&self) -> &HandoverStore {
         &self.store
     }

@@ -1,11 +1,10 @@
 //! [`HandoverStore`]: hand-overs in PostgreSQL, in the gateway's own schema
-//! (`[gateway_ws.sessions] handover_schema`, migrated from `gateway-ws/migrations`).
+//! ([`GatewayStore`], table definitions in `gateway-ws/migrations/0001_handovers.sql`).
 //! Guild states are written once per hand-over, however many of its sessions follow
 //! them; a session row is claimed by deleting it, so only one process resumes it.
 
 use std::time::Duration;
 
-use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::ids::UserId;
 use sqlx::PgPool;
 use sqlx::types::Json;
@@ -14,59 +13,51 @@ use uuid::Uuid;
 use crate::fanout::{Handover, SessionExport};
 use crate::guild_state::GuildState;
 use crate::read_models::key;
+use crate::store::GatewayStore;
 
 /// Hand-overs waiting to be claimed.
 #[derive(Clone)]
 pub struct HandoverStore {
     pool: PgPool,
-    schema: String,
-    postgres: PostgresConfig,
 }
 
 impl HandoverStore {
-    /// The store in `schema`; connects on first use.
-    pub fn connect_lazy(postgres: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            pool: postgres.lazy_schema_pool(schema)?,
-            schema: schema.to_owned(),
-            postgres: postgres.clone(),
-        })
-    }
-
-    /// Creates the schema and its tables (idempotent; several processes may race).
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        self.postgres.create_schema(&self.schema).await?;
-        sqlx::migrate!("./migrations").run(&self.pool).await
+    /// The hand-over tables of `store`.
+    pub fn new(store: &GatewayStore) -> Self {
+        Self {
+            pool: store.pool().clone(),
+        }
     }
 
     /// Writes `handover`; its sessions can be claimed for `window`.
     pub async fn save(&self, handover: &Handover, window: Duration) -> Result<(), sqlx::Error> {
         let id = Uuid::new_v4().simple().to_string();
-        let expires_in = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         let mut transaction = self.pool.begin().await?;
+        // The macros expect `serde_json::Value` for a jsonb parameter; `as _` lets
+        // the typed `Json` wrapper through (it encodes as jsonb).
         for state in &handover.guilds {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO handover_guilds (handover, guild_id, state) VALUES ($1, $2, $3)",
+                id,
+                key(state.id.get()),
+                Json(state) as _,
             )
-            .bind(&id)
-            .bind(key(state.id.get()))
-            .bind(Json(state))
             .execute(&mut *transaction)
             .await?;
         }
         for export in &handover.sessions {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO handover_sessions (session_id, user_id, handover, export, expires_at) \
-                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5::float8 / 1000)) \
+                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) \
                  ON CONFLICT (session_id) DO UPDATE SET user_id = EXCLUDED.user_id, \
                  handover = EXCLUDED.handover, export = EXCLUDED.export, \
                  expires_at = EXCLUDED.expires_at",
+                export.session.id(),
+                key(export.session.identity().user_id.get()),
+                id,
+                Json(export) as _,
+                window.as_secs_f64(),
             )
-            .bind(export.session.id())
-            .bind(key(export.session.identity().user_id.get()))
-            .bind(&id)
-            .bind(Json(export))
-            .bind(expires_in)
             .execute(&mut *transaction)
             .await?;
         }
@@ -82,33 +73,35 @@ impl HandoverStore {
         session_id: &str,
         user: UserId,
     ) -> Result<Option<(SessionExport, Vec<GuildState>)>, sqlx::Error> {
-        let claimed: Option<(Json<SessionExport>, Json<Vec<GuildState>>)> = sqlx::query_as(
-            "WITH claimed AS ( \
-                 DELETE FROM handover_sessions \
-                 WHERE session_id = $1 AND user_id = $2 AND expires_at > now() \
-                 RETURNING handover, export) \
-             SELECT c.export, COALESCE(( \
-                 SELECT jsonb_agg(g.state) FROM handover_guilds g \
-                 WHERE g.handover = c.handover AND g.guild_id IN \
-                     (SELECT jsonb_array_elements_text(c.export->'guilds')::int8)), \
-                 '[]'::jsonb) \
-             FROM claimed c",
+        // The guild states' COALESCE is never null, which PostgreSQL's description
+        // of the statement cannot tell; `!` says so.
+        let claimed = sqlx::query!(
+            r#"WITH claimed AS (
+                   DELETE FROM handover_sessions
+                   WHERE session_id = $1 AND user_id = $2 AND expires_at > now()
+                   RETURNING handover, export)
+               SELECT c.export AS "export: Json<SessionExport>", COALESCE((
+                   SELECT jsonb_agg(g.state) FROM handover_guilds g
+                   WHERE g.handover = c.handover AND g.guild_id IN
+                       (SELECT jsonb_array_elements_text(c.export->'guilds')::int8)),
+                   '[]'::jsonb) AS "guilds!: Json<Vec<GuildState>>"
+               FROM claimed c"#,
+            session_id,
+            key(user.get()),
         )
-        .bind(session_id)
-        .bind(key(user.get()))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(claimed.map(|(Json(export), Json(guilds))| (export, guilds)))
+        Ok(claimed.map(|row| (row.export.0, row.guilds.0)))
     }
 
     /// Deletes expired sessions and the guild states no session needs any more.
     pub async fn sweep(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM handover_sessions WHERE expires_at <= now()")
+        sqlx::query!("DELETE FROM handover_sessions WHERE expires_at <= now()")
             .execute(&self.pool)
             .await?;
-        sqlx::query(
+        sqlx::query!(
             "DELETE FROM handover_guilds g WHERE NOT EXISTS \
-             (SELECT 1 FROM handover_sessions s WHERE s.handover = g.handover)",
+             (SELECT 1 FROM handover_sessions s WHERE s.handover = g.handover)"
         )
         .execute(&self.pool)
         .await?;

@@ -12,8 +12,9 @@
 //! 3. After each call, drain [`Connection::poll_output`] until `None` and act on each
 //!    [`Output`] in order: send a frame, check an Identify or a Resume (which needs
 //!    token verification and the session registry, so it is the driver's), or close.
-//! 4. Answer [`Output::Identify`] with [`Connection::identified`] or
-//!    [`Connection::close`], and [`Output::Resume`] with [`Connection::resumed`],
+//! 4. Answer [`Output::Identify`] with [`Connection::identified`],
+//!    [`Connection::session_invalid`] or [`Connection::close`], and
+//!    [`Output::Resume`] with [`Connection::resumed`],
 //!    [`Connection::session_invalid`] or [`Connection::close`].
 //!
 //! Bad input is never a panic: it becomes [`Output::Close`] with Discord's code,
@@ -60,8 +61,9 @@ impl Default for ConnectionConfig {
 pub enum Output {
     /// Send this frame (JSON text).
     Send(String),
-    /// Verify this Identify's token, check its privileged intents and create the
-    /// session; then call [`Connection::identified`] or [`Connection::close`].
+    /// Verify this Identify's token, check its privileged intents and session
+    /// start limit and create the session; then call [`Connection::identified`],
+    /// [`Connection::session_invalid`] or [`Connection::close`].
     Identify(IdentifyRequest),
     /// Find the session, check that the token is its owner's and replay; then call
     /// [`Connection::resumed`], [`Connection::session_invalid`] or
@@ -254,9 +256,10 @@ impl Connection {
         self.identified(now);
     }
 
-    /// The Resume named no session that can be resumed: Invalid Session with
-    /// `d: false`. The connection stays open and may Identify (Discord's clients
-    /// usually reconnect first).
+    /// Invalid Session with `d: false`: the Resume named no session that can be
+    /// resumed, or the Identify would start a session past the bot's session start
+    /// limit. The connection stays open and may Identify (again, once the limit
+    /// allows; Discord's clients usually reconnect first).
     pub fn session_invalid(&mut self) {
         if self.state == State::Authenticating {
             self.state = State::AwaitingIdentify;
@@ -511,6 +514,24 @@ mod tests {
         );
         connection.handle_message(now, IDENTIFY.as_bytes());
         assert!(matches!(drain(&mut connection)[..], [Output::Identify(_)]));
+    }
+
+    #[test]
+    fn a_refused_identify_is_invalid_session_false_and_may_identify_again() {
+        let (mut connection, now) = connected();
+        connection.handle_message(now, IDENTIFY.as_bytes());
+        drain(&mut connection);
+        connection.session_invalid();
+        let outputs = drain(&mut connection);
+        assert_eq!(
+            json(&outputs[0]),
+            json!({"op": 9, "d": false, "s": null, "t": null})
+        );
+        assert!(!connection.is_active() && !connection.is_closed());
+        connection.handle_message(now, IDENTIFY.as_bytes());
+        assert!(matches!(drain(&mut connection)[..], [Output::Identify(_)]));
+        connection.identified(now);
+        assert!(connection.is_active());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! dispatches (op 0).
 
 use std::fmt;
+use std::num::NonZeroU16;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -216,6 +217,14 @@ impl Shard {
     /// Whether DMs go to this shard (only shard 0 receives them).
     pub const fn owns_direct_messages(self) -> bool {
         self.id == 0
+    }
+
+    /// Discord's `rate_limit_key`, `shard_id % max_concurrency`: shards with the
+    /// same key start one at a time ("Sharding", "Session Start Limit Object").
+    pub fn rate_limit_key(self, max_concurrency: NonZeroU16) -> u16 {
+        let key = self.id % u64::from(max_concurrency.get());
+        // A remainder of a division by a u16 is below it.
+        u16::try_from(key).expect("a remainder fits its divisor's type")
     }
 }
 
@@ -467,6 +476,8 @@ pub fn dispatch(event: &str, seq: u64, d: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU16;
+
     use serde_json::{Value, json};
 
     use cloudcord_schemas::ephemeral::Status;
@@ -646,6 +657,21 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(request.nonce, None);
+    }
+
+    #[test]
+    fn a_shards_rate_limit_key_is_its_id_modulo_max_concurrency() {
+        let sixteen = NonZeroU16::new(16).expect("non-zero");
+        let keys: Vec<u16> = [0, 15, 16, 17]
+            .into_iter()
+            .map(|id| Shard { id, count: 32 }.rate_limit_key(sixteen))
+            .collect();
+        assert_eq!(keys, [0, 15, 0, 1]);
+        assert_eq!(
+            Shard { id: 5, count: 8 }.rate_limit_key(NonZeroU16::MIN),
+            0,
+            "max_concurrency 1: one bucket"
+        );
     }
 
     #[test]

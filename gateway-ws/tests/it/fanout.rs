@@ -14,12 +14,15 @@ use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
 use serde_json::Value;
 
 use crate::support::{
-    ALICE, BOT, Client, GENERAL, GUILD, OWNER, STRANGER, T0, World, guild_event, joined, sent,
-    snapshot, text_channel,
+    ALICE, BOT, Client, GENERAL, GUILD, OWNER, STRANGER, T0, World, guild_event, joined,
+    registered, sent, snapshot, text_channel,
 };
 
 /// Hidden from `@everyone` by an overwrite.
 const SECRET: ChannelId = ChannelId::new(3001);
+
+/// A second bot in GUILD.
+const READER_BOT: UserId = UserId::new(1006);
 
 /// GUILDS | GUILD_MESSAGES.
 const MESSAGES: u64 = 513;
@@ -85,10 +88,18 @@ async fn a_message_reaches_members_as_message_create_in_discords_shape() {
 #[tokio::test]
 async fn a_bot_without_message_content_gets_emptied_content_unless_mentioned() {
     let mut world = World::with_kafka(SessionSettings::default()).await;
+    // Another bot reads with MESSAGE_CONTENT: BOT itself may start only one
+    // session per 5 seconds.
+    world
+        .apply(vec![
+            registered(READER_BOT, true),
+            joined(GUILD, READER_BOT, true),
+        ])
+        .await;
     let (mut bot, _) = world.identified(&world.bot_token(BOT), MESSAGES).await;
     let (mut reader, _) = world
         .identified(
-            &world.bot_token(BOT),
+            &world.bot_token(READER_BOT),
             MESSAGES | intents(Intents::MESSAGE_CONTENT),
         )
         .await;

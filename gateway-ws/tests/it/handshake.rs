@@ -1,5 +1,7 @@
 //! Hello, Identify, READY, heartbeats and shutdown over a real socket.
 
+use std::num::NonZeroU16;
+
 use cloudcord_gateway_ws::settings::SessionSettings;
 use serde_json::json;
 
@@ -127,7 +129,12 @@ async fn the_router_serves_the_gateway_nested_under_a_prefix() {
 
 #[tokio::test]
 async fn a_shards_ready_lists_only_its_own_guilds() {
-    let world = World::new(SessionSettings::default()).await;
+    // Two buckets, so the second shard may start right after the first.
+    let world = World::new(SessionSettings {
+        max_concurrency: NonZeroU16::new(2).expect("non-zero"),
+        ..SessionSettings::default()
+    })
+    .await;
     // GUILD (2000) has timestamp part 0: shard 0 of 2.
     for (shard, expected) in [(0, 1), (1, 0)] {
         let mut client = world.connect("v=10&encoding=json").await;

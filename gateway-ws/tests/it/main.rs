@@ -10,4 +10,5 @@ mod member_requests;
 mod presence;
 mod resume;
 mod service;
+mod session_starts;
 mod support;

@@ -13,6 +13,7 @@ use cloudcord_gateway_ws::gateway::Gateway;
 use cloudcord_gateway_ws::handover::Handovers;
 use cloudcord_gateway_ws::read_models::ReadModels;
 use cloudcord_gateway_ws::settings::{HttpSettings, SessionSettings, Settings};
+use cloudcord_gateway_ws::store::GatewayStore;
 use cloudcord_gateway_ws::{Config, serve};
 use cloudcord_projectors::postgres::{PgStore, open_schema};
 use cloudcord_projectors::projected::Publisher;
@@ -99,8 +100,8 @@ pub struct World {
     next_offset: i64,
     /// The read models' schema.
     pub schema: String,
-    /// The schema of the gateways' hand-over tables.
-    pub handover_schema: String,
+    /// The schema of the gateways' own tables.
+    pub store_schema: String,
     /// The sessions rules the world's gateways follow.
     pub sessions: SessionSettings,
     /// Where PostgreSQL and Kafka are; the topics under this world's own prefix.
@@ -148,28 +149,22 @@ impl World {
             create_topics: true,
             ..stores.kafka.clone()
         };
-        let handover_schema = unique("gateway_handovers");
-        let handovers = if with_kafka {
-            let handovers = Handovers::new(
+        let store_schema = unique("gateway_store");
+        let store = GatewayStore::connect_lazy(&stores.postgres, &store_schema).expect("pool");
+        store.migrate().await.expect("the gateway's tables");
+        let handovers = with_kafka.then(|| {
+            Handovers::new(
                 EphemeralPublisher::new(&kafka).expect("an ephemeral producer"),
                 &kafka,
-                &stores.postgres,
-                &handover_schema,
+                &store,
                 sessions.resume_window(),
             )
-            .expect("hand-overs");
-            handovers
-                .store()
-                .migrate()
-                .await
-                .expect("the hand-over tables");
-            Some(handovers)
-        } else {
-            None
-        };
+            .expect("hand-overs")
+        });
         let gateway = Gateway::new(
             verifier,
             ReadModels::connect_lazy(&stores.postgres, &schema).expect("pool"),
+            store,
             handovers,
             &http,
             &sessions,
@@ -217,7 +212,7 @@ impl World {
             publisher,
             topics,
             schema: schema.clone(),
-            handover_schema,
+            store_schema,
             sessions,
             postgres: stores.postgres.clone(),
             kafka,
@@ -340,7 +335,7 @@ impl World {
                     ..HttpSettings::default()
                 },
                 sessions: SessionSettings {
-                    handover_schema: self.handover_schema.clone(),
+                    store_schema: self.store_schema.clone(),
                     ..self.sessions.clone()
                 },
             },
@@ -419,7 +414,7 @@ impl Drop for World {
         let (kafka, postgres, schemas) = (
             self.kafka.clone(),
             self.postgres.clone(),
-            [self.schema.clone(), self.handover_schema.clone()],
+            [self.schema.clone(), self.store_schema.clone()],
         );
         // Drop cannot await inside the test's runtime: a thread with its own does.
         let cleanup = std::thread::spawn(move || {

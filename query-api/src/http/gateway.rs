@@ -1,6 +1,6 @@
-//! `GET /gateway` (anyone) and `GET /gateway/bot` (bots): where the gateway is.
-//! CloudCord runs one shard, and does not limit session starts yet, so the session
-//! start limit reports Discord's default allowance, all of it remaining.
+//! `GET /gateway` (anyone) and `GET /gateway/bot` (bots): where the gateway is and,
+//! for a bot, its session start limit as the gateway counts it
+//! ([`crate::read_models::session_starts`]). CloudCord runs one shard.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -10,9 +10,6 @@ use serde_json::{Value, json};
 
 use super::ApiContext;
 use super::auth::Caller;
-
-/// Discord's default daily session starts.
-const SESSION_STARTS: u32 = 1000;
 
 /// The gateway routes.
 pub fn router() -> Router<ApiContext> {
@@ -35,14 +32,15 @@ async fn gateway_bot(
     if !caller.bot {
         return Err(HttpError::Unauthorized);
     }
+    let limit = context.session_starts().limit(caller.key()).await?;
     Ok(Json(json!({
         "url": context.gateway_url(),
         "shards": 1,
         "session_start_limit": {
-            "total": SESSION_STARTS,
-            "remaining": SESSION_STARTS,
-            "reset_after": 0,
-            "max_concurrency": 1,
+            "total": limit.total,
+            "remaining": limit.remaining,
+            "reset_after": limit.reset_after,
+            "max_concurrency": limit.max_concurrency,
         },
     })))
 }

@@ -43,6 +43,7 @@ use serde::Deserialize;
 use self::read_your_writes::Stores;
 use crate::read_models::mongo::Documents;
 use crate::read_models::postgres::ReadModels;
+use crate::read_models::session_starts::SessionStarts;
 
 /// The `[query_api.http]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -82,23 +83,26 @@ pub struct ApiContext(Arc<Inner>);
 struct Inner {
     read_models: ReadModels,
     documents: Documents,
+    session_starts: SessionStarts,
     verifier: TokenVerifier,
     read_your_writes_timeout: Duration,
     gateway_url: String,
 }
 
 impl ApiContext {
-    /// A context reading `read_models` and `documents`, verifying tokens with
-    /// `verifier`.
+    /// A context reading `read_models`, `documents` and `session_starts`,
+    /// verifying tokens with `verifier`.
     pub fn new(
         read_models: ReadModels,
         documents: Documents,
+        session_starts: SessionStarts,
         verifier: TokenVerifier,
         settings: &HttpSettings,
     ) -> Self {
         Self(Arc::new(Inner {
             read_models,
             documents,
+            session_starts,
             verifier,
             read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
             gateway_url: settings.gateway_url.clone(),
@@ -113,6 +117,11 @@ impl ApiContext {
     /// The message documents and audit log.
     pub fn documents(&self) -> &Documents {
         &self.0.documents
+    }
+
+    /// Bots' session starts, as the gateway records them.
+    pub fn session_starts(&self) -> &SessionStarts {
+        &self.0.session_starts
     }
 
     /// The access-token verifier.

@@ -8,4 +8,5 @@ mod messages;
 mod openapi;
 mod read_your_writes;
 mod routes;
+mod session_starts;
 mod support;

@@ -345,4 +345,11 @@ async fn channel_message_invite_and_gateway_routes_answer_discord_objects() {
     assert_eq!(status, StatusCode::OK, "{bot}");
     assert_route_conforms("/gateway/bot", &bot);
     assert_eq!(bot["shards"], 1);
+    // The gateway has not created its table in this world's schema: no starts.
+    assert_eq!(
+        bot["session_start_limit"],
+        serde_json::json!({
+            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1,
+        })
+    );
 }

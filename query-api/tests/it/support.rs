@@ -14,6 +14,7 @@ use cloudcord_projectors::replay;
 use cloudcord_query_api::http::{ApiContext, HttpSettings, router};
 use cloudcord_query_api::read_models::mongo::Documents;
 use cloudcord_query_api::read_models::postgres::ReadModels;
+use cloudcord_query_api::read_models::session_starts::{SessionStartSettings, SessionStarts};
 use cloudcord_runtime::auth::bot_token::{self, BotTokenId};
 use cloudcord_runtime::auth::{
     AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
@@ -84,9 +85,12 @@ impl Drop for World {
     /// Drops the world's schema and database, also after a failed test (best effort:
     /// leftovers cost the shared servers, not the verdict).
     fn drop(&mut self) {
-        let (stores, schema, database) = (
+        let (stores, schemas, database) = (
             self.stores.clone(),
-            self.schema.clone(),
+            [
+                self.schema.clone(),
+                self.session_starts.store_schema.clone(),
+            ],
             self.database.clone(),
         );
         // Drop cannot await inside the test's runtime: a thread with its own does.
@@ -98,7 +102,9 @@ impl Drop for World {
                 return;
             };
             runtime.block_on(async {
-                let _ = replay::drop_postgres(&stores.postgres, &schema).await;
+                for schema in &schemas {
+                    let _ = replay::drop_postgres(&stores.postgres, schema).await;
+                }
                 let _ = replay::drop_mongo(&stores.mongo, &database).await;
             });
         });
@@ -131,6 +137,9 @@ pub struct World {
     issuer: TokenIssuer,
     seqs: HashMap<AggregateRef, u64>,
     next_offset: i64,
+    /// Where the gateway's session starts are read (a schema of the world's own,
+    /// which the gateway has not created: no starts) and the limits reported.
+    pub session_starts: SessionStartSettings,
     pub addr: SocketAddr,
     client: reqwest::Client,
 }
@@ -139,6 +148,18 @@ impl World {
     /// A world with empty read models and the API served with `timeout_ms` for
     /// read-your-writes waits.
     pub async fn empty(timeout_ms: u64) -> Self {
+        Self::serve(timeout_ms, SessionStartSettings::default()).await
+    }
+
+    /// The scenario projected into a fresh world whose gateway allows
+    /// `session_starts`' limits (its schema is the world's own).
+    pub async fn with_session_starts(session_starts: SessionStartSettings) -> Self {
+        let mut world = Self::serve(2_000, session_starts).await;
+        world.apply(scenario()).await;
+        world
+    }
+
+    async fn serve(timeout_ms: u64, session_starts: SessionStartSettings) -> Self {
         let stores: Stores = Loader::from_environment()
             .load()
             .expect("the test configuration loads");
@@ -159,6 +180,10 @@ impl World {
             read_your_writes_timeout_ms: timeout_ms,
             ..HttpSettings::default()
         };
+        let session_starts = SessionStartSettings {
+            store_schema: unique("gateway_store"),
+            ..session_starts
+        };
         let context = ApiContext::new(
             ReadModels::new(
                 stores
@@ -167,6 +192,13 @@ impl World {
                     .expect("pool"),
             ),
             Documents::new(mongo.clone()),
+            SessionStarts::new(
+                stores
+                    .postgres
+                    .lazy_schema_pool(&session_starts.store_schema)
+                    .expect("pool"),
+                &session_starts,
+            ),
             verifier,
             &settings,
         );
@@ -186,9 +218,15 @@ impl World {
             issuer,
             seqs: HashMap::new(),
             next_offset: 0,
+            session_starts,
             addr,
             client: reqwest::Client::new(),
         }
+    }
+
+    /// Where PostgreSQL is.
+    pub fn postgres(&self) -> &PostgresConfig {
+        &self.stores.postgres
     }
 
     /// The scenario (see the constants) projected into a fresh world.
