@@ -96,6 +96,8 @@ async fn bots_see_presences_only_with_the_privileged_intent() {
     let mut world = World::with_kafka(SessionSettings::default()).await;
     let bot_token = world.bot_token(BOT);
     let (mut without, _) = world.identified(&bot_token, MESSAGES).await;
+    // A bot starts one session per 5 s (max_concurrency 1).
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     let (mut with, _) = world
         .identified(&bot_token, 1 | Intents::GUILD_PRESENCES.bits())
         .await;
