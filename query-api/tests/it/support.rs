@@ -21,6 +21,7 @@ use cloudcord_runtime::auth::{
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, AggregateType, CommandId, ENVELOPE_VERSION, EventEnvelope, event_id,
 };
@@ -133,12 +134,31 @@ pub struct World {
     next_offset: i64,
     pub addr: SocketAddr,
     client: reqwest::Client,
+    /// The API's rate limits (for their counter).
+    pub rate_limiter: RateLimiter,
 }
 
 impl World {
     /// A world with empty read models and the API served with `timeout_ms` for
-    /// read-your-writes waits.
+    /// read-your-writes waits and rate limits no test reaches (tests call routes far
+    /// faster than a client may; the rate-limit tests run with the real limits).
     pub async fn empty(timeout_ms: u64) -> Self {
+        let plenty = Quota::new(10_000, 1_000);
+        Self::empty_with(HttpSettings {
+            read_your_writes_timeout_ms: timeout_ms,
+            rate_limits: RateLimitSettings {
+                global: plenty,
+                default_route: plenty,
+                ..RateLimitSettings::default()
+            },
+            ..HttpSettings::default()
+        })
+        .await
+    }
+
+    /// A world with empty read models and the API served with `settings` (its schema
+    /// is the world's own).
+    pub async fn empty_with(settings: HttpSettings) -> Self {
         let stores: Stores = Loader::from_environment()
             .load()
             .expect("the test configuration loads");
@@ -156,8 +176,7 @@ impl World {
         let verifier = TokenVerifier::from_jwks(&issuer.jwks(), &auth).expect("usable JWKS");
         let settings = HttpSettings {
             postgres_schema: schema.clone(),
-            read_your_writes_timeout_ms: timeout_ms,
-            ..HttpSettings::default()
+            ..settings
         };
         let context = ApiContext::new(
             ReadModels::new(
@@ -172,10 +191,10 @@ impl World {
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("bound");
+        let rate_limiter = context.rate_limiter().clone();
+        let app = router(context).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
-            axum::serve(listener, router(context))
-                .await
-                .expect("serves");
+            axum::serve(listener, app).await.expect("serves");
         });
         Self {
             pg: PgStore::new(pool),
@@ -188,6 +207,7 @@ impl World {
             next_offset: 0,
             addr,
             client: reqwest::Client::new(),
+            rate_limiter,
         }
     }
 
