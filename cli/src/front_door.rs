@@ -76,7 +76,9 @@ pub async fn serve(
             source,
         })?;
     tracing::info!(url = %format!("http://{}", settings.listen_addr), "CloudCord is up");
-    axum::serve(listener, router)
+    // The services' rate limits key anonymous callers by each connection's peer.
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .map_err(FrontDoorError::Serve)

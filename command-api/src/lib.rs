@@ -116,6 +116,7 @@ pub async fn run_with_state(
     let mut service = Service::new(NAME, config.command_api.admin).with_check(check);
     let metrics = ProcessorMetrics::register(service.registry_mut());
     state.metrics().register(service.registry_mut());
+    state.rate_limiter().register(service.registry_mut());
     let processor = async {
         let outcome = processor::run(
             config.kafka.clone(),

@@ -161,16 +161,18 @@ pub async fn run_with_context(
     context: ApiContext,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let service = Service::new(NAME, config.query_api.admin)
+    let mut service = Service::new(NAME, config.query_api.admin)
         .with_check(PostgresCheck::new(context.read_models().pool().clone()))
         .with_check(MongoCheck::new(context.documents().database().clone()));
+    context.rate_limiter().register(service.registry_mut());
     let addr = config.query_api.http.listen_addr;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })?;
     tracing::info!(service = NAME, %addr, "read API listening");
-    let api = axum::serve(listener, http::router(context))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // Each connection's peer address keys the rate limits of anonymous callers.
+    let app = http::router(context).into_make_service_with_connect_info::<SocketAddr>();
+    let api = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let (admin, api) = tokio::join!(service.run(shutdown.clone()), async {
         let outcome = api.await;
         // Whatever ends the API ends the service.

@@ -13,6 +13,9 @@
 //! * A refusal of the command processor travels through unchanged ([`HttpError::Api`]).
 //! * A result or read model that is not there in time: `503`, with `Retry-After` when
 //!   the caller should simply wait.
+//! * A spent rate limit: `429` with Discord's rate-limit body (`message`,
+//!   `retry_after`, `global`; no `code`), `Retry-After` and `X-RateLimit-Scope`
+//!   ([`crate::rate_limit`] adds the bucket's headers).
 //! * Internal failures are logged with their whole cause chain and answered with a
 //!   generic 500 that says nothing about the cause.
 
@@ -20,11 +23,12 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cloudcord_schemas::envelope::ApiError;
 use serde_json::{Map, Value, json};
 
+use crate::rate_limit::headers;
 use crate::telemetry::ErrorChain;
 
 /// Discord's JSON error codes that CloudCord's HTTP layers produce themselves
@@ -93,6 +97,14 @@ pub enum HttpError {
         message: &'static str,
         /// Sent as `Retry-After` (whole seconds, rounded up) when set.
         retry_after: Option<Duration>,
+    },
+    /// A rate limit is spent: a route bucket of the caller's, or its global limit.
+    #[error("429: rate limited (global: {global})")]
+    RateLimited {
+        /// When the limit allows the next request.
+        retry_after: Duration,
+        /// Whether it is the caller's global limit rather than a route bucket.
+        global: bool,
     },
     /// Something on our side failed; logged with its cause chain, never shown.
     #[error("internal error: {context}")]
@@ -239,6 +251,17 @@ impl HttpError {
                 }
                 (StatusCode::SERVICE_UNAVAILABLE, body)
             }
+            Self::RateLimited {
+                retry_after,
+                global,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({
+                    "message": "You are being rate limited.",
+                    "retry_after": seconds_in_millis(*retry_after),
+                    "global": global,
+                }),
+            ),
             Self::Internal { .. } => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"message": "500: Internal Server Error", "code": 0}),
@@ -302,15 +325,52 @@ impl IntoResponse for HttpError {
             Self::Unavailable {
                 retry_after: Some(after),
                 ..
+            } => (
+                status,
+                [(header::RETRY_AFTER, retry_after(after))],
+                Json(body),
+            )
+                .into_response(),
+            Self::RateLimited {
+                retry_after: after,
+                global,
             } => {
-                // Whole seconds, rounded up: `Retry-After` takes no fractions.
-                let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-                let value = seconds.max(1).to_string();
-                (status, [(header::RETRY_AFTER, value)], Json(body)).into_response()
+                let scope = if global { "global" } else { "user" };
+                let mut response = (
+                    status,
+                    [
+                        (header::RETRY_AFTER, retry_after(after)),
+                        (HeaderName::from_static(headers::SCOPE), scope.to_owned()),
+                    ],
+                    Json(body),
+                )
+                    .into_response();
+                if global {
+                    response.headers_mut().insert(
+                        HeaderName::from_static(headers::GLOBAL),
+                        HeaderValue::from_static("true"),
+                    );
+                }
+                response
             }
             _ => (status, Json(body)).into_response(),
         }
     }
+}
+
+/// A `Retry-After` value: whole seconds, rounded up (the header takes no fractions),
+/// at least 1.
+fn retry_after(after: Duration) -> String {
+    let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+    seconds.max(1).to_string()
+}
+
+/// `after` in seconds, rounded up to whole milliseconds: the precision of Discord's
+/// `retry_after` and `X-RateLimit-Reset-After`, never shorter than the real wait.
+/// One division of whole milliseconds, so it prints as its three decimals
+/// (`64.57`, not `64.57000000000001`); exact below 2^53 ms (285,000 years).
+pub(crate) fn seconds_in_millis(after: Duration) -> f64 {
+    after.as_nanos().div_ceil(1_000_000) as f64 / 1000.0
 }
 
 /// Field errors in Discord's nested layout, collected before answering 50035.
@@ -411,9 +471,72 @@ impl FormErrors {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use std::time::Duration;
 
-    use super::FormErrors;
+    use axum::body::to_bytes;
+    use axum::response::IntoResponse;
+    use serde_json::{Value, json};
+
+    use super::{FormErrors, HttpError};
+
+    /// The status, the named headers (absent ones as `None`) and the JSON body.
+    async fn answer(error: HttpError, names: &[&str]) -> (u16, Vec<Option<String>>, Value) {
+        let response = error.into_response();
+        let status = response.status().as_u16();
+        let headers = names
+            .iter()
+            .map(|name| {
+                let value = response.headers().get(*name)?;
+                value.to_str().ok().map(str::to_owned)
+            })
+            .collect();
+        let body = to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("a body");
+        (
+            status,
+            headers,
+            serde_json::from_slice(&body).expect("JSON"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_spent_route_bucket_answers_like_discords_user_rate_limit() {
+        let names = ["retry-after", "x-ratelimit-scope", "x-ratelimit-global"];
+        let error = HttpError::RateLimited {
+            retry_after: Duration::from_micros(64_569_400),
+            global: false,
+        };
+        assert_eq!(
+            answer(error, &names).await,
+            (
+                429,
+                vec![Some("65".to_owned()), Some("user".to_owned()), None],
+                json!({"message": "You are being rate limited.", "retry_after": 64.57, "global": false})
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_spent_global_limit_says_so_in_headers_and_body() {
+        let names = ["retry-after", "x-ratelimit-scope", "x-ratelimit-global"];
+        let error = HttpError::RateLimited {
+            retry_after: Duration::from_millis(250),
+            global: true,
+        };
+        assert_eq!(
+            answer(error, &names).await,
+            (
+                429,
+                vec![
+                    Some("1".to_owned()),
+                    Some("global".to_owned()),
+                    Some("true".to_owned())
+                ],
+                json!({"message": "You are being rate limited.", "retry_after": 0.25, "global": true})
+            )
+        );
+    }
 
     #[test]
     fn form_errors_nest_dotted_paths_like_discord() {

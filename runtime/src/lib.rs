@@ -12,6 +12,8 @@
 //! - [`admin`]: the admin HTTP server with `/metrics`, `/healthz` and `/readyz`.
 //! - [`auth`]: password hashing, signing keys and JWKS, access tokens, bot tokens.
 //! - [`http_error`]: Discord-shaped HTTP errors for the write and read APIs.
+//! - [`rate_limit`]: Discord's REST rate limits (per-route buckets, the global limit,
+//!   their headers) as a layer over a service's routes.
 //! - [`issuer`]: fetching the token issuer's JWKS.
 //! - [`kafka`], [`postgres`], [`mongo`]: connection settings, client builders and a
 //!   readiness check for each store.
@@ -28,6 +30,7 @@ pub mod kafka;
 pub mod mongo;
 pub mod postgres;
 pub mod process;
+pub mod rate_limit;
 pub mod readiness;
 pub mod service;
 pub mod telemetry;

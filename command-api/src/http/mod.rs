@@ -20,10 +20,14 @@
 //! [`router`] builds the whole API over an [`ApiState`]; [`ApiState::start`] is the
 //! constructor the `cloudcord` dev stack uses to serve it in-process at `/api`.
 //!
+//! Every route under `/api` is rate limited as Discord's are
+//! (`cloudcord_runtime::rate_limit`): [`ROUTE_LIMITS`] for the routes Discord limits
+//! tighter, `command_api.http.rate_limits` for the rest.
+//!
 //! Not here yet: reads (query-api's), file uploads (`multipart/form-data` bodies
 //! answer 50109), embeds/components/stickers in messages, voice state (a gateway
-//! opcode), rate-limit headers, OAuth2 grants (every `Bearer` token acts with the
-//! user's full rights; scopes are not enforced).
+//! opcode), OAuth2 grants (every `Bearer` token acts with the user's full rights;
+//! scopes are not enforced).
 //!
 //! Tracing: every request gets a span and a W3C `traceparent` (the client's, or a
 //! new one), which rides on the command record as a Kafka header; the processor
@@ -50,6 +54,7 @@ use cloudcord_runtime::auth::{
 };
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
 use cloudcord_schemas::envelope::{Actor, CommandId};
 use cloudcord_schemas::ids::{
     ChannelId, InvalidGeneratorId, Snowflake, SnowflakeGenerator, UserId,
@@ -85,7 +90,32 @@ pub struct HttpSettings {
     pub generate_signing_key: bool,
     /// Most password hashes computed at once (each holds 19 MiB for ~50 ms).
     pub max_concurrent_hashes: usize,
+    /// Rate limits (`[command_api.http.rate_limits]`), over [`ROUTE_LIMITS`].
+    pub rate_limits: RateLimitSettings,
 }
+
+/// The write routes Discord limits tighter than most, with limits close to those its
+/// API reports for them (its docs publish no numbers: bots read the headers). Each
+/// counts per caller and channel or guild; `rate_limits.routes` replaces any of them.
+pub const ROUTE_LIMITS: &[(&str, Quota)] = &[
+    ("POST /channels/{channel_id}/messages", Quota::new(5, 5_000)),
+    (
+        "PATCH /channels/{channel_id}/messages/{message_id}",
+        Quota::new(5, 5_000),
+    ),
+    (
+        "DELETE /channels/{channel_id}/messages/{message_id}",
+        Quota::new(5, 1_000),
+    ),
+    (
+        "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+        Quota::new(1, 250),
+    ),
+    (
+        "PATCH /guilds/{guild_id}/members/{user_id}",
+        Quota::new(10, 10_000),
+    ),
+];
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -97,6 +127,7 @@ impl Default for HttpSettings {
             snowflake_process: 0,
             generate_signing_key: true,
             max_concurrent_hashes: 4,
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -145,6 +176,7 @@ struct Inner {
     hashing: Semaphore,
     projection_timeout: Duration,
     metrics: HttpMetrics,
+    rate_limiter: RateLimiter,
 }
 
 impl ApiState {
@@ -186,6 +218,12 @@ impl ApiState {
         )
         .await?;
         let accounts = Accounts::start(kafka, shutdown).await?;
+        let rate_limiter = RateLimiter::new(
+            crate::NAME,
+            &settings.rate_limits,
+            ROUTE_LIMITS,
+            verifier.clone(),
+        );
         Ok(Self(Arc::new(Inner {
             bus,
             accounts,
@@ -195,6 +233,7 @@ impl ApiState {
             hashing: Semaphore::new(settings.max_concurrent_hashes.max(1)),
             projection_timeout: Duration::from_millis(settings.projection_timeout_ms),
             metrics,
+            rate_limiter,
         })))
     }
 
@@ -206,6 +245,12 @@ impl ApiState {
     /// The metrics (register them with [`HttpMetrics::register`]).
     pub fn metrics(&self) -> &HttpMetrics {
         &self.0.metrics
+    }
+
+    /// The rate limits of the routes (register its counter with
+    /// [`RateLimiter::register`]).
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.0.rate_limiter
     }
 
     /// The accounts projection.
@@ -337,11 +382,13 @@ pub fn router(state: ApiState) -> Router {
 /// the read side's routes (axum allows one fallback per router) and adds
 /// [`not_found`] once.
 pub fn routes(state: ApiState) -> Router {
-    let api = Router::new()
-        .merge(auth::router())
-        .merge(guilds::router())
-        .merge(channels::router())
-        .merge(users::router());
+    let api = state.rate_limiter().limit(
+        Router::new()
+            .merge(auth::router())
+            .merge(guilds::router())
+            .merge(channels::router())
+            .merge(users::router()),
+    );
     Router::new()
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api)
@@ -437,7 +484,7 @@ async fn trace_request(
 }
 
 /// Serves [`router`] on `listener` until `shutdown` is cancelled (tests pass a
-/// listener on port 0).
+/// listener on port 0), with each connection's peer address for the rate limits.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
@@ -446,7 +493,8 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP API listening");
     }
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .map_err(HttpStartError::Serve)

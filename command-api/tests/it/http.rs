@@ -14,18 +14,31 @@ use tokio_util::sync::CancellationToken;
 use crate::support::{Api, Bus};
 
 /// One test's world: topics, a processor and the API.
-struct World {
+pub struct World {
     bus: Arc<Bus>,
-    api: Api,
+    pub api: Api,
     http: reqwest::Client,
     processor: CancellationToken,
 }
 
 impl World {
+    /// The API with rate limits no test reaches.
     async fn new() -> Self {
         let bus = Arc::new(Bus::new().await);
-        let (processor, _handle) = bus.spawn_processor();
         let api = bus.spawn_api().await;
+        Self::over(bus, api)
+    }
+
+    /// The API with `settings`.
+    pub async fn with_settings(settings: cloudcord_command_api::http::HttpSettings) -> Self {
+        let bus = Arc::new(Bus::new().await);
+        let api = bus.spawn_api_with(settings).await;
+        Self::over(bus, api)
+    }
+
+    /// A processor over `bus`, next to `api`.
+    fn over(bus: Arc<Bus>, api: Api) -> Self {
+        let (processor, _handle) = bus.spawn_processor();
         Self {
             bus,
             api,
@@ -47,6 +60,19 @@ impl World {
         body: Body<'_>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
+        let (status, _, value) = self.send(method, path, auth, body, headers).await;
+        (status, value)
+    }
+
+    /// [`Self::call`], also returning the response's headers.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Body<'_>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.api.base));
@@ -65,6 +91,7 @@ impl World {
         };
         let response = request.send().await.expect("request sent");
         let status = response.status();
+        let response_headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body");
         let value = if bytes.is_empty() {
             Value::Null
@@ -72,16 +99,16 @@ impl World {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| panic!("{path}: not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
-        (status, value)
+        (status, response_headers, value)
     }
 
-    async fn post(&self, path: &str, auth: Option<&str>, body: Value) -> (StatusCode, Value) {
+    pub async fn post(&self, path: &str, auth: Option<&str>, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, auth, Body::Json(body), &[])
             .await
     }
 
     /// Registers `username` and returns its `Bearer` authorization.
-    async fn register(&self, username: &str) -> String {
+    pub async fn register(&self, username: &str) -> String {
         let (status, body) = self
             .post(
                 "/api/v10/auth/register",
@@ -94,7 +121,7 @@ impl World {
     }
 
     /// Creates a guild; returns its id and its first text channel's id.
-    async fn guild(&self, auth: &str) -> (String, String) {
+    pub async fn guild(&self, auth: &str) -> (String, String) {
         let (status, guild) = self
             .post("/api/v10/guilds", Some(auth), json!({"name": "Rustaceans"}))
             .await;
@@ -127,13 +154,13 @@ impl Drop for World {
     }
 }
 
-enum Body<'a> {
+pub enum Body<'a> {
     None,
     Json(Value),
     Raw(&'a str),
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]

@@ -4,4 +4,5 @@
 mod http;
 mod message_index;
 mod processor;
+mod rate_limits;
 mod support;

@@ -6,10 +6,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use cloudcord_command_api::http::ROUTE_LIMITS;
 use cloudcord_command_api::processor::metrics::ProcessorMetrics;
 use cloudcord_command_api::processor::{self, ProcessorSettings};
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RouteName, RouteQuota};
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, AggregateType, Authored, CommandEnvelope, CommandId, CommandResult,
     EventHash,
@@ -268,6 +270,34 @@ impl Bus {
     }
 }
 
+/// The API's settings for tests: the default (Discord's) rate limits, and time for
+/// the processor's first assignment, which takes a few seconds.
+pub fn realistic_http_settings() -> cloudcord_command_api::http::HttpSettings {
+    cloudcord_command_api::http::HttpSettings {
+        result_timeout_ms: 60_000,
+        ..cloudcord_command_api::http::HttpSettings::default()
+    }
+}
+
+/// Rate limits no test reaches: every quota, the built-in ones included, at 10,000
+/// requests per second. Tests call routes far faster than a client may; the rate-limit
+/// tests run with the real limits.
+pub fn generous_rate_limits() -> RateLimitSettings {
+    let plenty = Quota::new(10_000, 1_000);
+    RateLimitSettings {
+        global: plenty,
+        default_route: plenty,
+        routes: ROUTE_LIMITS
+            .iter()
+            .map(|(route, _)| RouteQuota {
+                route: RouteName::try_from((*route).to_owned()).expect("a built-in route"),
+                quota: plenty,
+            })
+            .collect(),
+        ..RateLimitSettings::default()
+    }
+}
+
 /// A running HTTP API (real listener on port 0) over a test's topics.
 pub struct Api {
     /// `http://127.0.0.1:<port>`.
@@ -283,12 +313,12 @@ pub struct Api {
 }
 
 impl Bus {
-    /// Starts the HTTP API in this process on port 0, over this test's topics.
+    /// Starts the HTTP API in this process on port 0, over this test's topics, with
+    /// [`generous_rate_limits`].
     pub async fn spawn_api(&self) -> Api {
         self.spawn_api_with(cloudcord_command_api::http::HttpSettings {
-            // The processor's first assignment takes a few seconds.
-            result_timeout_ms: 60_000,
-            ..cloudcord_command_api::http::HttpSettings::default()
+            rate_limits: generous_rate_limits(),
+            ..realistic_http_settings()
         })
         .await
     }

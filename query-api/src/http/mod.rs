@@ -17,7 +17,9 @@
 //! - [`gateway`]: `/gateway`, `/gateway/bot`.
 //!
 //! [`router`] serves all of them under `/api/v10` (and `/api/v9`, which libraries
-//! still use for some calls) over one [`ApiContext`].
+//! still use for some calls) over one [`ApiContext`], every route rate limited as
+//! Discord's are (`cloudcord_runtime::rate_limit`, `query_api.http.rate_limits`:
+//! reads have no tighter built-in limits).
 
 pub mod audit_log;
 pub mod auth;
@@ -38,6 +40,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use cloudcord_runtime::auth::TokenVerifier;
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::rate_limit::{RateLimitSettings, RateLimiter};
 use serde::Deserialize;
 
 use self::read_your_writes::Stores;
@@ -62,6 +65,8 @@ pub struct HttpSettings {
     pub jwks_url: String,
     /// The gateway URL `GET /gateway` and `GET /gateway/bot` hand out.
     pub gateway_url: String,
+    /// Rate limits (`[query_api.http.rate_limits]`).
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Default for HttpSettings {
@@ -72,6 +77,7 @@ impl Default for HttpSettings {
             read_your_writes_timeout_ms: 5_000,
             jwks_url: "http://127.0.0.1:9201/.well-known/jwks.json".to_owned(),
             gateway_url: "ws://127.0.0.1:8080/gateway".to_owned(),
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -87,6 +93,7 @@ struct Inner {
     verifier: TokenVerifier,
     read_your_writes_timeout: Duration,
     gateway_url: String,
+    rate_limiter: RateLimiter,
 }
 
 impl ApiContext {
@@ -99,6 +106,8 @@ impl ApiContext {
         verifier: TokenVerifier,
         settings: &HttpSettings,
     ) -> Self {
+        let rate_limiter =
+            RateLimiter::new(crate::NAME, &settings.rate_limits, &[], verifier.clone());
         Self(Arc::new(Inner {
             read_models,
             documents,
@@ -106,6 +115,7 @@ impl ApiContext {
             verifier,
             read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
             gateway_url: settings.gateway_url.clone(),
+            rate_limiter,
         }))
     }
 
@@ -138,6 +148,12 @@ impl ApiContext {
     pub fn gateway_url(&self) -> &str {
         &self.0.gateway_url
     }
+
+    /// The rate limits of the routes (register its counter with
+    /// [`RateLimiter::register`]).
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.0.rate_limiter
+    }
 }
 
 /// The whole read API with Discord's JSON 404 and 405 for everything else.
@@ -169,7 +185,8 @@ pub fn routes(context: ApiContext) -> Router {
             (context.clone(), Stores::PostgresAndMongo),
             read_your_writes::wait,
         ));
-    let api = relational.merge(documents);
+    // Outermost, so a refused request waits for nothing.
+    let api = context.rate_limiter().limit(relational.merge(documents));
     Router::new()
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api)

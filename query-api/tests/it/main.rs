@@ -6,6 +6,7 @@
 mod access;
 mod messages;
 mod openapi;
+mod rate_limits;
 mod read_your_writes;
 mod routes;
 mod session_starts;

@@ -22,6 +22,7 @@ use cloudcord_runtime::auth::{
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, AggregateType, CommandId, ENVELOPE_VERSION, EventEnvelope, event_id,
 };
@@ -142,24 +143,48 @@ pub struct World {
     pub session_starts: SessionStartSettings,
     pub addr: SocketAddr,
     client: reqwest::Client,
+    /// The API's rate limits (for their counter).
+    pub rate_limiter: RateLimiter,
 }
 
 impl World {
     /// A world with empty read models and the API served with `timeout_ms` for
-    /// read-your-writes waits.
+    /// read-your-writes waits and rate limits no test reaches (tests call routes far
+    /// faster than a client may; the rate-limit tests run with the real limits).
     pub async fn empty(timeout_ms: u64) -> Self {
-        Self::serve(timeout_ms, SessionStartSettings::default()).await
+        Self::serve(Self::unlimited(timeout_ms), SessionStartSettings::default()).await
+    }
+
+    /// HTTP settings with `timeout_ms` for read-your-writes waits and rate limits
+    /// no test reaches.
+    fn unlimited(timeout_ms: u64) -> HttpSettings {
+        let plenty = Quota::new(10_000, 1_000);
+        HttpSettings {
+            read_your_writes_timeout_ms: timeout_ms,
+            rate_limits: RateLimitSettings {
+                global: plenty,
+                default_route: plenty,
+                ..RateLimitSettings::default()
+            },
+            ..HttpSettings::default()
+        }
     }
 
     /// The scenario projected into a fresh world whose gateway allows
     /// `session_starts`' limits (its schema is the world's own).
     pub async fn with_session_starts(session_starts: SessionStartSettings) -> Self {
-        let mut world = Self::serve(2_000, session_starts).await;
+        let mut world = Self::serve(Self::unlimited(2_000), session_starts).await;
         world.apply(scenario()).await;
         world
     }
 
-    async fn serve(timeout_ms: u64, session_starts: SessionStartSettings) -> Self {
+    /// A world with empty read models and the API served with `settings` (its schema
+    /// is the world's own).
+    pub async fn empty_with(settings: HttpSettings) -> Self {
+        Self::serve(settings, SessionStartSettings::default()).await
+    }
+
+    async fn serve(settings: HttpSettings, session_starts: SessionStartSettings) -> Self {
         let stores: Stores = Loader::from_environment()
             .load()
             .expect("the test configuration loads");
@@ -177,8 +202,7 @@ impl World {
         let verifier = TokenVerifier::from_jwks(&issuer.jwks(), &auth).expect("usable JWKS");
         let settings = HttpSettings {
             postgres_schema: schema.clone(),
-            read_your_writes_timeout_ms: timeout_ms,
-            ..HttpSettings::default()
+            ..settings
         };
         let session_starts = SessionStartSettings {
             store_schema: unique("gateway_store"),
@@ -204,10 +228,10 @@ impl World {
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("bound");
+        let rate_limiter = context.rate_limiter().clone();
+        let app = router(context).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
-            axum::serve(listener, router(context))
-                .await
-                .expect("serves");
+            axum::serve(listener, app).await.expect("serves");
         });
         Self {
             pg: PgStore::new(pool),
@@ -221,6 +245,7 @@ impl World {
             session_starts,
             addr,
             client: reqwest::Client::new(),
+            rate_limiter,
         }
     }
 
