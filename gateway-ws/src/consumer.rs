@@ -22,7 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::fanout::Position;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, unix_ms};
 use crate::metrics::RecordOutcome;
 use crate::projected;
 use cloudcord_schemas::ephemeral::Ephemeral;
@@ -117,14 +117,7 @@ impl DispatchSource {
 /// How long ago `message` was produced (by its timestamp; zero without one).
 fn age(message: &impl Message) -> Duration {
     let produced = message.timestamp().to_millis().unwrap_or(i64::MAX);
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX);
-    Duration::from_millis(u64::try_from(now.saturating_sub(produced)).unwrap_or(0))
+    Duration::from_millis(u64::try_from(unix_ms().saturating_sub(produced)).unwrap_or(0))
 }
 
 /// Routes one `projected` record; one that does not decode is skipped (one bad
@@ -182,10 +175,8 @@ fn assign(
             ));
         }
         if let Some(lookback) = lookback {
-            let since = std::time::SystemTime::now()
-                .checked_sub(*lookback)
-                .and_then(|since| since.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(0));
+            let lookback = i64::try_from(lookback.as_millis()).unwrap_or(i64::MAX);
+            let since = unix_ms().saturating_sub(lookback).max(0);
             let mut query = TopicPartitionList::new();
             for partition in position.keys() {
                 query.add_partition_offset(topic, *partition, Offset::Offset(since))?;

@@ -364,11 +364,7 @@ impl Fanout {
                     always_for: None,
                     content: None,
                 };
-                for recipient in recipients {
-                    for slot in hub.sessions_of_user(recipient.id) {
-                        slot.offer(&dispatch);
-                    }
-                }
+                offer_to_recipients(hub, recipients, &dispatch);
             }
         }
     }
@@ -671,10 +667,15 @@ impl Routing {
             | DmChannelEvent::DmRecipientUnblocked(_) => return,
         };
         let dispatch = dispatches::message_event(&message, Scope::Direct, actor, recipients);
-        for recipient in recipients.iter() {
-            for slot in hub.sessions_of_user(recipient.id) {
-                slot.offer(&dispatch);
-            }
+        offer_to_recipients(hub, recipients, &dispatch);
+    }
+}
+
+/// Offers `dispatch` to every session of a DM's two recipients.
+fn offer_to_recipients(hub: &Hub, recipients: &[UserSnapshot; 2], dispatch: &Dispatch) {
+    for recipient in recipients {
+        for slot in hub.sessions_of_user(recipient.id) {
+            slot.offer(dispatch);
         }
     }
 }

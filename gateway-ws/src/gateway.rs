@@ -38,8 +38,8 @@ const STALE: Duration = Duration::from_secs(10);
 /// Most sessions per presence report (a record stays far below Kafka's 1 MB).
 const PRESENCES_PER_REPORT: usize = 500;
 
-/// Now, in Unix milliseconds.
-fn unix_ms() -> i64 {
+/// Now, in Unix milliseconds (presence changes, `ephemeral` record ages).
+pub(crate) fn unix_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
         .unwrap_or(i64::MAX)
 }

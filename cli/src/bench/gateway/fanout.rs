@@ -92,17 +92,10 @@ pub async fn fanout(state_dir: &Path, args: &FanoutArgs) -> anyhow::Result<()> {
                 .map(|&rate| message_count(rate, args.seconds))
                 .sum::<usize>();
         let log = Arc::new(SendLog::new(total, warmup));
-        let mut fleet = Fleet::new(target.url(), args.compress, Some(Arc::clone(&log)))?;
-        let tokens = guild.tokens(args.gateway.members);
-        fleet
-            .grow(&tokens, args.clients, args.gateway.handshake_concurrency)
+        let (fleet, tokens) = args
+            .gateway
+            .timed_fleet(&target, &guild, args.compress, args.clients, &log)
             .await?;
-        if fleet.handshake_retries() > 0 {
-            tracing::warn!(
-                retries = fleet.handshake_retries(),
-                "some handshakes were tried again"
-            );
-        }
         let sender = Sender {
             api,
             channel: guild.channel,

@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use cloudcord_runtime::kafka::KafkaConfig;
 use serde_json::json;
 
-use super::client::{Compression, Fleet, SendLog};
+use super::client::{Compression, SendLog};
 use super::process;
 use super::sender::Sender;
 use super::{GatewayArgs, drained, load_cell, message_count};
@@ -89,17 +89,10 @@ pub async fn latency(
         let warmup = message_count(args.rate, args.warmup_secs);
         let timed = message_count(args.rate, args.seconds);
         let log = Arc::new(SendLog::new(warmup + timed, warmup));
-        let mut fleet = Fleet::new(target.url(), args.compress, Some(Arc::clone(&log)))?;
-        let tokens = guild.tokens(args.gateway.members);
-        fleet
-            .grow(&tokens, args.clients, args.gateway.handshake_concurrency)
+        let (fleet, tokens) = args
+            .gateway
+            .timed_fleet(&target, &guild, args.compress, args.clients, &log)
             .await?;
-        if fleet.handshake_retries() > 0 {
-            tracing::warn!(
-                retries = fleet.handshake_retries(),
-                "some handshakes were tried again"
-            );
-        }
         let clients = fleet.len() as u64;
         let hop = kafka_hop(kafka, args.hop_samples)
             .await

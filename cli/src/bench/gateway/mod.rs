@@ -33,12 +33,13 @@ pub mod sender;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use nix::unistd::Pid;
 
-use self::client::Fleet;
+use self::client::{Compression, Fleet, SendLog};
 use self::guild::BenchGuild;
 use self::process::StartedGateway;
 use super::api::Api;
@@ -101,6 +102,30 @@ impl GatewayArgs {
         .await
         .context("setting up the benchmark guild")?;
         Ok((api, guild))
+    }
+
+    /// `clients` connections to `target`, identified as the guild's members in turn
+    /// and timing the messages of `log`; returns them with the members' tokens.
+    async fn timed_fleet(
+        &self,
+        target: &Target,
+        guild: &BenchGuild,
+        compression: Compression,
+        clients: usize,
+        log: &Arc<SendLog>,
+    ) -> anyhow::Result<(Fleet, Vec<String>)> {
+        let mut fleet = Fleet::new(target.url(), compression, Some(Arc::clone(log)))?;
+        let tokens = guild.tokens(self.members);
+        fleet
+            .grow(&tokens, clients, self.handshake_concurrency)
+            .await?;
+        if fleet.handshake_retries() > 0 {
+            tracing::warn!(
+                retries = fleet.handshake_retries(),
+                "some handshakes were tried again"
+            );
+        }
+        Ok((fleet, tokens))
     }
 
     /// The gateway under test: a new `gateway-ws` process, or the given one.
