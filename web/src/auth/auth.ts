@@ -48,6 +48,15 @@ async function post(path: string, body: unknown): Promise<Session> {
     throw new ApiError(response.status, json.code ?? 0, json.message ?? `${response.status}`, json.errors);
   }
   const session = { token: json.token };
+  // A new account reaches the read models (where the gateway's Identify looks the
+  // user up) a moment after registering answers: a read naming the register's
+  // position waits until it is there.
+  const position = response.headers.get('X-CloudCord-Position');
+  if (position !== null) {
+    await fetch('/api/v10/users/@me', {
+      headers: { Authorization: `Bearer ${session.token}`, 'X-CloudCord-Position': position },
+    });
+  }
   localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
   return session;
 }
