@@ -48,17 +48,26 @@ async function post(path: string, body: unknown): Promise<Session> {
     throw new ApiError(response.status, json.code ?? 0, json.message ?? `${response.status}`, json.errors);
   }
   const session = { token: json.token };
-  // A new account reaches the read models (where the gateway's Identify looks the
-  // user up) a moment after registering answers: a read naming the register's
-  // position waits until it is there.
   const position = response.headers.get('X-CloudCord-Position');
-  if (position !== null) {
-    await fetch('/api/v10/users/@me', {
-      headers: { Authorization: `Bearer ${session.token}`, 'X-CloudCord-Position': position },
-    });
-  }
+  if (position !== null) await waitForAccount(session.token, position);
   localStorage.setItem(STORAGE_KEY, JSON.stringify(session));
   return session;
+}
+
+/** Each read waits a bounded while on the server (503 when the read models are still
+ * behind); this many of them are enough for a busy stack. */
+const ACCOUNT_WAIT_ATTEMPTS = 6;
+
+/** A new account reaches the read models (where the gateway's Identify looks the
+ * user up) a moment after registering answers: a read naming the register's
+ * position returns once it is there. */
+async function waitForAccount(token: string, position: string): Promise<void> {
+  for (let attempt = 0; attempt < ACCOUNT_WAIT_ATTEMPTS; attempt++) {
+    const response = await fetch('/api/v10/users/@me', {
+      headers: { Authorization: `Bearer ${token}`, 'X-CloudCord-Position': position },
+    });
+    if (response.status !== 503) return;
+  }
 }
 
 export function register(username: string, password: string): Promise<Session> {
