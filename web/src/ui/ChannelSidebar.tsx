@@ -5,6 +5,7 @@ import { navigate } from '../router';
 import { useStore } from '../state/hooks';
 import { channelGroups, firstTextChannel } from '../state/selectors';
 import { InviteDialog } from './ServerDialogs';
+import { Icon } from './Icon';
 
 export function ChannelSidebar({
   guild,
@@ -26,7 +27,7 @@ export function ChannelSidebar({
         <h2 title={guild.name}>{guild.name}</h2>
         {inviteChannel !== undefined && (
           <button type="button" className="icon-button" aria-label="Invite people" title="Invite people" onClick={() => { setInviting(true); }}>
-            ＋👤
+            <Icon name="invite" />
           </button>
         )}
       </header>
@@ -65,7 +66,9 @@ function ChannelLink({
     // Voice comes with the SFU's UI; until then the channel is listed, not joinable.
     return (
       <span className="channel voice" aria-disabled="true" title="Voice channels are coming soon">
-        <span className="channel-icon" aria-hidden="true">🔊</span>
+        <span className="channel-icon">
+          <Icon name="speaker" size={18} />
+        </span>
         <span className="channel-name">{name}</span>
         <span className="visually-hidden"> (voice, coming soon)</span>
       </span>
@@ -82,7 +85,9 @@ function ChannelLink({
         onNavigate();
       }}
     >
-      <span className="channel-icon" aria-hidden="true">#</span>
+      <span className="channel-icon">
+        <Icon name="hash" size={18} />
+      </span>
       <span className="channel-name">{name}</span>
     </a>
   );

@@ -5,6 +5,7 @@ import { Composer } from './Composer';
 import { MessageList } from './MessageList';
 import { PaneHeader, type PaneToggles } from './PaneHeader';
 import { TypingIndicator } from './TypingIndicator';
+import { Icon } from './Icon';
 
 /** One text channel: its history, who is typing, and the composer. */
 export function ChatView({ channel, ...toggles }: PaneToggles & { channel: Channel }) {
@@ -14,7 +15,11 @@ export function ChatView({ channel, ...toggles }: PaneToggles & { channel: Chann
     <section className="pane chat" aria-label={`#${name}`}>
       <PaneHeader
         title={name}
-        icon={<span className="channel-icon" aria-hidden="true">#</span>}
+        icon={
+          <span className="channel-icon">
+            <Icon name="hash" />
+          </span>
+        }
         topic={channel.topic ?? null}
         withMembers
         {...toggles}

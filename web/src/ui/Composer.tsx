@@ -4,6 +4,7 @@ import { describeError } from '../api/rest';
 import type { Channel, Message } from '../api/types';
 import { useSession } from '../state/hooks';
 import { displayName } from '../state/selectors';
+import { Icon } from './Icon';
 
 /** Discord's limit on message content. */
 const MAX_CONTENT = 2000;
@@ -65,7 +66,7 @@ export function Composer({
             Replying to <strong>{displayName(replyTo.author)}</strong>
           </span>
           <button type="button" className="icon-button" aria-label="Cancel reply" onClick={onCancelReply}>
-            ✕
+            <Icon name="close" size={16} />
           </button>
         </div>
       )}
@@ -91,7 +92,7 @@ export function Composer({
           onKeyDown={onKeyDown}
         />
         <button type="submit" className="send" aria-label="Send" disabled={draft.trim() === ''}>
-          ➤
+          <Icon name="send" />
         </button>
       </div>
     </form>

@@ -32,6 +32,18 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
   }, [view, route]);
 
   const closeNav = () => { setNavOpen(false); };
+
+  // Escape closes an open drawer, as it closes dialogs.
+  useEffect(() => {
+    if (!navOpen && !membersOpen) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
+      setNavOpen(false);
+      setMembersOpen(false);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => { window.removeEventListener('keydown', onKey); };
+  }, [navOpen, membersOpen]);
   const toggles = {
     onOpenNav: () => { setNavOpen(true); },
     onToggleMembers: () => { setMembersOpen((open) => !open); },

@@ -7,6 +7,7 @@ import { useSession, useStore } from '../state/hooks';
 import { displayName } from '../state/selectors';
 import { Avatar } from './Avatar';
 import { Dialog } from './Dialog';
+import { Icon } from './Icon';
 
 /** The quick reactions offered on every message. */
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🔥', '👀'];
@@ -56,6 +57,8 @@ export function MessageItem({
       className={`message${grouped ? ' grouped' : ''}`}
       aria-label={`${name}, ${when(message.timestamp)}`}
       data-message-id={message.id}
+      // Focusable, so the keyboard reaches its actions (shown on focus, as on hover).
+      tabIndex={0}
     >
       {message.message_reference !== undefined && (
         <div className="reply-preview">
@@ -144,18 +147,18 @@ export function MessageItem({
       </div>
       <div className="message-actions" role="toolbar" aria-label="Message actions">
         <button type="button" className="icon-button" aria-label="Add reaction" aria-expanded={picking} onClick={() => { setPicking(!picking); }}>
-          ☺
+          <Icon name="react" size={18} />
         </button>
         <button type="button" className="icon-button" aria-label="Reply" onClick={() => { onReply(message); }}>
-          ↩
+          <Icon name="reply" size={18} />
         </button>
         {mine && (
           <>
             <button type="button" className="icon-button" aria-label="Edit" onClick={() => { setEditing(true); }}>
-              ✎
+              <Icon name="edit" size={18} />
             </button>
             <button type="button" className="icon-button danger" aria-label="Delete" onClick={() => { setConfirmDelete(true); }}>
-              🗑
+              <Icon name="trash" size={18} />
             </button>
           </>
         )}

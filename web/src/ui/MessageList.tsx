@@ -28,11 +28,24 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
 
-  // Row 0 is the top of the channel: "loading" or "the beginning".
+  const byId = history?.byId;
+  /** The message of row `index` and the one before it (row 0 is the channel's top). */
+  const rowMessages = (index: number) => {
+    const at = (id: Snowflake | undefined) => (id === undefined ? undefined : byId?.[id]);
+    return { message: at(ids[index - 1]), prior: at(ids[index - 2]) };
+  };
+
+  // Row 0 is the top of the channel: "loading" or "the beginning". Close estimates
+  // (a grouped message is one line, a new author's has a header) keep rows from
+  // moving when they are measured.
   const virtualizer = useVirtualizer({
     count: ids.length + 1,
     getScrollElement: () => scroller.current,
-    estimateSize: (index) => (index === 0 ? 96 : 52),
+    estimateSize: (index) => {
+      if (index === 0) return 96;
+      const { message, prior } = rowMessages(index);
+      return message !== undefined && groupedWith(prior, message) ? 24 : 64;
+    },
     getItemKey: (index) => (index === 0 ? 'top' : (ids[index - 1] ?? index)),
     overscan: 8,
   });
@@ -79,7 +92,6 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
     }
   }, [firstId, totalSize]);
 
-  const byId = history?.byId;
   return (
     <div
       ref={scroller}
@@ -101,11 +113,8 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
               </div>
             );
           }
-          const id = ids[item.index - 1];
-          const message = id === undefined ? undefined : byId?.[id];
+          const { message, prior } = rowMessages(item.index);
           if (message === undefined) return null;
-          const previousId = ids[item.index - 2];
-          const prior = previousId === undefined ? undefined : byId?.[previousId];
           return (
             <div
               key={item.key}

@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { Icon } from './Icon';
 
 /** The drawers' toggles, handed to every main pane. */
 export interface PaneToggles {
@@ -19,7 +20,7 @@ export function PaneHeader({
   return (
     <header className="pane-header">
       <button type="button" className="icon-button nav-toggle" aria-label="Open navigation" onClick={onOpenNav}>
-        ☰
+        <Icon name="menu" />
       </button>
       <h1 className="pane-title">
         {icon}
@@ -34,7 +35,7 @@ export function PaneHeader({
           aria-pressed={membersOpen}
           onClick={onToggleMembers}
         >
-          👥
+          <Icon name="members" />
         </button>
       )}
     </header>

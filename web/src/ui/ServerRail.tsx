@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { navigate } from '../router';
 import { useStore } from '../state/hooks';
 import { CreateServerDialog, JoinServerDialog } from './ServerDialogs';
+import { Icon } from './Icon';
 
 export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: string | null; onNavigate: () => void }) {
   const guildIds = useStore((state) => state.guildIds);
@@ -37,10 +38,10 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
       </ul>
       <div className="rail-actions">
         <button type="button" className="rail-icon action" aria-label="Create a server" title="Create a server" onClick={() => { setDialog('create'); }}>
-          +
+          <Icon name="plus" size={24} />
         </button>
         <button type="button" className="rail-icon action" aria-label="Join a server" title="Join a server" onClick={() => { setDialog('join'); }}>
-          ⇥
+          <Icon name="join" size={22} />
         </button>
       </div>
       {dialog === 'create' && <CreateServerDialog onClose={() => { setDialog(null); }} />}

@@ -4,6 +4,7 @@ import type { ChosenStatus } from '../api/types';
 import { useSession, useStore } from '../state/hooks';
 import { displayName } from '../state/selectors';
 import { Avatar } from './Avatar';
+import { Icon } from './Icon';
 
 const STATUSES: { value: ChosenStatus; label: string }[] = [
   { value: 'online', label: 'Online' },
@@ -41,7 +42,7 @@ export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
         </select>
       </div>
       <button type="button" className="icon-button" aria-label="Sign out" title="Sign out" onClick={onSignOut}>
-        ⏻
+        <Icon name="signOut" />
       </button>
     </section>
   );
