@@ -17,22 +17,23 @@ NEXTEST_VERSION := 0.9.151
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
-.PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare
+.PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-up: build ## Start the infrastructure and every service in the foreground (Ctrl-C stops the services)
+up: build web ## Start the infrastructure and every service in the foreground (Ctrl-C stops the services)
 	$(CLOUDCORD) up
 
 down: build ## Stop the stack and the infrastructure
 	$(CLOUDCORD) down
 
-test: tools build ## Provision the infrastructure, then fmt, clippy and every test
+test: tools build ## Provision the infrastructure, then fmt, clippy and every test, then the web client's
 	$(CLOUDCORD) infra up
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo nextest run --workspace --locked
+	$(MAKE) web-test
 
 build: ## Build the cloudcord command (it links every service)
 	cargo build --locked -p cloudcord
@@ -51,6 +52,28 @@ infra-down: build ## Stop the infrastructure
 
 infra-status: build ## Show what runs and whether it is ready
 	$(CLOUDCORD) infra status
+
+# The web client (web/): `npm ci` when the lock changed (downloads cached in ~/.npm),
+# `npm run build` when a source changed; make's timestamps decide both.
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) \
+	web/index.html web/package.json web/vite.config.ts web/tsconfig.json
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+web: web/dist/index.html ## Build the web client into web/dist when it is missing or stale
+
+web-test: build web chromium ## The web client's ESLint, tsc, Vitest, and its browser tests against a real stack
+	cd web && npm run lint && npm run typecheck && npm test && npm run size
+	cd web && CLOUDCORD_BIN=$(CLOUDCORD) npm run e2e
+
+# The browser tests drive Debian's Chromium (tools may not download browsers here);
+# the emoji font makes reactions legible in their screenshots.
+chromium: ## Install Debian's Chromium for the browser tests, when missing
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" != 0 ]; then echo "install Debian's chromium: sudo apt-get install chromium fonts-noto-color-emoji" >&2; exit 1; fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-color-emoji; }
 
 fmt: ## Format the Rust code
 	cargo fmt --all

@@ -3,31 +3,45 @@
 //! served, in-process: `GET`s of the read routes go to query-api, the other methods
 //! under `/api` to command-api (with its JWKS at `/.well-known/jwks.json`), the
 //! Discord gateway's WebSocket is at `/gateway` (what `GET /api/v10/gateway` hands
-//! out), and `/` links every service's readiness endpoint.
+//! out), `/status` links every service's readiness endpoint, and every other `GET`
+//! is the web client: a file of its build (`web/dist`) or, for the client's own
+//! routes (`/channels/…`, `/invite/…`), its `index.html`.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::response::Html;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use cloudcord_query_api as query_api;
+use cloudcord_runtime::http_error::HttpError;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::services::{ServeDir, ServeFile};
 
 /// The `[front_door]` settings section.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct FrontDoorSettings {
     /// Where the dev stack is served.
     pub listen_addr: SocketAddr,
+    /// The web client's build (`npm run build` in `web/`), served at `/`.
+    pub web_dir: PathBuf,
 }
 
 impl Default for FrontDoorSettings {
     fn default() -> Self {
         Self {
             listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            // The dev binary serves the checkout it was built from, whatever the
+            // working directory (`make up` builds `web/dist` there).
+            web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist")),
         }
     }
 }
@@ -68,7 +82,7 @@ pub async fn serve(
     routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<(), FrontDoorError> {
-    let router = router(&services, routes);
+    let router = router(&services, routes, &settings.web_dir);
     let listener = TcpListener::bind(settings.listen_addr)
         .await
         .map_err(|source| FrontDoorError::Bind {
@@ -84,24 +98,85 @@ pub async fn serve(
         .map_err(FrontDoorError::Serve)
 }
 
-/// The front door's routes: the index page, `/healthz`, the write and read APIs, the
-/// gateway, and Discord's JSON 404/405 for every other path and method.
-fn router(services: &[(&'static str, SocketAddr)], routes: Routes) -> Router {
-    let page = Html(index_page(services));
+/// The front door's routes: the status page, `/healthz`, the write and read APIs, the
+/// gateway, the web client for every other `GET`, and Discord's JSON 404/405 for
+/// every other path and method.
+fn router(services: &[(&'static str, SocketAddr)], routes: Routes, web_dir: &Path) -> Router {
+    let page = Html(status_page(services));
+    let web_dir: Arc<Path> = Arc::from(web_dir);
     Router::new()
-        .route("/", get(move || async move { page }))
+        .route("/status", get(move || async move { page }))
         .route("/healthz", get(|| async { "ok" }))
         .merge(routes.writes)
         .merge(routes.reads)
         // `nest_service` keeps `/gateway` and `/gateway/` (twilight adds the slash).
         .nest_service("/gateway", routes.gateway)
-        .fallback(query_api::http::not_found)
-        .method_not_allowed_fallback(|| async {
-            cloudcord_runtime::http_error::HttpError::MethodNotAllowed
-        })
+        .fallback(move |request: Request| web_client(Arc::clone(&web_dir), request))
+        .method_not_allowed_fallback(|| async { HttpError::MethodNotAllowed })
 }
 
-fn index_page(services: &[(&'static str, SocketAddr)]) -> String {
+/// Paths the APIs own: what they do not answer is Discord's JSON 404, never the app.
+const API_PREFIXES: [&str; 3] = ["/api", "/gateway", "/.well-known"];
+
+/// Content-hashed build output (`/assets/index-3f2a….js`) never changes.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Everything else is checked on every load, so a rebuild shows at once.
+const REVALIDATE: &str = "no-cache";
+
+/// A `GET` outside the APIs: a file of the web client's build when the last path
+/// segment names one (it has a dot), else the client's `index.html`, which routes
+/// `/channels/…` and `/invite/…` itself.
+async fn web_client(web_dir: Arc<Path>, request: Request) -> Response {
+    let path = request.uri().path();
+    let api = API_PREFIXES.iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
+    if api || !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return HttpError::NotFound.into_response();
+    }
+    let index = web_dir.join("index.html");
+    if !tokio::fs::try_exists(&index).await.unwrap_or(false) {
+        return (StatusCode::NOT_FOUND, Html(NOT_BUILT)).into_response();
+    }
+    let names_file = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'));
+    let cache = if names_file && path.starts_with("/assets/") {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    let served = if names_file {
+        ServeDir::new(&*web_dir)
+            .append_index_html_on_directories(false)
+            .try_call(request)
+            .await
+    } else {
+        ServeFile::new(index).try_call(request).await
+    };
+    let mut response = match served {
+        Ok(response) => response.map(Body::new),
+        // Missing files are 404s already; this is the disk failing to read one.
+        Err(error) => return HttpError::internal("serving the web client", error).into_response(),
+    };
+    if response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
+    response
+}
+
+/// What `/` says before `web/` was built.
+const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+    <title>CloudCord</title></head><body><h1>The web client is not built</h1><p><code>make up</code> \
+    builds it (or <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code>). The API is at \
+    <code>/api/v10</code>, the gateway at <code>/gateway</code>, the services' readiness at \
+    <a href=\"/status\">/status</a>.</p></body></html>";
+
+fn status_page(services: &[(&'static str, SocketAddr)]) -> String {
     let mut rows = String::new();
     for (name, admin) in services {
         let _ = write!(
@@ -112,7 +187,7 @@ fn index_page(services: &[(&'static str, SocketAddr)]) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>CloudCord</title></head>\
          <body><h1>CloudCord dev stack</h1><p>REST API at <code>/api/v10</code>, gateway at \
-         <code>/gateway</code>; the web client will be served here.</p><ul>{rows}</ul></body></html>"
+         <code>/gateway</code>, the web client at <a href=\"/\">/</a>.</p><ul>{rows}</ul></body></html>"
     )
 }
 
@@ -123,6 +198,18 @@ mod tests {
     use reqwest::{Method, StatusCode};
 
     use super::{Routes, router};
+
+    /// Routes that answer `which` at every method and path they own.
+    fn fake_routes() -> Routes {
+        Routes {
+            writes: Router::new(),
+            reads: Router::new().nest(
+                "/api/v10",
+                Router::new().route("/users/@me", get(|| async { "read" })),
+            ),
+            gateway: Router::new().fallback(get(|| async { "gateway" })),
+        }
+    }
 
     /// Serves `router` on a free port; returns its base URL.
     async fn serve(router: Router) -> String {
@@ -169,6 +256,7 @@ mod tests {
                 reads,
                 gateway,
             },
+            std::path::Path::new("/nonexistent"),
         ))
         .await;
         assert_eq!(
@@ -191,5 +279,75 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn the_web_client_answers_its_files_and_its_routes_but_not_the_apis() {
+        let dir = std::env::temp_dir().join(format!("cloudcord-web-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("assets")).expect("a temp dir");
+        std::fs::write(dir.join("index.html"), "<title>app</title>").expect("index.html");
+        std::fs::write(dir.join("assets/app-1a2b.js"), "console.log(1)").expect("a script");
+        let front = serve(router(&[], fake_routes(), &dir)).await;
+
+        for path in ["/", "/channels/1/2", "/invite/abc", "/login"] {
+            let response = reqwest::get(format!("{front}{path}"))
+                .await
+                .expect("answers");
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
+            assert_eq!(
+                response.text().await.expect("a body"),
+                "<title>app</title>",
+                "{path}"
+            );
+        }
+        let script = reqwest::get(format!("{front}/assets/app-1a2b.js"))
+            .await
+            .expect("answers");
+        assert_eq!(script.status(), StatusCode::OK);
+        assert!(
+            script.headers()["cache-control"]
+                .to_str()
+                .is_ok_and(|v| v.contains("immutable"))
+        );
+        assert!(
+            script.headers()["content-type"]
+                .to_str()
+                .is_ok_and(|v| v.contains("javascript"))
+        );
+        assert_eq!(script.text().await.expect("a body"), "console.log(1)");
+
+        // A missing file is missing, not the app; the APIs keep their JSON 404s.
+        let (code, _) = call(&front, Method::GET, "/assets/gone-9f9f.js").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        for path in ["/api/v10/nowhere", "/api", "/.well-known/nothing"] {
+            let (code, body) = call(&front, Method::GET, path).await;
+            assert_eq!(code, StatusCode::NOT_FOUND, "{path}");
+            assert!(body.contains("404: Not Found"), "{path}: {body}");
+        }
+        let (code, body) = call(&front, Method::POST, "/channels/1").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert!(body.contains("404: Not Found"), "{body}");
+        assert_eq!(
+            call(&front, Method::GET, "/api/v10/users/@me").await.1,
+            "read"
+        );
+        let (code, body) = call(&front, Method::GET, "/status").await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(body.contains("CloudCord dev stack"), "{body}");
+        std::fs::remove_dir_all(&dir).expect("removing the temp dir");
+    }
+
+    #[tokio::test]
+    async fn an_unbuilt_web_client_says_how_to_build_it() {
+        let front = serve(router(
+            &[],
+            fake_routes(),
+            std::path::Path::new("/nonexistent"),
+        ))
+        .await;
+        let (code, body) = call(&front, Method::GET, "/").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert!(body.contains("make up"), "{body}");
     }
 }

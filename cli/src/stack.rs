@@ -32,10 +32,14 @@ use crate::settings::Settings;
 type Tasks = JoinSet<anyhow::Result<()>>;
 
 /// The foreground stack, known by its pid file like the infrastructure's servers.
+/// The file is named after the front door's port: a stack on other ports (the web
+/// client's end-to-end tests beside a `make up`) is another stack on the same
+/// infrastructure, not the same one running twice.
 fn stack_process(settings: &Settings) -> Daemon {
+    let port = settings.front_door.listen_addr.port();
     Daemon {
         component: "stack",
-        pid_file: settings.infra.state_dir.join("stack.pid"),
+        pid_file: settings.infra.state_dir.join(format!("stack-{port}.pid")),
         log: settings.infra.state_dir.join("logs/stack.log"),
     }
 }
@@ -152,7 +156,7 @@ pub async fn run(
             |c: &sfu::Config| c.sfu.admin.listen_addr,
         )?,
     ];
-    let front = settings.front_door;
+    let front = settings.front_door.clone();
     let token = shutdown.clone();
     let routes = front_door::Routes {
         writes,

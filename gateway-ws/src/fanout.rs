@@ -483,27 +483,10 @@ impl Routing {
     /// PRESENCE_UPDATE of `user` in each followed guild they are in.
     fn presence_changed(&self, user: UserId) {
         let visible = self.presences.visible(user);
-        let object = Visible::object(user, visible.as_ref());
         for (guild, followed) in &self.guilds {
-            if !followed.state.members.contains_key(&user) {
-                continue;
+            if followed.state.members.contains_key(&user) {
+                deliver(followed, &presence_update(*guild, user, visible.as_ref()));
             }
-            let mut data = object.clone();
-            data["guild_id"] = serde_json::json!(guild);
-            deliver(
-                followed,
-                &Routed {
-                    dispatch: Dispatch {
-                        event: "PRESENCE_UPDATE",
-                        data: Arc::from(data.to_string()),
-                        scope: Scope::Guild(*guild),
-                        intents: Intents::GUILD_PRESENCES,
-                        always_for: None,
-                        content: None,
-                    },
-                    audience: Audience::Guild,
-                },
-            );
         }
     }
 
@@ -590,6 +573,17 @@ impl Routing {
         let outcome = dispatches::guild_event(&mut followed.state, seq, event, actor);
         for routed in &outcome.routed {
             deliver(followed, routed);
+        }
+        // Someone who joins while online is online to the others from now on (as on
+        // Discord, GUILD_MEMBER_ADD is followed by the member's presence); otherwise
+        // they would look offline until their status next changes.
+        if let GuildEvent::MemberJoined(joined) = event
+            && let Some(visible) = self.presences.visible(joined.user.id)
+        {
+            deliver(
+                followed,
+                &presence_update(guild, joined.user.id, Some(&visible)),
+            );
         }
         if !outcome.unsubscribe.is_empty() {
             let gone: HashSet<UserId> = outcome.unsubscribe.iter().copied().collect();
@@ -681,6 +675,23 @@ fn offer_to_recipients(hub: &Hub, recipients: &[UserSnapshot; 2], dispatch: &Dis
 }
 
 /// Offers `routed` to the followers its audience admits.
+/// PRESENCE_UPDATE of `user` (`None`: offline) for the members of `guild`.
+fn presence_update(guild: GuildId, user: UserId, visible: Option<&Visible>) -> Routed {
+    let mut data = Visible::object(user, visible);
+    data["guild_id"] = serde_json::json!(guild);
+    Routed {
+        dispatch: Dispatch {
+            event: "PRESENCE_UPDATE",
+            data: Arc::from(data.to_string()),
+            scope: Scope::Guild(guild),
+            intents: Intents::GUILD_PRESENCES,
+            always_for: None,
+            content: None,
+        },
+        audience: Audience::Guild,
+    }
+}
+
 fn deliver(followed: &Followed, routed: &Routed) {
     for slot in followed.sessions.values() {
         let admitted = match &routed.audience {

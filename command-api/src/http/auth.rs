@@ -5,7 +5,8 @@
 //!   whose generation must be the bot's current one, from the accounts projection).
 //!   Anything else is `401 {"message": "401: Unauthorized", "code": 0}`.
 //! * `POST /auth/register`: claim the username, register the user, answer
-//!   `{"token"}` like Discord's register.
+//!   `{"token"}` like Discord's register (with `X-CloudCord-Position`, like every
+//!   write, so the client's next read can wait for the new account).
 //! * `POST /auth/login`: `{"login", "password"}` → `{"user_id", "token"}`. An unknown
 //!   login costs as much as a wrong password (`verify_dummy_password`), so timing
 //!   does not reveal which accounts exist.
@@ -18,9 +19,9 @@
 use std::time::SystemTime;
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -38,7 +39,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::Body;
-use super::bus::respond;
+use super::bus::{POSITION_HEADER, respond};
 use super::{ApiState, IdempotencyKey};
 
 /// The OAuth2 client id of CloudCord's own clients (password logins).
@@ -235,10 +236,13 @@ async fn register(
             },
         )
         .await;
-    if !matches!(registered, Ok(Outcome::Accepted { .. })) {
-        release_claim(&state, claim).await;
-        return registered.and_then(respond);
-    }
+    let position = match registered {
+        Ok(Outcome::Accepted { position, .. }) => position,
+        refused => {
+            release_claim(&state, claim).await;
+            return refused.and_then(respond);
+        }
+    };
 
     // Read-your-writes: a login right after this answer must find the account.
     state
@@ -248,7 +252,13 @@ async fn register(
         })
         .await?;
     let token = session_token(&state, user_id)?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": token }))).into_response())
+    let mut response = (StatusCode::CREATED, Json(json!({ "token": token }))).into_response();
+    // Like every write: a read naming this position waits until the read models know
+    // the new user — which the gateway's Identify reads too.
+    if let Some(value) = position.and_then(|p| HeaderValue::from_str(&p.to_string()).ok()) {
+        response.headers_mut().insert(POSITION_HEADER, value);
+    }
+    Ok(response)
 }
 
 /// Gives a claim back after the step that needed it failed (best effort: a claim

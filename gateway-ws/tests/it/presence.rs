@@ -9,7 +9,7 @@ use cloudcord_schemas::ephemeral::{Ephemeral, TypingStarted};
 use cloudcord_schemas::ids::UserId;
 use serde_json::{Value, json};
 
-use crate::support::{ALICE, BOT, Client, GENERAL, GUILD, OWNER, World};
+use crate::support::{ALICE, BOT, Client, GENERAL, GUILD, OWNER, STRANGER, World};
 
 /// GUILDS | GUILD_PRESENCES.
 const PRESENCES: u64 = 1 | 1 << 8;
@@ -89,6 +89,22 @@ async fn presence_follows_the_session_that_changed_last_across_processes() {
         .send(json!({ "op": 3, "d": { "status": "invisible", "activities": [], "since": null, "afk": false } }))
         .await;
     assert_eq!(presence_of(&mut owner, ALICE).await["status"], "offline");
+}
+
+#[tokio::test]
+async fn a_member_who_joins_online_is_online_to_the_others() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut owner, _) = world.identified(&world.token(OWNER), PRESENCES).await;
+    // STRANGER is online (in no guild yet, so nobody is told)…
+    let mut newcomer = world.connect("v=10&encoding=json").await;
+    with_status(&world, &mut newcomer, STRANGER, "idle").await;
+    // …then joins: the members learn of the member and of their presence.
+    world
+        .publish(vec![crate::support::joined(GUILD, STRANGER, false)])
+        .await;
+    let update = presence_of(&mut owner, STRANGER).await;
+    assert_eq!(update["status"], "idle");
+    assert_eq!(update["guild_id"], GUILD.to_string());
 }
 
 #[tokio::test]

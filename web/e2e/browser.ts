@@ -1,0 +1,84 @@
+// Debian's Chromium driven by playwright-core (no browser download), and the steps
+// a person takes in the client, by role and label as assistive technology sees them.
+
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+import { ARTIFACTS } from './stack';
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    // The machine's network reaches only package registries: no background
+    // connections, no update checks.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export interface Person {
+  context: BrowserContext;
+  page: Page;
+  name: string;
+}
+
+export async function person(browser: Browser, baseUrl: string, name: string, viewport = DESKTOP): Promise<Person> {
+  const context = await browser.newContext({ baseURL: baseUrl, viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => {
+    console.error(`[${name}] page error: ${error.message}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error(`[${name}] console: ${message.text()}`);
+  });
+  return { context, page, name };
+}
+
+/** Registers through the login screen and waits for the signed-in layout. */
+export async function register(who: Person, password = 'correct horse battery'): Promise<void> {
+  const { page } = who;
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.getByLabel('Username').fill(who.name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Register' }).click();
+  await page.getByTestId('me').filter({ hasText: who.name }).waitFor();
+}
+
+/** A PNG of what the page shows once settled: transitions finished, and two frames
+ * drawn, so rows measured after a render are where they belong. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = resolve(ARTIFACTS, 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.evaluate(
+    () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))),
+  );
+  await page.screenshot({ path: resolve(dir, `${name}.png`), animations: 'disabled' });
+}
+
+/** The composer of the open channel. */
+export function composer(page: Page) {
+  return page.getByRole('textbox', { name: /^Message #/ });
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  await composer(page).fill(text);
+  await composer(page).press('Enter');
+}
+
+/** The message rows whose text contains `text`. */
+export function messages(page: Page, text: string) {
+  return page.locator('article.message').filter({ hasText: text });
+}

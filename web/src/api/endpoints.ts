@@ -1,0 +1,48 @@
+// The REST calls the client makes, typed; the paths are Discord's. Guilds, channels,
+// members and presences arrive through the gateway (GUILD_CREATE and what follows),
+// so REST is for history and for writes.
+
+import type { RestClient } from './rest';
+import type { Guild, Invite, Message, Snowflake } from './types';
+
+/** One page of history (the server's maximum is 100). */
+export const HISTORY_PAGE = 50;
+
+export function endpoints(rest: RestClient) {
+  const id = encodeURIComponent;
+  return {
+    createGuild: (name: string) => rest.request<Guild>('POST', '/guilds', { name }),
+    createInvite: (channel: Snowflake) =>
+      rest.request<Invite>('POST', `/channels/${id(channel)}/invites`, { max_age: 86400 }),
+    acceptInvite: (code: string) => rest.request<Invite>('POST', `/invites/${id(code)}`),
+
+    /** Newest first, as Discord answers; `before` pages back in time. */
+    messages: (channel: Snowflake, before?: Snowflake) => {
+      const query = new URLSearchParams({ limit: String(HISTORY_PAGE) });
+      if (before !== undefined) query.set('before', before);
+      return rest.request<Message[]>('GET', `/channels/${id(channel)}/messages?${query.toString()}`);
+    },
+    sendMessage: (channel: Snowflake, content: string, nonce: string, replyTo?: Snowflake) =>
+      rest.request<Message>('POST', `/channels/${id(channel)}/messages`, {
+        content,
+        // The nonce makes a retried send (a timeout, a reconnect) create one message.
+        nonce,
+        enforce_nonce: true,
+        ...(replyTo === undefined ? {} : { message_reference: { message_id: replyTo } }),
+      }),
+    editMessage: (channel: Snowflake, message: Snowflake, content: string) =>
+      rest.request<Message>('PATCH', `/channels/${id(channel)}/messages/${id(message)}`, { content }),
+    deleteMessage: (channel: Snowflake, message: Snowflake) =>
+      rest.request<undefined>('DELETE', `/channels/${id(channel)}/messages/${id(message)}`),
+    addReaction: (channel: Snowflake, message: Snowflake, emoji: string) =>
+      rest.request<undefined>('PUT', `/channels/${id(channel)}/messages/${id(message)}/reactions/${id(emoji)}/@me`),
+    removeReaction: (channel: Snowflake, message: Snowflake, emoji: string) =>
+      rest.request<undefined>(
+        'DELETE',
+        `/channels/${id(channel)}/messages/${id(message)}/reactions/${id(emoji)}/@me`,
+      ),
+    typing: (channel: Snowflake) => rest.request<undefined>('POST', `/channels/${id(channel)}/typing`),
+  };
+}
+
+export type Endpoints = ReturnType<typeof endpoints>;

@@ -1,0 +1,97 @@
+// The Discord API v10 objects the client reads, limited to the fields it uses.
+// Snowflakes are strings, as on the wire.
+
+export type Snowflake = string;
+
+export interface User {
+  id: Snowflake;
+  username: string;
+  global_name?: string | null;
+  avatar?: string | null;
+  bot?: boolean;
+}
+
+export interface Guild {
+  id: Snowflake;
+  name: string;
+  icon?: string | null;
+  owner_id?: Snowflake;
+}
+
+export const ChannelType = {
+  GuildText: 0,
+  DM: 1,
+  GuildVoice: 2,
+  GuildCategory: 4,
+} as const;
+
+export interface Channel {
+  id: Snowflake;
+  type: number;
+  guild_id?: Snowflake;
+  name?: string;
+  position?: number;
+  parent_id?: Snowflake | null;
+  topic?: string | null;
+}
+
+export interface Member {
+  user: User;
+  nick?: string | null;
+  roles?: Snowflake[];
+  joined_at?: string;
+}
+
+export type Status = 'online' | 'idle' | 'dnd' | 'offline';
+/** What a user may choose; `invisible` looks `offline` to others. */
+export type ChosenStatus = Exclude<Status, 'offline'> | 'invisible';
+
+export interface Presence {
+  user: { id: Snowflake };
+  status: Status;
+  guild_id?: Snowflake;
+}
+
+export interface Emoji {
+  id: Snowflake | null;
+  name: string | null;
+}
+
+export interface Reaction {
+  emoji: Emoji;
+  count: number;
+  me: boolean;
+}
+
+export interface MessageReference {
+  message_id?: Snowflake;
+  channel_id?: Snowflake;
+  guild_id?: Snowflake;
+}
+
+export interface Message {
+  id: Snowflake;
+  channel_id: Snowflake;
+  guild_id?: Snowflake;
+  author: User;
+  content: string;
+  timestamp: string;
+  edited_timestamp: string | null;
+  reactions?: Reaction[];
+  message_reference?: MessageReference;
+  nonce?: string | number;
+}
+
+export interface Invite {
+  code: string;
+  guild?: Guild;
+  channel?: Channel;
+}
+
+/** GUILD_CREATE's `d`: a guild with what the session may see of it. */
+export interface GuildCreate extends Guild {
+  channels?: Channel[];
+  members?: Member[];
+  presences?: Presence[];
+  unavailable?: boolean;
+}

@@ -1,0 +1,62 @@
+// The client's few routes, on the History API:
+//   /login                         sign in or register
+//   /channels/@me                  signed in, no server open
+//   /channels/{guild}/{channel?}   a server, and one of its channels
+//   /invite/{code}                 join a server by invite
+// The front door answers every such path with index.html (SPA fallback).
+
+import { useSyncExternalStore } from 'react';
+
+export type Route =
+  | { name: 'login' }
+  | { name: 'home' }
+  | { name: 'guild'; guildId: string; channelId: string | null }
+  | { name: 'invite'; code: string };
+
+export function parseRoute(path: string): Route {
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const [first, second, third] = parts;
+  if (first === 'login') return { name: 'login' };
+  if (first === 'invite' && second !== undefined) return { name: 'invite', code: second };
+  if (first === 'channels' && second !== undefined && second !== '@me') {
+    return { name: 'guild', guildId: second, channelId: third ?? null };
+  }
+  return { name: 'home' };
+}
+
+export function routePath(route: Route): string {
+  switch (route.name) {
+    case 'login':
+      return '/login';
+    case 'home':
+      return '/channels/@me';
+    case 'invite':
+      return `/invite/${encodeURIComponent(route.code)}`;
+    case 'guild':
+      return `/channels/${route.guildId}${route.channelId === null ? '' : `/${route.channelId}`}`;
+  }
+}
+
+const listeners = new Set<() => void>();
+
+function subscribe(listener: () => void): () => void {
+  listeners.add(listener);
+  window.addEventListener('popstate', listener);
+  return () => {
+    listeners.delete(listener);
+    window.removeEventListener('popstate', listener);
+  };
+}
+
+export function navigate(route: Route, options: { replace?: boolean } = {}): void {
+  const path = routePath(route);
+  if (path === window.location.pathname) return;
+  if (options.replace === true) window.history.replaceState(null, '', path);
+  else window.history.pushState(null, '', path);
+  for (const listener of listeners) listener();
+}
+
+export function useRoute(): Route {
+  const path = useSyncExternalStore(subscribe, () => window.location.pathname);
+  return parseRoute(path);
+}

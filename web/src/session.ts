@@ -1,0 +1,183 @@
+// The signed-in user's live connection to CloudCord: one store, one REST client and
+// one gateway client, wired together. Components read the store and call these
+// actions (or `api` for one-off writes such as creating a guild); they never build
+// requests or touch sockets themselves.
+
+import { endpoints, HISTORY_PAGE } from './api/endpoints';
+import { RestClient } from './api/rest';
+import type { ChosenStatus, Snowflake } from './api/types';
+import { GatewayClient, type GatewayStatus } from './gateway/client';
+import { CLIENT_INTENTS, sameOriginGateway } from './gateway/protocol';
+import { createStore, type Store } from './state/store';
+
+/** A typing indicator lasts ~10 s, so one POST per 8 s keeps it lit while typing. */
+const TYPING_THROTTLE_MS = 8000;
+/** How long a new or joined guild may take to reach the gateway. */
+const GUILD_WAIT_MS = 15_000;
+/** How often expired typing indicators are swept. */
+const TYPING_SWEEP_MS = 1000;
+
+export type ConnectionListener = (status: GatewayStatus) => void;
+
+export class Session {
+  readonly store: Store = createStore();
+  readonly api;
+  private readonly gateway: GatewayClient;
+  private readonly historyLoads = new Map<Snowflake, Promise<void>>();
+  private readonly lastTyping = new Map<Snowflake, number>();
+  private connection: GatewayStatus = 'connecting';
+  private readonly connectionListeners = new Set<ConnectionListener>();
+  private sweep: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    token: string,
+    /** The token stopped working: the user must sign in again. */
+    onSignedOut: () => void,
+  ) {
+    const rest = new RestClient({ token: () => token, onUnauthorized: onSignedOut });
+    this.api = endpoints(rest);
+    this.gateway = new GatewayClient({
+      url: sameOriginGateway(window.location),
+      token,
+      intents: CLIENT_INTENTS,
+      createSocket: (url) => new WebSocket(url),
+      onDispatch: (event, data) => {
+        this.store.dispatch({ type: 'dispatch', event, data, now: Date.now() });
+      },
+      onStatus: (status) => {
+        this.connection = status;
+        for (const listener of this.connectionListeners) listener(status);
+      },
+      onFatal: (code) => {
+        if (code === 4004) onSignedOut();
+      },
+    });
+  }
+
+  start(): void {
+    window.addEventListener('offline', this.wentOffline);
+    window.addEventListener('online', this.cameOnline);
+    this.sweep = setInterval(() => {
+      this.store.dispatch({ type: 'typing-expired', now: Date.now() });
+    }, TYPING_SWEEP_MS);
+    this.gateway.start();
+  }
+
+  stop(): void {
+    window.removeEventListener('offline', this.wentOffline);
+    window.removeEventListener('online', this.cameOnline);
+    if (this.sweep !== null) clearInterval(this.sweep);
+    this.gateway.stop();
+  }
+
+  private readonly wentOffline = () => {
+    this.gateway.offline();
+  };
+
+  private readonly cameOnline = () => {
+    this.gateway.online();
+  };
+
+  connectionStatus(): GatewayStatus {
+    return this.connection;
+  }
+
+  onConnection(listener: ConnectionListener): () => void {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
+  }
+
+  /** Loads the latest page of `channelId` unless some history is already there (a
+   * fresh READY drops cached history, so the open channel asks again). */
+  ensureHistory(channelId: Snowflake): Promise<void> {
+    if (this.store.getState().messages[channelId] !== undefined) return Promise.resolve();
+    return this.loadPage(channelId, undefined);
+  }
+
+  /** Loads the page before the oldest loaded message. */
+  loadOlder(channelId: Snowflake): Promise<void> {
+    const channel = this.store.getState().messages[channelId];
+    if (channel?.hasMore === false) return Promise.resolve();
+    return this.loadPage(channelId, channel?.ids[0]);
+  }
+
+  private loadPage(channelId: Snowflake, before: Snowflake | undefined): Promise<void> {
+    const pending = this.historyLoads.get(channelId);
+    if (pending !== undefined) return pending;
+    const load = this.api
+      .messages(channelId, before)
+      .then((messages) => {
+        this.store.dispatch({ type: 'history', channelId, messages, requested: HISTORY_PAGE });
+      })
+      .finally(() => this.historyLoads.delete(channelId));
+    this.historyLoads.set(channelId, load);
+    return load;
+  }
+
+  async send(channelId: Snowflake, content: string, replyTo?: Snowflake): Promise<void> {
+    this.lastTyping.delete(channelId);
+    const message = await this.api.sendMessage(channelId, content, newNonce(), replyTo);
+    this.store.dispatch({ type: 'message', message });
+  }
+
+  async edit(channelId: Snowflake, messageId: Snowflake, content: string): Promise<void> {
+    const message = await this.api.editMessage(channelId, messageId, content);
+    this.store.dispatch({ type: 'message', message });
+  }
+
+  async delete(channelId: Snowflake, messageId: Snowflake): Promise<void> {
+    await this.api.deleteMessage(channelId, messageId);
+    this.store.dispatch({
+      type: 'dispatch',
+      event: 'MESSAGE_DELETE',
+      data: { id: messageId, channel_id: channelId },
+      now: Date.now(),
+    });
+  }
+
+  /** Adds or removes the user's reaction; the count changes when the gateway says so. */
+  async toggleReaction(channelId: Snowflake, messageId: Snowflake, emoji: string, mine: boolean): Promise<void> {
+    if (mine) await this.api.removeReaction(channelId, messageId, emoji);
+    else await this.api.addReaction(channelId, messageId, emoji);
+  }
+
+  /** Tells the channel the user is typing, at most once per throttle window. */
+  typing(channelId: Snowflake): void {
+    const now = Date.now();
+    const last = this.lastTyping.get(channelId) ?? 0;
+    if (now - last < TYPING_THROTTLE_MS) return;
+    this.lastTyping.set(channelId, now);
+    // Best effort: a lost typing notice costs nothing.
+    this.api.typing(channelId).catch(() => undefined);
+  }
+
+  /** Resolves once the guild's GUILD_CREATE has arrived: a guild just created or
+   * joined through REST reaches the gateway a moment later. */
+  waitForGuild(guildId: Snowflake, timeoutMs = GUILD_WAIT_MS): Promise<void> {
+    const arrived = () => this.store.getState().guilds[guildId] !== undefined;
+    if (arrived()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new Error('The server did not arrive in time; try reloading.'));
+      }, timeoutMs);
+      const unsubscribe = this.store.subscribe(() => {
+        if (!arrived()) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      });
+    });
+  }
+
+  setStatus(status: ChosenStatus): void {
+    this.store.dispatch({ type: 'status', status });
+    this.gateway.setPresence(status);
+  }
+}
+
+/** A message nonce: unique per send, at most 25 characters (Discord's limit). */
+function newNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(10));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}

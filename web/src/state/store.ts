@@ -1,0 +1,374 @@
+// The client's state and the pure functions that change it. Everything the UI shows
+// about guilds, channels, members, presence, typing and messages is here; the
+// gateway's dispatches and REST answers are applied through `reduce`, never by
+// components. A message is known by its id, so the same message from a REST answer,
+// a live MESSAGE_CREATE and a resumed session's replay is stored once.
+
+import type {
+  Channel,
+  ChosenStatus,
+  Emoji,
+  Guild,
+  GuildCreate,
+  Member,
+  Message,
+  Presence,
+  Snowflake,
+  Status,
+  User,
+} from '../api/types';
+import { compareIds } from './snowflake';
+
+/** How long a TYPING_START shows (Discord: about 10 s, unless a message comes first). */
+export const TYPING_MS = 10_000;
+
+export interface ChannelMessages {
+  /** Oldest first. */
+  ids: Snowflake[];
+  byId: Record<Snowflake, Message>;
+  /** Whether older messages may exist on the server. */
+  hasMore: boolean;
+  /** Deleted ids, so a late history page cannot bring them back. */
+  deleted: Record<Snowflake, true>;
+}
+
+export interface State {
+  me: User | null;
+  myStatus: ChosenStatus;
+  /** Ids of the user's guilds in READY order, then joins. */
+  guildIds: Snowflake[];
+  /** Guilds whose GUILD_CREATE arrived (an id in `guildIds` without one is loading). */
+  guilds: Record<Snowflake, Guild>;
+  channels: Record<Snowflake, Channel>;
+  members: Record<Snowflake, Record<Snowflake, Member>>;
+  presences: Record<Snowflake, Status>;
+  messages: Record<Snowflake, ChannelMessages>;
+  /** channel → user → when the indicator expires (ms). */
+  typing: Record<Snowflake, Record<Snowflake, number>>;
+  /** READY arrived at least once (until then, membership is unknown). */
+  ready: boolean;
+}
+
+export const initialState: State = {
+  me: null,
+  myStatus: 'online',
+  guildIds: [],
+  guilds: {},
+  channels: {},
+  members: {},
+  presences: {},
+  messages: {},
+  typing: {},
+  ready: false,
+};
+
+export type Action =
+  | { type: 'dispatch'; event: string; data: unknown; now: number }
+  /** A page of history, newest first as the API answers; `requested` is the page size. */
+  | { type: 'history'; channelId: Snowflake; messages: Message[]; requested: number }
+  /** A message this client wrote (the REST answer), before or after its dispatch. */
+  | { type: 'message'; message: Message }
+  | { type: 'status'; status: ChosenStatus }
+  | { type: 'typing-expired'; now: number };
+
+export function reduce(state: State, action: Action): State {
+  switch (action.type) {
+    case 'dispatch':
+      return applyDispatch(state, action.event, action.data, action.now);
+    case 'history':
+      return applyHistory(state, action.channelId, action.messages, action.requested);
+    case 'message':
+      return upsertMessage(state, action.message);
+    case 'status':
+      return { ...state, myStatus: action.status };
+    case 'typing-expired':
+      return expireTyping(state, action.now);
+  }
+}
+
+/** `record` without `key` (a copy; the store never mutates). */
+function omit<T>(record: Record<string, T>, key: string): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).filter(([known]) => known !== key));
+}
+
+function emptyChannel(): ChannelMessages {
+  return { ids: [], byId: {}, hasMore: true, deleted: {} };
+}
+
+function channelMessages(state: State, channelId: Snowflake): ChannelMessages {
+  return state.messages[channelId] ?? emptyChannel();
+}
+
+/** Inserts `id` into the ascending `ids`, keeping them unique. */
+function insertId(ids: Snowflake[], id: Snowflake): Snowflake[] {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const at = ids[mid] as Snowflake;
+    const order = compareIds(at, id);
+    if (order === 0) return ids;
+    if (order < 0) low = mid + 1;
+    else high = mid;
+  }
+  return [...ids.slice(0, low), id, ...ids.slice(low)];
+}
+
+/** The newer of two versions of one message (an edit beats the original). */
+function newer(known: Message | undefined, incoming: Message): Message {
+  if (known === undefined) return incoming;
+  const knownEdit = known.edited_timestamp ?? '';
+  const incomingEdit = incoming.edited_timestamp ?? '';
+  // Reactions change without an edit; take the incoming ones unless it is older.
+  return incomingEdit >= knownEdit ? { ...known, ...incoming } : known;
+}
+
+function upsertMessage(state: State, message: Message): State {
+  const channel = channelMessages(state, message.channel_id);
+  if (channel.deleted[message.id]) return state;
+  const known = channel.byId[message.id];
+  const merged = newer(known, message);
+  if (merged === known) return state;
+  const typing = withoutTyping(state.typing, message.channel_id, message.author.id);
+  return {
+    ...state,
+    typing,
+    messages: {
+      ...state.messages,
+      [message.channel_id]: {
+        ...channel,
+        ids: known === undefined ? insertId(channel.ids, message.id) : channel.ids,
+        byId: { ...channel.byId, [message.id]: merged },
+      },
+    },
+  };
+}
+
+function applyHistory(state: State, channelId: Snowflake, page: Message[], requested: number): State {
+  let next = state;
+  for (const message of page) next = upsertMessage(next, message);
+  const channel = channelMessages(next, channelId);
+  // A short page reached the beginning of the channel.
+  const hasMore = page.length >= requested;
+  return { ...next, messages: { ...next.messages, [channelId]: { ...channel, hasMore } } };
+}
+
+function removeMessage(state: State, channelId: Snowflake, id: Snowflake): State {
+  const channel = channelMessages(state, channelId);
+  const byId = omit(channel.byId, id);
+  return {
+    ...state,
+    messages: {
+      ...state.messages,
+      [channelId]: {
+        ...channel,
+        ids: channel.ids.filter((known) => known !== id),
+        byId,
+        deleted: { ...channel.deleted, [id]: true },
+      },
+    },
+  };
+}
+
+function sameEmoji(a: Emoji, b: Emoji): boolean {
+  return a.id !== null || b.id !== null ? a.id === b.id : a.name === b.name;
+}
+
+interface ReactionEvent {
+  user_id: Snowflake;
+  channel_id: Snowflake;
+  message_id: Snowflake;
+  emoji: Emoji;
+}
+
+function applyReaction(state: State, event: ReactionEvent, delta: 1 | -1): State {
+  const channel = state.messages[event.channel_id];
+  const message = channel?.byId[event.message_id];
+  if (channel === undefined || message === undefined) return state;
+  const mine = event.user_id === state.me?.id;
+  const reactions = [...(message.reactions ?? [])];
+  const index = reactions.findIndex((reaction) => sameEmoji(reaction.emoji, event.emoji));
+  const current = index >= 0 ? reactions[index] : undefined;
+  if (current === undefined) {
+    if (delta < 0) return state;
+    reactions.push({ emoji: event.emoji, count: 1, me: mine });
+  } else {
+    const count = current.count + delta;
+    const updated = { ...current, count, me: mine ? delta > 0 : current.me };
+    if (count <= 0) reactions.splice(index, 1);
+    else reactions[index] = updated;
+  }
+  return {
+    ...state,
+    messages: {
+      ...state.messages,
+      [event.channel_id]: { ...channel, byId: { ...channel.byId, [message.id]: { ...message, reactions } } },
+    },
+  };
+}
+
+function withoutTyping(
+  typing: State['typing'],
+  channelId: Snowflake,
+  userId: Snowflake,
+): State['typing'] {
+  const channel = typing[channelId];
+  if (channel?.[userId] === undefined) return typing;
+  return { ...typing, [channelId]: omit(channel, userId) };
+}
+
+function expireTyping(state: State, now: number): State {
+  let changed = false;
+  const typing: State['typing'] = {};
+  for (const [channelId, users] of Object.entries(state.typing)) {
+    const live: Record<Snowflake, number> = {};
+    for (const [userId, until] of Object.entries(users)) {
+      if (until > now) live[userId] = until;
+      else changed = true;
+    }
+    typing[channelId] = live;
+  }
+  return changed ? { ...state, typing } : state;
+}
+
+function applyGuildCreate(state: State, guild: GuildCreate): State {
+  const { channels = [], members = [], presences = [], ...rest } = guild;
+  // A repeated GUILD_CREATE (after a fresh READY) replaces what the guild had.
+  const channelMap = withoutGuild(state.channels, guild.id);
+  for (const channel of channels) channelMap[channel.id] = { ...channel, guild_id: guild.id };
+  const memberMap: Record<Snowflake, Member> = {};
+  for (const member of members) memberMap[member.user.id] = member;
+  const presenceMap = { ...state.presences };
+  for (const presence of presences) presenceMap[presence.user.id] = presence.status;
+  return {
+    ...state,
+    guildIds: state.guildIds.includes(guild.id) ? state.guildIds : [...state.guildIds, guild.id],
+    guilds: { ...state.guilds, [guild.id]: rest },
+    channels: channelMap,
+    members: { ...state.members, [guild.id]: memberMap },
+    presences: presenceMap,
+  };
+}
+
+function withoutGuild(channels: State['channels'], guildId: Snowflake): State['channels'] {
+  return Object.fromEntries(Object.entries(channels).filter(([, channel]) => channel.guild_id !== guildId));
+}
+
+function removeGuild(state: State, guildId: Snowflake): State {
+  return {
+    ...state,
+    guildIds: state.guildIds.filter((id) => id !== guildId),
+    guilds: omit(state.guilds, guildId),
+    members: omit(state.members, guildId),
+    channels: withoutGuild(state.channels, guildId),
+  };
+}
+
+function setMember(state: State, guildId: Snowflake, member: Member): State {
+  return {
+    ...state,
+    members: { ...state.members, [guildId]: { ...state.members[guildId], [member.user.id]: member } },
+  };
+}
+
+interface Ready {
+  user: User;
+  guilds: { id: Snowflake }[];
+}
+
+function applyDispatch(state: State, event: string, data: unknown, now: number): State {
+  switch (event) {
+    case 'READY': {
+      const ready = data as Ready;
+      // A fresh session (first, or after the old one could not be resumed): guilds
+      // come again, one GUILD_CREATE each. What was missed in between was not
+      // replayed, so cached history may have gaps: it is dropped, and the open
+      // channel loads again (a resumed session keeps everything).
+      return {
+        ...initialState,
+        myStatus: state.myStatus,
+        me: ready.user,
+        guildIds: ready.guilds.map((guild) => guild.id),
+        ready: true,
+      };
+    }
+    case 'GUILD_CREATE':
+      return applyGuildCreate(state, data as GuildCreate);
+    case 'GUILD_UPDATE': {
+      const guild = data as Guild;
+      return { ...state, guilds: { ...state.guilds, [guild.id]: { ...state.guilds[guild.id], ...guild } } };
+    }
+    case 'GUILD_DELETE':
+      return removeGuild(state, (data as { id: Snowflake }).id);
+    case 'CHANNEL_CREATE':
+    case 'CHANNEL_UPDATE': {
+      const channel = data as Channel;
+      return { ...state, channels: { ...state.channels, [channel.id]: channel } };
+    }
+    case 'CHANNEL_DELETE':
+      return { ...state, channels: omit(state.channels, (data as Channel).id) };
+    case 'GUILD_MEMBER_ADD':
+    case 'GUILD_MEMBER_UPDATE': {
+      const member = data as Member & { guild_id: Snowflake };
+      return setMember(state, member.guild_id, member);
+    }
+    case 'GUILD_MEMBER_REMOVE': {
+      const { guild_id: guildId, user } = data as { guild_id: Snowflake; user: User };
+      return { ...state, members: { ...state.members, [guildId]: omit(state.members[guildId] ?? {}, user.id) } };
+    }
+    case 'PRESENCE_UPDATE': {
+      const presence = data as Presence;
+      return { ...state, presences: { ...state.presences, [presence.user.id]: presence.status } };
+    }
+    case 'MESSAGE_CREATE':
+    case 'MESSAGE_UPDATE':
+      return upsertMessage(state, data as Message);
+    case 'MESSAGE_DELETE': {
+      const { id, channel_id: channelId } = data as { id: Snowflake; channel_id: Snowflake };
+      return removeMessage(state, channelId, id);
+    }
+    case 'MESSAGE_DELETE_BULK': {
+      const { ids, channel_id: channelId } = data as { ids: Snowflake[]; channel_id: Snowflake };
+      return ids.reduce((next, id) => removeMessage(next, channelId, id), state);
+    }
+    case 'MESSAGE_REACTION_ADD':
+      return applyReaction(state, data as ReactionEvent, 1);
+    case 'MESSAGE_REACTION_REMOVE':
+      return applyReaction(state, data as ReactionEvent, -1);
+    case 'TYPING_START': {
+      const { channel_id: channelId, user_id: userId } = data as { channel_id: Snowflake; user_id: Snowflake };
+      if (userId === state.me?.id) return state;
+      return {
+        ...state,
+        typing: { ...state.typing, [channelId]: { ...state.typing[channelId], [userId]: now + TYPING_MS } },
+      };
+    }
+    default:
+      return state;
+  }
+}
+
+/** A tiny external store for React's `useSyncExternalStore`. */
+export interface Store {
+  getState: () => State;
+  dispatch: (action: Action) => void;
+  subscribe: (listener: () => void) => () => void;
+}
+
+export function createStore(state: State = initialState): Store {
+  let current = state;
+  const listeners = new Set<() => void>();
+  return {
+    getState: () => current,
+    dispatch(action) {
+      const next = reduce(current, action);
+      if (next === current) return;
+      current = next;
+      for (const listener of listeners) listener();
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

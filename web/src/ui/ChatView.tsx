@@ -1,0 +1,32 @@
+import { useState } from 'react';
+
+import type { Channel, Message } from '../api/types';
+import { Composer } from './Composer';
+import { MessageList } from './MessageList';
+import { PaneHeader, type PaneToggles } from './PaneHeader';
+import { TypingIndicator } from './TypingIndicator';
+import { Icon } from './Icon';
+
+/** One text channel: its history, who is typing, and the composer. */
+export function ChatView({ channel, ...toggles }: PaneToggles & { channel: Channel }) {
+  const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const name = channel.name ?? channel.id;
+  return (
+    <section className="pane chat" aria-label={`#${name}`}>
+      <PaneHeader
+        title={name}
+        icon={
+          <span className="channel-icon">
+            <Icon name="hash" />
+          </span>
+        }
+        topic={channel.topic ?? null}
+        withMembers
+        {...toggles}
+      />
+      <MessageList channel={channel} onReply={setReplyTo} />
+      <TypingIndicator channelId={channel.id} guildId={channel.guild_id} />
+      <Composer channel={channel} replyTo={replyTo} onCancelReply={() => { setReplyTo(null); }} />
+    </section>
+  );
+}

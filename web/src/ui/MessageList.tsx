@@ -1,0 +1,177 @@
+// The channel's history, virtualized: only the rows in view (plus a margin) are in
+// the DOM, however long the history. Scrolling to the top loads the page before the
+// oldest message, and the rows in view stay where they are while it lands above.
+// At the bottom the list follows new messages; scrolled up, nothing moves when
+// they arrive.
+
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+
+import { describeError } from '../api/rest';
+import type { Channel, Message, Snowflake } from '../api/types';
+import { useSession, useStore } from '../state/hooks';
+import { MessageItem } from './MessageItem';
+
+/** Within this many pixels of the end counts as "at the bottom". */
+const BOTTOM_SLACK = 32;
+/** Messages by one author within this long are grouped under one header. */
+const GROUP_MS = 7 * 60 * 1000;
+const NO_IDS: Snowflake[] = [];
+
+export function MessageList({ channel, onReply }: { channel: Channel; onReply: (message: Message) => void }) {
+  const session = useSession();
+  const history = useStore((state) => state.messages[channel.id]);
+  const ids = history?.ids ?? NO_IDS;
+  const hasMore = history?.hasMore ?? true;
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const scroller = useRef<HTMLDivElement>(null);
+  const atBottom = useRef(true);
+
+  const byId = history?.byId;
+  /** The message of row `index` and the one before it (row 0 is the channel's top). */
+  const rowMessages = (index: number) => {
+    const at = (id: Snowflake | undefined) => (id === undefined ? undefined : byId?.[id]);
+    return { message: at(ids[index - 1]), prior: at(ids[index - 2]) };
+  };
+
+  // Row 0 is the top of the channel: "loading" or "the beginning". Close estimates
+  // (a grouped message is one line, a new author's has a header) keep rows from
+  // moving when they are measured.
+  const virtualizer = useVirtualizer({
+    count: ids.length + 1,
+    getScrollElement: () => scroller.current,
+    estimateSize: (index) => {
+      if (index === 0) return 96;
+      const { message, prior } = rowMessages(index);
+      return message !== undefined && groupedWith(prior, message) ? 24 : 64;
+    },
+    getItemKey: (index) => (index === 0 ? 'top' : (ids[index - 1] ?? index)),
+    overscan: 8,
+  });
+
+  /** The latest page when nothing is loaded, else the page before the oldest. */
+  const load = useCallback(
+    (older: boolean) => {
+      setLoading(true);
+      const request = older ? session.loadOlder(channel.id) : session.ensureHistory(channel.id);
+      request
+        .then(() => { setError(null); })
+        .catch((caught: unknown) => { setError(describeError(caught)); })
+        .finally(() => { setLoading(false); });
+    },
+    [session, channel.id],
+  );
+
+  // The latest page, once per channel (and again after a fresh READY dropped it).
+  const loaded = history !== undefined;
+  useEffect(() => {
+    if (!loaded) load(false);
+  }, [loaded, load]);
+
+  // The top row in view: fetch older messages.
+  const items = virtualizer.getVirtualItems();
+  const topInView = items[0]?.index === 0;
+  useEffect(() => {
+    if (topInView && loaded && hasMore && !loading && error === null) load(true);
+  }, [topInView, loaded, hasMore, loading, error, load]);
+
+  // Older messages landed above: shift by what they added, so the rows in view stay.
+  const firstId = ids[0];
+  const totalSize = virtualizer.getTotalSize();
+  const previous = useRef({ firstId, totalSize });
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    const before = previous.current;
+    previous.current = { firstId, totalSize };
+    if (element === null) return;
+    if (atBottom.current) {
+      element.scrollTop = element.scrollHeight;
+    } else if (before.firstId !== undefined && firstId !== before.firstId) {
+      element.scrollTop += totalSize - before.totalSize;
+    }
+  }, [firstId, totalSize]);
+
+  return (
+    <div
+      ref={scroller}
+      className="messages-scroll"
+      tabIndex={0}
+      aria-label={`Messages in #${channel.name ?? channel.id}`}
+      onScroll={(event) => {
+        const element = event.currentTarget;
+        atBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < BOTTOM_SLACK;
+      }}
+    >
+      <div className="messages" role="list" style={{ height: totalSize }}>
+        {items.map((item) => {
+          const style = { transform: `translateY(${item.start}px)` };
+          if (item.index === 0) {
+            return (
+              <div key={item.key} ref={virtualizer.measureElement} data-index={0} className="row" style={style}>
+                <ChannelTop name={channel.name ?? ''} hasMore={hasMore} error={error} onRetry={() => { load(loaded); }} />
+              </div>
+            );
+          }
+          const { message, prior } = rowMessages(item.index);
+          if (message === undefined) return null;
+          return (
+            <div
+              key={item.key}
+              ref={virtualizer.measureElement}
+              data-index={item.index}
+              className="row"
+              style={style}
+              role="listitem"
+              aria-setsize={ids.length}
+              aria-posinset={item.index}
+            >
+              <MessageItem
+                message={message}
+                grouped={groupedWith(prior, message)}
+                replyTo={message.message_reference?.message_id === undefined ? undefined : byId?.[message.message_reference.message_id]}
+                onReply={onReply}
+              />
+            </div>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+function groupedWith(prior: Message | undefined, message: Message): boolean {
+  if (prior === undefined || prior.author.id !== message.author.id) return false;
+  if (message.message_reference !== undefined) return false;
+  return Date.parse(message.timestamp) - Date.parse(prior.timestamp) < GROUP_MS;
+}
+
+function ChannelTop({
+  name,
+  hasMore,
+  error,
+  onRetry,
+}: {
+  name: string;
+  hasMore: boolean;
+  error: string | null;
+  onRetry: () => void;
+}) {
+  if (error !== null) {
+    return (
+      <div className="channel-top" role="alert">
+        <p className="form-error">Could not load messages: {error}</p>
+        <button type="button" onClick={onRetry}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+  if (hasMore) return <div className="channel-top muted" role="status">Loading messages…</div>;
+  return (
+    <div className="channel-top">
+      <h2>Welcome to #{name}!</h2>
+      <p className="muted">This is the start of the #{name} channel.</p>
+    </div>
+  );
+}

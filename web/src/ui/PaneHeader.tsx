@@ -1,0 +1,43 @@
+import type { ReactNode } from 'react';
+import { Icon } from './Icon';
+
+/** The drawers' toggles, handed to every main pane. */
+export interface PaneToggles {
+  onOpenNav: () => void;
+  onToggleMembers: () => void;
+  membersOpen: boolean;
+}
+
+export function PaneHeader({
+  title,
+  icon,
+  topic,
+  onOpenNav,
+  onToggleMembers,
+  membersOpen,
+  withMembers = false,
+}: PaneToggles & { title: string; icon?: ReactNode; topic?: string | null; withMembers?: boolean }) {
+  return (
+    <header className="pane-header">
+      <button type="button" className="icon-button nav-toggle" aria-label="Open navigation" onClick={onOpenNav}>
+        <Icon name="menu" />
+      </button>
+      <h1 className="pane-title">
+        {icon}
+        {title}
+      </h1>
+      {topic !== undefined && topic !== null && topic !== '' && <p className="pane-topic">{topic}</p>}
+      {withMembers && (
+        <button
+          type="button"
+          className="icon-button members-toggle"
+          aria-label="Member list"
+          aria-pressed={membersOpen}
+          onClick={onToggleMembers}
+        >
+          <Icon name="members" />
+        </button>
+      )}
+    </header>
+  );
+}

@@ -1,0 +1,49 @@
+import { useId } from 'react';
+
+import type { ChosenStatus } from '../api/types';
+import { useSession, useStore } from '../state/hooks';
+import { displayName } from '../state/selectors';
+import { Avatar } from './Avatar';
+import { Icon } from './Icon';
+
+const STATUSES: { value: ChosenStatus; label: string }[] = [
+  { value: 'online', label: 'Online' },
+  { value: 'idle', label: 'Idle' },
+  { value: 'dnd', label: 'Do Not Disturb' },
+  { value: 'invisible', label: 'Invisible' },
+];
+
+export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
+  const session = useSession();
+  const me = useStore((state) => state.me);
+  const status = useStore((state) => state.myStatus);
+  const selectId = useId();
+  if (me === null) return <section className="user-panel" aria-label="You" />;
+  const name = displayName(me);
+  return (
+    <section className="user-panel" aria-label="You">
+      <Avatar id={me.id} name={name} size={32} status={status === 'invisible' ? 'offline' : status} />
+      <div className="user-panel-text">
+        <span className="user-panel-name" data-testid="me">{name}</span>
+        <label htmlFor={selectId} className="visually-hidden">
+          Status
+        </label>
+        <select
+          id={selectId}
+          className="status-select"
+          value={status}
+          onChange={(event) => { session.setStatus(event.target.value as ChosenStatus); }}
+        >
+          {STATUSES.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      </div>
+      <button type="button" className="icon-button" aria-label="Sign out" title="Sign out" onClick={onSignOut}>
+        <Icon name="signOut" />
+      </button>
+    </section>
+  );
+}
