@@ -47,9 +47,10 @@ pub(crate) fn unix_ms() -> i64 {
 /// How an Identify or a Resume ended when it started or resumed no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeFailure {
-    /// Invalid Session (`d: false`): identify anew (the Resume's session is gone),
-    /// or later (the Identify was past the bot's session start limit).
-    SessionInvalid,
+    /// Invalid Session. `d: false`: identify anew (the Resume's session is gone),
+    /// or later (the Identify was past the bot's session start limit). `d: true`:
+    /// the session could not be reached just now and may be resumed later.
+    SessionInvalid { resumable: bool },
     /// Close with this code.
     Close(CloseCode),
 }
@@ -388,12 +389,8 @@ impl Gateway {
     }
 
     /// Identify: verifies the token, checks privileged intents, sharding and a
-    /// bot's session start limit, creates the session and returns it with the
-    /// frames to write first (READY).
-    pub async fn identify(
-        &self,
-        request: &IdentifyRequest,
-    ) -> Result<(Attachment, Vec<String>), HandshakeFailure> {
+    /// bot's session start limit and creates the session, READY first.
+    pub async fn identify(&self, request: &IdentifyRequest) -> Result<Attachment, HandshakeFailure> {
         let (identity, user) = authenticate(&request.token, &self.0.verifier, &self.0.read_models)
             .await
             .map_err(close_code)?;
@@ -446,9 +443,9 @@ impl Gateway {
             unix_ms(),
         );
         self.0.fanout.learn_dms(dms);
-        let (attachment, ready_frame) = self.0.hub.create(session, &ready);
+        let attachment = self.0.hub.create(session, ready);
         self.announce(vec![attachment.slot.presence()]);
-        // After READY (which the connection writes first), one GUILD_CREATE per guild.
+        // After READY, one GUILD_CREATE per guild.
         self.spawn_follow(Arc::clone(&attachment.slot), guilds, request.shard);
         tracing::info!(
             session = &*attachment.session_id,
@@ -456,7 +453,7 @@ impl Gateway {
             bot = identity.bot,
             "session identified"
         );
-        Ok((attachment, vec![ready_frame]))
+        Ok(attachment)
     }
 
     /// Counts a bot's Identify as a session start (people are not limited):
@@ -480,7 +477,7 @@ impl Gateway {
                     ?refusal,
                     "session start refused"
                 );
-                Err(HandshakeFailure::SessionInvalid)
+                Err(HandshakeFailure::SessionInvalid { resumable: false })
             }
             Err(error) => {
                 tracing::error!(
@@ -494,12 +491,8 @@ impl Gateway {
     }
 
     /// Resume: verifies the token, finds the session (here, or handed over from
-    /// another process) and returns it with the frames to write first (the missed
-    /// dispatches, then RESUMED).
-    pub async fn resume(
-        &self,
-        resume: &Resume,
-    ) -> Result<(Attachment, Vec<String>), HandshakeFailure> {
+    /// another process) and attaches it: the missed dispatches, then RESUMED.
+    pub async fn resume(&self, resume: &Resume) -> Result<Attachment, HandshakeFailure> {
         let identity = self
             .authenticate(&resume.token)
             .await
@@ -508,20 +501,28 @@ impl Gateway {
             .0
             .hub
             .resume(&resume.session_id, identity.user_id, resume.seq);
-        if outcome.as_ref().err() == Some(&ResumeRefused::UnknownSession)
-            && self.take_over(&resume.session_id, identity.user_id).await
-        {
-            outcome = self
-                .0
-                .hub
-                .resume(&resume.session_id, identity.user_id, resume.seq);
+        if outcome.as_ref().err() == Some(&ResumeRefused::UnknownSession) {
+            match self.take_over(&resume.session_id, identity.user_id).await {
+                TakeOver::Here => {
+                    outcome =
+                        self.0
+                            .hub
+                            .resume(&resume.session_id, identity.user_id, resume.seq);
+                }
+                TakeOver::Nowhere => {}
+                TakeOver::Unreachable => {
+                    return Err(HandshakeFailure::SessionInvalid { resumable: true });
+                }
+            }
         }
         match outcome {
             Ok(resumed) => {
                 tracing::info!(session = %resume.session_id, seq = resume.seq, "session resumed");
                 Ok(resumed)
             }
-            Err(ResumeRefused::UnknownSession) => Err(HandshakeFailure::SessionInvalid),
+            Err(ResumeRefused::UnknownSession) => {
+                Err(HandshakeFailure::SessionInvalid { resumable: false })
+            }
             Err(ResumeRefused::NotOwner) => {
                 Err(HandshakeFailure::Close(CloseCode::AuthenticationFailed))
             }
@@ -534,18 +535,23 @@ impl Gateway {
         }
     }
 
-    /// Brings `session_id` of `user` here from a hand-over and catches it up;
-    /// whether it is now in the hub.
-    async fn take_over(&self, session_id: &str, user: UserId) -> bool {
+    /// Brings `session_id` of `user` here from a hand-over and catches it up.
+    async fn take_over(&self, session_id: &str, user: UserId) -> TakeOver {
         let Some(handovers) = &self.0.handovers else {
-            return false;
+            return TakeOver::Nowhere;
         };
         let (export, guilds) = match handovers.receive(session_id, user).await {
             Ok(Some(received)) => received,
-            Ok(None) => return false,
+            Ok(None) => return TakeOver::Nowhere,
             Err(error) => {
-                tracing::error!(error = %ErrorChain(&error), "cannot take a session over");
-                return false;
+                // Nothing was claimed: the session is still stored, or still held
+                // by its process, for a later Resume.
+                tracing::error!(
+                    session = session_id,
+                    error = %ErrorChain(&error),
+                    "cannot take a session over; its client may resume later"
+                );
+                return TakeOver::Unreachable;
             }
         };
         let mut session = export.session.clone();
@@ -571,7 +577,7 @@ impl Gateway {
                 // Guilds whose GUILD_CREATE had not been sent yet when the session
                 // left its process (and any joined since) are followed now.
                 self.spawn_follow(slot, export.guilds, shard);
-                true
+                TakeOver::Here
             }
             Err(error) => {
                 tracing::warn!(
@@ -579,10 +585,20 @@ impl Gateway {
                     error = %ErrorChain(&error),
                     "cannot catch a handed-over session up; its client will identify anew"
                 );
-                false
+                TakeOver::Nowhere
             }
         }
     }
+}
+
+/// Where a session asked for by a Resume ended up.
+enum TakeOver {
+    /// Here, caught up.
+    Here,
+    /// Nowhere: no process holds it any more (or it is another user's).
+    Nowhere,
+    /// Where it was: the store or the brokers could not be reached to ask.
+    Unreachable,
 }
 
 fn close_code(error: AuthError) -> CloseCode {

@@ -1,12 +1,13 @@
 //! [`Hub`]: this process's sessions, whether connected or waiting to be resumed,
 //! and the bounded queue of frames to each connected one.
 //!
-//! Every frame for a session is numbered and kept for Resume under the session's
-//! own lock, then offered to its connection's queue with `try_send`: fan-out never
-//! waits for a client. A queue that is full means the client reads slower than
-//! events arrive; the hub then drops the queue's sender, and the connection, once it
-//! has written what was queued, closes with 4000 — resumable, so the client resumes
-//! and the replay buffer fills the gap.
+//! Every frame for a session is numbered and kept in the session's replay buffer
+//! under the session's own lock, and its connection is woken: the buffer is also
+//! the connection's queue, which remembers how far it has written. Fan-out never
+//! waits for a client and copies nothing per session (frames share their `d`). A
+//! connection more than `outbound_queue` frames behind means the client reads
+//! slower than events arrive; the hub then detaches it, and the connection closes
+//! with 4000 — resumable, so the client resumes and the buffer fills the gap.
 //!
 //! A session outlives its connection for the resume window
 //! (`[gateway_ws.sessions] resume_window_secs`); [`Hub::expire`] drops the ones
@@ -19,13 +20,12 @@ use std::time::{Duration, Instant};
 
 use cloudcord_schemas::ephemeral::SessionPresence;
 use cloudcord_schemas::ids::UserId;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::protocol::dispatch::Dispatch;
 use crate::protocol::payload::PresenceUpdate;
-use crate::protocol::session::Session;
+use crate::protocol::session::{Frame, Session};
 
 /// Locks `mutex`, also after a panic elsewhere: every update under the gateway's
 /// locks leaves the state consistent before anything that could panic, so the data
@@ -45,60 +45,99 @@ pub struct Slot {
 #[derive(Debug)]
 struct SlotState {
     session: Session,
-    /// The connected socket's queue; `None` while detached (or after an overflow).
-    outbound: Option<mpsc::Sender<String>>,
-    /// Which attachment the queue belongs to, so a stale connection's detach
-    /// never unplugs a newer one.
+    /// The connection writing the session's frames; `None` while detached (or
+    /// after an overflow).
+    connection: Option<Writer>,
+    /// The latest attachment, so a stale connection's detach never unplugs a
+    /// newer one.
     attachment: u64,
     /// Since when no connection holds the session.
     detached_since: Option<Instant>,
     metrics: Metrics,
 }
 
+/// How far the attached connection has written, and how to wake it.
+#[derive(Debug)]
+struct Writer {
+    /// The `s` of the last frame it has taken to write.
+    written: u64,
+    /// Most frames it may lag behind before it counts as too slow.
+    capacity: u64,
+    wake: Arc<Notify>,
+}
+
 impl SlotState {
-    /// Queues `frame` for the connection, or drops the connection when its queue
-    /// is full (the frame is kept for Resume either way).
-    fn send(&mut self, frame: String) {
-        let Some(outbound) = &self.outbound else {
+    /// A frame was numbered: wakes the connection, or detaches it when it is too
+    /// far behind (the frame is kept for Resume either way).
+    fn numbered(&mut self) {
+        let Some(writer) = &self.connection else {
             return;
         };
-        match outbound.try_send(frame) {
-            Ok(()) => {
-                self.metrics.frames.inc();
-            }
-            Err(TrySendError::Full(_)) => {
-                self.metrics.overflows.inc();
-                tracing::info!(
-                    session = self.session.id(),
-                    "a slow client's queue is full; closing it (resumable)"
-                );
-                self.outbound = None;
-            }
-            Err(TrySendError::Closed(_)) => self.outbound = None,
+        let lag = self.session.seq() - writer.written;
+        // The replay limits may also have dropped frames it had yet to write.
+        if lag <= writer.capacity && self.session.oldest() <= writer.written + 1 {
+            self.metrics.frames.inc();
+            writer.wake.notify_one();
+            return;
         }
+        self.metrics.overflows.inc();
+        tracing::info!(
+            session = self.session.id(),
+            "a slow client is too far behind; closing it (resumable)"
+        );
+        self.unplug();
+    }
+
+    /// Detaches the connection, which notices when it wakes.
+    fn unplug(&mut self) {
+        if let Some(writer) = self.connection.take() {
+            writer.wake.notify_one();
+        }
+    }
+
+    /// Attaches a connection that has every frame up to `written`.
+    fn plug(&mut self, attachment: u64, written: u64, capacity: usize) -> Arc<Notify> {
+        self.unplug();
+        let wake = Arc::new(Notify::new());
+        // It has something to write at once if frames are kept after `written`.
+        wake.notify_one();
+        self.attachment = attachment;
+        self.connection = Some(Writer {
+            written,
+            capacity: u64::try_from(capacity).unwrap_or(u64::MAX),
+            wake: Arc::clone(&wake),
+        });
+        self.detached_since = None;
+        wake
     }
 }
 
 impl Slot {
-    /// Offers `dispatch` to the session: numbered, kept and queued if it wants it.
+    /// Offers `dispatch` to the session: numbered, kept and written if it wants it.
     pub fn offer(&self, dispatch: &Dispatch) {
         let mut state = lock(&self.state);
-        if let Some(frame) = state.session.offer(dispatch) {
-            state.send(frame);
+        if state.session.offer(dispatch) {
+            state.numbered();
         }
     }
 
     /// Sends `event` with `data` to the session whatever its intents and shard (a
     /// server-made event; the integration tests inject dispatches with it).
-    pub fn push(&self, event: &str, data: &str) {
+    pub fn push(&self, event: &'static str, data: &str) {
         let mut state = lock(&self.state);
-        let frame = state.session.push(event, data);
-        state.send(frame);
+        state.session.push(event, Arc::from(data));
+        state.numbered();
     }
 
-    /// The client has every frame up to `seq` (see [`Session::acknowledge`]).
+    /// The client has every frame up to `seq` (see [`Session::acknowledge`]); a
+    /// client cannot acknowledge what its connection has not written yet.
     pub fn acknowledge(&self, seq: u64) {
-        lock(&self.state).session.acknowledge(seq);
+        let mut state = lock(&self.state);
+        let written = state
+            .connection
+            .as_ref()
+            .map_or(seq, |writer| writer.written);
+        state.session.acknowledge(seq.min(written));
     }
 
     /// The session's id.
@@ -141,8 +180,41 @@ pub struct Attachment {
     pub session_id: Arc<str>,
     /// Which attachment this is ([`Hub::detach`] needs it).
     pub id: u64,
-    /// The frames to write, in order.
-    pub frames: mpsc::Receiver<String>,
+    /// Woken when the session has frames to write, or has been taken away.
+    pub wake: Arc<Notify>,
+}
+
+impl Attachment {
+    /// The next frames to write, oldest first, about `max_bytes` of them at most
+    /// (always at least one when any is waiting); `None` once the session is no
+    /// longer this connection's (it overflowed, or another connection resumed it).
+    pub fn take(&self, max_bytes: usize) -> Option<Vec<Frame>> {
+        let mut state = lock(&self.slot.state);
+        if state.attachment != self.id {
+            return None;
+        }
+        let SlotState {
+            session,
+            connection,
+            ..
+        } = &mut *state;
+        let writer = connection.as_mut()?;
+        let mut frames = Vec::new();
+        let mut bytes = 0;
+        for frame in session.after(writer.written) {
+            if bytes >= max_bytes {
+                // More to write than fits: come back at once.
+                writer.wake.notify_one();
+                break;
+            }
+            bytes += frame.data.len();
+            frames.push(frame.clone());
+        }
+        if let Some(last) = frames.last() {
+            writer.written = last.seq;
+        }
+        Some(frames)
+    }
 }
 
 /// Why a Resume found nothing to resume.
@@ -203,13 +275,16 @@ impl Hub {
             .set(i64::try_from(registry.sessions.len()).unwrap_or(i64::MAX));
     }
 
-    fn attach(&self, state: &mut SlotState) -> (u64, mpsc::Receiver<String>) {
-        let (sender, receiver) = mpsc::channel(self.queue_capacity);
+    /// Attaches a connection that has every frame up to `written` to `slot`.
+    fn attach(&self, slot: &Arc<Slot>, state: &mut SlotState, written: u64) -> Attachment {
         let id = self.next_attachment.fetch_add(1, Ordering::Relaxed);
-        state.outbound = Some(sender);
-        state.attachment = id;
-        state.detached_since = None;
-        (id, receiver)
+        let wake = state.plug(id, written, self.queue_capacity);
+        Attachment {
+            slot: Arc::clone(slot),
+            session_id: Arc::clone(&slot.id),
+            id,
+            wake,
+        }
     }
 
     /// A slot for `session` handed over from another process: registered nowhere
@@ -220,7 +295,7 @@ impl Hub {
             user_id: session.identity().user_id,
             state: Mutex::new(SlotState {
                 session,
-                outbound: None,
+                connection: None,
                 attachment: 0,
                 detached_since: Some(Instant::now()),
                 metrics: self.metrics.clone(),
@@ -248,7 +323,7 @@ impl Hub {
         registry.remove(session_id);
         self.count(&registry);
         drop(registry);
-        lock(&slot.state).outbound = None;
+        lock(&slot.state).unplug();
         Some(slot)
     }
 
@@ -259,47 +334,25 @@ impl Hub {
     }
 
     /// Registers a new session, numbers READY (`s` 1) with `ready` as its `d`, and
-    /// attaches the calling connection. Returns the attachment and READY's frame,
-    /// which the connection writes before anything queued.
-    pub fn create(&self, session: Session, ready: &str) -> (Attachment, String) {
-        let session_id: Arc<str> = Arc::from(session.id());
-        let user_id = session.identity().user_id;
-        let mut state = SlotState {
-            session,
-            outbound: None,
-            attachment: 0,
-            detached_since: None,
-            metrics: self.metrics.clone(),
-        };
-        let ready_frame = state.session.push("READY", ready);
-        let (id, frames) = self.attach(&mut state);
-        let slot = Arc::new(Slot {
-            id: Arc::clone(&session_id),
-            user_id,
-            state: Mutex::new(state),
-        });
-        self.adopt(Arc::clone(&slot));
-        (
-            Attachment {
-                slot,
-                session_id,
-                id,
-                frames,
-            },
-            ready_frame,
-        )
+    /// attaches the calling connection, which writes READY first.
+    pub fn create(&self, mut session: Session, ready: String) -> Attachment {
+        session.push("READY", Arc::from(ready));
+        let slot = self.slot(session);
+        let attachment = self.attach(&slot, &mut lock(&slot.state), 0);
+        self.adopt(slot);
+        attachment
     }
 
-    /// Attaches a connection to the existing session `session_id` of `user_id` and
-    /// returns the frames after `seq` and RESUMED, which the connection writes
-    /// before anything queued: nothing is lost or sent twice, because numbering and
-    /// queueing happen under the same lock.
+    /// Attaches a connection to the existing session `session_id` of `user_id`; it
+    /// writes the frames after `seq`, then RESUMED, then what follows: nothing is
+    /// lost or sent twice, because numbering and writing both go by the session's
+    /// buffer, under its lock.
     pub fn resume(
         &self,
         session_id: &str,
         user_id: UserId,
         seq: u64,
-    ) -> Result<(Attachment, Vec<String>), ResumeRefused> {
+    ) -> Result<Attachment, ResumeRefused> {
         let slot = lock(&self.registry)
             .sessions
             .get(session_id)
@@ -309,29 +362,16 @@ impl Hub {
             return Err(ResumeRefused::NotOwner);
         }
         let mut state = lock(&slot.state);
-        let replay = match state.session.resume(seq) {
-            Ok(replay) => replay,
-            Err(_) => {
-                drop(state);
-                let mut registry = lock(&self.registry);
-                registry.remove(session_id);
-                self.count(&registry);
-                return Err(ResumeRefused::InvalidSeq);
-            }
-        };
-        // A connection still holding the session loses it to the resumer (its
-        // queue closes, so it closes too).
-        let (id, frames) = self.attach(&mut state);
-        drop(state);
-        Ok((
-            Attachment {
-                session_id: Arc::from(session_id),
-                slot,
-                id,
-                frames,
-            },
-            replay,
-        ))
+        if state.session.resume(seq).is_err() {
+            drop(state);
+            let mut registry = lock(&self.registry);
+            registry.remove(session_id);
+            self.count(&registry);
+            return Err(ResumeRefused::InvalidSeq);
+        }
+        // A connection still holding the session loses it to the resumer (it is
+        // woken, finds itself detached and closes).
+        Ok(self.attach(&slot, &mut state, seq))
     }
 
     /// The connection of `attachment` ended. A `resumable` end keeps the session
@@ -341,7 +381,7 @@ impl Hub {
         if state.attachment != attachment.id {
             return false; // A newer connection resumed the session meanwhile.
         }
-        state.outbound = None;
+        state.connection = None;
         state.detached_since = Some(now);
         drop(state);
         let ends = !resumable;

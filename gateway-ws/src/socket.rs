@@ -3,8 +3,9 @@
 //! [`crate::protocol::connection::Connection`], performs what it asks
 //! (Identify, Resume, frames, close) and writes the session's queued dispatches.
 //!
-//! One task per connection; it waits only on its own socket. Frames from fan-out
-//! arrive through the session's bounded queue (see [`crate::hub`]).
+//! One task per connection; it waits only on its own socket. Fan-out numbers frames
+//! into the session's buffer and wakes the task, which renders and writes them
+//! (see [`crate::hub`]).
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,6 @@ use axum::http::header::ORIGIN;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::SinkExt;
-use tokio::sync::mpsc;
 
 use crate::gateway::{Gateway, HandshakeFailure};
 use crate::hub::Attachment;
@@ -24,6 +24,7 @@ use crate::protocol::close_code::CloseCode;
 use crate::protocol::compression::{Encoder, WireMessage};
 use crate::protocol::connection::{Connection, Output};
 use crate::protocol::payload::MAX_CLIENT_PAYLOAD_BYTES;
+use crate::protocol::session::Frame;
 use crate::protocol::query::ConnectParams;
 
 /// Largest message the WebSocket layer reads at all. Above Discord's 4,096 bytes,
@@ -38,10 +39,10 @@ const MAX_WEBSOCKET_MESSAGE: usize = 4 * MAX_CLIENT_PAYLOAD_BYTES;
 /// ~7 KB per connection), 4 KiB still 3 KB more than needed (BENCHMARKS.md).
 const READ_BUFFER: usize = 1024;
 
-/// Most bytes of queued frames written with one flush. Writing each frame with its
+/// Most bytes of waiting frames written with one flush. Writing each frame with its
 /// own `send` cost half the gateway's CPU in system calls (BENCHMARKS.md); frames
-/// already waiting in the queue go out together. The write buffer keeps this
-/// capacity once a burst filled it.
+/// already waiting go out together. The write buffer keeps this capacity once a
+/// burst filled it.
 const WRITE_BURST: usize = 16 * 1024;
 
 /// How long a closing connection waits for the client's close frame.
@@ -142,22 +143,13 @@ impl Link {
         self.socket.send(message).await.map_err(|_| Gone)
     }
 
-    /// Writes `first` and whatever else `frames` already holds, up to
-    /// [`WRITE_BURST`] bytes, with one flush.
-    async fn send_burst(
-        &mut self,
-        first: String,
-        frames: &mut mpsc::Receiver<String>,
-    ) -> Result<(), Gone> {
-        let mut written = first.len();
-        let message = self.encode(first)?;
-        self.socket.feed(message).await.map_err(|_| Gone)?;
-        while written < WRITE_BURST {
-            let Ok(next) = frames.try_recv() else {
-                break;
-            };
-            written += next.len();
-            let message = self.encode(next)?;
+    /// Writes `frames` with one flush.
+    async fn send_burst(&mut self, frames: Vec<Frame>) -> Result<(), Gone> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        for frame in frames {
+            let message = self.encode(frame.render())?;
             self.socket.feed(message).await.map_err(|_| Gone)?;
         }
         self.socket.flush().await.map_err(|_| Gone)
@@ -278,15 +270,15 @@ impl ConnectionTask {
                         self.connection.close(CloseCode::DecodeError);
                     }
                 },
-                frame = next_frame(&mut self.attachment) => match (frame, &mut self.attachment) {
-                    (Some(frame), Some(attachment)) => {
-                        if self.link.send_burst(frame, &mut attachment.frames).await.is_err() {
+                frames = next_frames(self.attachment.as_ref()) => match frames {
+                    Some(frames) => {
+                        if self.link.send_burst(frames).await.is_err() {
                             return End::Dropped;
                         }
                     }
-                    // The hub dropped the queue: it overflowed, or another
+                    // The hub detached it: it fell too far behind, or another
                     // connection resumed the session.
-                    _ => self.connection.close(CloseCode::UnknownError),
+                    None => self.connection.close(CloseCode::UnknownError),
                 },
                 () = tokio::time::sleep_until(timeout) => {
                     self.connection.handle_timeout(Instant::now());
@@ -309,7 +301,7 @@ impl ConnectionTask {
                 // every idle connection's task that large (BENCHMARKS.md).
                 Output::Identify(request) => {
                     match Box::pin(self.gateway.identify(&request)).await {
-                        Ok((attachment, frames)) => {
+                        Ok(attachment) => {
                             if request.compress
                                 && let Some(encoder) = &mut self.link.encoder
                             {
@@ -317,24 +309,14 @@ impl ConnectionTask {
                             }
                             self.connection.identified(Instant::now());
                             self.attachment = Some(attachment);
-                            for frame in frames {
-                                if self.link.send(frame).await.is_err() {
-                                    return Some(End::Dropped);
-                                }
-                            }
                         }
                         Err(failure) => self.refuse(failure),
                     }
                 }
                 Output::Resume(resume) => match Box::pin(self.gateway.resume(&resume)).await {
-                    Ok((attachment, frames)) => {
+                    Ok(attachment) => {
                         self.connection.resumed(Instant::now());
                         self.attachment = Some(attachment);
-                        for frame in frames {
-                            if self.link.send(frame).await.is_err() {
-                                return Some(End::Dropped);
-                            }
-                        }
                     }
                     Err(failure) => self.refuse(failure),
                 },
@@ -365,18 +347,22 @@ impl ConnectionTask {
     /// Tells the connection how its Identify or Resume was refused.
     fn refuse(&mut self, failure: HandshakeFailure) {
         match failure {
-            HandshakeFailure::SessionInvalid => self.connection.session_invalid(),
+            HandshakeFailure::SessionInvalid { resumable } => {
+                self.connection.session_invalid(resumable);
+            }
             HandshakeFailure::Close(code) => self.connection.close(code),
         }
     }
 }
 
-/// The next frame queued for the session; pending forever without one.
-async fn next_frame(attachment: &mut Option<Attachment>) -> Option<String> {
-    match attachment {
-        Some(attachment) => attachment.frames.recv().await,
-        None => std::future::pending().await,
-    }
+/// The next frames of the session to write, once there are any (`None`: the
+/// session is no longer this connection's); pending forever before Identify.
+async fn next_frames(attachment: Option<&Attachment>) -> Option<Vec<Frame>> {
+    let Some(attachment) = attachment else {
+        return std::future::pending().await;
+    };
+    attachment.wake.notified().await;
+    attachment.take(WRITE_BURST)
 }
 
 /// A deadline that never comes (a closed connection has no timer).

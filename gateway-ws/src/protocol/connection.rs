@@ -256,15 +256,17 @@ impl Connection {
         self.identified(now);
     }
 
-    /// Invalid Session with `d: false`: the Resume named no session that can be
+    /// Invalid Session. `resumable` false: the Resume named no session that can be
     /// resumed, or the Identify would start a session past the bot's session start
-    /// limit. The connection stays open and may Identify (again, once the limit
-    /// allows; Discord's clients usually reconnect first).
-    pub fn session_invalid(&mut self) {
+    /// limit. `resumable` true: the Resume's session could not be reached just now
+    /// and may be resumed later. The connection stays open and may Identify or
+    /// Resume (again, once the limit allows; Discord's clients usually reconnect
+    /// first).
+    pub fn session_invalid(&mut self, resumable: bool) {
         if self.state == State::Authenticating {
             self.state = State::AwaitingIdentify;
             self.outputs
-                .push_back(Output::Send(payload::invalid_session(false)));
+                .push_back(Output::Send(payload::invalid_session(resumable)));
         }
     }
 
@@ -506,7 +508,7 @@ mod tests {
         let (mut connection, now) = connected();
         connection.handle_message(now, RESUME.as_bytes());
         drain(&mut connection);
-        connection.session_invalid();
+        connection.session_invalid(false);
         let outputs = drain(&mut connection);
         assert_eq!(
             json(&outputs[0]),
@@ -517,11 +519,26 @@ mod tests {
     }
 
     #[test]
+    fn a_session_out_of_reach_is_invalid_session_true_and_may_resume_again() {
+        let (mut connection, now) = connected();
+        connection.handle_message(now, RESUME.as_bytes());
+        drain(&mut connection);
+        connection.session_invalid(true);
+        let outputs = drain(&mut connection);
+        assert_eq!(
+            json(&outputs[0]),
+            json!({"op": 9, "d": true, "s": null, "t": null})
+        );
+        connection.handle_message(now, RESUME.as_bytes());
+        assert!(matches!(drain(&mut connection)[..], [Output::Resume(_)]));
+    }
+
+    #[test]
     fn a_refused_identify_is_invalid_session_false_and_may_identify_again() {
         let (mut connection, now) = connected();
         connection.handle_message(now, IDENTIFY.as_bytes());
         drain(&mut connection);
-        connection.session_invalid();
+        connection.session_invalid(false);
         let outputs = drain(&mut connection);
         assert_eq!(
             json(&outputs[0]),

@@ -4,7 +4,7 @@
 //! Every payload is `{"op": …, "d": …, "s": …, "t": …}`; `s` and `t` are set only on
 //! dispatches (op 0).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::num::NonZeroU16;
 
 use serde::Deserialize;
@@ -469,9 +469,15 @@ pub fn invalid_session(resumable: bool) -> String {
     )
 }
 
+/// Bytes a dispatch frame has besides its `t` and `d`, at most (a 20-digit `s`).
+pub const DISPATCH_FRAMING: usize = r#"{"op":0,"d":,"s":,"t":""}"#.len() + 20;
+
 /// A dispatch (op 0) of `event` with sequence number `seq`; `d` is JSON text.
 pub fn dispatch(event: &str, seq: u64, d: &str) -> String {
-    format!(r#"{{"op":0,"d":{d},"s":{seq},"t":"{event}"}}"#)
+    // Sized once: this runs for every frame a connection writes.
+    let mut frame = String::with_capacity(DISPATCH_FRAMING + event.len() + d.len());
+    let _ = write!(frame, r#"{{"op":0,"d":{d},"s":{seq},"t":"{event}"}}"#);
+    frame
 }
 
 #[cfg(test)]

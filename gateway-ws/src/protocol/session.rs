@@ -7,7 +7,9 @@
 //! connections it keeps receiving dispatches into its buffer, so a Resume replays
 //! exactly what the client missed, in order, then RESUMED.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use cloudcord_schemas::ephemeral::{SessionPresence, Status};
 use cloudcord_schemas::ids::UserId;
@@ -28,8 +30,9 @@ pub struct Identity {
     pub bot: bool,
 }
 
-/// How much a session keeps for Resume: the oldest frames go first when either
-/// bound is passed, and a Resume from before the oldest kept frame is 4007.
+/// How much a session keeps for its connection and for Resume: the oldest frames
+/// go first when either bound is passed, and a Resume from before the oldest kept
+/// frame is 4007.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReplayLimits {
     /// Most frames kept.
@@ -52,13 +55,41 @@ pub struct Session {
     activities: Vec<Value>,
     /// When it last changed that, in Unix milliseconds.
     presence_changed_at_ms: i64,
-    /// The `s` of the last dispatch sent (0 before READY).
+    /// The `s` of the last dispatch numbered (0 before READY).
     seq: u64,
-    /// The last dispatches sent, oldest first, each with its `s`.
-    replay: VecDeque<(u64, String)>,
+    /// The last dispatches numbered, oldest first: those the connection has yet to
+    /// write and those written but not yet acknowledged.
+    replay: VecDeque<Frame>,
+    /// The sum of their [`Frame::weight`]s.
     replay_bytes: usize,
     #[serde(skip)]
     limits: ReplayLimits,
+}
+
+/// One dispatch numbered for one session. Its `d` is shared with every other
+/// session that received the same event; the frame's text is only made when the
+/// connection writes it, so fan-out copies no bytes per session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// `s`.
+    pub seq: u64,
+    /// `t`.
+    pub event: Cow<'static, str>,
+    /// `d` as JSON text.
+    pub data: Arc<str>,
+}
+
+impl Frame {
+    /// The frame as sent: `{"op":0,"d":…,"s":…,"t":…}`.
+    pub fn render(&self) -> String {
+        payload::dispatch(&self.event, self.seq, &self.data)
+    }
+
+    /// At least the bytes of its rendered text, which is what the replay limit
+    /// bounds (the shared `d` counts in full for every session that holds it).
+    fn weight(&self) -> usize {
+        payload::DISPATCH_FRAMING + self.event.len() + self.data.len()
+    }
 }
 
 impl Session {
@@ -153,7 +184,7 @@ impl Session {
 
     /// The `d` this session gets of `dispatch`, or `None` when its intents or shard
     /// leave it out. Visibility (membership, VIEW_CHANNEL) is the router's business.
-    pub fn wants<'a>(&self, dispatch: &'a Dispatch) -> Option<&'a str> {
+    pub fn wants<'a>(&self, dispatch: &'a Dispatch) -> Option<&'a Arc<str>> {
         let own = dispatch.always_for == Some(self.identity.user_id);
         if !own && !dispatch.intents.is_empty() && !self.intents.intersects(dispatch.intents) {
             return None;
@@ -181,65 +212,75 @@ impl Session {
             || content.mentions.contains(&me)
     }
 
-    /// Numbers `event` with the next `s`, keeps it for Resume and returns the frame
-    /// to send.
-    pub fn push(&mut self, event: &str, data: &str) -> String {
+    /// Numbers `event` with the next `s` and keeps it for the connection and for
+    /// Resume; returns its `s`.
+    pub fn push(&mut self, event: impl Into<Cow<'static, str>>, data: Arc<str>) -> u64 {
         self.seq += 1;
-        let frame = payload::dispatch(event, self.seq, data);
-        self.replay_bytes += frame.len();
-        self.replay.push_back((self.seq, frame.clone()));
+        let frame = Frame {
+            seq: self.seq,
+            event: event.into(),
+            data,
+        };
+        self.replay_bytes += frame.weight();
+        self.replay.push_back(frame);
         self.trim();
-        frame
+        self.seq
     }
 
     /// Drops the oldest frames until the buffer is within its limits.
     fn trim(&mut self) {
         while self.replay.len() > self.limits.frames || self.replay_bytes > self.limits.bytes {
             match self.replay.pop_front() {
-                Some((_, old)) => self.replay_bytes -= old.len(),
+                Some(old) => self.replay_bytes -= old.weight(),
                 None => break,
             }
         }
     }
 
-    /// [`Self::wants`] then [`Self::push`]: the frame for this session, if any.
-    pub fn offer(&mut self, dispatch: &Dispatch) -> Option<String> {
-        let data = self.wants(dispatch)?;
-        Some(self.push(dispatch.event, data))
+    /// [`Self::wants`] then [`Self::push`]: whether the session took `dispatch`.
+    pub fn offer(&mut self, dispatch: &Dispatch) -> bool {
+        let Some(data) = self.wants(dispatch) else {
+            return false;
+        };
+        self.push(dispatch.event, Arc::clone(data));
+        true
+    }
+
+    /// The `s` of the oldest frame kept (one past [`Self::seq`] when none is).
+    pub fn oldest(&self) -> u64 {
+        self.replay.front().map_or(self.seq + 1, |frame| frame.seq)
+    }
+
+    /// The kept frames after `seq`, oldest first.
+    pub fn after(&self, seq: u64) -> impl Iterator<Item = &Frame> {
+        // `s` runs without a gap from the oldest kept frame.
+        let skip = usize::try_from((seq + 1).saturating_sub(self.oldest())).unwrap_or(usize::MAX);
+        self.replay.iter().skip(skip)
     }
 
     /// The client has every dispatch up to `seq` (its heartbeat says so, and a
     /// Resume never asks for less than a client has): they leave the replay buffer,
-    /// so an idle session keeps nothing. A `seq` beyond what was sent is ignored.
+    /// so an idle session keeps nothing. A `seq` beyond what was numbered is
+    /// ignored.
     pub fn acknowledge(&mut self, seq: u64) {
         if seq > self.seq {
             return;
         }
-        while let Some((_, old)) = self.replay.pop_front_if(|(s, _)| *s <= seq) {
-            self.replay_bytes -= old.len();
+        while let Some(old) = self.replay.pop_front_if(|frame| frame.seq <= seq) {
+            self.replay_bytes -= old.weight();
         }
     }
 
-    /// Resumes after the client's last `seq`: every frame after it, in order, then
-    /// RESUMED. A `seq` this session never sent, or one older than what it still
-    /// keeps, is 4007.
-    pub fn resume(&mut self, seq: u64) -> Result<Vec<String>, CloseCode> {
-        if seq > self.seq {
+    /// Resumes after the client's last `seq`: the frames after it are still kept,
+    /// and RESUMED is numbered after them. A `seq` this session never sent, or one
+    /// older than what it still keeps, is 4007.
+    pub fn resume(&mut self, seq: u64) -> Result<(), CloseCode> {
+        if seq > self.seq || seq + 1 < self.oldest() {
             return Err(CloseCode::InvalidSeq);
         }
-        // The frames still kept run from `oldest` to `self.seq` without a gap.
-        let oldest = self.replay.front().map_or(self.seq + 1, |(s, _)| *s);
-        if seq + 1 < oldest {
-            return Err(CloseCode::InvalidSeq);
-        }
-        let mut frames: Vec<String> = self
-            .replay
-            .iter()
-            .filter(|(s, _)| *s > seq)
-            .map(|(_, frame)| frame.clone())
-            .collect();
-        frames.push(self.push("RESUMED", "null"));
-        Ok(frames)
+        self.acknowledge(seq);
+        self.push("RESUMED", Arc::from("null"));
+        Ok(())
     }
 }
 
@@ -296,11 +337,12 @@ mod tests {
         }
     }
 
-    fn seqs(frames: &[String]) -> Vec<(u64, String)> {
-        frames
-            .iter()
+    /// `s` and `t` of the frames kept after `seq`, as the client receives them.
+    fn after(session: &Session, seq: u64) -> Vec<(u64, String)> {
+        session
+            .after(seq)
             .map(|frame| {
-                let value: Value = serde_json::from_str(frame).expect("json");
+                let value: Value = serde_json::from_str(&frame.render()).expect("json");
                 (
                     value["s"].as_u64().expect("s"),
                     value["t"].as_str().expect("t").to_owned(),
@@ -309,15 +351,17 @@ mod tests {
             .collect()
     }
 
+    fn push(session: &mut Session, event: &'static str) {
+        session.push(event, Arc::from("{}"));
+    }
+
     #[test]
     fn dispatches_get_consecutive_seqs_from_1() {
         let mut session = session(false, Intents::all(), None);
-        let frames = [
-            session.push("READY", "{}"),
-            session.push("GUILD_CREATE", "{}"),
-        ];
+        push(&mut session, "READY");
+        push(&mut session, "GUILD_CREATE");
         assert_eq!(
-            seqs(&frames),
+            after(&session, 0),
             [(1, "READY".to_owned()), (2, "GUILD_CREATE".to_owned())]
         );
         assert_eq!(session.seq(), 2);
@@ -326,21 +370,18 @@ mod tests {
     #[test]
     fn sessions_receive_only_dispatches_of_intents_they_asked_for() {
         let mut session = session(false, Intents::GUILDS, None);
-        assert_eq!(
-            session.offer(&message(Scope::Guild(GUILD), OTHER, vec![])),
-            None
-        );
+        assert!(!session.offer(&message(Scope::Guild(GUILD), OTHER, vec![])));
         let mut member_update = message(Scope::Guild(GUILD), OTHER, vec![]);
         member_update.intents = Intents::GUILD_MEMBERS;
         member_update.content = None;
-        assert_eq!(session.offer(&member_update), None);
+        assert!(!session.offer(&member_update));
         // Discord sends a member's own GUILD_MEMBER_UPDATE without GUILD_MEMBERS.
         member_update.always_for = Some(BOT);
-        assert!(session.offer(&member_update).is_some());
+        assert!(session.offer(&member_update));
         // Events that need no intent reach everyone.
         member_update.always_for = None;
         member_update.intents = Intents::empty();
-        assert!(session.offer(&member_update).is_some());
+        assert!(session.offer(&member_update));
     }
 
     #[test]
@@ -351,14 +392,14 @@ mod tests {
             None,
         );
         let guild_message = message(Scope::Guild(GUILD), OTHER, vec![]);
-        assert_eq!(session.wants(&guild_message), Some(r#"{"content":""}"#));
+        assert_eq!(session.wants(&guild_message), Some(&Arc::from(r#"{"content":""}"#)));
         // The documented exceptions: its own messages, DMs, and mentions of it.
         for exception in [
             message(Scope::Guild(GUILD), BOT, vec![]),
             message(Scope::Direct, OTHER, vec![]),
             message(Scope::Guild(GUILD), OTHER, vec![BOT]),
         ] {
-            assert_eq!(session.wants(&exception), Some(r#"{"content":"hi"}"#));
+            assert_eq!(session.wants(&exception), Some(&Arc::from(r#"{"content":"hi"}"#)));
         }
     }
 
@@ -373,9 +414,9 @@ mod tests {
         let guild_message = message(Scope::Guild(GUILD), OTHER, vec![]);
         assert_eq!(
             with_intent.wants(&guild_message),
-            Some(r#"{"content":"hi"}"#)
+            Some(&Arc::from(r#"{"content":"hi"}"#))
         );
-        assert_eq!(person.wants(&guild_message), Some(r#"{"content":"hi"}"#));
+        assert_eq!(person.wants(&guild_message), Some(&Arc::from(r#"{"content":"hi"}"#)));
     }
 
     #[test]
@@ -398,65 +439,58 @@ mod tests {
     fn resume_replays_every_missed_dispatch_in_order_then_resumed() {
         let mut session = session(false, Intents::all(), None);
         for event in ["READY", "A", "B", "C"] {
-            session.push(event, "{}");
+            push(&mut session, event);
         }
-        let frames = session.resume(2).expect("resumable");
+        session.resume(2).expect("resumable");
         assert_eq!(
-            seqs(&frames),
+            after(&session, 2),
             [
                 (3, "B".to_owned()),
                 (4, "C".to_owned()),
                 (5, "RESUMED".to_owned())
             ]
         );
+        // What the client had is no longer kept.
+        assert_eq!(session.oldest(), 3);
         // Up to date: only RESUMED.
-        assert_eq!(
-            seqs(&session.resume(5).expect("resumable")),
-            [(6, "RESUMED".to_owned())]
-        );
+        session.resume(5).expect("resumable");
+        assert_eq!(after(&session, 5), [(6, "RESUMED".to_owned())]);
     }
 
     #[test]
     fn resume_from_a_seq_never_sent_closes_with_4007() {
         let mut session = session(false, Intents::all(), None);
-        session.push("READY", "{}");
+        push(&mut session, "READY");
         assert_eq!(session.resume(2), Err(CloseCode::InvalidSeq));
     }
 
     #[test]
     fn resume_from_before_the_replay_buffer_closes_with_4007() {
         let mut session = session(false, Intents::all(), None);
-        for n in 0..6 {
-            session.push(&format!("E{n}"), "{}");
+        for _ in 0..6 {
+            push(&mut session, "E");
         }
         // Four frames kept: seqs 3..=6, so the client must have seen at least 2.
         assert_eq!(session.resume(1), Err(CloseCode::InvalidSeq));
-        assert_eq!(seqs(&session.resume(2).expect("resumable")).len(), 5);
+        session.resume(2).expect("resumable");
+        assert_eq!(after(&session, 2).len(), 5);
     }
 
     #[test]
     fn acknowledged_frames_leave_the_replay_buffer() {
         let mut session = session(false, Intents::all(), None);
         for event in ["READY", "A", "B"] {
-            session.push(event, "{}");
+            push(&mut session, event);
         }
         session.acknowledge(2);
-        assert_eq!(
-            seqs(
-                &session
-                    .replay
-                    .iter()
-                    .map(|(_, f)| f.clone())
-                    .collect::<Vec<_>>()
-            ),
-            [(3, "B".to_owned())]
-        );
+        assert_eq!(after(&session, 0), [(3, "B".to_owned())]);
         // A heartbeat claiming more than was sent forgets nothing.
         session.acknowledge(9);
         assert_eq!(session.replay.len(), 1);
         // Resuming from the acknowledged point still works; from before it is 4007.
         assert_eq!(session.resume(1), Err(CloseCode::InvalidSeq));
-        assert_eq!(seqs(&session.resume(2).expect("resumable")).len(), 2);
+        session.resume(2).expect("resumable");
+        assert_eq!(after(&session, 2).len(), 2);
         session.acknowledge(session.seq());
         assert!(session.replay.is_empty() && session.replay_bytes == 0);
     }
@@ -464,11 +498,32 @@ mod tests {
     #[test]
     fn replay_buffer_is_bounded_by_bytes_too() {
         let mut session = session(false, Intents::all(), None);
-        session.limits.bytes = 100;
+        session.limits.bytes = 150;
         for _ in 0..3 {
-            session.push("E", &format!(r#""{}""#, "x".repeat(40)));
+            session.push("E", Arc::from(format!(r#""{}""#, "x".repeat(40))));
         }
         assert_eq!(session.replay.len(), 1);
-        assert!(session.replay_bytes <= 100);
+        assert!(session.replay_bytes <= 150);
+    }
+
+    #[test]
+    fn sessions_share_the_data_of_one_dispatch() {
+        let dispatch = message(Scope::Guild(GUILD), OTHER, vec![]);
+        let mut first = session(false, Intents::all(), None);
+        let mut second = session(false, Intents::all(), None);
+        assert!(first.offer(&dispatch) && second.offer(&dispatch));
+        let first_data = &first.replay[0].data;
+        assert!(Arc::ptr_eq(first_data, &second.replay[0].data));
+        assert!(Arc::ptr_eq(first_data, &dispatch.data));
+    }
+
+    #[test]
+    fn a_handed_over_session_keeps_its_frames() {
+        let mut session = session(false, Intents::all(), None);
+        push(&mut session, "READY");
+        let json = serde_json::to_string(&session).expect("serializes");
+        let back: Session = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back.replay, session.replay);
+        assert_eq!(back.seq(), 1);
     }
 }

@@ -155,3 +155,40 @@ async fn a_session_nobody_holds_is_invalid_and_another_users_is_not_handed_over(
         .await;
     expect_replay(&mut client, seq, &[]).await;
 }
+
+#[tokio::test]
+async fn a_session_out_of_reach_is_invalid_but_resumable_and_resumes_once_reachable() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let other = world.node().await;
+    let mut client = other.connect("v=10&encoding=json").await;
+    let (session_id, seq) = identified_with_one_message(&mut world, &mut client).await;
+    client.drop_connection().await;
+
+    // The hand-over store fails (its table is away): the session cannot be asked
+    // for, but nothing is lost, so Invalid Session says it may be resumed.
+    let store = world
+        .postgres
+        .lazy_schema_pool(&world.store_schema)
+        .expect("the store's pool");
+    let rename = async |from: &str, to: &str| {
+        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+            .execute(&store)
+            .await
+            .expect("renamed");
+    };
+    rename("handover_sessions", "handover_sessions_away").await;
+    let mut client = world.connect("v=10&encoding=json").await;
+    client.hello().await;
+    client
+        .send(resume(&world.token(ALICE), &session_id, seq))
+        .await;
+    assert_eq!(client.expect_op(9).await["d"], true);
+
+    // Once the store is back, the same connection resumes with nothing missed.
+    rename("handover_sessions_away", "handover_sessions").await;
+    world.publish(vec![sent(GENERAL, 2, OWNER)]).await;
+    client
+        .send(resume(&world.token(ALICE), &session_id, seq))
+        .await;
+    expect_replay(&mut client, seq, &["message 2"]).await;
+}

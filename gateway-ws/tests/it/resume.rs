@@ -13,7 +13,7 @@ fn resume(token: &str, session_id: &str, seq: u64) -> Value {
     json!({ "op": 6, "d": { "token": token, "session_id": session_id, "seq": seq } })
 }
 
-fn push_to(world: &World, user: cloudcord_schemas::ids::UserId, event: &str, n: u64) {
+fn push_to(world: &World, user: cloudcord_schemas::ids::UserId, event: &'static str, n: u64) {
     for slot in world.gateway.hub().sessions_of_user(user) {
         slot.push(event, &json!({ "n": n }).to_string());
     }
