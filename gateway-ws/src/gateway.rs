@@ -50,7 +50,10 @@ pub enum HandshakeFailure {
     /// Invalid Session. `d: false`: identify anew (the Resume's session is gone),
     /// or later (the Identify was past the bot's session start limit). `d: true`:
     /// the session could not be reached just now and may be resumed later.
-    SessionInvalid { resumable: bool },
+    SessionInvalid {
+        /// Op 9's `d`.
+        resumable: bool,
+    },
     /// Close with this code.
     Close(CloseCode),
 }
@@ -390,7 +393,10 @@ impl Gateway {
 
     /// Identify: verifies the token, checks privileged intents, sharding and a
     /// bot's session start limit and creates the session, READY first.
-    pub async fn identify(&self, request: &IdentifyRequest) -> Result<Attachment, HandshakeFailure> {
+    pub async fn identify(
+        &self,
+        request: &IdentifyRequest,
+    ) -> Result<Attachment, HandshakeFailure> {
         let (identity, user) = authenticate(&request.token, &self.0.verifier, &self.0.read_models)
             .await
             .map_err(close_code)?;
@@ -504,10 +510,10 @@ impl Gateway {
         if outcome.as_ref().err() == Some(&ResumeRefused::UnknownSession) {
             match self.take_over(&resume.session_id, identity.user_id).await {
                 TakeOver::Here => {
-                    outcome =
-                        self.0
-                            .hub
-                            .resume(&resume.session_id, identity.user_id, resume.seq);
+                    outcome = self
+                        .0
+                        .hub
+                        .resume(&resume.session_id, identity.user_id, resume.seq);
                 }
                 TakeOver::Nowhere => {}
                 TakeOver::Unreachable => {

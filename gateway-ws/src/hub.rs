@@ -199,6 +199,11 @@ impl Attachment {
             ..
         } = &mut *state;
         let writer = connection.as_mut()?;
+        if session.oldest() > writer.written + 1 {
+            // The replay limits dropped frames it had yet to write.
+            state.unplug();
+            return None;
+        }
         let mut frames = Vec::new();
         let mut bytes = 0;
         for frame in session.after(writer.written) {

@@ -24,8 +24,8 @@ use crate::protocol::close_code::CloseCode;
 use crate::protocol::compression::{Encoder, WireMessage};
 use crate::protocol::connection::{Connection, Output};
 use crate::protocol::payload::MAX_CLIENT_PAYLOAD_BYTES;
-use crate::protocol::session::Frame;
 use crate::protocol::query::ConnectParams;
+use crate::protocol::session::Frame;
 
 /// Largest message the WebSocket layer reads at all. Above Discord's 4,096 bytes,
 /// so that a payload somewhat too large still gets its 4002 from the protocol

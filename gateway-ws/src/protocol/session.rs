@@ -215,16 +215,20 @@ impl Session {
     /// Numbers `event` with the next `s` and keeps it for the connection and for
     /// Resume; returns its `s`.
     pub fn push(&mut self, event: impl Into<Cow<'static, str>>, data: Arc<str>) -> u64 {
-        self.seq += 1;
-        let frame = Frame {
-            seq: self.seq,
+        self.keep(Frame {
+            seq: self.seq + 1,
             event: event.into(),
             data,
-        };
+        });
+        self.seq
+    }
+
+    /// Keeps `frame`, the next in sequence.
+    fn keep(&mut self, frame: Frame) {
+        self.seq = frame.seq;
         self.replay_bytes += frame.weight();
         self.replay.push_back(frame);
         self.trim();
-        self.seq
     }
 
     /// Drops the oldest frames until the buffer is within its limits.
@@ -251,7 +255,8 @@ impl Session {
         self.replay.front().map_or(self.seq + 1, |frame| frame.seq)
     }
 
-    /// The kept frames after `seq`, oldest first.
+    /// The kept frames after `seq`, oldest first; those kept after the first
+    /// missing one when frames after `seq` were dropped ([`Self::oldest`] tells).
     pub fn after(&self, seq: u64) -> impl Iterator<Item = &Frame> {
         // `s` runs without a gap from the oldest kept frame.
         let skip = usize::try_from((seq + 1).saturating_sub(self.oldest())).unwrap_or(usize::MAX);
@@ -279,7 +284,18 @@ impl Session {
             return Err(CloseCode::InvalidSeq);
         }
         self.acknowledge(seq);
-        self.push("RESUMED", Arc::from("null"));
+        let resumed = Frame {
+            seq: self.seq + 1,
+            event: Cow::Borrowed("RESUMED"),
+            data: Arc::from("null"),
+        };
+        // RESUMED must not push out a frame the client has yet to get.
+        if self.replay.len() >= self.limits.frames
+            || self.replay_bytes + resumed.weight() > self.limits.bytes
+        {
+            return Err(CloseCode::InvalidSeq);
+        }
+        self.keep(resumed);
         Ok(())
     }
 }
@@ -392,14 +408,20 @@ mod tests {
             None,
         );
         let guild_message = message(Scope::Guild(GUILD), OTHER, vec![]);
-        assert_eq!(session.wants(&guild_message), Some(&Arc::from(r#"{"content":""}"#)));
+        assert_eq!(
+            session.wants(&guild_message),
+            Some(&Arc::from(r#"{"content":""}"#))
+        );
         // The documented exceptions: its own messages, DMs, and mentions of it.
         for exception in [
             message(Scope::Guild(GUILD), BOT, vec![]),
             message(Scope::Direct, OTHER, vec![]),
             message(Scope::Guild(GUILD), OTHER, vec![BOT]),
         ] {
-            assert_eq!(session.wants(&exception), Some(&Arc::from(r#"{"content":"hi"}"#)));
+            assert_eq!(
+                session.wants(&exception),
+                Some(&Arc::from(r#"{"content":"hi"}"#))
+            );
         }
     }
 
@@ -416,7 +438,10 @@ mod tests {
             with_intent.wants(&guild_message),
             Some(&Arc::from(r#"{"content":"hi"}"#))
         );
-        assert_eq!(person.wants(&guild_message), Some(&Arc::from(r#"{"content":"hi"}"#)));
+        assert_eq!(
+            person.wants(&guild_message),
+            Some(&Arc::from(r#"{"content":"hi"}"#))
+        );
     }
 
     #[test]
@@ -470,10 +495,23 @@ mod tests {
         for _ in 0..6 {
             push(&mut session, "E");
         }
-        // Four frames kept: seqs 3..=6, so the client must have seen at least 2.
-        assert_eq!(session.resume(1), Err(CloseCode::InvalidSeq));
-        session.resume(2).expect("resumable");
-        assert_eq!(after(&session, 2).len(), 5);
+        // Four frames kept: seqs 3..=6, and RESUMED (7) pushes 3 out, so the
+        // client must have seen at least 3.
+        assert_eq!(session.resume(2), Err(CloseCode::InvalidSeq));
+        let mut fresh = super::tests::session(false, Intents::all(), None);
+        for _ in 0..6 {
+            push(&mut fresh, "E");
+        }
+        fresh.resume(3).expect("resumable");
+        assert_eq!(
+            after(&fresh, 3),
+            [
+                (4, "E".to_owned()),
+                (5, "E".to_owned()),
+                (6, "E".to_owned()),
+                (7, "RESUMED".to_owned())
+            ]
+        );
     }
 
     #[test]

@@ -170,13 +170,13 @@ async fn a_session_out_of_reach_is_invalid_but_resumable_and_resumes_once_reacha
         .postgres
         .lazy_schema_pool(&world.store_schema)
         .expect("the store's pool");
-    let rename = async |from: &str, to: &str| {
-        sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+    let rename = async |statement: &'static str| {
+        sqlx::query(statement)
             .execute(&store)
             .await
             .expect("renamed");
     };
-    rename("handover_sessions", "handover_sessions_away").await;
+    rename("ALTER TABLE handover_sessions RENAME TO handover_sessions_away").await;
     let mut client = world.connect("v=10&encoding=json").await;
     client.hello().await;
     client
@@ -185,7 +185,7 @@ async fn a_session_out_of_reach_is_invalid_but_resumable_and_resumes_once_reacha
     assert_eq!(client.expect_op(9).await["d"], true);
 
     // Once the store is back, the same connection resumes with nothing missed.
-    rename("handover_sessions_away", "handover_sessions").await;
+    rename("ALTER TABLE handover_sessions_away RENAME TO handover_sessions").await;
     world.publish(vec![sent(GENERAL, 2, OWNER)]).await;
     client
         .send(resume(&world.token(ALICE), &session_id, seq))
