@@ -3,6 +3,12 @@
 //! [`crate::protocol::connection::Connection`], performs what it asks
 //! (Identify, Resume, frames, close) and writes the session's queued dispatches.
 //!
+//! tokio-tungstenite reads, answers pings and closes. Frames we send are formatted
+//! by tungstenite into a buffer of each write's own and written to the TCP stream
+//! directly: tungstenite's write buffer keeps the capacity of the largest write
+//! for the connection's life — a GUILD_CREATE listing a large guild's presences
+//! is ~100 KB, which every idle connection would then hold (BENCHMARKS.md).
+//!
 //! One task per connection; it waits only on its own socket. Fan-out numbers frames
 //! into the session's buffer and wakes the task, which renders and writes them
 //! (see [`crate::hub`]).
@@ -10,12 +16,23 @@
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{RawQuery, State};
-use axum::http::header::ORIGIN;
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::header::{
+    CONNECTION, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as WireFrame};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::gateway::{Gateway, HandshakeFailure};
 use crate::hub::Attachment;
@@ -39,10 +56,9 @@ const MAX_WEBSOCKET_MESSAGE: usize = 4 * MAX_CLIENT_PAYLOAD_BYTES;
 /// ~7 KB per connection), 4 KiB still 3 KB more than needed (BENCHMARKS.md).
 const READ_BUFFER: usize = 1024;
 
-/// Most bytes of waiting frames written with one flush. Writing each frame with its
-/// own `send` cost half the gateway's CPU in system calls (BENCHMARKS.md); frames
-/// already waiting go out together. The write buffer keeps this capacity once a
-/// burst filled it.
+/// Most bytes of waiting frames written at once. Writing each frame with its own
+/// `send` cost half the gateway's CPU in system calls (BENCHMARKS.md); frames
+/// already waiting go out together.
 const WRITE_BURST: usize = 16 * 1024;
 
 /// How long a closing connection waits for the client's close frame.
@@ -56,13 +72,18 @@ pub fn router(gateway: Gateway) -> Router {
     Router::new().fallback(upgrade).with_state(gateway)
 }
 
+/// The WebSocket on an upgraded HTTP/1.1 connection.
+type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
 async fn upgrade(
     State(gateway): State<Gateway>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
-    let origin = headers.get(ORIGIN).and_then(|value| value.to_str().ok());
+    let origin = request
+        .headers()
+        .get(ORIGIN)
+        .and_then(|value| value.to_str().ok());
     if !gateway.allows_origin(origin) {
         tracing::warn!(
             origin,
@@ -74,18 +95,80 @@ async fn upgrade(
         )
             .into_response();
     }
+    let Some(accept) = websocket_key(request.method(), request.headers()).map(derive_accept_key)
+    else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            [(UPGRADE, "websocket")],
+            "the gateway speaks WebSocket (RFC 6455, version 13)",
+        )
+            .into_response();
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            [(UPGRADE, "websocket")],
+            "this connection cannot be upgraded (HTTP/1.1 is needed)",
+        )
+            .into_response();
+    };
     let params = ConnectParams::parse(query.as_deref().unwrap_or_default());
     let tracker = gateway.connections().clone();
-    upgrade
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BURST)
-        .max_message_size(MAX_WEBSOCKET_MESSAGE)
-        .max_frame_size(MAX_WEBSOCKET_MESSAGE)
-        .on_upgrade(move |socket| tracker.track_future(serve(gateway, params, socket)))
+    tokio::spawn(tracker.track_future(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let config = WebSocketConfig::default()
+                    .read_buffer_size(READ_BUFFER)
+                    // Only tungstenite's own frames (pongs, close) go through its
+                    // buffer: at once.
+                    .write_buffer_size(0)
+                    .max_message_size(Some(MAX_WEBSOCKET_MESSAGE))
+                    .max_frame_size(Some(MAX_WEBSOCKET_MESSAGE));
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                serve(gateway, params, socket).await;
+            }
+            Err(error) => tracing::debug!(%error, "a gateway upgrade failed"),
+        }
+    }));
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(CONNECTION, "upgrade")
+        .header(UPGRADE, "websocket")
+        .header(SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The `Sec-WebSocket-Key` of a valid opening handshake (RFC 6455 §4.2.1).
+fn websocket_key<'a>(method: &Method, headers: &'a HeaderMap) -> Option<&'a [u8]> {
+    let has = |name, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+    };
+    let upgrade_requested = *method == Method::GET
+        && has(CONNECTION, "upgrade")
+        && has(UPGRADE, "websocket")
+        && headers
+            .get(SEC_WEBSOCKET_VERSION)
+            .is_some_and(|version| version == "13");
+    upgrade_requested
+        .then(|| headers.get(SEC_WEBSOCKET_KEY))
+        .flatten()
+        .map(|key| key.as_bytes())
 }
 
 /// Runs one connection to its end.
-async fn serve(gateway: Gateway, params: Result<ConnectParams, CloseCode>, socket: WebSocket) {
+async fn serve(gateway: Gateway, params: Result<ConnectParams, CloseCode>, socket: Socket) {
     let metrics = gateway.metrics().clone();
     metrics.connections.inc();
     serve_connection(gateway, params, socket).await;
@@ -95,7 +178,7 @@ async fn serve(gateway: Gateway, params: Result<ConnectParams, CloseCode>, socke
 async fn serve_connection(
     gateway: Gateway,
     params: Result<ConnectParams, CloseCode>,
-    socket: WebSocket,
+    socket: Socket,
 ) {
     let mut link = Link {
         socket,
@@ -127,7 +210,7 @@ async fn serve_connection(
 
 /// The socket and how to encode for it.
 struct Link {
-    socket: WebSocket,
+    socket: Socket,
     /// `None` only before the query is checked.
     encoder: Option<Encoder>,
     metrics: Metrics,
@@ -139,34 +222,45 @@ struct Gone;
 impl Link {
     /// Writes one frame now.
     async fn send(&mut self, text: String) -> Result<(), Gone> {
-        let message = self.encode(text)?;
-        self.socket.send(message).await.map_err(|_| Gone)
+        self.send_all([text]).await
     }
 
-    /// Writes `frames` with one flush.
+    /// Writes `frames` with one write.
     async fn send_burst(&mut self, frames: Vec<Frame>) -> Result<(), Gone> {
-        if frames.is_empty() {
+        self.send_all(frames.iter().map(Frame::render)).await
+    }
+
+    /// Formats `texts` as WebSocket messages into a buffer of this write's own
+    /// and writes it, after anything tungstenite has queued (a pong) so frames
+    /// never interleave.
+    async fn send_all(&mut self, texts: impl IntoIterator<Item = String>) -> Result<(), Gone> {
+        let mut out = Vec::new();
+        for text in texts {
+            let (payload, opcode) = match self.encode(text)? {
+                WireMessage::Text(text) => (Bytes::from(text), Data::Text),
+                WireMessage::Binary(bytes) => (Bytes::from(bytes), Data::Binary),
+            };
+            WireFrame::message(payload, OpCode::Data(opcode), true)
+                .format(&mut out)
+                .map_err(|_| Gone)?;
+        }
+        if out.is_empty() {
             return Ok(());
         }
-        for frame in frames {
-            let message = self.encode(frame.render())?;
-            self.socket.feed(message).await.map_err(|_| Gone)?;
-        }
-        self.socket.flush().await.map_err(|_| Gone)
+        self.socket.flush().await.map_err(|_| Gone)?;
+        let stream = self.socket.get_mut();
+        stream.write_all(&out).await.map_err(|_| Gone)?;
+        stream.flush().await.map_err(|_| Gone)
     }
 
-    fn encode(&mut self, text: String) -> Result<Message, Gone> {
-        Ok(match &mut self.encoder {
-            None => Message::Text(text.into()),
-            Some(encoder) => match encoder.encode(text) {
-                Ok(WireMessage::Text(text)) => Message::Text(text.into()),
-                Ok(WireMessage::Binary(bytes)) => Message::Binary(bytes.into()),
-                Err(error) => {
-                    tracing::error!(%error, "cannot compress a frame");
-                    return Err(Gone);
-                }
-            },
-        })
+    fn encode(&mut self, text: String) -> Result<WireMessage, Gone> {
+        match &mut self.encoder {
+            None => Ok(WireMessage::Text(text)),
+            Some(encoder) => encoder.encode(text).map_err(|error| {
+                tracing::error!(%error, "cannot compress a frame");
+                Gone
+            }),
+        }
     }
 
     /// Completes a close the client started: tungstenite queues the echo of its
@@ -175,7 +269,7 @@ impl Link {
     /// twilight does) hangs until its own timeout.
     async fn answer_close(&mut self) {
         let _ = tokio::time::timeout(CLOSE_LINGER, async {
-            while let Some(Ok(_)) = self.socket.recv().await {}
+            while let Some(Ok(_)) = self.socket.next().await {}
         })
         .await;
     }
@@ -184,14 +278,14 @@ impl Link {
     async fn close(&mut self, code: CloseCode) {
         self.metrics.closed(code);
         let frame = CloseFrame {
-            code: code.code(),
+            code: code.code().into(),
             reason: code.reason().into(),
         };
         if self.socket.send(Message::Close(Some(frame))).await.is_err() {
             return;
         }
         let _ = tokio::time::timeout(CLOSE_LINGER, async {
-            while let Some(Ok(_)) = self.socket.recv().await {}
+            while let Some(Ok(_)) = self.socket.next().await {}
         })
         .await;
     }
@@ -248,17 +342,18 @@ impl ConnectionTask {
                     self.connection.reconnect();
                     self.connection.close(CloseCode::UnknownError);
                 }
-                incoming = self.link.socket.recv() => match incoming {
+                incoming = self.link.socket.next() => match incoming {
                     Some(Ok(Message::Text(text))) => {
                         self.connection.handle_message(Instant::now(), text.as_bytes());
                     }
                     Some(Ok(Message::Binary(bytes))) => {
                         self.connection.handle_message(Instant::now(), &bytes);
                     }
-                    // axum answers pings itself.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    // tungstenite answers pings itself; whole frames are not read.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                     Some(Ok(Message::Close(frame))) => {
-                        let done = frame.is_some_and(|frame| NORMAL_CLOSURES.contains(&frame.code));
+                        let done = frame
+                            .is_some_and(|frame| NORMAL_CLOSURES.contains(&u16::from(frame.code)));
                         self.link.answer_close().await;
                         return if done { End::ClientDone } else { End::Dropped };
                     }
@@ -368,4 +463,50 @@ async fn next_frames(attachment: Option<&Attachment>) -> Option<Vec<Frame>> {
 /// A deadline that never comes (a closed connection has no timer).
 fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header::{CONNECTION, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+    use axum::http::{HeaderMap, HeaderValue, Method};
+
+    use super::websocket_key;
+
+    fn handshake() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("WebSocket"));
+        headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        headers.insert(
+            SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        headers
+    }
+
+    #[test]
+    fn an_opening_handshake_yields_its_key() {
+        assert_eq!(
+            websocket_key(&Method::GET, &handshake()),
+            Some(&b"dGhlIHNhbXBsZSBub25jZQ=="[..])
+        );
+    }
+
+    #[test]
+    fn anything_else_is_not_a_handshake() {
+        assert_eq!(websocket_key(&Method::POST, &handshake()), None);
+        for missing in [
+            CONNECTION,
+            UPGRADE,
+            SEC_WEBSOCKET_VERSION,
+            SEC_WEBSOCKET_KEY,
+        ] {
+            let mut headers = handshake();
+            headers.remove(missing);
+            assert_eq!(websocket_key(&Method::GET, &headers), None);
+        }
+        let mut old_version = handshake();
+        old_version.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("8"));
+        assert_eq!(websocket_key(&Method::GET, &old_version), None);
+    }
 }
