@@ -11,6 +11,7 @@
 //! converted at this boundary.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::guild::{ChannelType, GuildChannel, Role, VoiceState};
@@ -18,6 +19,7 @@ use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
 use sqlx::PgPool;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::guild_state::{GuildState, Member};
 
@@ -64,6 +66,10 @@ pub struct UserRow {
 #[derive(Debug, Clone)]
 pub struct ReadModels {
     pool: PgPool,
+    /// One turn per pooled connection. A storm of handshakes (thousands of clients
+    /// reconnecting at once) queues here, without a deadline, rather than on the
+    /// pool, whose short acquire timeout would fail them with 4000.
+    turns: Arc<Semaphore>,
 }
 
 impl ReadModels {
@@ -73,7 +79,18 @@ impl ReadModels {
     pub fn connect_lazy(config: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
         Ok(Self {
             pool: config.lazy_schema_pool(schema)?,
+            turns: Arc::new(Semaphore::new(
+                usize::try_from(config.max_connections).unwrap_or(1).max(1),
+            )),
         })
+    }
+
+    /// Waits for a turn to use the pool.
+    async fn turn(&self) -> Result<SemaphorePermit<'_>, sqlx::Error> {
+        self.turns
+            .acquire()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)
     }
 
     /// The pool (for the readiness check).
@@ -83,6 +100,7 @@ impl ReadModels {
 
     /// The user `id`, if projected.
     pub async fn user(&self, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
+        let _turn = self.turn().await?;
         sqlx::query_as!(
             UserRow,
             "SELECT id, username, global_name, avatar, email, bot, application_id \
@@ -96,6 +114,7 @@ impl ReadModels {
     /// The current token generation of bot `id`; `None` for an unknown user or one
     /// that is not a bot.
     pub async fn bot_token_id(&self, id: UserId) -> Result<Option<i64>, sqlx::Error> {
+        let _turn = self.turn().await?;
         let row = sqlx::query!(
             "SELECT bot_token_id FROM users WHERE id = $1 AND bot",
             key(id.get())
@@ -107,6 +126,7 @@ impl ReadModels {
 
     /// The guilds `user` is a member of, by id.
     pub async fn guild_ids(&self, user: UserId) -> Result<Vec<GuildId>, sqlx::Error> {
+        let _turn = self.turn().await?;
         let ids = sqlx::query_scalar!(
             "SELECT guild_id FROM members WHERE user_id = $1 ORDER BY guild_id",
             key(user.get())
@@ -121,6 +141,7 @@ impl ReadModels {
     /// Guild `id` as the read models show it now, with the `seq` of its last
     /// projected event, read in one snapshot; `None` if there is no such guild.
     pub async fn guild(&self, id: GuildId) -> Result<Option<GuildState>, sqlx::Error> {
+        let _turn = self.turn().await?;
         let guild = key(id.get());
         let mut tx = self.pool.begin().await?;
         // One consistent view of every table for the whole read.
@@ -302,6 +323,7 @@ impl ReadModels {
         &self,
         user: UserId,
     ) -> Result<Vec<(ChannelId, [UserSnapshot; 2])>, sqlx::Error> {
+        let _turn = self.turn().await?;
         let rows = sqlx::query!(
             "SELECT d.id, \
              lo.id AS low_id, lo.username AS low_username, lo.global_name AS low_global_name, \
