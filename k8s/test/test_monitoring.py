@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -224,7 +225,10 @@ def test_prometheus_scrapes_every_service_and_evaluates_every_expression(stack, 
         while pending and time.monotonic() < deadline:
             time.sleep(1)
             for job in sorted(pending):
-                result = prometheus_query(base, f'cloudcord_build_info{{job="{job}",service="{job}"}} == 1')
+                try:
+                    result = prometheus_query(base, f'cloudcord_build_info{{job="{job}",service="{job}"}} == 1')
+                except urllib.error.URLError:  # not listening yet
+                    continue
                 if result.get("status") == "success" and result["data"]["result"]:
                     pending.discard(job)
         assert not pending, f"Prometheus has no data from {sorted(pending)}:\n{(tmp_path / 'prometheus.log').read_text()[-2000:]}"
