@@ -17,7 +17,8 @@ NEXTEST_VERSION := 0.9.151
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
-.PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium
+.PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
+	ops-test ops-tools images service-binaries deny
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -28,12 +29,13 @@ up: build web ## Start the infrastructure and every service in the foreground (C
 down: build ## Stop the stack and the infrastructure
 	$(CLOUDCORD) down
 
-test: tools build ## Provision the infrastructure, then fmt, clippy and every test, then the web client's
+test: tools build ## Provision the infrastructure, then fmt, clippy and every test, the web client's, and the ops tests
 	$(CLOUDCORD) infra up
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo nextest run --workspace --locked
 	$(MAKE) web-test
+	$(MAKE) ops-test
 
 build: ## Build the cloudcord command (it links every service)
 	cargo build --locked -p cloudcord
@@ -108,3 +110,60 @@ sqlx-prepare: ## Regenerate projectors/.sqlx, query-api/.sqlx and gateway-ws/.sq
 	rm -rf gateway-ws/.sqlx && mkdir -p gateway-ws/.sqlx
 	touch gateway-ws/src/lib.rs
 	SQLX_OFFLINE_DIR="$(CURDIR)/gateway-ws/.sqlx" $(SQLX_CHECK) -p cloudcord-gateway-ws --lib
+
+# Operations (k8s/, strimzi/, images/, .github/): `make ops-test` lints and renders
+# the Helm chart, validates every manifest offline, runs checkov, promtool, amtool,
+# check-jsonschema and zizmor, builds the images, and checks the monitoring against
+# the five services running on the shared infrastructure with a real Prometheus.
+# Tools: Debian's prometheus, alertmanager (promtool, amtool) and buildah; helm from
+# the Go module proxy; the Python tools (k8s/test/requirements.txt, pinned) in a venv
+# keyed by that file's hash. All cached under $(CLOUDCORD__INFRA__CACHE_DIR)/ops.
+OPS_CACHE := $(CLOUDCORD__INFRA__CACHE_DIR)/ops
+HELM_VERSION := v3.22.0
+HELM := $(OPS_CACHE)/helm-$(HELM_VERSION)/helm
+OPS_VENV := $(OPS_CACHE)/venv-$(shell sha256sum k8s/test/requirements.txt | cut -c1-12)
+OPS_DEBIAN_PACKAGES := prometheus prometheus-alertmanager buildah
+CARGO_DENY_VERSION := 0.20.2
+SERVICES := command-api query-api projectors gateway-ws sfu
+# `make images` builds release binaries; the ops tests check debug-built images
+# (same layout, same user, no shell) so `make test` compiles nothing twice.
+IMAGE_PROFILE ?= release
+IMAGE_REPOSITORY ?= ghcr.io/cloudcord
+IMAGE_TAG ?= dev
+IMAGE_DIR := $(CARGO_TARGET_DIR)/images
+IMAGE_BIN_DIR = $(CARGO_TARGET_DIR)/$(if $(filter dev,$(IMAGE_PROFILE)),debug,$(IMAGE_PROFILE))
+
+$(HELM):
+	GOBIN=$(dir $(HELM)) GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(OPS_VENV)/.installed: k8s/test/requirements.txt
+	python3 -m venv $(OPS_VENV)
+	$(OPS_VENV)/bin/pip install --quiet --disable-pip-version-check -r k8s/test/requirements.txt
+	touch $@
+
+ops-tools: $(HELM) $(OPS_VENV)/.installed ## Install what the ops tests use, when missing
+	@missing=$$(for p in $(OPS_DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "install Debian's $$missing: sudo apt-get install $$missing" >&2; exit 1; fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
+
+service-binaries: ## Build the five service binaries (debug)
+	cargo build --locked $(foreach s,$(SERVICES),-p cloudcord-$(s))
+
+images: ops-tools ## One OCI image per service with buildah, no daemon (IMAGE_PROFILE, IMAGE_REPOSITORY, IMAGE_TAG)
+	cargo build --locked --profile $(IMAGE_PROFILE) $(foreach s,$(SERVICES),-p cloudcord-$(s))
+	images/build.sh $(IMAGE_BIN_DIR) $(IMAGE_DIR) $(IMAGE_REPOSITORY) $(IMAGE_TAG) $(SERVICES)
+
+ops-test: build ops-tools service-binaries ## The ops tests: chart, Strimzi, monitoring against a live stack, workflows, images
+	$(CLOUDCORD) infra up
+	$(MAKE) images IMAGE_PROFILE=dev IMAGE_REPOSITORY=localhost/cloudcord
+	cd k8s/test && OPS_HELM=$(HELM) OPS_BIN_DIR=$(CARGO_TARGET_DIR)/debug OPS_IMAGES_DIR=$(IMAGE_DIR) \
+		PATH=$(OPS_VENV)/bin:$$PATH $(OPS_VENV)/bin/python -m pytest -p no:cacheprovider -q
+
+# Licences, bans and sources (deny.toml); advisories need the RustSec database,
+# which is fetched from the network: run `cargo deny check advisories` where it is
+# reachable (CI), or point deny.toml's [advisories] db-path at a vendored copy.
+deny: ## cargo-deny: licences, bans and sources
+	@cargo deny --version 2>/dev/null | grep -q "cargo-deny $(CARGO_DENY_VERSION)" \
+		|| cargo install --locked cargo-deny@$(CARGO_DENY_VERSION)
+	cargo deny --locked check licenses bans sources

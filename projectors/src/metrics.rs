@@ -94,10 +94,15 @@ impl Metrics {
         self.events
             .get_or_create(&StoreLabel { store })
             .inc_by(u64::try_from(events).unwrap_or(u64::MAX));
+        // Duplicates, gaps and stopped partitions are exported at 0 from a store's
+        // first commit on, so their series exist before anything goes wrong: an
+        // alert on `increase(…gaps_total[…])` then sees the very first gap.
+        drop(self.duplicates.get_or_create(&StoreLabel { store }));
         for &(partition, next) in offsets {
-            self.next_offset
-                .get_or_create(&PartitionLabel { store, partition })
-                .set(next);
+            let label = PartitionLabel { store, partition };
+            self.next_offset.get_or_create(&label).set(next);
+            drop(self.gaps.get_or_create(&label));
+            drop(self.stopped.get_or_create(&label));
         }
         self.batch_seconds
             .get_or_create(&StoreLabel { store })
