@@ -16,7 +16,7 @@ use crate::fanout::{Fanout, FollowUps, Position};
 use crate::handover::Handovers;
 use crate::handover::catch_up::CatchUp;
 use crate::hub::{Attachment, Hub, ResumeRefused, Slot};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ResumeOutcome};
 use crate::objects::Ready;
 use crate::projected::Projected;
 use crate::protocol::close_code::CloseCode;
@@ -503,13 +503,16 @@ impl Gateway {
             .authenticate(&resume.token)
             .await
             .map_err(HandshakeFailure::Close)?;
+        let metrics = &self.0.metrics;
         let mut outcome = self
             .0
             .hub
             .resume(&resume.session_id, identity.user_id, resume.seq);
+        let mut from = ResumeOutcome::Resumed;
         if outcome.as_ref().err() == Some(&ResumeRefused::UnknownSession) {
             match self.take_over(&resume.session_id, identity.user_id).await {
                 TakeOver::Here => {
+                    from = ResumeOutcome::TakenOver;
                     outcome = self
                         .0
                         .hub
@@ -517,22 +520,27 @@ impl Gateway {
                 }
                 TakeOver::Nowhere => {}
                 TakeOver::Unreachable => {
+                    metrics.resumed(ResumeOutcome::Unreachable);
                     return Err(HandshakeFailure::SessionInvalid { resumable: true });
                 }
             }
         }
         match outcome {
             Ok(resumed) => {
+                metrics.resumed(from);
                 tracing::info!(session = %resume.session_id, seq = resume.seq, "session resumed");
                 Ok(resumed)
             }
             Err(ResumeRefused::UnknownSession) => {
+                metrics.resumed(ResumeOutcome::Unknown);
                 Err(HandshakeFailure::SessionInvalid { resumable: false })
             }
             Err(ResumeRefused::NotOwner) => {
+                metrics.resumed(ResumeOutcome::NotOwner);
                 Err(HandshakeFailure::Close(CloseCode::AuthenticationFailed))
             }
             Err(ResumeRefused::InvalidSeq) => {
+                metrics.resumed(ResumeOutcome::InvalidSeq);
                 let ended: Arc<str> = Arc::from(resume.session_id.as_str());
                 self.0.fanout.forget(&[ended]);
                 self.announce_ended([(resume.session_id.clone(), identity.user_id)]);

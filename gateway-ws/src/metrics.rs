@@ -30,6 +30,37 @@ pub enum RecordOutcome {
     Invalid,
 }
 
+/// What a Resume came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeOutcome {
+    /// Resumed on the process that held the session.
+    Resumed,
+    /// Resumed after taking the session over from another process (or from
+    /// before a restart).
+    TakenOver,
+    /// No process holds the session (Invalid Session, `d: false`).
+    Unknown,
+    /// The session could not be asked for (Invalid Session, `d: true`).
+    Unreachable,
+    /// The `seq` could not be replayed from (4007).
+    InvalidSeq,
+    /// The token is not the session owner's (4004).
+    NotOwner,
+}
+
+impl ResumeOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Resumed => "resumed",
+            Self::TakenOver => "taken_over",
+            Self::Unknown => "unknown",
+            Self::Unreachable => "unreachable",
+            Self::InvalidSeq => "invalid_seq",
+            Self::NotOwner => "not_owner",
+        }
+    }
+}
+
 /// Every metric of a gateway process.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
@@ -43,6 +74,7 @@ pub struct Metrics {
     pub overflows: Counter,
     closes: Family<CodeLabel, Counter>,
     records: Family<OutcomeLabel, Counter>,
+    resumes: Family<OutcomeLabel, Counter>,
 }
 
 impl Metrics {
@@ -78,6 +110,11 @@ impl Metrics {
             "Records read from the projected topic, by outcome",
             self.records.clone(),
         );
+        registry.register(
+            "gateway_resumes",
+            "Resumes, by outcome (resumed, taken_over, unknown, unreachable, invalid_seq, not_owner)",
+            self.resumes.clone(),
+        );
     }
 
     /// The gateway closed a connection with `code`.
@@ -95,5 +132,23 @@ impl Metrics {
             RecordOutcome::Invalid => "invalid",
         };
         self.records.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// A Resume came to `outcome`.
+    pub fn resumed(&self, outcome: ResumeOutcome) {
+        self.resumes
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
+    /// How many Resumes came to `outcome`.
+    pub fn resumes(&self, outcome: ResumeOutcome) -> u64 {
+        self.resumes
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.label(),
+            })
+            .get()
     }
 }

@@ -2,6 +2,7 @@
 //! repeated or reordered, on another process while its own runs, and on a new
 //! process after its own shut down.
 
+use cloudcord_gateway_ws::metrics::ResumeOutcome;
 use cloudcord_gateway_ws::settings::SessionSettings;
 use serde_json::{Value, json};
 
@@ -183,6 +184,8 @@ async fn a_session_out_of_reach_is_invalid_but_resumable_and_resumes_once_reacha
         .send(resume(&world.token(ALICE), &session_id, seq))
         .await;
     assert_eq!(client.expect_op(9).await["d"], true);
+    let metrics = world.gateway.metrics().clone();
+    assert_eq!(metrics.resumes(ResumeOutcome::Unreachable), 1);
 
     // Once the store is back, the same connection resumes with nothing missed.
     rename("ALTER TABLE handover_sessions_away RENAME TO handover_sessions").await;
@@ -191,4 +194,5 @@ async fn a_session_out_of_reach_is_invalid_but_resumable_and_resumes_once_reacha
         .send(resume(&world.token(ALICE), &session_id, seq))
         .await;
     expect_replay(&mut client, seq, &["message 2"]).await;
+    assert_eq!(metrics.resumes(ResumeOutcome::TakenOver), 1);
 }
