@@ -165,6 +165,7 @@ pub async fn run_with_context(
         .with_check(PostgresCheck::new(context.read_models().pool().clone()))
         .with_check(MongoCheck::new(context.documents().database().clone()));
     context.rate_limiter().register(service.registry_mut());
+    context.request_metrics().register(service.registry_mut());
     let addr = config.query_api.http.listen_addr;
     let listener = TcpListener::bind(addr)
         .await

@@ -25,6 +25,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod http_error;
+pub mod http_metrics;
 pub mod issuer;
 pub mod kafka;
 pub mod mongo;

@@ -467,7 +467,7 @@ async fn trace_request(
         let started = std::time::Instant::now();
         let method = request.method().clone();
         let response = next.run(request).await;
-        state.metrics().observe_request(
+        state.metrics().requests.observe(
             method.as_str(),
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),

@@ -40,6 +40,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use cloudcord_runtime::auth::TokenVerifier;
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::http_metrics::{self, RequestMetrics};
 use cloudcord_runtime::rate_limit::{RateLimitSettings, RateLimiter};
 use serde::Deserialize;
 
@@ -94,6 +95,7 @@ struct Inner {
     read_your_writes_timeout: Duration,
     gateway_url: String,
     rate_limiter: RateLimiter,
+    requests: RequestMetrics,
 }
 
 impl ApiContext {
@@ -116,6 +118,7 @@ impl ApiContext {
             read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
             gateway_url: settings.gateway_url.clone(),
             rate_limiter,
+            requests: RequestMetrics::default(),
         }))
     }
 
@@ -154,6 +157,11 @@ impl ApiContext {
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.0.rate_limiter
     }
+
+    /// The requests answered (register them with [`RequestMetrics::register`]).
+    pub fn request_metrics(&self) -> &RequestMetrics {
+        &self.0.requests
+    }
 }
 
 /// The whole read API with Discord's JSON 404 and 405 for everything else.
@@ -185,8 +193,14 @@ pub fn routes(context: ApiContext) -> Router {
             (context.clone(), Stores::PostgresAndMongo),
             read_your_writes::wait,
         ));
-    // Outermost, so a refused request waits for nothing.
-    let api = context.rate_limiter().limit(relational.merge(documents));
+    // Outermost, so a refused request waits for nothing; counted either way.
+    let api = context
+        .rate_limiter()
+        .limit(relational.merge(documents))
+        .layer(from_fn_with_state(
+            context.request_metrics().clone(),
+            http_metrics::track,
+        ));
     Router::new()
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api)

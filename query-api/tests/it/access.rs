@@ -44,6 +44,9 @@ async fn a_channel_hidden_by_an_overwrite_is_missing_access_and_unlisted() {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body.as_array().map(Vec::len), Some(3));
     }
+    // Refusals and answers alike are counted (RED metrics).
+    assert_eq!(world.requests.answered("GET", "4xx"), 5);
+    assert_eq!(world.requests.answered("GET", "2xx"), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -20,6 +20,7 @@ use cloudcord_runtime::auth::{
     AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
 };
 use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::http_metrics::RequestMetrics;
 use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
@@ -145,6 +146,8 @@ pub struct World {
     client: reqwest::Client,
     /// The API's rate limits (for their counter).
     pub rate_limiter: RateLimiter,
+    /// The requests the read API answered.
+    pub requests: RequestMetrics,
 }
 
 impl World {
@@ -229,6 +232,7 @@ impl World {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().expect("bound");
         let rate_limiter = context.rate_limiter().clone();
+        let requests = context.request_metrics().clone();
         let app = router(context).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serves");
@@ -246,6 +250,7 @@ impl World {
             addr,
             client: reqwest::Client::new(),
             rate_limiter,
+            requests,
         }
     }
 
