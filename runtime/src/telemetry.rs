@@ -76,6 +76,16 @@ pub fn init(config: &TelemetryConfig) -> Result<(), TelemetryError> {
     .map_err(TelemetryError::AlreadyInstalled)
 }
 
+/// Logs to the test harness's captured output, which a failing test prints:
+/// warnings and errors, or what `RUST_LOG` selects. Integration tests call it
+/// first; only the first call of a test binary installs it.
+pub fn init_for_tests() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
 /// Displays an error followed by each of its causes: `outer: inner: root`.
 ///
 /// Log errors as `error = %ErrorChain(&err)` so the root cause is never lost. A cause

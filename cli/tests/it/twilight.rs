@@ -58,14 +58,7 @@ fn free_port() -> u16 {
 
 impl Stack {
     async fn start() -> Self {
-        // The services' logs, for a failing test (`RUST_LOG=…` selects more).
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        cloudcord_runtime::telemetry::init_for_tests();
         let name = format!("twilight_{}", uuid::Uuid::new_v4().simple());
         let state_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(&name);
         std::fs::create_dir_all(&state_dir).expect("the stack's state directory");

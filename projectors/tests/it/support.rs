@@ -79,14 +79,7 @@ pub fn unique(prefix: &str) -> String {
 
 impl World {
     pub async fn new() -> Self {
-        // The projectors' logs, for a failing test (`RUST_LOG=…` selects more).
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        cloudcord_runtime::telemetry::init_for_tests();
         let stores: Stores = Loader::from_environment()
             .load()
             .expect("the test configuration loads");
