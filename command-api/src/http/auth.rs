@@ -135,9 +135,9 @@ async fn jwks(State(state): State<ApiState>) -> Json<Jwks> {
 }
 
 /// Longest password accepted (argon2 handles more, but nobody types more).
-const MAX_PASSWORD_CHARS: usize = 128;
+pub(crate) const MAX_PASSWORD_CHARS: usize = 128;
 /// Shortest password accepted (Discord's minimum).
-const MIN_PASSWORD_CHARS: usize = 8;
+pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 
 #[derive(Debug, Deserialize)]
 struct RegisterRequest {
@@ -291,7 +291,7 @@ async fn release_claim(state: &ApiState, claim: AggregateRef) {
 
 /// Starts a first-party session for `user_id`, who just proved their password:
 /// its access token (naming the session) and refresh token.
-async fn start_session(
+pub(crate) async fn start_session(
     state: &ApiState,
     user_id: UserId,
     headers: &HeaderMap,

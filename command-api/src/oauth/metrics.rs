@@ -9,7 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-/// Where a sign-in failed: `password_login`, `authorize`.
+/// Where a password was refused: `password_login`, `authorize`, `password_change`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabel {
     /// The route.
@@ -19,7 +19,8 @@ pub struct EndpointLabel {
 /// Why a session ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
-    /// `logout`, `revoked`, `refresh_token_reuse`, `code_reuse`, `user_revoked`.
+    /// `logout`, `revoked`, `refresh_token_reuse`, `code_reuse`, `user_revoked`,
+    /// `password_changed`.
     pub reason: &'static str,
 }
 

@@ -183,8 +183,8 @@ pub mod reason {
     pub const CODE_REUSE: &str = "code_reuse";
     /// The user ended it from their sessions list.
     pub const USER_REVOKED: &str = "user_revoked";
-    /// Every session of the user ended (e.g. after a password change).
-    pub const ALL_REVOKED: &str = "all_revoked";
+    /// The user changed their password: every session of theirs ended.
+    pub const PASSWORD_CHANGED: &str = "password_changed";
 }
 
 /// The pool to command-api's schema, and its migrations. Cheap to clone.

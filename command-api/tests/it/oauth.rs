@@ -1171,3 +1171,105 @@ async fn registered_passwords_are_hashed_with_argon2id_at_or_above_owasp_minimum
         .expect("a base64 salt");
     assert!(salt.len() >= 16, "a 128-bit salt at least");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_change_ends_every_session_and_starts_a_fresh_one() {
+    let provider = Provider::new().await;
+    let login = |password: &'static str| {
+        let http = provider.http.clone();
+        let base = provider.base.clone();
+        let username = provider.username.clone();
+        async move {
+            let response = http
+                .post(format!("{base}/api/v10/auth/login"))
+                .json(&json!({"login": username, "password": password}))
+                .send()
+                .await
+                .expect("login");
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, laptop) = login(PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{laptop}");
+    let laptop_token = laptop["token"].as_str().expect("token").to_owned();
+    let laptop_refresh = RefreshToken::new(
+        laptop["refresh_token"]
+            .as_str()
+            .expect("refresh")
+            .to_owned(),
+    );
+    // An application's grant is a session of the user's too.
+    let rp = provider.app().await;
+    let (code, verifier, _) = provider.authorize(&rp, &["identify"]).await;
+    let app_tokens = provider.exchange(&rp, code, verifier).await;
+    let app_refresh = app_tokens.refresh_token().expect("a refresh token").clone();
+    let first_party = provider.relying_party("cloudcord", "").await;
+
+    let change = |current: &'static str| {
+        let auth = format!("Bearer {laptop_token}");
+        let world = &provider.world;
+        async move {
+            world
+                .send(
+                    reqwest::Method::PATCH,
+                    "/api/v10/users/@me",
+                    Some(&auth),
+                    crate::http::Body::Json(
+                        json!({"password": current, "new_password": "a brand new battery"}),
+                    ),
+                    &[],
+                )
+                .await
+        }
+    };
+    // The wrong current password changes nothing.
+    let (status, _, body) = change("not my password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["errors"]["password"]["_errors"][0]["code"], "PASSWORD_DOES_NOT_MATCH",
+        "{body}"
+    );
+
+    let (status, _, changed) = change(PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        changed["username"],
+        provider.username.as_str(),
+        "the user object: {changed}"
+    );
+    let fresh_refresh = changed["refresh_token"]
+        .as_str()
+        .expect("a new session")
+        .to_owned();
+    assert!(changed["token"].is_string(), "{changed}");
+
+    // Every earlier session is over: the first-party one and the application's.
+    assert_eq!(
+        provider.refresh_error(&first_party, &laptop_refresh).await,
+        CoreErrorResponseType::InvalidGrant
+    );
+    assert_eq!(
+        provider.refresh_error(&rp, &app_refresh).await,
+        CoreErrorResponseType::InvalidGrant
+    );
+    assert_eq!(
+        provider
+            .userinfo(app_tokens.access_token().secret())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The new one works, and only the new password logs in.
+    first_party
+        .exchange_refresh_token(&RefreshToken::new(fresh_refresh))
+        .expect("a token endpoint")
+        .request_async(&provider.rp_http())
+        .await
+        .expect("the fresh session refreshes");
+    assert_eq!(login(PASSWORD).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(login("a brand new battery").await.0, StatusCode::OK);
+}
