@@ -11,6 +11,8 @@
 //!   "refresh_token"}`. An unknown login costs as much as a wrong password
 //!   (`verify_dummy_password`), so timing does not reveal which accounts exist; a
 //!   failure is counted and logged as a security event.
+//! * With two-factor authentication on, login answers a `ticket` instead
+//!   ([`super::mfa`]).
 //! * Register and login each start a session (`crate::oauth`): the access token names
 //!   it (`sid`), and the refresh token renews it at `POST /oauth2/token` with
 //!   `client_id=cloudcord` (rotated on every use, like any client's).
@@ -385,6 +387,10 @@ async fn login(
         );
         return Err(invalid_login());
     };
+    if super::mfa::enabled(&state, user_id).await? {
+        // The password was right; the second factor completes it at /auth/mfa/totp.
+        return super::mfa::login_ticket(&state, user_id).await;
+    }
     let (token, refresh_token) = start_session(&state, user_id, &headers).await?;
     Ok(
         Json(json!({ "user_id": user_id, "token": token, "refresh_token": refresh_token }))

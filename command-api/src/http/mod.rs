@@ -16,6 +16,7 @@
 //! - [`oauth2`]: the OAuth 2.0 / OpenID Connect provider (discovery, authorize page,
 //!   token, revocation, userinfo); its state is [`crate::oauth`].
 //! - [`sessions`]: list and end one's sessions, log out.
+//! - [`mfa`]: TOTP two-factor authentication and recovery codes.
 //! - [`guilds`] (guild, channels' creation, roles, members, bans), [`channels`]
 //!   (channels, overwrites, invites, messages, reactions, pins, typing), [`users`]
 //!   (profile, DMs, relationships): the resource routes.
@@ -44,6 +45,7 @@ pub mod bus;
 pub mod channels;
 pub mod guilds;
 pub mod metrics;
+pub mod mfa;
 pub mod oauth2;
 pub mod sessions;
 pub mod users;
@@ -443,6 +445,7 @@ pub fn routes(state: ApiState) -> Router {
             .merge(auth::router())
             .merge(oauth2::router())
             .merge(sessions::router())
+            .merge(mfa::router())
             .merge(guilds::router())
             .merge(channels::router())
             .merge(users::router()),

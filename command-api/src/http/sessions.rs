@@ -115,6 +115,33 @@ async fn logout_sessions(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Ends every session of `user_id` (`why`: a password or two-factor change) and
+/// starts one for the device that made the change: its (access, refresh) tokens.
+pub(crate) async fn replace_all(
+    state: &ApiState,
+    user_id: cloudcord_schemas::ids::UserId,
+    why: &'static str,
+    headers: &HeaderMap,
+) -> Result<(String, String), HttpError> {
+    let ended = state
+        .oauth()
+        .revoke_all_sessions(user_id, why)
+        .await
+        .map_err(|error| HttpError::internal("ending sessions", error))?;
+    for _ in 0..ended {
+        state.oauth_metrics().session_revoked(why);
+    }
+    tracing::info!(
+        target: "cloudcord_command_api::security",
+        event = "sessions_replaced",
+        %user_id,
+        reason = why,
+        sessions_ended = ended,
+        "every session ended after a security change"
+    );
+    super::auth::start_session(state, user_id, headers).await
+}
+
 async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, HttpError> {
     let access = first_party(&state, &headers).await?;
     if let Some(session_id) = &access.session_id {

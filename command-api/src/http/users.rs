@@ -277,24 +277,7 @@ async fn change_password(
                 .map(|_| ())
         })
         .await?;
-    let ended = state
-        .oauth()
-        .revoke_all_sessions(user_id, reason::PASSWORD_CHANGED)
-        .await
-        .map_err(|error| HttpError::internal("ending sessions", error))?;
-    for _ in 0..ended {
-        state
-            .oauth_metrics()
-            .session_revoked(reason::PASSWORD_CHANGED);
-    }
-    tracing::info!(
-        target: "cloudcord_command_api::security",
-        event = "password_changed",
-        %user_id,
-        sessions_ended = ended,
-        "password changed; every session ended"
-    );
-    super::auth::start_session(state, user_id, headers).await
+    super::sessions::replace_all(state, user_id, reason::PASSWORD_CHANGED, headers).await
 }
 
 /// `response` (a user object) with the new session's `token` and `refresh_token`.

@@ -33,12 +33,15 @@
 //! - [`store`]: [`OAuthStore`], the schema's queries (codes, sessions, refresh tokens).
 //! - [`pkce`]: the S256 code challenge check (RFC 7636).
 //! - [`secret`]: random tokens and their stored hashes.
+//! - [`totp`]: TOTP two-factor codes (RFC 6238) and recovery codes; their state
+//!   (`mfa_*` tables) is in the same schema, for the same reasons.
 //! - [`metrics`]: security events (failed logins, code and refresh-token reuse).
 
 pub mod metrics;
 pub mod pkce;
 pub mod secret;
 pub mod store;
+pub mod totp;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -542,6 +542,162 @@ impl OAuthStore {
     }
 }
 
+/// Failed second-factor attempts a login ticket survives.
+pub const MAX_TICKET_ATTEMPTS: i32 = 5;
+
+/// A user's authenticator, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTotp {
+    /// The base32 secret.
+    pub secret: String,
+    /// The newest step accepted.
+    pub last_step: i64,
+}
+
+impl OAuthStore {
+    /// The authenticator of `user_id`, if they enabled two-factor authentication.
+    pub async fn totp(&self, user_id: UserId) -> StoreResult<Option<StoredTotp>> {
+        let row = sqlx::query!(
+            "SELECT secret, last_step FROM mfa_totp WHERE user_id = $1",
+            db_user(user_id),
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| StoredTotp {
+            secret: row.secret,
+            last_step: row.last_step,
+        }))
+    }
+
+    /// Enables TOTP for `user_id` with `secret`, whose code for `step` was just
+    /// shown, and the (hashed) recovery codes. `false` if it was already enabled.
+    pub async fn enable_totp(
+        &self,
+        user_id: UserId,
+        secret: &str,
+        step: u64,
+        recovery_codes: &[String],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query!(
+            "INSERT INTO mfa_totp (user_id, secret, last_step) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO NOTHING",
+            db_user(user_id),
+            secret,
+            step.cast_signed(),
+        )
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for code in recovery_codes {
+            sqlx::query!(
+                "INSERT INTO mfa_recovery_codes (code_hash, user_id) VALUES ($1, $2)",
+                secret::hash(code),
+                db_user(user_id),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Turns two-factor authentication off (its recovery codes go with it).
+    pub async fn disable_totp(&self, user_id: UserId) -> StoreResult<()> {
+        sqlx::query!("DELETE FROM mfa_totp WHERE user_id = $1", db_user(user_id))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a code for `step` was used; `false` if that step (or a later
+    /// one) was used already — a replayed code.
+    pub async fn use_totp_step(&self, user_id: UserId, step: u64) -> StoreResult<bool> {
+        let done = sqlx::query!(
+            "UPDATE mfa_totp SET last_step = $2 WHERE user_id = $1 AND last_step < $2",
+            db_user(user_id),
+            step.cast_signed(),
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Spends the recovery code `code` (normalized) of `user_id`; `false` if it is
+    /// not theirs or was used.
+    pub async fn use_recovery_code(&self, user_id: UserId, code: &str) -> StoreResult<bool> {
+        let done = sqlx::query!(
+            "UPDATE mfa_recovery_codes SET used_at = now()
+             WHERE code_hash = $1 AND user_id = $2 AND used_at IS NULL",
+            secret::hash(code),
+            db_user(user_id),
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A ticket for `user_id`'s second factor, valid for `ttl`.
+    pub async fn create_ticket(
+        &self,
+        user_id: UserId,
+        ttl: std::time::Duration,
+    ) -> Result<String, GrantError> {
+        let ticket = secret::new_token()?;
+        sqlx::query!("DELETE FROM mfa_tickets WHERE expires_at < now()")
+            .execute(&self.pool)
+            .await?;
+        sqlx::query!(
+            "INSERT INTO mfa_tickets (ticket_hash, user_id, expires_at)
+             VALUES ($1, $2, now() + make_interval(secs => $3))",
+            secret::hash(&ticket),
+            db_user(user_id),
+            seconds(ttl),
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(ticket)
+    }
+
+    /// The user a live ticket is for.
+    pub async fn ticket_user(&self, ticket: &str) -> StoreResult<Option<UserId>> {
+        let user = sqlx::query_scalar!(
+            "SELECT user_id FROM mfa_tickets
+             WHERE ticket_hash = $1 AND expires_at > now() AND attempts < $2",
+            secret::hash(ticket),
+            MAX_TICKET_ATTEMPTS,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user.map(user_from_db))
+    }
+
+    /// Counts a wrong code against `ticket` (it stops working after
+    /// [`MAX_TICKET_ATTEMPTS`]).
+    pub async fn ticket_failed(&self, ticket: &str) -> StoreResult<()> {
+        sqlx::query!(
+            "UPDATE mfa_tickets SET attempts = attempts + 1 WHERE ticket_hash = $1",
+            secret::hash(ticket),
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Spends `ticket` (its login is complete).
+    pub async fn delete_ticket(&self, ticket: &str) -> StoreResult<()> {
+        sqlx::query!(
+            "DELETE FROM mfa_tickets WHERE ticket_hash = $1",
+            secret::hash(ticket),
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
 /// Inserts a session and its first refresh token inside `tx`.
 async fn start_in(
     tx: &mut Transaction<'_, Postgres>,

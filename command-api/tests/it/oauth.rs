@@ -191,6 +191,25 @@ impl Provider {
     /// Opens `url` like a browser, fills in the sign-in form and submits it with
     /// `decision`; returns the redirect's target.
     async fn sign_in(&self, url: &url::Url, password: &str, decision: &str) -> url::Url {
+        let submitted = self.submit_sign_in(url, password, None, decision).await;
+        assert_eq!(submitted.status(), StatusCode::SEE_OTHER, "a redirect");
+        let location = submitted
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .expect("Location");
+        url::Url::parse(location).expect("an absolute redirect")
+    }
+
+    /// Opens `url`, fills in the form (with a two-factor `code`, if given) and
+    /// submits it; the answer.
+    async fn submit_sign_in(
+        &self,
+        url: &url::Url,
+        password: &str,
+        code: Option<&str>,
+        decision: &str,
+    ) -> reqwest::Response {
         let page = self.http.get(url.as_str()).send().await.expect("GET page");
         assert_eq!(page.status(), StatusCode::OK, "the sign-in page");
         assert_eq!(
@@ -203,22 +222,17 @@ impl Provider {
         let (action, mut fields) = form_of(&html);
         fields.push(("login".to_owned(), self.username.clone()));
         fields.push(("password".to_owned(), password.to_owned()));
+        if let Some(code) = code {
+            fields.push(("code".to_owned(), code.to_owned()));
+        }
         fields.push(("decision".to_owned(), decision.to_owned()));
-        let submitted = self
-            .http
+        self.http
             .post(format!("{}{action}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(encode(&fields))
             .send()
             .await
-            .expect("POST form");
-        assert_eq!(submitted.status(), StatusCode::SEE_OTHER, "a redirect");
-        let location = submitted
-            .headers()
-            .get("location")
-            .and_then(|value| value.to_str().ok())
-            .expect("Location");
-        url::Url::parse(location).expect("an absolute redirect")
+            .expect("POST form")
     }
 
     /// A full authorization up to the code: (code, PKCE verifier, nonce).
@@ -1272,4 +1286,181 @@ async fn a_password_change_ends_every_session_and_starts_a_fresh_one() {
         .expect("the fresh session refreshes");
     assert_eq!(login(PASSWORD).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(login("a brand new battery").await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_factor_codes_guard_login_and_authorize_and_each_works_once() {
+    use totp_rs::{Algorithm, Secret, TOTP};
+    let provider = Provider::new().await;
+    let post = |path: &'static str, auth: Option<String>, body: Value| {
+        let http = provider.http.clone();
+        let base = provider.base.clone();
+        async move {
+            let mut request = http.post(format!("{base}/api/v10{path}")).json(&body);
+            if let Some(auth) = auth {
+                request = request.bearer_auth(auth);
+            }
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let login = || {
+        post(
+            "/auth/login",
+            None,
+            json!({"login": provider.username, "password": PASSWORD}),
+        )
+    };
+    let (status, session) = login().await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(session["token"].is_string(), "no two-factor yet: {session}");
+    let token = session["token"].as_str().expect("token").to_owned();
+
+    // The client makes the secret, as an authenticator app would scan it.
+    let mut raw = [0u8; 20];
+    aws_lc_rs::rand::fill(&mut raw).expect("random");
+    let Secret::Encoded(base32) = Secret::Raw(raw.to_vec()).to_encoded() else {
+        panic!("base32");
+    };
+    let app = TOTP::new(Algorithm::SHA1, 6, 1, 30, raw.to_vec()).expect("a TOTP");
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let current = app.generate(now);
+    let wrong = format!(
+        "{:06}",
+        (current.parse::<u32>().expect("digits") + 500_000) % 1_000_000
+    );
+
+    let enable = |password: &'static str, code: String| {
+        post(
+            "/users/@me/mfa/totp/enable",
+            Some(token.clone()),
+            json!({"password": password, "secret": base32, "code": code}),
+        )
+    };
+    let (status, body) = enable("wrong password", current.clone()).await;
+    assert_eq!(
+        (status, &body["errors"]["password"]["_errors"][0]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("PASSWORD_DOES_NOT_MATCH")),
+        "{body}"
+    );
+    let (status, body) = enable(PASSWORD, wrong.clone()).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!(60008)),
+        "{body}"
+    );
+    let (status, enabled) = enable(PASSWORD, current.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
+    let backup: Vec<String> = enabled["backup_codes"]
+        .as_array()
+        .expect("backup codes")
+        .iter()
+        .map(|code| code["code"].as_str().expect("a code").to_owned())
+        .collect();
+    assert_eq!(backup.len(), 10);
+    // Enabling ended the other sessions: the old token's session is gone.
+    assert_eq!(provider.userinfo(&token).await.0, StatusCode::UNAUTHORIZED);
+
+    // A password alone no longer signs in: it gets a ticket for the second factor.
+    let ticket = || async {
+        let (status, body) = login().await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (body["mfa"].as_bool(), body["token"].is_null()),
+            (Some(true), true),
+            "{body}"
+        );
+        body["ticket"].as_str().expect("a ticket").to_owned()
+    };
+    let complete = |ticket: String, code: String| {
+        post(
+            "/auth/mfa/totp",
+            None,
+            json!({"ticket": ticket, "code": code}),
+        )
+    };
+    let first = ticket().await;
+    // The code used to enable is spent (no replay), a wrong one is refused.
+    for code in [current.clone(), wrong] {
+        let (status, body) = complete(first.clone(), code).await;
+        assert_eq!(
+            (status, &body["code"]),
+            (StatusCode::BAD_REQUEST, &json!(60008)),
+            "{body}"
+        );
+    }
+    let next = app.generate(now + 30);
+    let (status, body) = complete(first.clone(), next.clone()).await;
+    assert_eq!(status, StatusCode::OK, "the next step's code: {body}");
+    assert!(
+        body["token"].is_string() && body["refresh_token"].is_string(),
+        "{body}"
+    );
+    let (status, _) = complete(first, next).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a ticket works once");
+
+    // Recovery codes work once each.
+    let (status, _) = complete(ticket().await, backup[0].to_uppercase()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = complete(ticket().await, backup[0].clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Five wrong codes end a ticket.
+    let doomed = ticket().await;
+    for _ in 0..5 {
+        let (status, _) = complete(doomed.clone(), "nope-nope".to_owned()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let (status, body) = complete(doomed, backup[1].clone()).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!(60006)),
+        "{body}"
+    );
+
+    // The authorize page asks for the code too.
+    let rp = provider.app().await;
+    let (url, _, _) = rp
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(PkceCodeChallenge::new_random_sha256().0)
+        .url();
+    let without = provider
+        .submit_sign_in(&url, PASSWORD, None, "authorize")
+        .await;
+    assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
+    let with = provider
+        .submit_sign_in(&url, PASSWORD, Some(&backup[2]), "authorize")
+        .await;
+    assert_eq!(with.status(), StatusCode::SEE_OTHER);
+    let location =
+        url::Url::parse(with.headers()["location"].to_str().expect("ASCII")).expect("URL");
+    assert!(query(&location, "code").is_some(), "{location}");
+
+    // Turned off with a recovery code: the password alone signs in again.
+    let (status, body) = complete(ticket().await, backup[3].clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let fresh = body["token"].as_str().expect("token").to_owned();
+    let (status, body) = post(
+        "/users/@me/mfa/totp/disable",
+        Some(fresh),
+        json!({"code": backup[4]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, session) = login().await;
+    assert_eq!(
+        (status, session["token"].is_string()),
+        (StatusCode::OK, true),
+        "{session}"
+    );
 }

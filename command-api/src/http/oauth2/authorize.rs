@@ -52,7 +52,8 @@ pub async fn show(State(state): State<ApiState>, RawQuery(query): RawQuery) -> R
     sign_in_page(&params, &request, "", None, StatusCode::OK)
 }
 
-/// `POST /oauth2/authorize`: the page's form. Checks the password, then redirects
+/// `POST /oauth2/authorize`: the page's form. Checks the password (and the
+/// two-factor code, for an account that has it on), then redirects
 /// with a code (or `access_denied` when the user cancelled).
 pub async fn submit(State(state): State<ApiState>, body: Bytes) -> Response {
     match submit_form(&state, &body).await {
@@ -97,6 +98,19 @@ async fn submit_form(state: &ApiState, body: &[u8]) -> Result<Response, HttpErro
             StatusCode::UNAUTHORIZED,
         ));
     };
+    if crate::http::mfa::enabled(state, user_id).await? {
+        let code = params.get("code").unwrap_or_default();
+        if code.is_empty() || !crate::http::mfa::check_code(state, user_id, code).await? {
+            crate::http::mfa::failed_code(state, user_id, "authorize_mfa");
+            return Ok(sign_in_page(
+                &params,
+                &request,
+                login,
+                Some("Enter a valid two-factor code (or a recovery code)."),
+                StatusCode::UNAUTHORIZED,
+            ));
+        }
+    }
     let scopes = request.scopes.to_string();
     let code = state
         .oauth()

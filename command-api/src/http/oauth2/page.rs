@@ -109,6 +109,9 @@ impl SignIn<'_> {
              <label for=\"password\">Password</label>\
              <input type=\"password\" id=\"password\" name=\"password\" \
              autocomplete=\"current-password\" required>\
+             <label for=\"code\">Two-factor code (if enabled)</label>\
+             <input type=\"text\" id=\"code\" name=\"code\" inputmode=\"numeric\" \
+             autocomplete=\"one-time-code\">\
              <div class=\"actions\">\
              <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Cancel</button>\
              <button type=\"submit\" name=\"decision\" value=\"authorize\">Authorize</button>\
