@@ -84,7 +84,7 @@ lint: ## The checks `make test` runs before the tests
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The projectors', query-api's and gateway-ws's `sqlx::query!` macros check SQL at
+# The projectors', query-api's, gateway-ws's and command-api's `sqlx::query!` macros check SQL at
 # compile time against the data in their .sqlx/ (committed), so building never needs
 # a database. After changing a query or a migration, regenerate it against a scratch
 # database migrated by psql (no sqlx-cli needed: the macros write the files when
@@ -92,15 +92,16 @@ lint: ## The checks `make test` runs before the tests
 # at run time ([gateway_ws.sessions] store_schema, reached through search_path, so
 # its queries name them unqualified); here they sit beside the read models in the
 # default schema, which the macros resolve the same unqualified names in (no table
-# names clash). Set SQLX_SCRATCH_DB when several clones share one PostgreSQL, so
+# names clash). command-api's OAuth2 tables ([command_api.http.oauth] schema) are
+# handled the same way. Set SQLX_SCRATCH_DB when several clones share one PostgreSQL, so
 # their runs do not drop each other's scratch database.
 SQLX_DB_URL := postgres://cloudcord:cloudcord@127.0.0.1:5432
 SQLX_SCRATCH_DB ?= cloudcord_sqlx
 PSQL := PGPASSWORD=cloudcord /usr/lib/postgresql/15/bin/psql -v ON_ERROR_STOP=1 -q
 SQLX_CHECK := DATABASE_URL="$(SQLX_DB_URL)/$(SQLX_SCRATCH_DB)" cargo check
-sqlx-prepare: ## Regenerate projectors/.sqlx, query-api/.sqlx and gateway-ws/.sqlx (needs `make infra-up`)
+sqlx-prepare: ## Regenerate projectors/.sqlx, query-api/.sqlx, gateway-ws/.sqlx and command-api/.sqlx (needs `make infra-up`)
 	$(PSQL) "$(SQLX_DB_URL)/cloudcord" -c 'DROP DATABASE IF EXISTS "$(SQLX_SCRATCH_DB)"' -c 'CREATE DATABASE "$(SQLX_SCRATCH_DB)"'
-	for migration in projectors/migrations/*.sql gateway-ws/migrations/*.sql; do $(PSQL) "$(SQLX_DB_URL)/$(SQLX_SCRATCH_DB)" -f "$$migration"; done
+	for migration in projectors/migrations/*.sql gateway-ws/migrations/*.sql command-api/migrations/*.sql; do $(PSQL) "$(SQLX_DB_URL)/$(SQLX_SCRATCH_DB)" -f "$$migration"; done
 	rm -rf projectors/.sqlx && mkdir -p projectors/.sqlx
 	touch projectors/src/lib.rs
 	SQLX_OFFLINE_DIR="$(CURDIR)/projectors/.sqlx" $(SQLX_CHECK) -p cloudcord-projectors --all-targets
@@ -110,6 +111,9 @@ sqlx-prepare: ## Regenerate projectors/.sqlx, query-api/.sqlx and gateway-ws/.sq
 	rm -rf gateway-ws/.sqlx && mkdir -p gateway-ws/.sqlx
 	touch gateway-ws/src/lib.rs
 	SQLX_OFFLINE_DIR="$(CURDIR)/gateway-ws/.sqlx" $(SQLX_CHECK) -p cloudcord-gateway-ws --lib
+	rm -rf command-api/.sqlx && mkdir -p command-api/.sqlx
+	touch command-api/src/lib.rs
+	SQLX_OFFLINE_DIR="$(CURDIR)/command-api/.sqlx" $(SQLX_CHECK) -p cloudcord-command-api --lib
 
 # Operations (k8s/, strimzi/, images/, .github/): `make ops-test` lints and renders
 # the Helm chart, validates every manifest offline, runs checkov, promtool, amtool,

@@ -9,9 +9,12 @@
 //! - [`aggregates`]: the `cqrs-es` aggregates that decide commands (rules live here).
 //! - [`processor`]: the single-writer-per-partition Kafka processor around them.
 //! - [`http`]: the Discord v10 write routes, auth endpoints and the command bus.
+//! - [`oauth`]: the OAuth 2.0 / OpenID Connect provider's state (codes, sessions,
+//!   refresh-token families) in command-api's own PostgreSQL schema.
 
 pub mod aggregates;
 pub mod http;
+pub mod oauth;
 pub mod processor;
 
 use std::net::SocketAddr;
@@ -19,6 +22,7 @@ use std::net::SocketAddr;
 use cloudcord_runtime::admin::AdminConfig;
 use cloudcord_runtime::auth::AuthConfig;
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
+use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +46,9 @@ pub struct Config {
     /// The `[auth]` section: token issuer, audience, signing key.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Where the OAuth2 provider's schema lives.
+    #[serde(default)]
+    pub postgres: PostgresConfig,
 }
 
 /// The `[command_api]` section.
@@ -94,7 +101,14 @@ impl Config {
         &self,
         shutdown: CancellationToken,
     ) -> Result<ApiState, HttpStartError> {
-        ApiState::start(&self.kafka, &self.auth, &self.command_api.http, shutdown).await
+        ApiState::start(
+            &self.kafka,
+            &self.postgres,
+            &self.auth,
+            &self.command_api.http,
+            shutdown,
+        )
+        .await
     }
 }
 
@@ -113,9 +127,12 @@ pub async fn run_with_state(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let check = KafkaCheck::new(&config.kafka, NAME).map_err(ServiceError::from)?;
-    let mut service = Service::new(NAME, config.command_api.admin).with_check(check);
+    let mut service = Service::new(NAME, config.command_api.admin)
+        .with_check(check)
+        .with_check(PostgresCheck::new(state.oauth().pool().clone()));
     let metrics = ProcessorMetrics::register(service.registry_mut());
     state.metrics().register(service.registry_mut());
+    state.oauth_metrics().register(service.registry_mut());
     state.rate_limiter().register(service.registry_mut());
     let processor = async {
         let outcome = processor::run(

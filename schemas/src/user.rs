@@ -129,6 +129,12 @@ pub enum UserCommand {
         /// The new generation; it must be greater than the current one.
         token_id: u64,
     },
+    /// Replace a person's password (`PATCH /users/@me` with `new_password`, after
+    /// command-api checked the current one). Every session of the user ends.
+    ChangePassword {
+        /// The new argon2id PHC string computed by command-api.
+        password_hash: String,
+    },
     /// Ask `to` for friendship (step 1 on the sender). If `to` already asked, this
     /// accepts instead.
     SendFriendRequest {
@@ -314,6 +320,13 @@ pub struct BotTokenReset {
     pub token_id: u64,
 }
 
+/// A person's password was replaced; logins check the new hash from now on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PasswordChanged {
+    /// The new argon2id PHC string.
+    pub password_hash: String,
+}
+
 /// This user asked `user_id` for friendship (an outgoing request, type 4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FriendRequestSent {
@@ -366,6 +379,7 @@ crate::event_enum! {
         UserProfileUpdated = 1,
         UserSettingsChanged = 1,
         BotTokenReset = 1,
+        PasswordChanged = 1,
         FriendRequestSent = 1,
         FriendRequestReceived = 1,
         FriendRequestAccepted = 1,

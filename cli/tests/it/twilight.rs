@@ -71,6 +71,8 @@ impl Stack {
             .default_value("projectors.postgres_schema", &name)
             .default_value("query_api.http.postgres_schema", &name)
             .default_value("gateway_ws.http.postgres_schema", &name)
+            // command-api's own tables (OAuth2 sessions, codes) migrate separately.
+            .default_value("command_api.http.oauth.schema", &format!("{name}_oauth"))
             .default_value("mongo.database", &name)
             .default_value("infra.state_dir", state)
             .default_value("command_api.processor.state_dir", state)
@@ -178,6 +180,11 @@ impl Drop for Stack {
                     let _ = kafka.delete_topics(&topics).await;
                 }
                 let _ = cloudcord_projectors::replay::drop_postgres(&postgres, &name).await;
+                let _ = cloudcord_projectors::replay::drop_postgres(
+                    &postgres,
+                    &format!("{name}_oauth"),
+                )
+                .await;
                 let _ = cloudcord_projectors::replay::drop_mongo(&mongo, &name).await;
             });
         })

@@ -16,9 +16,9 @@ use cloudcord_schemas::envelope::{Actor, AggregateType, ApiError, Authored};
 use cloudcord_schemas::ids::{ApplicationId, UserId};
 use cloudcord_schemas::user::{
     BotTokenReset, CustomStatus, FieldUpdate, FriendRequestAccepted, FriendRequestReceived,
-    FriendRequestSent, FriendshipConfirmed, MAX_BLOCKS, MAX_RELATIONSHIPS, RelationshipRemoved,
-    RelationshipType, UserBlocked, UserCommand, UserEvent, UserProfileUpdated, UserRegistered,
-    UserSettings, UserSettingsChanged,
+    FriendRequestSent, FriendshipConfirmed, MAX_BLOCKS, MAX_RELATIONSHIPS, PasswordChanged,
+    RelationshipRemoved, RelationshipType, UserBlocked, UserCommand, UserEvent, UserProfileUpdated,
+    UserRegistered, UserSettings, UserSettingsChanged,
 };
 use cloudcord_schemas::username_claim::normalize_username;
 use cqrs_es::Aggregate;
@@ -411,6 +411,27 @@ impl User {
                 }
                 Some(UserEvent::BotTokenReset(BotTokenReset { token_id }))
             }
+            UserCommand::ChangePassword { password_hash } => {
+                self.answer = Answer::CurrentUser;
+                let profile = self.own(actor)?;
+                if profile.bot {
+                    return Err(invalid(
+                        "password",
+                        "BASE_TYPE_INVALID",
+                        "A bot has no password.",
+                    ));
+                }
+                if !password_hash.starts_with("$argon2id$") {
+                    return Err(invalid(
+                        "password",
+                        "PASSWORD_INVALID",
+                        "A password hash must be an argon2id PHC string.",
+                    ));
+                }
+                Some(UserEvent::PasswordChanged(PasswordChanged {
+                    password_hash,
+                }))
+            }
             UserCommand::SendFriendRequest { to } => {
                 let profile = self.own(actor)?;
                 self.befriendable(profile, to)?;
@@ -656,6 +677,8 @@ impl Aggregate for User {
                     profile.bot_token_id = Some(reset.token_id);
                 }
             }
+            // Decisions never need the hash (command-api checks passwords).
+            UserEvent::PasswordChanged(_) => {}
             UserEvent::FriendRequestSent(FriendRequestSent { user_id }) => {
                 self.relationships
                     .insert(user_id, RelationshipType::OutgoingRequest);
@@ -748,9 +771,9 @@ mod tests {
     use cloudcord_schemas::ids::{ApplicationId, UserId};
     use cloudcord_schemas::user::{
         BotTokenReset, FieldUpdate, FriendRequestAccepted, FriendRequestReceived,
-        FriendRequestSent, FriendshipConfirmed, MAX_RELATIONSHIPS, RelationshipRemoved,
-        RelationshipType, Status, Theme, UserBlocked, UserCommand, UserEvent, UserProfileUpdated,
-        UserRegistered, UserSettings, UserSettingsChanged,
+        FriendRequestSent, FriendshipConfirmed, MAX_RELATIONSHIPS, PasswordChanged,
+        RelationshipRemoved, RelationshipType, Status, Theme, UserBlocked, UserCommand, UserEvent,
+        UserProfileUpdated, UserRegistered, UserSettings, UserSettingsChanged,
     };
     use cqrs_es::test::TestFramework;
     use serde_json::json;
@@ -1102,6 +1125,55 @@ mod tests {
             .then_expect_error_message(
                 "invalid locale: Value must be one of the supported locales.",
             );
+    }
+
+    #[test]
+    fn only_the_person_themself_changes_their_password_to_an_argon2id_hash() {
+        const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA";
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(by(
+                NELLY,
+                UserCommand::ChangePassword {
+                    password_hash: NEW_HASH.into(),
+                },
+            ))
+            .then_expect_events(vec![e(UserEvent::PasswordChanged(PasswordChanged {
+                password_hash: NEW_HASH.into(),
+            }))]);
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(by(
+                EVE,
+                UserCommand::ChangePassword {
+                    password_hash: NEW_HASH.into(),
+                },
+            ))
+            .then_expect_error(UserError::MissingAccess);
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(by(
+                NELLY,
+                UserCommand::ChangePassword {
+                    password_hash: "hunter2".into(),
+                },
+            ))
+            .then_expect_error_message(
+                "invalid password: A password hash must be an argon2id PHC string.",
+            );
+    }
+
+    #[test]
+    fn a_bot_has_no_password_to_change() {
+        TestFramework::<User>::with(())
+            .given(vec![bot_registered()])
+            .when(by(
+                BOT,
+                UserCommand::ChangePassword {
+                    password_hash: HASH.into(),
+                },
+            ))
+            .then_expect_error_message("invalid password: A bot has no password.");
     }
 
     #[test]

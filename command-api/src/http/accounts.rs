@@ -250,6 +250,20 @@ impl View {
                     account.bot_token_id = Some(reset.token_id);
                 }
             }
+            UserEvent::PasswordChanged(changed) => {
+                let Some(account) = self.users.get_mut(&user_id) else {
+                    return;
+                };
+                match PasswordHash::parse(changed.password_hash) {
+                    Ok(hash) => account.password_hash = Some(hash),
+                    // The aggregate accepts only argon2id strings, so this is a
+                    // corrupt record: no password then, rather than the old one.
+                    Err(error) => {
+                        tracing::warn!(%user_id, error = %ErrorChain(&error), "unusable password hash");
+                        account.password_hash = None;
+                    }
+                }
+            }
             _ => {}
         }
     }

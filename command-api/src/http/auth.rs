@@ -7,9 +7,15 @@
 //! * `POST /auth/register`: claim the username, register the user, answer
 //!   `{"token"}` like Discord's register (with `X-CloudCord-Position`, like every
 //!   write, so the client's next read can wait for the new account).
-//! * `POST /auth/login`: `{"login", "password"}` → `{"user_id", "token"}`. An unknown
-//!   login costs as much as a wrong password (`verify_dummy_password`), so timing
-//!   does not reveal which accounts exist.
+//! * `POST /auth/login`: `{"login", "password"}` → `{"user_id", "token",
+//!   "refresh_token"}`. An unknown login costs as much as a wrong password
+//!   (`verify_dummy_password`), so timing does not reveal which accounts exist; a
+//!   failure is counted and logged as a security event.
+//! * With two-factor authentication on, login answers a `ticket` instead
+//!   ([`super::mfa`]).
+//! * Register and login each start a session (`crate::oauth`): the access token names
+//!   it (`sid`), and the refresh token renews it at `POST /oauth2/token` with
+//!   `client_id=cloudcord` (rotated on every use, like any client's).
 //! * `POST /applications`: an application with its bot user; the response carries the
 //!   bot token once (nothing stores it: it verifies itself).
 //! * `POST /applications/{application.id}/bot/reset`: a new bot token (the owner
@@ -19,9 +25,9 @@
 use std::time::SystemTime;
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -37,10 +43,12 @@ use cloudcord_schemas::user::UserCommand;
 use cloudcord_schemas::username_claim::{UsernameClaimCommand, claim_id, normalize_username};
 use serde::Deserialize;
 use serde_json::json;
+use time::OffsetDateTime;
 
 use super::body::Body;
 use super::bus::{POSITION_HEADER, respond};
 use super::{ApiState, IdempotencyKey};
+use crate::oauth::store::NewSession;
 
 /// The OAuth2 client id of CloudCord's own clients (password logins).
 pub const FIRST_PARTY_CLIENT: &str = "cloudcord";
@@ -129,9 +137,9 @@ async fn jwks(State(state): State<ApiState>) -> Json<Jwks> {
 }
 
 /// Longest password accepted (argon2 handles more, but nobody types more).
-const MAX_PASSWORD_CHARS: usize = 128;
+pub(crate) const MAX_PASSWORD_CHARS: usize = 128;
 /// Shortest password accepted (Discord's minimum).
-const MIN_PASSWORD_CHARS: usize = 8;
+pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 
 #[derive(Debug, Deserialize)]
 struct RegisterRequest {
@@ -150,6 +158,7 @@ struct RegisterRequest {
 /// — by the first attempt).
 async fn register(
     State(state): State<ApiState>,
+    headers: HeaderMap,
     Body(request): Body<RegisterRequest>,
 ) -> Result<Response, HttpError> {
     let mut errors = FormErrors::new();
@@ -251,8 +260,12 @@ async fn register(
             view.user(user_id).map(|_| ())
         })
         .await?;
-    let token = session_token(&state, user_id)?;
-    let mut response = (StatusCode::CREATED, Json(json!({ "token": token }))).into_response();
+    let (token, refresh_token) = start_session(&state, user_id, &headers).await?;
+    let mut response = (
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "refresh_token": refresh_token })),
+    )
+        .into_response();
     // Like every write: a read naming this position waits until the read models know
     // the new user — which the gateway's Identify reads too.
     if let Some(value) = position.and_then(|p| HeaderValue::from_str(&p.to_string()).ok()) {
@@ -278,20 +291,45 @@ async fn release_claim(state: &ApiState, claim: AggregateRef) {
     }
 }
 
-fn session_token(state: &ApiState, user_id: UserId) -> Result<String, HttpError> {
-    state
+/// Starts a first-party session for `user_id`, who just proved their password:
+/// its access token (naming the session) and refresh token.
+pub(crate) async fn start_session(
+    state: &ApiState,
+    user_id: UserId,
+    headers: &HeaderMap,
+) -> Result<(String, String), HttpError> {
+    let now = SystemTime::now();
+    let started = state
+        .oauth()
+        .start_session(&NewSession {
+            user_id,
+            client_id: FIRST_PARTY_CLIENT,
+            scopes: "",
+            first_party: true,
+            auth_time: OffsetDateTime::from(now),
+            user_agent: headers
+                .get(USER_AGENT)
+                .and_then(|value| value.to_str().ok()),
+            ttl: state.oauth_settings().session_ttl(),
+        })
+        .await
+        .map_err(|error| HttpError::internal("starting a session", error))?;
+    let token = state
         .issuer()
-        .issue(
+        .issue_in_session(
             &NewAccessToken {
                 user_id,
                 client_id: FIRST_PARTY_CLIENT.to_owned(),
                 scopes: Vec::new(),
                 kind: TokenKind::Session,
             },
-            SystemTime::now(),
+            Some(&started.session.id),
+            now,
         )
         .map(|issued| issued.token)
-        .map_err(|error| HttpError::internal("issuing an access token", error))
+        .map_err(|error| HttpError::internal("issuing an access token", error))?;
+    state.oauth_metrics().issued("password");
+    Ok((token, started.refresh_token))
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,6 +350,7 @@ fn invalid_login() -> HttpError {
 /// `POST /auth/login`.
 async fn login(
     State(state): State<ApiState>,
+    headers: HeaderMap,
     Body(request): Body<LoginRequest>,
 ) -> Result<Response, HttpError> {
     let found = {
@@ -338,9 +377,25 @@ async fn login(
         })
         .await?
         .map_err(|error| HttpError::internal("verifying a password", error))?;
-    let user_id = verified.ok_or_else(invalid_login)?;
-    let token = session_token(&state, user_id)?;
-    Ok(Json(json!({ "user_id": user_id, "token": token })).into_response())
+    let Some(user_id) = verified else {
+        state.oauth_metrics().failed_login("password_login");
+        tracing::warn!(
+            target: "cloudcord_command_api::security",
+            event = "failed_login",
+            endpoint = "password_login",
+            "sign-in refused: wrong login or password"
+        );
+        return Err(invalid_login());
+    };
+    if super::mfa::enabled(&state, user_id).await? {
+        // The password was right; the second factor completes it at /auth/mfa/totp.
+        return super::mfa::login_ticket(&state, user_id).await;
+    }
+    let (token, refresh_token) = start_session(&state, user_id, &headers).await?;
+    Ok(
+        Json(json!({ "user_id": user_id, "token": token, "refresh_token": refresh_token }))
+            .into_response(),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,10 @@
 //! - [`metrics`]: request and command-wait metrics for the admin server.
 //! - [`accounts`]: the in-memory projection of what the write side looks up.
 //! - [`auth`]: `Bearer` / `Bot` extractors, register, login, applications, JWKS.
+//! - [`oauth2`]: the OAuth 2.0 / OpenID Connect provider (discovery, authorize page,
+//!   token, revocation, userinfo); its state is [`crate::oauth`].
+//! - [`sessions`]: list and end one's sessions, log out.
+//! - [`mfa`]: TOTP two-factor authentication and recovery codes.
 //! - [`guilds`] (guild, channels' creation, roles, members, bans), [`channels`]
 //!   (channels, overwrites, invites, messages, reactions, pins, typing), [`users`]
 //!   (profile, DMs, relationships): the resource routes.
@@ -26,8 +30,9 @@
 //!
 //! Not here yet: reads (query-api's), file uploads (`multipart/form-data` bodies
 //! answer 50109), embeds/components/stickers in messages, voice state (a gateway
-//! opcode), OAuth2 grants (every `Bearer` token acts with the user's full rights;
-//! scopes are not enforced).
+//! opcode). A `Bearer` token acts with the user's full rights only when it is
+//! first-party (`cloudcord_kind: session`); an application's OAuth2 token is refused
+//! here and good only for the routes its scopes open (userinfo).
 //!
 //! Tracing: every request gets a span and a W3C `traceparent` (the client's, or a
 //! new one), which rides on the command record as a Kafka header; the processor
@@ -40,6 +45,9 @@ pub mod bus;
 pub mod channels;
 pub mod guilds;
 pub mod metrics;
+pub mod mfa;
+pub mod oauth2;
+pub mod sessions;
 pub mod users;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -54,6 +62,7 @@ use cloudcord_runtime::auth::{
 };
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
 use cloudcord_schemas::envelope::{Actor, CommandId};
 use cloudcord_schemas::ids::{
@@ -69,6 +78,7 @@ use tokio_util::sync::CancellationToken;
 use self::accounts::{Accounts, ChannelHome};
 use self::bus::{BusSettings, CommandBus};
 use self::metrics::HttpMetrics;
+use crate::oauth::{Clients, OAuthMetrics, OAuthSettings, OAuthStore};
 
 /// The `[command_api.http]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +102,8 @@ pub struct HttpSettings {
     pub max_concurrent_hashes: usize,
     /// Rate limits (`[command_api.http.rate_limits]`), over [`ROUTE_LIMITS`].
     pub rate_limits: RateLimitSettings,
+    /// The OAuth2 provider (`[command_api.http.oauth]`): clients, TTLs, schema.
+    pub oauth: OAuthSettings,
 }
 
 /// The write routes Discord limits tighter than most, with limits close to those its
@@ -128,6 +140,7 @@ impl Default for HttpSettings {
             generate_signing_key: true,
             max_concurrent_hashes: 4,
             rate_limits: RateLimitSettings::default(),
+            oauth: OAuthSettings::default(),
         }
     }
 }
@@ -161,6 +174,12 @@ pub enum HttpStartError {
     /// Serving failed.
     #[error("the HTTP API failed")]
     Serve(#[source] std::io::Error),
+    /// The OAuth2 store's settings are unusable.
+    #[error("cannot reach the OAuth2 store")]
+    Store(#[from] sqlx::Error),
+    /// The OAuth2 store's schema could not be migrated.
+    #[error("cannot migrate the OAuth2 store's schema")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 /// Everything the routes share. Cheap to clone.
@@ -177,30 +196,44 @@ struct Inner {
     projection_timeout: Duration,
     metrics: HttpMetrics,
     rate_limiter: RateLimiter,
+    oauth: OAuthStore,
+    clients: Clients,
+    oauth_settings: OAuthSettings,
+    oauth_metrics: OAuthMetrics,
 }
 
 impl ApiState {
-    /// Loads the signing key, starts the command bus and the accounts projection
-    /// (both run until `shutdown`).
+    /// Loads the signing keys, migrates the OAuth2 store's schema, starts the command
+    /// bus and the accounts projection (both run until `shutdown`).
     pub async fn start(
         kafka: &KafkaConfig,
+        postgres: &PostgresConfig,
         auth: &AuthConfig,
         settings: &HttpSettings,
         shutdown: CancellationToken,
     ) -> Result<Self, HttpStartError> {
         let path = auth.signing_key_path.clone();
+        let previous_paths = auth.previous_signing_key_paths.clone();
         let generate = settings.generate_signing_key;
-        // Key files are read synchronously (start-up only).
-        let key = tokio::task::spawn_blocking(move || {
-            if generate {
+        // Key files are read synchronously (start-up only). Previous keys are never
+        // generated: a missing one is a configuration error.
+        let (key, previous) = tokio::task::spawn_blocking(move || {
+            let key = if generate {
                 SigningKey::load_or_generate(&path)
             } else {
                 SigningKey::load(&path)
-            }
+            }?;
+            let previous = previous_paths
+                .iter()
+                .map(|path| SigningKey::load(path))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, KeyError>((key, previous))
         })
         .await
         .map_err(|_| HttpStartError::Serve(std::io::Error::other("key loading panicked")))??;
-        let issuer = TokenIssuer::new(key, auth);
+        let issuer = TokenIssuer::new(key, auth).with_previous_keys(&previous);
+        let oauth = OAuthStore::connect_lazy(postgres, &settings.oauth.schema)?;
+        oauth.migrate().await?;
         let verifier =
             TokenVerifier::from_jwks(&issuer.jwks(), auth).map_err(|_| KeyError::Generate)?;
         let ids = SnowflakeGenerator::new(settings.snowflake_worker, settings.snowflake_process)?;
@@ -234,7 +267,31 @@ impl ApiState {
             projection_timeout: Duration::from_millis(settings.projection_timeout_ms),
             metrics,
             rate_limiter,
+            oauth,
+            clients: Clients::new(&settings.oauth.clients),
+            oauth_settings: settings.oauth.clone(),
+            oauth_metrics: OAuthMetrics::default(),
         })))
+    }
+
+    /// The OAuth2 provider's store (codes, sessions, refresh tokens).
+    pub fn oauth(&self) -> &OAuthStore {
+        &self.0.oauth
+    }
+
+    /// The registered OAuth2 clients.
+    pub fn clients(&self) -> &Clients {
+        &self.0.clients
+    }
+
+    /// The OAuth2 provider's settings.
+    pub fn oauth_settings(&self) -> &OAuthSettings {
+        &self.0.oauth_settings
+    }
+
+    /// The security-event counters (register them with [`OAuthMetrics::register`]).
+    pub fn oauth_metrics(&self) -> &OAuthMetrics {
+        &self.0.oauth_metrics
     }
 
     /// The command bus.
@@ -371,7 +428,8 @@ fn invalid_idempotency_key() -> HttpError {
 }
 
 /// The whole API: `/api/v10/…` (and `/api/v9/…`, which libraries still use for
-/// some calls), the JWKS at `/.well-known/jwks.json`, Discord's JSON 404 and 405.
+/// some calls), the JWKS at `/.well-known/jwks.json`, OpenID Connect discovery and
+/// the `/oauth2/authorize` page, Discord's JSON 404 and 405.
 pub fn router(state: ApiState) -> Router {
     routes(state)
         .fallback(not_found)
@@ -385,6 +443,9 @@ pub fn routes(state: ApiState) -> Router {
     let api = state.rate_limiter().limit(
         Router::new()
             .merge(auth::router())
+            .merge(oauth2::router())
+            .merge(sessions::router())
+            .merge(mfa::router())
             .merge(guilds::router())
             .merge(channels::router())
             .merge(users::router()),
@@ -393,6 +454,8 @@ pub fn routes(state: ApiState) -> Router {
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api)
         .merge(auth::well_known())
+        .merge(oauth2::discovery_routes())
+        .merge(state.rate_limiter().limit(oauth2::authorize_routes()))
         .layer(DefaultBodyLimit::max(body::JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -2,7 +2,7 @@
 //!
 //! | route | commands | answer |
 //! |---|---|---|
-//! | `PATCH /users/@me` | `ClaimUsername` (new name) → `ModifyCurrentUser` → `ReleaseUsername` (old name) | 200 user |
+//! | `PATCH /users/@me` | `ClaimUsername` (new name) → `ModifyCurrentUser` → `ReleaseUsername` (old name); with `password` and `new_password`, first `ChangePassword` | 200 user (with a new `token` after a password change) |
 //! | `PATCH /users/@me/settings` | `ChangeUserSettings` | 200 settings |
 //! | `POST /users/@me/channels` | `OpenDmChannel` on the pair's derived channel id | 200 channel |
 //! | `PUT /users/@me/relationships/{user.id}` | friend: `SendFriendRequest` on A → `ReceiveFriendRequest` on B; block (`type: 2`): `BlockUser` on A → `SeverRelationship` on B → `RecordBlock` on the DM | 204 |
@@ -13,12 +13,20 @@
 //! `cloudcord_schemas::user`): each step's command id derives from the request's
 //! `Idempotency-Key` (`<key>/1`, `<key>/2`, …), so a client retrying after a crash
 //! between steps completes the saga without doing any step twice.
+//!
+//! A password change (Discord's `password` + `new_password` on `PATCH /users/@me`)
+//! checks the current password, appends `ChangePassword` with the new argon2id hash,
+//! then ends **every** session of the user (their refresh tokens stop working, on
+//! every device) and answers a fresh session's `token` and `refresh_token` with the
+//! user, so the device that changed it stays signed in.
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post, put};
+use cloudcord_runtime::auth::PasswordError;
+use cloudcord_runtime::auth::password::{hash_password, verify_password};
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::dm_channel::{DmChannelCommand, dm_channel_id};
@@ -35,6 +43,7 @@ use super::bus::respond;
 use super::channels::dm_ref;
 use super::guilds::path_id;
 use super::{ApiState, IdempotencyKey};
+use crate::oauth::store::reason;
 
 /// The user routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {
@@ -66,6 +75,12 @@ struct ModifyCurrentUserRequest {
     global_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable::deserialize")]
     avatar: Option<Option<String>>,
+    /// The current password (needed to change it).
+    #[serde(default)]
+    password: Option<String>,
+    /// A new password.
+    #[serde(default)]
+    new_password: Option<String>,
 }
 
 fn update<T>(value: Option<Option<T>>) -> Option<FieldUpdate<T>> {
@@ -77,9 +92,28 @@ async fn modify_current_user(
     State(state): State<ApiState>,
     caller: Caller,
     key: IdempotencyKey,
+    headers: HeaderMap,
     Body(request): Body<ModifyCurrentUserRequest>,
 ) -> Result<Response, HttpError> {
     let mut errors = FormErrors::new();
+    if let Some(new_password) = &request.new_password {
+        if caller.bot {
+            return Err(HttpError::api(
+                StatusCode::FORBIDDEN,
+                20001,
+                "Bots cannot use this endpoint",
+            ));
+        }
+        errors.length(
+            "new_password",
+            new_password,
+            super::auth::MIN_PASSWORD_CHARS,
+            super::auth::MAX_PASSWORD_CHARS,
+        );
+        if request.password.is_none() {
+            errors.required("password");
+        }
+    }
     let username = match request.username.as_deref().map(normalize_username) {
         None => None,
         Some(Ok(name)) => Some(name),
@@ -102,6 +136,12 @@ async fn modify_current_user(
     errors.into_result()?;
 
     let actor = caller.actor();
+    let session = match (request.password, request.new_password) {
+        (Some(password), Some(new_password)) => {
+            Some(change_password(&state, caller, &key, password, new_password, &headers).await?)
+        }
+        _ => None,
+    };
     let current = state.snapshot(caller.user_id).await?;
     let renamed = username.filter(|name| *name != current.username);
     if let Some(name) = &renamed {
@@ -163,7 +203,108 @@ async fn modify_current_user(
             })
             .await?;
     }
-    respond(outcome)
+    let response = respond(outcome)?;
+    match session {
+        Some((token, refresh_token)) => with_new_session(response, token, refresh_token).await,
+        None => Ok(response),
+    }
+}
+
+/// Checks `password`, records `new_password`'s hash, ends every session of the
+/// caller and starts a new one for this device: its (access, refresh) tokens.
+async fn change_password(
+    state: &ApiState,
+    caller: Caller,
+    key: &IdempotencyKey,
+    password: String,
+    new_password: String,
+    headers: &HeaderMap,
+) -> Result<(String, String), HttpError> {
+    let user_id = caller.user_id;
+    let current = state
+        .accounts()
+        .lookup(state.projection_timeout(), |view| {
+            view.user(user_id)
+                .and_then(|account| account.password_hash.clone())
+        })
+        .await?
+        .ok_or(HttpError::Unauthorized)?;
+    let (matches, new_hash) = state
+        .hash_work(move || {
+            let matches = verify_password(&password, &current)?;
+            Ok::<_, PasswordError>((matches, hash_password(&new_password)?))
+        })
+        .await?
+        .map_err(|error| HttpError::internal("changing a password", error))?;
+    if !matches {
+        state.oauth_metrics().failed_login("password_change");
+        tracing::warn!(
+            target: "cloudcord_command_api::security",
+            event = "failed_login",
+            endpoint = "password_change",
+            %user_id,
+            "password change refused: wrong current password"
+        );
+        return Err(FormErrors::single(
+            "password",
+            "PASSWORD_DOES_NOT_MATCH",
+            "Password does not match.",
+        )
+        .into());
+    }
+    let actor = caller.actor();
+    let phc = new_hash.into_string();
+    let changed = state
+        .bus()
+        .execute(
+            user_ref(user_id),
+            key.step_id(&actor, 5)?,
+            actor,
+            UserCommand::ChangePassword {
+                password_hash: phc.clone(),
+            },
+        )
+        .await?;
+    // A refusal answers as it is; acceptance needs nothing from the body.
+    respond(changed)?;
+    // Read-your-writes: a login with the new password right after must work.
+    state
+        .accounts()
+        .wait_until(state.projection_timeout(), |view| {
+            view.user(user_id)
+                .and_then(|account| account.password_hash.as_ref())
+                .filter(|hash| hash.as_str() == phc)
+                .map(|_| ())
+        })
+        .await?;
+    super::sessions::replace_all(state, user_id, reason::PASSWORD_CHANGED, headers).await
+}
+
+/// `response` (a user object) with the new session's `token` and `refresh_token`.
+async fn with_new_session(
+    response: Response,
+    token: String,
+    refresh_token: String,
+) -> Result<Response, HttpError> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, super::body::JSON_BODY_LIMIT)
+        .await
+        .map_err(|error| HttpError::internal("reading a user object", error))?;
+    let mut user: serde_json::Value = if bytes.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|error| HttpError::internal("reading a user object", error))?
+    };
+    user["token"] = serde_json::Value::String(token);
+    user["refresh_token"] = serde_json::Value::String(refresh_token);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut rebuilt = axum::Json(user).into_response();
+    for (name, value) in &parts.headers {
+        rebuilt.headers_mut().insert(name.clone(), value.clone());
+    }
+    *rebuilt.status_mut() = parts.status;
+    Ok(rebuilt)
 }
 
 fn claim_ref(username: &str) -> AggregateRef {

@@ -3,6 +3,7 @@
 
 mod http;
 mod message_index;
+mod oauth;
 mod processor;
 mod rate_limits;
 mod support;

@@ -11,6 +11,7 @@ use cloudcord_command_api::processor::metrics::ProcessorMetrics;
 use cloudcord_command_api::processor::{self, ProcessorSettings};
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::postgres::{PostgresConfig, quote_identifier};
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RouteName, RouteQuota};
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, AggregateType, Authored, CommandEnvelope, CommandId, CommandResult,
@@ -28,6 +29,19 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Drops a test's schema (best effort).
+async fn drop_schema(postgres: &PostgresConfig, schema: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect_with(&postgres.connect_options()?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        quote_identifier(schema)
+    )))
+    .execute(&mut connection)
+    .await?;
+    connection.close().await
+}
+
 /// Partitions of each test's topics: enough to spread aggregates over workers.
 pub const PARTITIONS: i32 = 4;
 
@@ -35,18 +49,25 @@ pub const PARTITIONS: i32 = 4;
 struct KafkaSection {
     #[serde(default)]
     kafka: KafkaConfig,
+    #[serde(default)]
+    postgres: PostgresConfig,
 }
 
-/// One test's private topics.
+/// One test's private topics (and PostgreSQL schema for the OAuth2 provider).
 pub struct Bus {
     pub kafka: KafkaConfig,
     pub topics: Topics,
+    /// Where the test's database is.
+    pub postgres: PostgresConfig,
+    /// The test's own schema for command-api's OAuth2 tables.
+    pub oauth_schema: String,
 }
 
 impl Drop for Bus {
-    /// Removes the test's topics and message index files, also when it failed.
+    /// Removes the test's topics, schema and message index files, also when it failed.
     fn drop(&mut self) {
         let kafka = self.kafka.clone();
+        let (postgres, schema) = (self.postgres.clone(), self.oauth_schema.clone());
         let names: Vec<String> = self
             .topics
             .specs(PARTITIONS)
@@ -61,7 +82,10 @@ impl Drop for Bus {
                 .enable_all()
                 .build()
                 .expect("a cleanup runtime");
-            runtime.block_on(kafka.delete_topics(&names))
+            runtime.block_on(async {
+                let _ = kafka.delete_topics(&names).await;
+                let _ = drop_schema(&postgres, &schema).await;
+            })
         })
         .join();
         let Ok(entries) = std::fs::read_dir(processor_state_dir()) else {
@@ -81,10 +105,10 @@ impl Drop for Bus {
 
 impl Bus {
     pub async fn new() -> Self {
-        let mut kafka = Loader::from_environment()
+        let section = Loader::from_environment()
             .load::<KafkaSection>()
-            .expect("test configuration")
-            .kafka;
+            .expect("test configuration");
+        let (mut kafka, postgres) = (section.kafka, section.postgres);
         kafka.topic_prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
         kafka.partitions = PARTITIONS;
         kafka.create_topics = true;
@@ -93,7 +117,19 @@ impl Bus {
             .ensure_topics(&topics.specs(PARTITIONS))
             .await
             .expect("create the test's topics");
-        Self { kafka, topics }
+        let oauth_schema = format!(
+            "test_oauth_{}",
+            kafka
+                .topic_prefix
+                .trim_start_matches("test-")
+                .trim_end_matches('.')
+        );
+        Self {
+            kafka,
+            topics,
+            postgres,
+            oauth_schema,
+        }
     }
 
     /// Runs a processor in this process until the returned token is cancelled.
@@ -144,6 +180,11 @@ impl Bus {
             )
             .env("CLOUDCORD__KAFKA__TOPIC_PREFIX", &self.kafka.topic_prefix)
             .env("CLOUDCORD__KAFKA__PARTITIONS", PARTITIONS.to_string())
+            .env("CLOUDCORD__POSTGRES__URL", &self.postgres.url)
+            .env(
+                "CLOUDCORD__COMMAND_API__HTTP__OAUTH__SCHEMA",
+                &self.oauth_schema,
+            )
             .env("CLOUDCORD__COMMAND_API__ADMIN__LISTEN_ADDR", "127.0.0.1:0")
             // The HTTP API runs in every command-api process: a free port and a key
             // under the target directory, so parallel processes never collide.
@@ -325,21 +366,40 @@ impl Bus {
 
     /// [`Self::spawn_api`] with explicit settings.
     pub async fn spawn_api_with(&self, settings: cloudcord_command_api::http::HttpSettings) -> Api {
-        use cloudcord_command_api::http::{self, ApiState};
         let signing_key_path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{}api.pem", self.kafka.topic_prefix));
         let auth = cloudcord_runtime::auth::AuthConfig {
-            signing_key_path: signing_key_path.clone(),
+            signing_key_path,
             ..cloudcord_runtime::auth::AuthConfig::default()
         };
-        let shutdown = CancellationToken::new();
-        let state = ApiState::start(&self.kafka, &auth, &settings, shutdown.clone())
-            .await
-            .expect("start the HTTP API");
+        self.spawn_api_with_auth(settings, auth).await
+    }
+
+    /// [`Self::spawn_api_with`] with explicit auth settings; the issuer (`iss`) is
+    /// the API's own address, as relying parties expect of an OpenID provider.
+    pub async fn spawn_api_with_auth(
+        &self,
+        mut settings: cloudcord_command_api::http::HttpSettings,
+        mut auth: cloudcord_runtime::auth::AuthConfig,
+    ) -> Api {
+        use cloudcord_command_api::http::{self, ApiState};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the HTTP API");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
+        auth.issuer = base.clone();
+        settings.oauth.schema = self.oauth_schema.clone();
+        let signing_key_path = auth.signing_key_path.clone();
+        let shutdown = CancellationToken::new();
+        let state = ApiState::start(
+            &self.kafka,
+            &self.postgres,
+            &auth,
+            &settings,
+            shutdown.clone(),
+        )
+        .await
+        .expect("start the HTTP API");
         tokio::spawn(http::serve(listener, state.clone(), shutdown.clone()));
         Api {
             base,

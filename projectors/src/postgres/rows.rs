@@ -321,8 +321,8 @@ fn user(user_id: i64, event: &UserEvent) -> Result<Vec<RowChange>, Unrepresentab
             global_name: e.global_name.clone(),
             avatar: e.avatar.clone(),
         }],
-        // Settings live in MongoDB.
-        UserEvent::UserSettingsChanged(_) => Vec::new(),
+        // Settings live in MongoDB; password hashes in no read model.
+        UserEvent::UserSettingsChanged(_) | UserEvent::PasswordChanged(_) => Vec::new(),
         UserEvent::FriendRequestSent(e) => {
             relationship(e.user_id, RelationshipType::OutgoingRequest)?
         }

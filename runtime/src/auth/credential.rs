@@ -9,10 +9,19 @@
 //!
 //! What signatures cannot tell stays with the caller: whether the user exists, and
 //! whether a bot token is the bot's current generation.
+//!
+//! Only first-party access tokens (`cloudcord_kind: session`) are credentials here:
+//! a token a third-party application obtained through OAuth2 carries only the scopes
+//! the user consented to (`identify`, `email`, …), so it must not act with the user's
+//! full rights on every route. Such a token is refused
+//! ([`CredentialError::Delegated`]); the few routes its scopes open (userinfo) verify
+//! it themselves with [`TokenVerifier::verify`] and check the scope.
 
 use cloudcord_schemas::ids::UserId;
 
-use super::{AccessToken, BotTokenClaims, BotTokenError, TokenError, TokenVerifier, bot_token};
+use super::{
+    AccessToken, BotTokenClaims, BotTokenError, TokenError, TokenKind, TokenVerifier, bot_token,
+};
 
 /// A verified credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +41,10 @@ pub enum CredentialError {
     /// Not a valid bot token.
     #[error("bot token refused")]
     Bot(#[from] BotTokenError),
+    /// A valid OAuth2 access token of a third-party application, whose scopes do not
+    /// extend to acting as the user.
+    #[error("an OAuth2 access token cannot act with the user's full rights")]
+    Delegated,
     /// A scheme other than `Bearer` or `Bot`.
     #[error("unknown authorization scheme {0:?}")]
     Scheme(String),
@@ -69,16 +82,20 @@ impl TokenVerifier {
         bare_bot: bool,
     ) -> Result<Credential, CredentialError> {
         let authorization = authorization.trim();
+        let first_party = |access: AccessToken| match access.kind {
+            TokenKind::Session => Ok(Credential::User(access)),
+            TokenKind::OAuth2 => Err(CredentialError::Delegated),
+        };
         match authorization.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                Ok(Credential::User(self.verify(token.trim())?))
+                first_party(self.verify(token.trim())?)
             }
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bot") => Ok(Credential::Bot(
                 bot_token::verify(token.trim(), self.keys())?,
             )),
             Some((scheme, _)) => Err(CredentialError::Scheme(scheme.to_owned())),
             None => match self.verify(authorization) {
-                Ok(access) => Ok(Credential::User(access)),
+                Ok(access) => first_party(access),
                 Err(token_error) if !bare_bot => Err(token_error.into()),
                 Err(token_error) => bot_token::verify(authorization, self.keys())
                     .map(Credential::Bot)
@@ -147,6 +164,37 @@ mod tests {
             verifier.authenticate(&format!("Basic {access}")),
             Err(CredentialError::Scheme(_))
         ));
+    }
+
+    #[test]
+    fn a_third_party_oauth2_token_is_not_a_credential() {
+        let config = AuthConfig::default();
+        let issuer = TokenIssuer::new(SigningKey::generate().expect("key"), &config);
+        let verifier = TokenVerifier::from_jwks(&issuer.jwks(), &config).expect("jwks");
+        let delegated = issuer
+            .issue(
+                &NewAccessToken {
+                    user_id: USER,
+                    client_id: "some-app".to_owned(),
+                    scopes: vec!["identify".to_owned()],
+                    kind: TokenKind::OAuth2,
+                },
+                SystemTime::now(),
+            )
+            .expect("issued")
+            .token;
+        for presented in [format!("Bearer {delegated}"), delegated.clone()] {
+            assert!(matches!(
+                verifier.authenticate(&presented),
+                Err(CredentialError::Delegated)
+            ));
+        }
+        assert!(matches!(
+            verifier.authenticate_identify(&delegated),
+            Err(CredentialError::Delegated)
+        ));
+        // It is still a valid token for the routes its scopes open.
+        assert!(verifier.verify(&delegated).is_ok());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::AuthConfig;
-use super::keys::{Jwks, JwksError, SigningKey, VerifyingKeys};
+use super::keys::{Jwk, Jwks, JwksError, SigningKey, VerifyingKeys};
 
 /// The JWT `typ` header of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -70,6 +70,10 @@ pub struct AccessTokenClaims {
     /// CloudCord's own claim: what the token was issued for.
     #[serde(rename = "cloudcord_kind")]
     pub kind: TokenKind,
+    /// The session (refresh-token family) the token belongs to, when it has one
+    /// (OpenID Connect's `sid`): what `POST /auth/logout` ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// What to put in a new access token; the issuer adds `iss`, `aud`, times and `jti`.
@@ -113,9 +117,14 @@ pub enum IssueError {
 }
 
 /// Signs access tokens. Lives only in the process that handles logins.
+///
+/// It signs with one key, the newest; the public halves of older keys that are being
+/// retired ride along in [`Self::jwks`], so what they signed keeps verifying until an
+/// operator drops them from `[auth] previous_signing_key_paths`.
 #[derive(Debug)]
 pub struct TokenIssuer {
     key: SigningKey,
+    previous: Vec<Jwk>,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -126,10 +135,33 @@ impl TokenIssuer {
     pub fn new(key: SigningKey, config: &AuthConfig) -> Self {
         Self {
             key,
+            previous: Vec::new(),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl: config.access_token_ttl(),
         }
+    }
+
+    /// Also publishes (never signs with) `previous` keys, older ones being retired. A
+    /// previous key that is the signing key itself is left out, so a key file listed
+    /// twice cannot make the JWKS ambiguous.
+    pub fn with_previous_keys(mut self, previous: &[SigningKey]) -> Self {
+        self.previous = previous
+            .iter()
+            .filter(|key| key.kid() != self.key.kid())
+            .map(SigningKey::public_jwk)
+            .collect();
+        self
+    }
+
+    /// The `iss` this issuer stamps.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// How long its access tokens are valid.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// The signing key (also used to mint bot tokens).
@@ -137,15 +169,28 @@ impl TokenIssuer {
         &self.key
     }
 
-    /// The public keys to publish for verifiers.
+    /// The public keys to publish for verifiers: the signing key first, then the
+    /// previous keys still being retired.
     pub fn jwks(&self) -> Jwks {
-        self.key.jwks()
+        std::iter::once(self.key.public_jwk())
+            .chain(self.previous.iter().cloned())
+            .collect()
     }
 
     /// Signs an access token for `request`, valid from `now` for the configured TTL.
     pub fn issue(
         &self,
         request: &NewAccessToken,
+        now: SystemTime,
+    ) -> Result<IssuedAccessToken, IssueError> {
+        self.issue_in_session(request, None, now)
+    }
+
+    /// [`Self::issue`], naming the session (`sid`) the token belongs to.
+    pub fn issue_in_session(
+        &self,
+        request: &NewAccessToken,
+        session_id: Option<&str>,
         now: SystemTime,
     ) -> Result<IssuedAccessToken, IssueError> {
         if request.client_id.is_empty() {
@@ -169,6 +214,7 @@ impl TokenIssuer {
             client_id: request.client_id.clone(),
             scope: request.scopes.join(" "),
             kind: request.kind,
+            sid: session_id.map(str::to_owned),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
@@ -196,6 +242,8 @@ pub struct AccessToken {
     pub issued_at: SystemTime,
     /// When it stops being valid (`exp`, before leeway).
     pub expires_at: SystemTime,
+    /// The session it belongs to (`sid`), if any.
+    pub session_id: Option<String>,
 }
 
 impl AccessToken {
@@ -341,6 +389,7 @@ impl TokenVerifier {
             jti: claims.jti,
             issued_at: from_unix_seconds(claims.iat)?,
             expires_at: from_unix_seconds(claims.exp)?,
+            session_id: claims.sid,
         })
     }
 }
@@ -371,7 +420,7 @@ fn is_scope_token(scope: &str) -> bool {
 
 /// Seconds since the Unix epoch; a clock set before 1970 counts as 1970 (then every
 /// token looks not yet valid, which fails closed).
-fn unix_seconds(time: SystemTime) -> u64 {
+pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
 }
@@ -396,7 +445,7 @@ mod tests {
         AccessTokenClaims, IssueError, NewAccessToken, TokenError, TokenIssuer, TokenKind,
         TokenVerifier,
     };
-    use crate::auth::{AuthConfig, SigningKey, VerifyingKeys};
+    use crate::auth::{AuthConfig, Jwks, SigningKey, VerifyingKeys};
 
     /// A fixed "now": 2026-09-21T14:13:20Z.
     const NOW: u64 = 1_790_000_000;
@@ -447,6 +496,7 @@ mod tests {
             client_id: "cloudcord-web".to_owned(),
             scope: "identify".to_owned(),
             kind: TokenKind::Session,
+            sid: None,
         }
     }
 
@@ -704,6 +754,67 @@ mod tests {
             let issued = issue_at(issuer, NOW);
             assert!(verifier.verify_at(&issued.token, at(NOW)).is_ok());
         }
+    }
+
+    #[test]
+    fn the_issuer_publishes_previous_keys_but_signs_with_the_newest() {
+        let old_issuer = issuer();
+        let old_token = issue_at(&old_issuer, NOW);
+        let new = TokenIssuer::new(
+            SigningKey::generate().expect("key generation works"),
+            &config(),
+        )
+        .with_previous_keys(std::slice::from_ref(old_issuer.signing_key()));
+        let kids: Vec<_> = new
+            .jwks()
+            .keys
+            .into_iter()
+            .map(|jwk| jwk.kid.expect("kid"))
+            .collect();
+        assert_eq!(
+            kids,
+            [new.signing_key().kid(), old_issuer.signing_key().kid()]
+        );
+        let verifier = verifier_for(&new);
+        // What the previous key signed still verifies; new tokens name the new key.
+        assert!(verifier.verify_at(&old_token.token, at(NOW)).is_ok());
+        let fresh = issue_at(&new, NOW);
+        let header = jsonwebtoken::decode_header(&fresh.token).expect("header");
+        assert_eq!(header.kid.as_deref(), Some(new.signing_key().kid()));
+        // Retired (dropped from the list): its tokens stop verifying.
+        let retired_verifier = TokenVerifier::from_jwks(
+            &Jwks {
+                keys: vec![new.signing_key().public_jwk()],
+            },
+            &config(),
+        )
+        .expect("usable");
+        assert_eq!(
+            retired_verifier.verify_at(&old_token.token, at(NOW)),
+            Err(TokenError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn the_session_id_round_trips_as_sid() {
+        let issuer = issuer();
+        let issued = issuer
+            .issue_in_session(&request(), Some("family-1"), at(NOW))
+            .expect("issuing works");
+        assert_eq!(issued.claims.sid.as_deref(), Some("family-1"));
+        let token = verifier_for(&issuer)
+            .verify_at(&issued.token, at(NOW))
+            .expect("verifies");
+        assert_eq!(token.session_id.as_deref(), Some("family-1"));
+        let plain = issue_at(&issuer, NOW);
+        assert!(!plain.token.is_empty());
+        assert_eq!(
+            verifier_for(&issuer)
+                .verify_at(&plain.token, at(NOW))
+                .expect("verifies")
+                .session_id,
+            None
+        );
     }
 
     #[test]

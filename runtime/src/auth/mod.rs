@@ -18,6 +18,8 @@
 //!   the public [`Jwks`] and [`VerifyingKeys`] built from it (everywhere else).
 //! - [`jwt`]: [`TokenIssuer`] issues RFC 9068 access tokens (`typ: at+jwt`, EdDSA);
 //!   [`TokenVerifier`] checks them with public keys only.
+//! - [`id_token`]: OpenID Connect ID tokens, signed by [`TokenIssuer`] with the same
+//!   key (for relying parties, never accepted as access tokens).
 //! - [`bot_token`]: Discord-shaped, self-verifying bot tokens signed by the same key.
 //! - [`credential`]: [`TokenVerifier::authenticate`] reads an `Authorization` header
 //!   or an Identify token into a [`Credential`].
@@ -34,6 +36,7 @@
 
 pub mod bot_token;
 pub mod credential;
+pub mod id_token;
 pub mod jwt;
 pub mod keys;
 pub mod password;
@@ -45,6 +48,7 @@ use serde::Deserialize;
 
 pub use bot_token::{BotTokenClaims, BotTokenError, BotTokenId};
 pub use credential::{Credential, CredentialError};
+pub use id_token::{IdTokenClaims, access_token_hash};
 pub use jwt::{
     ACCESS_TOKEN_TYPE, AccessToken, AccessTokenClaims, IssueError, IssuedAccessToken,
     NewAccessToken, TokenError, TokenIssuer, TokenKind, TokenVerifier,
@@ -64,8 +68,15 @@ pub struct AuthConfig {
     /// How long an access token is valid after it is issued, in seconds.
     pub access_token_ttl_secs: u64,
     /// The Ed25519 PKCS#8 PEM file holding the signing key (only the process that issues
-    /// tokens needs it).
+    /// tokens needs it): the newest key, the only one that signs.
     pub signing_key_path: PathBuf,
+    /// Key rotation: PKCS#8 PEM files of older signing keys that are being retired.
+    /// They never sign, but their public halves stay in the JWKS, so access tokens,
+    /// ID tokens and bot tokens they signed keep verifying. To rotate, move the current
+    /// key's path here and point `signing_key_path` at a new key; to retire a key,
+    /// remove its path (once its access tokens have expired — bot tokens it signed stop
+    /// working then, so reset them first).
+    pub previous_signing_key_paths: Vec<PathBuf>,
     /// Clock skew tolerated when checking `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
 }
@@ -77,6 +88,7 @@ impl Default for AuthConfig {
             audience: "cloudcord".to_owned(),
             access_token_ttl_secs: 3600,
             signing_key_path: PathBuf::from(".cloudcord/auth/ed25519.pem"),
+            previous_signing_key_paths: Vec::new(),
             leeway_secs: 30,
         }
     }
