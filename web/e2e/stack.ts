@@ -86,8 +86,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     projectors__postgres_schema: namespace,
     query_api__http__postgres_schema: namespace,
     gateway_ws__http__postgres_schema: namespace,
-    // Its own schema: the hand-over tables have migrations of their own.
-    gateway_ws__sessions__handover_schema: `${namespace}_gateway`,
+    // Its own schemas: the gateway's tables (hand-overs, session starts, which
+    // query-api reads too) and command-api's OAuth2 tables have migrations of their own.
+    gateway_ws__sessions__store_schema: `${namespace}_gateway`,
+    query_api__session_starts__store_schema: `${namespace}_gateway`,
+    command_api__http__oauth__schema: `${namespace}_oauth`,
+    // The tests seed history faster than Discord's 5 messages per 5 s in a channel;
+    // the rate limits have tests of their own.
+    command_api__http__rate_limits__enabled: 'false',
     mongo__database: namespace,
     command_api__processor__state_dir: state,
     auth__signing_key_path: resolve(state, 'ed25519.pem'),
