@@ -14,23 +14,26 @@
 //! ```text
 //! projected ──► consumer ──► Gateway::route ──► fanout (guild state, VIEW_CHANNEL)
 //!                                                 └─► Slot::offer: Session::wants (intents, shard,
-//!                                                     MESSAGE_CONTENT) → seq + replay buffer
-//!                                                     → bounded queue ──► socket task ──► client
+//!                                                     MESSAGE_CONTENT) → Frame (s, t, shared d)
+//!                                                     in the replay buffer → wake ──► socket task
+//!                                                     renders and writes ──► client
 //! client ──► socket task ──► protocol::Connection (Hello, Identify, heartbeats, limits)
 //!                               └─► Gateway::identify / resume (token, read models, hub)
 //! ```
 //!
 //! * A session's dispatches are numbered and kept (bounded, and only until a
-//!   heartbeat acknowledges them) in its replay buffer under the session's lock
-//!   before they are queued, so Resume replays exactly what the client missed.
+//!   heartbeat acknowledges them) in its replay buffer under the session's lock;
+//!   the connection writes from the same buffer, so Resume replays exactly what
+//!   the client missed. Frames share their `d` across sessions and are rendered
+//!   only when written.
 //!   Sessions live in this process's memory for the resume window after their
 //!   connection ends. A Resume on another process, or on this one after it
 //!   restarted, takes the session over ([`handover`]): the holder hands it over
 //!   when asked through the `ephemeral` topic, or when it shuts down, and the new
 //!   process catches it up from `projected`. Only a crashed process's sessions are
 //!   lost (Invalid Session, `d: false`).
-//! * Fan-out never waits for a client: a full queue closes that connection with a
-//!   resumable 4000.
+//! * Fan-out never waits for a client: a connection more than `outbound_queue`
+//!   frames behind is closed with a resumable 4000.
 //!
 //! Module map:
 //! - [`protocol`]: the sans-IO core — payloads, close codes, intents, the per-socket
@@ -40,7 +43,7 @@
 //! - [`socket`]: the tokio driver of one WebSocket and the router.
 //! - [`gateway`]: [`Gateway`], the state connections share, with the Identify and
 //!   Resume handshakes.
-//! - [`hub`]: the sessions of this process and their bounded queues.
+//! - [`hub`]: the sessions of this process and how far each connection has written.
 //! - [`consumer`]: the one Kafka consumer of `projected` and `ephemeral`;
 //!   [`projected`] and [`ephemeral`] decode their records.
 //! - [`store`]: the gateway's own PostgreSQL schema (`gateway-ws/migrations`).

@@ -68,9 +68,9 @@ pub struct Metrics {
     pub connections: Gauge,
     /// Sessions held, connected or waiting to be resumed.
     pub sessions: Gauge,
-    /// Frames queued to sessions' connections (dispatches after filtering).
+    /// Frames numbered for attached connections (dispatches after filtering).
     pub frames: Counter,
-    /// Connections closed because their queue overflowed (slow clients).
+    /// Connections closed for falling too far behind (slow clients).
     pub overflows: Counter,
     closes: Family<CodeLabel, Counter>,
     records: Family<OutcomeLabel, Counter>,

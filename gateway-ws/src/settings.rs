@@ -85,8 +85,8 @@ pub struct SessionSettings {
     pub rate_limit: u32,
     /// The rate limit's window, in seconds.
     pub rate_window_secs: u64,
-    /// Frames queued per connection before it counts as too slow and is closed
-    /// (resumable).
+    /// Frames a connection may be behind (numbered, not yet written) before it
+    /// counts as too slow and is closed (resumable). Keep it below `replay_frames`.
     pub outbound_queue: usize,
     /// Most frames each session keeps for Resume.
     pub replay_frames: usize,
