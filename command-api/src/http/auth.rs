@@ -67,6 +67,18 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         Actor::User(self.user_id)
     }
+
+    /// Refuses a bot as Discord does for endpoints only people may use (20001).
+    pub fn person(&self) -> Result<UserId, HttpError> {
+        if self.bot {
+            return Err(HttpError::api(
+                StatusCode::FORBIDDEN,
+                20001,
+                "Bots cannot use this endpoint",
+            ));
+        }
+        Ok(self.user_id)
+    }
 }
 
 impl FromRequestParts<ApiState> for Caller {
@@ -347,25 +359,24 @@ fn invalid_login() -> HttpError {
     errors.into()
 }
 
-/// `POST /auth/login`.
-async fn login(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Body(request): Body<LoginRequest>,
-) -> Result<Response, HttpError> {
+/// The user whose `login` and `password` these are. Always synced with the log (the
+/// account may have been registered through another command-api process a moment
+/// ago), and always, so that the time taken does not depend on whether the account
+/// exists: an unknown login costs as much as a wrong password.
+pub(crate) async fn check_password(
+    state: &ApiState,
+    login: &str,
+    password: String,
+) -> Result<Option<UserId>, HttpError> {
     let found = {
-        // Always synced with the log (the account may have been registered through
-        // another command-api process a moment ago), and always, so that the time
-        // taken does not depend on whether the account exists.
         let accounts = state.accounts().sync(state.projection_timeout()).await?;
-        normalize_username(&request.login).ok().and_then(|name| {
+        normalize_username(login).ok().and_then(|name| {
             accounts
                 .by_username(&name)
                 .and_then(|(id, account)| Some((id, account.password_hash.clone()?)))
         })
     };
-    let password = request.password;
-    let verified = state
+    state
         .hash_work(move || match found {
             Some((user_id, hash)) => {
                 verify_password(&password, &hash).map(|ok| ok.then_some(user_id))
@@ -376,7 +387,16 @@ async fn login(
             }
         })
         .await?
-        .map_err(|error| HttpError::internal("verifying a password", error))?;
+        .map_err(|error| HttpError::internal("verifying a password", error))
+}
+
+/// `POST /auth/login`.
+async fn login(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Body(request): Body<LoginRequest>,
+) -> Result<Response, HttpError> {
+    let verified = check_password(&state, &request.login, request.password).await?;
     let Some(user_id) = verified else {
         state.oauth_metrics().failed_login("password_login");
         tracing::warn!(
@@ -436,13 +456,7 @@ async fn create_application(
     key: IdempotencyKey,
     Body(request): Body<CreateApplicationRequest>,
 ) -> Result<Response, HttpError> {
-    if caller.bot {
-        return Err(HttpError::api(
-            StatusCode::FORBIDDEN,
-            20001,
-            "Bots cannot use this endpoint",
-        ));
-    }
+    caller.person()?;
     let mut errors = FormErrors::new();
     errors.length("name", &request.name, 2, 32);
     if let Some(description) = &request.description {

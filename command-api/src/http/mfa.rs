@@ -135,14 +135,7 @@ async fn enable(
     headers: HeaderMap,
     Body(request): Body<EnableRequest>,
 ) -> Result<Response, HttpError> {
-    if caller.bot {
-        return Err(HttpError::api(
-            StatusCode::FORBIDDEN,
-            20001,
-            "Bots cannot use this endpoint",
-        ));
-    }
-    let user_id = caller.user_id;
+    let user_id = caller.person()?;
     let secret = TotpSecret::parse(&request.secret).map_err(|invalid| {
         FormErrors::single("secret", "TWO_FA_SECRET_INVALID", invalid.to_string())
     })?;

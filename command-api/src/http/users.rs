@@ -97,13 +97,7 @@ async fn modify_current_user(
 ) -> Result<Response, HttpError> {
     let mut errors = FormErrors::new();
     if let Some(new_password) = &request.new_password {
-        if caller.bot {
-            return Err(HttpError::api(
-                StatusCode::FORBIDDEN,
-                20001,
-                "Bots cannot use this endpoint",
-            ));
-        }
+        caller.person()?;
         errors.length(
             "new_password",
             new_password,

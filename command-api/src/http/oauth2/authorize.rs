@@ -14,14 +14,13 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cloudcord_runtime::auth::password::{verify_dummy_password, verify_password};
 use cloudcord_runtime::http_error::HttpError;
-use cloudcord_schemas::username_claim::normalize_username;
 use time::OffsetDateTime;
 
 use super::page::{self, CARRIED, SignIn};
 use super::params::Params;
 use crate::http::ApiState;
+use crate::http::auth::check_password;
 use crate::oauth::store::NewCode;
 use crate::oauth::{ClientSettings, Scopes, pkce};
 
@@ -138,35 +137,6 @@ async fn submit_form(state: &ApiState, body: &[u8]) -> Result<Response, HttpErro
     pairs.extend(request.state.map(|value| ("state", value)));
     pairs.push(("iss", state.issuer().issuer()));
     Ok(redirect(request.redirect_uri, &pairs))
-}
-
-/// The user whose `login` and `password` these are; an unknown login costs as much
-/// as a wrong password.
-async fn check_password(
-    state: &ApiState,
-    login: &str,
-    password: String,
-) -> Result<Option<cloudcord_schemas::ids::UserId>, HttpError> {
-    let found = {
-        let accounts = state.accounts().sync(state.projection_timeout()).await?;
-        normalize_username(login).ok().and_then(|name| {
-            accounts
-                .by_username(&name)
-                .and_then(|(id, account)| Some((id, account.password_hash.clone()?)))
-        })
-    };
-    state
-        .hash_work(move || match found {
-            Some((user_id, hash)) => {
-                verify_password(&password, &hash).map(|ok| ok.then_some(user_id))
-            }
-            None => {
-                verify_dummy_password(&password);
-                Ok(None)
-            }
-        })
-        .await?
-        .map_err(|error| HttpError::internal("verifying a password", error))
 }
 
 fn sign_in_page(
