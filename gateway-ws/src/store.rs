@@ -10,38 +10,29 @@
 //! migrations applied to a scratch database's default schema; at run time the
 //! pool's `search_path` resolves the same names in the gateway's schema.
 
-use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_runtime::postgres::{OwnedSchema, PostgresConfig};
 use sqlx::PgPool;
 use sqlx::migrate::MigrateError;
 
 /// The pool to the gateway's schema, and its migrations.
 #[derive(Debug, Clone)]
-pub struct GatewayStore {
-    pool: PgPool,
-    schema: String,
-    postgres: PostgresConfig,
-}
+pub struct GatewayStore(OwnedSchema);
 
 impl GatewayStore {
     /// The store in `schema` of `postgres`: connections resolve unqualified table
     /// names there. Connects on first use, so the gateway starts (unready) while
     /// the database is down.
     pub fn connect_lazy(postgres: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            pool: postgres.lazy_schema_pool(schema)?,
-            schema: schema.to_owned(),
-            postgres: postgres.clone(),
-        })
+        OwnedSchema::connect_lazy(postgres, schema).map(Self)
     }
 
     /// Creates the schema and its tables (idempotent; several processes may race).
     pub async fn migrate(&self) -> Result<(), MigrateError> {
-        self.postgres.create_schema(&self.schema).await?;
-        sqlx::migrate!("./migrations").run(&self.pool).await
+        self.0.migrate(&sqlx::migrate!("./migrations")).await
     }
 
     /// The pool, whose connections use the gateway's schema.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.0.pool()
     }
 }

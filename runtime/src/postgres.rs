@@ -6,6 +6,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use sqlx::PgPool;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::readiness::{CheckError, DependencyCheck};
@@ -74,6 +75,40 @@ impl PostgresConfig {
             .max_connections(self.max_connections)
             .acquire_timeout(Duration::from_secs(2))
             .connect_lazy_with(options)
+    }
+}
+
+/// A schema a service owns (its own tables beside the projectors' read models):
+/// a pool whose connections resolve unqualified names there, created and migrated
+/// by the service at start-up.
+#[derive(Debug, Clone)]
+pub struct OwnedSchema {
+    pool: PgPool,
+    schema: String,
+    postgres: PostgresConfig,
+}
+
+impl OwnedSchema {
+    /// `schema` of `postgres`. Connects on first use, so the service starts
+    /// (unready) while the database is down.
+    pub fn connect_lazy(postgres: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            pool: postgres.lazy_schema_pool(schema)?,
+            schema: schema.to_owned(),
+            postgres: postgres.clone(),
+        })
+    }
+
+    /// Creates the schema and runs the service's `migrations` in it (idempotent;
+    /// several processes may race).
+    pub async fn migrate(&self, migrations: &Migrator) -> Result<(), MigrateError> {
+        self.postgres.create_schema(&self.schema).await?;
+        migrations.run(&self.pool).await
+    }
+
+    /// The pool, whose connections use the schema.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 }
 

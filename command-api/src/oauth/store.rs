@@ -16,7 +16,7 @@
 //! reuse) and rotating a refresh token (`FOR UPDATE` on the token, then its
 //! session, always in that order).
 
-use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_runtime::postgres::{OwnedSchema, PostgresConfig};
 use cloudcord_schemas::ids::UserId;
 use sqlx::migrate::MigrateError;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -189,11 +189,7 @@ pub mod reason {
 
 /// The pool to command-api's schema, and its migrations. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct OAuthStore {
-    pool: PgPool,
-    schema: String,
-    postgres: PostgresConfig,
-}
+pub struct OAuthStore(OwnedSchema);
 
 /// A user id in a `BIGINT` column: the same 64 bits (snowflakes fit, and this keeps
 /// the mapping total both ways).
@@ -213,22 +209,17 @@ fn seconds(duration: std::time::Duration) -> f64 {
 impl OAuthStore {
     /// The store in `schema` of `postgres`. Connects on first use.
     pub fn connect_lazy(postgres: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            pool: postgres.lazy_schema_pool(schema)?,
-            schema: schema.to_owned(),
-            postgres: postgres.clone(),
-        })
+        OwnedSchema::connect_lazy(postgres, schema).map(Self)
     }
 
     /// Creates the schema and its tables (idempotent; several processes may race).
     pub async fn migrate(&self) -> Result<(), MigrateError> {
-        self.postgres.create_schema(&self.schema).await?;
-        sqlx::migrate!("./migrations").run(&self.pool).await
+        self.0.migrate(&sqlx::migrate!("./migrations")).await
     }
 
     /// The pool (for the readiness check).
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.0.pool()
     }
 
     /// Stores a new authorization code and returns it. Codes long expired are swept
@@ -238,7 +229,7 @@ impl OAuthStore {
         sqlx::query!(
             "DELETE FROM authorization_codes WHERE expires_at < now() - interval '1 hour'"
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         sqlx::query!(
             "INSERT INTO authorization_codes
@@ -255,7 +246,7 @@ impl OAuthStore {
             new.auth_time,
             seconds(new.ttl),
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(code)
     }
@@ -273,7 +264,7 @@ impl OAuthStore {
         session_ttl: std::time::Duration,
     ) -> Result<Redeemed, GrantError> {
         let code_hash = secret::hash(code);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let Some(row) = sqlx::query!(
             r#"SELECT client_id, user_id, redirect_uri, scopes, code_challenge, nonce, auth_time,
                       expires_at < now() AS "expired!", used_at IS NOT NULL AS "used!", session_id
@@ -350,7 +341,7 @@ impl OAuthStore {
 
     /// Starts a session with its first refresh token (a password login).
     pub async fn start_session(&self, new: &NewSession<'_>) -> Result<Started, GrantError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let started = start_in(&mut tx, new).await?;
         tx.commit().await?;
         Ok(started)
@@ -364,7 +355,7 @@ impl OAuthStore {
         presenter: Presenter<'_>,
     ) -> Result<Started, GrantError> {
         let token_hash = secret::hash(refresh_token);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let Some(row) = sqlx::query!(
             r#"SELECT t.used_at IS NOT NULL AS "used!", s.id, s.user_id, s.client_id, s.scopes,
                       s.first_party, s.auth_time, s.created_at, s.user_agent,
@@ -449,7 +440,7 @@ impl OAuthStore {
              WHERE t.token_hash = $1",
             secret::hash(refresh_token),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?
         else {
             return Ok(Revocation::Unknown);
@@ -467,7 +458,7 @@ impl OAuthStore {
     /// Revokes session `session_id` (its whole refresh-token family). Returns whether
     /// it was active until now.
     pub async fn revoke_session(&self, session_id: &str, why: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let revoked = revoke_in(&mut tx, session_id, why).await?;
         tx.commit().await?;
         Ok(revoked)
@@ -481,7 +472,7 @@ impl OAuthStore {
             db_user(user_id),
             why,
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
     }
@@ -495,7 +486,7 @@ impl OAuthStore {
                FROM sessions WHERE id = $1"#,
             session_id,
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|row| Session {
             id: row.id,
@@ -522,7 +513,7 @@ impl OAuthStore {
              ORDER BY last_used_at DESC, id",
             db_user(user_id),
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool())
         .await?;
         Ok(rows
             .into_iter()
@@ -561,7 +552,7 @@ impl OAuthStore {
             "SELECT secret, last_step FROM mfa_totp WHERE user_id = $1",
             db_user(user_id),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|row| StoredTotp {
             secret: row.secret,
@@ -578,7 +569,7 @@ impl OAuthStore {
         step: u64,
         recovery_codes: &[String],
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().begin().await?;
         let inserted = sqlx::query!(
             "INSERT INTO mfa_totp (user_id, secret, last_step) VALUES ($1, $2, $3)
              ON CONFLICT (user_id) DO NOTHING",
@@ -607,7 +598,7 @@ impl OAuthStore {
     /// Turns two-factor authentication off (its recovery codes go with it).
     pub async fn disable_totp(&self, user_id: UserId) -> StoreResult<()> {
         sqlx::query!("DELETE FROM mfa_totp WHERE user_id = $1", db_user(user_id))
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }
@@ -620,7 +611,7 @@ impl OAuthStore {
             db_user(user_id),
             step.cast_signed(),
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -634,7 +625,7 @@ impl OAuthStore {
             secret::hash(code),
             db_user(user_id),
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -647,7 +638,7 @@ impl OAuthStore {
     ) -> Result<String, GrantError> {
         let ticket = secret::new_token()?;
         sqlx::query!("DELETE FROM mfa_tickets WHERE expires_at < now()")
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         sqlx::query!(
             "INSERT INTO mfa_tickets (ticket_hash, user_id, expires_at)
@@ -656,7 +647,7 @@ impl OAuthStore {
             db_user(user_id),
             seconds(ttl),
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(ticket)
     }
@@ -669,7 +660,7 @@ impl OAuthStore {
             secret::hash(ticket),
             MAX_TICKET_ATTEMPTS,
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
         Ok(user.map(user_from_db))
     }
@@ -681,7 +672,7 @@ impl OAuthStore {
             "UPDATE mfa_tickets SET attempts = attempts + 1 WHERE ticket_hash = $1",
             secret::hash(ticket),
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
@@ -692,7 +683,7 @@ impl OAuthStore {
             "DELETE FROM mfa_tickets WHERE ticket_hash = $1",
             secret::hash(ticket),
         )
-        .execute(&self.pool)
+        .execute(self.pool())
         .await?;
         Ok(())
     }
