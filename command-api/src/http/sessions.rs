@@ -27,7 +27,7 @@ use super::ApiState;
 use super::body::Body;
 use super::oauth2::bearer;
 use crate::oauth::secret::session_handle;
-use crate::oauth::store::reason;
+use crate::oauth::store::{Session, reason};
 
 /// The session routes under `/api/v10`.
 pub fn router() -> Router<ApiState> {
@@ -49,13 +49,21 @@ async fn first_party(
     Ok(access)
 }
 
+/// The active sessions of `user_id`.
+async fn active_sessions(
+    state: &ApiState,
+    user_id: cloudcord_schemas::ids::UserId,
+) -> Result<Vec<Session>, HttpError> {
+    state
+        .oauth()
+        .active_sessions(user_id)
+        .await
+        .map_err(|error| HttpError::internal("listing sessions", error))
+}
+
 async fn list(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, HttpError> {
     let access = first_party(&state, &headers).await?;
-    let sessions = state
-        .oauth()
-        .active_sessions(access.user_id)
-        .await
-        .map_err(|error| HttpError::internal("listing sessions", error))?;
+    let sessions = active_sessions(&state, access.user_id).await?;
     let user_sessions: Vec<_> = sessions
         .iter()
         .map(|session| {
@@ -86,11 +94,7 @@ async fn logout_sessions(
     Body(request): Body<LogoutSessions>,
 ) -> Result<Response, HttpError> {
     let access = first_party(&state, &headers).await?;
-    let sessions = state
-        .oauth()
-        .active_sessions(access.user_id)
-        .await
-        .map_err(|error| HttpError::internal("listing sessions", error))?;
+    let sessions = active_sessions(&state, access.user_id).await?;
     for session in sessions.iter().filter(|session| {
         request
             .session_id_hashes

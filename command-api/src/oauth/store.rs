@@ -206,6 +206,25 @@ fn seconds(duration: std::time::Duration) -> f64 {
     duration.as_secs_f64()
 }
 
+/// A [`Session`] from a row of a query selecting its columns (each `query!` has a
+/// record type of its own, so a function could not take both), `revoked` apart.
+macro_rules! session_from_row {
+    ($row:ident, $revoked:expr) => {
+        Session {
+            id: $row.id,
+            user_id: user_from_db($row.user_id),
+            client_id: $row.client_id,
+            scopes: $row.scopes,
+            first_party: $row.first_party,
+            auth_time: $row.auth_time,
+            created_at: $row.created_at,
+            last_used_at: $row.last_used_at,
+            user_agent: $row.user_agent,
+            revoked: $revoked,
+        }
+    };
+}
+
 impl OAuthStore {
     /// The store in `schema` of `postgres`. Connects on first use.
     pub fn connect_lazy(postgres: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
@@ -488,18 +507,7 @@ impl OAuthStore {
         )
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|row| Session {
-            id: row.id,
-            user_id: user_from_db(row.user_id),
-            client_id: row.client_id,
-            scopes: row.scopes,
-            first_party: row.first_party,
-            auth_time: row.auth_time,
-            created_at: row.created_at,
-            last_used_at: row.last_used_at,
-            user_agent: row.user_agent,
-            revoked: row.revoked,
-        }))
+        Ok(row.map(|row| session_from_row!(row, row.revoked)))
     }
 
     /// The active (unrevoked, unexpired) sessions of `user_id`, most recently used
@@ -517,18 +525,7 @@ impl OAuthStore {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|row| Session {
-                id: row.id,
-                user_id: user_from_db(row.user_id),
-                client_id: row.client_id,
-                scopes: row.scopes,
-                first_party: row.first_party,
-                auth_time: row.auth_time,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                user_agent: row.user_agent,
-                revoked: false,
-            })
+            .map(|row| session_from_row!(row, false))
             .collect())
     }
 }

@@ -279,6 +279,25 @@ impl Provider {
             .expect("the token exchange succeeds")
     }
 
+    /// The OAuth2 error code the token endpoint answered the exchange of `code`
+    /// with (`expected`: why it must be refused).
+    async fn exchange_error(
+        &self,
+        rp: &Rp,
+        code: AuthorizationCode,
+        verifier: PkceCodeVerifier,
+        expected: &str,
+    ) -> CoreErrorResponseType {
+        let refused = rp
+            .exchange_code(code)
+            .expect("a token endpoint")
+            .set_pkce_verifier(verifier)
+            .request_async(&self.rp_http())
+            .await
+            .expect_err(expected);
+        server_error(refused)
+    }
+
     /// The OAuth2 error code the token endpoint answered `refresh` with.
     async fn refresh_error(&self, rp: &Rp, refresh: &RefreshToken) -> CoreErrorResponseType {
         let refused = rp
@@ -569,14 +588,12 @@ async fn the_code_exchange_needs_the_right_pkce_verifier_client_and_redirect_uri
     // A wrong one (well formed, another verifier's).
     let (code, _, _) = provider.authorize(&rp, &["identify"]).await;
     let (_, wrong) = PkceCodeChallenge::new_random_sha256();
-    let refused = rp
-        .exchange_code(code)
-        .expect("a token endpoint")
-        .set_pkce_verifier(wrong)
-        .request_async(&provider.rp_http())
-        .await
-        .expect_err("a wrong verifier is refused");
-    assert_eq!(server_error(refused), CoreErrorResponseType::InvalidGrant);
+    assert_eq!(
+        provider
+            .exchange_error(&rp, code, wrong, "a wrong verifier is refused")
+            .await,
+        CoreErrorResponseType::InvalidGrant
+    );
 
     // The right verifier, but another registered redirect_uri than the request's.
     let (code, verifier, _) = provider.authorize(&rp, &["identify"]).await;
@@ -597,26 +614,22 @@ async fn the_code_exchange_needs_the_right_pkce_verifier_client_and_redirect_uri
     // Another client presenting the code, with the right verifier.
     let (code, verifier, _) = provider.authorize(&rp, &["identify"]).await;
     let other = provider.relying_party(OTHER_APP, "other-secret").await;
-    let refused = other
-        .exchange_code(code)
-        .expect("a token endpoint")
-        .set_pkce_verifier(verifier)
-        .request_async(&provider.rp_http())
-        .await
-        .expect_err("another client's code is refused");
-    assert_eq!(server_error(refused), CoreErrorResponseType::InvalidGrant);
+    assert_eq!(
+        provider
+            .exchange_error(&other, code, verifier, "another client's code is refused")
+            .await,
+        CoreErrorResponseType::InvalidGrant
+    );
 
     // A wrong client secret.
     let (code, verifier, _) = provider.authorize(&rp, &["identify"]).await;
     let impostor = provider.relying_party(APP, "not-the-secret").await;
-    let refused = impostor
-        .exchange_code(code)
-        .expect("a token endpoint")
-        .set_pkce_verifier(verifier)
-        .request_async(&provider.rp_http())
-        .await
-        .expect_err("a wrong secret is refused");
-    assert_eq!(server_error(refused), CoreErrorResponseType::InvalidClient);
+    assert_eq!(
+        provider
+            .exchange_error(&impostor, code, verifier, "a wrong secret is refused")
+            .await,
+        CoreErrorResponseType::InvalidClient
+    );
 
     // Grants that are not offered.
     for grant in ["password", "client_credentials", "implicit"] {
@@ -779,14 +792,12 @@ async fn a_reused_code_is_refused_and_revokes_the_session_it_started() {
     let verifier_again = PkceCodeVerifier::new(verifier.secret().clone());
     let tokens = provider.exchange(&rp, code.clone(), verifier).await;
 
-    let refused = rp
-        .exchange_code(code)
-        .expect("a token endpoint")
-        .set_pkce_verifier(verifier_again)
-        .request_async(&provider.rp_http())
-        .await
-        .expect_err("a code works once");
-    assert_eq!(server_error(refused), CoreErrorResponseType::InvalidGrant);
+    assert_eq!(
+        provider
+            .exchange_error(&rp, code, verifier_again, "a code works once")
+            .await,
+        CoreErrorResponseType::InvalidGrant
+    );
     assert_eq!(provider.world.api.state.oauth_metrics().code_reuse.get(), 1);
     // What the first redemption granted is revoked too (RFC 6749 §4.1.2).
     let refresh = tokens.refresh_token().expect("a refresh token");

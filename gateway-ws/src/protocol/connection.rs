@@ -503,47 +503,38 @@ mod tests {
         assert!(connection.is_active());
     }
 
-    #[test]
-    fn resume_of_an_unknown_session_is_invalid_session_false_and_may_identify() {
+    /// A connection whose `handshake` (Identify or Resume) got Invalid Session with
+    /// `resumable`, after checking that op 9 said so.
+    fn refused(handshake: &str, resumable: bool) -> (Connection, Instant) {
         let (mut connection, now) = connected();
-        connection.handle_message(now, RESUME.as_bytes());
+        connection.handle_message(now, handshake.as_bytes());
         drain(&mut connection);
-        connection.session_invalid(false);
+        connection.session_invalid(resumable);
         let outputs = drain(&mut connection);
         assert_eq!(
             json(&outputs[0]),
-            json!({"op": 9, "d": false, "s": null, "t": null})
+            json!({"op": 9, "d": resumable, "s": null, "t": null})
         );
+        (connection, now)
+    }
+
+    #[test]
+    fn resume_of_an_unknown_session_is_invalid_session_false_and_may_identify() {
+        let (mut connection, now) = refused(RESUME, false);
         connection.handle_message(now, IDENTIFY.as_bytes());
         assert!(matches!(drain(&mut connection)[..], [Output::Identify(_)]));
     }
 
     #[test]
     fn a_session_out_of_reach_is_invalid_session_true_and_may_resume_again() {
-        let (mut connection, now) = connected();
-        connection.handle_message(now, RESUME.as_bytes());
-        drain(&mut connection);
-        connection.session_invalid(true);
-        let outputs = drain(&mut connection);
-        assert_eq!(
-            json(&outputs[0]),
-            json!({"op": 9, "d": true, "s": null, "t": null})
-        );
+        let (mut connection, now) = refused(RESUME, true);
         connection.handle_message(now, RESUME.as_bytes());
         assert!(matches!(drain(&mut connection)[..], [Output::Resume(_)]));
     }
 
     #[test]
     fn a_refused_identify_is_invalid_session_false_and_may_identify_again() {
-        let (mut connection, now) = connected();
-        connection.handle_message(now, IDENTIFY.as_bytes());
-        drain(&mut connection);
-        connection.session_invalid(false);
-        let outputs = drain(&mut connection);
-        assert_eq!(
-            json(&outputs[0]),
-            json!({"op": 9, "d": false, "s": null, "t": null})
-        );
+        let (mut connection, now) = refused(IDENTIFY, false);
         assert!(!connection.is_active() && !connection.is_closed());
         connection.handle_message(now, IDENTIFY.as_bytes());
         assert!(matches!(drain(&mut connection)[..], [Output::Identify(_)]));
