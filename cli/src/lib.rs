@@ -15,6 +15,7 @@
 //!   throughput next to a bare Kafka hop; `bench gateway-memory | gateway-fanout |
 //!   gateway-latency` — the gateway's memory per connection, fan-out per CPU-second
 //!   and REST → MESSAGE_CREATE latency, with the project's own gateway load generator.
+//! - [`openapi`]: `cloudcord openapi` — the REST API's OpenAPI 3.1 document.
 //! - [`read_models`]: `cloudcord replay | digest` and `cloudcord bench replay |
 //!   projection-lag` — rebuilding, digesting and measuring the read side.
 //! - [`settings`]: what the command reads from the layered configuration.
@@ -23,6 +24,7 @@ pub mod audit;
 pub mod bench;
 pub mod front_door;
 pub mod infra;
+pub mod openapi;
 pub mod read_models;
 pub mod settings;
 pub mod stack;

@@ -46,6 +46,8 @@ enum Command {
     Replay(cloudcord::read_models::ReplayArgs),
     /// Print the digests of the live read models (compare with a replay's).
     Digest(cloudcord::read_models::DigestArgs),
+    /// Print the REST API's OpenAPI 3.1 document (committed as openapi/cloudcord.json).
+    Openapi,
     /// Measure a running stack (`make up`); prints a Markdown table and JSON.
     Bench {
         #[command(subcommand)]
@@ -167,6 +169,12 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
             cloudcord::read_models::replay(&loader.load()?, &args, &shutdown).await?;
         }
         Command::Digest(args) => cloudcord::read_models::digest(&loader.load()?, &args).await?,
+        Command::Openapi => {
+            std::io::Write::write_all(
+                &mut std::io::stdout().lock(),
+                cloudcord::openapi::json().as_bytes(),
+            )?;
+        }
         Command::Bench { benchmark } => match benchmark {
             Benchmark::Replay(args) => {
                 cloudcord::read_models::bench_replay(&loader.load()?, &args).await?

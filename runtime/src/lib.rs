@@ -29,6 +29,7 @@ pub mod http_metrics;
 pub mod issuer;
 pub mod kafka;
 pub mod mongo;
+pub mod openapi;
 pub mod postgres;
 pub mod process;
 pub mod rate_limit;

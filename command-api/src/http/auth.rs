@@ -29,24 +29,31 @@ use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use cloudcord_runtime::auth::bot_token::{self, BotTokenId};
 use cloudcord_runtime::auth::password::{hash_password, verify_dummy_password, verify_password};
 use cloudcord_runtime::auth::{Credential, Jwks, NewAccessToken, TokenKind};
+use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{OAuth2GetKeys, SnowflakeType};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
 use cloudcord_schemas::ids::{ApplicationId, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::user::UserCommand;
 use cloudcord_schemas::username_claim::{UsernameClaimCommand, claim_id, normalize_username};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use super::body::Body;
 use super::bus::{POSITION_HEADER, respond};
+use super::replies::{BotToken, LoginAnswer, NewApplication, SessionTokens, SignedIn};
 use super::{ApiState, IdempotencyKey};
 use crate::oauth::store::NewSession;
 
@@ -127,23 +134,27 @@ impl FromRequestParts<ApiState> for Caller {
 }
 
 /// The credential routes under `/api/v10`.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/applications", post(create_application))
-        .route(
-            "/applications/{application_id}/bot/reset",
-            post(reset_bot_token),
-        )
-        .route("/oauth2/keys", get(jwks))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(create_application))
+        .routes(routes!(reset_bot_token))
+        .routes(routes!(jwks))
 }
 
 /// `/.well-known/jwks.json`, outside `/api`.
 pub fn well_known() -> Router<ApiState> {
-    Router::new().route("/.well-known/jwks.json", get(jwks))
+    Router::new().route("/.well-known/jwks.json", axum::routing::get(jwks))
 }
 
+#[utoipa::path(
+    get,
+    path = "/oauth2/keys",
+    tag = "auth",
+    responses((status = 200, description = "The issuer's public keys", body = OAuth2GetKeys), Refusals),
+    security(())
+)]
 async fn jwks(State(state): State<ApiState>) -> Json<Jwks> {
     Json(state.issuer().jwks())
 }
@@ -153,7 +164,7 @@ pub(crate) const MAX_PASSWORD_CHARS: usize = 128;
 /// Shortest password accepted (Discord's minimum).
 pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct RegisterRequest {
     username: String,
     password: String,
@@ -168,6 +179,14 @@ struct RegisterRequest {
 /// No `Idempotency-Key`: an anonymous request has no actor to scope the key to. A
 /// retried registration is answered by the username claim instead (the name is taken
 /// — by the first attempt).
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses((status = 201, description = "The account exists and its first session began", body = SessionTokens), Refusals),
+    security(())
+)]
 async fn register(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -275,7 +294,10 @@ async fn register(
     let (token, refresh_token) = start_session(&state, user_id, &headers).await?;
     let mut response = (
         StatusCode::CREATED,
-        Json(json!({ "token": token, "refresh_token": refresh_token })),
+        Json(SessionTokens {
+            token,
+            refresh_token,
+        }),
     )
         .into_response();
     // Like every write: a read naming this position waits until the read models know
@@ -344,7 +366,7 @@ pub(crate) async fn start_session(
     Ok((token, started.refresh_token))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct LoginRequest {
     login: String,
     password: String,
@@ -391,6 +413,14 @@ pub(crate) async fn check_password(
 }
 
 /// `POST /auth/login`.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, description = "Signed in, or the second factor is needed", body = LoginAnswer), Refusals),
+    security(())
+)]
 async fn login(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -412,13 +442,15 @@ async fn login(
         return super::mfa::login_ticket(&state, user_id).await;
     }
     let (token, refresh_token) = start_session(&state, user_id, &headers).await?;
-    Ok(
-        Json(json!({ "user_id": user_id, "token": token, "refresh_token": refresh_token }))
-            .into_response(),
-    )
+    Ok(Json(LoginAnswer::SignedIn(SignedIn {
+        user_id,
+        token,
+        refresh_token,
+    }))
+    .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct CreateApplicationRequest {
     name: String,
     #[serde(default)]
@@ -450,6 +482,14 @@ fn bot_username(name: &str, id: ApplicationId) -> String {
 
 /// `POST /applications`: creates an application and its bot user; the bot's user id
 /// is the application id, as for Discord's current applications.
+#[utoipa::path(
+    post,
+    path = "/applications",
+    tag = "applications",
+    params(IdempotencyKey),
+    request_body = CreateApplicationRequest,
+    responses((status = 201, description = "The application, with its bot's token", body = NewApplication), Refusals)
+)]
 async fn create_application(
     State(state): State<ApiState>,
     caller: Caller,
@@ -609,6 +649,13 @@ fn verify_key(public: &[u8]) -> String {
 }
 
 /// `POST /applications/{application.id}/bot/reset` → 200 `{"token"}`.
+#[utoipa::path(
+    post,
+    path = "/applications/{application_id}/bot/reset",
+    tag = "applications",
+    params(("application_id" = SnowflakeType, Path, description = "The application"), IdempotencyKey),
+    responses((status = 200, description = "The bot's new token", body = BotToken), Refusals)
+)]
 async fn reset_bot_token(
     State(state): State<ApiState>,
     caller: Caller,
@@ -661,8 +708,10 @@ async fn reset_bot_token(
         })
         .await?;
     let token = bot_token::mint(bot_id, BotTokenId(current), state.issuer().signing_key());
-    Ok(Json(json!({ "token": token })).into_response())
+    Ok(Json(BotToken { token }).into_response())
 }
+
+described_by_schemars!(RegisterRequest, LoginRequest, CreateApplicationRequest);
 
 #[cfg(test)]
 mod tests {

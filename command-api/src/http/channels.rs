@@ -18,12 +18,15 @@
 //! | `PUT`/`DELETE /channels/{channel.id}/pins/{message.id}` (and `…/messages/pins/…`) | `PinMessage` / `UnpinMessage` | 204 |
 //! | `POST /channels/{channel.id}/typing` | — (ephemeral) | 204 |
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, patch, post, put};
+use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::{FormErrors, HttpError, codes};
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{
+    ChannelResponse, GuildInviteResponse, MessageResponse, SnowflakeType,
+};
 use cloudcord_schemas::dm_channel::DmChannelCommand;
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType, CommandId, Outcome};
 use cloudcord_schemas::ephemeral::{Ephemeral, TypingStarted};
@@ -38,7 +41,11 @@ use cloudcord_schemas::message::{
     ReactionEmoji, RemoveReaction, SendMessage, UnpinMessage,
 };
 use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
+use schemars::JsonSchema;
 use serde::Deserialize;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::accounts::ChannelHome;
 use super::auth::Caller;
@@ -48,44 +55,20 @@ use super::guilds::{check_channel_fields, guild_ref, no_content, path_id};
 use super::{ApiState, IdempotencyKey};
 
 /// The channel routes under `/api/v10`.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route(
-            "/channels/{channel_id}",
-            patch(modify_channel).delete(delete_channel),
-        )
-        .route(
-            "/channels/{channel_id}/permissions/{overwrite_id}",
-            put(edit_permissions).delete(delete_permission),
-        )
-        .route("/channels/{channel_id}/invites", post(create_invite))
-        .route("/invites/{code}", post(accept_invite).delete(revoke_invite))
-        .route("/channels/{channel_id}/messages", post(send_message))
-        .route(
-            "/channels/{channel_id}/messages/bulk-delete",
-            post(bulk_delete),
-        )
-        .route(
-            "/channels/{channel_id}/messages/{message_id}",
-            patch(edit_message).delete(delete_message),
-        )
-        .route(
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-            put(add_reaction).delete(remove_own_reaction),
-        )
-        .route(
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}",
-            delete(remove_user_reaction),
-        )
-        .route(
-            "/channels/{channel_id}/pins/{message_id}",
-            put(pin).delete(unpin),
-        )
-        .route(
-            "/channels/{channel_id}/messages/pins/{message_id}",
-            put(pin).delete(unpin),
-        )
-        .route("/channels/{channel_id}/typing", post(typing))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(modify_channel, delete_channel))
+        .routes(routes!(edit_permissions, delete_permission))
+        .routes(routes!(create_invite))
+        .routes(routes!(accept_invite, revoke_invite))
+        .routes(routes!(send_message))
+        .routes(routes!(bulk_delete))
+        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(add_reaction, remove_own_reaction))
+        .routes(routes!(remove_user_reaction))
+        .routes(routes!(pin, unpin))
+        .routes(routes!(pin_deprecated, unpin_deprecated))
+        .routes(routes!(typing))
 }
 
 fn unknown_message() -> HttpError {
@@ -150,7 +133,7 @@ fn message_id(raw: &str) -> Result<MessageId, HttpError> {
 
 /// Discord's modify-channel body for guild channels (`null` clears `topic` and
 /// `parent_id`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct ModifyChannelRequest {
     #[serde(default)]
     name: Option<String>,
@@ -173,6 +156,14 @@ struct ModifyChannelRequest {
 }
 
 /// `PATCH /channels/{channel.id}` → 200 channel (guild channels).
+#[utoipa::path(
+    patch,
+    path = "/channels/{channel_id}",
+    tag = "channels",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), IdempotencyKey),
+    request_body = ModifyChannelRequest,
+    responses((status = 200, description = "The channel", body = ChannelResponse), Refusals)
+)]
 async fn modify_channel(
     State(state): State<ApiState>,
     caller: Caller,
@@ -209,6 +200,13 @@ async fn modify_channel(
 
 /// `DELETE /channels/{channel.id}` → 200 channel (guild channels; closing a DM is a
 /// client-side action in CloudCord).
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel_id}",
+    tag = "channels",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), IdempotencyKey),
+    responses((status = 200, description = "The deleted channel", body = ChannelResponse), Refusals)
+)]
 async fn delete_channel(
     State(state): State<ApiState>,
     caller: Caller,
@@ -224,7 +222,7 @@ async fn delete_channel(
 }
 
 /// Discord's edit-channel-permissions body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct OverwriteRequest {
     #[serde(rename = "type")]
     kind: OverwriteKind,
@@ -235,6 +233,14 @@ struct OverwriteRequest {
 }
 
 /// `PUT /channels/{channel.id}/permissions/{overwrite.id}` → 204.
+#[utoipa::path(
+    put,
+    path = "/channels/{channel_id}/permissions/{overwrite_id}",
+    tag = "channels",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("overwrite_id" = SnowflakeType, Path, description = "The role or member"), IdempotencyKey),
+    request_body = OverwriteRequest,
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn edit_permissions(
     State(state): State<ApiState>,
     caller: Caller,
@@ -258,6 +264,13 @@ async fn edit_permissions(
 }
 
 /// `DELETE /channels/{channel.id}/permissions/{overwrite.id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel_id}/permissions/{overwrite_id}",
+    tag = "channels",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("overwrite_id" = SnowflakeType, Path, description = "The role or member"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn delete_permission(
     State(state): State<ApiState>,
     caller: Caller,
@@ -275,7 +288,7 @@ async fn delete_permission(
 }
 
 /// Discord's create-invite body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct CreateInviteRequest {
     #[serde(default)]
     max_age: Option<u32>,
@@ -286,6 +299,14 @@ struct CreateInviteRequest {
 }
 
 /// `POST /channels/{channel.id}/invites` → 200 invite.
+#[utoipa::path(
+    post,
+    path = "/channels/{channel_id}/invites",
+    tag = "invites",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), IdempotencyKey),
+    request_body = CreateInviteRequest,
+    responses((status = 200, description = "The invite", body = GuildInviteResponse), Refusals)
+)]
 async fn create_invite(
     State(state): State<ApiState>,
     caller: Caller,
@@ -340,6 +361,13 @@ fn random_u64() -> Result<u64, HttpError> {
 
 /// `POST /invites/{invite.code}` → 200 invite: join the invite's guild (users and
 /// bots alike). The code itself names the guild, so no lookup is needed.
+#[utoipa::path(
+    post,
+    path = "/invites/{code}",
+    tag = "invites",
+    params(("code" = String, Path, description = "The invite code"), IdempotencyKey),
+    responses((status = 200, description = "The invite (the caller is now a member)", body = GuildInviteResponse), Refusals)
+)]
 async fn accept_invite(
     State(state): State<ApiState>,
     caller: Caller,
@@ -371,6 +399,13 @@ async fn accept_invite(
 }
 
 /// `DELETE /invites/{invite.code}` → 200 invite.
+#[utoipa::path(
+    delete,
+    path = "/invites/{code}",
+    tag = "invites",
+    params(("code" = String, Path, description = "The invite code"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn revoke_invite(
     State(state): State<ApiState>,
     caller: Caller,
@@ -394,7 +429,7 @@ async fn revoke_invite(
 
 /// Discord's create-message body (the JSON part; attachments, embeds, components
 /// and stickers are not supported yet).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct SendMessageRequest {
     #[serde(default)]
     content: Option<String>,
@@ -436,6 +471,14 @@ fn check_allowed_mentions(errors: &mut FormErrors, allowed: Option<&AllowedMenti
 ///
 /// With `enforce_nonce: true` the nonce is the idempotency key: a repeated nonce
 /// (scoped to the author) returns the original message and creates none.
+#[utoipa::path(
+    post,
+    path = "/channels/{channel_id}/messages",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), IdempotencyKey),
+    request_body = SendMessageRequest,
+    responses((status = 200, description = "The message", body = MessageResponse), Refusals)
+)]
 async fn send_message(
     State(state): State<ApiState>,
     caller: Caller,
@@ -499,7 +542,7 @@ async fn send_message(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct EditMessageRequest {
     #[serde(default)]
     content: Option<String>,
@@ -508,6 +551,14 @@ struct EditMessageRequest {
 }
 
 /// `PATCH /channels/{channel.id}/messages/{message.id}` → 200 message.
+#[utoipa::path(
+    patch,
+    path = "/channels/{channel_id}/messages/{message_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), IdempotencyKey),
+    request_body = EditMessageRequest,
+    responses((status = 200, description = "The message", body = MessageResponse), Refusals)
+)]
 async fn edit_message(
     State(state): State<ApiState>,
     caller: Caller,
@@ -556,6 +607,13 @@ async fn edit_message(
 }
 
 /// `DELETE /channels/{channel.id}/messages/{message.id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel_id}/messages/{message_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn delete_message(
     State(state): State<ApiState>,
     caller: Caller,
@@ -582,12 +640,20 @@ async fn delete_message(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct BulkDeleteRequest {
     messages: Vec<MessageId>,
 }
 
 /// `POST /channels/{channel.id}/messages/bulk-delete` → 204 (guild channels).
+#[utoipa::path(
+    post,
+    path = "/channels/{channel_id}/messages/bulk-delete",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), IdempotencyKey),
+    request_body = BulkDeleteRequest,
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn bulk_delete(
     State(state): State<ApiState>,
     caller: Caller,
@@ -617,6 +683,13 @@ fn emoji(raw: &str) -> Result<ReactionEmoji, HttpError> {
 }
 
 /// `PUT …/reactions/{emoji}/@me` → 204.
+#[utoipa::path(
+    put,
+    path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), ("emoji" = String, Path, description = "A Unicode emoji or `name:id`"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn add_reaction(
     State(state): State<ApiState>,
     caller: Caller,
@@ -674,6 +747,13 @@ async fn remove_reaction(
 }
 
 /// `DELETE …/reactions/{emoji}/@me` → 204.
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), ("emoji" = String, Path, description = "A Unicode emoji or `name:id`"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn remove_own_reaction(
     State(state): State<ApiState>,
     caller: Caller,
@@ -684,6 +764,13 @@ async fn remove_own_reaction(
 }
 
 /// `DELETE …/reactions/{emoji}/{user.id}` → 204 (needs `MANAGE_MESSAGES`).
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), ("emoji" = String, Path, description = "A Unicode emoji or `name:id`"), ("user_id" = SnowflakeType, Path, description = "The user"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn remove_user_reaction(
     State(state): State<ApiState>,
     caller: Caller,
@@ -702,6 +789,13 @@ async fn remove_user_reaction(
 }
 
 /// `PUT /channels/{channel.id}/pins/{message.id}` (and `…/messages/pins/…`) → 204.
+#[utoipa::path(
+    put,
+    path = "/channels/{channel_id}/messages/pins/{message_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn pin(
     State(state): State<ApiState>,
     caller: Caller,
@@ -729,6 +823,13 @@ async fn pin(
 }
 
 /// `DELETE /channels/{channel.id}/pins/{message.id}` (and `…/messages/pins/…`) → 204.
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel_id}/messages/pins/{message_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn unpin(
     State(state): State<ApiState>,
     caller: Caller,
@@ -755,6 +856,41 @@ async fn unpin(
     )
 }
 
+/// `PUT /channels/{channel.id}/pins/{message.id}`: Discord's older pin route, which
+/// most libraries still call.
+#[utoipa::path(
+    put,
+    path = "/channels/{channel_id}/pins/{message_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
+async fn pin_deprecated(
+    state: State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    path: Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    pin(state, caller, key, path).await
+}
+
+/// `DELETE /channels/{channel.id}/pins/{message.id}`: Discord's older unpin route.
+#[utoipa::path(
+    delete,
+    path = "/channels/{channel_id}/pins/{message_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
+async fn unpin_deprecated(
+    state: State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    path: Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    unpin(state, caller, key, path).await
+}
+
 /// `POST /channels/{channel.id}/typing` → 204.
 ///
 /// Typing is ephemeral: it is not a command and never reaches the event log (it is
@@ -763,6 +899,13 @@ async fn unpin(
 /// checks that the caller may see the channel at all (a member of its guild or a
 /// DM recipient — roles and overwrites are not evaluated here, see
 /// `accounts::ChannelHome`); the gateway applies VIEW_CHANNEL per recipient.
+#[utoipa::path(
+    post,
+    path = "/channels/{channel_id}/typing",
+    tag = "channels",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel")),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn typing(
     State(state): State<ApiState>,
     caller: Caller,
@@ -791,3 +934,12 @@ async fn typing(
     state.bus().announce(&channel.to_string(), &record).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+described_by_schemars!(
+    ModifyChannelRequest,
+    OverwriteRequest,
+    CreateInviteRequest,
+    SendMessageRequest,
+    EditMessageRequest,
+    BulkDeleteRequest
+);

@@ -20,12 +20,15 @@
 //! | `DELETE /users/@me/guilds/{guild.id}` | `LeaveGuild` | 204 |
 //! | `PUT`/`DELETE /guilds/{guild.id}/bans/{user.id}` | `BanMember` / `UnbanMember` | 204 |
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, patch, post, put};
+use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{
+    GuildChannelResponse, GuildMemberResponse, GuildResponse, GuildRoleResponse, SnowflakeType,
+};
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType, Outcome};
 use cloudcord_schemas::guild::channels::{
     MAX_BITRATE, MAX_CHANNEL_NAME_CHARS, MAX_RATE_LIMIT_PER_USER, MAX_TOPIC_CHARS, MAX_USER_LIMIT,
@@ -40,8 +43,12 @@ use cloudcord_schemas::guild::{
 };
 use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use time::OffsetDateTime;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::body::Body;
@@ -49,39 +56,18 @@ use super::bus::respond;
 use super::{ApiState, IdempotencyKey};
 
 /// The guild routes under `/api/v10`.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/guilds", post(create_guild))
-        .route(
-            "/guilds/{guild_id}",
-            patch(modify_guild).delete(delete_guild),
-        )
-        .route("/guilds/{guild_id}/channels", post(create_channel))
-        .route(
-            "/guilds/{guild_id}/roles",
-            post(create_role).patch(modify_role_positions),
-        )
-        .route(
-            "/guilds/{guild_id}/roles/{role_id}",
-            patch(modify_role).delete(delete_role),
-        )
-        .route(
-            "/guilds/{guild_id}/members/@me",
-            patch(modify_current_member),
-        )
-        .route(
-            "/guilds/{guild_id}/members/{user_id}",
-            patch(modify_member).delete(kick_member),
-        )
-        .route(
-            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
-            put(add_member_role).delete(remove_member_role),
-        )
-        .route("/users/@me/guilds/{guild_id}", delete(leave_guild))
-        .route(
-            "/guilds/{guild_id}/bans/{user_id}",
-            put(ban_member).delete(unban_member),
-        )
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_guild))
+        .routes(routes!(modify_guild, delete_guild))
+        .routes(routes!(create_channel))
+        .routes(routes!(create_role, modify_role_positions))
+        .routes(routes!(modify_role, delete_role))
+        .routes(routes!(modify_current_member))
+        .routes(routes!(modify_member, kick_member))
+        .routes(routes!(add_member_role, remove_member_role))
+        .routes(routes!(leave_guild))
+        .routes(routes!(ban_member, unban_member))
 }
 
 /// The guild aggregate `guild_id`.
@@ -156,13 +142,21 @@ fn percent_decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct CreateGuildRequest {
     name: String,
 }
 
 /// `POST /guilds`: a guild with Discord's default layout (a "Text Channels" category
 /// with #general, a "Voice Channels" category with General).
+#[utoipa::path(
+    post,
+    path = "/guilds",
+    tag = "guilds",
+    params(IdempotencyKey),
+    request_body = CreateGuildRequest,
+    responses((status = 201, description = "The new guild", body = GuildResponse), Refusals)
+)]
 async fn create_guild(
     State(state): State<ApiState>,
     caller: Caller,
@@ -234,6 +228,14 @@ fn check_modify_guild(errors: &mut FormErrors, request: &ModifyGuild) {
 }
 
 /// `PATCH /guilds/{guild.id}`: Discord's body is the command's own shape.
+#[utoipa::path(
+    patch,
+    path = "/guilds/{guild_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    request_body = ModifyGuildRequest,
+    responses((status = 200, description = "The guild", body = GuildResponse), Refusals)
+)]
 async fn modify_guild(
     State(state): State<ApiState>,
     caller: Caller,
@@ -256,6 +258,13 @@ async fn modify_guild(
 }
 
 /// `DELETE /guilds/{guild.id}` (the owner only).
+#[utoipa::path(
+    delete,
+    path = "/guilds/{guild_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn delete_guild(
     State(state): State<ApiState>,
     caller: Caller,
@@ -267,7 +276,7 @@ async fn delete_guild(
 }
 
 /// Discord's create-channel body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct CreateChannelRequest {
     name: String,
     #[serde(rename = "type", default)]
@@ -329,6 +338,14 @@ pub fn check_channel_fields(
 }
 
 /// `POST /guilds/{guild.id}/channels` → 201 channel.
+#[utoipa::path(
+    post,
+    path = "/guilds/{guild_id}/channels",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    request_body = CreateChannelRequest,
+    responses((status = 201, description = "The new channel", body = GuildChannelResponse), Refusals)
+)]
 async fn create_channel(
     State(state): State<ApiState>,
     caller: Caller,
@@ -382,7 +399,7 @@ async fn create_channel(
 }
 
 /// Discord's create-role and modify-role body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 struct RoleRequest {
     #[serde(default)]
     name: Option<String>,
@@ -410,6 +427,14 @@ fn check_role(errors: &mut FormErrors, request: &RoleRequest) {
 }
 
 /// `POST /guilds/{guild.id}/roles` → 200 role.
+#[utoipa::path(
+    post,
+    path = "/guilds/{guild_id}/roles",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    request_body = RoleRequest,
+    responses((status = 200, description = "The new role", body = GuildRoleResponse), Refusals)
+)]
 async fn create_role(
     State(state): State<ApiState>,
     caller: Caller,
@@ -431,6 +456,14 @@ async fn create_role(
 }
 
 /// `PATCH /guilds/{guild.id}/roles/{role.id}` → 200 role.
+#[utoipa::path(
+    patch,
+    path = "/guilds/{guild_id}/roles/{role_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("role_id" = SnowflakeType, Path, description = "The role"), IdempotencyKey),
+    request_body = RoleRequest,
+    responses((status = 200, description = "The role", body = GuildRoleResponse), Refusals)
+)]
 async fn modify_role(
     State(state): State<ApiState>,
     caller: Caller,
@@ -453,6 +486,13 @@ async fn modify_role(
 }
 
 /// `DELETE /guilds/{guild.id}/roles/{role.id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/guilds/{guild_id}/roles/{role_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("role_id" = SnowflakeType, Path, description = "The role"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn delete_role(
     State(state): State<ApiState>,
     caller: Caller,
@@ -473,7 +513,7 @@ async fn delete_role(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct RolePositionRequest {
     id: RoleId,
     #[serde(default)]
@@ -481,6 +521,14 @@ struct RolePositionRequest {
 }
 
 /// `PATCH /guilds/{guild.id}/roles` with `[{"id", "position"}]` → 200 roles.
+#[utoipa::path(
+    patch,
+    path = "/guilds/{guild_id}/roles",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    request_body = Vec<RolePositionRequest>,
+    responses((status = 200, description = "Every role", body = Vec<GuildRoleResponse>), Refusals)
+)]
 async fn modify_role_positions(
     State(state): State<ApiState>,
     caller: Caller,
@@ -514,13 +562,14 @@ async fn modify_role_positions(
 }
 
 /// Discord's modify-member body (`null` clears a field).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct ModifyMemberRequest {
     #[serde(default, deserialize_with = "nullable::deserialize")]
     nick: Option<Option<String>>,
     #[serde(default)]
     roles: Option<Vec<RoleId>>,
     #[serde(default, deserialize_with = "nullable_rfc3339::deserialize")]
+    #[schemars(with = "Option<Option<String>>")]
     communication_disabled_until: Option<Option<OffsetDateTime>>,
     #[serde(default)]
     mute: Option<bool>,
@@ -537,6 +586,14 @@ fn check_nick(errors: &mut FormErrors, nick: Option<&Option<String>>) {
 }
 
 /// `PATCH /guilds/{guild.id}/members/{user.id}` → 200 member.
+#[utoipa::path(
+    patch,
+    path = "/guilds/{guild_id}/members/{user_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = SnowflakeType, Path, description = "The user"), IdempotencyKey),
+    request_body = ModifyMemberRequest,
+    responses((status = 200, description = "The member", body = GuildMemberResponse), (status = 204, description = "The member left meanwhile"), Refusals)
+)]
 async fn modify_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -559,13 +616,21 @@ async fn modify_member(
     respond(on_guild(&state, caller, &key, guild_id, command).await?)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct ModifyCurrentMemberRequest {
     #[serde(default, deserialize_with = "nullable::deserialize")]
     nick: Option<Option<String>>,
 }
 
 /// `PATCH /guilds/{guild.id}/members/@me` → 200 member.
+#[utoipa::path(
+    patch,
+    path = "/guilds/{guild_id}/members/@me",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    request_body = ModifyCurrentMemberRequest,
+    responses((status = 200, description = "The caller's member", body = GuildMemberResponse), Refusals)
+)]
 async fn modify_current_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -580,6 +645,13 @@ async fn modify_current_member(
 }
 
 /// `DELETE /guilds/{guild.id}/members/{user.id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/guilds/{guild_id}/members/{user_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = SnowflakeType, Path, description = "The user"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn kick_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -616,6 +688,13 @@ async fn until_not_member(
 }
 
 /// `PUT /guilds/{guild.id}/members/{user.id}/roles/{role.id}` → 204.
+#[utoipa::path(
+    put,
+    path = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = SnowflakeType, Path, description = "The user"), ("role_id" = SnowflakeType, Path, description = "The role"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn add_member_role(
     State(state): State<ApiState>,
     caller: Caller,
@@ -630,6 +709,13 @@ async fn add_member_role(
 }
 
 /// `DELETE /guilds/{guild.id}/members/{user.id}/roles/{role.id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = SnowflakeType, Path, description = "The user"), ("role_id" = SnowflakeType, Path, description = "The role"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn remove_member_role(
     State(state): State<ApiState>,
     caller: Caller,
@@ -644,6 +730,13 @@ async fn remove_member_role(
 }
 
 /// `DELETE /users/@me/guilds/{guild.id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/users/@me/guilds/{guild_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn leave_guild(
     State(state): State<ApiState>,
     caller: Caller,
@@ -657,7 +750,7 @@ async fn leave_guild(
     no_content(outcome)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct BanRequest {
     #[serde(default)]
     delete_message_seconds: Option<u32>,
@@ -668,6 +761,14 @@ struct BanRequest {
 
 /// `PUT /guilds/{guild.id}/bans/{user.id}` → 204; the reason comes from
 /// `X-Audit-Log-Reason`.
+#[utoipa::path(
+    put,
+    path = "/guilds/{guild_id}/bans/{user_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = SnowflakeType, Path, description = "The user"), IdempotencyKey),
+    request_body = BanRequest,
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn ban_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -703,6 +804,13 @@ async fn ban_member(
 }
 
 /// `DELETE /guilds/{guild.id}/bans/{user.id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/guilds/{guild_id}/bans/{user_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = SnowflakeType, Path, description = "The user"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn unban_member(
     State(state): State<ApiState>,
     caller: Caller,
@@ -722,6 +830,17 @@ async fn unban_member(
         .await?,
     )
 }
+
+described_by_schemars!(
+    CreateGuildRequest,
+    CreateChannelRequest,
+    RoleRequest,
+    RolePositionRequest,
+    ModifyMemberRequest,
+    ModifyCurrentMemberRequest,
+    BanRequest
+);
+described_by_schemars!(ModifyGuildRequest = ModifyGuild);
 
 #[cfg(test)]
 mod tests {

@@ -19,20 +19,27 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use cloudcord_runtime::auth::password::verify_password;
+use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
+use cloudcord_runtime::openapi::Refusals;
 use cloudcord_schemas::ids::UserId;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::auth::Caller;
 use super::body::Body;
+use super::replies::{
+    BackupCode, LoginAnswer, MfaEnabled, SecondFactorNeeded, SessionTokens, SignedIn,
+};
 use crate::oauth::totp::{
     TotpSecret, looks_like_totp, new_recovery_codes, normalize_recovery_code,
 };
@@ -46,11 +53,11 @@ fn invalid_code() -> HttpError {
 }
 
 /// The MFA routes under `/api/v10`.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/users/@me/mfa/totp/enable", post(enable))
-        .route("/users/@me/mfa/totp/disable", post(disable))
-        .route("/auth/mfa/totp", post(complete_login))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(complete_login))
 }
 
 fn now_unix() -> u64 {
@@ -110,25 +117,33 @@ pub async fn login_ticket(state: &ApiState, user_id: UserId) -> Result<Response,
         .create_ticket(user_id, TICKET_TTL)
         .await
         .map_err(|error| HttpError::internal("creating a login ticket", error))?;
-    Ok(Json(json!({
-        "user_id": user_id,
-        "token": null,
-        "mfa": true,
-        "totp": true,
-        "sms": false,
-        "backup": true,
-        "ticket": ticket,
+    Ok(Json(LoginAnswer::SecondFactorNeeded(SecondFactorNeeded {
+        user_id,
+        token: None,
+        mfa: true,
+        totp: true,
+        sms: false,
+        backup: true,
+        ticket,
     }))
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct EnableRequest {
     password: String,
     secret: String,
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/users/@me/mfa/totp/enable",
+    tag = "auth",
+    request_body = EnableRequest,
+    responses((status = 200, description = "Two-factor authentication is on", body = MfaEnabled), Refusals),
+    security(("Bearer" = []))
+)]
 async fn enable(
     State(state): State<ApiState>,
     caller: Caller,
@@ -191,23 +206,35 @@ async fn enable(
     );
     let (token, refresh_token) =
         super::sessions::replace_all(&state, user_id, "mfa_enabled", &headers).await?;
-    let backup_codes: Vec<_> = codes
-        .iter()
-        .map(|code| json!({"user_id": user_id, "code": code, "consumed": false}))
+    let backup_codes = codes
+        .into_iter()
+        .map(|code| BackupCode {
+            user_id,
+            code,
+            consumed: false,
+        })
         .collect();
-    Ok(Json(json!({
-        "token": token,
-        "refresh_token": refresh_token,
-        "backup_codes": backup_codes,
-    }))
+    Ok(Json(MfaEnabled {
+        token,
+        refresh_token,
+        backup_codes,
+    })
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct DisableRequest {
     code: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/users/@me/mfa/totp/disable",
+    tag = "auth",
+    request_body = DisableRequest,
+    responses((status = 200, description = "Two-factor authentication is off; a new session", body = SessionTokens), Refusals),
+    security(("Bearer" = []))
+)]
 async fn disable(
     State(state): State<ApiState>,
     caller: Caller,
@@ -232,15 +259,27 @@ async fn disable(
     );
     let (token, refresh_token) =
         super::sessions::replace_all(&state, user_id, "mfa_disabled", &headers).await?;
-    Ok(Json(json!({"token": token, "refresh_token": refresh_token})).into_response())
+    Ok(Json(SessionTokens {
+        token,
+        refresh_token,
+    })
+    .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct TicketRequest {
     code: String,
     ticket: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/totp",
+    tag = "auth",
+    request_body = TicketRequest,
+    responses((status = 200, description = "Signed in", body = SignedIn), Refusals),
+    security(())
+)]
 async fn complete_login(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -267,8 +306,12 @@ async fn complete_login(
         .await
         .map_err(|error| HttpError::internal("spending a login ticket", error))?;
     let (token, refresh_token) = super::auth::start_session(&state, user_id, &headers).await?;
-    Ok(
-        Json(json!({"user_id": user_id, "token": token, "refresh_token": refresh_token}))
-            .into_response(),
-    )
+    Ok(Json(SignedIn {
+        user_id,
+        token,
+        refresh_token,
+    })
+    .into_response())
 }
+
+described_by_schemars!(EnableRequest, DisableRequest, TicketRequest);

@@ -47,6 +47,7 @@ pub mod guilds;
 pub mod metrics;
 pub mod mfa;
 pub mod oauth2;
+pub mod replies;
 pub mod sessions;
 pub mod users;
 
@@ -74,6 +75,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 use self::accounts::{Accounts, ChannelHome};
 use self::bus::{BusSettings, CommandBus};
@@ -396,6 +398,28 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
+/// Documents the header on every write route that takes it (`params(IdempotencyKey)`).
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            utoipa::openapi::path::ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+                .required(utoipa::openapi::Required::False)
+                .description(Some(
+                    "Repeating a request with the same key performs it once and repeats its answer",
+                ))
+                .schema(Some(
+                    utoipa::openapi::schema::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String),
+                ))
+                .build(),
+        ]
+    }
+}
+
 impl IdempotencyKey {
     /// The command id for `actor`'s request: from the key when given, else random.
     pub fn command_id(&self, actor: &Actor) -> Result<CommandId, HttpError> {
@@ -440,16 +464,10 @@ pub fn router(state: ApiState) -> Router {
 /// the read side's routes (axum allows one fallback per router) and adds
 /// [`not_found`] once.
 pub fn routes(state: ApiState) -> Router {
-    let api = state.rate_limiter().limit(
-        Router::new()
-            .merge(auth::router())
-            .merge(oauth2::router())
-            .merge(sessions::router())
-            .merge(mfa::router())
-            .merge(guilds::router())
-            .merge(channels::router())
-            .merge(users::router()),
-    );
+    let (described, _) = described_routes().split_for_parts();
+    let api = state
+        .rate_limiter()
+        .limit(described.merge(oauth2::router()));
     Router::new()
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api)
@@ -462,6 +480,24 @@ pub fn routes(state: ApiState) -> Router {
             trace_request,
         ))
         .with_state(state)
+}
+
+/// The write side's part of the OpenAPI document: every route under `/api/v10`
+/// except the OAuth2 endpoints (`/oauth2/token`, `/oauth2/token/revoke`,
+/// `/oauth2/userinfo`), which speak OAuth2's form bodies and error shape and are
+/// described by `/.well-known/openid-configuration`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    described_routes().into_openapi()
+}
+
+fn described_routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(sessions::router())
+        .merge(mfa::router())
+        .merge(guilds::router())
+        .merge(channels::router())
+        .merge(users::router())
 }
 
 /// Discord's answer for a path no route serves: `404 {"message": "404: Not Found",

@@ -12,29 +12,33 @@
 //! user.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use cloudcord_runtime::auth::TokenKind;
+use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
 use time::format_description::well_known::Rfc3339;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiState;
 use super::body::Body;
 use super::oauth2::bearer;
+use super::replies::{ClientInfo, UserSession, UserSessions};
 use crate::oauth::secret::session_handle;
 use crate::oauth::store::{Session, reason};
 
 /// The session routes under `/api/v10`.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/auth/sessions", get(list))
-        .route("/auth/sessions/logout", post(logout_sessions))
-        .route("/auth/logout", post(logout))
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(logout_sessions))
+        .routes(routes!(logout))
 }
 
 /// The caller's first-party access token (a live session's, if it names one).
@@ -61,33 +65,46 @@ async fn active_sessions(
         .map_err(|error| HttpError::internal("listing sessions", error))
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/sessions",
+    tag = "auth",
+    responses((status = 200, description = "The caller's live sessions", body = UserSessions), Refusals),
+    security(("Bearer" = []))
+)]
 async fn list(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, HttpError> {
     let access = first_party(&state, &headers).await?;
     let sessions = active_sessions(&state, access.user_id).await?;
-    let user_sessions: Vec<_> = sessions
-        .iter()
-        .map(|session| {
-            json!({
-                "id_hash": session_handle(&session.id),
-                "approx_last_used_time": session.last_used_at.format(&Rfc3339).ok(),
-                "created_at": session.created_at.format(&Rfc3339).ok(),
-                "client_info": {
-                    "client_id": session.client_id,
-                    "user_agent": session.user_agent,
-                    "scopes": session.scopes,
-                },
-                "current": access.session_id.as_deref() == Some(session.id.as_str()),
-            })
+    let user_sessions = sessions
+        .into_iter()
+        .map(|session| UserSession {
+            id_hash: session_handle(&session.id),
+            approx_last_used_time: session.last_used_at.format(&Rfc3339).ok(),
+            created_at: session.created_at.format(&Rfc3339).ok(),
+            current: access.session_id.as_deref() == Some(session.id.as_str()),
+            client_info: ClientInfo {
+                client_id: session.client_id,
+                user_agent: session.user_agent,
+                scopes: session.scopes,
+            },
         })
         .collect();
-    Ok(Json(json!({ "user_sessions": user_sessions })).into_response())
+    Ok(Json(UserSessions { user_sessions }).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct LogoutSessions {
     session_id_hashes: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/sessions/logout",
+    tag = "auth",
+    request_body = LogoutSessions,
+    responses((status = 204, description = "Done"), Refusals),
+    security(("Bearer" = []))
+)]
 async fn logout_sessions(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -146,6 +163,13 @@ pub(crate) async fn replace_all(
     super::auth::start_session(state, user_id, headers).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    responses((status = 204, description = "Done"), Refusals),
+    security(("Bearer" = []))
+)]
 async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, HttpError> {
     let access = first_party(&state, &headers).await?;
     if let Some(session_id) = &access.session_id {
@@ -160,3 +184,5 @@ async fn logout(State(state): State<ApiState>, headers: HeaderMap) -> Result<Res
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+described_by_schemars!(LogoutSessions);

@@ -20,14 +20,15 @@
 //! every device) and answers a fresh session's `token` and `refresh_token` with the
 //! user, so the device that changed it stays signed in.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post, put};
 use cloudcord_runtime::auth::PasswordError;
 use cloudcord_runtime::auth::password::{hash_password, verify_password};
+use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{PrivateChannelResponse, SnowflakeType, UserPIIResponse};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::dm_channel::{DmChannelCommand, dm_channel_id};
 use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
@@ -35,27 +36,29 @@ use cloudcord_schemas::guild::nullable;
 use cloudcord_schemas::ids::UserId;
 use cloudcord_schemas::user::{CustomStatus, FieldUpdate, Status, Theme, UserCommand};
 use cloudcord_schemas::username_claim::{UsernameClaimCommand, claim_id, normalize_username};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
 use super::channels::dm_ref;
 use super::guilds::path_id;
+use super::replies::SettingsResponse;
 use super::{ApiState, IdempotencyKey};
 use crate::oauth::store::reason;
 
 /// The user routes under `/api/v10`.
-pub fn router() -> Router<ApiState> {
-    Router::new()
-        .route("/users/@me", patch(modify_current_user))
-        .route("/users/@me/settings", patch(change_settings))
-        .route("/users/@me/channels", post(open_dm))
-        .route("/users/@me/relationships", post(send_request_by_name))
-        .route(
-            "/users/@me/relationships/{user_id}",
-            put(put_relationship).delete(delete_relationship),
-        )
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(modify_current_user))
+        .routes(routes!(change_settings))
+        .routes(routes!(open_dm))
+        .routes(routes!(send_request_by_name))
+        .routes(routes!(put_relationship, delete_relationship))
 }
 
 /// The user aggregate `user_id`.
@@ -67,7 +70,7 @@ pub fn user_ref(user_id: UserId) -> AggregateRef {
 }
 
 /// Discord's modify-current-user body (`null` clears `global_name` and `avatar`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct ModifyCurrentUserRequest {
     #[serde(default)]
     username: Option<String>,
@@ -88,6 +91,14 @@ fn update<T>(value: Option<Option<T>>) -> Option<FieldUpdate<T>> {
 }
 
 /// `PATCH /users/@me` → 200 user.
+#[utoipa::path(
+    patch,
+    path = "/users/@me",
+    tag = "users",
+    params(IdempotencyKey),
+    request_body = ModifyCurrentUserRequest,
+    responses((status = 200, description = "The caller", body = UserPIIResponse), Refusals)
+)]
 async fn modify_current_user(
     State(state): State<ApiState>,
     caller: Caller,
@@ -334,7 +345,7 @@ async fn best_effort<C: Serialize>(
 
 /// The settings body (a typed subset of Discord's user settings; `null` clears the
 /// custom status).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct SettingsRequest {
     #[serde(default)]
     locale: Option<String>,
@@ -347,6 +358,14 @@ struct SettingsRequest {
 }
 
 /// `PATCH /users/@me/settings` → 200 settings.
+#[utoipa::path(
+    patch,
+    path = "/users/@me/settings",
+    tag = "users",
+    params(IdempotencyKey),
+    request_body = SettingsRequest,
+    responses((status = 200, description = "The caller's settings", body = SettingsResponse), Refusals)
+)]
 async fn change_settings(
     State(state): State<ApiState>,
     caller: Caller,
@@ -380,12 +399,20 @@ async fn change_settings(
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct OpenDmRequest {
     recipient_id: UserId,
 }
 
 /// `POST /users/@me/channels` → 200 DM channel (the existing one if the pair has it).
+#[utoipa::path(
+    post,
+    path = "/users/@me/channels",
+    tag = "users",
+    params(IdempotencyKey),
+    request_body = OpenDmRequest,
+    responses((status = 200, description = "The DM channel", body = PrivateChannelResponse), Refusals)
+)]
 async fn open_dm(
     State(state): State<ApiState>,
     caller: Caller,
@@ -427,7 +454,7 @@ async fn open_dm(
     respond(outcome)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 struct PutRelationshipRequest {
     /// 1 (friend, the default) or 2 (block).
     #[serde(rename = "type", default)]
@@ -435,6 +462,14 @@ struct PutRelationshipRequest {
 }
 
 /// `PUT /users/@me/relationships/{user.id}` → 204.
+#[utoipa::path(
+    put,
+    path = "/users/@me/relationships/{user_id}",
+    tag = "users",
+    params(("user_id" = SnowflakeType, Path, description = "The user"), IdempotencyKey),
+    request_body = PutRelationshipRequest,
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn put_relationship(
     State(state): State<ApiState>,
     caller: Caller,
@@ -455,12 +490,20 @@ async fn put_relationship(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 struct RequestByNameRequest {
     username: String,
 }
 
 /// `POST /users/@me/relationships` with `{"username"}` → 204.
+#[utoipa::path(
+    post,
+    path = "/users/@me/relationships",
+    tag = "users",
+    params(IdempotencyKey),
+    request_body = RequestByNameRequest,
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn send_request_by_name(
     State(state): State<ApiState>,
     caller: Caller,
@@ -594,6 +637,13 @@ async fn block(
 
 /// `DELETE /users/@me/relationships/{user.id}` → 204: decline, cancel, unfriend or
 /// unblock.
+#[utoipa::path(
+    delete,
+    path = "/users/@me/relationships/{user_id}",
+    tag = "users",
+    params(("user_id" = SnowflakeType, Path, description = "The user"), IdempotencyKey),
+    responses((status = 204, description = "Done"), Refusals)
+)]
 async fn delete_relationship(
     State(state): State<ApiState>,
     caller: Caller,
@@ -642,3 +692,11 @@ async fn delete_relationship(
     .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+described_by_schemars!(
+    ModifyCurrentUserRequest,
+    SettingsRequest,
+    OpenDmRequest,
+    PutRelationshipRequest,
+    RequestByNameRequest
+);

@@ -9,13 +9,17 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{GuildAuditLogResponse, SnowflakeType};
 use cloudcord_schemas::ids::{Snowflake, UserId};
 use cloudcord_schemas::permissions::Permissions;
 use serde_json::{Value, json};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiContext;
 use super::auth::Caller;
@@ -36,11 +40,18 @@ fn entry_seq(entry_id: Snowflake) -> i64 {
 }
 
 /// The audit-log route.
-pub fn router() -> Router<ApiContext> {
-    Router::new().route("/guilds/{guild_id}/audit-logs", get(audit_log))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().routes(routes!(audit_log))
 }
 
 /// `GET /guilds/{guild.id}/audit-logs`.
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}/audit-logs",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = Option<SnowflakeType>, Query, description = "Entries by this user"), ("action_type" = Option<u8>, Query, description = "Entries of this action"), ("before" = Option<SnowflakeType>, Query, description = "Entries before this id"), ("after" = Option<SnowflakeType>, Query, description = "Entries after this id"), ("limit" = Option<u32>, Query, description = "1 to 100 (default 50)")),
+    responses((status = 200, description = "A page of the audit log", body = GuildAuditLogResponse), Refusals)
+)]
 async fn audit_log(
     State(context): State<ApiContext>,
     caller: Caller,

@@ -1,12 +1,16 @@
 //! `GET /channels/{channel.id}`: a guild channel the caller can see (with its
 //! overwrites), or a DM the caller is a recipient of.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{ChannelResponse, SnowflakeType};
 use cloudcord_schemas::ids::ChannelId;
 use serde_json::Value;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiContext;
 use super::auth::Caller;
@@ -15,8 +19,8 @@ use crate::access::{ChannelAccess, now_ms};
 use crate::objects::{channel_object, dm_channel_object};
 
 /// The channel route.
-pub fn router() -> Router<ApiContext> {
-    Router::new().route("/channels/{channel_id}", get(channel))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().routes(routes!(channel))
 }
 
 /// The channel of the path as the caller sees it (see [`ChannelAccess::load`]).
@@ -36,6 +40,13 @@ pub async fn load(
 }
 
 /// `GET /channels/{channel.id}`.
+#[utoipa::path(
+    get,
+    path = "/channels/{channel_id}",
+    tag = "channels",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel")),
+    responses((status = 200, description = "The channel", body = ChannelResponse), Refusals)
+)]
 async fn channel(
     State(context): State<ApiContext>,
     caller: Caller,

@@ -2,29 +2,47 @@
 //! for a bot, its session start limit as the gateway counts it
 //! ([`crate::read_models::session_starts`]). CloudCord runs one shard.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{GatewayBotResponse, GatewayResponse};
 use serde_json::{Value, json};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiContext;
 use super::auth::Caller;
 
 /// The gateway routes.
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/gateway", get(gateway))
-        .route("/gateway/bot", get(gateway_bot))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(gateway))
+        .routes(routes!(gateway_bot))
 }
 
 /// `GET /gateway`.
+#[utoipa::path(
+    get,
+    path = "/gateway",
+    tag = "gateway",
+    responses((status = 200, description = "Where the gateway is", body = GatewayResponse), Refusals),
+    security(())
+)]
 async fn gateway(State(context): State<ApiContext>) -> Json<Value> {
     Json(json!({ "url": context.gateway_url() }))
 }
 
 /// `GET /gateway/bot`: a bot token is required (a user's token is refused with
 /// 401, as Discord does).
+#[utoipa::path(
+    get,
+    path = "/gateway/bot",
+    tag = "gateway",
+    responses((status = 200, description = "Where the gateway is, and the bot's session start limit", body = GatewayBotResponse), Refusals),
+    security(("BotToken" = []))
+)]
 async fn gateway_bot(
     State(context): State<ApiContext>,
     caller: Caller,

@@ -6,13 +6,20 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{
+    GuildBanResponse, GuildChannelResponse, GuildInviteResponse, GuildMemberResponse,
+    GuildRoleResponse, GuildWithCountsResponse, SnowflakeType,
+};
 use cloudcord_schemas::ids::{GuildId, UserId};
 use cloudcord_schemas::permissions::Permissions;
 use serde_json::{Value, json};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiContext;
 use super::auth::Caller;
@@ -30,15 +37,15 @@ const MAX_MEMBERS: u32 = 1000;
 const MAX_BANS: u32 = 1000;
 
 /// The guild routes.
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/guilds/{guild_id}", get(guild))
-        .route("/guilds/{guild_id}/channels", get(channels))
-        .route("/guilds/{guild_id}/roles", get(roles))
-        .route("/guilds/{guild_id}/members", get(members))
-        .route("/guilds/{guild_id}/members/{user_id}", get(member))
-        .route("/guilds/{guild_id}/bans", get(bans))
-        .route("/guilds/{guild_id}/invites", get(invites))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(guild))
+        .routes(routes!(channels))
+        .routes(routes!(roles))
+        .routes(routes!(members))
+        .routes(routes!(member))
+        .routes(routes!(bans))
+        .routes(routes!(invites))
 }
 
 /// The guild of the path as the caller sees it.
@@ -52,6 +59,13 @@ pub async fn load(
 }
 
 /// `GET /guilds/{guild.id}?with_counts`.
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("with_counts" = Option<bool>, Query, description = "Include approximate counts")),
+    responses((status = 200, description = "The guild", body = GuildWithCountsResponse), Refusals)
+)]
 async fn guild(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -73,6 +87,13 @@ async fn guild(
 ///
 /// Discord lists every channel here; CloudCord leaves out those the caller cannot
 /// view, so a channel hidden by its overwrites shows up nowhere, not even by name.
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}/channels",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild")),
+    responses((status = 200, description = "The channels the caller can see", body = Vec<GuildChannelResponse>), Refusals)
+)]
 async fn channels(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -118,6 +139,13 @@ async fn channels(
 }
 
 /// `GET /guilds/{guild.id}/roles`.
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}/roles",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild")),
+    responses((status = 200, description = "The roles", body = Vec<GuildRoleResponse>), Refusals)
+)]
 async fn roles(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -131,6 +159,13 @@ async fn roles(
 
 /// `GET /guilds/{guild.id}/members?after&limit`: members by ascending user id, those
 /// after `after` (default 0), `limit` 1–1000 (default 1).
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}/members",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("limit" = Option<u32>, Query, description = "1 to 1000 (default 1)"), ("after" = Option<SnowflakeType>, Query, description = "Members after this user id")),
+    responses((status = 200, description = "A page of members", body = Vec<GuildMemberResponse>), Refusals)
+)]
 async fn members(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -152,6 +187,13 @@ async fn members(
 }
 
 /// `GET /guilds/{guild.id}/members/{user.id}` (also `@me`).
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}/members/{user_id}",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("user_id" = SnowflakeType, Path, description = "The member")),
+    responses((status = 200, description = "The member", body = GuildMemberResponse), Refusals)
+)]
 async fn member(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -173,6 +215,13 @@ async fn member(
 
 /// `GET /guilds/{guild.id}/bans?before&after&limit`: bans by ascending user id;
 /// needs `BAN_MEMBERS`.
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}/bans",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), ("limit" = Option<u32>, Query, description = "1 to 1000 (default 1000)"), ("before" = Option<SnowflakeType>, Query, description = "Bans before this user id"), ("after" = Option<SnowflakeType>, Query, description = "Bans after this user id")),
+    responses((status = 200, description = "A page of bans", body = Vec<GuildBanResponse>), Refusals)
+)]
 async fn bans(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -215,6 +264,13 @@ async fn bans(
 
 /// `GET /guilds/{guild.id}/invites`: needs `MANAGE_GUILD` or `VIEW_AUDIT_LOG`;
 /// the invites' metadata is shown with `MANAGE_GUILD` only.
+#[utoipa::path(
+    get,
+    path = "/guilds/{guild_id}/invites",
+    tag = "guilds",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild")),
+    responses((status = 200, description = "The guild's invites", body = Vec<GuildInviteResponse>), Refusals)
+)]
 async fn invites(
     State(context): State<ApiContext>,
     caller: Caller,

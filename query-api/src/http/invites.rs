@@ -3,23 +3,34 @@
 //! Invite. The answer carries no metadata (uses, limits): that is for the guild's
 //! managers, at `GET /guilds/{id}/invites`.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::GuildInviteResponse;
 use serde_json::Value;
 use time::OffsetDateTime;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiContext;
 use super::params::QueryParams;
 use crate::objects::{invite_expired, invite_object};
 
 /// The invite route.
-pub fn router() -> Router<ApiContext> {
-    Router::new().route("/invites/{code}", get(invite))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().routes(routes!(invite))
 }
 
 /// `GET /invites/{invite.code}`.
+#[utoipa::path(
+    get,
+    path = "/invites/{code}",
+    tag = "invites",
+    params(("code" = String, Path, description = "The invite code"), ("with_counts" = Option<bool>, Query, description = "Include approximate counts")),
+    responses((status = 200, description = "The invite", body = GuildInviteResponse), Refusals)
+)]
 async fn invite(
     State(context): State<ApiContext>,
     Path(code): Path<String>,

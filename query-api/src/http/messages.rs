@@ -9,14 +9,18 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{MessageResponse, SnowflakeType, UserResponse};
 use cloudcord_schemas::ids::{MessageId, UserId};
 use cloudcord_schemas::message::ReactionEmoji;
 use cloudcord_schemas::permissions::Permissions;
 use serde_json::Value;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiContext;
 use super::auth::Caller;
@@ -32,15 +36,12 @@ const REACTIONS_DEFAULT: u32 = 25;
 const REACTIONS_MAX: u32 = 100;
 
 /// The message routes.
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/channels/{channel_id}/messages", get(messages))
-        .route("/channels/{channel_id}/messages/{message_id}", get(message))
-        .route("/channels/{channel_id}/pins", get(pins))
-        .route(
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
-            get(reactions),
-        )
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(messages))
+        .routes(routes!(message))
+        .routes(routes!(pins))
+        .routes(routes!(reactions))
 }
 
 /// The page a `GET /channels/{id}/messages` query asks for; `before`, `after` and
@@ -97,6 +98,13 @@ async fn message_objects(
 }
 
 /// `GET /channels/{channel.id}/messages?around|before|after&limit`.
+#[utoipa::path(
+    get,
+    path = "/channels/{channel_id}/messages",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("around" = Option<SnowflakeType>, Query, description = "Messages around this id"), ("before" = Option<SnowflakeType>, Query, description = "Messages before this id"), ("after" = Option<SnowflakeType>, Query, description = "Messages after this id"), ("limit" = Option<u32>, Query, description = "1 to 100 (default 50)")),
+    responses((status = 200, description = "A page of messages, newest first", body = Vec<MessageResponse>), Refusals)
+)]
 async fn messages(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -140,6 +148,13 @@ async fn load_message(
 }
 
 /// `GET /channels/{channel.id}/messages/{message.id}`.
+#[utoipa::path(
+    get,
+    path = "/channels/{channel_id}/messages/{message_id}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message")),
+    responses((status = 200, description = "The message", body = MessageResponse), Refusals)
+)]
 async fn message(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -152,6 +167,13 @@ async fn message(
 
 /// `GET /channels/{channel.id}/pins` (Discord's deprecated pins route, still what
 /// most libraries call): up to 50 pinned messages, most recently pinned first.
+#[utoipa::path(
+    get,
+    path = "/channels/{channel_id}/pins",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel")),
+    responses((status = 200, description = "The pinned messages", body = Vec<MessageResponse>), Refusals)
+)]
 async fn pins(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -168,6 +190,13 @@ async fn pins(
 /// `GET /channels/{channel.id}/messages/{message.id}/reactions/{emoji}?after&limit&type`:
 /// the users who reacted with the emoji, by ascending id. CloudCord has no burst
 /// (super) reactions, so `type=1` lists nobody.
+#[utoipa::path(
+    get,
+    path = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The message"), ("emoji" = String, Path, description = "A Unicode emoji or `name:id`"), ("after" = Option<SnowflakeType>, Query, description = "Users after this id"), ("limit" = Option<u32>, Query, description = "1 to 100 (default 25)"), ("type" = Option<u8>, Query, description = "0 (normal) or 1 (burst)")),
+    responses((status = 200, description = "Who reacted", body = Vec<UserResponse>), Refusals)
+)]
 async fn reactions(
     State(context): State<ApiContext>,
     caller: Caller,

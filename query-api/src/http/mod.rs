@@ -43,6 +43,7 @@ use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::http_metrics::{self, RequestMetrics};
 use cloudcord_runtime::rate_limit::{RateLimitSettings, RateLimiter};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
 
 use self::read_your_writes::Stores;
 use crate::read_models::mongo::Documents;
@@ -175,24 +176,16 @@ pub fn router(context: ApiContext) -> Router {
 /// the write side's routes (axum allows one fallback per router).
 pub fn routes(context: ApiContext) -> Router {
     // Each group waits for the stores it reads before answering.
-    let relational = Router::new()
-        .merge(users::router())
-        .merge(guilds::router())
-        .merge(channels::router())
-        .merge(invites::router())
-        .merge(gateway::router())
-        .route_layer(from_fn_with_state(
-            (context.clone(), Stores::Postgres),
-            read_your_writes::wait,
-        ));
-    let documents = Router::new()
-        .merge(users::documents_router())
-        .merge(messages::router())
-        .merge(audit_log::router())
-        .route_layer(from_fn_with_state(
-            (context.clone(), Stores::PostgresAndMongo),
-            read_your_writes::wait,
-        ));
+    let (relational, _) = relational_routes().split_for_parts();
+    let relational = relational.route_layer(from_fn_with_state(
+        (context.clone(), Stores::Postgres),
+        read_your_writes::wait,
+    ));
+    let (documents, _) = document_routes().split_for_parts();
+    let documents = documents.route_layer(from_fn_with_state(
+        (context.clone(), Stores::PostgresAndMongo),
+        read_your_writes::wait,
+    ));
     // Outermost, so a refused request waits for nothing; counted either way.
     let api = context
         .rate_limiter()
@@ -205,6 +198,30 @@ pub fn routes(context: ApiContext) -> Router {
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api)
         .with_state(context)
+}
+
+/// The read side's part of the OpenAPI document: every route [`routes`] serves,
+/// relative to `/api/v10`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    relational_routes().merge(document_routes()).into_openapi()
+}
+
+/// The routes that read only PostgreSQL.
+fn relational_routes() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .merge(users::router())
+        .merge(guilds::router())
+        .merge(channels::router())
+        .merge(invites::router())
+        .merge(gateway::router())
+}
+
+/// The routes that also read MongoDB.
+fn document_routes() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .merge(users::documents_router())
+        .merge(messages::router())
+        .merge(audit_log::router())
 }
 
 /// Discord's answer for a path no route serves.

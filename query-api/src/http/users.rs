@@ -3,12 +3,19 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_runtime::openapi::Refusals;
+use cloudcord_runtime::openapi::objects::{
+    MyGuildResponse, PrivateChannelResponse, RelationshipResponse, SnowflakeType, UserPIIResponse,
+    UserResponse,
+};
 use cloudcord_schemas::ids::{GuildId, UserId};
 use serde_json::{Value, json};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiContext;
 use super::auth::Caller;
@@ -24,20 +31,26 @@ const DEFAULT_LOCALE: &str = "en-US";
 const MAX_GUILDS: u32 = 200;
 
 /// The user routes that read only PostgreSQL.
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/users/{user_id}", get(user))
-        .route("/users/@me/guilds", get(my_guilds))
-        .route("/users/@me/channels", get(my_channels))
-        .route("/users/@me/relationships", get(my_relationships))
+pub fn router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new()
+        .routes(routes!(user))
+        .routes(routes!(my_guilds))
+        .routes(routes!(my_channels))
+        .routes(routes!(my_relationships))
 }
 
 /// The user routes that also read MongoDB (the settings document).
-pub fn documents_router() -> Router<ApiContext> {
-    Router::new().route("/users/@me", get(me))
+pub fn documents_router() -> OpenApiRouter<ApiContext> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
 /// `GET /users/@me`.
+#[utoipa::path(
+    get,
+    path = "/users/@me",
+    tag = "users",
+    responses((status = 200, description = "The caller", body = UserPIIResponse), Refusals)
+)]
 async fn me(State(context): State<ApiContext>, caller: Caller) -> Result<Json<Value>, HttpError> {
     let user = context
         .read_models()
@@ -53,6 +66,13 @@ async fn me(State(context): State<ApiContext>, caller: Caller) -> Result<Json<Va
 }
 
 /// `GET /users/{user.id}`.
+#[utoipa::path(
+    get,
+    path = "/users/{user_id}",
+    tag = "users",
+    params(("user_id" = SnowflakeType, Path, description = "The user")),
+    responses((status = 200, description = "The user", body = UserResponse), Refusals)
+)]
 async fn user(
     State(context): State<ApiContext>,
     _caller: Caller,
@@ -69,6 +89,13 @@ async fn user(
 
 /// `GET /users/@me/guilds?before&after&limit&with_counts`: the caller's guilds,
 /// ascending by id, with the caller's permissions in each.
+#[utoipa::path(
+    get,
+    path = "/users/@me/guilds",
+    tag = "users",
+    params(("before" = Option<SnowflakeType>, Query, description = "Guilds before this id"), ("after" = Option<SnowflakeType>, Query, description = "Guilds after this id"), ("limit" = Option<u32>, Query, description = "1 to 200 (default 200)"), ("with_counts" = Option<bool>, Query, description = "Include approximate counts")),
+    responses((status = 200, description = "The caller's guilds", body = Vec<MyGuildResponse>), Refusals)
+)]
 async fn my_guilds(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -118,6 +145,12 @@ async fn my_guilds(
 }
 
 /// `GET /users/@me/channels`: the caller's DM channels.
+#[utoipa::path(
+    get,
+    path = "/users/@me/channels",
+    tag = "users",
+    responses((status = 200, description = "The caller's DM channels", body = Vec<PrivateChannelResponse>), Refusals)
+)]
 async fn my_channels(
     State(context): State<ApiContext>,
     caller: Caller,
@@ -159,6 +192,12 @@ async fn my_channels(
 
 /// `GET /users/@me/relationships`: Discord's relationship objects (`{id, type,
 /// user, nickname}`).
+#[utoipa::path(
+    get,
+    path = "/users/@me/relationships",
+    tag = "users",
+    responses((status = 200, description = "The caller's friends, blocks and requests", body = Vec<RelationshipResponse>), Refusals)
+)]
 async fn my_relationships(
     State(context): State<ApiContext>,
     caller: Caller,
