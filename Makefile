@@ -18,7 +18,7 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
 .PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
-	ops-test ops-tools images service-binaries deny
+	ops-test ops-tools images service-binaries deny openapi api-test api-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -34,6 +34,7 @@ test: tools build ## Provision the infrastructure, then fmt, clippy and every te
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo nextest run --workspace --locked
+	$(MAKE) api-test
 	$(MAKE) web-test
 	$(MAKE) ops-test
 
@@ -114,6 +115,26 @@ sqlx-prepare: ## Regenerate projectors/.sqlx, query-api/.sqlx, gateway-ws/.sqlx 
 	rm -rf command-api/.sqlx && mkdir -p command-api/.sqlx
 	touch command-api/src/lib.rs
 	SQLX_OFFLINE_DIR="$(CURDIR)/command-api/.sqlx" $(SQLX_CHECK) -p cloudcord-command-api --lib
+
+# The REST API's contract: openapi/cloudcord.json is generated from the route
+# tables (`make openapi` rewrites it; a Rust test fails when it drifts), and
+# `make api-test` fuzzes a running stack with schemathesis against it — fixed seed,
+# authenticated — requiring no 5xx and every response as documented.
+API_VENV := $(CLOUDCORD__INFRA__CACHE_DIR)/api/venv-$(shell sha256sum openapi/test/requirements.txt | cut -c1-12)
+
+openapi: build ## Rewrite openapi/cloudcord.json from the code
+	$(CLOUDCORD) openapi > openapi/cloudcord.json
+
+$(API_VENV)/.installed: openapi/test/requirements.txt
+	python3 -m venv $(API_VENV)
+	$(API_VENV)/bin/pip install --quiet --disable-pip-version-check -r openapi/test/requirements.txt
+	touch $@
+
+api-tools: $(API_VENV)/.installed ## Install schemathesis (a venv under ~/.cache/cloudcord), when missing
+
+api-test: build api-tools ## Schemathesis against the committed OpenAPI document, on a real stack
+	$(CLOUDCORD) infra up
+	cd openapi/test && CLOUDCORD_BIN=$(CLOUDCORD) $(API_VENV)/bin/python -m pytest -p no:cacheprovider -q
 
 # Operations (k8s/, strimzi/, images/, .github/): `make ops-test` lints and renders
 # the Helm chart, validates every manifest offline, runs checkov, promtool, amtool,

@@ -2,6 +2,8 @@
 //! event lifted to the current version of its type (see `cloudcord_schemas::upcast`)
 //! and decoded into its aggregate's event enum, plus where it sits in the topic.
 
+use std::borrow::Cow;
+
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, AggregateType, CommandId, EventEnvelope, EventHash,
@@ -14,6 +16,7 @@ use cloudcord_schemas::user::UserEvent;
 use cloudcord_schemas::username_claim::UsernameClaimEvent;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -82,11 +85,36 @@ pub enum DecodeError {
 /// only a record that does not decode that way — an older version, or a broken
 /// record — takes the general path through the upcasters, which also names what is
 /// wrong.
+///
+/// U+0000 in any string becomes U+FFFD: PostgreSQL's `text` and FerretDB's `jsonb`
+/// cannot hold it, and a record that fails every write would stall its partition's
+/// projection for good.
 pub fn decode(value: &[u8]) -> Result<EventEnvelope<DomainEvent>, DecodeError> {
-    match decode_current(value) {
+    let value = without_nul(value)?;
+    match decode_current(&value) {
         Some(envelope) => Ok(envelope),
-        None => decode_lifted(value),
+        None => decode_lifted(&value),
     }
+}
+
+/// `value` with every U+0000 in its strings replaced by U+FFFD. JSON writes U+0000
+/// only as the escape `\u0000`, so a record without those six bytes is returned as it
+/// is, unparsed.
+fn without_nul(value: &[u8]) -> Result<Cow<'_, [u8]>, serde_json::Error> {
+    fn clean(value: &mut Value) {
+        match value {
+            Value::String(text) if text.contains('\0') => *text = text.replace('\0', "\u{fffd}"),
+            Value::Array(items) => items.iter_mut().for_each(clean),
+            Value::Object(map) => map.values_mut().for_each(clean),
+            _ => {}
+        }
+    }
+    if !value.windows(6).any(|window| window == b"\\u0000") {
+        return Ok(Cow::Borrowed(value));
+    }
+    let mut tree: Value = serde_json::from_slice(value)?;
+    clean(&mut tree);
+    serde_json::to_vec(&tree).map(Cow::Owned)
 }
 
 /// The aggregate type alone: which event enum the record's event belongs to.
@@ -223,6 +251,20 @@ mod tests {
 
     fn stored(envelope: &EventEnvelope<super::DomainEvent>) -> Vec<u8> {
         serde_json::to_vec(envelope).expect("envelopes serialize")
+    }
+
+    #[test]
+    fn nul_characters_become_replacement_characters() {
+        let record = in_guild(3, message_sent(100));
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&stored(&record.envelope)).expect("json");
+        let content = value
+            .pointer_mut("/event/content")
+            .expect("a message has content");
+        *content = "a\u{0}b".into();
+        let decoded = decode(&serde_json::to_vec(&value).expect("json")).expect("decodes");
+        let decoded = serde_json::to_value(&decoded).expect("json");
+        assert_eq!(decoded["event"]["content"], "a\u{fffd}b");
     }
 
     #[test]

@@ -54,6 +54,34 @@ impl CommandId {
         Ok(Self(format!("{actor}/{key}")))
     }
 
+    /// A command id from a client's key for one request, `scope` (its method and
+    /// path): the same key on another route, or for another resource, is another
+    /// command, never the replay of an unrelated one.
+    pub fn from_request_key(
+        actor: &Actor,
+        scope: &str,
+        key: &str,
+    ) -> Result<Self, InvalidCommandId> {
+        // Neither the actor, the key (visible ASCII) nor the path holds a space, so
+        // the three parts cannot run into each other.
+        Self::from_client_key(actor, key).map(|_| Self(format!("{actor} {scope} {key}")))
+    }
+
+    /// This command id as sent to `target`. A client key names one command on one
+    /// aggregate: the same key reaching another aggregate — a saga step whose target
+    /// was generated afresh, a key reused for another resource — is another command,
+    /// never the replay of an unrelated command's result (the processor remembers
+    /// results by command id within a partition, which many aggregates share).
+    #[must_use]
+    pub fn on(self, target: &AggregateRef) -> Self {
+        Self(format!(
+            "{} @{}:{}",
+            self.0,
+            target.kind.as_str(),
+            target.id
+        ))
+    }
+
     /// A fresh id for a command whose client gave no key.
     pub fn random() -> Self {
         Self(Uuid::new_v4().to_string())
@@ -390,6 +418,16 @@ mod tests {
         assert!(CommandId::from_client_key(&actor, "has space").is_err());
         assert!(CommandId::from_client_key(&actor, &"x".repeat(129)).is_err());
         assert!(CommandId::from_client_key(&actor, &"x".repeat(128)).is_ok());
+        let post = CommandId::from_request_key(&actor, "POST /guilds", "k").expect("valid");
+        let patch = CommandId::from_request_key(&actor, "PATCH /guilds/1", "k").expect("valid");
+        assert_ne!(post, patch);
+        assert!(CommandId::from_request_key(&actor, "POST /guilds", "has space").is_err());
+        let user = |id| AggregateRef {
+            kind: AggregateType::User,
+            id: Snowflake::new(id),
+        };
+        assert_ne!(post.clone().on(&user(1)), post.clone().on(&user(2)));
+        assert_eq!(post.clone().on(&user(1)), post.on(&user(1)));
     }
 
     #[test]

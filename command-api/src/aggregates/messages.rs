@@ -880,6 +880,8 @@ pub fn user_object(user: &UserSnapshot) -> Value {
         "global_name": user.global_name,
         "avatar": user.avatar,
         "public_flags": 0,
+        "flags": 0,
+        "primary_guild": null,
     });
     if user.bot
         && let Some(map) = object.as_object_mut()

@@ -36,7 +36,7 @@ use cloudcord_runtime::auth::{Credential, Jwks, NewAccessToken, TokenKind};
 use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::openapi::Refusals;
-use cloudcord_runtime::openapi::objects::{OAuth2GetKeys, SnowflakeType};
+use cloudcord_runtime::openapi::objects::SnowflakeType;
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
 use cloudcord_schemas::ids::{ApplicationId, UserId};
@@ -152,7 +152,7 @@ pub fn well_known() -> Router<ApiState> {
     get,
     path = "/oauth2/keys",
     tag = "auth",
-    responses((status = 200, description = "The issuer's public keys", body = OAuth2GetKeys), Refusals),
+    responses((status = 200, description = "The issuer's public keys", body = Jwks), Refusals),
     security(())
 )]
 async fn jwks(State(state): State<ApiState>) -> Json<Jwks> {
@@ -458,8 +458,8 @@ struct CreateApplicationRequest {
 }
 
 /// A bot username from an application name: lowercase letters, digits, `_` and `.`
-/// only, other characters become `_`; the id's last digits keep it unique-ish.
-fn bot_username(name: &str, id: ApplicationId) -> String {
+/// only, other characters become `_`; six digits of `discriminator` keep it unique-ish.
+fn bot_username(name: &str, discriminator: u64) -> String {
     let mut base: String = name
         .trim()
         .to_lowercase()
@@ -475,9 +475,7 @@ fn bot_username(name: &str, id: ApplicationId) -> String {
         .replace("..", "_")
         .replace("discord", "dscrd");
     base.truncate(24);
-    let id = id.to_string();
-    let suffix = &id[id.len().saturating_sub(6)..];
-    format!("{base}_{suffix}")
+    format!("{base}_{:06}", discriminator % 1_000_000)
 }
 
 /// `POST /applications`: creates an application and its bot user; the bot's user id
@@ -506,7 +504,11 @@ async fn create_application(
 
     let id = state.next_id();
     let bot_id = UserId(id);
-    let username = normalize_username(&bot_username(&request.name, ApplicationId(id)))
+    // The claim is the saga's first step, where a retry finds its result: a keyed
+    // request must claim the same name on every attempt, so its suffix comes from
+    // the key, not from this attempt's fresh id.
+    let discriminator = key.fingerprint(&caller.actor()).unwrap_or(id.get());
+    let username = normalize_username(&bot_username(&request.name, discriminator))
         .map_err(|invalid| FormErrors::single("name", invalid.code(), invalid.to_string()))?;
     let token_id = state.next_id().get();
     let actor = caller.actor();
@@ -704,7 +706,7 @@ async fn reset_bot_token(
         .wait_until(state.projection_timeout(), |view| {
             view.user(bot_id)
                 .and_then(|account| account.bot_token_id)
-                .filter(|current| key.0.is_some() || *current == token_id)
+                .filter(|current| key.is_given() || *current == token_id)
         })
         .await?;
     let token = bot_token::mint(bot_id, BotTokenId(current), state.issuer().signing_key());
@@ -715,7 +717,6 @@ described_by_schemars!(RegisterRequest, LoginRequest, CreateApplicationRequest);
 
 #[cfg(test)]
 mod tests {
-    use cloudcord_schemas::ids::ApplicationId;
     use cloudcord_schemas::username_claim::normalize_username;
 
     use super::bot_username;
@@ -723,7 +724,7 @@ mod tests {
     #[test]
     fn bot_usernames_are_valid_usernames() {
         for name in ["My Bot!", "Discord Helper", "a..b", "Ünïcode ✨ bot"] {
-            let username = bot_username(name, ApplicationId::new(1_234_567_890_123));
+            let username = bot_username(name, 1_234_567_890_123);
             assert!(normalize_username(&username).is_ok(), "{name} → {username}");
         }
     }

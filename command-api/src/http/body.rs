@@ -55,7 +55,41 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
         bytes
     };
     let value: Value = serde_json::from_slice(bytes).map_err(|_| HttpError::invalid_json())?;
+    if let Some(path) = nul_at(&value) {
+        // No store downstream can hold U+0000 (PostgreSQL `text`, FerretDB `jsonb`).
+        return Err(FormErrors::single(
+            &path.join("."),
+            "BASE_TYPE_INVALID",
+            "Must not contain the NUL character (U+0000).",
+        )
+        .into());
+    }
     serde_path_to_error::deserialize(value).map_err(|error| form_error(&error).into())
+}
+
+/// The path of the first string (or key) in `value` that holds U+0000.
+fn nul_at(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::String(text) => text.contains('\0').then(Vec::new),
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+            nul_at(item).map(|mut path| {
+                path.insert(0, index.to_string());
+                path
+            })
+        }),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let found = if key.contains('\0') {
+                Some(Vec::new())
+            } else {
+                nul_at(item)
+            };
+            found.map(|mut path| {
+                path.insert(0, key.replace('\0', "\u{fffd}"));
+                path
+            })
+        }),
+        _ => None,
+    }
 }
 
 /// The 50035 errors for a body of the wrong shape.
@@ -125,6 +159,16 @@ mod tests {
             Err(HttpError::Api { error, .. }) => (error.code, error.errors.unwrap_or_default()),
             other => panic!("expected an API error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_nul_character_anywhere_is_named() {
+        let (code, errors) = errors(r#"{"content": "ok", "reference": {"message_id": "1\u0000"}}"#);
+        assert_eq!(code, 50035);
+        assert_eq!(
+            errors["reference"]["message_id"]["_errors"][0]["code"],
+            "BASE_TYPE_INVALID"
+        );
     }
 
     #[test]

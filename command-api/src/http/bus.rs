@@ -214,6 +214,7 @@ impl CommandBus {
         actor: Actor,
         command: C,
     ) -> Result<Answer, HttpError> {
+        let command_id = command_id.on(&target);
         let envelope = CommandEnvelope {
             command_id: command_id.clone(),
             target,

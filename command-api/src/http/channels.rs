@@ -507,7 +507,7 @@ async fn send_message(
                 Nonce::Integer(n) => format!("nonce:i:{n}"),
                 Nonce::Text(text) => format!("nonce:s:{text}"),
             };
-            CommandId::from_client_key(&actor, &scoped).map_err(|_| {
+            key.scoped(&actor, &scoped).map_err(|_| {
                 FormErrors::single(
                     "nonce",
                     "BASE_TYPE_INVALID",

@@ -668,7 +668,7 @@ async fn kick_member(
         GuildCommand::KickMember { user_id },
     )
     .await?;
-    until_not_member(&state, guild_id, user_id).await?;
+    until_not_member(&state, &outcome, guild_id, user_id).await?;
     no_content(outcome)
 }
 
@@ -676,9 +676,14 @@ async fn kick_member(
 /// next request (typing, a DM) already sees the membership this one ended.
 async fn until_not_member(
     state: &ApiState,
+    outcome: &Outcome,
     guild_id: GuildId,
     user_id: UserId,
 ) -> Result<(), HttpError> {
+    // A refused command changed nothing: the user may well still be a member.
+    if matches!(outcome, Outcome::Rejected { .. }) {
+        return Ok(());
+    }
     state
         .accounts()
         .wait_until(state.projection_timeout(), |view| {
@@ -746,7 +751,7 @@ async fn leave_guild(
     let guild_id: GuildId = path_id(&guild_id, HttpError::unknown_guild)?;
     let user_id = caller.user_id;
     let outcome = on_guild(&state, caller, &key, guild_id, GuildCommand::LeaveGuild).await?;
-    until_not_member(&state, guild_id, user_id).await?;
+    until_not_member(&state, &outcome, guild_id, user_id).await?;
     no_content(outcome)
 }
 
@@ -799,7 +804,7 @@ async fn ban_member(
         reason: audit_reason(&headers),
     };
     let outcome = on_guild(&state, caller, &key, guild_id, command).await?;
-    until_not_member(&state, guild_id, user_id).await?;
+    until_not_member(&state, &outcome, guild_id, user_id).await?;
     no_content(outcome)
 }
 

@@ -65,7 +65,7 @@ use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
-use cloudcord_schemas::envelope::{Actor, CommandId};
+use cloudcord_schemas::envelope::{Actor, CommandId, InvalidCommandId};
 use cloudcord_schemas::ids::{
     ChannelId, InvalidGeneratorId, Snowflake, SnowflakeGenerator, UserId,
 };
@@ -380,21 +380,37 @@ impl ApiState {
     }
 }
 
-/// The `Idempotency-Key` header, when the client sent one.
+/// The `Idempotency-Key` header, when the client sent one, and the request it was
+/// sent with (method and path, without the API version): a key repeats only the
+/// request it was first used for.
 #[derive(Debug, Clone, Default)]
-pub struct IdempotencyKey(pub Option<String>);
+pub struct IdempotencyKey {
+    key: Option<String>,
+    scope: String,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, HttpError> {
-        match parts.headers.get("idempotency-key") {
-            None => Ok(Self(None)),
-            Some(value) => value
-                .to_str()
-                .map(|key| Self(Some(key.to_owned())))
-                .map_err(|_| invalid_idempotency_key()),
-        }
+        let key = match parts.headers.get("idempotency-key") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| invalid_idempotency_key())?
+                    .to_owned(),
+            ),
+        };
+        let path = parts.uri.path();
+        let path = ["/api/v10", "/api/v9"]
+            .iter()
+            .find_map(|prefix| path.strip_prefix(prefix))
+            .unwrap_or(path);
+        Ok(Self {
+            key,
+            scope: format!("{} {path}", parts.method),
+        })
     }
 }
 
@@ -421,12 +437,17 @@ impl utoipa::IntoParams for IdempotencyKey {
 }
 
 impl IdempotencyKey {
+    /// Whether the client sent a key.
+    pub fn is_given(&self) -> bool {
+        self.key.is_some()
+    }
+
     /// The command id for `actor`'s request: from the key when given, else random.
     pub fn command_id(&self, actor: &Actor) -> Result<CommandId, HttpError> {
-        match &self.0 {
-            Some(key) => {
-                CommandId::from_client_key(actor, key).map_err(|_| invalid_idempotency_key())
-            }
+        match &self.key {
+            Some(key) => self
+                .scoped(actor, key)
+                .map_err(|_| invalid_idempotency_key()),
             None => Ok(CommandId::random()),
         }
     }
@@ -434,11 +455,28 @@ impl IdempotencyKey {
     /// The command id of step `step` of a multi-command request (a saga): derived
     /// from the key (`<key>/<step>`), so a retry repeats every step idempotently.
     pub fn step_id(&self, actor: &Actor, step: u8) -> Result<CommandId, HttpError> {
-        match &self.0 {
-            Some(key) => CommandId::from_client_key(actor, &format!("{key}/{step}"))
+        match &self.key {
+            Some(key) => self
+                .scoped(actor, &format!("{key}/{step}"))
                 .map_err(|_| invalid_idempotency_key()),
             None => Ok(CommandId::random()),
         }
+    }
+
+    /// A number that stays the same on every retry of a keyed request (the
+    /// first eight bytes of SHA-256 over its command id); `None` without a key.
+    pub fn fingerprint(&self, actor: &Actor) -> Option<u64> {
+        let id = self.command_id(actor).ok().filter(|_| self.is_given())?;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_str().as_bytes());
+        let mut first = [0_u8; 8];
+        first.copy_from_slice(digest.as_ref().get(..8)?);
+        Some(u64::from_be_bytes(first))
+    }
+
+    /// The command id for a key the request carries elsewhere (a message nonce),
+    /// scoped like the header's.
+    pub fn scoped(&self, actor: &Actor, key: &str) -> Result<CommandId, InvalidCommandId> {
+        CommandId::from_request_key(actor, &self.scope, key)
     }
 }
 

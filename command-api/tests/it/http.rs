@@ -435,7 +435,7 @@ async fn expired_forged_and_missing_credentials_are_401() {
 async fn a_repeated_idempotency_key_returns_the_same_body_and_appends_one_event() {
     let world = World::new().await;
     let auth = world.register(&unique("idem")).await;
-    let (_, channel_id) = world.guild(&auth).await;
+    let (guild_id, channel_id) = world.guild(&auth).await;
     let path = format!("/api/v10/channels/{channel_id}/messages");
     let before = world.events().await;
 
@@ -468,6 +468,39 @@ async fn a_repeated_idempotency_key_returns_the_same_body_and_appends_one_event(
         before + 2,
         "one event per distinct key"
     );
+
+    // A key repeats only the request it was first used for: the same key on another
+    // route is another command, not a replay of the message above.
+    let (status, role) = world
+        .call(
+            Method::POST,
+            &format!("/api/v10/guilds/{guild_id}/roles"),
+            Some(&auth),
+            Body::Json(json!({"name": "keyed"})),
+            &[("idempotency-key", "retry-42")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{role}");
+    assert_eq!(role["name"], "keyed", "{role}");
+    assert_eq!(world.events().await, before + 3);
+
+    // A saga whose steps target aggregates it names itself (a new application's bot
+    // and its username) repeats as a whole.
+    let create = || {
+        world.call(
+            Method::POST,
+            "/api/v10/applications",
+            Some(&auth),
+            Body::Json(json!({"name": "Keyed Bot"})),
+            &[("idempotency-key", "app-7")],
+        )
+    };
+    let (status, first) = create().await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = create().await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["id"], first["id"], "one application, not two");
+    assert_eq!(again["bot"]["username"], first["bot"]["username"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -851,7 +884,8 @@ async fn dms_relationships_and_renames_run_their_sagas() {
 #[tokio::test(flavor = "multi_thread")]
 async fn moderation_routes_answer_with_discords_statuses() {
     let world = World::new().await;
-    let owner = world.register(&unique("mod")).await;
+    let owner_name = unique("mod");
+    let owner = world.register(&owner_name).await;
     let member_name = unique("user");
     let member = world.register(&member_name).await;
     let (_, login) = world
@@ -1005,6 +1039,24 @@ async fn moderation_routes_answer_with_discords_statuses() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // A refused ban (the owner banning themselves) answers at once: nothing waits for
+    // a membership that the refusal left in place.
+    let (_, owner_login) = world
+        .post(
+            "/api/v10/auth/login",
+            None,
+            json!({"login": owner_name, "password": "correct horse battery"}),
+        )
+        .await;
+    let owner_id = owner_login["user_id"].as_str().expect("id").to_owned();
+    let (status, body) = call(
+        Method::PUT,
+        format!("{guild}/bans/{owner_id}"),
+        "owner",
+        json!({}),
+    )
+    .await;
+    assert!(status.is_client_error(), "{status} {body}");
     let (status, body) = call(
         Method::DELETE,
         format!("{guild}/roles/{role_id}"),

@@ -329,7 +329,7 @@ fn warn_if_shared(path: &Path) {
 ///
 /// The members other than `kty` are optional so that a set holding keys of other
 /// types still parses; [`VerifyingKeys::from_jwks`] decides which keys are usable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Jwk {
     /// Key type: `OKP` for Ed25519.
     pub kty: String,
@@ -351,11 +351,13 @@ pub struct Jwk {
 }
 
 /// A JSON Web Key Set (RFC 7517 §5): `{"keys":[…]}`, served to verifiers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Jwks {
     /// The published keys, current first by convention.
     pub keys: Vec<Jwk>,
 }
+
+crate::described_by_schemars!(Jwks);
 
 impl FromIterator<Jwk> for Jwks {
     fn from_iter<I: IntoIterator<Item = Jwk>>(keys: I) -> Self {

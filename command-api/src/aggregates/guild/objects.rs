@@ -170,6 +170,7 @@ impl Guild {
         json!({
             "type": 0,
             "code": code,
+            "guild_id": self.id,
             "guild": {
                 "id": self.id,
                 "name": self.name,
@@ -181,6 +182,7 @@ impl Guild {
                 "verification_level": 0,
                 "vanity_url_code": null,
                 "nsfw_level": 0,
+                "nsfw": false,
                 "premium_subscription_count": 0,
             },
             "channel": {
