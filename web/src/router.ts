@@ -3,6 +3,7 @@
 //   /channels/@me                  signed in, no server open
 //   /channels/{guild}/{channel?}   a server, and one of its channels
 //   /invite/{code}                 join a server by invite
+//   /oauth2/callback               where the sign-in service sends the browser back
 // The front door answers every such path with index.html (SPA fallback).
 
 import { useSyncExternalStore } from 'react';
@@ -11,12 +12,14 @@ export type Route =
   | { name: 'login' }
   | { name: 'home' }
   | { name: 'guild'; guildId: string; channelId: string | null }
-  | { name: 'invite'; code: string };
+  | { name: 'invite'; code: string }
+  | { name: 'callback' };
 
 export function parseRoute(path: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const [first, second, third] = parts;
   if (first === 'login') return { name: 'login' };
+  if (first === 'oauth2' && second === 'callback') return { name: 'callback' };
   if (first === 'invite' && second !== undefined) return { name: 'invite', code: second };
   if (first === 'channels' && second !== undefined && second !== '@me') {
     return { name: 'guild', guildId: second, channelId: third ?? null };
@@ -32,6 +35,8 @@ export function routePath(route: Route): string {
       return '/channels/@me';
     case 'invite':
       return `/invite/${encodeURIComponent(route.code)}`;
+    case 'callback':
+      return '/oauth2/callback';
     case 'guild':
       return `/channels/${route.guildId}${route.channelId === null ? '' : `/${route.channelId}`}`;
   }

@@ -4,6 +4,7 @@
 // requests or touch sockets themselves.
 
 import { endpoints, HISTORY_PAGE } from './api/endpoints';
+import type { Auth } from './auth/auth';
 import { RestClient } from './api/rest';
 import type { ChosenStatus, Snowflake } from './api/types';
 import { GatewayClient, type GatewayStatus } from './gateway/client';
@@ -16,6 +17,10 @@ const TYPING_THROTTLE_MS = 8000;
 const GUILD_WAIT_MS = 15_000;
 /** How often expired typing indicators are swept. */
 const TYPING_SWEEP_MS = 1000;
+/** setTimeout's longest delay (2^31 - 1 ms); a later renewal is scheduled then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** After a renewal failed for want of a network, try again this much later. */
+const RENEW_RETRY_MS = 30_000;
 
 export type ConnectionListener = (status: GatewayStatus) => void;
 
@@ -28,17 +33,22 @@ export class Session {
   private connection: GatewayStatus = 'connecting';
   private readonly connectionListeners = new Set<ConnectionListener>();
   private sweep: ReturnType<typeof setInterval> | null = null;
+  private renewal: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    token: string,
-    /** The token stopped working: the user must sign in again. */
-    onSignedOut: () => void,
+    readonly auth: Auth,
+    /** The session is over (revoked, expired): the user must sign in again. */
+    private readonly onSignedOut: () => void,
   ) {
-    const rest = new RestClient({ token: () => token, onUnauthorized: onSignedOut });
+    const rest = new RestClient({
+      token: () => auth.accessToken(),
+      refresh: () => auth.refresh(),
+      onUnauthorized: onSignedOut,
+    });
     this.api = endpoints(rest);
     this.gateway = new GatewayClient({
       url: sameOriginGateway(window.location),
-      token,
+      token: () => auth.accessToken(),
       intents: CLIENT_INTENTS,
       createSocket: (url) => new WebSocket(url),
       onDispatch: (event, data) => {
@@ -49,9 +59,44 @@ export class Session {
         for (const listener of this.connectionListeners) listener(status);
       },
       onFatal: (code) => {
-        if (code === 4004) onSignedOut();
+        // 4004: the token was refused (it expired while the tab slept): renew it and
+        // identify again; a session that cannot be renewed is over.
+        if (code !== 4004) return;
+        auth.refresh().then(
+          (fresh) => {
+            if (fresh) this.gateway.start();
+            else onSignedOut();
+          },
+          () => {
+            this.scheduleRenewal(RENEW_RETRY_MS);
+          },
+        );
       },
     });
+  }
+
+  /** Renews the access token shortly before it expires, so neither a request nor a
+   * reconnect ever presents an expired one. */
+  private scheduleRenewal(delay = this.auth.renewAt() - Date.now()): void {
+    if (this.renewal !== null) clearTimeout(this.renewal);
+    if (!Number.isFinite(delay)) return;
+    this.renewal = setTimeout(() => {
+      this.renewal = null;
+      this.auth.refresh().then(
+        (fresh) => {
+          if (!fresh) {
+            this.onSignedOut();
+            return;
+          }
+          this.scheduleRenewal();
+          // A gateway closed for a refused token comes back with the new one.
+          if (this.connection === 'closed') this.gateway.start();
+        },
+        () => {
+          this.scheduleRenewal(RENEW_RETRY_MS);
+        },
+      );
+    }, Math.min(Math.max(delay, 0), MAX_TIMER_MS));
   }
 
   start(): void {
@@ -60,6 +105,7 @@ export class Session {
     this.sweep = setInterval(() => {
       this.store.dispatch({ type: 'typing-expired', now: Date.now() });
     }, TYPING_SWEEP_MS);
+    this.scheduleRenewal();
     this.gateway.start();
   }
 
@@ -67,6 +113,7 @@ export class Session {
     window.removeEventListener('offline', this.wentOffline);
     window.removeEventListener('online', this.cameOnline);
     if (this.sweep !== null) clearInterval(this.sweep);
+    if (this.renewal !== null) clearTimeout(this.renewal);
     this.gateway.stop();
   }
 

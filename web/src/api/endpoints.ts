@@ -3,7 +3,7 @@
 // so REST is for history and for writes.
 
 import type { RestClient } from './rest';
-import type { Guild, Invite, Message, Snowflake } from './types';
+import type { Guild, Invite, Message, Snowflake, UserSession } from './types';
 
 /** One page of history (the server's maximum is 100). */
 export const HISTORY_PAGE = 50;
@@ -42,6 +42,12 @@ export function endpoints(rest: RestClient) {
         `/channels/${id(channel)}/messages/${id(message)}/reactions/${id(emoji)}/@me`,
       ),
     typing: (channel: Snowflake) => rest.request<undefined>('POST', `/channels/${id(channel)}/typing`),
+
+    /** The user's signed-in sessions (devices), most recently used first. */
+    sessions: () => rest.request<{ user_sessions: UserSession[] }>('GET', '/auth/sessions'),
+    /** Ends those of the user's sessions. */
+    endSessions: (idHashes: string[]) =>
+      rest.request<undefined>('POST', '/auth/sessions/logout', { session_id_hashes: idHashes }),
   };
 }
 

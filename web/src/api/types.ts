@@ -95,3 +95,12 @@ export interface GuildCreate extends Guild {
   presences?: Presence[];
   unavailable?: boolean;
 }
+
+/** One of the user's sessions, as `GET /auth/sessions` lists it. */
+export interface UserSession {
+  id_hash: string;
+  approx_last_used_time: string | null;
+  created_at?: string | null;
+  client_info: { client_id: string; user_agent: string | null; scopes: string };
+  current: boolean;
+}
