@@ -1,7 +1,8 @@
 // The client's few routes, on the History API:
 //   /login                         sign in or register
 //   /channels/@me                  signed in, no server open
-//   /channels/{guild}/{channel?}   a server, and one of its channels
+//   /channels/{guild}/{channel?}/{message?}
+//                                  a server, one of its channels, one of its messages
 //   /invite/{code}                 join a server by invite
 //   /oauth2/callback               where the sign-in service sends the browser back
 // The front door answers every such path with index.html (SPA fallback).
@@ -11,18 +12,19 @@ import { useSyncExternalStore } from 'react';
 export type Route =
   | { name: 'login' }
   | { name: 'home' }
-  | { name: 'guild'; guildId: string; channelId: string | null }
+  | { name: 'guild'; guildId: string; channelId: string | null; messageId?: string }
   | { name: 'invite'; code: string }
   | { name: 'callback' };
 
 export function parseRoute(path: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  const [first, second, third] = parts;
+  const [first, second, third, fourth] = parts;
   if (first === 'login') return { name: 'login' };
   if (first === 'oauth2' && second === 'callback') return { name: 'callback' };
   if (first === 'invite' && second !== undefined) return { name: 'invite', code: second };
   if (first === 'channels' && second !== undefined && second !== '@me') {
-    return { name: 'guild', guildId: second, channelId: third ?? null };
+    const route: Route = { name: 'guild', guildId: second, channelId: third ?? null };
+    return third !== undefined && fourth !== undefined ? { ...route, messageId: fourth } : route;
   }
   return { name: 'home' };
 }
@@ -38,7 +40,8 @@ export function routePath(route: Route): string {
     case 'callback':
       return '/oauth2/callback';
     case 'guild':
-      return `/channels/${route.guildId}${route.channelId === null ? '' : `/${route.channelId}`}`;
+      if (route.channelId === null) return `/channels/${route.guildId}`;
+      return `/channels/${route.guildId}/${route.channelId}${route.messageId === undefined ? '' : `/${route.messageId}`}`;
   }
 }
 

@@ -9,6 +9,10 @@ import { RestClient } from './api/rest';
 import type { ChosenStatus, Snowflake } from './api/types';
 import { GatewayClient, type GatewayStatus } from './gateway/client';
 import { CLIENT_INTENTS, sameOriginGateway } from './gateway/protocol';
+import { showDesktopNotification } from './desktopNotifications';
+import { navigate } from './router';
+import type { InboxItem } from './state/notifications';
+import { inboxTitle, plainText } from './state/selectors';
 import { createStore, type Store } from './state/store';
 
 /** A typing indicator lasts ~10 s, so one POST per 8 s keeps it lit while typing. */
@@ -34,6 +38,7 @@ export class Session {
   private readonly connectionListeners = new Set<ConnectionListener>();
   private sweep: ReturnType<typeof setInterval> | null = null;
   private renewal: ReturnType<typeof setTimeout> | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(
     readonly auth: Auth,
@@ -106,6 +111,7 @@ export class Session {
       this.store.dispatch({ type: 'typing-expired', now: Date.now() });
     }, TYPING_SWEEP_MS);
     this.scheduleRenewal();
+    this.unwatch = this.watchNotifications();
     this.gateway.start();
   }
 
@@ -114,6 +120,7 @@ export class Session {
     window.removeEventListener('online', this.cameOnline);
     if (this.sweep !== null) clearInterval(this.sweep);
     if (this.renewal !== null) clearTimeout(this.renewal);
+    this.unwatch?.();
     this.gateway.stop();
   }
 
@@ -214,6 +221,41 @@ export class Session {
         unsubscribe();
         resolve();
       });
+    });
+  }
+
+  /** The user looks at `channelId` (or at no channel): its notifications are read. */
+  view(channelId: Snowflake | null): void {
+    this.store.dispatch({ type: 'viewing', channelId });
+  }
+
+  markAllRead(): void {
+    this.store.dispatch({ type: 'read-all' });
+  }
+
+  /** Opens the channel of `item` at its message. */
+  jumpTo(item: InboxItem): void {
+    const { guild_id: guildId, channel_id: channelId, id } = item.message;
+    // DMs open under @me once the client has them; guild messages in their guild.
+    navigate({ name: 'guild', guildId: guildId ?? '@me', channelId, messageId: id });
+  }
+
+  /** Shows each new unread notification as a browser notification (when allowed). */
+  private watchNotifications(): () => void {
+    let last = this.store.getState().notifications;
+    let known = new Set(last.map((item) => item.message.id));
+    return this.store.subscribe(() => {
+      const { notifications } = this.store.getState();
+      if (notifications === last) return;
+      last = notifications;
+      for (const item of notifications) {
+        if (known.has(item.message.id) || item.read) continue;
+        const state = this.store.getState();
+        showDesktopNotification(inboxTitle(state, item), plainText(state, item.message), item.message.id, () => {
+          this.jumpTo(item);
+        });
+      }
+      known = new Set(notifications.map((item) => item.message.id));
     });
   }
 

@@ -18,6 +18,18 @@ export interface Guild {
   owner_id?: Snowflake;
 }
 
+export interface Role {
+  id: Snowflake;
+  name: string;
+  color?: number;
+  /** The permission bits, as a decimal string. */
+  permissions: string;
+  position: number;
+  hoist?: boolean;
+  mentionable?: boolean;
+  managed?: boolean;
+}
+
 export const ChannelType = {
   GuildText: 0,
   DM: 1,
@@ -80,6 +92,10 @@ export interface Message {
   reactions?: Reaction[];
   message_reference?: MessageReference;
   nonce?: string | number;
+  /** Users the server found mentioned (a reply mentions the replied-to author). */
+  mentions?: User[];
+  mention_roles?: Snowflake[];
+  mention_everyone?: boolean;
 }
 
 export interface Invite {
@@ -90,6 +106,7 @@ export interface Invite {
 
 /** GUILD_CREATE's `d`: a guild with what the session may see of it. */
 export interface GuildCreate extends Guild {
+  roles?: Role[];
   channels?: Channel[];
   members?: Member[];
   presences?: Presence[];

@@ -2,7 +2,8 @@
 // arrays, so components run them in `useMemo` over values selected from the store
 // (a selector passed to `useStore` must return something the store keeps).
 
-import { ChannelType, type Channel, type Member, type Snowflake, type Status, type User } from '../api/types';
+import { ChannelType, type Channel, type Member, type Message, type Snowflake, type Status, type User } from '../api/types';
+import type { InboxItem } from './notifications';
 import type { State } from './store';
 
 function byPosition(a: Channel, b: Channel): number {
@@ -54,4 +55,53 @@ export function membersByPresence(
     online: rows.filter((row) => row.status !== 'offline'),
     offline: rows.filter((row) => row.status === 'offline'),
   };
+}
+
+/** A message's content as plain text: mentions by name (`<@1>` → `@alice`), roles
+ * and channels too, for previews and browser notifications. */
+export function plainText(state: State, message: Message): string {
+  const named = (whole: string, prefix: string, name: string | null) => (name === null ? whole : `${prefix}${name}`);
+  return message.content
+    .replace(/<@!?(\d+)>/g, (whole, id: string) => named(whole, '@', mentionName(state, message, 'user', id)))
+    .replace(/<@&(\d+)>/g, (whole, id: string) => named(whole, '@', mentionName(state, message, 'role', id)))
+    .replace(/<#(\d+)>/g, (whole, id: string) => named(whole, '#', mentionName(state, message, 'channel', id)));
+}
+
+/** Where a message was posted, for people: `#general (Rustaceans)`, or `a DM`. */
+export function placeOf(state: State, message: Message): string {
+  const channel = state.channels[message.channel_id];
+  const guild = message.guild_id === undefined ? undefined : state.guilds[message.guild_id];
+  if (guild === undefined) return 'a direct message';
+  return `#${channel?.name ?? message.channel_id} (${guild.name})`;
+}
+
+/** "alice mentioned you in #general (Rustaceans)". */
+export function inboxTitle(state: State, item: InboxItem): string {
+  const { message } = item;
+  const member = message.guild_id === undefined ? undefined : state.members[message.guild_id]?.[message.author.id];
+  const verb = item.kind === 'reply' ? 'replied to you' : 'mentioned you';
+  return `${displayName(message.author, member)} ${verb} in ${placeOf(state, message)}`;
+}
+
+/** The name a mention in a message of `guildId` shows: a member's display name (or
+ * the mentioned user's, from the message), a role's, a channel's; `null` if unknown. */
+export function mentionName(
+  state: State,
+  message: Message,
+  target: 'user' | 'role' | 'channel',
+  id: Snowflake,
+): string | null {
+  const guildId = message.guild_id;
+  switch (target) {
+    case 'user': {
+      const member = guildId === undefined ? undefined : state.members[guildId]?.[id];
+      if (member !== undefined) return displayName(member.user, member);
+      const user = message.mentions?.find((known) => known.id === id);
+      return user === undefined ? null : displayName(user);
+    }
+    case 'role':
+      return (guildId === undefined ? undefined : state.roles[guildId]?.[id]?.name) ?? null;
+    case 'channel':
+      return state.channels[id]?.name ?? null;
+  }
 }

@@ -8,7 +8,11 @@ import { TypingIndicator } from './TypingIndicator';
 import { Icon } from './Icon';
 
 /** One text channel: its history, who is typing, and the composer. */
-export function ChatView({ channel, ...toggles }: PaneToggles & { channel: Channel }) {
+export function ChatView({
+  channel,
+  focusId,
+  ...toggles
+}: PaneToggles & { channel: Channel; /** A message to show (a jump from a notification). */ focusId: string | undefined }) {
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const name = channel.name ?? channel.id;
   return (
@@ -24,7 +28,7 @@ export function ChatView({ channel, ...toggles }: PaneToggles & { channel: Chann
         withMembers
         {...toggles}
       />
-      <MessageList channel={channel} onReply={setReplyTo} />
+      <MessageList channel={channel} focusId={focusId} onReply={setReplyTo} />
       <TypingIndicator channelId={channel.id} guildId={channel.guild_id} />
       <Composer channel={channel} replyTo={replyTo} onCancelReply={() => { setReplyTo(null); }} />
     </section>

@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 
 import { navigate, useRoute } from '../router';
-import { useStore } from '../state/hooks';
+import { useSession, useStore } from '../state/hooks';
 import { ChannelSidebar } from './ChannelSidebar';
 import { ChatView } from './ChatView';
 import { ConnectionBanner } from './ConnectionBanner';
@@ -23,6 +23,20 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
   const guildId = route.name === 'guild' ? route.guildId : null;
   const view = useGuildRoute(route);
   const ready = useStore((state) => state.ready);
+  const session = useSession();
+
+  // The channel on screen, while the page is visible: its mentions are read.
+  const viewingId = view.kind === 'guild' ? (view.channel?.id ?? null) : null;
+  useEffect(() => {
+    const update = () => {
+      session.view(document.visibilityState === 'visible' ? viewingId : null);
+    };
+    update();
+    document.addEventListener('visibilitychange', update);
+    return () => {
+      document.removeEventListener('visibilitychange', update);
+    };
+  }, [session, viewingId]);
 
   // A guild without a channel in the URL opens its first text channel.
   useEffect(() => {
@@ -63,7 +77,10 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
     );
   } else if (view.channel === undefined) {
     main = <Notice title="No text channel" alert {...toggles}>This channel does not exist or you cannot see it.</Notice>;
-  } else main = <ChatView key={view.channel.id} channel={view.channel} {...toggles} />;
+  } else {
+    const focusId = route.name === 'guild' ? route.messageId : undefined;
+    main = <ChatView key={view.channel.id} channel={view.channel} focusId={focusId} {...toggles} />;
+  }
 
   const showMembers = view.kind === 'guild';
   return (

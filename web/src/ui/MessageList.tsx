@@ -14,11 +14,22 @@ import { MessageItem } from './MessageItem';
 
 /** Within this many pixels of the end counts as "at the bottom". */
 const BOTTOM_SLACK = 32;
+/** A jump to a message not loaded yet pages back at most this far for it. */
+const MAX_FOCUS_PAGES = 10;
 /** Messages by one author within this long are grouped under one header. */
 const GROUP_MS = 7 * 60 * 1000;
 const NO_IDS: Snowflake[] = [];
 
-export function MessageList({ channel, onReply }: { channel: Channel; onReply: (message: Message) => void }) {
+export function MessageList({
+  channel,
+  focusId,
+  onReply,
+}: {
+  channel: Channel;
+  /** A message to scroll to and highlight. */
+  focusId: Snowflake | undefined;
+  onReply: (message: Message) => void;
+}) {
   const session = useSession();
   const history = useStore((state) => state.messages[channel.id]);
   const ids = history?.ids ?? NO_IDS;
@@ -76,6 +87,22 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
     if (topInView && loaded && hasMore && !loading && error === null) load(true);
   }, [topInView, loaded, hasMore, loading, error, load]);
 
+  // A jump to a message: scroll it to the middle once it is loaded, paging back
+  // (boundedly) when it is older than what is loaded.
+  const focusIndex = focusId === undefined ? -1 : ids.indexOf(focusId);
+  const focused = useRef<{ id: Snowflake | undefined; pages: number }>({ id: undefined, pages: 0 });
+  useEffect(() => {
+    if (focusId === undefined || focused.current.id === focusId) return;
+    if (focusIndex >= 0) {
+      focused.current = { id: focusId, pages: 0 };
+      atBottom.current = false;
+      virtualizer.scrollToIndex(focusIndex + 1, { align: 'center' });
+    } else if (loaded && hasMore && !loading && error === null && focused.current.pages < MAX_FOCUS_PAGES) {
+      focused.current.pages += 1;
+      load(true);
+    }
+  }, [focusId, focusIndex, loaded, hasMore, loading, error, load, virtualizer]);
+
   // Older messages landed above: shift by what they added, so the rows in view stay.
   const firstId = ids[0];
   const totalSize = virtualizer.getTotalSize();
@@ -128,6 +155,7 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
             >
               <MessageItem
                 message={message}
+                highlighted={message.id === focusId}
                 grouped={groupedWith(prior, message)}
                 replyTo={message.message_reference?.message_id === undefined ? undefined : byId?.[message.message_reference.message_id]}
                 onReply={onReply}
