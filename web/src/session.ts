@@ -13,7 +13,7 @@ import { showDesktopNotification } from './desktopNotifications';
 import { navigate } from './router';
 import type { InboxItem } from './state/notifications';
 import { inboxTitle, plainText } from './state/selectors';
-import { createStore, type Store } from './state/store';
+import { createStore, type State, type Store } from './state/store';
 
 /** A typing indicator lasts ~10 s, so one POST per 8 s keeps it lit while typing. */
 const TYPING_THROTTLE_MS = 8000;
@@ -208,15 +208,20 @@ export class Session {
   /** Resolves once the guild's GUILD_CREATE has arrived: a guild just created or
    * joined through REST reaches the gateway a moment later. */
   waitForGuild(guildId: Snowflake, timeoutMs = GUILD_WAIT_MS): Promise<void> {
-    const arrived = () => this.store.getState().guilds[guildId] !== undefined;
-    if (arrived()) return Promise.resolve();
+    return this.waitFor((state) => state.guilds[guildId] !== undefined, timeoutMs);
+  }
+
+  /** Resolves once the store satisfies `arrived`: what a REST write changed reaches
+   * the client through the gateway a moment after the write answers. */
+  waitFor(arrived: (state: State) => boolean, timeoutMs = GUILD_WAIT_MS): Promise<void> {
+    if (arrived(this.store.getState())) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         unsubscribe();
-        reject(new Error('The server did not arrive in time; try reloading.'));
+        reject(new Error('The change did not arrive in time; try reloading.'));
       }, timeoutMs);
       const unsubscribe = this.store.subscribe(() => {
-        if (!arrived()) return;
+        if (!arrived(this.store.getState())) return;
         clearTimeout(timer);
         unsubscribe();
         resolve();

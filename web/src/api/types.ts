@@ -102,6 +102,15 @@ export interface Invite {
   code: string;
   guild?: Guild;
   channel?: Channel;
+  inviter?: User;
+  uses?: number;
+  max_uses?: number;
+  expires_at?: string | null;
+}
+
+export interface Ban {
+  user: User;
+  reason: string | null;
 }
 
 /** GUILD_CREATE's `d`: a guild with what the session may see of it. */
