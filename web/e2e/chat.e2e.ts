@@ -183,6 +183,34 @@ describe('two people chatting', () => {
     await screenshot(bob.page, 'jumped-1280');
   });
 
+  it('direct messages: one opens a DM from the member list, the other sees it unread under Home', async () => {
+    await alice.page.getByRole('complementary', { name: 'Members' }).getByRole('button', { name: `Message ${bob.name}` }).click();
+    const dmComposer = alice.page.getByRole('textbox', { name: `Message @${bob.name}` });
+    await dmComposer.fill(`psst, just us ${run}`);
+    await dmComposer.press('Enter');
+    await bob.page.getByRole('link', { name: 'Home, 1 unread direct messages' }).click();
+    await bob.page.getByRole('navigation', { name: 'Direct messages' }).getByRole('link', { name: `${alice.name}, 1 unread` }).click();
+    await messages(bob.page, `psst, just us ${run}`).waitFor({ timeout: 5000 });
+    // Read now that it is open.
+    await bob.page.getByRole('link', { name: 'Home', exact: true }).waitFor();
+    const reply = bob.page.getByRole('textbox', { name: `Message @${alice.name}` });
+    await reply.fill(`got it ${run}`);
+    await reply.press('Enter');
+    await messages(alice.page, `got it ${run}`).waitFor({ timeout: 5000 });
+    await screenshot(bob.page, 'dm-1280');
+  });
+
+  it('a voice channel says plainly that voice is unavailable', async () => {
+    await alice.page.getByRole('link', { name: `Rustaceans ${run}` }).click();
+    await composer(alice.page).waitFor();
+    await alice.page.getByRole('button', { name: 'General (voice channel)' }).click();
+    await alice.page.getByRole('region', { name: 'Voice' }).getByRole('status').filter({ hasText: 'Voice is unavailable' }).waitFor();
+    await screenshot(alice.page, 'voice-1280');
+    await alice.page.getByRole('button', { name: 'Close voice panel' }).click();
+    await bob.page.getByRole('link', { name: `Rustaceans ${run}` }).click();
+    await composer(bob.page).waitFor();
+  });
+
   it('one goes offline for 5 s while the other writes; every message arrives exactly once', async () => {
     await bob.context.setOffline(true);
     await bob.page.getByText('You are offline', { exact: false }).waitFor({ timeout: 5000 });

@@ -12,6 +12,8 @@ describe('routes', () => {
       { name: 'guild', guildId: '1', channelId: null },
       { name: 'guild', guildId: '1', channelId: '2' },
       { name: 'guild', guildId: '1', channelId: '2', messageId: '3' },
+      { name: 'dm', channelId: '5' },
+      { name: 'dm', channelId: '5', messageId: '6' },
     ];
     for (const route of routes) expect(parseRoute(routePath(route))).toEqual(route);
   });

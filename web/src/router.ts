@@ -1,6 +1,7 @@
 // The client's few routes, on the History API:
 //   /login                         sign in or register
 //   /channels/@me                  signed in, no server open
+//   /channels/@me/{channel}/{message?}  a direct message
 //   /channels/{guild}/{channel?}/{message?}
 //                                  a server, one of its channels, one of its messages
 //   /invite/{code}                 join a server by invite
@@ -13,6 +14,7 @@ export type Route =
   | { name: 'login' }
   | { name: 'home' }
   | { name: 'guild'; guildId: string; channelId: string | null; messageId?: string }
+  | { name: 'dm'; channelId: string; messageId?: string }
   | { name: 'invite'; code: string }
   | { name: 'callback' };
 
@@ -22,6 +24,10 @@ export function parseRoute(path: string): Route {
   if (first === 'login') return { name: 'login' };
   if (first === 'oauth2' && second === 'callback') return { name: 'callback' };
   if (first === 'invite' && second !== undefined) return { name: 'invite', code: second };
+  if (first === 'channels' && second === '@me' && third !== undefined) {
+    const route: Route = { name: 'dm', channelId: third };
+    return fourth === undefined ? route : { ...route, messageId: fourth };
+  }
   if (first === 'channels' && second !== undefined && second !== '@me') {
     const route: Route = { name: 'guild', guildId: second, channelId: third ?? null };
     return third !== undefined && fourth !== undefined ? { ...route, messageId: fourth } : route;
@@ -39,6 +45,8 @@ export function routePath(route: Route): string {
       return `/invite/${encodeURIComponent(route.code)}`;
     case 'callback':
       return '/oauth2/callback';
+    case 'dm':
+      return `/channels/@me/${route.channelId}${route.messageId === undefined ? '' : `/${route.messageId}`}`;
     case 'guild':
       if (route.channelId === null) return `/channels/${route.guildId}`;
       return `/channels/${route.guildId}/${route.channelId}${route.messageId === undefined ? '' : `/${route.messageId}`}`;

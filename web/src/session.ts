@@ -229,6 +229,20 @@ export class Session {
     });
   }
 
+  /** Chooses a voice channel (or none) for the voice panel. Joining needs the SFU,
+   * which is not there yet: the panel says so, and nothing is sent. */
+  chooseVoice(channelId: Snowflake | null): void {
+    this.store.dispatch({ type: 'voice', channelId });
+  }
+
+  /** Opens the DM channel with `userId` (creating it the first time) and goes there. */
+  async openDirect(userId: Snowflake): Promise<void> {
+    const channel = await this.api.openDm(userId);
+    // The REST answer is enough to show it; the gateway's CHANNEL_CREATE follows.
+    this.store.dispatch({ type: 'dispatch', event: 'CHANNEL_CREATE', data: channel, now: Date.now() });
+    navigate({ name: 'dm', channelId: channel.id });
+  }
+
   /** The user looks at `channelId` (or at no channel): its notifications are read. */
   view(channelId: Snowflake | null): void {
     this.store.dispatch({ type: 'viewing', channelId });
@@ -241,8 +255,11 @@ export class Session {
   /** Opens the channel of `item` at its message. */
   jumpTo(item: InboxItem): void {
     const { guild_id: guildId, channel_id: channelId, id } = item.message;
-    // DMs open under @me once the client has them; guild messages in their guild.
-    navigate({ name: 'guild', guildId: guildId ?? '@me', channelId, messageId: id });
+    navigate(
+      guildId === undefined
+        ? { name: 'dm', channelId, messageId: id }
+        : { name: 'guild', guildId, channelId, messageId: id },
+    );
   }
 
   /** Shows each new unread notification as a browser notification (when allowed). */

@@ -68,6 +68,9 @@ export function endpoints(rest: RestClient) {
       ),
     typing: (channel: Snowflake) => rest.request<undefined>('POST', `/channels/${id(channel)}/typing`),
 
+    /** Opens (or finds) the DM channel with `recipient`. */
+    openDm: (recipient: Snowflake) => rest.request<Channel>('POST', '/users/@me/channels', { recipient_id: recipient }),
+
     /** The user's signed-in sessions (devices), most recently used first. */
     sessions: () => rest.request<{ user_sessions: UserSession[] }>('GET', '/auth/sessions'),
     /** Ends those of the user's sessions. */

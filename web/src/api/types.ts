@@ -45,6 +45,9 @@ export interface Channel {
   position?: number;
   parent_id?: Snowflake | null;
   topic?: string | null;
+  /** A DM's other people. */
+  recipients?: User[];
+  last_message_id?: Snowflake | null;
 }
 
 export interface Member {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Message } from '../api/types';
-import { MAX_NOTIFICATIONS, unreadByGuild, unreadCount } from './notifications';
-import { inboxTitle, plainText } from './selectors';
+import { MAX_NOTIFICATIONS, unreadByChannel, unreadByGuild, unreadCount } from './notifications';
+import { directChannels, directName, inboxTitle, plainText } from './selectors';
 import { initialState, reduce, type Action, type State } from './store';
 
 const ME = { id: '1', username: 'me' };
@@ -137,5 +137,27 @@ describe('notifications', () => {
     if (item === undefined) throw new Error('no notification');
     expect(inboxTitle(state, item)).toBe('alice mentioned you in #general (Rustaceans)');
     expect(plainText(state, item.message)).toBe('hey @me, see #random');
+  });
+
+  it('keeps DM channels from READY and notes direct messages from others', () => {
+    const dmReady = dispatch('READY', {
+      user: ME,
+      guilds: [],
+      private_channels: [{ id: '500', type: 1, recipients: [ALICE] }],
+    });
+    const dm = (id: string, author = ALICE): Message => {
+      const known = message(id, { channel_id: '500', author });
+      delete known.guild_id;
+      return known;
+    };
+    const state = run(dmReady, created(dm('1')), created(dm('2', ME)), { type: 'voice', channelId: '9' }, dmReady);
+    expect(directChannels(state.channels).map((channel) => directName(channel))).toEqual(['alice']);
+    expect(state.notifications.map((known) => [known.message.id, known.kind])).toEqual([['1', 'direct']]);
+    expect(unreadByChannel(state.notifications)).toEqual({ '500': 1 });
+    const [item] = state.notifications;
+    if (item === undefined) throw new Error('no notification');
+    expect(inboxTitle(state, item)).toBe('alice sent you a direct message');
+    // The voice panel's choice survives a fresh READY too.
+    expect(state.voiceChannel).toBe('9');
   });
 });

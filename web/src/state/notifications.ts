@@ -1,4 +1,5 @@
-// The notification area's state: messages that mention the user or reply to them,
+// The notification area's state: messages that mention the user or reply to them
+// (and direct messages to them),
 // newest first, each read or not. Pure functions over the store's state, applied by
 // the reducer when a message arrives live (history pages notify nobody: what they
 // hold happened while the user was away and is not news), when one is edited or
@@ -6,7 +7,8 @@
 
 import type { Message, Snowflake, User } from '../api/types';
 
-export type NotificationKind = 'mention' | 'reply';
+/** `direct`: a direct message, which is always for the user. */
+export type NotificationKind = 'mention' | 'reply' | 'direct';
 
 export interface InboxItem {
   kind: NotificationKind;
@@ -26,8 +28,10 @@ export function notificationKind(
   me: User | null,
   myRoles: readonly Snowflake[],
   repliedTo: Message | undefined,
+  direct: boolean,
 ): NotificationKind | null {
   if (me === null || message.author.id === me.id) return null;
+  if (direct) return 'direct';
   const mentioned = message.mentions?.some((user) => user.id === me.id) ?? false;
   // A reply mentions its author unless the sender chose not to ping; it is a reply
   // to the user either way when the replied-to message is known to be theirs.
@@ -81,6 +85,15 @@ export function unreadByGuild(list: InboxItem[]): Record<Snowflake, number> {
     if (known.read) continue;
     const key = known.message.guild_id ?? '@me';
     counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Unread notifications per channel, for the DM list's badges. */
+export function unreadByChannel(list: InboxItem[]): Record<Snowflake, number> {
+  const counts: Record<Snowflake, number> = {};
+  for (const known of list) {
+    if (!known.read) counts[known.message.channel_id] = (counts[known.message.channel_id] ?? 0) + 1;
   }
   return counts;
 }

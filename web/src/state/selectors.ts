@@ -4,6 +4,7 @@
 
 import { ChannelType, type Channel, type Member, type Message, type Snowflake, type Status, type User } from '../api/types';
 import type { InboxItem } from './notifications';
+import { compareIds } from './snowflake';
 import type { State } from './store';
 
 function byPosition(a: Channel, b: Channel): number {
@@ -79,8 +80,10 @@ export function placeOf(state: State, message: Message): string {
 export function inboxTitle(state: State, item: InboxItem): string {
   const { message } = item;
   const member = message.guild_id === undefined ? undefined : state.members[message.guild_id]?.[message.author.id];
+  const who = displayName(message.author, member);
+  if (item.kind === 'direct') return `${who} sent you a direct message`;
   const verb = item.kind === 'reply' ? 'replied to you' : 'mentioned you';
-  return `${displayName(message.author, member)} ${verb} in ${placeOf(state, message)}`;
+  return `${who} ${verb} in ${placeOf(state, message)}`;
 }
 
 /** The name a mention in a message of `guildId` shows: a member's display name (or
@@ -104,4 +107,24 @@ export function mentionName(
     case 'channel':
       return state.channels[id]?.name ?? null;
   }
+}
+
+/** The user's DM channels, newest first (a snowflake grows with time, and the
+ * channel's last message id when known). */
+export function directChannels(channels: Record<Snowflake, Channel>): Channel[] {
+  const recency = (channel: Channel) => channel.last_message_id ?? channel.id;
+  return Object.values(channels)
+    .filter((channel) => channel.type === ChannelType.DM)
+    .sort((a, b) => compareIds(recency(b), recency(a)));
+}
+
+/** A DM's name: the other people's names. */
+export function directName(channel: Channel): string {
+  const names = (channel.recipients ?? []).map((user) => displayName(user));
+  return names.length === 0 ? 'Direct message' : names.join(', ');
+}
+
+/** How a channel is named in labels: `#general`, or `@alice` for a DM. */
+export function channelLabel(channel: Channel): string {
+  return channel.type === ChannelType.DM ? `@${directName(channel)}` : `#${channel.name ?? channel.id}`;
 }

@@ -4,19 +4,20 @@
 // components. A message is known by its id, so the same message from a REST answer,
 // a live MESSAGE_CREATE and a resumed session's replay is stored once.
 
-import type {
-  Channel,
-  ChosenStatus,
-  Emoji,
-  Guild,
-  GuildCreate,
-  Member,
-  Message,
-  Presence,
-  Role,
-  Snowflake,
-  Status,
-  User,
+import {
+  ChannelType,
+  type Channel,
+  type ChosenStatus,
+  type Emoji,
+  type Guild,
+  type GuildCreate,
+  type Member,
+  type Message,
+  type Presence,
+  type Role,
+  type Snowflake,
+  type Status,
+  type User,
 } from '../api/types';
 import {
   addNotification,
@@ -62,6 +63,8 @@ export interface State {
   notifications: InboxItem[];
   /** The channel the user is looking at (open, and the page visible), if any. */
   viewing: Snowflake | null;
+  /** The voice channel the user chose (the voice panel shows it), if any. */
+  voiceChannel: Snowflake | null;
 }
 
 export const initialState: State = {
@@ -78,6 +81,7 @@ export const initialState: State = {
   ready: false,
   notifications: [],
   viewing: null,
+  voiceChannel: null,
 };
 
 export type Action =
@@ -90,7 +94,8 @@ export type Action =
   | { type: 'typing-expired'; now: number }
   /** The user looks at `channelId` (or at none): its notifications are read. */
   | { type: 'viewing'; channelId: Snowflake | null }
-  | { type: 'read-all' };
+  | { type: 'read-all' }
+  | { type: 'voice'; channelId: Snowflake | null };
 
 export function reduce(state: State, action: Action): State {
   switch (action.type) {
@@ -112,6 +117,8 @@ export function reduce(state: State, action: Action): State {
       };
     case 'read-all':
       return { ...state, notifications: markRead(state.notifications, null) };
+    case 'voice':
+      return { ...state, voiceChannel: action.channelId };
   }
 }
 
@@ -121,7 +128,8 @@ function notice(state: State, message: Message): State {
   const myRoles = guildId === undefined || state.me === null ? [] : (state.members[guildId]?.[state.me.id]?.roles ?? []);
   const reference = message.message_reference?.message_id;
   const repliedTo = reference === undefined ? undefined : state.messages[message.channel_id]?.byId[reference];
-  const kind = notificationKind(message, state.me, myRoles, repliedTo);
+  const direct = guildId === undefined && state.channels[message.channel_id]?.type === ChannelType.DM;
+  const kind = notificationKind(message, state.me, myRoles, repliedTo, direct);
   if (kind === null) return state;
   const located = guildId === undefined ? message : { ...message, guild_id: guildId };
   const notifications = addNotification(state.notifications, kind, located, state.viewing);
@@ -319,6 +327,7 @@ function setMember(state: State, guildId: Snowflake, member: Member): State {
 interface Ready {
   user: User;
   guilds: { id: Snowflake }[];
+  private_channels?: Channel[];
 }
 
 function applyDispatch(state: State, event: string, data: unknown, now: number): State {
@@ -335,8 +344,10 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
         // What the user was told about stays, read or not, and so does where they look.
         notifications: state.notifications,
         viewing: state.viewing,
+        voiceChannel: state.voiceChannel,
         me: ready.user,
         guildIds: ready.guilds.map((guild) => guild.id),
+        channels: Object.fromEntries((ready.private_channels ?? []).map((channel) => [channel.id, channel])),
         ready: true,
       };
     }

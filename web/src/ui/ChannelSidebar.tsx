@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react';
 
 import { ChannelType, type Channel, type Guild } from '../api/types';
 import { navigate } from '../router';
-import { usePermissions, useStore } from '../state/hooks';
+import { usePermissions, useSession, useStore } from '../state/hooks';
 import { has, Permission } from '../state/permissions';
 import { channelGroups, firstTextChannel } from '../state/selectors';
 import { InviteDialog } from './ServerDialogs';
@@ -81,17 +81,25 @@ function ChannelLink({
   active: boolean;
   onNavigate: () => void;
 }) {
+  const session = useSession();
   const name = channel.name ?? channel.id;
   if (channel.type === ChannelType.GuildVoice) {
-    // Voice comes with the SFU's UI; until then the channel is listed, not joinable.
+    // Choosing it opens the voice panel, which says voice is not available yet.
     return (
-      <span className="channel voice" aria-disabled="true" title="Voice channels are coming soon">
+      <button
+        type="button"
+        className="channel voice"
+        aria-label={`${name} (voice channel)`}
+        onClick={() => {
+          session.chooseVoice(channel.id);
+          onNavigate();
+        }}
+      >
         <span className="channel-icon">
           <Icon name="speaker" size={18} />
         </span>
         <span className="channel-name">{name}</span>
-        <span className="visually-hidden"> (voice, coming soon)</span>
-      </span>
+      </button>
     );
   }
   return (

@@ -8,8 +8,9 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { describeError } from '../api/rest';
-import type { Channel, Message, Snowflake } from '../api/types';
+import { ChannelType, type Channel, type Message, type Snowflake } from '../api/types';
 import { useSession, useStore } from '../state/hooks';
+import { channelLabel, directName } from '../state/selectors';
 import { MessageItem } from './MessageItem';
 
 /** Within this many pixels of the end counts as "at the bottom". */
@@ -124,7 +125,7 @@ export function MessageList({
       ref={scroller}
       className="messages-scroll"
       tabIndex={0}
-      aria-label={`Messages in #${channel.name ?? channel.id}`}
+      aria-label={`Messages in ${channelLabel(channel)}`}
       onScroll={(event) => {
         const element = event.currentTarget;
         atBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < BOTTOM_SLACK;
@@ -136,7 +137,7 @@ export function MessageList({
           if (item.index === 0) {
             return (
               <div key={item.key} ref={virtualizer.measureElement} data-index={0} className="row" style={style}>
-                <ChannelTop name={channel.name ?? ''} hasMore={hasMore} error={error} onRetry={() => { load(loaded); }} />
+                <ChannelTop channel={channel} hasMore={hasMore} error={error} onRetry={() => { load(loaded); }} />
               </div>
             );
           }
@@ -175,12 +176,12 @@ function groupedWith(prior: Message | undefined, message: Message): boolean {
 }
 
 function ChannelTop({
-  name,
+  channel,
   hasMore,
   error,
   onRetry,
 }: {
-  name: string;
+  channel: Channel;
   hasMore: boolean;
   error: string | null;
   onRetry: () => void;
@@ -196,6 +197,15 @@ function ChannelTop({
     );
   }
   if (hasMore) return <div className="channel-top muted" role="status">Loading messages…</div>;
+  if (channel.type === ChannelType.DM) {
+    return (
+      <div className="channel-top">
+        <h2>{directName(channel)}</h2>
+        <p className="muted">This is the beginning of your direct messages with {directName(channel)}.</p>
+      </div>
+    );
+  }
+  const name = channel.name ?? '';
   return (
     <div className="channel-top">
       <h2>Welcome to #{name}!</h2>
