@@ -57,6 +57,25 @@ export async function register(who: Person, password = 'correct horse battery'):
   await page.getByTestId('me').filter({ hasText: who.name }).waitFor();
 }
 
+/** Signs in through the sign-in service's page (authorization code with PKCE) and
+ * waits for the signed-in layout. */
+export async function signIn(who: Person, password = 'correct horse battery'): Promise<void> {
+  const { page } = who;
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(/\/oauth2\/authorize\?/);
+  await page.getByLabel('Username').fill(who.name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Authorize' }).click();
+  await page.getByTestId('me').filter({ hasText: who.name }).waitFor();
+}
+
+/** The tokens the client keeps for its session. */
+export async function storedTokens(page: Page): Promise<{ token: string; refresh_token: string; expires_at: number }> {
+  const raw = await page.evaluate(() => localStorage.getItem('cloudcord.session'));
+  return JSON.parse(raw ?? 'null') as { token: string; refresh_token: string; expires_at: number };
+}
+
 /** A PNG of what the page shows once settled: transitions finished, and two frames
  * drawn, so rows measured after a render are where they belong. */
 export async function screenshot(page: Page, name: string): Promise<void> {

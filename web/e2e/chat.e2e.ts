@@ -6,7 +6,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { composer, launch, messages, person, PHONE, register, screenshot, send, type Person } from './browser';
+import { composer, launch, messages, person, PHONE, register, screenshot, send, storedTokens, type Person } from './browser';
 
 /** "Each sees the other's message within a second." */
 const LIVE_MS = 1000;
@@ -143,6 +143,72 @@ describe('two people chatting', () => {
     await messages(bob.page, `to be deleted ${run}`).waitFor({ state: 'detached', timeout: 5000 });
     await screenshot(alice.page, 'chat-1280');
     await screenshot(bob.page, 'chat-bob-1280');
+  });
+
+  it('a mention shows up in the other person\'s notification area, and jumps to the message', async () => {
+    // Bob looks elsewhere (home), with the page in the background: a browser
+    // notification is due, and the mention stays unread.
+    await bob.page.evaluate(() => {
+      const shown: string[] = [];
+      (window as unknown as { shownNotifications: string[] }).shownNotifications = shown;
+      class Recorder {
+        static permission = 'granted';
+        onclick: (() => void) | null = null;
+        constructor(title: string) {
+          shown.push(title);
+        }
+        close(): void {
+          // Nothing to close: nothing was shown.
+        }
+      }
+      Object.defineProperty(window, 'Notification', { value: Recorder });
+      document.hasFocus = () => false;
+    });
+    await bob.page.getByRole('link', { name: 'Home' }).click();
+    const bobId = JSON.parse(atob((await storedTokens(bob.page)).token.split('.')[1] ?? '')) as { sub: string };
+    await send(alice.page, `<@${bobId.sub}> look at this ${run}`);
+    await bob.page.getByRole('button', { name: 'Notifications, 1 unread' }).first().waitFor({ timeout: 5000 });
+    await bob.page.getByRole('link', { name: `Rustaceans ${run}, 1 unread mentions` }).waitFor();
+    const shown = await bob.page.evaluate(() => (window as unknown as { shownNotifications: string[] }).shownNotifications);
+    expect(shown).toEqual([`${alice.name} mentioned you in #general (Rustaceans ${run})`]);
+    await bob.page.getByRole('button', { name: 'Notifications, 1 unread' }).first().click();
+    const row = bob.page.getByRole('list', { name: 'Mentions and replies' }).getByRole('listitem').first();
+    await row.getByText(`@${bob.name} look at this ${run}`).waitFor();
+    await screenshot(bob.page, 'notifications-1280');
+    await row.getByRole('button', { name: /^Jump to the message/ }).click();
+    await bob.page.locator('article.message[aria-current="true"]', { hasText: `look at this ${run}` }).waitFor();
+    expect(new URL(bob.page.url()).pathname).toMatch(new RegExp(`^${guildPath}/\\d+$`));
+    // Seen: nothing unread any more.
+    await bob.page.getByRole('button', { name: 'Notifications', exact: true }).first().waitFor();
+    await screenshot(bob.page, 'jumped-1280');
+  });
+
+  it('direct messages: one opens a DM from the member list, the other sees it unread under Home', async () => {
+    await alice.page.getByRole('complementary', { name: 'Members' }).getByRole('button', { name: `Message ${bob.name}` }).click();
+    const dmComposer = alice.page.getByRole('textbox', { name: `Message @${bob.name}` });
+    await dmComposer.fill(`psst, just us ${run}`);
+    await dmComposer.press('Enter');
+    await bob.page.getByRole('link', { name: 'Home, 1 unread direct messages' }).click();
+    await bob.page.getByRole('navigation', { name: 'Direct messages' }).getByRole('link', { name: `${alice.name}, 1 unread` }).click();
+    await messages(bob.page, `psst, just us ${run}`).waitFor({ timeout: 5000 });
+    // Read now that it is open.
+    await bob.page.getByRole('link', { name: 'Home', exact: true }).waitFor();
+    const reply = bob.page.getByRole('textbox', { name: `Message @${alice.name}` });
+    await reply.fill(`got it ${run}`);
+    await reply.press('Enter');
+    await messages(alice.page, `got it ${run}`).waitFor({ timeout: 5000 });
+    await screenshot(bob.page, 'dm-1280');
+  });
+
+  it('a voice channel says plainly that voice is unavailable', async () => {
+    await alice.page.getByRole('link', { name: `Rustaceans ${run}` }).click();
+    await composer(alice.page).waitFor();
+    await alice.page.getByRole('button', { name: 'General (voice channel)' }).click();
+    await alice.page.getByRole('region', { name: 'Voice' }).getByRole('status').filter({ hasText: 'Voice is unavailable' }).waitFor();
+    await screenshot(alice.page, 'voice-1280');
+    await alice.page.getByRole('button', { name: 'Close voice panel' }).click();
+    await bob.page.getByRole('link', { name: `Rustaceans ${run}` }).click();
+    await composer(bob.page).waitFor();
   });
 
   it('one goes offline for 5 s while the other writes; every message arrives exactly once', async () => {

@@ -11,7 +11,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -110,7 +110,24 @@ export default async function setup(project: TestProject): Promise<() => Promise
     gateway_ws__http__listen_addr: anyPort,
     sfu__admin__listen_addr: anyPort,
   };
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // The web client signs in at the provider of the origin it is served from, and is
+  // sent back to that origin: the issuer and the first-party client's redirect URI
+  // name this stack's port (a list of clients is only expressible in a file).
+  const config = resolve(state, 'cloudcord.toml');
+  writeFileSync(
+    config,
+    [
+      '[auth]',
+      `issuer = "${baseUrl}"`,
+      '[[command_api.http.oauth.clients]]',
+      'client_id = "cloudcord"',
+      'name = "CloudCord"',
+      `redirect_uris = ["${baseUrl}/oauth2/callback"]`,
+      'first_party = true',
+      '',
+    ].join('\n'),
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, CLOUDCORD_CONFIG: config };
   // The shared infrastructure, where `make` keeps it, also when run without make.
   env.CLOUDCORD__INFRA__STATE_DIR ??= resolve(WEB, '../.cloudcord');
   env.CLOUDCORD__INFRA__CACHE_DIR ??= resolve(homedir(), '.cache/cloudcord');

@@ -1,8 +1,11 @@
 // The client's few routes, on the History API:
 //   /login                         sign in or register
 //   /channels/@me                  signed in, no server open
-//   /channels/{guild}/{channel?}   a server, and one of its channels
+//   /channels/@me/{channel}/{message?}  a direct message
+//   /channels/{guild}/{channel?}/{message?}
+//                                  a server, one of its channels, one of its messages
 //   /invite/{code}                 join a server by invite
+//   /oauth2/callback               where the sign-in service sends the browser back
 // The front door answers every such path with index.html (SPA fallback).
 
 import { useSyncExternalStore } from 'react';
@@ -10,16 +13,24 @@ import { useSyncExternalStore } from 'react';
 export type Route =
   | { name: 'login' }
   | { name: 'home' }
-  | { name: 'guild'; guildId: string; channelId: string | null }
-  | { name: 'invite'; code: string };
+  | { name: 'guild'; guildId: string; channelId: string | null; messageId?: string }
+  | { name: 'dm'; channelId: string; messageId?: string }
+  | { name: 'invite'; code: string }
+  | { name: 'callback' };
 
 export function parseRoute(path: string): Route {
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  const [first, second, third] = parts;
+  const [first, second, third, fourth] = parts;
   if (first === 'login') return { name: 'login' };
+  if (first === 'oauth2' && second === 'callback') return { name: 'callback' };
   if (first === 'invite' && second !== undefined) return { name: 'invite', code: second };
+  if (first === 'channels' && second === '@me' && third !== undefined) {
+    const route: Route = { name: 'dm', channelId: third };
+    return fourth === undefined ? route : { ...route, messageId: fourth };
+  }
   if (first === 'channels' && second !== undefined && second !== '@me') {
-    return { name: 'guild', guildId: second, channelId: third ?? null };
+    const route: Route = { name: 'guild', guildId: second, channelId: third ?? null };
+    return third !== undefined && fourth !== undefined ? { ...route, messageId: fourth } : route;
   }
   return { name: 'home' };
 }
@@ -32,8 +43,13 @@ export function routePath(route: Route): string {
       return '/channels/@me';
     case 'invite':
       return `/invite/${encodeURIComponent(route.code)}`;
+    case 'callback':
+      return '/oauth2/callback';
+    case 'dm':
+      return `/channels/@me/${route.channelId}${route.messageId === undefined ? '' : `/${route.messageId}`}`;
     case 'guild':
-      return `/channels/${route.guildId}${route.channelId === null ? '' : `/${route.channelId}`}`;
+      if (route.channelId === null) return `/channels/${route.guildId}`;
+      return `/channels/${route.guildId}/${route.channelId}${route.messageId === undefined ? '' : `/${route.messageId}`}`;
   }
 }
 

@@ -4,11 +4,16 @@
 // requests or touch sockets themselves.
 
 import { endpoints, HISTORY_PAGE } from './api/endpoints';
+import type { Auth } from './auth/auth';
 import { RestClient } from './api/rest';
 import type { ChosenStatus, Snowflake } from './api/types';
 import { GatewayClient, type GatewayStatus } from './gateway/client';
 import { CLIENT_INTENTS, sameOriginGateway } from './gateway/protocol';
-import { createStore, type Store } from './state/store';
+import { showDesktopNotification } from './desktopNotifications';
+import { navigate } from './router';
+import type { InboxItem } from './state/notifications';
+import { inboxTitle, plainText } from './state/selectors';
+import { createStore, type State, type Store } from './state/store';
 
 /** A typing indicator lasts ~10 s, so one POST per 8 s keeps it lit while typing. */
 const TYPING_THROTTLE_MS = 8000;
@@ -16,6 +21,10 @@ const TYPING_THROTTLE_MS = 8000;
 const GUILD_WAIT_MS = 15_000;
 /** How often expired typing indicators are swept. */
 const TYPING_SWEEP_MS = 1000;
+/** setTimeout's longest delay (2^31 - 1 ms); a later renewal is scheduled then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** After a renewal failed for want of a network, try again this much later. */
+const RENEW_RETRY_MS = 30_000;
 
 export type ConnectionListener = (status: GatewayStatus) => void;
 
@@ -28,17 +37,23 @@ export class Session {
   private connection: GatewayStatus = 'connecting';
   private readonly connectionListeners = new Set<ConnectionListener>();
   private sweep: ReturnType<typeof setInterval> | null = null;
+  private renewal: ReturnType<typeof setTimeout> | null = null;
+  private unwatch: (() => void) | null = null;
 
   constructor(
-    token: string,
-    /** The token stopped working: the user must sign in again. */
-    onSignedOut: () => void,
+    readonly auth: Auth,
+    /** The session is over (revoked, expired): the user must sign in again. */
+    private readonly onSignedOut: () => void,
   ) {
-    const rest = new RestClient({ token: () => token, onUnauthorized: onSignedOut });
+    const rest = new RestClient({
+      token: () => auth.accessToken(),
+      refresh: () => auth.refresh(),
+      onUnauthorized: onSignedOut,
+    });
     this.api = endpoints(rest);
     this.gateway = new GatewayClient({
       url: sameOriginGateway(window.location),
-      token,
+      token: () => auth.accessToken(),
       intents: CLIENT_INTENTS,
       createSocket: (url) => new WebSocket(url),
       onDispatch: (event, data) => {
@@ -49,9 +64,44 @@ export class Session {
         for (const listener of this.connectionListeners) listener(status);
       },
       onFatal: (code) => {
-        if (code === 4004) onSignedOut();
+        // 4004: the token was refused (it expired while the tab slept): renew it and
+        // identify again; a session that cannot be renewed is over.
+        if (code !== 4004) return;
+        auth.refresh().then(
+          (fresh) => {
+            if (fresh) this.gateway.start();
+            else onSignedOut();
+          },
+          () => {
+            this.scheduleRenewal(RENEW_RETRY_MS);
+          },
+        );
       },
     });
+  }
+
+  /** Renews the access token shortly before it expires, so neither a request nor a
+   * reconnect ever presents an expired one. */
+  private scheduleRenewal(delay = this.auth.renewAt() - Date.now()): void {
+    if (this.renewal !== null) clearTimeout(this.renewal);
+    if (!Number.isFinite(delay)) return;
+    this.renewal = setTimeout(() => {
+      this.renewal = null;
+      this.auth.refresh().then(
+        (fresh) => {
+          if (!fresh) {
+            this.onSignedOut();
+            return;
+          }
+          this.scheduleRenewal();
+          // A gateway closed for a refused token comes back with the new one.
+          if (this.connection === 'closed') this.gateway.start();
+        },
+        () => {
+          this.scheduleRenewal(RENEW_RETRY_MS);
+        },
+      );
+    }, Math.min(Math.max(delay, 0), MAX_TIMER_MS));
   }
 
   start(): void {
@@ -60,6 +110,8 @@ export class Session {
     this.sweep = setInterval(() => {
       this.store.dispatch({ type: 'typing-expired', now: Date.now() });
     }, TYPING_SWEEP_MS);
+    this.scheduleRenewal();
+    this.unwatch = this.watchNotifications();
     this.gateway.start();
   }
 
@@ -67,6 +119,8 @@ export class Session {
     window.removeEventListener('offline', this.wentOffline);
     window.removeEventListener('online', this.cameOnline);
     if (this.sweep !== null) clearInterval(this.sweep);
+    if (this.renewal !== null) clearTimeout(this.renewal);
+    this.unwatch?.();
     this.gateway.stop();
   }
 
@@ -154,19 +208,76 @@ export class Session {
   /** Resolves once the guild's GUILD_CREATE has arrived: a guild just created or
    * joined through REST reaches the gateway a moment later. */
   waitForGuild(guildId: Snowflake, timeoutMs = GUILD_WAIT_MS): Promise<void> {
-    const arrived = () => this.store.getState().guilds[guildId] !== undefined;
-    if (arrived()) return Promise.resolve();
+    return this.waitFor((state) => state.guilds[guildId] !== undefined, timeoutMs);
+  }
+
+  /** Resolves once the store satisfies `arrived`: what a REST write changed reaches
+   * the client through the gateway a moment after the write answers. */
+  waitFor(arrived: (state: State) => boolean, timeoutMs = GUILD_WAIT_MS): Promise<void> {
+    if (arrived(this.store.getState())) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         unsubscribe();
-        reject(new Error('The server did not arrive in time; try reloading.'));
+        reject(new Error('The change did not arrive in time; try reloading.'));
       }, timeoutMs);
       const unsubscribe = this.store.subscribe(() => {
-        if (!arrived()) return;
+        if (!arrived(this.store.getState())) return;
         clearTimeout(timer);
         unsubscribe();
         resolve();
       });
+    });
+  }
+
+  /** Chooses a voice channel (or none) for the voice panel. Joining needs the SFU,
+   * which is not there yet: the panel says so, and nothing is sent. */
+  chooseVoice(channelId: Snowflake | null): void {
+    this.store.dispatch({ type: 'voice', channelId });
+  }
+
+  /** Opens the DM channel with `userId` (creating it the first time) and goes there. */
+  async openDirect(userId: Snowflake): Promise<void> {
+    const channel = await this.api.openDm(userId);
+    // The REST answer is enough to show it; the gateway's CHANNEL_CREATE follows.
+    this.store.dispatch({ type: 'dispatch', event: 'CHANNEL_CREATE', data: channel, now: Date.now() });
+    navigate({ name: 'dm', channelId: channel.id });
+  }
+
+  /** The user looks at `channelId` (or at no channel): its notifications are read. */
+  view(channelId: Snowflake | null): void {
+    this.store.dispatch({ type: 'viewing', channelId });
+  }
+
+  markAllRead(): void {
+    this.store.dispatch({ type: 'read-all' });
+  }
+
+  /** Opens the channel of `item` at its message. */
+  jumpTo(item: InboxItem): void {
+    const { guild_id: guildId, channel_id: channelId, id } = item.message;
+    navigate(
+      guildId === undefined
+        ? { name: 'dm', channelId, messageId: id }
+        : { name: 'guild', guildId, channelId, messageId: id },
+    );
+  }
+
+  /** Shows each new unread notification as a browser notification (when allowed). */
+  private watchNotifications(): () => void {
+    let last = this.store.getState().notifications;
+    let known = new Set(last.map((item) => item.message.id));
+    return this.store.subscribe(() => {
+      const { notifications } = this.store.getState();
+      if (notifications === last) return;
+      last = notifications;
+      for (const item of notifications) {
+        if (known.has(item.message.id) || item.read) continue;
+        const state = this.store.getState();
+        showDesktopNotification(inboxTitle(state, item), plainText(state, item.message), item.message.id, () => {
+          this.jumpTo(item);
+        });
+      }
+      known = new Set(notifications.map((item) => item.message.id));
     });
   }
 

@@ -3,7 +3,7 @@
 // so REST is for history and for writes.
 
 import type { RestClient } from './rest';
-import type { Guild, Invite, Message, Snowflake } from './types';
+import type { Ban, Channel, Guild, Invite, Message, Role, Snowflake, UserSession } from './types';
 
 /** One page of history (the server's maximum is 100). */
 export const HISTORY_PAGE = 50;
@@ -15,6 +15,31 @@ export function endpoints(rest: RestClient) {
     createInvite: (channel: Snowflake) =>
       rest.request<Invite>('POST', `/channels/${id(channel)}/invites`, { max_age: 86400 }),
     acceptInvite: (code: string) => rest.request<Invite>('POST', `/invites/${id(code)}`),
+    guildInvites: (guild: Snowflake) => rest.request<Invite[]>('GET', `/guilds/${id(guild)}/invites`),
+    revokeInvite: (code: string) => rest.request<Invite>('DELETE', `/invites/${id(code)}`),
+
+    /** `type`: 0 text, 2 voice, 4 category; `parent`: the category it goes in. */
+    createChannel: (guild: Snowflake, name: string, type: number, parent: Snowflake | null) =>
+      rest.request<Channel>('POST', `/guilds/${id(guild)}/channels`, {
+        name,
+        type,
+        ...(parent === null ? {} : { parent_id: parent }),
+      }),
+
+    createRole: (guild: Snowflake, name: string) => rest.request<Role>('POST', `/guilds/${id(guild)}/roles`, { name }),
+    modifyRole: (guild: Snowflake, role: Snowflake, changes: { name?: string; permissions?: string }) =>
+      rest.request<Role>('PATCH', `/guilds/${id(guild)}/roles/${id(role)}`, changes),
+    deleteRole: (guild: Snowflake, role: Snowflake) =>
+      rest.request<undefined>('DELETE', `/guilds/${id(guild)}/roles/${id(role)}`),
+    addMemberRole: (guild: Snowflake, user: Snowflake, role: Snowflake) =>
+      rest.request<undefined>('PUT', `/guilds/${id(guild)}/members/${id(user)}/roles/${id(role)}`),
+    removeMemberRole: (guild: Snowflake, user: Snowflake, role: Snowflake) =>
+      rest.request<undefined>('DELETE', `/guilds/${id(guild)}/members/${id(user)}/roles/${id(role)}`),
+
+    kick: (guild: Snowflake, user: Snowflake) => rest.request<undefined>('DELETE', `/guilds/${id(guild)}/members/${id(user)}`),
+    ban: (guild: Snowflake, user: Snowflake) => rest.request<undefined>('PUT', `/guilds/${id(guild)}/bans/${id(user)}`, {}),
+    unban: (guild: Snowflake, user: Snowflake) => rest.request<undefined>('DELETE', `/guilds/${id(guild)}/bans/${id(user)}`),
+    bans: (guild: Snowflake) => rest.request<Ban[]>('GET', `/guilds/${id(guild)}/bans`),
 
     /** Newest first, as Discord answers; `before` pages back in time. */
     messages: (channel: Snowflake, before?: Snowflake) => {
@@ -42,6 +67,15 @@ export function endpoints(rest: RestClient) {
         `/channels/${id(channel)}/messages/${id(message)}/reactions/${id(emoji)}/@me`,
       ),
     typing: (channel: Snowflake) => rest.request<undefined>('POST', `/channels/${id(channel)}/typing`),
+
+    /** Opens (or finds) the DM channel with `recipient`. */
+    openDm: (recipient: Snowflake) => rest.request<Channel>('POST', '/users/@me/channels', { recipient_id: recipient }),
+
+    /** The user's signed-in sessions (devices), most recently used first. */
+    sessions: () => rest.request<{ user_sessions: UserSession[] }>('GET', '/auth/sessions'),
+    /** Ends those of the user's sessions. */
+    endSessions: (idHashes: string[]) =>
+      rest.request<undefined>('POST', '/auth/sessions/logout', { session_id_hashes: idHashes }),
   };
 }
 

@@ -91,4 +91,52 @@ describe('RestClient', () => {
     await expect(rest.request('GET', '/users/@me')).rejects.toMatchObject({ status: 401 });
     expect(signedOut).toBe(true);
   });
+
+  it('renews an expired token once and retries with the new one', async () => {
+    let token = 'old';
+    const sent: (string | null)[] = [];
+    const rest = new RestClient({
+      token: () => token,
+      fetch: (_input, init) => {
+        const auth = new Headers(init?.headers).get('Authorization');
+        sent.push(auth);
+        return Promise.resolve(auth === 'Bearer new' ? json(200, { id: '1' }) : json(401, { message: '401: Unauthorized', code: 0 }));
+      },
+      refresh: () => {
+        token = 'new';
+        return Promise.resolve(true);
+      },
+      onUnauthorized: () => {
+        throw new Error('must not sign out');
+      },
+    });
+    await expect(rest.request('GET', '/users/@me')).resolves.toEqual({ id: '1' });
+    expect(sent).toEqual(['Bearer old', 'Bearer new']);
+  });
+
+  it('signs out when the session cannot be renewed, but not when the provider is unreachable', async () => {
+    let signedOut = 0;
+    const refused = () => Promise.resolve(json(401, { message: '401: Unauthorized', code: 0 }));
+    const over = new RestClient({
+      token: () => 'old',
+      fetch: refused,
+      refresh: () => Promise.resolve(false),
+      onUnauthorized: () => {
+        signedOut += 1;
+      },
+    });
+    await expect(over.request('GET', '/users/@me')).rejects.toMatchObject({ status: 401 });
+    expect(signedOut).toBe(1);
+
+    const offline = new RestClient({
+      token: () => 'old',
+      fetch: refused,
+      refresh: () => Promise.reject(new TypeError('Failed to fetch')),
+      onUnauthorized: () => {
+        signedOut += 1;
+      },
+    });
+    await expect(offline.request('GET', '/users/@me')).rejects.toMatchObject({ status: 401 });
+    expect(signedOut).toBe(1);
+  });
 });

@@ -96,7 +96,10 @@ export interface RestOptions {
   base?: string;
   /** The current token; `null` sends no Authorization. */
   token: () => string | null;
-  /** Told when the server refuses the token (401), so the session can end. */
+  /** Renews the token after a 401; `true` when there is a new one to retry with. */
+  refresh?: () => Promise<boolean>;
+  /** Told when the server refuses the token (401) and no new one helps, so the
+   * session can end. */
   onUnauthorized?: () => void;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
@@ -117,15 +120,17 @@ export class RestClient {
   /** Sends a request; resolves to the JSON answer (`undefined` for 204). */
   async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
     const headers = new Headers();
-    const token = this.options.token();
-    if (token !== null) headers.set('Authorization', `Bearer ${token}`);
     if (body !== undefined) headers.set('Content-Type', 'application/json');
     const positions = method === 'GET' ? this.positions.header() : null;
     if (positions !== null) headers.set(POSITION_HEADER, positions);
     const init: RequestInit = { method, headers };
     if (body !== undefined) init.body = JSON.stringify(body);
 
+    let renewed = false;
     for (let attempt = 0; ; attempt++) {
+      // Read per attempt: a retry after a refresh carries the new token.
+      const token = this.options.token();
+      if (token !== null) headers.set('Authorization', `Bearer ${token}`);
       const response = await this.fetcher(`${this.base}${path}`, init);
       if (response.ok) {
         this.positions.record(response.headers.get(POSITION_HEADER));
@@ -138,7 +143,18 @@ export class RestClient {
         await this.sleep(wait);
         continue;
       }
-      if (response.status === 401) this.options.onUnauthorized?.();
+      if (response.status === 401) {
+        // An expired access token: renew it once and try again.
+        if (!renewed && this.options.refresh !== undefined) {
+          renewed = true;
+          // A refresh that cannot reach the provider says nothing about the session:
+          // the request fails, the person stays signed in.
+          const fresh = await this.options.refresh().catch(() => null);
+          if (fresh === null) throw error;
+          if (fresh) continue;
+        }
+        this.options.onUnauthorized?.();
+      }
       throw error;
     }
   }

@@ -18,6 +18,18 @@ export interface Guild {
   owner_id?: Snowflake;
 }
 
+export interface Role {
+  id: Snowflake;
+  name: string;
+  color?: number;
+  /** The permission bits, as a decimal string. */
+  permissions: string;
+  position: number;
+  hoist?: boolean;
+  mentionable?: boolean;
+  managed?: boolean;
+}
+
 export const ChannelType = {
   GuildText: 0,
   DM: 1,
@@ -33,6 +45,9 @@ export interface Channel {
   position?: number;
   parent_id?: Snowflake | null;
   topic?: string | null;
+  /** A DM's other people. */
+  recipients?: User[];
+  last_message_id?: Snowflake | null;
 }
 
 export interface Member {
@@ -80,18 +95,41 @@ export interface Message {
   reactions?: Reaction[];
   message_reference?: MessageReference;
   nonce?: string | number;
+  /** Users the server found mentioned (a reply mentions the replied-to author). */
+  mentions?: User[];
+  mention_roles?: Snowflake[];
+  mention_everyone?: boolean;
 }
 
 export interface Invite {
   code: string;
   guild?: Guild;
   channel?: Channel;
+  inviter?: User;
+  uses?: number;
+  max_uses?: number;
+  expires_at?: string | null;
+}
+
+export interface Ban {
+  user: User;
+  reason: string | null;
 }
 
 /** GUILD_CREATE's `d`: a guild with what the session may see of it. */
 export interface GuildCreate extends Guild {
+  roles?: Role[];
   channels?: Channel[];
   members?: Member[];
   presences?: Presence[];
   unavailable?: boolean;
+}
+
+/** One of the user's sessions, as `GET /auth/sessions` lists it. */
+export interface UserSession {
+  id_hash: string;
+  approx_last_used_time: string | null;
+  created_at?: string | null;
+  client_info: { client_id: string; user_agent: string | null; scopes: string };
+  current: boolean;
 }

@@ -44,7 +44,7 @@ function setup() {
   const fatal: number[] = [];
   const client = new GatewayClient({
     url: 'ws://chat.test/gateway',
-    token: 'token-1',
+    token: () => 'token-1',
     intents: 513,
     createSocket: (url) => {
       const socket = new FakeSocket(url);

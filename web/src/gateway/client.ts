@@ -37,7 +37,8 @@ export type GatewayStatus =
 export interface GatewayOptions {
   /** `ws://host/gateway`; the query is added here. */
   url: string;
-  token: string;
+  /** The current access token, read at each Identify and Resume (it is renewed). */
+  token: () => string;
   intents: number;
   createSocket: (url: string) => SocketLike;
   /** Every dispatch, in order, once (READY and RESUMED included). */
@@ -205,10 +206,10 @@ export class GatewayClient {
 
   private handshake(): void {
     if (this.sessionId !== null) {
-      this.send(Op.Resume, { token: this.options.token, session_id: this.sessionId, seq: this.seq });
+      this.send(Op.Resume, { token: this.options.token(), session_id: this.sessionId, seq: this.seq });
     } else {
       this.send(Op.Identify, {
-        token: this.options.token,
+        token: this.options.token(),
         intents: this.options.intents,
         properties: { os: 'web', browser: 'CloudCord Web', device: 'CloudCord Web' },
         presence: this.presencePayload(),

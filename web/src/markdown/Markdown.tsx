@@ -3,17 +3,30 @@
 
 import { useState, type ReactNode } from 'react';
 
-import { parse, type Node } from './parse';
+import { parse, type MentionTarget, type Node } from './parse';
 
-export function Markdown({ source }: { source: string }) {
-  return <>{render(parse(source))}</>;
+/** The name a mention shows (without its `@` or `#`), or `null` for one unknown here. */
+export type MentionName = (target: MentionTarget, id: string) => string | null;
+
+export function Markdown({ source, mentionName }: { source: string; mentionName?: MentionName }) {
+  return <>{render(parse(source), mentionName ?? (() => null))}</>;
 }
 
-function render(nodes: Node[]): ReactNode[] {
+function render(nodes: Node[], name: MentionName): ReactNode[] {
   return nodes.map((node, index) => {
     switch (node.kind) {
       case 'text':
         return node.text;
+      case 'mention': {
+        const known = name(node.target, node.id);
+        if (known === null) return node.text;
+        return (
+          <span key={index} className="md-mention" data-mention={node.target}>
+            {node.target === 'channel' ? '#' : '@'}
+            {known}
+          </span>
+        );
+      }
       case 'code':
         return <code key={index} className="md-code">{node.text}</code>;
       case 'codeblock':
@@ -25,19 +38,19 @@ function render(nodes: Node[]): ReactNode[] {
       case 'link':
         return (
           <a key={index} href={node.href} target="_blank" rel="noopener noreferrer nofollow ugc">
-            {render(node.children)}
+            {render(node.children, name)}
           </a>
         );
       case 'bold':
-        return <strong key={index}>{render(node.children)}</strong>;
+        return <strong key={index}>{render(node.children, name)}</strong>;
       case 'italic':
-        return <em key={index}>{render(node.children)}</em>;
+        return <em key={index}>{render(node.children, name)}</em>;
       case 'underline':
-        return <u key={index}>{render(node.children)}</u>;
+        return <u key={index}>{render(node.children, name)}</u>;
       case 'strike':
-        return <s key={index}>{render(node.children)}</s>;
+        return <s key={index}>{render(node.children, name)}</s>;
       case 'spoiler':
-        return <Spoiler key={index}>{render(node.children)}</Spoiler>;
+        return <Spoiler key={index}>{render(node.children, name)}</Spoiler>;
     }
   });
 }

@@ -55,4 +55,15 @@ describe('markdown', () => {
     const deep = '||'.repeat(40) + 'x' + '||'.repeat(40);
     expect(() => parse(deep)).not.toThrow();
   });
+
+  it('names mentions it knows and leaves unknown ones as written, not inside code', () => {
+    const names = (target: string, id: string) => (id === '1' ? `${target}-one` : null);
+    const rendered = renderToStaticMarkup(<Markdown source="hi <@1> <@!1> <@&1> <#1> <@2> `<@1>`" mentionName={names} />);
+    expect(rendered).toBe(
+      'hi <span class="md-mention" data-mention="user">@user-one</span> ' +
+        '<span class="md-mention" data-mention="user">@user-one</span> ' +
+        '<span class="md-mention" data-mention="role">@role-one</span> ' +
+        '<span class="md-mention" data-mention="channel">#channel-one</span> &lt;@2&gt; <code class="md-code">&lt;@1&gt;</code>',
+    );
+  });
 });

@@ -2,7 +2,8 @@
 // React elements (never as HTML, so message text cannot inject markup):
 //   ```code blocks``` (optional language line), `inline code`, **bold**, *italic*
 //   or _italic_, __underline__, ~~strike~~, ||spoiler||, [masked](https://links),
-//   bare http(s) links, and \-escapes.
+//   bare http(s) links, \-escapes, and mentions (<@user>, <@!user>, <@&role>,
+//   <#channel>), which the renderer names.
 // Anything that does not close is literal text, as in Discord.
 
 /** The spans that wrap other nodes. */
@@ -13,7 +14,12 @@ export type Node =
   | { kind: 'code'; text: string }
   | { kind: 'codeblock'; text: string; language: string | null }
   | { kind: 'link'; href: string; children: Node[] }
+  | { kind: 'mention'; target: MentionTarget; id: string; text: string }
   | { kind: Wrapper; children: Node[] };
+
+export type MentionTarget = 'user' | 'role' | 'channel';
+
+const MENTION_PATTERN = /^<(@!?|@&|#)(\d{1,20})>/;
 
 /** Paired delimiters, longest first so `**` wins over `*`. */
 const PAIRS: readonly [string, Wrapper][] = [
@@ -86,6 +92,17 @@ function parseInline(source: string, depth: number): Node[] {
         flush();
         nodes.push(link.node);
         i = link.end;
+        continue;
+      }
+    }
+    if (char === '<') {
+      const match = MENTION_PATTERN.exec(rest);
+      if (match !== null) {
+        const [whole, sigil, id] = match as unknown as [string, string, string];
+        const target: MentionTarget = sigil === '#' ? 'channel' : sigil === '@&' ? 'role' : 'user';
+        flush();
+        nodes.push({ kind: 'mention', target, id, text: whole });
+        i += whole.length;
         continue;
       }
     }

@@ -2,7 +2,9 @@
 // arrays, so components run them in `useMemo` over values selected from the store
 // (a selector passed to `useStore` must return something the store keeps).
 
-import { ChannelType, type Channel, type Member, type Snowflake, type Status, type User } from '../api/types';
+import { ChannelType, type Channel, type Member, type Message, type Snowflake, type Status, type User } from '../api/types';
+import type { InboxItem } from './notifications';
+import { compareIds } from './snowflake';
 import type { State } from './store';
 
 function byPosition(a: Channel, b: Channel): number {
@@ -54,4 +56,75 @@ export function membersByPresence(
     online: rows.filter((row) => row.status !== 'offline'),
     offline: rows.filter((row) => row.status === 'offline'),
   };
+}
+
+/** A message's content as plain text: mentions by name (`<@1>` → `@alice`), roles
+ * and channels too, for previews and browser notifications. */
+export function plainText(state: State, message: Message): string {
+  const named = (whole: string, prefix: string, name: string | null) => (name === null ? whole : `${prefix}${name}`);
+  return message.content
+    .replace(/<@!?(\d+)>/g, (whole, id: string) => named(whole, '@', mentionName(state, message, 'user', id)))
+    .replace(/<@&(\d+)>/g, (whole, id: string) => named(whole, '@', mentionName(state, message, 'role', id)))
+    .replace(/<#(\d+)>/g, (whole, id: string) => named(whole, '#', mentionName(state, message, 'channel', id)));
+}
+
+/** Where a message was posted, for people: `#general (Rustaceans)`, or `a DM`. */
+export function placeOf(state: State, message: Message): string {
+  const channel = state.channels[message.channel_id];
+  const guild = message.guild_id === undefined ? undefined : state.guilds[message.guild_id];
+  if (guild === undefined) return 'a direct message';
+  return `#${channel?.name ?? message.channel_id} (${guild.name})`;
+}
+
+/** "alice mentioned you in #general (Rustaceans)". */
+export function inboxTitle(state: State, item: InboxItem): string {
+  const { message } = item;
+  const member = message.guild_id === undefined ? undefined : state.members[message.guild_id]?.[message.author.id];
+  const who = displayName(message.author, member);
+  if (item.kind === 'direct') return `${who} sent you a direct message`;
+  const verb = item.kind === 'reply' ? 'replied to you' : 'mentioned you';
+  return `${who} ${verb} in ${placeOf(state, message)}`;
+}
+
+/** The name a mention in a message of `guildId` shows: a member's display name (or
+ * the mentioned user's, from the message), a role's, a channel's; `null` if unknown. */
+export function mentionName(
+  state: State,
+  message: Message,
+  target: 'user' | 'role' | 'channel',
+  id: Snowflake,
+): string | null {
+  const guildId = message.guild_id;
+  switch (target) {
+    case 'user': {
+      const member = guildId === undefined ? undefined : state.members[guildId]?.[id];
+      if (member !== undefined) return displayName(member.user, member);
+      const user = message.mentions?.find((known) => known.id === id);
+      return user === undefined ? null : displayName(user);
+    }
+    case 'role':
+      return (guildId === undefined ? undefined : state.roles[guildId]?.[id]?.name) ?? null;
+    case 'channel':
+      return state.channels[id]?.name ?? null;
+  }
+}
+
+/** The user's DM channels, newest first (a snowflake grows with time, and the
+ * channel's last message id when known). */
+export function directChannels(channels: Record<Snowflake, Channel>): Channel[] {
+  const recency = (channel: Channel) => channel.last_message_id ?? channel.id;
+  return Object.values(channels)
+    .filter((channel) => channel.type === ChannelType.DM)
+    .sort((a, b) => compareIds(recency(b), recency(a)));
+}
+
+/** A DM's name: the other people's names. */
+export function directName(channel: Channel): string {
+  const names = (channel.recipients ?? []).map((user) => displayName(user));
+  return names.length === 0 ? 'Direct message' : names.join(', ');
+}
+
+/** How a channel is named in labels: `#general`, or `@alice` for a DM. */
+export function channelLabel(channel: Channel): string {
+  return channel.type === ChannelType.DM ? `@${directName(channel)}` : `#${channel.name ?? channel.id}`;
 }

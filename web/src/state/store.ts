@@ -4,19 +4,29 @@
 // components. A message is known by its id, so the same message from a REST answer,
 // a live MESSAGE_CREATE and a resumed session's replay is stored once.
 
-import type {
-  Channel,
-  ChosenStatus,
-  Emoji,
-  Guild,
-  GuildCreate,
-  Member,
-  Message,
-  Presence,
-  Snowflake,
-  Status,
-  User,
+import {
+  ChannelType,
+  type Channel,
+  type ChosenStatus,
+  type Emoji,
+  type Guild,
+  type GuildCreate,
+  type Member,
+  type Message,
+  type Presence,
+  type Role,
+  type Snowflake,
+  type Status,
+  type User,
 } from '../api/types';
+import {
+  addNotification,
+  markRead,
+  notificationKind,
+  removeNotification,
+  updateNotification,
+  type InboxItem,
+} from './notifications';
 import { compareIds } from './snowflake';
 
 /** How long a TYPING_START shows (Discord: about 10 s, unless a message comes first). */
@@ -40,6 +50,8 @@ export interface State {
   /** Guilds whose GUILD_CREATE arrived (an id in `guildIds` without one is loading). */
   guilds: Record<Snowflake, Guild>;
   channels: Record<Snowflake, Channel>;
+  /** guild → role id → role (the @everyone role's id is the guild's). */
+  roles: Record<Snowflake, Record<Snowflake, Role>>;
   members: Record<Snowflake, Record<Snowflake, Member>>;
   presences: Record<Snowflake, Status>;
   messages: Record<Snowflake, ChannelMessages>;
@@ -47,6 +59,12 @@ export interface State {
   typing: Record<Snowflake, Record<Snowflake, number>>;
   /** READY arrived at least once (until then, membership is unknown). */
   ready: boolean;
+  /** Mentions of and replies to the user, newest first (see notifications.ts). */
+  notifications: InboxItem[];
+  /** The channel the user is looking at (open, and the page visible), if any. */
+  viewing: Snowflake | null;
+  /** The voice channel the user chose (the voice panel shows it), if any. */
+  voiceChannel: Snowflake | null;
 }
 
 export const initialState: State = {
@@ -55,11 +73,15 @@ export const initialState: State = {
   guildIds: [],
   guilds: {},
   channels: {},
+  roles: {},
   members: {},
   presences: {},
   messages: {},
   typing: {},
   ready: false,
+  notifications: [],
+  viewing: null,
+  voiceChannel: null,
 };
 
 export type Action =
@@ -69,7 +91,11 @@ export type Action =
   /** A message this client wrote (the REST answer), before or after its dispatch. */
   | { type: 'message'; message: Message }
   | { type: 'status'; status: ChosenStatus }
-  | { type: 'typing-expired'; now: number };
+  | { type: 'typing-expired'; now: number }
+  /** The user looks at `channelId` (or at none): its notifications are read. */
+  | { type: 'viewing'; channelId: Snowflake | null }
+  | { type: 'read-all' }
+  | { type: 'voice'; channelId: Snowflake | null };
 
 export function reduce(state: State, action: Action): State {
   switch (action.type) {
@@ -83,7 +109,31 @@ export function reduce(state: State, action: Action): State {
       return { ...state, myStatus: action.status };
     case 'typing-expired':
       return expireTyping(state, action.now);
+    case 'viewing':
+      return {
+        ...state,
+        viewing: action.channelId,
+        notifications: action.channelId === null ? state.notifications : markRead(state.notifications, action.channelId),
+      };
+    case 'read-all':
+      return { ...state, notifications: markRead(state.notifications, null) };
+    case 'voice':
+      return { ...state, voiceChannel: action.channelId };
   }
+}
+
+/** A live message that mentions or replies to the user joins the notifications. */
+function notice(state: State, message: Message): State {
+  const guildId = message.guild_id ?? state.channels[message.channel_id]?.guild_id;
+  const myRoles = guildId === undefined || state.me === null ? [] : (state.members[guildId]?.[state.me.id]?.roles ?? []);
+  const reference = message.message_reference?.message_id;
+  const repliedTo = reference === undefined ? undefined : state.messages[message.channel_id]?.byId[reference];
+  const direct = guildId === undefined && state.channels[message.channel_id]?.type === ChannelType.DM;
+  const kind = notificationKind(message, state.me, myRoles, repliedTo, direct);
+  if (kind === null) return state;
+  const located = guildId === undefined ? message : { ...message, guild_id: guildId };
+  const notifications = addNotification(state.notifications, kind, located, state.viewing);
+  return notifications === state.notifications ? state : { ...state, notifications };
 }
 
 /** `record` without `key` (a copy; the store never mutates). */
@@ -158,6 +208,7 @@ function removeMessage(state: State, channelId: Snowflake, id: Snowflake): State
   const byId = omit(channel.byId, id);
   return {
     ...state,
+    notifications: removeNotification(state.notifications, id),
     messages: {
       ...state.messages,
       [channelId]: {
@@ -232,7 +283,7 @@ function expireTyping(state: State, now: number): State {
 }
 
 function applyGuildCreate(state: State, guild: GuildCreate): State {
-  const { channels = [], members = [], presences = [], ...rest } = guild;
+  const { channels = [], members = [], presences = [], roles = [], ...rest } = guild;
   // A repeated GUILD_CREATE (after a fresh READY) replaces what the guild had.
   const channelMap = withoutGuild(state.channels, guild.id);
   for (const channel of channels) channelMap[channel.id] = { ...channel, guild_id: guild.id };
@@ -245,6 +296,7 @@ function applyGuildCreate(state: State, guild: GuildCreate): State {
     guildIds: state.guildIds.includes(guild.id) ? state.guildIds : [...state.guildIds, guild.id],
     guilds: { ...state.guilds, [guild.id]: rest },
     channels: channelMap,
+    roles: { ...state.roles, [guild.id]: Object.fromEntries(roles.map((role) => [role.id, role])) },
     members: { ...state.members, [guild.id]: memberMap },
     presences: presenceMap,
   };
@@ -259,6 +311,7 @@ function removeGuild(state: State, guildId: Snowflake): State {
     ...state,
     guildIds: state.guildIds.filter((id) => id !== guildId),
     guilds: omit(state.guilds, guildId),
+    roles: omit(state.roles, guildId),
     members: omit(state.members, guildId),
     channels: withoutGuild(state.channels, guildId),
   };
@@ -274,6 +327,7 @@ function setMember(state: State, guildId: Snowflake, member: Member): State {
 interface Ready {
   user: User;
   guilds: { id: Snowflake }[];
+  private_channels?: Channel[];
 }
 
 function applyDispatch(state: State, event: string, data: unknown, now: number): State {
@@ -287,8 +341,13 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
       return {
         ...initialState,
         myStatus: state.myStatus,
+        // What the user was told about stays, read or not, and so does where they look.
+        notifications: state.notifications,
+        viewing: state.viewing,
+        voiceChannel: state.voiceChannel,
         me: ready.user,
         guildIds: ready.guilds.map((guild) => guild.id),
+        channels: Object.fromEntries((ready.private_channels ?? []).map((channel) => [channel.id, channel])),
         ready: true,
       };
     }
@@ -307,6 +366,15 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
     }
     case 'CHANNEL_DELETE':
       return { ...state, channels: omit(state.channels, (data as Channel).id) };
+    case 'GUILD_ROLE_CREATE':
+    case 'GUILD_ROLE_UPDATE': {
+      const { guild_id: guildId, role } = data as { guild_id: Snowflake; role: Role };
+      return { ...state, roles: { ...state.roles, [guildId]: { ...state.roles[guildId], [role.id]: role } } };
+    }
+    case 'GUILD_ROLE_DELETE': {
+      const { guild_id: guildId, role_id: roleId } = data as { guild_id: Snowflake; role_id: Snowflake };
+      return { ...state, roles: { ...state.roles, [guildId]: omit(state.roles[guildId] ?? {}, roleId) } };
+    }
     case 'GUILD_MEMBER_ADD':
     case 'GUILD_MEMBER_UPDATE': {
       const member = data as Member & { guild_id: Snowflake };
@@ -320,9 +388,18 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
       const presence = data as Presence;
       return { ...state, presences: { ...state.presences, [presence.user.id]: presence.status } };
     }
-    case 'MESSAGE_CREATE':
-    case 'MESSAGE_UPDATE':
-      return upsertMessage(state, data as Message);
+    case 'MESSAGE_CREATE': {
+      const message = data as Message;
+      // Before storing it: a replay of a message already deleted here is no news.
+      if (state.messages[message.channel_id]?.deleted[message.id] === true) return state;
+      return notice(upsertMessage(state, message), message);
+    }
+    case 'MESSAGE_UPDATE': {
+      const message = data as Message;
+      const next = upsertMessage(state, message);
+      const notifications = updateNotification(next.notifications, message);
+      return notifications === next.notifications ? next : { ...next, notifications };
+    }
     case 'MESSAGE_DELETE': {
       const { id, channel_id: channelId } = data as { id: Snowflake; channel_id: Snowflake };
       return removeMessage(state, channelId, id);

@@ -2,9 +2,11 @@ import { useMemo, useState } from 'react';
 
 import { ChannelType, type Channel, type Guild } from '../api/types';
 import { navigate } from '../router';
-import { useStore } from '../state/hooks';
+import { usePermissions, useSession, useStore } from '../state/hooks';
+import { has, Permission } from '../state/permissions';
 import { channelGroups, firstTextChannel } from '../state/selectors';
 import { InviteDialog } from './ServerDialogs';
+import { CreateChannelDialog, ServerSettingsDialog } from './ServerSettings';
 import { Icon } from './Icon';
 
 export function ChannelSidebar({
@@ -18,16 +20,32 @@ export function ChannelSidebar({
 }) {
   const channels = useStore((state) => state.channels);
   const groups = useMemo(() => channelGroups(channels, guild.id), [channels, guild.id]);
-  const [inviting, setInviting] = useState(false);
+  const [dialog, setDialog] = useState<'invite' | 'channel' | 'settings' | null>(null);
   const inviteChannel = activeChannelId ?? firstTextChannel(groups)?.id;
+  const permissions = usePermissions(guild.id);
+  const canCreateChannels = has(permissions, Permission.ManageChannels);
+  const canManage = [Permission.ManageRoles, Permission.KickMembers, Permission.BanMembers, Permission.ManageGuild].some(
+    (bit) => has(permissions, bit),
+  );
+  const close = () => { setDialog(null); };
 
   return (
     <nav className="channels" aria-label={`${guild.name} channels`}>
       <header className="sidebar-header">
         <h2 title={guild.name}>{guild.name}</h2>
         {inviteChannel !== undefined && (
-          <button type="button" className="icon-button" aria-label="Invite people" title="Invite people" onClick={() => { setInviting(true); }}>
+          <button type="button" className="icon-button" aria-label="Invite people" title="Invite people" onClick={() => { setDialog('invite'); }}>
             <Icon name="invite" />
+          </button>
+        )}
+        {canCreateChannels && (
+          <button type="button" className="icon-button" aria-label="Create a channel" title="Create a channel" onClick={() => { setDialog('channel'); }}>
+            <Icon name="plus" />
+          </button>
+        )}
+        {canManage && (
+          <button type="button" className="icon-button" aria-label="Server settings" title="Server settings" onClick={() => { setDialog('settings'); }}>
+            <Icon name="settings" />
           </button>
         )}
       </header>
@@ -45,7 +63,9 @@ export function ChannelSidebar({
           </section>
         ))}
       </div>
-      {inviting && inviteChannel !== undefined && <InviteDialog channelId={inviteChannel} onClose={() => { setInviting(false); }} />}
+      {dialog === 'invite' && inviteChannel !== undefined && <InviteDialog channelId={inviteChannel} onClose={close} />}
+      {dialog === 'channel' && <CreateChannelDialog guild={guild} onClose={close} />}
+      {dialog === 'settings' && <ServerSettingsDialog guild={guild} onClose={close} />}
     </nav>
   );
 }
@@ -61,17 +81,25 @@ function ChannelLink({
   active: boolean;
   onNavigate: () => void;
 }) {
+  const session = useSession();
   const name = channel.name ?? channel.id;
   if (channel.type === ChannelType.GuildVoice) {
-    // Voice comes with the SFU's UI; until then the channel is listed, not joinable.
+    // Choosing it opens the voice panel, which says voice is not available yet.
     return (
-      <span className="channel voice" aria-disabled="true" title="Voice channels are coming soon">
+      <button
+        type="button"
+        className="channel voice"
+        aria-label={`${name} (voice channel)`}
+        onClick={() => {
+          session.chooseVoice(channel.id);
+          onNavigate();
+        }}
+      >
         <span className="channel-icon">
           <Icon name="speaker" size={18} />
         </span>
         <span className="channel-name">{name}</span>
-        <span className="visually-hidden"> (voice, coming soon)</span>
-      </span>
+      </button>
     );
   }
   return (

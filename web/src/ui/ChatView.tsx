@@ -1,6 +1,7 @@
 import { useState } from 'react';
 
-import type { Channel, Message } from '../api/types';
+import { ChannelType, type Channel, type Message } from '../api/types';
+import { directName } from '../state/selectors';
 import { Composer } from './Composer';
 import { MessageList } from './MessageList';
 import { PaneHeader, type PaneToggles } from './PaneHeader';
@@ -8,23 +9,28 @@ import { TypingIndicator } from './TypingIndicator';
 import { Icon } from './Icon';
 
 /** One text channel: its history, who is typing, and the composer. */
-export function ChatView({ channel, ...toggles }: PaneToggles & { channel: Channel }) {
+export function ChatView({
+  channel,
+  focusId,
+  ...toggles
+}: PaneToggles & { channel: Channel; /** A message to show (a jump from a notification). */ focusId: string | undefined }) {
   const [replyTo, setReplyTo] = useState<Message | null>(null);
-  const name = channel.name ?? channel.id;
+  const direct = channel.type === ChannelType.DM;
+  const name = direct ? directName(channel) : (channel.name ?? channel.id);
   return (
-    <section className="pane chat" aria-label={`#${name}`}>
+    <section className="pane chat" aria-label={direct ? `@${name}` : `#${name}`}>
       <PaneHeader
         title={name}
         icon={
           <span className="channel-icon">
-            <Icon name="hash" />
+            <Icon name={direct ? 'at' : 'hash'} />
           </span>
         }
         topic={channel.topic ?? null}
-        withMembers
+        withMembers={!direct}
         {...toggles}
       />
-      <MessageList channel={channel} onReply={setReplyTo} />
+      <MessageList channel={channel} focusId={focusId} onReply={setReplyTo} />
       <TypingIndicator channelId={channel.id} guildId={channel.guild_id} />
       <Composer channel={channel} replyTo={replyTo} onCancelReply={() => { setReplyTo(null); }} />
     </section>

@@ -3,7 +3,7 @@ import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import { describeError } from '../api/rest';
 import type { Channel, Message } from '../api/types';
 import { useSession } from '../state/hooks';
-import { displayName } from '../state/selectors';
+import { channelLabel, displayName } from '../state/selectors';
 import { Icon } from './Icon';
 
 /** Discord's limit on message content. */
@@ -23,7 +23,7 @@ export function Composer({
   const [error, setError] = useState<string | null>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   const errorId = useId();
-  const name = channel.name ?? channel.id;
+  const label = channelLabel(channel);
 
   // Choosing "Reply" moves the keyboard to where the reply is written.
   useEffect(() => {
@@ -79,9 +79,9 @@ export function Composer({
         <textarea
           ref={input}
           className="composer-input"
-          aria-label={`Message #${name}`}
+          aria-label={`Message ${label}`}
           aria-describedby={error === null ? undefined : errorId}
-          placeholder={`Message #${name}`}
+          placeholder={`Message ${label}`}
           rows={1}
           maxLength={MAX_CONTENT}
           value={draft}

@@ -5,10 +5,12 @@
 import { useEffect, useState } from 'react';
 
 import { navigate, useRoute } from '../router';
-import { useStore } from '../state/hooks';
+import { useSession, useStore } from '../state/hooks';
 import { ChannelSidebar } from './ChannelSidebar';
 import { ChatView } from './ChatView';
 import { ConnectionBanner } from './ConnectionBanner';
+import { DirectList } from './DirectList';
+import { VoicePanel } from './VoicePanel';
 import { InviteScreen } from './InviteScreen';
 import { MemberList } from './MemberList';
 import { ServerRail } from './ServerRail';
@@ -23,6 +25,20 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
   const guildId = route.name === 'guild' ? route.guildId : null;
   const view = useGuildRoute(route);
   const ready = useStore((state) => state.ready);
+  const session = useSession();
+
+  // The channel on screen, while the page is visible: its mentions are read.
+  const viewingId = view.kind === 'guild' || view.kind === 'dm' ? (view.channel?.id ?? null) : null;
+  useEffect(() => {
+    const update = () => {
+      session.view(document.visibilityState === 'visible' ? viewingId : null);
+    };
+    update();
+    document.addEventListener('visibilitychange', update);
+    return () => {
+      document.removeEventListener('visibilitychange', update);
+    };
+  }, [session, viewingId]);
 
   // A guild without a channel in the URL opens its first text channel.
   useEffect(() => {
@@ -54,6 +70,15 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
   if (route.name === 'invite') main = <InviteScreen code={route.code} {...toggles} />;
   else if (!ready) main = <Notice title="Connecting…" {...toggles} />;
   else if (view.kind === 'home') main = <HomeScreen {...toggles} />;
+  else if (view.kind === 'dm') {
+    const focusId = route.name === 'dm' ? route.messageId : undefined;
+    main =
+      view.channel === undefined ? (
+        <Notice title="No such conversation" alert {...toggles}>This direct message does not exist or is not yours.</Notice>
+      ) : (
+        <ChatView key={view.channel.id} channel={view.channel} focusId={focusId} {...toggles} />
+      );
+  }
   else if (view.kind === 'loading') main = <Notice title="Loading server…" {...toggles} />;
   else if (view.kind === 'forbidden') {
     main = (
@@ -63,7 +88,10 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
     );
   } else if (view.channel === undefined) {
     main = <Notice title="No text channel" alert {...toggles}>This channel does not exist or you cannot see it.</Notice>;
-  } else main = <ChatView key={view.channel.id} channel={view.channel} {...toggles} />;
+  } else {
+    const focusId = route.name === 'guild' ? route.messageId : undefined;
+    main = <ChatView key={view.channel.id} channel={view.channel} focusId={focusId} {...toggles} />;
+  }
 
   const showMembers = view.kind === 'guild';
   return (
@@ -74,8 +102,9 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
           {view.kind === 'guild' ? (
             <ChannelSidebar guild={view.guild} activeChannelId={view.channel?.id ?? null} onNavigate={closeNav} />
           ) : (
-            <div className="sidebar-empty" />
+            <DirectList activeChannelId={view.kind === 'dm' ? (view.channel?.id ?? null) : null} onNavigate={closeNav} />
           )}
+          <VoicePanel />
           <UserPanel onSignOut={onSignOut} />
         </div>
       </div>

@@ -1,12 +1,15 @@
+// Signed out: sign in through CloudCord's sign-in service (its page asks for the
+// password), or create an account here.
+
 import { useId, useState, type SubmitEvent } from 'react';
 
 import { describeError } from '../api/rest';
-import { login, register, type Session } from '../auth/auth';
+import { Auth, beginSignIn, browserEnvironment, register } from '../auth/auth';
 import { formText } from './formText';
 
 type Mode = 'login' | 'register';
 
-export function LoginScreen({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
+export function LoginScreen({ onSignedIn }: { onSignedIn: (auth: Auth) => void }) {
   const [mode, setMode] = useState<Mode>('login');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -14,62 +17,84 @@ export function LoginScreen({ onSignedIn }: { onSignedIn: (session: Session) => 
   const passwordId = useId();
   const errorId = useId();
 
-  async function submit(event: SubmitEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const username = formText(form, 'username').trim();
-    const password = formText(form, 'password');
+  async function run(action: () => Promise<void>) {
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await (mode === 'login' ? login(username, password) : register(username, password)));
+      await action();
     } catch (caught) {
       setError(describeError(caught));
       setBusy(false);
     }
   }
 
-  const title = mode === 'login' ? 'Welcome back!' : 'Create an account';
+  async function submitRegistration(event: SubmitEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const username = formText(form, 'username').trim();
+    const password = formText(form, 'password');
+    await run(async () => {
+      const env = browserEnvironment();
+      onSignedIn(new Auth(await register(env, username, password), env));
+    });
+  }
+
+  const switchTo = (next: Mode) => {
+    setMode(next);
+    setError(null);
+  };
+  const errorLine = error !== null && (
+    <p id={errorId} className="form-error" role="alert">
+      {error}
+    </p>
+  );
+
+  if (mode === 'login') {
+    return (
+      <main className="login">
+        <div className="login-card" aria-describedby={error === null ? undefined : errorId}>
+          <h1>Welcome back!</h1>
+          <p className="muted">Sign in to CloudCord with your username and password on CloudCord&apos;s sign-in page.</p>
+          {errorLine}
+          <button
+            type="button"
+            className="primary"
+            disabled={busy}
+            // Back to the page the person opened (an invite link) once signed in.
+            onClick={() => void run(() => beginSignIn(window.location.pathname))}
+          >
+            Log in
+          </button>
+          <p className="muted">
+            Need an account?{' '}
+            <button type="button" className="link" onClick={() => { switchTo('register'); }}>
+              Register
+            </button>
+          </p>
+        </div>
+      </main>
+    );
+  }
   return (
     <main className="login">
-      <form className="login-card" onSubmit={(event) => void submit(event)} aria-describedby={error === null ? undefined : errorId}>
-        <h1>{title}</h1>
-        <p className="muted">{mode === 'login' ? 'Sign in to CloudCord.' : 'Pick a username and a password.'}</p>
+      <form className="login-card" onSubmit={(event) => void submitRegistration(event)} aria-describedby={error === null ? undefined : errorId}>
+        <h1>Create an account</h1>
+        <p className="muted">Pick a username and a password.</p>
         <label htmlFor={usernameId}>Username</label>
         <input id={usernameId} name="username" autoComplete="username" required minLength={2} maxLength={32} autoFocus />
         <label htmlFor={passwordId}>Password</label>
-        <input
-          id={passwordId}
-          name="password"
-          type="password"
-          autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
-          required
-          minLength={8}
-          maxLength={128}
-        />
-        {error !== null && (
-          <p id={errorId} className="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <input id={passwordId} name="password" type="password" autoComplete="new-password" required minLength={8} maxLength={128} />
+        {errorLine}
         <button type="submit" className="primary" disabled={busy}>
-          {mode === 'login' ? 'Log in' : 'Register'}
+          Register
         </button>
         <p className="muted">
-          {mode === 'login' ? 'Need an account? ' : 'Already have an account? '}
-          <button
-            type="button"
-            className="link"
-            onClick={() => {
-              setMode(mode === 'login' ? 'register' : 'login');
-              setError(null);
-            }}
-          >
-            {mode === 'login' ? 'Register' : 'Log in'}
+          Already have an account?{' '}
+          <button type="button" className="link" onClick={() => { switchTo('login'); }}>
+            Log in
           </button>
         </p>
       </form>
     </main>
   );
 }
-

@@ -1,8 +1,10 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 
-import { useStore } from '../state/hooks';
+import { describeError } from '../api/rest';
+import { useSession, useStore } from '../state/hooks';
 import { displayName, membersByPresence, type MemberRow } from '../state/selectors';
 import { Avatar } from './Avatar';
+import { Icon } from './Icon';
 
 const STATUS_LABELS = { online: 'Online', idle: 'Idle', dnd: 'Do Not Disturb', offline: 'Offline' } as const;
 
@@ -19,6 +21,9 @@ export function MemberList({ guildId }: { guildId: string }) {
 }
 
 function MemberSection({ title, rows }: { title: string; rows: MemberRow[] }) {
+  const session = useSession();
+  const meId = useStore((state) => state.me?.id);
+  const [error, setError] = useState<string | null>(null);
   if (rows.length === 0) return null;
   return (
     <section aria-label={`${title} members`}>
@@ -33,10 +38,31 @@ function MemberSection({ title, rows }: { title: string; rows: MemberRow[] }) {
               <Avatar id={member.user.id} name={name} size={32} status={status} />
               <span className="member-name">{name}</span>
               <span className="visually-hidden">, {STATUS_LABELS[status]}</span>
+              {member.user.id !== meId && member.user.bot !== true && (
+                <button
+                  type="button"
+                  className="icon-button member-message"
+                  aria-label={`Message ${name}`}
+                  title={`Message ${name}`}
+                  onClick={() => {
+                    setError(null);
+                    session.openDirect(member.user.id).catch((caught: unknown) => {
+                      setError(describeError(caught));
+                    });
+                  }}
+                >
+                  <Icon name="home" size={16} />
+                </button>
+              )}
             </li>
           );
         })}
       </ul>
+      {error !== null && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
     </section>
   );
 }

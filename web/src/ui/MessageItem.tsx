@@ -4,7 +4,7 @@ import { describeError } from '../api/rest';
 import type { Message, Reaction } from '../api/types';
 import { Markdown } from '../markdown/Markdown';
 import { useSession, useStore } from '../state/hooks';
-import { displayName } from '../state/selectors';
+import { displayName, mentionName } from '../state/selectors';
 import { Avatar } from './Avatar';
 import { Dialog } from './Dialog';
 import { Icon } from './Icon';
@@ -23,11 +23,14 @@ function when(timestamp: string): string {
 
 export function MessageItem({
   message,
+  highlighted,
   grouped,
   replyTo,
   onReply,
 }: {
   message: Message;
+  /** The message a jump led to. */
+  highlighted: boolean;
   /** Follows a message by the same author: no avatar or name. */
   grouped: boolean;
   /** The message this one replies to, when it is loaded. */
@@ -54,9 +57,10 @@ export function MessageItem({
 
   return (
     <article
-      className={`message${grouped ? ' grouped' : ''}`}
+      className={`message${grouped ? ' grouped' : ''}${highlighted ? ' highlighted' : ''}`}
       aria-label={`${name}, ${when(message.timestamp)}`}
       data-message-id={message.id}
+      aria-current={highlighted ? 'true' : undefined}
       // Focusable, so the keyboard reaches its actions (shown on focus, as on hover).
       tabIndex={0}
     >
@@ -102,7 +106,7 @@ export function MessageItem({
             />
           ) : (
             <div className="message-content">
-              <Markdown source={message.content} />
+              <Markdown source={message.content} mentionName={(target, id) => mentionName(session.store.getState(), message, target, id)} />
               {message.edited_timestamp !== null && (
                 <span className="edited" title={when(message.edited_timestamp)}>
                   {' '}

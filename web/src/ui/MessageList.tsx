@@ -8,17 +8,29 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { describeError } from '../api/rest';
-import type { Channel, Message, Snowflake } from '../api/types';
+import { ChannelType, type Channel, type Message, type Snowflake } from '../api/types';
 import { useSession, useStore } from '../state/hooks';
+import { channelLabel, directName } from '../state/selectors';
 import { MessageItem } from './MessageItem';
 
 /** Within this many pixels of the end counts as "at the bottom". */
 const BOTTOM_SLACK = 32;
+/** A jump to a message not loaded yet pages back at most this far for it. */
+const MAX_FOCUS_PAGES = 10;
 /** Messages by one author within this long are grouped under one header. */
 const GROUP_MS = 7 * 60 * 1000;
 const NO_IDS: Snowflake[] = [];
 
-export function MessageList({ channel, onReply }: { channel: Channel; onReply: (message: Message) => void }) {
+export function MessageList({
+  channel,
+  focusId,
+  onReply,
+}: {
+  channel: Channel;
+  /** A message to scroll to and highlight. */
+  focusId: Snowflake | undefined;
+  onReply: (message: Message) => void;
+}) {
   const session = useSession();
   const history = useStore((state) => state.messages[channel.id]);
   const ids = history?.ids ?? NO_IDS;
@@ -76,6 +88,22 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
     if (topInView && loaded && hasMore && !loading && error === null) load(true);
   }, [topInView, loaded, hasMore, loading, error, load]);
 
+  // A jump to a message: scroll it to the middle once it is loaded, paging back
+  // (boundedly) when it is older than what is loaded.
+  const focusIndex = focusId === undefined ? -1 : ids.indexOf(focusId);
+  const focused = useRef<{ id: Snowflake | undefined; pages: number }>({ id: undefined, pages: 0 });
+  useEffect(() => {
+    if (focusId === undefined || focused.current.id === focusId) return;
+    if (focusIndex >= 0) {
+      focused.current = { id: focusId, pages: 0 };
+      atBottom.current = false;
+      virtualizer.scrollToIndex(focusIndex + 1, { align: 'center' });
+    } else if (loaded && hasMore && !loading && error === null && focused.current.pages < MAX_FOCUS_PAGES) {
+      focused.current.pages += 1;
+      load(true);
+    }
+  }, [focusId, focusIndex, loaded, hasMore, loading, error, load, virtualizer]);
+
   // Older messages landed above: shift by what they added, so the rows in view stay.
   const firstId = ids[0];
   const totalSize = virtualizer.getTotalSize();
@@ -97,7 +125,7 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
       ref={scroller}
       className="messages-scroll"
       tabIndex={0}
-      aria-label={`Messages in #${channel.name ?? channel.id}`}
+      aria-label={`Messages in ${channelLabel(channel)}`}
       onScroll={(event) => {
         const element = event.currentTarget;
         atBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < BOTTOM_SLACK;
@@ -109,7 +137,7 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
           if (item.index === 0) {
             return (
               <div key={item.key} ref={virtualizer.measureElement} data-index={0} className="row" style={style}>
-                <ChannelTop name={channel.name ?? ''} hasMore={hasMore} error={error} onRetry={() => { load(loaded); }} />
+                <ChannelTop channel={channel} hasMore={hasMore} error={error} onRetry={() => { load(loaded); }} />
               </div>
             );
           }
@@ -128,6 +156,7 @@ export function MessageList({ channel, onReply }: { channel: Channel; onReply: (
             >
               <MessageItem
                 message={message}
+                highlighted={message.id === focusId}
                 grouped={groupedWith(prior, message)}
                 replyTo={message.message_reference?.message_id === undefined ? undefined : byId?.[message.message_reference.message_id]}
                 onReply={onReply}
@@ -147,12 +176,12 @@ function groupedWith(prior: Message | undefined, message: Message): boolean {
 }
 
 function ChannelTop({
-  name,
+  channel,
   hasMore,
   error,
   onRetry,
 }: {
-  name: string;
+  channel: Channel;
   hasMore: boolean;
   error: string | null;
   onRetry: () => void;
@@ -168,6 +197,15 @@ function ChannelTop({
     );
   }
   if (hasMore) return <div className="channel-top muted" role="status">Loading messages…</div>;
+  if (channel.type === ChannelType.DM) {
+    return (
+      <div className="channel-top">
+        <h2>{directName(channel)}</h2>
+        <p className="muted">This is the beginning of your direct messages with {directName(channel)}.</p>
+      </div>
+    );
+  }
+  const name = channel.name ?? '';
   return (
     <div className="channel-top">
       <h2>Welcome to #{name}!</h2>

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { Icon } from './Icon';
+import { InboxButton } from './Inbox';
 
 /** The drawers' toggles, handed to every main pane. */
 export interface PaneToggles {
@@ -27,6 +28,7 @@ export function PaneHeader({
         {title}
       </h1>
       {topic !== undefined && topic !== null && topic !== '' && <p className="pane-topic">{topic}</p>}
+      <InboxButton />
       {withMembers && (
         <button
           type="button"

@@ -1,7 +1,8 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 
 import { navigate } from '../router';
 import { useStore } from '../state/hooks';
+import { unreadByGuild } from '../state/notifications';
 import { CreateServerDialog, JoinServerDialog } from './ServerDialogs';
 import { Icon } from './Icon';
 
@@ -9,19 +10,42 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
   const guildIds = useStore((state) => state.guildIds);
   const guilds = useStore((state) => state.guilds);
   const [dialog, setDialog] = useState<'create' | 'join' | null>(null);
+  const notifications = useStore((state) => state.notifications);
+  const unread = useMemo(() => unreadByGuild(notifications), [notifications]);
+  const directUnread = unread['@me'] ?? 0;
 
   return (
     <nav className="rail" aria-label="Servers">
+      <a
+        href="/channels/@me"
+        className={`rail-icon home${activeGuildId === null ? ' active' : ''}`}
+        aria-label={directUnread === 0 ? 'Home' : `Home, ${directUnread} unread direct messages`}
+        aria-current={activeGuildId === null ? 'page' : undefined}
+        title="Home and direct messages"
+        onClick={(event) => {
+          event.preventDefault();
+          navigate({ name: 'home' });
+          onNavigate();
+        }}
+      >
+        <Icon name="home" size={24} />
+        {directUnread > 0 && (
+          <span className="badge" aria-hidden="true">
+            {directUnread > 99 ? '99+' : directUnread}
+          </span>
+        )}
+      </a>
       <ul className="rail-list">
         {guildIds.map((id) => {
           const name = guilds[id]?.name ?? 'Loading…';
           const active = id === activeGuildId;
+          const mentions = unread[id] ?? 0;
           return (
             <li key={id}>
               <a
                 href={`/channels/${id}`}
                 className={`rail-icon${active ? ' active' : ''}`}
-                aria-label={name}
+                aria-label={mentions === 0 ? name : `${name}, ${mentions} unread mentions`}
                 aria-current={active ? 'page' : undefined}
                 title={name}
                 onClick={(event) => {
@@ -31,6 +55,11 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
                 }}
               >
                 {initials(name)}
+                {mentions > 0 && (
+                  <span className="badge" aria-hidden="true">
+                    {mentions > 99 ? '99+' : mentions}
+                  </span>
+                )}
               </a>
             </li>
           );

@@ -1,10 +1,11 @@
-import { useId } from 'react';
+import { useId, useState } from 'react';
 
 import type { ChosenStatus } from '../api/types';
 import { useSession, useStore } from '../state/hooks';
 import { displayName } from '../state/selectors';
 import { Avatar } from './Avatar';
 import { Icon } from './Icon';
+import { SessionsDialog } from './SessionsDialog';
 
 const STATUSES: { value: ChosenStatus; label: string }[] = [
   { value: 'online', label: 'Online' },
@@ -18,6 +19,7 @@ export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
   const me = useStore((state) => state.me);
   const status = useStore((state) => state.myStatus);
   const selectId = useId();
+  const [devices, setDevices] = useState(false);
   if (me === null) return <section className="user-panel" aria-label="You" />;
   const name = displayName(me);
   return (
@@ -41,9 +43,13 @@ export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
           ))}
         </select>
       </div>
+      <button type="button" className="icon-button" aria-label="Devices" title="Devices" onClick={() => { setDevices(true); }}>
+        <Icon name="devices" />
+      </button>
       <button type="button" className="icon-button" aria-label="Sign out" title="Sign out" onClick={onSignOut}>
         <Icon name="signOut" />
       </button>
+      {devices && <SessionsDialog onClose={() => { setDevices(false); }} />}
     </section>
   );
 }

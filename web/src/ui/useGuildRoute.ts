@@ -13,7 +13,9 @@ export type GuildView =
   | { kind: 'home' }
   | { kind: 'loading' }
   | { kind: 'forbidden' }
-  | { kind: 'guild'; guild: Guild; channel: Channel | undefined };
+  | { kind: 'guild'; guild: Guild; channel: Channel | undefined }
+  /** A direct message; `undefined` when the user has no such DM. */
+  | { kind: 'dm'; channel: Channel | undefined };
 
 export function useGuildRoute(route: Route): GuildView {
   const guildId = route.name === 'guild' ? route.guildId : null;
@@ -21,7 +23,12 @@ export function useGuildRoute(route: Route): GuildView {
   const member = useStore((state) => guildId !== null && state.guildIds.includes(guildId));
   const guild = useStore((state) => (guildId === null ? undefined : state.guilds[guildId]));
   const channels = useStore((state) => state.channels);
+  const directId = route.name === 'dm' ? route.channelId : null;
   return useMemo((): GuildView => {
+    if (directId !== null) {
+      const channel = channels[directId];
+      return { kind: 'dm', channel: channel?.type === ChannelType.DM ? channel : undefined };
+    }
     if (guildId === null) return { kind: 'home' };
     if (!member) return { kind: 'forbidden' };
     if (guild === undefined) return { kind: 'loading' };
@@ -29,5 +36,5 @@ export function useGuildRoute(route: Route): GuildView {
     const channel = channels[channelId];
     const visible = channel?.guild_id === guild.id && channel.type === ChannelType.GuildText;
     return { kind: 'guild', guild, channel: visible ? channel : undefined };
-  }, [guildId, channelId, member, guild, channels]);
+  }, [directId, guildId, channelId, member, guild, channels]);
 }

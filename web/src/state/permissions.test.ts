@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+
+import type { Role } from '../api/types';
+import { guildPermissions, has, Permission, rolesByPosition, toggled } from './permissions';
+
+const role = (id: string, permissions: bigint, position = 1): Role => ({ id, name: id, permissions: permissions.toString(), position });
+const guild = { id: '10', owner_id: '1' };
+const roles = {
+  '10': role('10', Permission.ViewChannel | Permission.SendMessages, 0),
+  '20': role('20', Permission.KickMembers, 2),
+  '30': role('30', Permission.Administrator, 3),
+};
+
+describe('permissions', () => {
+  it('gives the owner everything', () => {
+    expect(has(guildPermissions(guild, roles, undefined, '1'), Permission.BanMembers)).toBe(true);
+  });
+
+  it('adds the member’s roles to @everyone’s', () => {
+    const member = { user: { id: '2', username: 'b' }, roles: ['20'] };
+    const value = guildPermissions(guild, roles, member, '2');
+    expect(has(value, Permission.KickMembers)).toBe(true);
+    expect(has(value, Permission.SendMessages)).toBe(true);
+    expect(has(value, Permission.BanMembers)).toBe(false);
+  });
+
+  it('gives an administrator everything', () => {
+    const member = { user: { id: '3', username: 'c' }, roles: ['30'] };
+    expect(has(guildPermissions(guild, roles, member, '3'), Permission.ManageRoles)).toBe(true);
+  });
+
+  it('toggles one bit, beyond 32 bits too', () => {
+    expect(toggled('0', Permission.KickMembers, true)).toBe('2');
+    expect(toggled('3', Permission.CreateInvite, false)).toBe('2');
+    expect(toggled((1n << 40n).toString(), Permission.ManageRoles, true)).toBe(((1n << 40n) | (1n << 28n)).toString());
+  });
+
+  it('lists roles highest first and @everyone last', () => {
+    expect(rolesByPosition(roles, '10').map((known) => known.id)).toEqual(['30', '20', '10']);
+  });
+});
