@@ -79,12 +79,24 @@ fn unknown_invite() -> HttpError {
     HttpError::unknown(codes::UNKNOWN_INVITE, "Invite")
 }
 
-fn not_in_dm() -> HttpError {
-    HttpError::api(
-        StatusCode::BAD_REQUEST,
-        50003,
-        "Cannot execute action on a DM channel",
-    )
+/// What `user_id` hears when asking DM channel `channel_id` for something only
+/// guild channels do: 50003 if they are in the DM; Missing Access otherwise, since
+/// "this is a DM" would tell an outsider that the DM exists.
+fn not_in_dm(state: &ApiState, channel_id: ChannelId, user_id: UserId) -> HttpError {
+    let recipient = state
+        .accounts()
+        .read()
+        .may_see(channel_id.0, user_id)
+        .unwrap_or(false);
+    if recipient {
+        HttpError::api(
+            StatusCode::BAD_REQUEST,
+            50003,
+            "Cannot execute action on a DM channel",
+        )
+    } else {
+        HttpError::missing_access()
+    }
 }
 
 /// Runs a command on the channel's home aggregate: `guild` builds it for a guild
@@ -106,7 +118,9 @@ async fn on_channel(
                 .await
         }
         ChannelHome::Dm => {
-            let command = dm().ok_or_else(not_in_dm)?;
+            let Some(command) = dm() else {
+                return Err(not_in_dm(state, channel_id, caller.user_id));
+            };
             state
                 .bus()
                 .execute(dm_ref(channel_id), command_id, actor, command)
@@ -335,7 +349,7 @@ async fn create_invite(
         }
     })?;
     let ChannelHome::Guild(guild_id) = state.channel_home(channel).await? else {
-        return Err(not_in_dm());
+        return Err(not_in_dm(&state, channel, caller.user_id));
     };
     let code = new_invite_code(guild_id, random_u64()?);
     let command = GuildCommand::CreateInvite {
