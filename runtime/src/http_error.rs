@@ -315,7 +315,14 @@ impl IntoResponse for HttpError {
             _ => tracing::debug!(error = %self, "request refused"),
         }
         let (status, body) = self.parts();
-        match self {
+        let denied = match &self {
+            Self::Unauthorized => Some(Denied { code: 0 }),
+            Self::Api { status, error } if *status == StatusCode::FORBIDDEN => {
+                Some(Denied { code: error.code })
+            }
+            _ => None,
+        };
+        let mut response = match self {
             // The oversized body was left unread, so the server drops the connection
             // after answering; saying so stops a pooling client from sending its next
             // request down a connection that is about to close.
@@ -354,8 +361,21 @@ impl IntoResponse for HttpError {
                 response
             }
             _ => (status, Json(body)).into_response(),
+        };
+        if let Some(denied) = denied {
+            response.extensions_mut().insert(denied);
         }
+        response
     }
+}
+
+/// Marks the answer to a request refused for want of credentials (401, `code` 0)
+/// or of rights (403, with its Discord JSON code): the request metrics count these
+/// as security events ([`crate::http_metrics`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denied {
+    /// The Discord JSON error code of the refusal.
+    pub code: u32,
 }
 
 /// A `Retry-After` value: whole seconds, rounded up (the header takes no fractions),

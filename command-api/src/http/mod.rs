@@ -604,9 +604,9 @@ async fn trace_request(
         let started = std::time::Instant::now();
         let method = request.method().clone();
         let response = next.run(request).await;
-        state.metrics().requests.observe(
+        state.metrics().requests.observe_response(
             method.as_str(),
-            response.status().as_u16(),
+            &response,
             started.elapsed().as_secs_f64(),
         );
         tracing::debug!(
