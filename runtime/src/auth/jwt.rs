@@ -395,7 +395,7 @@ impl TokenVerifier {
 }
 
 /// Sorts `jsonwebtoken`'s errors into ours.
-fn map_error(error: jsonwebtoken::errors::Error) -> TokenError {
+pub(crate) fn map_error(error: jsonwebtoken::errors::Error) -> TokenError {
     match error.kind() {
         ErrorKind::InvalidSignature => TokenError::BadSignature,
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
