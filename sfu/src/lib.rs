@@ -6,6 +6,10 @@
 //!
 //! Today it runs its admin server; it has no dependency to wait for.
 
+pub mod core;
+pub mod metrics;
+pub mod sim;
+
 use cloudcord_runtime::service::{Service, ServiceError, ServiceSettings};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;

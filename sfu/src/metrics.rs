@@ -1,0 +1,97 @@
+//! [`Metrics`]: the SFU's Prometheus metrics, registered in the service's registry
+//! (served on the admin port's `/metrics`, prefixed `cloudcord_`).
+//!
+//! The handles are shared atomics, so the core updates them in place on its hot path
+//! at the cost of one relaxed add per forwarded packet.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+
+/// Why a datagram was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+pub enum Refusal {
+    /// Not a WebRTC datagram.
+    Malformed,
+    /// For no known peer.
+    Unroutable,
+    /// The peer's session refused it.
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: Refusal,
+}
+
+/// The SFU's metrics; see the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    rooms: Gauge,
+    peers: Gauge,
+    forwarded_packets: Counter,
+    forwarded_bytes: Counter,
+    refused_datagrams: Family<RefusalLabels, Counter>,
+}
+
+impl Metrics {
+    /// Registers the metrics in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        let sfu = registry.sub_registry_with_prefix("sfu");
+        sfu.register(
+            "rooms",
+            "Voice channels with at least one peer",
+            self.rooms.clone(),
+        );
+        sfu.register("peers", "Connected or connecting peers", self.peers.clone());
+        sfu.register(
+            "forwarded_packets",
+            "RTP packets forwarded to subscribers",
+            self.forwarded_packets.clone(),
+        );
+        sfu.register_with_unit(
+            "forwarded_payload",
+            "RTP payload forwarded to subscribers",
+            Unit::Bytes,
+            self.forwarded_bytes.clone(),
+        );
+        sfu.register(
+            "refused_datagrams",
+            "Datagrams dropped, by reason",
+            self.refused_datagrams.clone(),
+        );
+    }
+
+    /// Records the current numbers of rooms and peers.
+    pub(crate) fn set_population(&self, rooms: usize, peers: usize) {
+        self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
+        self.peers.set(i64::try_from(peers).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one forwarded packet of `bytes` payload bytes.
+    pub(crate) fn forwarded(&self, bytes: usize) {
+        self.forwarded_packets.inc();
+        self.forwarded_bytes.inc_by(bytes as u64);
+    }
+
+    /// Counts one dropped datagram.
+    pub(crate) fn refused(&self, reason: Refusal) {
+        self.refused_datagrams
+            .get_or_create(&RefusalLabels { reason })
+            .inc();
+    }
+
+    /// Forwarded packets so far (for the benchmark and tests).
+    pub fn forwarded_packets(&self) -> u64 {
+        self.forwarded_packets.get()
+    }
+
+    /// Dropped datagrams of `reason` so far.
+    pub fn refused_datagrams(&self, reason: Refusal) -> u64 {
+        self.refused_datagrams
+            .get_or_create(&RefusalLabels { reason })
+            .get()
+    }
+}
