@@ -1,18 +1,49 @@
 //! # cloudcord-sfu
 //!
-//! The selective forwarding unit for voice and video: a sans-IO core over
-//! `str0m::Rtc` (rooms per voice channel, peers, track routing, explicit `now`) and a
-//! thin tokio driver owning the UDP socket (see the voice issue).
+//! The selective forwarding unit for voice and video. Every voice channel with
+//! someone in it is a room; each participant is one WebRTC session (a peer) that
+//! publishes its microphone and camera and receives everyone else's, forwarded as RTP
+//! packets without decoding or repacketizing.
 //!
-//! Today it runs its admin server; it has no dependency to wait for.
+//! * **Media**: one UDP socket per process, ICE-lite, the configured public address
+//!   as the only candidate; str0m 0.25 in RTP mode does ICE, DTLS-SRTP and RTCP.
+//! * **Signalling**: WHIP-style HTTP on the SFU's own server (POST an SDP offer with a
+//!   media token, get the answer; see [`signalling`]), then SFU-initiated
+//!   renegotiation over the session's data channel.
+//! * **Authentication**: a short-lived media token minted by the write side, bound to
+//!   one user and one voice channel, verified with the issuer's JWKS.
+//!
+//! Module map:
+//! - [`core`]: the sans-IO core ([`core::Sfu`]): rooms, peers, routing by address
+//!   and ufrag, forwarding, keyframe requests, speaking detection; explicit `now`.
+//! - [`driver`]: the tokio task owning the UDP socket and the core.
+//! - [`signalling`]: the HTTP endpoint.
+//! - [`metrics`]: rooms, peers, forwarded packets and bytes, refused datagrams.
+//! - [`settings`]: the `[sfu]` configuration section.
+//! - [`sim`]: str0m client peers on an in-memory network, for tests and the
+//!   benchmark (`cargo run --release -p cloudcord-sfu --example bench`).
 
 pub mod core;
+pub mod driver;
 pub mod metrics;
+pub mod settings;
+pub mod signalling;
 pub mod sim;
 
-use cloudcord_runtime::service::{Service, ServiceError, ServiceSettings};
+use std::net::SocketAddr;
+
+use axum::Router;
+use cloudcord_runtime::auth::{AuthConfig, JwksError, MediaTokenVerifier, VerifyingKeys};
+use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
+
+use crate::core::Sfu;
+use crate::driver::Driver;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::signalling::Signalling;
 
 /// The service's name in logs and metrics.
 pub const NAME: &str = "sfu";
@@ -20,16 +51,154 @@ pub const NAME: &str = "sfu";
 /// Everything the SFU reads from the layered configuration.
 #[derive(Debug, Deserialize)]
 pub struct Config {
+    /// The `[auth]` section: which issuer and audience media tokens must name.
+    #[serde(default)]
+    pub auth: AuthConfig,
     /// The `[sfu]` section.
-    #[serde(default = "local_settings")]
-    pub sfu: ServiceSettings,
+    #[serde(default)]
+    pub sfu: Settings,
 }
 
-fn local_settings() -> ServiceSettings {
-    ServiceSettings::loopback(9105)
+/// Why the SFU stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The admin server failed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The issuer's keys are unusable.
+    #[error("the token issuer's JWKS is unusable")]
+    Jwks(#[from] JwksError),
+    /// A port is taken or not allowed.
+    #[error("cannot bind {addr} for the {what} (set sfu.{what}.*listen_addr)")]
+    Bind {
+        /// `http` or `media`.
+        what: &'static str,
+        /// The address tried.
+        addr: SocketAddr,
+        /// The operating system's answer.
+        source: std::io::Error,
+    },
+    /// No usable public address: set `sfu.media.public_addr`.
+    #[error(
+        "the media socket is bound to {0}, which clients cannot reach: set sfu.media.public_addr"
+    )]
+    PublicAddr(SocketAddr),
+    /// The signalling server or the media socket failed.
+    #[error("the {what} failed")]
+    Serve {
+        /// `signalling server` or `media socket`.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
-/// Runs the SFU until `shutdown` is cancelled.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServiceError> {
-    Service::new(NAME, config.sfu.admin).run(shutdown).await
+/// Runs the SFU until `shutdown` is cancelled: fetches the issuer's JWKS, binds the
+/// configured ports and serves.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let Some(jwks) =
+        cloudcord_runtime::issuer::fetch_jwks(&config.sfu.http.jwks_url, &shutdown).await
+    else {
+        return Ok(());
+    };
+    let verifier = MediaTokenVerifier::new(VerifyingKeys::from_jwks(&jwks)?, &config.auth);
+    let http = config.sfu.http.listen_addr;
+    let listener = TcpListener::bind(http)
+        .await
+        .map_err(|source| Error::Bind {
+            what: "http",
+            addr: http,
+            source,
+        })?;
+    let socket = config.bind_media().await?;
+    serve(config, verifier, listener, socket, shutdown).await
+}
+
+impl Config {
+    /// Binds the media socket as configured.
+    pub async fn bind_media(&self) -> Result<UdpSocket, Error> {
+        let addr = self.sfu.media.udp_listen_addr;
+        UdpSocket::bind(addr).await.map_err(|source| Error::Bind {
+            what: "media",
+            addr,
+            source,
+        })
+    }
+}
+
+/// The media side of a running SFU: the media loop and the admin server.
+pub struct MediaService {
+    service: Service,
+    driver: Driver,
+}
+
+impl MediaService {
+    /// Runs the media loop and the admin server until `shutdown` is cancelled; the
+    /// media loop failing cancels `shutdown` (nothing else can carry media).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let media = async {
+            let result = self.driver.run(shutdown.clone()).await;
+            shutdown.cancel();
+            result.map_err(|source| Error::Serve {
+                what: "media socket",
+                source,
+            })
+        };
+        let (admin, media) = tokio::join!(self.service.run(shutdown.clone()), media);
+        admin?;
+        media
+    }
+}
+
+/// Sets up the SFU on `socket`: the signalling routes (without fallbacks, for a
+/// router that has its own — the dev stack's front door) and the [`MediaService`]
+/// that must run for them to be answered.
+pub fn prepare(
+    config: Config,
+    verifier: MediaTokenVerifier,
+    socket: UdpSocket,
+) -> Result<(Router, MediaService), Error> {
+    let bound = socket.local_addr().map_err(|source| Error::Serve {
+        what: "media socket",
+        source,
+    })?;
+    let public_addr = config.sfu.media.public_addr.unwrap_or(bound);
+    if public_addr.ip().is_unspecified() {
+        return Err(Error::PublicAddr(public_addr));
+    }
+    let metrics = Metrics::default();
+    let mut service = Service::new(NAME, config.sfu.admin);
+    metrics.register(service.registry_mut());
+    let (driver, handle) = Driver::new(
+        socket,
+        Sfu::new(public_addr, metrics),
+        config.sfu.media.command_queue,
+    );
+    tracing::info!(media = %bound, %public_addr, "SFU media socket ready");
+    let routes = Signalling::new(handle, verifier).routes();
+    Ok((routes, MediaService { service, driver }))
+}
+
+/// Serves signalling on `listener` and media on `socket` (tests bind both to port
+/// 0), with the admin server, until `shutdown` is cancelled.
+pub async fn serve(
+    config: Config,
+    verifier: MediaTokenVerifier,
+    listener: TcpListener,
+    socket: UdpSocket,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let (routes, media) = prepare(config, verifier, socket)?;
+    let signalling = async {
+        axum::serve(listener, signalling::with_fallbacks(routes))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .map_err(|source| Error::Serve {
+                what: "signalling server",
+                source,
+            })
+    };
+    let (media, signalling) = tokio::join!(media.run(shutdown.clone()), signalling);
+    media?;
+    signalling
 }
