@@ -115,7 +115,7 @@ impl Client {
     }
 
     /// Sends one RTP packet on its published track of `kind` (audio at a speaking
-    /// level), then drains.
+    /// level) at `now`.
     pub fn send(&mut self, now: Instant, kind: MediaKind, payload: &[u8]) -> Result<(), SimError> {
         let (mid, codec) = match kind {
             MediaKind::Audio => (self.audio, Codec::Opus),
@@ -151,6 +151,10 @@ impl Client {
                 .ext_vals(exts)
                 .nackable(kind == MediaKind::Video),
         );
+        // Written packets wait in str0m's send queue until time is handled; sent
+        // now, they leave at once, as a browser's would.
+        self.drain()?;
+        self.rtc.handle_input(Input::Timeout(now))?;
         self.drain()
     }
 

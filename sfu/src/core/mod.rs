@@ -471,6 +471,8 @@ impl Sfu {
             };
             if let Some(bytes) = route.forward(&mut subscriber.rtc, packet, params) {
                 self.metrics.forwarded(bytes);
+                subscriber.drain(now, &mut self.outbox);
+                subscriber.send_queued(now);
             }
             subscriber.drain(now, &mut self.outbox);
         }

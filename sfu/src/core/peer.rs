@@ -15,7 +15,7 @@ use str0m::channel::{ChannelData, ChannelId as DataChannelId};
 use str0m::format::PayloadParams;
 use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaAdded, MediaKind, Mid};
 use str0m::rtp::RtpPacket;
-use str0m::{Event, IceConnectionState, Output, Rtc};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use super::speaking::SpeakingDetector;
 use super::{Forward, Outbox, PeerId, TrackRef, Work};
@@ -164,6 +164,16 @@ impl Peer {
         if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
             stream.request_keyframe(kind);
             track.last_keyframe_request = Some(now);
+        }
+    }
+
+    /// Sends what was just written: str0m queues written RTP until time is handled
+    /// (its pacer takes a snapshot of the queues then), and a forwarded packet must
+    /// not wait for the session's next deadline. A mutation of the `Rtc`.
+    pub(crate) fn send_queued(&mut self, now: Instant) {
+        if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
+            tracing::info!(peer = %self.id, %error, "session failed; disconnecting");
+            self.rtc.disconnect();
         }
     }
 

@@ -114,6 +114,22 @@ fn forwarded_payload_is_untouched() {
 }
 
 #[test]
+fn a_packet_is_forwarded_without_waiting_for_a_deadline() {
+    let mut test = Test::new();
+    let alice = test.join(ALICE, LOBBY, Publish::BOTH);
+    let bob = test.join(BOB, LOBBY, Publish::NOTHING);
+    test.run(Duration::from_secs(2));
+    test.net
+        .client_mut(alice)
+        .expect("alice")
+        .send(test.now, MediaKind::Audio, &[1, 2, 3])
+        .expect("sends");
+    // Same instant: no timeout of anyone's is handled in between.
+    test.net.deliver(test.now).expect("delivers");
+    assert_eq!(test.received(bob, ALICE, MediaKind::Audio), 1);
+}
+
+#[test]
 fn a_late_joiner_receives_tracks_published_before_it_came() {
     let mut test = Test::new();
     let alice = test.join(ALICE, LOBBY, Publish::BOTH);
