@@ -159,6 +159,11 @@ impl TokenIssuer {
         &self.issuer
     }
 
+    /// The `aud` this issuer stamps.
+    pub(crate) fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// How long its access tokens are valid.
     pub fn ttl(&self) -> Duration {
         self.ttl

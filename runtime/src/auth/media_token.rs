@@ -7,7 +7,7 @@
 //! lives for a minute or two, and can never pass for an access token (or an access
 //! token for it): the `typ` header differs and each verifier pins its own.
 //!
-//! Signed with the same key as access tokens and checked against the same JWKS, so a
+//! Issued by [`TokenIssuer::issue_media_token`], signed with the same key as access tokens and checked against the same JWKS, so a
 //! service that verifies access tokens can verify these with nothing new to configure.
 
 use std::time::{Duration, SystemTime};
@@ -19,8 +19,8 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::AuthConfig;
-use super::jwt::{IssueError, TokenError, map_error, unix_seconds};
-use super::keys::{SigningKey, VerifyingKeys};
+use super::jwt::{IssueError, TokenError, TokenIssuer, map_error, unix_seconds};
+use super::keys::VerifyingKeys;
 
 /// The JWT `typ` header of a media token.
 pub const MEDIA_TOKEN_TYPE: &str = "media+jwt";
@@ -55,30 +55,34 @@ struct MediaTokenClaims {
     jti: String,
 }
 
-/// Signs a media token for `grant`, valid from `now` for [`MEDIA_TOKEN_TTL`].
-pub fn mint(
-    grant: MediaGrant,
-    key: &SigningKey,
-    config: &AuthConfig,
-    now: SystemTime,
-) -> Result<String, IssueError> {
-    let mut jti = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut jti).map_err(|_| IssueError::Random)?;
-    let issued_at = unix_seconds(now);
-    let claims = MediaTokenClaims {
-        iss: config.issuer.clone(),
-        aud: config.audience.clone(),
-        sub: grant.user_id.to_string(),
-        channel_id: grant.channel_id.to_string(),
-        exp: issued_at.saturating_add(MEDIA_TOKEN_TTL.as_secs()),
-        nbf: issued_at,
-        iat: issued_at,
-        jti: URL_SAFE_NO_PAD.encode(jti),
-    };
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.typ = Some(MEDIA_TOKEN_TYPE.to_owned());
-    header.kid = Some(key.kid().to_owned());
-    jsonwebtoken::encode(&header, &claims, key.encoding_key()).map_err(IssueError::Signing)
+impl TokenIssuer {
+    /// Signs a media token for `grant`, valid from `now` for [`MEDIA_TOKEN_TTL`], with
+    /// the issuer's signing key, `iss` and `aud`. Only after the write side has
+    /// decided that the user may connect to the channel.
+    pub fn issue_media_token(
+        &self,
+        grant: MediaGrant,
+        now: SystemTime,
+    ) -> Result<String, IssueError> {
+        let mut jti = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut jti).map_err(|_| IssueError::Random)?;
+        let issued_at = unix_seconds(now);
+        let claims = MediaTokenClaims {
+            iss: self.issuer().to_owned(),
+            aud: self.audience().to_owned(),
+            sub: grant.user_id.to_string(),
+            channel_id: grant.channel_id.to_string(),
+            exp: issued_at.saturating_add(MEDIA_TOKEN_TTL.as_secs()),
+            nbf: issued_at,
+            iat: issued_at,
+            jti: URL_SAFE_NO_PAD.encode(jti),
+        };
+        let key = self.signing_key();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(MEDIA_TOKEN_TYPE.to_owned());
+        header.kid = Some(key.kid().to_owned());
+        jsonwebtoken::encode(&header, &claims, key.encoding_key()).map_err(IssueError::Signing)
+    }
 }
 
 /// Checks media tokens with public keys only (the SFU holds one).
@@ -160,7 +164,7 @@ mod tests {
 
     use cloudcord_schemas::ids::{ChannelId, UserId};
 
-    use super::{MEDIA_TOKEN_TTL, MediaGrant, MediaTokenVerifier, mint};
+    use super::{MEDIA_TOKEN_TTL, MediaGrant, MediaTokenVerifier};
     use crate::auth::{
         AuthConfig, NewAccessToken, SigningKey, TokenError, TokenIssuer, TokenKind, TokenVerifier,
         VerifyingKeys,
@@ -179,23 +183,23 @@ mod tests {
         }
     }
 
-    fn setup() -> (SigningKey, MediaTokenVerifier) {
+    fn setup() -> (TokenIssuer, MediaTokenVerifier) {
         let key = SigningKey::generate().expect("key generation works");
         let verifier = MediaTokenVerifier::new(VerifyingKeys::from(&key), &AuthConfig::default());
-        (key, verifier)
+        (TokenIssuer::new(key, &AuthConfig::default()), verifier)
     }
 
     #[test]
     fn media_token_round_trip_names_user_and_channel() {
-        let (key, verifier) = setup();
-        let token = mint(grant(), &key, &AuthConfig::default(), at(NOW)).expect("mints");
+        let (issuer, verifier) = setup();
+        let token = issuer.issue_media_token(grant(), at(NOW)).expect("mints");
         assert_eq!(verifier.verify_at(&token, at(NOW + 1)), Ok(grant()));
     }
 
     #[test]
     fn media_token_expires_after_its_ttl_and_leeway() {
-        let (key, verifier) = setup();
-        let token = mint(grant(), &key, &AuthConfig::default(), at(NOW)).expect("mints");
+        let (issuer, verifier) = setup();
+        let token = issuer.issue_media_token(grant(), at(NOW)).expect("mints");
         let leeway = AuthConfig::default().leeway_secs;
         let expired = at(NOW + MEDIA_TOKEN_TTL.as_secs() + leeway);
         assert_eq!(
@@ -206,9 +210,8 @@ mod tests {
 
     #[test]
     fn access_token_is_not_a_media_token_and_back() {
-        let (key, verifier) = setup();
+        let (issuer, verifier) = setup();
         let config = AuthConfig::default();
-        let issuer = TokenIssuer::new(key, &config);
         let access = issuer
             .issue(
                 &NewAccessToken {
@@ -224,7 +227,7 @@ mod tests {
             verifier.verify_at(&access.token, at(NOW)),
             Err(TokenError::WrongType)
         );
-        let media = mint(grant(), issuer.signing_key(), &config, at(NOW)).expect("mints");
+        let media = issuer.issue_media_token(grant(), at(NOW)).expect("mints");
         let access_verifier =
             TokenVerifier::from_jwks(&issuer.jwks(), &config).expect("JWKS is usable");
         assert_eq!(
@@ -236,8 +239,11 @@ mod tests {
     #[test]
     fn media_token_from_an_unknown_key_is_refused() {
         let (_, verifier) = setup();
-        let other = SigningKey::generate().expect("key generation works");
-        let token = mint(grant(), &other, &AuthConfig::default(), at(NOW)).expect("mints");
+        let other = TokenIssuer::new(
+            SigningKey::generate().expect("key generation works"),
+            &AuthConfig::default(),
+        );
+        let token = other.issue_media_token(grant(), at(NOW)).expect("mints");
         assert_eq!(
             verifier.verify_at(&token, at(NOW)),
             Err(TokenError::UnknownKey)

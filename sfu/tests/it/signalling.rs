@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use cloudcord_runtime::auth::media_token::{self, MediaGrant};
-use cloudcord_runtime::auth::{AuthConfig, MediaTokenVerifier, SigningKey, VerifyingKeys};
+use cloudcord_runtime::auth::{
+    AuthConfig, MediaGrant, MediaTokenVerifier, SigningKey, TokenIssuer, VerifyingKeys,
+};
 use cloudcord_schemas::ids::{ChannelId, UserId};
 use cloudcord_sfu::Config;
 use cloudcord_sfu::core::SIGNALLING_LABEL;
@@ -27,7 +28,7 @@ const LOBBY: ChannelId = ChannelId::new(2001);
 struct Server {
     base: String,
     media: SocketAddr,
-    key: SigningKey,
+    issuer: TokenIssuer,
     http: reqwest::Client,
     shutdown: CancellationToken,
 }
@@ -57,7 +58,7 @@ impl Server {
         Self {
             base,
             media,
-            key,
+            issuer: TokenIssuer::new(key, &AuthConfig::default()),
             http: reqwest::Client::new(),
             shutdown,
         }
@@ -68,7 +69,7 @@ impl Server {
             user_id: user,
             channel_id: LOBBY,
         };
-        media_token::mint(grant, &self.key, &AuthConfig::default(), at).expect("mints")
+        self.issuer.issue_media_token(grant, at).expect("mints")
     }
 
     async fn post_offer(

@@ -1,0 +1,132 @@
+//! Voice connections: joining and leaving a voice channel, and the media token that
+//! admits the caller to the channel's SFU. (Discord does this through gateway op 4
+//! and VOICE_SERVER_UPDATE; CloudCord's gateway does not act on op 4 yet, so these
+//! two CloudCord routes carry the same decision.)
+//!
+//! | route | command | answer |
+//! |---|---|---|
+//! | `POST /channels/{channel.id}/voice` | `UpdateVoiceState` (join) | 200 `{token, endpoint, expires_in}` |
+//! | `DELETE /channels/{channel.id}/voice` | `UpdateVoiceState` (leave) | 204 |
+//!
+//! The guild aggregate decides the join (voice channel 50024, VIEW_CHANNEL 50001,
+//! CONNECT 50013, the user limit), so the token is minted only for a join the event
+//! log accepted, and the voice state reaches guild members as VOICE_STATE_UPDATE.
+//! DM channels have no voice yet (50003).
+
+use std::time::SystemTime;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use cloudcord_runtime::auth::MediaGrant;
+use cloudcord_runtime::auth::media_token::MEDIA_TOKEN_TTL;
+use cloudcord_runtime::http_error::HttpError;
+use cloudcord_schemas::envelope::Outcome;
+use cloudcord_schemas::guild::GuildCommand;
+use cloudcord_schemas::ids::ChannelId;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::accounts::ChannelHome;
+use super::auth::Caller;
+use super::body::Body;
+use super::bus::respond;
+use super::guilds::{guild_ref, no_content, path_id};
+use super::{ApiState, IdempotencyKey};
+
+/// Where clients send their SDP offer with the token (the SFU's signalling, at the
+/// front door).
+const SFU_ENDPOINT: &str = "/sfu/sessions";
+
+/// The voice routes under `/api/v10`.
+pub fn router() -> Router<ApiState> {
+    Router::new().route("/channels/{channel_id}/voice", post(join).delete(leave))
+}
+
+/// The optional body of a join.
+#[derive(Debug, Deserialize)]
+struct JoinRequest {
+    #[serde(default)]
+    self_mute: bool,
+    #[serde(default)]
+    self_deaf: bool,
+}
+
+/// `POST /channels/{channel.id}/voice` → 200 with a media token for the channel.
+async fn join(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path(raw): Path<String>,
+    Body(request): Body<JoinRequest>,
+) -> Result<Response, HttpError> {
+    let channel_id: ChannelId = path_id(&raw, HttpError::unknown_channel)?;
+    let command = GuildCommand::UpdateVoiceState {
+        channel_id: Some(channel_id),
+        self_mute: request.self_mute,
+        self_deaf: request.self_deaf,
+        session_id: None,
+    };
+    let outcome = on_guild_channel(&state, &caller, &key, channel_id, command).await?;
+    if let rejected @ Outcome::Rejected { .. } = outcome {
+        return respond(rejected);
+    }
+    let grant = MediaGrant {
+        user_id: caller.user_id,
+        channel_id,
+    };
+    let token = state
+        .issuer()
+        .issue_media_token(grant, SystemTime::now())
+        .map_err(|error| HttpError::internal("signing a media token", error))?;
+    Ok(Json(json!({
+        "token": token,
+        "endpoint": SFU_ENDPOINT,
+        "expires_in": MEDIA_TOKEN_TTL.as_secs(),
+    }))
+    .into_response())
+}
+
+/// `DELETE /channels/{channel.id}/voice` → 204: the caller's voice state leaves.
+async fn leave(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path(raw): Path<String>,
+) -> Result<Response, HttpError> {
+    let channel_id: ChannelId = path_id(&raw, HttpError::unknown_channel)?;
+    let command = GuildCommand::UpdateVoiceState {
+        channel_id: None,
+        self_mute: false,
+        self_deaf: false,
+        session_id: None,
+    };
+    no_content(on_guild_channel(&state, &caller, &key, channel_id, command).await?)
+}
+
+/// Runs `command` on the guild of voice channel `channel_id`.
+async fn on_guild_channel(
+    state: &ApiState,
+    caller: &Caller,
+    key: &IdempotencyKey,
+    channel_id: ChannelId,
+    command: GuildCommand,
+) -> Result<Outcome, HttpError> {
+    let actor = caller.actor();
+    let command_id = key.command_id(&actor)?;
+    match state.channel_home(channel_id).await? {
+        ChannelHome::Guild(guild_id) => {
+            state
+                .bus()
+                .execute(guild_ref(guild_id), command_id, actor, command)
+                .await
+        }
+        ChannelHome::Dm => Err(HttpError::api(
+            StatusCode::BAD_REQUEST,
+            50003,
+            "Cannot execute action on a DM channel",
+        )),
+    }
+}
