@@ -71,6 +71,11 @@ pub struct Client {
     pub received: Vec<Received>,
     /// Keyframe requests received for its published tracks.
     pub keyframe_requests: Vec<(Mid, KeyframeRequestKind)>,
+    /// The audio level its audio packets carry, in −dBov (−20: speaking, −127:
+    /// silence).
+    pub audio_level: i8,
+    /// Notices the SFU sent on the signalling channel (everything but offers).
+    pub notices: Vec<serde_json::Value>,
     signalling: Option<DataChannelId>,
     seq: u64,
     timeout: Instant,
@@ -114,8 +119,8 @@ impl Client {
         })
     }
 
-    /// Sends one RTP packet on its published track of `kind` (audio at a speaking
-    /// level) at `now`.
+    /// Sends one RTP packet on its published track of `kind` (audio at
+    /// [`Self::audio_level`]) at `now`.
     pub fn send(&mut self, now: Instant, kind: MediaKind, payload: &[u8]) -> Result<(), SimError> {
         let (mid, codec) = match kind {
             MediaKind::Audio => (self.audio, Codec::Opus),
@@ -131,8 +136,8 @@ impl Client {
         self.seq += 1;
         let exts = match kind {
             MediaKind::Audio => ExtensionValues {
-                audio_level: Some(-20),
-                voice_activity: Some(true),
+                audio_level: Some(self.audio_level),
+                voice_activity: Some(self.audio_level > -50),
                 ..ExtensionValues::default()
             },
             MediaKind::Video => ExtensionValues::default(),
@@ -213,7 +218,12 @@ impl Client {
             }
             Event::ChannelData(data) if Some(data.id) == self.signalling => {
                 // The SFU offers; the client answers, as a browser's script would.
-                if let Ok(offer) = serde_json::from_slice::<SdpOffer>(&data.data) {
+                let Ok(message) = serde_json::from_slice::<serde_json::Value>(&data.data) else {
+                    return Ok(());
+                };
+                if message["type"] != "offer" {
+                    self.notices.push(message);
+                } else if let Ok(offer) = serde_json::from_value::<SdpOffer>(message) {
                     let answer = self.rtc.sdp_api().accept_offer(offer)?;
                     let json = answer.to_sdp_string();
                     let json = serde_json::json!({"type": "answer", "sdp": json}).to_string();
@@ -329,6 +339,8 @@ impl Network {
             video,
             received: Vec::new(),
             keyframe_requests: Vec::new(),
+            audio_level: -20,
+            notices: Vec::new(),
             signalling: None,
             seq: 0,
             timeout: now,

@@ -437,16 +437,7 @@ impl Sfu {
                         });
                     }
                 }
-                Work::Speaking { peer: id, speaking } => {
-                    if let Some(peer) = self.peers.get(&id) {
-                        self.events.push_back(SfuEvent::Speaking {
-                            peer: id,
-                            user: peer.user,
-                            channel: peer.channel,
-                            speaking,
-                        });
-                    }
-                }
+                Work::Speaking { peer, speaking } => self.speaking(now, peer, speaking),
                 Work::Remove(id) => {
                     self.remove(now, id, LeaveReason::Disconnected);
                 }
@@ -475,6 +466,38 @@ impl Sfu {
                 subscriber.send_queued(now);
             }
             subscriber.drain(now, &mut self.outbox);
+        }
+    }
+
+    /// Tells the driver and everyone else in the room that `id` started or stopped
+    /// speaking.
+    fn speaking(&mut self, now: Instant, id: PeerId, speaking: bool) {
+        let Some((user, channel)) = self.peer(id) else {
+            return;
+        };
+        self.events.push_back(SfuEvent::Speaking {
+            peer: id,
+            user,
+            channel,
+            speaking,
+        });
+        let notice = serde_json::json!({
+            "type": "speaking",
+            "user_id": user.to_string(),
+            "speaking": speaking,
+        })
+        .to_string();
+        let Some(members) = self.rooms.get(&channel) else {
+            return;
+        };
+        for member in members {
+            if *member == id {
+                continue;
+            }
+            if let Some(other) = self.peers.get_mut(member) {
+                other.notify(notice.as_bytes());
+                other.drain(now, &mut self.outbox);
+            }
         }
     }
 

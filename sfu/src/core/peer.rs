@@ -5,6 +5,10 @@
 //! labelled [`SIGNALLING_LABEL`]: when tracks come or go, the SFU sends an SDP offer
 //! there as JSON (`{"type":"offer","sdp":…}`) and the client answers the same way. One
 //! offer is outstanding at a time; changes made meanwhile wait for the answer.
+//!
+//! The same channel carries notices the client does not answer:
+//! `{"type":"speaking","user_id":"…","speaking":true|false}` when someone else in the
+//! room starts or stops speaking.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -164,6 +168,22 @@ impl Peer {
         if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
             stream.request_keyframe(kind);
             track.last_keyframe_request = Some(now);
+        }
+    }
+
+    /// Sends `message` (JSON) to the client on the signalling channel, if it is open.
+    /// For notices that lose nothing when dropped (the next one supersedes them), so
+    /// a full channel is not an error. A mutation of the `Rtc`.
+    pub(crate) fn notify(&mut self, message: &[u8]) {
+        let Some(channel) = self.signalling else {
+            return;
+        };
+        if let Some(Ok(false) | Err(_)) = self
+            .rtc
+            .channel(channel)
+            .map(|mut channel| channel.write(false, message))
+        {
+            tracing::debug!(peer = %self.id, "signalling channel full; notice dropped");
         }
     }
 

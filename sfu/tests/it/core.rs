@@ -285,9 +285,13 @@ fn joining_again_replaces_the_earlier_session() {
 fn speaking_is_reported_from_the_audio_level() {
     let mut test = Test::new();
     let alice = test.join(ALICE, LOBBY, Publish::BOTH);
-    test.run(Duration::from_secs(1));
+    let bob = test.join(BOB, LOBBY, Publish::NOTHING);
+    test.run(Duration::from_secs(2));
     test.events();
     test.send(alice, MediaKind::Audio, 3);
+    // Silence: the indicator holds a moment, then stops.
+    test.net.client_mut(alice).expect("alice").audio_level = -127;
+    test.send(alice, MediaKind::Audio, 30);
     let speaking: Vec<bool> = test
         .events()
         .into_iter()
@@ -296,7 +300,27 @@ fn speaking_is_reported_from_the_audio_level() {
             _ => None,
         })
         .collect();
-    assert_eq!(speaking, [true]);
+    assert_eq!(speaking, [true, false]);
+    // Everyone else in the room hears of it on the signalling channel.
+    let notices = &test.net.client(bob).expect("bob").notices;
+    let said: Vec<_> = notices
+        .iter()
+        .map(|notice| {
+            (
+                notice["type"].clone(),
+                notice["user_id"].clone(),
+                notice["speaking"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("speaking".into(), ALICE.to_string().into(), true.into()),
+            ("speaking".into(), ALICE.to_string().into(), false.into()),
+        ]
+    );
+    assert!(test.net.client(alice).expect("alice").notices.is_empty());
 }
 
 #[test]
