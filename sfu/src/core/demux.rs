@@ -43,9 +43,10 @@ impl Demux {
         self.by_ufrag.insert(ufrag, peer);
     }
 
-    /// Routes datagrams from `source` to `peer` from now on; `false` if it already did.
-    pub(crate) fn learn_addr(&mut self, source: SocketAddr, peer: PeerId) -> bool {
-        self.by_addr.insert(source, peer) != Some(peer)
+    /// Routes datagrams from `source` to `peer` from now on (taking the address over
+    /// from a peer that had it before).
+    pub(crate) fn learn_addr(&mut self, source: SocketAddr, peer: PeerId) {
+        self.by_addr.insert(source, peer);
     }
 
     /// Forgets `peer`'s ufrag and the addresses that still point at it (an address

@@ -343,7 +343,10 @@ impl Sfu {
         if !peer.rtc.accepts(&input) {
             return Err(DatagramError::Refused);
         }
-        if self.demux.learn_addr(source, id) && !peer.addrs.contains(&source) {
+        // A peer has an address or two: checking them is cheaper than a map write
+        // per datagram.
+        if !peer.addrs.contains(&source) {
+            self.demux.learn_addr(source, id);
             peer.addrs.push(source);
         }
         if let Err(error) = peer.rtc.handle_input(input) {
