@@ -2,7 +2,7 @@
 //! datagrams, deadlines and signalling requests into it.
 //!
 //! Signalling handlers talk to it through [`SfuHandle`]: a bounded queue of
-//! [`Command`]s, each answered on a oneshot channel. When the queue is full the
+//! commands, each answered on a oneshot channel. When the queue is full the
 //! handle says so at once ([`DriverError::Busy`]) rather than making HTTP requests
 //! wait behind media; the core itself is never shared or locked.
 

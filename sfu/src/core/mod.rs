@@ -13,9 +13,9 @@
 //! Inside, every input goes to one peer's `str0m::Rtc`, which is then drained to its
 //! next timeout (str0m's single-mutation rule). What the drain produces for other
 //! peers — a packet to forward, a track to offer, a keyframe request — is queued as
-//! [`Work`] and done after, each step again one mutation and one drain, until the
+//! work and done after, each step again one mutation and one drain, until the
 //! queue is empty. Nothing is ever forwarded by scanning peers: datagrams are routed
-//! by [`demux::Demux`], packets by the published track's [`route::Route`]s.
+//! by `demux::Demux`, packets by the published track's `route::Route`s.
 //!
 //! Errors are bad input (a refused offer, a datagram for no one) and are returned;
 //! a broken invariant would be a bug, and there is none to `expect` here.
