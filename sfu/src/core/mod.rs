@@ -201,6 +201,9 @@ pub struct Sfu {
     demux: Demux,
     outbox: Outbox,
     events: VecDeque<SfuEvent>,
+    /// Scratch list of the peers due in [`Sfu::handle_timeout`], kept to reuse its
+    /// allocation.
+    due: Vec<PeerId>,
     next_peer: u64,
     metrics: Metrics,
 }
@@ -217,6 +220,7 @@ impl Sfu {
             demux: Demux::default(),
             outbox: Outbox::default(),
             events: VecDeque::new(),
+            due: Vec::new(),
             next_peer: 1,
             metrics,
         }
@@ -365,11 +369,17 @@ impl Sfu {
 
     /// Lets time pass to `now`: every peer whose deadline has come gets its timeout.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // Each peer due gets one timeout per call, even if str0m answers with a
+        // deadline that is still not in the future.
+        let mut due = std::mem::take(&mut self.due);
         while let Some(&(at, id)) = self.outbox.timers.first() {
             if at > now {
                 break;
             }
             self.outbox.timers.pop_first();
+            due.push(id);
+        }
+        for id in due.drain(..) {
             let Some(peer) = self.peers.get_mut(&id) else {
                 continue;
             };
@@ -382,6 +392,7 @@ impl Sfu {
             }
             peer.drain(now, &mut self.outbox);
         }
+        self.due = due;
         self.pump(now);
     }
 
