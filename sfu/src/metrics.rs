@@ -4,14 +4,14 @@
 //! The handles are shared atomics, so the core updates them in place on its hot path
 //! at the cost of one relaxed add per forwarded packet.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 /// Why a datagram was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
     /// Not a WebRTC datagram.
     Malformed,
@@ -21,9 +21,20 @@ pub enum Refusal {
     Refused,
 }
 
+impl Refusal {
+    /// The `reason` label.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Unroutable => "unroutable",
+            Self::Refused => "refused",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RefusalLabels {
-    reason: Refusal,
+    reason: &'static str,
 }
 
 /// The SFU's metrics; see the module docs.
@@ -79,7 +90,9 @@ impl Metrics {
     /// Counts one dropped datagram.
     pub(crate) fn refused(&self, reason: Refusal) {
         self.refused_datagrams
-            .get_or_create(&RefusalLabels { reason })
+            .get_or_create(&RefusalLabels {
+                reason: reason.label(),
+            })
             .inc();
     }
 
@@ -91,7 +104,41 @@ impl Metrics {
     /// Dropped datagrams of `reason` so far.
     pub fn refused_datagrams(&self, reason: Refusal) -> u64 {
         self.refused_datagrams
-            .get_or_create(&RefusalLabels { reason })
+            .get_or_create(&RefusalLabels {
+                reason: reason.label(),
+            })
             .get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::text::encode;
+    use prometheus_client::registry::Registry;
+
+    use super::{Metrics, Refusal};
+
+    #[test]
+    fn metrics_are_exposed_with_base_units_and_the_service_prefix() {
+        let metrics = Metrics::default();
+        let mut registry = Registry::with_prefix("cloudcord");
+        metrics.register(&mut registry);
+        metrics.set_population(2, 5);
+        metrics.forwarded(1200);
+        metrics.refused(Refusal::Unroutable);
+        let mut text = String::new();
+        encode(&mut text, &registry).expect("encodes");
+        for line in [
+            "cloudcord_sfu_rooms 2",
+            "cloudcord_sfu_peers 5",
+            "cloudcord_sfu_forwarded_packets_total 1",
+            "cloudcord_sfu_forwarded_payload_bytes_total 1200",
+            "cloudcord_sfu_refused_datagrams_total{reason=\"unroutable\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
     }
 }
