@@ -203,7 +203,15 @@ impl Peer {
         let Some(channel) = self.signalling else {
             return;
         };
-        if self.pending_offer.is_some() {
+        // Checked first because drains run per forwarded packet: most find nothing to
+        // offer, and that must not cost an SDP change set.
+        let pending_changes = self.subscriptions.iter().any(|sub| {
+            matches!(
+                sub.state,
+                SubscriptionState::Wanted | SubscriptionState::Stopping(_)
+            )
+        });
+        if self.pending_offer.is_some() || !pending_changes {
             return;
         }
         let mut change = self.rtc.sdp_api();
