@@ -2,13 +2,16 @@
 //! (served on the admin port's `/metrics`, prefixed `cloudcord_`).
 //!
 //! The handles are shared atomics, so the core updates them in place on its hot path
-//! at the cost of one relaxed add per forwarded packet.
+//! at the cost of one relaxed add per forwarded packet. Round-trip time and loss come
+//! from str0m's per-peer statistics, every [`crate::core::STATS_INTERVAL`].
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+use str0m::stats::PeerStats;
 
 /// Why a datagram was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,14 +40,40 @@ struct RefusalLabels {
     reason: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DirectionLabels {
+    /// `ingress` (client → SFU) or `egress` (SFU → client).
+    direction: &'static str,
+}
+
 /// The SFU's metrics; see the module docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
     rooms: Gauge,
     peers: Gauge,
     forwarded_packets: Counter,
     forwarded_bytes: Counter,
     refused_datagrams: Family<RefusalLabels, Counter>,
+    rtt: Histogram,
+    loss: Family<DirectionLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            rooms: Gauge::default(),
+            peers: Gauge::default(),
+            forwarded_packets: Counter::default(),
+            forwarded_bytes: Counter::default(),
+            refused_datagrams: Family::default(),
+            // 1 ms to ~1 s: loopback to a bad mobile link.
+            rtt: Histogram::new(exponential_buckets(0.001, 2.0, 11)),
+            // Fractions: none, then 0.1% to ~50%; 1% is where calls start to suffer.
+            loss: Family::new_with_constructor(|| {
+                Histogram::new([0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
+            }),
+        }
+    }
 }
 
 impl Metrics {
@@ -73,6 +102,34 @@ impl Metrics {
             "Datagrams dropped, by reason",
             self.refused_datagrams.clone(),
         );
+        sfu.register_with_unit(
+            "peer_rtt",
+            "Round-trip time to each peer, sampled every stats interval",
+            Unit::Seconds,
+            self.rtt.clone(),
+        );
+        sfu.register(
+            "peer_loss_ratio",
+            "Fraction of packets lost per peer and direction, sampled every stats interval",
+            self.loss.clone(),
+        );
+    }
+
+    /// Records one peer's periodic statistics.
+    pub(crate) fn peer_stats(&self, stats: &PeerStats) {
+        if let Some(rtt) = stats.rtt {
+            self.rtt.observe(rtt.as_secs_f64());
+        }
+        for (direction, loss) in [
+            ("ingress", stats.ingress_loss_fraction),
+            ("egress", stats.egress_loss_fraction),
+        ] {
+            if let Some(loss) = loss {
+                self.loss
+                    .get_or_create(&DirectionLabels { direction })
+                    .observe(f64::from(loss));
+            }
+        }
     }
 
     /// Records the current numbers of rooms and peers.

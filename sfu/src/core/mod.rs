@@ -45,6 +45,10 @@ use peer::Peer;
 pub use peer::SIGNALLING_LABEL;
 use route::Route;
 
+/// How often each peer's statistics (round-trip time, loss) are sampled for the
+/// metrics.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How long a peer may take from its answer to a connected DTLS session before it is
 /// dropped (a client that never sends a STUN request would otherwise stay forever).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -171,10 +175,10 @@ struct Forward {
     params: PayloadParams,
 }
 
-/// Where drains put their output: transmits for the driver, work for the core, and
-/// the timer set (each peer's next str0m deadline, ordered).
-#[derive(Default)]
+/// Where drains put their output: metrics, transmits for the driver, work for the
+/// core, and the timer set (each peer's next str0m deadline, ordered).
 pub(crate) struct Outbox {
+    metrics: Metrics,
     transmits: VecDeque<Transmit>,
     forwards: VecDeque<Forward>,
     work: VecDeque<Work>,
@@ -205,7 +209,6 @@ pub struct Sfu {
     /// allocation.
     due: Vec<PeerId>,
     next_peer: u64,
-    metrics: Metrics,
 }
 
 impl Sfu {
@@ -218,11 +221,16 @@ impl Sfu {
             rooms: HashMap::new(),
             routes: HashMap::new(),
             demux: Demux::default(),
-            outbox: Outbox::default(),
+            outbox: Outbox {
+                metrics,
+                transmits: VecDeque::new(),
+                forwards: VecDeque::new(),
+                work: VecDeque::new(),
+                timers: BTreeSet::new(),
+            },
             events: VecDeque::new(),
             due: Vec::new(),
             next_peer: 1,
-            metrics,
         }
     }
 
@@ -258,6 +266,7 @@ impl Sfu {
             .enable_opus(true, false)
             .enable_vp8(true)
             .enable_h264(true)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         let candidate =
             Candidate::host(self.public_addr, "udp").map_err(|_| JoinError::Candidate)?;
@@ -320,7 +329,7 @@ impl Sfu {
     ) -> Result<(), DatagramError> {
         let result = self.receive(now, source, datagram);
         if let Err(error) = result {
-            self.metrics.refused(match error {
+            self.outbox.metrics.refused(match error {
                 DatagramError::Malformed => Refusal::Malformed,
                 DatagramError::Unroutable => Refusal::Unroutable,
                 DatagramError::Refused => Refusal::Refused,
@@ -475,7 +484,7 @@ impl Sfu {
                 continue;
             };
             if let Some(bytes) = route.forward(&mut subscriber.rtc, packet, params) {
-                self.metrics.forwarded(bytes);
+                self.outbox.metrics.forwarded(bytes);
                 subscriber.drain(now, &mut self.outbox);
                 subscriber.send_queued(now);
             }
@@ -576,7 +585,8 @@ impl Sfu {
     }
 
     fn update_gauges(&self) {
-        self.metrics
+        self.outbox
+            .metrics
             .set_population(self.rooms.len(), self.peers.len());
     }
 }

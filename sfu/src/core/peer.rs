@@ -350,6 +350,7 @@ impl Peer {
                 self.renegotiate();
             }
             Event::RtpPacket(packet) => self.rtp_packet(packet, now, outbox),
+            Event::PeerStats(stats) => outbox.metrics.peer_stats(&stats),
             Event::KeyframeRequest(KeyframeRequest { mid, kind, .. }) => {
                 if let Some(source) = self.source_of(mid) {
                     outbox.work.push_back(Work::Keyframe { source, kind });

@@ -363,3 +363,34 @@ fn garbage_datagrams_are_refused_and_harm_no_one() {
     test.send(alice, MediaKind::Audio, 3);
     assert_eq!(test.received(bob, ALICE, MediaKind::Audio), 3);
 }
+
+#[test]
+fn round_trip_time_and_loss_are_sampled_per_peer() {
+    let mut test = Test::new();
+    let mut registry = prometheus_client::registry::Registry::with_prefix("cloudcord");
+    test.metrics.register(&mut registry);
+    let alice = test.join(ALICE, LOBBY, Publish::BOTH);
+    test.join(BOB, LOBBY, Publish::NOTHING);
+    test.run(Duration::from_secs(2));
+    // Media both ways for a few stats intervals, so RTCP reports carry RTT and loss.
+    for _ in 0..12 {
+        test.send(alice, MediaKind::Audio, 50);
+    }
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+    let count = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("cloudcord_sfu_peer_rtt_seconds_count ") > 0, "{text}");
+    let samples = count("cloudcord_sfu_peer_loss_ratio_count{direction=\"ingress\"} ");
+    assert!(samples > 0, "{text}");
+    // A perfect network: every sample in the lowest bucket.
+    assert_eq!(
+        count("cloudcord_sfu_peer_loss_ratio_bucket{le=\"0.0\",direction=\"ingress\"} "),
+        samples,
+        "{text}"
+    );
+}
