@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use cloudcord_schemas::ids::{ChannelId, UserId};
-use cloudcord_sfu::core::Sfu;
+use cloudcord_sfu::core::{Participant, Sfu};
 use cloudcord_sfu::metrics::Metrics;
 use cloudcord_sfu::sim::{ClientId, Network, Publish};
 use hdrhistogram::Histogram;
@@ -70,14 +70,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut user = 1u64;
     for room in 0..args.rooms {
         let channel = ChannelId::new(1_000_000 + room as u64);
-        let publisher = net.join(Instant::now(), UserId::new(user), channel, Publish::BOTH)?;
+        let publisher = net.join(Instant::now(), participant(user, channel), Publish::BOTH)?;
         user += 1;
         let mut subscribers = Vec::new();
         for _ in 0..args.subscribers {
             subscribers.push(net.join(
                 Instant::now(),
-                UserId::new(user),
-                channel,
+                participant(user, channel),
                 Publish::NOTHING,
             )?);
             user += 1;
@@ -190,6 +189,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ms(service.value_at_quantile(0.99)),
     );
     Ok(())
+}
+
+/// User `user` in `channel`, allowed to speak.
+fn participant(user: u64, channel: ChannelId) -> Participant {
+    Participant {
+        user: UserId::new(user),
+        channel,
+        may_speak: true,
+    }
 }
 
 /// A datagram and where it came from.

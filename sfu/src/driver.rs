@@ -10,13 +10,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::UserId;
 use str0m::change::{SdpAnswer, SdpOffer};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::{JoinError, PeerId, Sfu, SfuEvent};
+use crate::core::{JoinError, Participant, PeerId, Sfu, SfuEvent};
 
 /// The largest datagram read: above any path MTU, so nothing is truncated.
 const RECEIVE_BUFFER: usize = 2048;
@@ -24,8 +24,7 @@ const RECEIVE_BUFFER: usize = 2048;
 /// A request from signalling to the media loop.
 enum Command {
     Join {
-        user: UserId,
-        channel: ChannelId,
+        who: Participant,
         offer: SdpOffer,
         reply: oneshot::Sender<Result<(PeerId, SdpAnswer), JoinError>>,
     },
@@ -54,20 +53,14 @@ pub struct SfuHandle {
 }
 
 impl SfuHandle {
-    /// Joins `user` to `channel` with `offer`; the answer, or why not.
+    /// Joins `who` to its channel with `offer`; the answer, or why not.
     pub async fn join(
         &self,
-        user: UserId,
-        channel: ChannelId,
+        who: Participant,
         offer: SdpOffer,
     ) -> Result<Result<(PeerId, SdpAnswer), JoinError>, DriverError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Join {
-            user,
-            channel,
-            offer,
-            reply,
-        })?;
+        self.send(Command::Join { who, offer, reply })?;
         answer.await.map_err(|_| DriverError::Stopped)
     }
 
@@ -151,14 +144,9 @@ impl Driver {
     fn command(&mut self, command: Command) {
         let now = Instant::now();
         match command {
-            Command::Join {
-                user,
-                channel,
-                offer,
-                reply,
-            } => {
+            Command::Join { who, offer, reply } => {
                 // The requester may have given up; the peer then times out unconnected.
-                let _ignored = reply.send(self.sfu.join(now, user, channel, offer));
+                let _ignored = reply.send(self.sfu.join(now, who, offer));
             }
             Command::Leave { peer, user, reply } => {
                 let own = self.sfu.peer(peer).is_some_and(|(owner, _)| owner == user);

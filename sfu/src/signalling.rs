@@ -33,7 +33,7 @@ use cloudcord_runtime::auth::{MediaGrant, MediaTokenVerifier};
 use cloudcord_runtime::http_error::{HttpError, codes};
 use str0m::change::SdpOffer;
 
-use crate::core::{JoinError, PeerId};
+use crate::core::{JoinError, Participant, PeerId};
 use crate::driver::{DriverError, SfuHandle};
 
 /// The largest SDP offer read; browsers' offers are a few KiB.
@@ -120,7 +120,14 @@ async fn create_session(
         .ok_or_else(invalid_offer)?;
     let (peer, answer) = match signalling
         .sfu
-        .join(grant.user_id, grant.channel_id, offer)
+        .join(
+            Participant {
+                user: grant.user_id,
+                channel: grant.channel_id,
+                may_speak: grant.may_speak,
+            },
+            offer,
+        )
         .await
         .map_err(unavailable)?
     {

@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::UserId;
 use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId as DataChannelId;
 use str0m::format::Codec;
@@ -21,7 +21,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcError};
 
-use crate::core::{JoinError, PeerId, SIGNALLING_LABEL, Sfu};
+use crate::core::{JoinError, Participant, PeerId, SIGNALLING_LABEL, Sfu};
 
 /// Why the harness could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -295,13 +295,12 @@ impl Network {
         }
     }
 
-    /// A new client of `user` offering to join `channel` and publish `publish`; the
-    /// SFU answers at once (as the signalling endpoint would).
+    /// A new client of `who` offering to join and publish `publish`; the SFU answers
+    /// at once (as the signalling endpoint would).
     pub fn join(
         &mut self,
         now: Instant,
-        user: UserId,
-        channel: ChannelId,
+        who: Participant,
         publish: Publish,
     ) -> Result<ClientId, SimError> {
         let id = ClientId(self.clients.len());
@@ -329,7 +328,7 @@ impl Network {
         let (offer, pending): (SdpOffer, SdpPendingOffer) = change
             .apply()
             .ok_or(SimError::CannotSend(MediaKind::Audio))?;
-        let (peer, answer) = self.sfu.join(now, user, channel, offer)?;
+        let (peer, answer) = self.sfu.join(now, who, offer)?;
         rtc.sdp_api().accept_answer(pending, answer)?;
         let mut client = Client {
             rtc,

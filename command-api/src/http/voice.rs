@@ -5,12 +5,15 @@
 //!
 //! | route | command | answer |
 //! |---|---|---|
-//! | `POST /channels/{channel.id}/voice` | `UpdateVoiceState` (join) | 200 `{token, endpoint, expires_in}` |
+//! | `POST /channels/{channel.id}/voice` | `UpdateVoiceState` (join) | 200 `{token, endpoint, expires_in, voice_state}` |
 //! | `DELETE /channels/{channel.id}/voice` | `UpdateVoiceState` (leave) | 204 |
 //!
 //! The guild aggregate decides the join (voice channel 50024, VIEW_CHANNEL 50001,
 //! CONNECT 50013, the user limit), so the token is minted only for a join the event
 //! log accepted, and the voice state reaches guild members as VOICE_STATE_UPDATE.
+//! The token also says whether the SFU forwards the user's audio: not when the
+//! aggregate suppressed the user (no SPEAK) or a moderator muted them. (Changes
+//! during a call take effect at the next join.)
 //! DM channels have no voice yet (50003).
 
 use std::time::SystemTime;
@@ -69,13 +72,17 @@ async fn join(
         self_deaf: request.self_deaf,
         session_id: None,
     };
-    let outcome = on_guild_channel(&state, &caller, &key, channel_id, command).await?;
-    if let rejected @ Outcome::Rejected { .. } = outcome {
-        return respond(rejected);
-    }
+    let voice_state = match on_guild_channel(&state, &caller, &key, channel_id, command).await? {
+        Outcome::Accepted { body, .. } => body.unwrap_or_default(),
+        rejected @ Outcome::Rejected { .. } => return respond(rejected),
+    };
+    // The aggregate decided these: no SPEAK in the channel (suppress) or a server
+    // mute. Either way the SFU must not forward the user's microphone.
+    let silenced = |field: &str| voice_state[field].as_bool().unwrap_or(false);
     let grant = MediaGrant {
         user_id: caller.user_id,
         channel_id,
+        may_speak: !silenced("suppress") && !silenced("mute"),
     };
     let token = state
         .issuer()
@@ -85,6 +92,7 @@ async fn join(
         "token": token,
         "endpoint": SFU_ENDPOINT,
         "expires_in": MEDIA_TOKEN_TTL.as_secs(),
+        "voice_state": voice_state,
     }))
     .into_response())
 }

@@ -1352,6 +1352,8 @@ async fn joining_voice_mints_a_media_token_only_when_the_guild_allows_it() {
         .expect("the SFU would accept it");
     assert_eq!(media.user_id, guest_id);
     assert_eq!(media.channel_id, voice_id.parse::<ChannelId>().expect("id"));
+    assert!(media.may_speak, "members have SPEAK by default");
+    assert_eq!(grant["voice_state"]["channel_id"], json!(voice_id));
 
     // The channel holds one. The guest leaves, the owner joins; now it is full for
     // the guest, who lacks MOVE_MEMBERS (the owner could exceed the limit).
@@ -1369,4 +1371,29 @@ async fn joining_voice_mints_a_media_token_only_when_the_guild_allows_it() {
         "no token for a refused join: {body}"
     );
     assert_eq!(world.events().await, events, "a refusal appends nothing");
+
+    // Without SPEAK in the channel the guest joins suppressed, and the token says
+    // the SFU must not forward the guest's microphone.
+    let (status, body) = world
+        .call(Method::DELETE, &join, Some(&owner), Body::None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let speak = 1u64 << 21;
+    let (status, body) = world
+        .call(
+            Method::PUT,
+            &format!("/api/v10/channels/{voice_id}/permissions/{guest_id}"),
+            Some(&owner),
+            Body::Json(json!({"type": 1, "allow": "0", "deny": speak.to_string()})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, grant) = world.post(&join, Some(&guest), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    assert_eq!(grant["voice_state"]["suppress"], true, "{grant}");
+    let media = verifier
+        .verify_at(grant["token"].as_str().expect("token"), SystemTime::now())
+        .expect("the SFU would accept it");
+    assert!(!media.may_speak, "a suppressed member is not heard");
 }

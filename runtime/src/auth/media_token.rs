@@ -32,13 +32,17 @@ pub const MEDIA_TOKEN_TTL: Duration = Duration::from_secs(120);
 /// Longest token the verifier parses (ours are well under 1 KiB).
 const MAX_TOKEN_LEN: usize = 2048;
 
-/// What a media token grants: `user` may connect to the media of voice `channel`.
+/// What a media token grants: `user` may connect to the media of voice `channel`,
+/// and be heard there or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaGrant {
     /// Who may connect.
     pub user_id: UserId,
     /// To which voice channel.
     pub channel_id: ChannelId,
+    /// Whether the SFU forwards the user's audio: false when the write side decided
+    /// the user is suppressed (no SPEAK) or server-muted.
+    pub may_speak: bool,
 }
 
 /// The claims of a media token as they appear in the JWT.
@@ -49,6 +53,8 @@ struct MediaTokenClaims {
     sub: String,
     /// CloudCord's own claim: the voice channel, as a decimal snowflake.
     channel_id: String,
+    /// CloudCord's own claim: [`MediaGrant::may_speak`].
+    speak: bool,
     exp: u64,
     nbf: u64,
     iat: u64,
@@ -72,6 +78,7 @@ impl TokenIssuer {
             aud: self.audience().to_owned(),
             sub: grant.user_id.to_string(),
             channel_id: grant.channel_id.to_string(),
+            speak: grant.may_speak,
             exp: issued_at.saturating_add(MEDIA_TOKEN_TTL.as_secs()),
             nbf: issued_at,
             iat: issued_at,
@@ -154,6 +161,7 @@ impl MediaTokenVerifier {
         Ok(MediaGrant {
             user_id,
             channel_id,
+            may_speak: claims.speak,
         })
     }
 }
@@ -180,6 +188,7 @@ mod tests {
         MediaGrant {
             user_id: UserId::new(80_351_110_224_678_912),
             channel_id: ChannelId::new(80_351_110_224_678_999),
+            may_speak: true,
         }
     }
 
@@ -194,6 +203,17 @@ mod tests {
         let (issuer, verifier) = setup();
         let token = issuer.issue_media_token(grant(), at(NOW)).expect("mints");
         assert_eq!(verifier.verify_at(&token, at(NOW + 1)), Ok(grant()));
+    }
+
+    #[test]
+    fn a_muted_grant_stays_muted() {
+        let (issuer, verifier) = setup();
+        let muted = MediaGrant {
+            may_speak: false,
+            ..grant()
+        };
+        let token = issuer.issue_media_token(muted, at(NOW)).expect("mints");
+        assert_eq!(verifier.verify_at(&token, at(NOW)), Ok(muted));
     }
 
     #[test]

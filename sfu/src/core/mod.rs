@@ -63,6 +63,18 @@ impl fmt::Display for PeerId {
     }
 }
 
+/// Who joins, as the media token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Participant {
+    /// The user.
+    pub user: UserId,
+    /// The voice channel (the room).
+    pub channel: ChannelId,
+    /// Whether the user's audio is forwarded (not suppressed, not server-muted);
+    /// when not, the user's microphone reaches no one.
+    pub may_speak: bool,
+}
+
 /// A published track: the publisher and its m-line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct TrackRef {
@@ -249,16 +261,16 @@ impl Sfu {
         self.peers.get(&peer).map(|peer| (peer.user, peer.channel))
     }
 
-    /// Answers `user`'s offer to join voice `channel`: a new peer, ICE-lite, RTP
-    /// mode, with the SFU's public address as its only candidate. The user's earlier
-    /// peer in the same channel, if any, is replaced.
+    /// Answers `who`'s offer to join a voice channel: a new peer, ICE-lite, RTP mode,
+    /// with the SFU's public address as its only candidate. The user's earlier peer
+    /// in the same channel, if any, is replaced.
     pub fn join(
         &mut self,
         now: Instant,
-        user: UserId,
-        channel: ChannelId,
+        who: Participant,
         offer: SdpOffer,
     ) -> Result<(PeerId, SdpAnswer), JoinError> {
+        let Participant { user, channel, .. } = who;
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
@@ -289,7 +301,7 @@ impl Sfu {
 
         let id = PeerId(self.next_peer);
         self.next_peer += 1;
-        let mut peer = Peer::new(id, user, channel, rtc, now);
+        let mut peer = Peer::new(id, who, rtc, now);
         self.demux.add_ufrag(peer.ufrag.clone(), id);
         let members = self.rooms.entry(channel).or_default();
         // Every track already published in the room is offered to the newcomer.

@@ -22,7 +22,7 @@ use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
 use super::speaking::SpeakingDetector;
-use super::{Forward, Outbox, PeerId, TrackRef, Work};
+use super::{Forward, Outbox, Participant, PeerId, TrackRef, Work};
 
 /// The label of the data channel a client opens for renegotiation.
 pub const SIGNALLING_LABEL: &str = "cloudcord-signalling";
@@ -70,6 +70,8 @@ pub(crate) struct Peer {
     pub(crate) id: PeerId,
     pub(crate) user: UserId,
     pub(crate) channel: ChannelId,
+    /// Whether its audio is forwarded (see [`Participant::may_speak`]).
+    may_speak: bool,
     pub(crate) rtc: Rtc,
     /// The local ICE ufrag, the [`super::demux::Demux`] key of its first STUN request.
     pub(crate) ufrag: String,
@@ -88,18 +90,13 @@ pub(crate) struct Peer {
 
 impl Peer {
     /// A peer around `rtc`, whose offer has been answered.
-    pub(crate) fn new(
-        id: PeerId,
-        user: UserId,
-        channel: ChannelId,
-        mut rtc: Rtc,
-        now: Instant,
-    ) -> Self {
+    pub(crate) fn new(id: PeerId, who: Participant, mut rtc: Rtc, now: Instant) -> Self {
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         Self {
             id,
-            user,
-            channel,
+            user: who.user,
+            channel: who.channel,
+            may_speak: who.may_speak,
             rtc,
             ufrag,
             addrs: Vec::new(),
@@ -364,6 +361,11 @@ impl Peer {
         // Only m-lines the client sends on are publications; the SFU's own send-only
         // m-lines are added locally and never announced.
         if !matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) {
+            return;
+        }
+        // A muted or suppressed user's microphone is no publication: its packets
+        // find no track and go nowhere.
+        if added.kind == MediaKind::Audio && !self.may_speak {
             return;
         }
         self.published.push(Published {

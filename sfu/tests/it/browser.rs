@@ -52,6 +52,7 @@ async fn two_browsers_receive_each_others_audio_and_video() {
             let grant = MediaGrant {
                 user_id,
                 channel_id: channel,
+                may_speak: true,
             };
             issuer
                 .issue_media_token(grant, SystemTime::now())

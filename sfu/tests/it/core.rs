@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use cloudcord_schemas::ids::{ChannelId, UserId};
-use cloudcord_sfu::core::{LeaveReason, Sfu, SfuEvent};
+use cloudcord_sfu::core::{LeaveReason, Participant, Sfu, SfuEvent};
 use cloudcord_sfu::metrics::{Metrics, Refusal};
 use cloudcord_sfu::sim::{ClientId, Network, Publish};
 use str0m::media::{KeyframeRequestKind, MediaKind};
@@ -38,8 +38,19 @@ impl Test {
     }
 
     fn join(&mut self, user: UserId, channel: ChannelId, publish: Publish) -> ClientId {
+        self.join_as(
+            Participant {
+                user,
+                channel,
+                may_speak: true,
+            },
+            publish,
+        )
+    }
+
+    fn join_as(&mut self, who: Participant, publish: Publish) -> ClientId {
         self.net
-            .join(self.now, user, channel, publish)
+            .join(self.now, who, publish)
             .expect("the SFU answers a str0m offer")
     }
 
@@ -143,6 +154,36 @@ fn a_late_joiner_receives_tracks_published_before_it_came() {
 
     assert_eq!(test.received(carol, ALICE, MediaKind::Audio), 5);
     assert_eq!(test.received(carol, ALICE, MediaKind::Video), 5);
+}
+
+#[test]
+fn a_user_who_may_not_speak_is_seen_but_not_heard() {
+    let mut test = Test::new();
+    let alice = test.join_as(
+        Participant {
+            user: ALICE,
+            channel: LOBBY,
+            may_speak: false,
+        },
+        Publish::BOTH,
+    );
+    let bob = test.join(BOB, LOBBY, Publish::BOTH);
+    test.run(Duration::from_secs(2));
+    test.events();
+    test.send(alice, MediaKind::Audio, 5);
+    test.send(alice, MediaKind::Video, 5);
+    test.send(bob, MediaKind::Audio, 5);
+
+    assert_eq!(test.received(bob, ALICE, MediaKind::Audio), 0);
+    assert_eq!(test.received(bob, ALICE, MediaKind::Video), 5);
+    // Alice still hears Bob, and her silence raises no speaking indicator.
+    assert_eq!(test.received(alice, BOB, MediaKind::Audio), 5);
+    assert!(
+        !test
+            .events()
+            .iter()
+            .any(|event| matches!(event, SfuEvent::Speaking { user, .. } if *user == ALICE))
+    );
 }
 
 #[test]

@@ -68,6 +68,7 @@ impl Server {
         let grant = MediaGrant {
             user_id: user,
             channel_id: LOBBY,
+            may_speak: true,
         };
         self.issuer.issue_media_token(grant, at).expect("mints")
     }
