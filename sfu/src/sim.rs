@@ -65,8 +65,10 @@ pub struct Client {
     pub peer: PeerId,
     /// Its published m-lines.
     pub audio: Option<Mid>,
-    /// Its published video m-line.
+    /// Its published video m-line (a camera).
     pub video: Option<Mid>,
+    /// Its second published video m-line (a screen share).
+    pub screen: Option<Mid>,
     /// Media received, in arrival order.
     pub received: Vec<Received>,
     /// Keyframe requests received for its published tracks.
@@ -109,6 +111,22 @@ impl Client {
             .count()
     }
 
+    /// The m-lines on which packets from `publisher`'s tracks of `kind` arrived, each
+    /// with how many.
+    pub fn received_by_mid(&self, publisher: UserId, kind: MediaKind) -> HashMap<Mid, usize> {
+        let publisher = publisher.to_string();
+        let mut counts = HashMap::new();
+        for packet in &self.received {
+            let from = self.rtc.media(packet.mid).is_some_and(|media| {
+                media.kind() == kind && media.stream_id() == publisher.as_str()
+            });
+            if from {
+                *counts.entry(packet.mid).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
     /// The m-line on which the client receives `publisher`'s track of `kind`.
     pub fn incoming_mid(&self, publisher: UserId, kind: MediaKind) -> Option<Mid> {
         let publisher = publisher.to_string();
@@ -122,11 +140,30 @@ impl Client {
     /// Sends one RTP packet on its published track of `kind` (audio at
     /// [`Self::audio_level`]) at `now`.
     pub fn send(&mut self, now: Instant, kind: MediaKind, payload: &[u8]) -> Result<(), SimError> {
-        let (mid, codec) = match kind {
-            MediaKind::Audio => (self.audio, Codec::Opus),
-            MediaKind::Video => (self.video, Codec::Vp8),
+        let mid = match kind {
+            MediaKind::Audio => self.audio,
+            MediaKind::Video => self.video,
         };
-        let mid = mid.ok_or(SimError::CannotSend(kind))?;
+        self.send_on(now, mid.ok_or(SimError::CannotSend(kind))?, kind, payload)
+    }
+
+    /// Sends one video packet on its screen share at `now`.
+    pub fn send_screen(&mut self, now: Instant, payload: &[u8]) -> Result<(), SimError> {
+        let mid = self.screen.ok_or(SimError::CannotSend(MediaKind::Video))?;
+        self.send_on(now, mid, MediaKind::Video, payload)
+    }
+
+    fn send_on(
+        &mut self,
+        now: Instant,
+        mid: Mid,
+        kind: MediaKind,
+        payload: &[u8],
+    ) -> Result<(), SimError> {
+        let codec = match kind {
+            MediaKind::Audio => Codec::Opus,
+            MediaKind::Video => Codec::Vp8,
+        };
         let pt = self
             .rtc
             .codec_config()
@@ -262,6 +299,8 @@ pub struct Publish {
     pub audio: bool,
     /// A camera.
     pub video: bool,
+    /// A screen share (a second video track).
+    pub screen: bool,
 }
 
 impl Publish {
@@ -269,11 +308,13 @@ impl Publish {
     pub const BOTH: Self = Self {
         audio: true,
         video: true,
+        screen: false,
     };
     /// Nothing (a listener).
     pub const NOTHING: Self = Self {
         audio: false,
         video: false,
+        screen: false,
     };
 }
 
@@ -324,6 +365,9 @@ impl Network {
         let video = publish
             .video
             .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let screen = publish
+            .screen
+            .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
         change.add_channel(SIGNALLING_LABEL.to_owned());
         let (offer, pending): (SdpOffer, SdpPendingOffer) = change
             .apply()
@@ -336,6 +380,7 @@ impl Network {
             peer,
             audio,
             video,
+            screen,
             received: Vec::new(),
             keyframe_requests: Vec::new(),
             audio_level: -20,

@@ -187,6 +187,39 @@ fn a_user_who_may_not_speak_is_seen_but_not_heard() {
 }
 
 #[test]
+fn a_screen_share_is_a_second_video_track() {
+    let mut test = Test::new();
+    let alice = test.join(
+        ALICE,
+        LOBBY,
+        Publish {
+            screen: true,
+            ..Publish::BOTH
+        },
+    );
+    let bob = test.join(BOB, LOBBY, Publish::NOTHING);
+    test.run(Duration::from_secs(2));
+    test.send(alice, MediaKind::Video, 4);
+    for _ in 0..6 {
+        test.net
+            .client_mut(alice)
+            .expect("alice")
+            .send_screen(test.now, &[0x10, 0, 0, 1])
+            .expect("sends");
+        test.run(Duration::from_millis(20));
+    }
+    let mut counts: Vec<usize> = test
+        .net
+        .client(bob)
+        .expect("bob")
+        .received_by_mid(ALICE, MediaKind::Video)
+        .into_values()
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [4, 6], "camera and screen on two m-lines");
+}
+
+#[test]
 fn rooms_are_isolated() {
     let mut test = Test::new();
     let alice = test.join(ALICE, LOBBY, Publish::BOTH);
