@@ -7,11 +7,24 @@
 //!
 //! * **Media**: one UDP socket per process, ICE-lite, the configured public address
 //!   as the only candidate; str0m 0.25 in RTP mode does ICE, DTLS-SRTP and RTCP.
-//! * **Signalling**: WHIP-style HTTP on the SFU's own server (POST an SDP offer with a
-//!   media token, get the answer; see [`signalling`]), then SFU-initiated
-//!   renegotiation over the session's data channel.
-//! * **Authentication**: a short-lived media token minted by the write side, bound to
-//!   one user and one voice channel, verified with the issuer's JWKS.
+//! * **Signalling**: WHIP-style HTTP on the SFU's own server, or at the dev stack's
+//!   front door (POST an SDP offer with a media token, get the answer; see
+//!   [`signalling`]), then SFU-initiated renegotiation, and speaking notices, over
+//!   the session's data channel.
+//! * **Authentication**: a short-lived media token, minted by command-api's
+//!   `POST /api/v10/channels/{id}/voice` after the guild decided the join (CONNECT,
+//!   the user limit), bound to one user and one voice channel and saying whether the
+//!   user may be heard (SPEAK, server mute); verified with the issuer's JWKS.
+//!
+//! A client's whole path: `POST /api/v10/channels/{id}/voice` → `{token, endpoint}`
+//! → open a data channel labelled [`core::SIGNALLING_LABEL`], add send-only tracks,
+//! `POST` the offer to `endpoint` with `Authorization: Bearer <token>` → apply the
+//! answer → answer every `{"type":"offer"}` that arrives on the data channel.
+//! `sfu/tests/browser/page.html` is a complete client in 40 lines.
+//!
+//! Not yet: simulcast layer selection, rooms sharded across cores (one core runs
+//! every room of a process), voice state corrected when a session drops (the SFU
+//! reports it in [`core::SfuEvent::Left`]; nothing acts on it), STREAM, TURN.
 //!
 //! Module map:
 //! - [`core`]: the sans-IO core ([`core::Sfu`]): rooms, peers, routing by address
