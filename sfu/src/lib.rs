@@ -22,14 +22,18 @@
 //! answer → answer every `{"type":"offer"}` that arrives on the data channel.
 //! `sfu/tests/browser/page.html` is a complete client in 40 lines.
 //!
-//! Not yet: simulcast layer selection, rooms sharded across cores (one core runs
-//! every room of a process), voice state corrected when a session drops (the SFU
-//! reports it in [`core::SfuEvent::Left`]; nothing acts on it), STREAM, TURN.
+//! Rooms are sharded across cores: each voice channel's room lives on one shard (a
+//! core with its own [`core::Sfu`]), and the driver's router hands each datagram to
+//! its peer's shard (see [`driver`] and [`core::Shard`]).
+//!
+//! Not yet: simulcast layer selection, voice state corrected when a session drops
+//! (the SFU reports it in [`core::SfuEvent::Left`]; nothing acts on it), STREAM,
+//! TURN.
 //!
 //! Module map:
 //! - [`core`]: the sans-IO core ([`core::Sfu`]): rooms, peers, routing by address
 //!   and ufrag, forwarding, keyframe requests, speaking detection; explicit `now`.
-//! - [`driver`]: the tokio task owning the UDP socket and the core.
+//! - [`driver`]: the tokio tasks: the router reading the UDP socket, one per shard.
 //! - [`signalling`]: the HTTP endpoint.
 //! - [`metrics`]: rooms, peers, forwarded packets and bytes, refused datagrams.
 //! - [`settings`]: the `[sfu]` configuration section.
@@ -52,8 +56,7 @@ use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::Sfu;
-use crate::driver::Driver;
+use crate::driver::{Driver, DriverSettings};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::signalling::Signalling;
@@ -182,14 +185,22 @@ pub fn prepare(
     let metrics = Metrics::default();
     let mut service = Service::new(NAME, config.sfu.admin);
     metrics.register(service.registry_mut());
-    let (driver, handle) = Driver::new(
-        socket,
-        Sfu::new(public_addr, metrics),
-        config.sfu.media.command_queue,
-    );
+    let media = &config.sfu.media;
+    let settings = DriverSettings {
+        shards: media.shards.unwrap_or_else(default_shards),
+        command_queue: media.command_queue,
+        datagram_queue: media.datagram_queue,
+    };
+    let (driver, handle) = Driver::new(socket, public_addr, &metrics, settings);
     tracing::info!(media = %bound, %public_addr, "SFU media socket ready");
     let routes = Signalling::new(handle, verifier).routes();
     Ok((routes, MediaService { service, driver }))
+}
+
+/// One shard per core the process may use (at most 255).
+fn default_shards() -> u8 {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| u8::try_from(cores.get()).unwrap_or(u8::MAX))
 }
 
 /// Serves signalling on `listener` and media on `socket` (tests bind both to port

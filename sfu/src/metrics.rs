@@ -22,6 +22,8 @@ pub enum Refusal {
     Unroutable,
     /// The peer's session refused it.
     Refused,
+    /// Its shard's queue was full (the core is behind).
+    Overloaded,
 }
 
 impl Refusal {
@@ -31,6 +33,7 @@ impl Refusal {
             Self::Malformed => "malformed",
             Self::Unroutable => "unroutable",
             Self::Refused => "refused",
+            Self::Overloaded => "overloaded",
         }
     }
 }
@@ -132,10 +135,25 @@ impl Metrics {
         }
     }
 
-    /// Records the current numbers of rooms and peers.
-    pub(crate) fn set_population(&self, rooms: usize, peers: usize) {
-        self.rooms.set(i64::try_from(rooms).unwrap_or(i64::MAX));
-        self.peers.set(i64::try_from(peers).unwrap_or(i64::MAX));
+    /// A room got its first peer. (Gauges move by steps, not absolute values: each
+    /// shard of a process counts its own rooms and peers into the same gauges.)
+    pub(crate) fn room_opened(&self) {
+        self.rooms.inc();
+    }
+
+    /// A room lost its last peer.
+    pub(crate) fn room_closed(&self) {
+        self.rooms.dec();
+    }
+
+    /// A peer joined.
+    pub(crate) fn peer_joined(&self) {
+        self.peers.inc();
+    }
+
+    /// A peer left.
+    pub(crate) fn peer_left(&self) {
+        self.peers.dec();
     }
 
     /// Counts one forwarded packet of `bytes` payload bytes.
@@ -180,7 +198,13 @@ mod tests {
         let metrics = Metrics::default();
         let mut registry = Registry::with_prefix("cloudcord");
         metrics.register(&mut registry);
-        metrics.set_population(2, 5);
+        for _ in 0..2 {
+            metrics.room_opened();
+        }
+        for _ in 0..6 {
+            metrics.peer_joined();
+        }
+        metrics.peer_left();
         metrics.forwarded(1200);
         metrics.refused(Refusal::Unroutable);
         let mut text = String::new();

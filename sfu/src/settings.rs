@@ -59,9 +59,15 @@ pub struct MediaSettings {
     /// the node's public address behind NAT or a UDP load balancer. Unset, it is the
     /// bound address, which then must not be unspecified (`0.0.0.0`).
     pub public_addr: Option<SocketAddr>,
-    /// Signalling requests waiting for the media loop; when full, the endpoint
-    /// answers 503 instead of queueing more.
+    /// Shards: cores running rooms (1 to 255). Unset, one per core the process may
+    /// use.
+    pub shards: Option<u8>,
+    /// Signalling requests waiting per shard; when full, the endpoint answers 503
+    /// instead of queueing more.
     pub command_queue: usize,
+    /// Datagrams waiting per shard; when full, more are dropped (and counted), as a
+    /// congested link would.
+    pub datagram_queue: usize,
 }
 
 impl Default for MediaSettings {
@@ -69,7 +75,9 @@ impl Default for MediaSettings {
         Self {
             udp_listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             public_addr: None,
+            shards: None,
             command_queue: 256,
+            datagram_queue: 4096,
         }
     }
 }

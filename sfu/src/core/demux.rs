@@ -14,6 +14,22 @@ use str0m::ice::StunMessage;
 
 use super::PeerId;
 
+/// The local ICE ufrag a STUN request names (the start of its USERNAME), if the
+/// datagram is one.
+pub fn stun_local_ufrag(datagram: &[u8]) -> Option<String> {
+    // RFC 7983: STUN's first byte is 0 or 1. str0m's own parser reads the attributes
+    // (it is the same parser str0m's ICE agent uses).
+    if datagram.first().is_none_or(|byte| *byte >= 2) {
+        return None;
+    }
+    let message = StunMessage::parse(datagram).ok()?;
+    // Owned: str0m ties the borrow to the parsed message. STUN requests come every
+    // few seconds per peer, so the allocation is not on the media path.
+    message
+        .split_username()
+        .map(|(local, _remote)| local.to_owned())
+}
+
 /// The two lookup tables; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Demux {
@@ -28,14 +44,7 @@ impl Demux {
         if let Some(peer) = self.by_addr.get(&source) {
             return Some(*peer);
         }
-        // RFC 7983: STUN's first byte is 0 or 1. str0m's own parser reads the
-        // attributes (it is the same parser str0m's ICE agent uses).
-        if datagram.first().is_some_and(|byte| *byte < 2) {
-            let message = StunMessage::parse(datagram).ok()?;
-            let (local_ufrag, _remote) = message.split_username()?;
-            return self.by_ufrag.get(local_ufrag).copied();
-        }
-        None
+        stun_local_ufrag(datagram).and_then(|ufrag| self.by_ufrag.get(&ufrag).copied())
     }
 
     /// Remembers `ufrag` as `peer`'s local ICE ufrag.

@@ -23,6 +23,7 @@
 mod demux;
 mod peer;
 mod route;
+mod shard;
 mod speaking;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -36,14 +37,16 @@ use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::rtp::RtpPacket;
-use str0m::{Candidate, Input, Rtc, RtcError};
+use str0m::{Candidate, IceCreds, Input, Rtc, RtcError};
 
 use crate::metrics::{Metrics, Refusal};
 use demux::Demux;
+pub use demux::stun_local_ufrag;
 use peer::Peer;
 
 pub use peer::SIGNALLING_LABEL;
 use route::Route;
+pub use shard::Shard;
 
 /// How often each peer's statistics (round-trip time, loss) are sampled for the
 /// metrics.
@@ -220,7 +223,10 @@ pub struct Sfu {
     /// Scratch list of the peers due in [`Sfu::handle_timeout`], kept to reuse its
     /// allocation.
     due: Vec<PeerId>,
-    next_peer: u64,
+    next_peer: PeerId,
+    shard: Shard,
+    /// Addresses no peer of this core uses any more, for the driver's router.
+    released: VecDeque<SocketAddr>,
 }
 
 impl Sfu {
@@ -242,7 +248,19 @@ impl Sfu {
             },
             events: VecDeque::new(),
             due: Vec::new(),
-            next_peer: 1,
+            next_peer: Shard::SOLE.first_peer(),
+            shard: Shard::SOLE,
+            released: VecDeque::new(),
+        }
+    }
+
+    /// The core of `shard` of a sharded process: its peer ids and ICE ufrags name
+    /// the shard (see [`Shard`]).
+    pub fn sharded(public_addr: SocketAddr, metrics: Metrics, shard: Shard) -> Self {
+        Self {
+            next_peer: shard.first_peer(),
+            shard,
+            ..Self::new(public_addr, metrics)
         }
     }
 
@@ -271,7 +289,13 @@ impl Sfu {
         offer: SdpOffer,
     ) -> Result<(PeerId, SdpAnswer), JoinError> {
         let Participant { user, channel, .. } = who;
+        let creds = IceCreds::new();
+        let creds = IceCreds {
+            ufrag: self.shard.tag_ufrag(&creds.ufrag),
+            pass: creds.pass,
+        };
         let mut rtc = Rtc::builder()
+            .set_local_ice_credentials(creds)
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .clear_codecs()
@@ -299,11 +323,14 @@ impl Sfu {
             self.remove(now, earlier, LeaveReason::Replaced);
         }
 
-        let id = PeerId(self.next_peer);
-        self.next_peer += 1;
+        let id = self.next_peer;
+        self.next_peer = PeerId(id.0 + 1);
         let mut peer = Peer::new(id, who, rtc, now);
         self.demux.add_ufrag(peer.ufrag.clone(), id);
         let members = self.rooms.entry(channel).or_default();
+        if members.is_empty() {
+            self.outbox.metrics.room_opened();
+        }
         // Every track already published in the room is offered to the newcomer.
         for member in members.iter() {
             if let Some(publisher) = self.peers.get(member) {
@@ -319,7 +346,7 @@ impl Sfu {
         members.push(id);
         peer.drain(now, &mut self.outbox);
         self.peers.insert(id, peer);
-        self.update_gauges();
+        self.outbox.metrics.peer_joined();
         self.pump(now);
         tracing::info!(peer = %id, %user, %channel, "peer joined");
         Ok((id, answer))
@@ -420,6 +447,12 @@ impl Sfu {
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.transmits.pop_front()
+    }
+
+    /// The next address that no peer of this core uses any more (only for a sharded
+    /// core, whose driver routes addresses to shards).
+    pub fn poll_released_addr(&mut self) -> Option<SocketAddr> {
+        self.released.pop_front()
     }
 
     /// The next thing to tell the driver.
@@ -562,6 +595,9 @@ impl Sfu {
         };
         peer.rtc.disconnect();
         self.demux.forget(id, &peer.ufrag, &peer.addrs);
+        if self.shard.is_sharded() {
+            self.released.extend(peer.addrs.iter().copied());
+        }
         self.outbox.timers.remove(&(peer.timeout, id));
         for track in &peer.published {
             self.routes.remove(&TrackRef {
@@ -583,9 +619,10 @@ impl Sfu {
             }
             if members.is_empty() {
                 self.rooms.remove(&peer.channel);
+                self.outbox.metrics.room_closed();
             }
         }
-        self.update_gauges();
+        self.outbox.metrics.peer_left();
         tracing::info!(peer = %id, user = %peer.user, channel = %peer.channel, ?reason, "peer left");
         self.events.push_back(SfuEvent::Left {
             peer: id,
@@ -594,11 +631,5 @@ impl Sfu {
             reason,
         });
         true
-    }
-
-    fn update_gauges(&self) {
-        self.outbox
-            .metrics
-            .set_population(self.rooms.len(), self.peers.len());
     }
 }

@@ -10,7 +10,7 @@ use cloudcord_runtime::auth::{
 };
 use cloudcord_schemas::ids::{ChannelId, UserId};
 use cloudcord_sfu::Config;
-use cloudcord_sfu::core::SIGNALLING_LABEL;
+use cloudcord_sfu::core::{SIGNALLING_LABEL, Shard};
 use cloudcord_sfu::settings::Settings;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -35,11 +35,16 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
+        Self::with_shards(1).await
+    }
+
+    async fn with_shards(shards: u8) -> Self {
         let key = SigningKey::generate().expect("key generation works");
         let auth = AuthConfig::default();
         let verifier = MediaTokenVerifier::new(VerifyingKeys::from(&key), &auth);
         let mut settings = Settings::default();
         settings.admin.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.media.shards = Some(shards);
         let config = Config {
             auth,
             sfu: settings,
@@ -65,9 +70,13 @@ impl Server {
     }
 
     fn token(&self, user: UserId, at: SystemTime) -> String {
+        self.token_for(user, LOBBY, at)
+    }
+
+    fn token_for(&self, user: UserId, channel: ChannelId, at: SystemTime) -> String {
         let grant = MediaGrant {
             user_id: user,
-            channel_id: LOBBY,
+            channel_id: channel,
             may_speak: true,
         };
         self.issuer.issue_media_token(grant, at).expect("mints")
@@ -107,6 +116,45 @@ fn client(addr: SocketAddr) -> (Rtc, String, str0m::change::SdpPendingOffer) {
     change.add_channel(SIGNALLING_LABEL.to_owned());
     let (offer, pending) = change.apply().expect("an offer");
     (rtc, offer.to_sdp_string(), pending)
+}
+
+/// Drives `rtc` over `socket` until it connects (true) or 10 s pass (false).
+async fn connect(rtc: &mut Rtc, socket: &UdpSocket) -> bool {
+    let addr = socket.local_addr().expect("bound");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut connected = false;
+    let mut buffer = vec![0u8; 2048];
+    while !connected && Instant::now() < deadline {
+        let timeout = loop {
+            match rtc.poll_output().expect("the client session works") {
+                Output::Timeout(at) => break at,
+                Output::Transmit(transmit) => {
+                    socket
+                        .send_to(&transmit.contents, transmit.destination)
+                        .await
+                        .expect("sends");
+                }
+                Output::Event(Event::Connected) => connected = true,
+                Output::Event(_) => {}
+            }
+        };
+        let wait = timeout
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        match tokio::time::timeout(wait, socket.recv_from(&mut buffer)).await {
+            Ok(Ok((len, source))) => {
+                let receive = Receive::new(Protocol::Udp, source, addr, &buffer[..len])
+                    .expect("the SFU sends WebRTC datagrams");
+                rtc.handle_input(Input::Receive(Instant::now(), receive))
+                    .expect("the client accepts it");
+            }
+            Ok(Err(error)) => panic!("UDP receive failed: {error}"),
+            Err(_) => rtc
+                .handle_input(Input::Timeout(Instant::now()))
+                .expect("the client handles time"),
+        }
+    }
+    connected
 }
 
 async fn json(response: reqwest::Response) -> Value {
@@ -149,40 +197,10 @@ async fn a_client_joins_over_http_and_connects_over_udp() {
         .await
         .expect("sends");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut connected = false;
-    let mut buffer = vec![0u8; 2048];
-    while !connected && Instant::now() < deadline {
-        let timeout = loop {
-            match rtc.poll_output().expect("the client session works") {
-                Output::Timeout(at) => break at,
-                Output::Transmit(transmit) => {
-                    socket
-                        .send_to(&transmit.contents, transmit.destination)
-                        .await
-                        .expect("sends");
-                }
-                Output::Event(Event::Connected) => connected = true,
-                Output::Event(_) => {}
-            }
-        };
-        let wait = timeout
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        match tokio::time::timeout(wait, socket.recv_from(&mut buffer)).await {
-            Ok(Ok((len, source))) => {
-                let receive = Receive::new(Protocol::Udp, source, addr, &buffer[..len])
-                    .expect("the SFU sends WebRTC datagrams");
-                rtc.handle_input(Input::Receive(Instant::now(), receive))
-                    .expect("the client accepts it");
-            }
-            Ok(Err(error)) => panic!("UDP receive failed: {error}"),
-            Err(_) => rtc
-                .handle_input(Input::Timeout(Instant::now()))
-                .expect("the client handles time"),
-        }
-    }
-    assert!(connected, "ICE-lite and DTLS complete over loopback");
+    assert!(
+        connect(&mut rtc, &socket).await,
+        "ICE-lite and DTLS complete over loopback"
+    );
 
     // Only the session's own user may end it.
     let url = format!("{}{location}", server.base);
@@ -288,4 +306,46 @@ async fn unknown_paths_and_methods_get_discord_errors() {
         .expect("answers");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(json(response).await["code"], 0);
+}
+
+#[tokio::test]
+async fn rooms_on_different_shards_share_one_socket() {
+    let server = Server::with_shards(4).await;
+    // Two channels whose rooms live on different shards.
+    let first = ChannelId::new(3001);
+    let second = (3002..4000)
+        .map(ChannelId::new)
+        .find(|channel| Shard::of_channel(*channel, 4) != Shard::of_channel(first, 4))
+        .expect("channels spread over shards");
+    for (user, channel) in [(ALICE, first), (BOB, second)] {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
+        let (mut rtc, offer, pending) = client(socket.local_addr().expect("bound"));
+        let token = server.token_for(user, channel, SystemTime::now());
+        let response = server
+            .post_offer(Some(&token), "application/sdp", offer)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("ASCII")
+            .to_owned();
+        let answer = SdpAnswer::from_sdp_string(&response.text().await.expect("a body"))
+            .expect("an SDP answer");
+        rtc.sdp_api()
+            .accept_answer(pending, answer)
+            .expect("the answer fits the offer");
+        assert!(
+            connect(&mut rtc, &socket).await,
+            "the router finds the shard"
+        );
+        // The session id names its shard too.
+        let response = server
+            .http
+            .delete(format!("{}{location}", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
 }
