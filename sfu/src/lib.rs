@@ -27,8 +27,7 @@
 //! its peer's shard (see [`driver`] and [`core::Shard`]).
 //!
 //! Not yet: simulcast layer selection, voice state corrected when a session drops
-//! (the SFU reports it in [`core::SfuEvent::Left`]; nothing acts on it), STREAM,
-//! TURN.
+//! (the SFU reports it in [`core::SfuEvent::Left`]; nothing acts on it), STREAM.
 //!
 //! Module map:
 //! - [`core`]: the sans-IO core ([`core::Sfu`]): rooms, peers, routing by address
@@ -37,6 +36,7 @@
 //! - [`signalling`]: the HTTP endpoint.
 //! - [`metrics`]: rooms, peers, forwarded packets and bytes, refused datagrams.
 //! - [`settings`]: the `[sfu]` configuration section.
+//! - [`turn`]: time-limited TURN credentials, and a coturn set-up.
 //! - [`sim`]: str0m client peers on an in-memory network, for tests and the
 //!   benchmark (`cargo run --release -p cloudcord-sfu --example bench`).
 
@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod settings;
 pub mod signalling;
 pub mod sim;
+pub mod turn;
 
 use std::net::SocketAddr;
 
@@ -193,7 +194,7 @@ pub fn prepare(
     };
     let (driver, handle) = Driver::new(socket, public_addr, &metrics, settings);
     tracing::info!(media = %bound, %public_addr, "SFU media socket ready");
-    let routes = Signalling::new(handle, verifier).routes();
+    let routes = Signalling::new(handle, verifier, config.sfu.turn.clone()).routes();
     Ok((routes, MediaService { service, driver }))
 }
 

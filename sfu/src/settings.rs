@@ -5,6 +5,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use cloudcord_runtime::admin::AdminConfig;
 use serde::Deserialize;
 
+use crate::turn::TurnSettings;
+
 /// The `[sfu]` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -15,6 +17,9 @@ pub struct Settings {
     pub http: HttpSettings,
     /// The media socket (`sfu.media`).
     pub media: MediaSettings,
+    /// A TURN server for clients that cannot reach the media socket (`sfu.turn`);
+    /// none by default.
+    pub turn: Option<TurnSettings>,
 }
 
 impl Default for Settings {
@@ -23,6 +28,7 @@ impl Default for Settings {
             admin: AdminConfig::loopback(9105),
             http: HttpSettings::default(),
             media: MediaSettings::default(),
+            turn: None,
         }
     }
 }

@@ -6,6 +6,8 @@
 //!   201  Content-Type: application/sdp, Location: /sfu/sessions/{id}, body: the answer
 //! DELETE /sfu/sessions/{id}   Authorization: Bearer <the same user's media token>
 //!   204
+//! GET    /sfu/ice-servers     Authorization: Bearer <media token>
+//!   200  {"ice_servers": [{"urls", "username", "credential"}]}  (TURN; see crate::turn)
 //! ```
 //!
 //! One session is one peer: it publishes what its offer sends and receives everyone
@@ -20,21 +22,24 @@
 //! offer; 415 for another content type; 404 for a session that is not the caller's;
 //! 413 above [`OFFER_LIMIT`]; 503 when the media loop is busy or stopping.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use cloudcord_runtime::auth::{MediaGrant, MediaTokenVerifier};
 use cloudcord_runtime::http_error::{HttpError, codes};
 use str0m::change::SdpOffer;
 
 use crate::core::{JoinError, Participant, PeerId};
 use crate::driver::{DriverError, SfuHandle};
+use crate::turn::TurnSettings;
 
 /// The largest SDP offer read; browsers' offers are a few KiB.
 pub const OFFER_LIMIT: usize = 64 * 1024;
@@ -47,12 +52,18 @@ const APPLICATION_SDP: &str = "application/sdp";
 pub struct Signalling {
     sfu: SfuHandle,
     verifier: MediaTokenVerifier,
+    turn: Option<Arc<TurnSettings>>,
 }
 
 impl Signalling {
-    /// Handlers over the media loop `sfu`, admitting tokens `verifier` accepts.
-    pub fn new(sfu: SfuHandle, verifier: MediaTokenVerifier) -> Self {
-        Self { sfu, verifier }
+    /// Handlers over the media loop `sfu`, admitting tokens `verifier` accepts, and
+    /// handing out credentials for the TURN server `turn`, if there is one.
+    pub fn new(sfu: SfuHandle, verifier: MediaTokenVerifier, turn: Option<TurnSettings>) -> Self {
+        Self {
+            sfu,
+            verifier,
+            turn: turn.map(Arc::new),
+        }
     }
 
     /// The endpoint's routes, without fallbacks (see [`with_fallbacks`]).
@@ -60,6 +71,7 @@ impl Signalling {
         Router::new()
             .route("/sfu/sessions", post(create_session))
             .route("/sfu/sessions/{id}", delete(delete_session))
+            .route("/sfu/ice-servers", get(ice_servers))
             .layer(DefaultBodyLimit::max(OFFER_LIMIT))
             .with_state(self)
     }
@@ -172,6 +184,21 @@ async fn delete_session(
     } else {
         Err(HttpError::NotFound)
     }
+}
+
+/// `GET /sfu/ice-servers`: TURN credentials for the caller (none without a TURN
+/// server), to pass as `iceServers` before creating the offer.
+async fn ice_servers(
+    State(signalling): State<Signalling>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let grant = signalling.authenticate(&headers)?;
+    let servers: Vec<_> = signalling
+        .turn
+        .iter()
+        .map(|turn| turn.credentials(grant.user_id, SystemTime::now()))
+        .collect();
+    Ok(Json(serde_json::json!({ "ice_servers": servers })))
 }
 
 fn invalid_offer() -> HttpError {

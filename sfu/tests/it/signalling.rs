@@ -12,6 +12,7 @@ use cloudcord_schemas::ids::{ChannelId, UserId};
 use cloudcord_sfu::Config;
 use cloudcord_sfu::core::{SIGNALLING_LABEL, Shard};
 use cloudcord_sfu::settings::Settings;
+use cloudcord_sfu::turn::TurnSettings;
 use reqwest::StatusCode;
 use serde_json::Value;
 use str0m::change::SdpAnswer;
@@ -39,12 +40,17 @@ impl Server {
     }
 
     async fn with_shards(shards: u8) -> Self {
+        Self::with(shards, None).await
+    }
+
+    async fn with(shards: u8, turn: Option<TurnSettings>) -> Self {
         let key = SigningKey::generate().expect("key generation works");
         let auth = AuthConfig::default();
         let verifier = MediaTokenVerifier::new(VerifyingKeys::from(&key), &auth);
         let mut settings = Settings::default();
         settings.admin.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         settings.media.shards = Some(shards);
+        settings.turn = turn;
         let config = Config {
             auth,
             sfu: settings,
@@ -348,4 +354,50 @@ async fn rooms_on_different_shards_share_one_socket() {
             .expect("answers");
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
     }
+}
+
+#[tokio::test]
+async fn a_media_token_gets_turn_credentials() {
+    let turn = TurnSettings {
+        urls: vec!["turn:127.0.0.1:3479?transport=udp".to_owned()],
+        secret: "north-wind".to_owned(),
+        ttl_secs: 600,
+    };
+    let server = Server::with(1, Some(turn)).await;
+    let url = format!("{}/sfu/ice-servers", server.base);
+    let response = server.http.get(&url).send().await.expect("answers");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let token = server.token(ALICE, SystemTime::now());
+    let body = json(
+        server
+            .http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await;
+    let servers = body["ice_servers"].as_array().expect("a list");
+    assert_eq!(servers.len(), 1, "{body}");
+    assert_eq!(servers[0]["urls"][0], "turn:127.0.0.1:3479?transport=udp");
+    let username = servers[0]["username"].as_str().expect("a username");
+    assert!(username.ends_with(&format!(":{ALICE}")), "{username}");
+    assert!(servers[0]["credential"].is_string(), "{body}");
+
+    // Without a TURN server there is nothing to hand out.
+    let plain = Server::start().await;
+    let token = plain.token(ALICE, SystemTime::now());
+    let body = json(
+        plain
+            .http
+            .get(format!("{}/sfu/ice-servers", plain.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answers"),
+    )
+    .await;
+    assert_eq!(body["ice_servers"], serde_json::json!([]));
 }
