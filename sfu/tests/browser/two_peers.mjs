@@ -4,6 +4,9 @@
 //
 //   node two_peers.mjs <sfu base URL> <token A> <token B>
 //
+// With RELAY=1 every browser sends only through the SFU's TURN server (and the
+// report says which candidate type carried the call).
+//
 // Prints one JSON line per browser with what it received; exits non-zero on failure.
 // playwright-core comes from PLAYWRIGHT_CORE or the repository's web/node_modules;
 // the browser from CHROMIUM or /usr/bin/chromium (never downloaded).
@@ -43,7 +46,7 @@ async function person(token, name) {
   // The page is served at the SFU's origin, so its signalling fetch is same-origin.
   await tab.route(`${base}/test`, (route) => route.fulfill({ contentType: 'text/html', body: page }));
   await tab.goto(`${base}/test`);
-  await tab.evaluate((t) => join(t), token);
+  await tab.evaluate(([t, relay]) => join(t, { relay }), [token, process.env.RELAY === '1']);
   return { browser, tab, name };
 }
 
@@ -67,7 +70,8 @@ try {
       break;
     }
   }
-  for (const [index, s] of stats.entries()) console.log(JSON.stringify({ peer: index, ...s }));
+  const paths = await Promise.all(people.map(({ tab }) => tab.evaluate(() => path())));
+  for (const [index, s] of stats.entries()) console.log(JSON.stringify({ peer: index, path: paths[index], ...s }));
 } catch (error) {
   console.error(error);
 } finally {
