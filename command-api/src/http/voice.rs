@@ -14,7 +14,8 @@
 //! The token also says whether the SFU forwards the user's audio: not when the
 //! aggregate suppressed the user (no SPEAK) or a moderator muted them. (Changes
 //! during a call take effect at the next join.)
-//! DM channels have no voice yet (50003).
+//! DM channels have no voice yet (50003 to their recipients, Missing Access to
+//! anyone else, so the answer never tells an outsider that a DM exists).
 
 use std::time::SystemTime;
 
@@ -131,10 +132,23 @@ async fn on_guild_channel(
                 .execute(guild_ref(guild_id), command_id, actor, command)
                 .await
         }
-        ChannelHome::Dm => Err(HttpError::api(
-            StatusCode::BAD_REQUEST,
-            50003,
-            "Cannot execute action on a DM channel",
-        )),
+        ChannelHome::Dm => {
+            // "This is a DM" would tell an outsider that the DM exists: only its
+            // recipients hear 50003.
+            let recipient = state
+                .accounts()
+                .read()
+                .may_see(channel_id.0, caller.user_id)
+                .unwrap_or(false);
+            Err(if recipient {
+                HttpError::api(
+                    StatusCode::BAD_REQUEST,
+                    50003,
+                    "Cannot execute action on a DM channel",
+                )
+            } else {
+                HttpError::missing_access()
+            })
+        }
     }
 }

@@ -1397,3 +1397,34 @@ async fn joining_voice_mints_a_media_token_only_when_the_guild_allows_it() {
         .expect("the SFU would accept it");
     assert!(!media.may_speak, "a suppressed member is not heard");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn voice_in_a_dm_tells_an_outsider_nothing() {
+    let world = World::new().await;
+    let alice = world.register(&unique("alice")).await;
+    let bob_name = unique("bob");
+    let bob = world.register(&bob_name).await;
+    let outsider = world.register(&unique("eve")).await;
+    let (_, bob_login) = world
+        .post(
+            "/api/v10/auth/login",
+            None,
+            json!({"login": bob_name, "password": "correct horse battery"}),
+        )
+        .await;
+    let bob_id = bob_login["user_id"].as_str().expect("id").to_owned();
+    let (status, dm) = world
+        .post(
+            "/api/v10/users/@me/channels",
+            Some(&alice),
+            json!({"recipient_id": bob_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dm}");
+    let voice = format!("/api/v10/channels/{}/voice", dm["id"].as_str().expect("id"));
+
+    let (status, body) = world.post(&voice, Some(&bob), json!({})).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, 50003);
+    let (status, body) = world.post(&voice, Some(&outsider), json!({})).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50001);
+}
