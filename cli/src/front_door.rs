@@ -72,6 +72,8 @@ pub struct Routes {
     pub reads: Router,
     /// gateway-ws's WebSocket router, nested at `/gateway`.
     pub gateway: Router,
+    /// The SFU's signalling routes (`/sfu/sessions`), without their fallbacks.
+    pub media: Router,
 }
 
 /// Serves the front door until `shutdown` is cancelled. `services` are the names and
@@ -99,7 +101,7 @@ pub async fn serve(
 }
 
 /// The front door's routes: the status page, `/healthz`, the write and read APIs, the
-/// gateway, the web client for every other `GET`, and Discord's JSON 404/405 for
+/// gateway, the SFU's signalling, the web client for every other `GET`, and Discord's JSON 404/405 for
 /// every other path and method.
 fn router(services: &[(&'static str, SocketAddr)], routes: Routes, web_dir: &Path) -> Router {
     let page = Html(status_page(services));
@@ -109,6 +111,7 @@ fn router(services: &[(&'static str, SocketAddr)], routes: Routes, web_dir: &Pat
         .route("/healthz", get(|| async { "ok" }))
         .merge(routes.writes)
         .merge(routes.reads)
+        .merge(routes.media)
         // `nest_service` keeps `/gateway` and `/gateway/` (twilight adds the slash).
         .nest_service("/gateway", routes.gateway)
         .fallback(move |request: Request| web_client(Arc::clone(&web_dir), request))
@@ -116,7 +119,7 @@ fn router(services: &[(&'static str, SocketAddr)], routes: Routes, web_dir: &Pat
 }
 
 /// Paths the APIs own: what they do not answer is Discord's JSON 404, never the app.
-const API_PREFIXES: [&str; 3] = ["/api", "/gateway", "/.well-known"];
+const API_PREFIXES: [&str; 4] = ["/api", "/gateway", "/.well-known", "/sfu"];
 
 /// Content-hashed build output (`/assets/index-3f2a….js`) never changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -194,7 +197,7 @@ fn status_page(services: &[(&'static str, SocketAddr)]) -> String {
 #[cfg(test)]
 mod tests {
     use axum::Router;
-    use axum::routing::{get, patch};
+    use axum::routing::{get, patch, post};
     use reqwest::{Method, StatusCode};
 
     use super::{Routes, router};
@@ -208,6 +211,7 @@ mod tests {
                 Router::new().route("/users/@me", get(|| async { "read" })),
             ),
             gateway: Router::new().fallback(get(|| async { "gateway" })),
+            media: Router::new().route("/sfu/sessions", post(|| async { "media" })),
         }
     }
 
@@ -255,6 +259,7 @@ mod tests {
                 writes,
                 reads,
                 gateway,
+                media: Router::new(),
             },
             std::path::Path::new("/nonexistent"),
         ))
@@ -320,7 +325,12 @@ mod tests {
         // A missing file is missing, not the app; the APIs keep their JSON 404s.
         let (code, _) = call(&front, Method::GET, "/assets/gone-9f9f.js").await;
         assert_eq!(code, StatusCode::NOT_FOUND);
-        for path in ["/api/v10/nowhere", "/api", "/.well-known/nothing"] {
+        for path in [
+            "/api/v10/nowhere",
+            "/api",
+            "/.well-known/nothing",
+            "/sfu/nothing",
+        ] {
             let (code, body) = call(&front, Method::GET, path).await;
             assert_eq!(code, StatusCode::NOT_FOUND, "{path}");
             assert!(body.contains("404: Not Found"), "{path}: {body}");
@@ -332,6 +342,7 @@ mod tests {
             call(&front, Method::GET, "/api/v10/users/@me").await.1,
             "read"
         );
+        assert_eq!(call(&front, Method::POST, "/sfu/sessions").await.1, "media");
         let (code, body) = call(&front, Method::GET, "/status").await;
         assert_eq!(code, StatusCode::OK);
         assert!(body.contains("CloudCord dev stack"), "{body}");

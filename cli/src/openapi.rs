@@ -14,7 +14,7 @@ use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 pub const COMMITTED: &str = "openapi/cloudcord.json";
 
 /// The tags the routes carry, in the order readers meet them.
-const TAGS: [(&str, &str); 9] = [
+const TAGS: [(&str, &str); 10] = [
     (
         "auth",
         "Accounts, sign-in, sessions and two-factor authentication",
@@ -24,6 +24,10 @@ const TAGS: [(&str, &str); 9] = [
     ("channels", "Channels and their permission overwrites"),
     ("messages", "Messages, reactions and pins"),
     ("invites", "Invites"),
+    (
+        "voice",
+        "Joining voice channels, and the media token for their SFU",
+    ),
     ("applications", "Applications and their bots"),
     ("gateway", "Where the gateway is"),
     ("oauth2", "The OAuth2 provider's keys"),

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::auth::{MediaTokenVerifier, TokenVerifier, VerifyingKeys};
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::telemetry::ErrorChain;
 use nix::sys::signal::Signal;
@@ -121,6 +121,24 @@ pub async fn run(
             .await
             .with_context(|| format!("{} failed", gateway_ws::NAME))
     });
+    // The SFU checks media tokens with the issuer's keys, handed over in-process too;
+    // its signalling is served at the front door's `/sfu`, its media on its own socket.
+    let sfu_config: sfu::Config = loader
+        .load()
+        .with_context(|| format!("loading the configuration of {}", sfu::NAME))?;
+    let sfu_keys = VerifyingKeys::from_jwks(&api_state.issuer().jwks())
+        .context("verifying with the issuer's JWKS")?;
+    let sfu_verifier = MediaTokenVerifier::new(sfu_keys, &sfu_config.auth);
+    let sfu_admin = sfu_config.sfu.admin.listen_addr;
+    let sfu_socket = sfu_config.bind_media().await?;
+    let (media, sfu_service) = sfu::prepare(sfu_config, sfu_verifier, sfu_socket)?;
+    let token = shutdown.clone();
+    tasks.spawn(async move {
+        sfu_service
+            .run(token)
+            .await
+            .with_context(|| format!("{} failed", sfu::NAME))
+    });
     let query_admin = query_config.query_api.admin.listen_addr;
     let command_admin = command_config.admin_addr();
     let token = shutdown.clone();
@@ -147,14 +165,7 @@ pub async fn run(
             |c: &projectors::Config| c.projectors.admin.listen_addr,
         )?,
         (gateway_ws::NAME, gateway_admin),
-        spawn(
-            &mut tasks,
-            loader,
-            &shutdown,
-            sfu::NAME,
-            sfu::run,
-            |c: &sfu::Config| c.sfu.admin.listen_addr,
-        )?,
+        (sfu::NAME, sfu_admin),
     ];
     let front = settings.front_door.clone();
     let token = shutdown.clone();
@@ -162,6 +173,7 @@ pub async fn run(
         writes,
         reads,
         gateway: socket,
+        media,
     };
     tasks.spawn(async move { Ok(front_door::serve(front, services, routes, token).await?) });
 

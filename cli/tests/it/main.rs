@@ -3,3 +3,4 @@
 mod audit;
 mod readiness;
 mod twilight;
+mod voice;

@@ -34,10 +34,11 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the stack may take to accept its first registration.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The whole stack in this process, on private topics, schema, database and ports.
-struct Stack {
+/// The whole stack in this process, on private topics, schema, database and ports
+/// (the voice test starts one too).
+pub(crate) struct Stack {
     /// `127.0.0.1:<port>` of the front door.
-    front_door: String,
+    pub(crate) front_door: String,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     kafka: KafkaConfig,
@@ -57,7 +58,7 @@ fn free_port() -> u16 {
 }
 
 impl Stack {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         cloudcord_runtime::telemetry::init_for_tests();
         let name = format!("twilight_{}", uuid::Uuid::new_v4().simple());
         let state_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(&name);
@@ -115,12 +116,12 @@ impl Stack {
         }
     }
 
-    fn api(&self, path: &str) -> String {
+    pub(crate) fn api(&self, path: &str) -> String {
         format!("http://{}/api/v10{path}", self.front_door)
     }
 
     /// Stops the stack and reports how it ended.
-    async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
             let outcome = tokio::time::timeout(Duration::from_secs(60), task).await;
@@ -194,7 +195,12 @@ impl Drop for Stack {
 }
 
 /// POSTs `body` with `authorization`; returns the JSON answer of a 2xx.
-async fn post(http: &reqwest::Client, url: &str, authorization: &str, body: Value) -> Value {
+pub(crate) async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    authorization: &str,
+    body: Value,
+) -> Value {
     let response = http
         .post(url)
         .header("authorization", authorization)
@@ -219,7 +225,7 @@ fn snowflake<T>(value: &Value) -> Id<T> {
 
 /// Registers a user, retrying while the freshly started stack cannot answer yet;
 /// returns the access token.
-async fn register(http: &reqwest::Client, stack: &Stack) -> String {
+pub(crate) async fn register(http: &reqwest::Client, stack: &Stack) -> String {
     let started = tokio::time::Instant::now();
     for attempt in 0.. {
         // A fresh name per attempt: a timed-out attempt may still have claimed its own.

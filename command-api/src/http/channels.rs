@@ -82,7 +82,7 @@ fn unknown_invite() -> HttpError {
 /// What `user_id` hears when asking DM channel `channel_id` for something only
 /// guild channels do: 50003 if they are in the DM; Missing Access otherwise, since
 /// "this is a DM" would tell an outsider that the DM exists.
-fn not_in_dm(state: &ApiState, channel_id: ChannelId, user_id: UserId) -> HttpError {
+pub(super) fn not_in_dm(state: &ApiState, channel_id: ChannelId, user_id: UserId) -> HttpError {
     let recipient = state
         .accounts()
         .read()

@@ -19,7 +19,8 @@
 //! - [`mfa`]: TOTP two-factor authentication and recovery codes.
 //! - [`guilds`] (guild, channels' creation, roles, members, bans), [`channels`]
 //!   (channels, overwrites, invites, messages, reactions, pins, typing), [`users`]
-//!   (profile, DMs, relationships): the resource routes.
+//!   (profile, DMs, relationships), [`voice`] (joining a voice channel, its media
+//!   token): the resource routes.
 //!
 //! [`router`] builds the whole API over an [`ApiState`]; [`ApiState::start`] is the
 //! constructor the `cloudcord` dev stack uses to serve it in-process at `/api`.
@@ -29,10 +30,11 @@
 //! tighter, `command_api.http.rate_limits` for the rest.
 //!
 //! Not here yet: reads (query-api's), file uploads (`multipart/form-data` bodies
-//! answer 50109), embeds/components/stickers in messages, voice state (a gateway
-//! opcode). A `Bearer` token acts with the user's full rights only when it is
-//! first-party (`cloudcord_kind: session`); an application's OAuth2 token is refused
-//! here and good only for the routes its scopes open (userinfo).
+//! answer 50109), embeds/components/stickers in messages, voice state through
+//! gateway op 4 (the [`voice`] routes carry it for now). A `Bearer` token acts with
+//! the user's full rights only when it is first-party (`cloudcord_kind: session`);
+//! an application's OAuth2 token is refused here and good only for the routes its
+//! scopes open (userinfo).
 //!
 //! Tracing: every request gets a span and a W3C `traceparent` (the client's, or a
 //! new one), which rides on the command record as a Kafka header; the processor
@@ -50,6 +52,7 @@ pub mod oauth2;
 pub mod replies;
 pub mod sessions;
 pub mod users;
+pub mod voice;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -536,6 +539,7 @@ fn described_routes() -> OpenApiRouter<ApiState> {
         .merge(guilds::router())
         .merge(channels::router())
         .merge(users::router())
+        .merge(voice::router())
 }
 
 /// Discord's answer for a path no route serves: `404 {"message": "404: Not Found",

@@ -126,7 +126,22 @@ pub struct BackupCode {
     pub consumed: bool,
 }
 
+/// A voice channel joined: the media token that admits the caller to its SFU.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VoiceConnection {
+    /// The media token (`Authorization: Bearer …` at the SFU), bound to the caller
+    /// and the channel.
+    pub token: String,
+    /// Where to send the SDP offer (WHIP-style, at the same origin).
+    pub endpoint: String,
+    /// Seconds until the token expires (join again for a new one).
+    pub expires_in: u64,
+    /// The caller's voice state, as VOICE_STATE_UPDATE carries it.
+    pub voice_state: serde_json::Value,
+}
+
 described_by_schemars!(
+    VoiceConnection,
     SessionTokens,
     SignedIn,
     LoginAnswer,

@@ -1325,3 +1325,158 @@ async fn writes_answer_with_the_position_a_read_can_wait_for() {
     }
     assert_eq!(positions[1], positions[0] + 1, "one event per message");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joining_voice_mints_a_media_token_only_when_the_guild_allows_it() {
+    use cloudcord_runtime::auth::{MediaTokenVerifier, VerifyingKeys};
+    use cloudcord_schemas::ids::ChannelId;
+
+    let world = World::new().await;
+    let owner = world.register(&unique("host")).await;
+    let guest_name = unique("guest");
+    let guest = world.register(&guest_name).await;
+    let (_, login) = world
+        .post(
+            "/api/v10/auth/login",
+            None,
+            json!({"login": guest_name, "password": "correct horse battery"}),
+        )
+        .await;
+    let guest_id: UserId = login["user_id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("a user id");
+    let (guild_id, text_id) = world.guild(&owner).await;
+    let (status, voice) = world
+        .post(
+            &format!("/api/v10/guilds/{guild_id}/channels"),
+            Some(&owner),
+            json!({"name": "Lounge", "type": 2, "user_limit": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{voice}");
+    let voice_id = voice["id"].as_str().expect("id").to_owned();
+    let (_, invite) = world
+        .post(
+            &format!("/api/v10/channels/{text_id}/invites"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    let code = invite["code"].as_str().expect("code");
+    let (status, body) = world
+        .post(&format!("/api/v10/invites/{code}"), Some(&guest), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let join = format!("/api/v10/channels/{voice_id}/voice");
+
+    // A text channel has no voice (50024).
+    let (status, body) = world
+        .post(
+            &format!("/api/v10/channels/{text_id}/voice"),
+            Some(&guest),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, 50024);
+
+    // The guest joins: a token the SFU accepts, naming the guest and the channel.
+    let (status, grant) = world.post(&join, Some(&guest), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    assert_eq!(grant["endpoint"], "/sfu/sessions");
+    assert_eq!(grant["expires_in"], 120);
+    let jwks = world
+        .http
+        .get(format!("{}/.well-known/jwks.json", world.api.base))
+        .send()
+        .await
+        .expect("JWKS")
+        .json()
+        .await
+        .expect("JWKS is JSON");
+    let verifier = MediaTokenVerifier::new(
+        VerifyingKeys::from_jwks(&jwks).expect("usable keys"),
+        &world.api.auth,
+    );
+    let media = verifier
+        .verify_at(grant["token"].as_str().expect("token"), SystemTime::now())
+        .expect("the SFU would accept it");
+    assert_eq!(media.user_id, guest_id);
+    assert_eq!(media.channel_id, voice_id.parse::<ChannelId>().expect("id"));
+    assert!(media.may_speak, "members have SPEAK by default");
+    assert_eq!(grant["voice_state"]["channel_id"], json!(voice_id));
+
+    // The channel holds one. The guest leaves, the owner joins; now it is full for
+    // the guest, who lacks MOVE_MEMBERS (the owner could exceed the limit).
+    let (status, body) = world
+        .call(Method::DELETE, &join, Some(&guest), Body::None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = world.post(&join, Some(&owner), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events = world.events().await;
+    let (status, body) = world.post(&join, Some(&guest), json!({})).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50013);
+    assert!(
+        body["token"].is_null(),
+        "no token for a refused join: {body}"
+    );
+    assert_eq!(world.events().await, events, "a refusal appends nothing");
+
+    // Without SPEAK in the channel the guest joins suppressed, and the token says
+    // the SFU must not forward the guest's microphone.
+    let (status, body) = world
+        .call(Method::DELETE, &join, Some(&owner), Body::None, &[])
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let speak = 1u64 << 21;
+    let (status, body) = world
+        .call(
+            Method::PUT,
+            &format!("/api/v10/channels/{voice_id}/permissions/{guest_id}"),
+            Some(&owner),
+            Body::Json(json!({"type": 1, "allow": "0", "deny": speak.to_string()})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, grant) = world.post(&join, Some(&guest), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    assert_eq!(grant["voice_state"]["suppress"], true, "{grant}");
+    let media = verifier
+        .verify_at(grant["token"].as_str().expect("token"), SystemTime::now())
+        .expect("the SFU would accept it");
+    assert!(!media.may_speak, "a suppressed member is not heard");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn voice_in_a_dm_tells_an_outsider_nothing() {
+    let world = World::new().await;
+    let alice = world.register(&unique("alice")).await;
+    let bob_name = unique("bob");
+    let bob = world.register(&bob_name).await;
+    let outsider = world.register(&unique("eve")).await;
+    let (_, bob_login) = world
+        .post(
+            "/api/v10/auth/login",
+            None,
+            json!({"login": bob_name, "password": "correct horse battery"}),
+        )
+        .await;
+    let bob_id = bob_login["user_id"].as_str().expect("id").to_owned();
+    let (status, dm) = world
+        .post(
+            "/api/v10/users/@me/channels",
+            Some(&alice),
+            json!({"recipient_id": bob_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dm}");
+    let voice = format!("/api/v10/channels/{}/voice", dm["id"].as_str().expect("id"));
+
+    let (status, body) = world.post(&voice, Some(&bob), json!({})).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, 50003);
+    let (status, body) = world.post(&voice, Some(&outsider), json!({})).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50001);
+}

@@ -159,6 +159,11 @@ impl TokenIssuer {
         &self.issuer
     }
 
+    /// The `aud` this issuer stamps.
+    pub(crate) fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// How long its access tokens are valid.
     pub fn ttl(&self) -> Duration {
         self.ttl
@@ -395,7 +400,7 @@ impl TokenVerifier {
 }
 
 /// Sorts `jsonwebtoken`'s errors into ours.
-fn map_error(error: jsonwebtoken::errors::Error) -> TokenError {
+pub(crate) fn map_error(error: jsonwebtoken::errors::Error) -> TokenError {
     match error.kind() {
         ErrorKind::InvalidSignature => TokenError::BadSignature,
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {

@@ -21,6 +21,8 @@
 //! - [`id_token`]: OpenID Connect ID tokens, signed by [`TokenIssuer`] with the same
 //!   key (for relying parties, never accepted as access tokens).
 //! - [`bot_token`]: Discord-shaped, self-verifying bot tokens signed by the same key.
+//! - [`media_token`]: short-lived tokens (`typ: media+jwt`) binding one user to one
+//!   voice channel's media, minted by the write side, checked by the SFU.
 //! - [`credential`]: [`TokenVerifier::authenticate`] reads an `Authorization` header
 //!   or an Identify token into a [`Credential`].
 //!
@@ -39,6 +41,7 @@ pub mod credential;
 pub mod id_token;
 pub mod jwt;
 pub mod keys;
+pub mod media_token;
 pub mod password;
 
 use std::path::PathBuf;
@@ -54,6 +57,7 @@ pub use jwt::{
     NewAccessToken, TokenError, TokenIssuer, TokenKind, TokenVerifier,
 };
 pub use keys::{Jwk, Jwks, JwksError, KeyError, SigningKey, VerifyingKeys};
+pub use media_token::{MediaGrant, MediaTokenVerifier};
 pub use password::{PasswordError, PasswordHash};
 
 /// The `[auth]` settings section.

@@ -1,0 +1,427 @@
+//! [`Peer`]: one participant's WebRTC session — its `str0m::Rtc`, the tracks it
+//! publishes, the tracks it receives and the renegotiation that adds and removes them.
+//!
+//! Renegotiation is SFU-initiated and travels over the peer's own data channel
+//! labelled [`SIGNALLING_LABEL`]: when tracks come or go, the SFU sends an SDP offer
+//! there as JSON (`{"type":"offer","sdp":…}`) and the client answers the same way. One
+//! offer is outstanding at a time; changes made meanwhile wait for the answer.
+//!
+//! The same channel carries notices the client does not answer:
+//! `{"type":"speaking","user_id":"…","speaking":true|false}` when someone else in the
+//! room starts or stops speaking.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use cloudcord_schemas::ids::{ChannelId, UserId};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::channel::{ChannelData, ChannelId as DataChannelId};
+use str0m::format::PayloadParams;
+use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaAdded, MediaKind, Mid};
+use str0m::rtp::RtpPacket;
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+
+use super::speaking::SpeakingDetector;
+use super::{Forward, Outbox, Participant, PeerId, TrackRef, Work};
+
+/// The label of the data channel a client opens for renegotiation.
+pub const SIGNALLING_LABEL: &str = "cloudcord-signalling";
+
+/// Keyframe requests to one publisher's track are sent at most this often: with many
+/// subscribers, a loss burst would otherwise make every one of them ask at once.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A track this peer publishes (an m-line it sends on).
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub(crate) mid: Mid,
+    pub(crate) kind: MediaKind,
+    last_keyframe_request: Option<Instant>,
+    speaking: SpeakingDetector,
+}
+
+/// Where one subscription is in its negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubscriptionState {
+    /// To be offered in the next renegotiation.
+    Wanted,
+    /// Offered on `mid`; `cancelled` when the publisher left before the answer came.
+    Offered { mid: Mid, cancelled: bool },
+    /// Negotiated: media flows on `mid`.
+    Open(Mid),
+    /// The publisher left: `mid` is to be stopped in the next renegotiation.
+    Stopping(Mid),
+    /// A stop of `mid` is offered; the subscription goes when it is answered.
+    StopOffered(Mid),
+}
+
+/// A track of another peer that this peer receives.
+#[derive(Debug)]
+struct Subscription {
+    source: TrackRef,
+    kind: MediaKind,
+    /// The publisher's user, the client's MediaStream ID (so it knows whose it is).
+    publisher: UserId,
+    state: SubscriptionState,
+}
+
+/// One participant; see the module docs.
+pub(crate) struct Peer {
+    pub(crate) id: PeerId,
+    pub(crate) user: UserId,
+    pub(crate) channel: ChannelId,
+    /// Whether its audio is forwarded (see [`Participant::may_speak`]).
+    may_speak: bool,
+    pub(crate) rtc: Rtc,
+    /// The local ICE ufrag, the [`super::demux::Demux`] key of its first STUN request.
+    pub(crate) ufrag: String,
+    /// The remote addresses datagrams have arrived from.
+    pub(crate) addrs: Vec<SocketAddr>,
+    /// When str0m next wants a timeout, as registered in the core's timer set.
+    pub(crate) timeout: Instant,
+    /// When the peer joined; one that never connects is dropped after a while.
+    pub(crate) joined_at: Instant,
+    pub(crate) connected: bool,
+    pub(crate) published: Vec<Published>,
+    subscriptions: Vec<Subscription>,
+    signalling: Option<DataChannelId>,
+    pending_offer: Option<SdpPendingOffer>,
+}
+
+impl Peer {
+    /// A peer around `rtc`, whose offer has been answered.
+    pub(crate) fn new(id: PeerId, who: Participant, mut rtc: Rtc, now: Instant) -> Self {
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        Self {
+            id,
+            user: who.user,
+            channel: who.channel,
+            may_speak: who.may_speak,
+            rtc,
+            ufrag,
+            addrs: Vec::new(),
+            timeout: now,
+            joined_at: now,
+            connected: false,
+            published: Vec::new(),
+            subscriptions: Vec::new(),
+            signalling: None,
+            pending_offer: None,
+        }
+    }
+
+    /// Starts receiving `source` (published by `publisher`) at the next renegotiation.
+    pub(crate) fn subscribe(&mut self, source: TrackRef, kind: MediaKind, publisher: UserId) {
+        self.subscriptions.push(Subscription {
+            source,
+            kind,
+            publisher,
+            state: SubscriptionState::Wanted,
+        });
+    }
+
+    /// Stops receiving everything `publisher` published (the core drops the routes).
+    pub(crate) fn unsubscribe_from(&mut self, publisher: PeerId) {
+        self.subscriptions.retain_mut(|sub| {
+            if sub.source.peer != publisher {
+                return true;
+            }
+            match sub.state {
+                SubscriptionState::Wanted => return false,
+                SubscriptionState::Offered { mid, .. } => {
+                    sub.state = SubscriptionState::Offered {
+                        mid,
+                        cancelled: true,
+                    };
+                }
+                SubscriptionState::Open(mid) => sub.state = SubscriptionState::Stopping(mid),
+                SubscriptionState::Stopping(_) | SubscriptionState::StopOffered(_) => {}
+            }
+            true
+        });
+    }
+
+    /// The published track behind this peer's outgoing m-line `mid`, if it carries one.
+    fn source_of(&self, mid: Mid) -> Option<TrackRef> {
+        self.subscriptions
+            .iter()
+            .find(|sub| sub.state == SubscriptionState::Open(mid))
+            .map(|sub| sub.source)
+    }
+
+    /// Asks the publisher of `mid` for a keyframe, unless one was asked for recently.
+    /// A mutation of the `Rtc`: the caller drains it afterwards.
+    pub(crate) fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, now: Instant) {
+        let Some(track) = self.published.iter_mut().find(|track| track.mid == mid) else {
+            return;
+        };
+        if track
+            .last_keyframe_request
+            .is_some_and(|last| now.saturating_duration_since(last) < KEYFRAME_REQUEST_INTERVAL)
+        {
+            return;
+        }
+        // No receive stream yet means no media yet; its first packets will do.
+        if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
+            stream.request_keyframe(kind);
+            track.last_keyframe_request = Some(now);
+        }
+    }
+
+    /// Sends `message` (JSON) to the client on the signalling channel, if it is open.
+    /// For notices that lose nothing when dropped (the next one supersedes them), so
+    /// a full channel is not an error. A mutation of the `Rtc`.
+    pub(crate) fn notify(&mut self, message: &[u8]) {
+        let Some(channel) = self.signalling else {
+            return;
+        };
+        if let Some(Ok(false) | Err(_)) = self
+            .rtc
+            .channel(channel)
+            .map(|mut channel| channel.write(false, message))
+        {
+            tracing::debug!(peer = %self.id, "signalling channel full; notice dropped");
+        }
+    }
+
+    /// Sends what was just written: str0m queues written RTP until time is handled
+    /// (its pacer takes a snapshot of the queues then), and a forwarded packet must
+    /// not wait for the session's next deadline. A mutation of the `Rtc`.
+    pub(crate) fn send_queued(&mut self, now: Instant) {
+        if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
+            tracing::info!(peer = %self.id, %error, "session failed; disconnecting");
+            self.rtc.disconnect();
+        }
+    }
+
+    /// Offers the pending subscription changes, if any and if the signalling channel
+    /// is open and no other offer is outstanding. A mutation of the `Rtc`.
+    fn renegotiate(&mut self) {
+        let Some(channel) = self.signalling else {
+            return;
+        };
+        // Checked first because drains run per forwarded packet: most find nothing to
+        // offer, and that must not cost an SDP change set.
+        let pending_changes = self.subscriptions.iter().any(|sub| {
+            matches!(
+                sub.state,
+                SubscriptionState::Wanted | SubscriptionState::Stopping(_)
+            )
+        });
+        if self.pending_offer.is_some() || !pending_changes {
+            return;
+        }
+        let mut change = self.rtc.sdp_api();
+        for sub in &mut self.subscriptions {
+            match sub.state {
+                SubscriptionState::Wanted => {
+                    let mid = change.add_media(
+                        sub.kind,
+                        Direction::SendOnly,
+                        Some(sub.publisher.to_string()),
+                        None,
+                        None,
+                    );
+                    sub.state = SubscriptionState::Offered {
+                        mid,
+                        cancelled: false,
+                    };
+                }
+                SubscriptionState::Stopping(mid) => {
+                    change.stop_media(mid);
+                    sub.state = SubscriptionState::StopOffered(mid);
+                }
+                _ => {}
+            }
+        }
+        if !change.has_changes() {
+            return;
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return;
+        };
+        let json = match serde_json::to_vec(&offer) {
+            Ok(json) => json,
+            // Serializing a string pair cannot fail; if it did, nothing is pending.
+            Err(error) => {
+                tracing::error!(peer = %self.id, %error, "cannot serialize an SDP offer");
+                return;
+            }
+        };
+        let written = self
+            .rtc
+            .channel(channel)
+            .map(|mut channel| channel.write(false, &json));
+        match written {
+            Some(Ok(true)) => self.pending_offer = Some(pending),
+            other => {
+                // The channel is gone or full: the client will never answer, so the
+                // session cannot follow the room any more.
+                tracing::warn!(peer = %self.id, ?other, "cannot send an SDP offer; disconnecting");
+                self.rtc.disconnect();
+            }
+        }
+    }
+
+    /// Applies the client's answer to the outstanding offer.
+    fn accept_answer(&mut self, data: &ChannelData, outbox: &mut Outbox) {
+        let Ok(answer) = serde_json::from_slice::<SdpAnswer>(&data.data) else {
+            tracing::debug!(peer = %self.id, "ignoring a signalling message that is not an SDP answer");
+            return;
+        };
+        let Some(pending) = self.pending_offer.take() else {
+            tracing::debug!(peer = %self.id, "ignoring an SDP answer without an offer");
+            return;
+        };
+        if let Err(error) = self.rtc.sdp_api().accept_answer(pending, answer) {
+            tracing::info!(peer = %self.id, %error, "the client's SDP answer was refused; disconnecting");
+            self.rtc.disconnect();
+            return;
+        }
+        self.subscriptions.retain_mut(|sub| match sub.state {
+            SubscriptionState::Offered { mid, cancelled } => {
+                if cancelled {
+                    sub.state = SubscriptionState::Stopping(mid);
+                } else {
+                    sub.state = SubscriptionState::Open(mid);
+                    outbox.work.push_back(Work::Subscribed {
+                        source: sub.source,
+                        subscriber: self.id,
+                        mid,
+                        kind: sub.kind,
+                    });
+                }
+                true
+            }
+            SubscriptionState::StopOffered(_) => false,
+            _ => true,
+        });
+    }
+
+    /// Renegotiates if needed, then polls str0m until it returns a timeout: transmits
+    /// go to the outbox, events are handled here or become work for the core.
+    pub(crate) fn drain(&mut self, now: Instant, outbox: &mut Outbox) {
+        self.renegotiate();
+        loop {
+            if !self.rtc.is_alive() {
+                outbox.work.push_back(Work::Remove(self.id));
+                return;
+            }
+            let output = match self.rtc.poll_output() {
+                Ok(output) => output,
+                Err(error) => {
+                    tracing::info!(peer = %self.id, %error, "session failed; disconnecting");
+                    self.rtc.disconnect();
+                    continue;
+                }
+            };
+            match output {
+                Output::Timeout(at) => {
+                    outbox.set_timer(self.id, &mut self.timeout, at);
+                    return;
+                }
+                Output::Transmit(transmit) => outbox.transmits.push_back(transmit),
+                Output::Event(event) => self.handle_event(event, now, outbox),
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: Event, now: Instant, outbox: &mut Outbox) {
+        match event {
+            Event::Connected => {
+                self.connected = true;
+                outbox.work.push_back(Work::Connected(self.id));
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                // ICE-lite cannot restart ICE; the client rejoins with a new offer.
+                self.rtc.disconnect();
+            }
+            Event::MediaAdded(added) => self.media_added(added, outbox),
+            Event::ChannelOpen(channel, label) if label == SIGNALLING_LABEL => {
+                self.signalling = Some(channel);
+                self.renegotiate();
+            }
+            Event::ChannelData(data) if Some(data.id) == self.signalling => {
+                self.accept_answer(&data, outbox);
+                // Changes that waited for this answer go out now.
+                self.renegotiate();
+            }
+            Event::RtpPacket(packet) => self.rtp_packet(packet, now, outbox),
+            Event::PeerStats(stats) => outbox.metrics.peer_stats(&stats),
+            Event::KeyframeRequest(KeyframeRequest { mid, kind, .. }) => {
+                if let Some(source) = self.source_of(mid) {
+                    outbox.work.push_back(Work::Keyframe { source, kind });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn media_added(&mut self, added: MediaAdded, outbox: &mut Outbox) {
+        // Only m-lines the client sends on are publications; the SFU's own send-only
+        // m-lines are added locally and never announced.
+        if !matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) {
+            return;
+        }
+        // A muted or suppressed user's microphone is no publication: its packets
+        // find no track and go nowhere.
+        if added.kind == MediaKind::Audio && !self.may_speak {
+            return;
+        }
+        self.published.push(Published {
+            mid: added.mid,
+            kind: added.kind,
+            last_keyframe_request: None,
+            speaking: SpeakingDetector::default(),
+        });
+        outbox.work.push_back(Work::Published {
+            source: TrackRef {
+                peer: self.id,
+                mid: added.mid,
+            },
+            kind: added.kind,
+        });
+    }
+
+    fn rtp_packet(&mut self, packet: RtpPacket, now: Instant, outbox: &mut Outbox) {
+        let ssrc = packet.header.ssrc;
+        let Some((mid, rid)) = self
+            .rtc
+            .direct_api()
+            .stream_rx(&ssrc)
+            .map(|stream| (stream.mid(), stream.rid()))
+        else {
+            return;
+        };
+        // Simulcast layers are not selected yet: only single-layer streams travel.
+        if rid.is_some() {
+            return;
+        }
+        let Some(track) = self.published.iter_mut().find(|track| track.mid == mid) else {
+            return;
+        };
+        if track.kind == MediaKind::Audio
+            && let Some(speaking) = track.speaking.observe(&packet, now)
+        {
+            outbox.work.push_back(Work::Speaking {
+                peer: self.id,
+                speaking,
+            });
+        }
+        let Some(params) = self.payload_params(&packet) else {
+            return;
+        };
+        outbox.forwards.push_back(Forward {
+            source: TrackRef { peer: self.id, mid },
+            packet,
+            params,
+        });
+    }
+
+    fn payload_params(&self, packet: &RtpPacket) -> Option<PayloadParams> {
+        self.rtc
+            .codec_config()
+            .find(|params| params.pt() == packet.header.payload_type)
+            .copied()
+    }
+}

@@ -1,0 +1,480 @@
+//! An in-memory network of str0m client peers around an [`Sfu`], with the clock in
+//! the caller's hands: the harness of the core's tests and of the benchmark.
+//!
+//! Each [`Client`] is a full WebRTC endpoint (ICE controlling, DTLS, SRTP, SCTP) like
+//! a browser, in RTP mode so that tests see exactly the packets the SFU forwarded. It
+//! offers what it publishes plus the [`SIGNALLING_LABEL`] data channel, and answers
+//! the SFU's renegotiation offers on that channel. Datagrams travel without delay or
+//! loss; time moves only when the caller says so.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudcord_schemas::ids::UserId;
+use str0m::change::{SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId as DataChannelId;
+use str0m::format::Codec;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcError};
+
+use crate::core::{JoinError, Participant, PeerId, SIGNALLING_LABEL, Sfu};
+
+/// Why the harness could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A client's str0m session failed.
+    #[error("client session failed")]
+    Rtc(#[from] RtcError),
+    /// A datagram from the SFU was not a WebRTC datagram.
+    #[error("the SFU sent a malformed datagram")]
+    Net(#[from] str0m::error::NetError),
+    /// The SFU refused the client's offer.
+    #[error("the SFU refused the offer")]
+    Join(#[from] JoinError),
+    /// The client has no such track or codec to send with.
+    #[error("the client cannot send {0:?}")]
+    CannotSend(MediaKind),
+}
+
+/// A client's index in the [`Network`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientId(pub usize);
+
+/// One received RTP packet, as the client saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The client's m-line it arrived on.
+    pub mid: Mid,
+    /// Its payload.
+    pub payload: Arc<[u8]>,
+    /// Its audio level header extension.
+    pub audio_level: Option<i8>,
+}
+
+/// A browser-like WebRTC client; see the module docs.
+pub struct Client {
+    /// The client's session.
+    pub rtc: Rtc,
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// Its peer in the SFU.
+    pub peer: PeerId,
+    /// Its published m-lines.
+    pub audio: Option<Mid>,
+    /// Its published video m-line (a camera).
+    pub video: Option<Mid>,
+    /// Its second published video m-line (a screen share).
+    pub screen: Option<Mid>,
+    /// Media received, in arrival order.
+    pub received: Vec<Received>,
+    /// Keyframe requests received for its published tracks.
+    pub keyframe_requests: Vec<(Mid, KeyframeRequestKind)>,
+    /// The audio level its audio packets carry, in −dBov (−20: speaking, −127:
+    /// silence).
+    pub audio_level: i8,
+    /// Notices the SFU sent on the signalling channel (everything but offers).
+    pub notices: Vec<serde_json::Value>,
+    signalling: Option<DataChannelId>,
+    seq: u64,
+    timeout: Instant,
+    outgoing: VecDeque<Vec<u8>>,
+    connected: bool,
+}
+
+impl Client {
+    /// Whether ICE and DTLS are up.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// The MediaStream ID (the publisher's user) of the client's m-line `mid`.
+    pub fn stream_id(&self, mid: Mid) -> Option<String> {
+        self.rtc
+            .media(mid)
+            .map(|media| media.stream_id().to_owned())
+    }
+
+    /// How many packets arrived from the user `publisher`'s tracks of `kind`.
+    pub fn received_from(&self, publisher: UserId, kind: MediaKind) -> usize {
+        let publisher = publisher.to_string();
+        self.received
+            .iter()
+            .filter(|packet| {
+                self.rtc.media(packet.mid).is_some_and(|media| {
+                    media.kind() == kind && media.stream_id() == publisher.as_str()
+                })
+            })
+            .count()
+    }
+
+    /// The m-lines on which packets from `publisher`'s tracks of `kind` arrived, each
+    /// with how many.
+    pub fn received_by_mid(&self, publisher: UserId, kind: MediaKind) -> HashMap<Mid, usize> {
+        let publisher = publisher.to_string();
+        let mut counts = HashMap::new();
+        for packet in &self.received {
+            let from = self.rtc.media(packet.mid).is_some_and(|media| {
+                media.kind() == kind && media.stream_id() == publisher.as_str()
+            });
+            if from {
+                *counts.entry(packet.mid).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// The m-line on which the client receives `publisher`'s track of `kind`.
+    pub fn incoming_mid(&self, publisher: UserId, kind: MediaKind) -> Option<Mid> {
+        let publisher = publisher.to_string();
+        self.received.iter().map(|packet| packet.mid).find(|mid| {
+            self.rtc.media(*mid).is_some_and(|media| {
+                media.kind() == kind && media.stream_id() == publisher.as_str()
+            })
+        })
+    }
+
+    /// Sends one RTP packet on its published track of `kind` (audio at
+    /// [`Self::audio_level`]) at `now`.
+    pub fn send(&mut self, now: Instant, kind: MediaKind, payload: &[u8]) -> Result<(), SimError> {
+        let mid = match kind {
+            MediaKind::Audio => self.audio,
+            MediaKind::Video => self.video,
+        };
+        self.send_on(now, mid.ok_or(SimError::CannotSend(kind))?, kind, payload)
+    }
+
+    /// Sends one video packet on its screen share at `now`.
+    pub fn send_screen(&mut self, now: Instant, payload: &[u8]) -> Result<(), SimError> {
+        let mid = self.screen.ok_or(SimError::CannotSend(MediaKind::Video))?;
+        self.send_on(now, mid, MediaKind::Video, payload)
+    }
+
+    fn send_on(
+        &mut self,
+        now: Instant,
+        mid: Mid,
+        kind: MediaKind,
+        payload: &[u8],
+    ) -> Result<(), SimError> {
+        let codec = match kind {
+            MediaKind::Audio => Codec::Opus,
+            MediaKind::Video => Codec::Vp8,
+        };
+        let pt = self
+            .rtc
+            .codec_config()
+            .find(|params| params.spec().codec == codec)
+            .map(|params| params.pt())
+            .ok_or(SimError::CannotSend(kind))?;
+        self.seq += 1;
+        let exts = match kind {
+            MediaKind::Audio => ExtensionValues {
+                audio_level: Some(self.audio_level),
+                voice_activity: Some(self.audio_level > -50),
+                ..ExtensionValues::default()
+            },
+            MediaKind::Video => ExtensionValues::default(),
+        };
+        // 20 ms of audio (48 kHz) or one 30 fps frame (90 kHz) per packet.
+        let step: u64 = if kind == MediaKind::Audio { 960 } else { 3000 };
+        // RTP time wraps at 32 bits by definition.
+        let time = u32::try_from(self.seq.wrapping_mul(step) & 0xffff_ffff).unwrap_or(0);
+        let mut direct = self.rtc.direct_api();
+        let stream = direct
+            .stream_tx_by_mid(mid, None)
+            .ok_or(SimError::CannotSend(kind))?;
+        stream.write_rtp(
+            RtpWrite::new(pt, SeqNo::from(self.seq), time, now, payload.to_vec())
+                .marker(true)
+                .ext_vals(exts)
+                .nackable(kind == MediaKind::Video),
+        );
+        // Written packets wait in str0m's send queue until time is handled; sent
+        // now, they leave at once, as a browser's would.
+        self.drain()?;
+        self.rtc.handle_input(Input::Timeout(now))?;
+        self.drain()
+    }
+
+    /// Asks, as a decoder that lost a frame would, for a keyframe on the incoming
+    /// m-line `mid`, then drains.
+    pub fn request_keyframe(&mut self, mid: Mid) -> Result<(), SimError> {
+        if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
+            stream.request_keyframe(KeyframeRequestKind::Pli);
+        }
+        self.drain()
+    }
+
+    /// Takes the datagrams the client has sent since the last call (the benchmark
+    /// feeds them to the SFU itself).
+    pub fn take_outgoing(&mut self) -> VecDeque<Vec<u8>> {
+        std::mem::take(&mut self.outgoing)
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), SimError> {
+        let receive = Receive::new(Protocol::Udp, source, self.addr, datagram)?;
+        self.rtc.handle_input(Input::Receive(now, receive))?;
+        self.drain()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), SimError> {
+        if self.timeout <= now {
+            self.rtc.handle_input(Input::Timeout(now))?;
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<(), SimError> {
+        loop {
+            match self.rtc.poll_output()? {
+                Output::Timeout(at) => {
+                    self.timeout = at;
+                    return Ok(());
+                }
+                Output::Transmit(transmit) => self.outgoing.push_back(transmit.contents.to_vec()),
+                Output::Event(event) => self.handle_event(event)?,
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: Event) -> Result<(), SimError> {
+        match event {
+            Event::Connected => self.connected = true,
+            Event::ChannelOpen(id, label) if label == SIGNALLING_LABEL => {
+                self.signalling = Some(id);
+            }
+            Event::ChannelData(data) if Some(data.id) == self.signalling => {
+                // The SFU offers; the client answers, as a browser's script would.
+                let Ok(message) = serde_json::from_slice::<serde_json::Value>(&data.data) else {
+                    return Ok(());
+                };
+                if message["type"] != "offer" {
+                    self.notices.push(message);
+                } else if let Ok(offer) = serde_json::from_value::<SdpOffer>(message) {
+                    let answer = self.rtc.sdp_api().accept_offer(offer)?;
+                    let json = answer.to_sdp_string();
+                    let json = serde_json::json!({"type": "answer", "sdp": json}).to_string();
+                    if let Some(mut channel) = self.rtc.channel(data.id) {
+                        channel.write(false, json.as_bytes())?;
+                    }
+                }
+            }
+            Event::RtpPacket(packet) => {
+                let mid = self
+                    .rtc
+                    .direct_api()
+                    .stream_rx(&packet.header.ssrc)
+                    .map(|stream| stream.mid());
+                if let Some(mid) = mid {
+                    self.received.push(Received {
+                        mid,
+                        audio_level: packet.header.ext_vals.audio_level,
+                        payload: packet.payload,
+                    });
+                }
+            }
+            Event::KeyframeRequest(request) => {
+                self.keyframe_requests.push((request.mid, request.kind));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// What a joining client publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publish {
+    /// A microphone.
+    pub audio: bool,
+    /// A camera.
+    pub video: bool,
+    /// A screen share (a second video track).
+    pub screen: bool,
+}
+
+impl Publish {
+    /// Microphone and camera.
+    pub const BOTH: Self = Self {
+        audio: true,
+        video: true,
+        screen: false,
+    };
+    /// Nothing (a listener).
+    pub const NOTHING: Self = Self {
+        audio: false,
+        video: false,
+        screen: false,
+    };
+}
+
+/// The SFU and its clients; see the module docs.
+pub struct Network {
+    /// The SFU under test.
+    pub sfu: Sfu,
+    clients: Vec<Option<Client>>,
+    by_addr: HashMap<SocketAddr, ClientId>,
+}
+
+impl Network {
+    /// A network around `sfu`, with no clients yet.
+    pub fn new(sfu: Sfu) -> Self {
+        Self {
+            sfu,
+            clients: Vec::new(),
+            by_addr: HashMap::new(),
+        }
+    }
+
+    /// A new client of `who` offering to join and publish `publish`; the SFU answers
+    /// at once (as the signalling endpoint would).
+    pub fn join(
+        &mut self,
+        now: Instant,
+        who: Participant,
+        publish: Publish,
+    ) -> Result<ClientId, SimError> {
+        let id = ClientId(self.clients.len());
+        let index = u32::try_from(id.0).unwrap_or(u32::MAX);
+        // 10.0.0.0/8 from the client index: unique, valid host candidates.
+        let addr = SocketAddr::from((Ipv4Addr::from(0x0a00_0000 | (index + 1)), 5000));
+        let mut rtc = Rtc::builder()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_h264(true)
+            .build(now);
+        if let Ok(candidate) = Candidate::host(addr, "udp") {
+            rtc.add_local_candidate(candidate);
+        }
+        let mut change = rtc.sdp_api();
+        let audio = publish
+            .audio
+            .then(|| change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
+        let video = publish
+            .video
+            .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let screen = publish
+            .screen
+            .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        change.add_channel(SIGNALLING_LABEL.to_owned());
+        let (offer, pending): (SdpOffer, SdpPendingOffer) = change
+            .apply()
+            .ok_or(SimError::CannotSend(MediaKind::Audio))?;
+        let (peer, answer) = self.sfu.join(now, who, offer)?;
+        rtc.sdp_api().accept_answer(pending, answer)?;
+        let mut client = Client {
+            rtc,
+            addr,
+            peer,
+            audio,
+            video,
+            screen,
+            received: Vec::new(),
+            keyframe_requests: Vec::new(),
+            audio_level: -20,
+            notices: Vec::new(),
+            signalling: None,
+            seq: 0,
+            timeout: now,
+            outgoing: VecDeque::new(),
+            connected: false,
+        };
+        client.drain()?;
+        self.clients.push(Some(client));
+        self.by_addr.insert(addr, id);
+        Ok(id)
+    }
+
+    /// The client `id`, unless it was dropped.
+    pub fn client(&self, id: ClientId) -> Option<&Client> {
+        self.clients.get(id.0).and_then(Option::as_ref)
+    }
+
+    /// The client `id`, mutably.
+    pub fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+        self.clients.get_mut(id.0).and_then(Option::as_mut)
+    }
+
+    /// Drops client `id` without a goodbye (a closed tab): the SFU notices on its own.
+    pub fn drop_client(&mut self, id: ClientId) {
+        if let Some(slot) = self.clients.get_mut(id.0) {
+            *slot = None;
+        }
+    }
+
+    /// The earliest deadline of the SFU and the clients.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.clients
+            .iter()
+            .flatten()
+            .map(|client| client.timeout)
+            .chain(self.sfu.poll_timeout())
+            .min()
+    }
+
+    /// Handles every deadline up to `now`, then delivers datagrams until none is in
+    /// flight.
+    pub fn step(&mut self, now: Instant) -> Result<(), SimError> {
+        if self.sfu.poll_timeout().is_some_and(|at| at <= now) {
+            self.sfu.handle_timeout(now);
+        }
+        for client in self.clients.iter_mut().flatten() {
+            client.handle_timeout(now)?;
+        }
+        self.deliver(now)
+    }
+
+    /// Delivers datagrams both ways until none is in flight.
+    pub fn deliver(&mut self, now: Instant) -> Result<(), SimError> {
+        loop {
+            let mut moved = false;
+            while let Some(transmit) = self.sfu.poll_transmit() {
+                moved = true;
+                let Some(id) = self.by_addr.get(&transmit.destination) else {
+                    continue;
+                };
+                if let Some(client) = self.clients.get_mut(id.0).and_then(Option::as_mut) {
+                    client.receive(now, transmit.source, &transmit.contents)?;
+                }
+            }
+            for client in self.clients.iter_mut().flatten() {
+                while let Some(datagram) = client.outgoing.pop_front() {
+                    moved = true;
+                    // What the SFU refuses is counted in its metrics; tests check those.
+                    let _refused = self.sfu.handle_datagram(now, client.addr, &datagram);
+                }
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs the simulated clock from `*now` for `duration`, jumping from deadline to
+    /// deadline (at least 1 ms at a time, so a deadline in the past cannot stall it).
+    pub fn run_for(&mut self, now: &mut Instant, duration: Duration) -> Result<(), SimError> {
+        let end = *now + duration;
+        while *now < end {
+            let next = self
+                .next_deadline()
+                .unwrap_or(end)
+                .max(*now + Duration::from_millis(1))
+                .min(end);
+            *now = next;
+            self.step(next)?;
+        }
+        Ok(())
+    }
+}
