@@ -27,7 +27,8 @@ use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    ApiKey, ApiKeyValue, AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
+    SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{OpenApi, Ref, RefOr, Response};
 
@@ -40,6 +41,9 @@ pub const DISCORD_SPEC: &str =
 pub const BEARER: &str = "Bearer";
 /// The security scheme of a bot's `Bot <token>`.
 pub const BOT: &str = "BotToken";
+/// The security scheme of a third-party application's OAuth2 access token, which only
+/// the routes that name a scope of it accept.
+pub const OAUTH2: &str = "OAuth2";
 
 /// A reference to the component `name` of Discord's OpenAPI document.
 pub fn discord(name: &str) -> RefOr<Schema> {
@@ -283,8 +287,9 @@ impl IntoResponses for Refusals {
 
 /// Completes a document the routes described: declares what they refer to — the
 /// [`Refusals`] responses, the [`SnowflakeType`](objects::SnowflakeType) of path
-/// parameters, the [`BEARER`] and [`BOT`] security schemes — and requires one of the
-/// two everywhere (routes open to anyone say `security(())`).
+/// parameters, the [`BEARER`], [`BOT`] and [`OAUTH2`] security schemes — and
+/// requires a bearer or bot token everywhere (routes open to anyone say
+/// `security(())`, routes open to OAuth2 scopes name them).
 pub fn finish(document: &mut OpenApi) {
     let components = document.components.get_or_insert_with(Default::default);
     components
@@ -343,6 +348,22 @@ pub fn finish(document: &mut OpenApi) {
             "Authorization",
             "`Bot <token>`: a bot's token",
         ))),
+    );
+    components.add_security_scheme(
+        OAUTH2,
+        SecurityScheme::OAuth2(OAuth2::with_description(
+            [Flow::AuthorizationCode(AuthorizationCode::new(
+                "/oauth2/authorize",
+                "/api/v10/oauth2/token",
+                Scopes::from_iter([
+                    ("identify", "GET /users/@me without the e-mail address"),
+                    ("email", "the e-mail address too"),
+                    ("guilds", "GET /users/@me/guilds"),
+                    ("openid", "an ID token"),
+                ]),
+            ))],
+            "A third-party application's access token (authorization code with PKCE S256)",
+        )),
     );
     document.security = Some(vec![
         SecurityRequirement::new(BEARER, Vec::<String>::new()),

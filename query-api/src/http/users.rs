@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiContext;
-use super::auth::Caller;
+use super::auth::{Caller, GrantedCaller};
 use super::params::{QueryParams, path_id};
 use crate::access::{GuildAccess, now_ms};
 use crate::objects::{current_user_object, dm_channel_object, id, my_guild_object, user_object};
@@ -49,9 +49,14 @@ pub fn documents_router() -> OpenApiRouter<ApiContext> {
     get,
     path = "/users/@me",
     tag = "users",
-    responses((status = 200, description = "The caller", body = UserPIIResponse), Refusals)
+    responses((status = 200, description = "The caller (`email` and `verified` need the `email` scope)", body = UserPIIResponse), Refusals),
+    security(("Bearer" = []), ("BotToken" = []), ("OAuth2" = ["identify"]))
 )]
-async fn me(State(context): State<ApiContext>, caller: Caller) -> Result<Json<Value>, HttpError> {
+async fn me(
+    State(context): State<ApiContext>,
+    granted: GrantedCaller,
+) -> Result<Json<Value>, HttpError> {
+    let caller = granted.with_scope("identify")?;
     let user = context
         .read_models()
         .user(caller.key())
@@ -59,10 +64,14 @@ async fn me(State(context): State<ApiContext>, caller: Caller) -> Result<Json<Va
         // A verified token of an account the read models do not know (yet).
         .ok_or(HttpError::Unauthorized)?;
     let locale = context.documents().locale(user.id).await?;
-    Ok(Json(current_user_object(
-        &user,
-        locale.as_deref().unwrap_or(DEFAULT_LOCALE),
-    )))
+    let mut object = current_user_object(&user, locale.as_deref().unwrap_or(DEFAULT_LOCALE));
+    if !granted.grants("email")
+        && let Some(fields) = object.as_object_mut()
+    {
+        fields.remove("email");
+        fields.remove("verified");
+    }
+    Ok(Json(object))
 }
 
 /// `GET /users/{user.id}`.
@@ -94,13 +103,15 @@ async fn user(
     path = "/users/@me/guilds",
     tag = "users",
     params(("before" = Option<SnowflakeType>, Query, description = "Guilds before this id"), ("after" = Option<SnowflakeType>, Query, description = "Guilds after this id"), ("limit" = Option<u32>, Query, description = "1 to 200 (default 200)"), ("with_counts" = Option<bool>, Query, description = "Include approximate counts")),
-    responses((status = 200, description = "The caller's guilds", body = Vec<MyGuildResponse>), Refusals)
+    responses((status = 200, description = "The caller's guilds", body = Vec<MyGuildResponse>), Refusals),
+    security(("Bearer" = []), ("BotToken" = []), ("OAuth2" = ["guilds"]))
 )]
 async fn my_guilds(
     State(context): State<ApiContext>,
-    caller: Caller,
+    granted: GrantedCaller,
     mut params: QueryParams,
 ) -> Result<Json<Value>, HttpError> {
+    let caller = granted.with_scope("guilds")?;
     let before: Option<GuildId> = params.snowflake("before");
     let after: Option<GuildId> = params.snowflake("after");
     let limit = params.integer("limit", 1..=MAX_GUILDS, MAX_GUILDS);

@@ -214,6 +214,56 @@ async fn missing_forged_and_misused_credentials_are_401() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_oauth2_applications_token_reads_only_what_its_scopes_open() {
+    let world = World::new().await;
+    let identify = world.oauth2_token(ALICE, &["identify"]);
+    let (status, _, me) = world.get_with("/users/@me", Some(&identify), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["id"], ALICE.to_string());
+    assert!(
+        me.get("email").is_none(),
+        "email needs the email scope: {me}"
+    );
+    let (status, _, body) = world
+        .get_with("/users/@me/guilds", Some(&identify), &[])
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50001);
+
+    let everything = world.oauth2_token(ALICE, &["identify", "email", "guilds"]);
+    let (status, _, me) = world.get_with("/users/@me", Some(&everything), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert!(me.get("email").is_some(), "{me}");
+    let (status, _, guilds) = world
+        .get_with("/users/@me/guilds", Some(&everything), &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{guilds}");
+    assert!(
+        guilds
+            .as_array()
+            .is_some_and(|guilds| guilds.iter().any(|g| g["id"] == GUILD.to_string())),
+        "{guilds}"
+    );
+
+    // No scope opens anything else: not the guild, its messages, nor the DMs.
+    let (status, _, body) = world
+        .get_with(
+            "/users/@me",
+            Some(&world.oauth2_token(ALICE, &["guilds"])),
+            &[],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50001);
+    for path in [
+        format!("/guilds/{GUILD}"),
+        format!("/channels/{GENERAL}/messages"),
+        "/users/@me/channels".to_owned(),
+    ] {
+        let (status, _, body) = world.get_with(&path, Some(&everything), &[]).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_bot_token_its_owner_reset_is_refused_once_the_reset_is_projected() {
     let mut world = World::new().await;
     let old = world.bot_token(BOT);

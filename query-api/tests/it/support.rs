@@ -366,6 +366,23 @@ impl World {
         format!("Bearer {}", issued.token)
     }
 
+    /// A third-party application's OAuth2 access token for `user` with `scopes`.
+    pub fn oauth2_token(&self, user: UserId, scopes: &[&str]) -> String {
+        let issued = self
+            .issuer
+            .issue(
+                &NewAccessToken {
+                    user_id: user,
+                    client_id: "third-party-app".into(),
+                    scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+                    kind: TokenKind::OAuth2,
+                },
+                SystemTime::now(),
+            )
+            .expect("issues");
+        format!("Bearer {}", issued.token)
+    }
+
     /// The bot token of `user`.
     pub fn bot_token(&self, user: UserId) -> String {
         format!(

@@ -14,8 +14,9 @@
 //! a token a third-party application obtained through OAuth2 carries only the scopes
 //! the user consented to (`identify`, `email`, …), so it must not act with the user's
 //! full rights on every route. Such a token is refused
-//! ([`CredentialError::Delegated`]); the few routes its scopes open (userinfo) verify
-//! it themselves with [`TokenVerifier::verify`] and check the scope.
+//! ([`CredentialError::Delegated`]); the few routes its scopes open take it through
+//! [`TokenVerifier::authenticate_grant`] (or [`TokenVerifier::verify`]) and check the
+//! scope.
 
 use cloudcord_schemas::ids::UserId;
 
@@ -65,7 +66,34 @@ impl Credential {
     }
 }
 
+/// What a request may do: everything its user may, or only what an OAuth2 grant's
+/// scopes allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// A first-party session or a bot: the user's full rights.
+    Full(Credential),
+    /// A third-party application's OAuth2 access token: its scopes only.
+    Scoped(AccessToken),
+}
+
 impl TokenVerifier {
+    /// Verifies an HTTP `Authorization` header value like [`Self::authenticate`], and
+    /// also takes a third-party application's OAuth2 access token, as a
+    /// [`Grant::Scoped`] that the route must hold to its scopes.
+    pub fn authenticate_grant(&self, authorization: &str) -> Result<Grant, CredentialError> {
+        match self.authenticate(authorization) {
+            Ok(credential) => Ok(Grant::Full(credential)),
+            Err(CredentialError::Delegated) => {
+                let token = authorization.trim();
+                let token = token
+                    .split_once(' ')
+                    .map_or(token, |(_, token)| token.trim());
+                Ok(Grant::Scoped(self.verify(token)?))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// Verifies an HTTP `Authorization` header value (a bare token is a user's).
     pub fn authenticate(&self, authorization: &str) -> Result<Credential, CredentialError> {
         self.credential(authorization, false)
@@ -113,7 +141,7 @@ mod tests {
 
     use cloudcord_schemas::ids::UserId;
 
-    use super::{Credential, CredentialError};
+    use super::{Credential, CredentialError, Grant};
     use crate::auth::{
         AuthConfig, BotTokenId, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
         bot_token,
@@ -195,6 +223,12 @@ mod tests {
         ));
         // It is still a valid token for the routes its scopes open.
         assert!(verifier.verify(&delegated).is_ok());
+        for presented in [format!("Bearer {delegated}"), delegated.clone()] {
+            assert!(matches!(
+                verifier.authenticate_grant(&presented),
+                Ok(Grant::Scoped(access)) if access.has_scope("identify") && !access.has_scope("guilds")
+            ));
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use bot_token::{BotTokenClaims, BotTokenError, BotTokenId};
-pub use credential::{Credential, CredentialError};
+pub use credential::{Credential, CredentialError, Grant};
 pub use id_token::{IdTokenClaims, access_token_hash};
 pub use jwt::{
     ACCESS_TOKEN_TYPE, AccessToken, AccessTokenClaims, IssueError, IssuedAccessToken,
