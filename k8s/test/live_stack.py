@@ -70,6 +70,9 @@ class Stack:
             "gateway_ws__http__listen_addr": f"127.0.0.1:{gateway}",
             "gateway_ws__http__jwks_url": f"{self.write_url}/.well-known/jwks.json",
             "gateway_ws__http__resume_gateway_url": self.gateway_url,
+            "sfu__http__listen_addr": f"127.0.0.1:{free_port()}",
+            "sfu__http__jwks_url": f"{self.write_url}/.well-known/jwks.json",
+            "sfu__media__udp_listen_addr": "127.0.0.1:0",
             "telemetry__format": "json",
         }
         for name, port in self.admin_ports.items():
