@@ -291,32 +291,103 @@ pub enum TokenError {
     WrongAudience,
 }
 
-/// Checks access tokens with public keys only. Every service holds one.
+/// How every CloudCord token signed as a JWS is checked (access tokens here, media
+/// tokens in `media_token`): the algorithm pinned to EdDSA, `iss` and `aud` as
+/// configured, and `nbf`/`exp` against an explicit `now` with a leeway.
 #[derive(Debug, Clone)]
-pub struct TokenVerifier {
-    keys: VerifyingKeys,
+pub(crate) struct SignedTokenCheck {
     validation: Validation,
     leeway_secs: u64,
 }
 
-impl TokenVerifier {
-    /// A verifier trusting `keys`, expecting `iss`, `aud` and the leeway from `config`.
-    pub fn new(keys: VerifyingKeys, config: &AuthConfig) -> Self {
+impl SignedTokenCheck {
+    /// The check of `config`'s issuer, audience and leeway.
+    pub(crate) fn new(config: &AuthConfig) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         // jsonwebtoken checks `exp`/`nbf` against the system clock only. We check them
-        // ourselves against the `now` passed to `verify_at` (see there), after the
-        // signature, so the time rules are testable with a fixed clock. Its leeway is
-        // therefore unused.
+        // ourselves against the `now` passed in (see `claims`), after the signature,
+        // so the time rules are testable with a fixed clock. Its leeway is therefore
+        // unused.
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.leeway = 0;
         Self {
-            keys,
             validation,
             leeway_secs: config.leeway_secs,
+        }
+    }
+
+    /// The claims of `token` signed by one of `keys`, valid as of `now`.
+    ///
+    /// Order matters: the header is checked first (algorithm pinned to EdDSA before
+    /// any key is looked at, `typ` as `typ_ok` says, no `crit`, a known `kid`), then
+    /// the signature, and only then the claims, so nothing an attacker wrote is
+    /// trusted before the signature holds. `window` gives the claims' `(nbf, exp)`.
+    pub(crate) fn claims<C: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        keys: &VerifyingKeys,
+        typ_ok: impl Fn(&str) -> bool,
+        window: impl Fn(&C) -> (u64, u64),
+        now: SystemTime,
+    ) -> Result<C, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed("token is too long".to_owned()));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(map_error)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::DisallowedAlgorithm);
+        }
+        if !header.typ.as_deref().is_some_and(typ_ok) {
+            return Err(TokenError::WrongType);
+        }
+        if header.crit.is_some() {
+            // RFC 7515 §4.1.11: critical extensions we do not understand must fail,
+            // and we understand none.
+            return Err(TokenError::Malformed("unsupported crit header".to_owned()));
+        }
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| TokenError::Malformed("missing kid".to_owned()))?;
+        let key = keys.decoding_key(kid).ok_or(TokenError::UnknownKey)?;
+
+        // Verifies the signature (with the algorithm list pinned to EdDSA again), then
+        // presence of exp/nbf/iss/aud/sub and the values of iss and aud.
+        let claims = jsonwebtoken::decode::<C>(token, key, &self.validation)
+            .map_err(map_error)?
+            .claims;
+
+        // RFC 7519 §4.1.4/§4.1.5: valid from `nbf` (inclusive) until `exp` (exclusive),
+        // each widened by the leeway for clock skew between hosts.
+        let (nbf, exp) = window(&claims);
+        let now = unix_seconds(now);
+        if now >= exp.saturating_add(self.leeway_secs) {
+            return Err(TokenError::Expired);
+        }
+        if nbf > now.saturating_add(self.leeway_secs) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
+
+/// Checks access tokens with public keys only. Every service holds one.
+#[derive(Debug, Clone)]
+pub struct TokenVerifier {
+    keys: VerifyingKeys,
+    check: SignedTokenCheck,
+}
+
+impl TokenVerifier {
+    /// A verifier trusting `keys`, expecting `iss`, `aud` and the leeway from `config`.
+    pub fn new(keys: VerifyingKeys, config: &AuthConfig) -> Self {
+        Self {
+            keys,
+            check: SignedTokenCheck::new(config),
         }
     }
 
@@ -335,53 +406,19 @@ impl TokenVerifier {
         self.verify_at(token, SystemTime::now())
     }
 
-    /// Checks `token` as of `now`.
-    ///
-    /// Order matters: the header is checked first (algorithm pinned to EdDSA before any
-    /// key is looked at, `typ`, known `kid`), then the signature, and only then the
-    /// claims, so nothing an attacker wrote is trusted before the signature holds.
+    /// Checks `token` as of `now` (see `SignedTokenCheck::claims` for the order).
     pub fn verify_at(&self, token: &str, now: SystemTime) -> Result<AccessToken, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::Malformed("token is too long".to_owned()));
-        }
-        let header = jsonwebtoken::decode_header(token).map_err(map_error)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(TokenError::DisallowedAlgorithm);
-        }
-        let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+        let typ_ok = |typ: &str| {
             typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
                 || typ.eq_ignore_ascii_case(ACCESS_TOKEN_MEDIA_TYPE)
-        });
-        if !typ_ok {
-            return Err(TokenError::WrongType);
-        }
-        if header.crit.is_some() {
-            // RFC 7515 §4.1.11: critical extensions we do not understand must fail,
-            // and we understand none.
-            return Err(TokenError::Malformed("unsupported crit header".to_owned()));
-        }
-        let kid = header
-            .kid
-            .as_deref()
-            .ok_or_else(|| TokenError::Malformed("missing kid".to_owned()))?;
-        let key = self.keys.decoding_key(kid).ok_or(TokenError::UnknownKey)?;
-
-        // Verifies the signature (with the algorithm list pinned to EdDSA again), then
-        // presence of exp/nbf/iss/aud/sub and the values of iss and aud.
-        let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &self.validation)
-            .map_err(map_error)?
-            .claims;
-
-        // RFC 7519 §4.1.4/§4.1.5: valid from `nbf` (inclusive) until `exp` (exclusive),
-        // each widened by the leeway for clock skew between hosts.
-        let now = unix_seconds(now);
-        if now >= claims.exp.saturating_add(self.leeway_secs) {
-            return Err(TokenError::Expired);
-        }
-        if claims.nbf > now.saturating_add(self.leeway_secs) {
-            return Err(TokenError::NotYetValid);
-        }
-
+        };
+        let claims: AccessTokenClaims = self.check.claims(
+            token,
+            &self.keys,
+            typ_ok,
+            |c: &AccessTokenClaims| (c.nbf, c.exp),
+            now,
+        )?;
         let user_id = claims
             .sub
             .parse::<UserId>()
@@ -400,7 +437,7 @@ impl TokenVerifier {
 }
 
 /// Sorts `jsonwebtoken`'s errors into ours.
-pub(crate) fn map_error(error: jsonwebtoken::errors::Error) -> TokenError {
+fn map_error(error: jsonwebtoken::errors::Error) -> TokenError {
     match error.kind() {
         ErrorKind::InvalidSignature => TokenError::BadSignature,
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
