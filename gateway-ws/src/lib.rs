@@ -192,15 +192,15 @@ impl Config {
     }
 }
 
-/// Runs gateway-ws until `shutdown` is cancelled: fetches the issuer's JWKS, then
+/// Runs gateway-ws until `shutdown` is cancelled: fetches the issuer's JWKS (kept fresh), then
 /// serves the admin server and the gateway on `gateway_ws.http.listen_addr`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let Some(jwks) =
-        cloudcord_runtime::issuer::fetch_jwks(&config.gateway_ws.http.jwks_url, &shutdown).await
+    let Some(keys) =
+        cloudcord_runtime::issuer::trusted_keys(&config.gateway_ws.http.jwks_url, &shutdown).await
     else {
         return Ok(());
     };
-    let verifier = TokenVerifier::from_jwks(&jwks, &config.auth)?;
+    let verifier = TokenVerifier::new(keys?, &config.auth);
     let gateway = config.gateway(verifier, shutdown.clone())?;
     let addr = config.gateway_ws.http.listen_addr;
     let listener = TcpListener::bind(addr)

@@ -141,15 +141,15 @@ impl Config {
     }
 }
 
-/// Runs query-api until `shutdown` is cancelled: fetches the issuer's JWKS, then
+/// Runs query-api until `shutdown` is cancelled: fetches the issuer's JWKS (kept fresh), then
 /// serves the admin server and the read API on `query_api.http.listen_addr`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let Some(jwks) =
-        cloudcord_runtime::issuer::fetch_jwks(&config.query_api.http.jwks_url, &shutdown).await
+    let Some(keys) =
+        cloudcord_runtime::issuer::trusted_keys(&config.query_api.http.jwks_url, &shutdown).await
     else {
         return Ok(());
     };
-    let verifier = TokenVerifier::from_jwks(&jwks, &config.auth)?;
+    let verifier = TokenVerifier::new(keys?, &config.auth);
     let context = config.http_context(verifier).await?;
     run_with_context(config, context, shutdown).await
 }

@@ -51,7 +51,7 @@ pub mod turn;
 use std::net::SocketAddr;
 
 use axum::Router;
-use cloudcord_runtime::auth::{AuthConfig, JwksError, MediaTokenVerifier, VerifyingKeys};
+use cloudcord_runtime::auth::{AuthConfig, JwksError, MediaTokenVerifier};
 use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
@@ -110,15 +110,15 @@ pub enum Error {
     },
 }
 
-/// Runs the SFU until `shutdown` is cancelled: fetches the issuer's JWKS, binds the
+/// Runs the SFU until `shutdown` is cancelled: fetches the issuer's JWKS (kept fresh), binds the
 /// configured ports and serves.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let Some(jwks) =
-        cloudcord_runtime::issuer::fetch_jwks(&config.sfu.http.jwks_url, &shutdown).await
+    let Some(keys) =
+        cloudcord_runtime::issuer::trusted_keys(&config.sfu.http.jwks_url, &shutdown).await
     else {
         return Ok(());
     };
-    let verifier = MediaTokenVerifier::new(VerifyingKeys::from_jwks(&jwks)?, &config.auth);
+    let verifier = MediaTokenVerifier::new(keys?, &config.auth);
     let http = config.sfu.http.listen_addr;
     let listener = TcpListener::bind(http)
         .await

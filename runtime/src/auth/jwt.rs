@@ -357,7 +357,7 @@ impl SignedTokenCheck {
 
         // Verifies the signature (with the algorithm list pinned to EdDSA again), then
         // presence of exp/nbf/iss/aud/sub and the values of iss and aud.
-        let claims = jsonwebtoken::decode::<C>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<C>(token, &key, &self.validation)
             .map_err(map_error)?
             .claims;
 

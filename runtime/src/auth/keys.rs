@@ -19,6 +19,7 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::error::KeyRejected;
@@ -27,6 +28,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 
 /// The PEM label of an unencrypted PKCS#8 private key (RFC 7468 §10).
 const PKCS8_PEM_LABEL: &str = "PRIVATE KEY";
@@ -387,62 +389,116 @@ struct VerifyingKey {
 }
 
 /// The public Ed25519 keys that verify access tokens and bot tokens, by `kid`.
+///
+/// Clones share one set: [`Self::replace`] (the JWKS fetched again, see
+/// `crate::issuer::keep_keys_fresh`) changes what every clone trusts, and a token
+/// naming a key not in the set wakes [`Self::unknown_kid_seen`].
 #[derive(Clone)]
 pub struct VerifyingKeys {
+    shared: Arc<SharedKeys>,
+}
+
+struct SharedKeys {
     // A handful of keys at most (current + retiring), so a list beats a map.
-    keys: Vec<VerifyingKey>,
+    keys: RwLock<Vec<VerifyingKey>>,
+    unknown_kid: Notify,
 }
 
 impl VerifyingKeys {
+    fn new(keys: Vec<VerifyingKey>) -> Self {
+        Self {
+            shared: Arc::new(SharedKeys {
+                keys: RwLock::new(keys),
+                unknown_kid: Notify::new(),
+            }),
+        }
+    }
+
     /// The usable keys of `jwks`: `kty` `OKP`, `crv` `Ed25519`, a `kid`, a 32-byte `x`,
     /// and `alg`/`use` absent or `EdDSA`/`sig`.
     ///
     /// Other keys are skipped with a warning, as RFC 7517 §5 asks of keys an
     /// implementation does not understand; a set with no usable key is an error.
     pub fn from_jwks(jwks: &Jwks) -> Result<Self, JwksError> {
-        let mut keys: Vec<VerifyingKey> = Vec::with_capacity(jwks.keys.len());
-        for jwk in &jwks.keys {
-            let Some(key) = usable_key(jwk) else {
-                tracing::warn!(
-                    kid = ?jwk.kid,
-                    kty = %jwk.kty,
-                    crv = ?jwk.crv,
-                    "ignoring a JWK that is not an Ed25519 signing key"
-                );
-                continue;
-            };
-            if keys.iter().any(|known| known.kid == key.kid) {
-                return Err(JwksError::DuplicateKid(key.kid));
-            }
-            keys.push(key);
-        }
-        if keys.is_empty() {
-            return Err(JwksError::NoUsableKeys);
-        }
-        Ok(Self { keys })
+        usable_keys(jwks).map(Self::new)
+    }
+
+    /// Trusts the usable keys of `jwks` instead of the current ones (in every clone);
+    /// an unusable set changes nothing.
+    pub fn replace(&self, jwks: &Jwks) -> Result<(), JwksError> {
+        let keys = usable_keys(jwks)?;
+        *self.write() = keys;
+        Ok(())
+    }
+
+    /// Waits until a token names a key not in the set (a new signing key, perhaps).
+    pub async fn unknown_kid_seen(&self) {
+        self.shared.unknown_kid.notified().await;
     }
 
     /// The `kid`s of the trusted keys.
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|key| key.kid.as_str())
+    pub fn kids(&self) -> Vec<String> {
+        self.read().iter().map(|key| key.kid.clone()).collect()
     }
 
     /// The key named `kid`, in `jsonwebtoken`'s form.
-    pub(crate) fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        self.keys
+    pub(crate) fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
+        let found = self
+            .read()
             .iter()
             .find(|key| key.kid == kid)
-            .map(|key| &key.decoding_key)
+            .map(|key| key.decoding_key.clone());
+        if found.is_none() {
+            self.shared.unknown_kid.notify_one();
+        }
+        found
     }
 
     /// Whether any trusted key made `signature` over `message`.
     pub(crate) fn verify_any(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.keys.iter().any(|key| {
+        self.read().iter().any(|key| {
             UnparsedPublicKey::new(&ED25519, &key.public)
                 .verify(message, signature)
                 .is_ok()
         })
     }
+
+    fn read(&self) -> RwLockReadGuard<'_, Vec<VerifyingKey>> {
+        self.shared
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Vec<VerifyingKey>> {
+        self.shared
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn usable_keys(jwks: &Jwks) -> Result<Vec<VerifyingKey>, JwksError> {
+    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(jwks.keys.len());
+    for jwk in &jwks.keys {
+        let Some(key) = usable_key(jwk) else {
+            tracing::warn!(
+                kid = ?jwk.kid,
+                kty = %jwk.kty,
+                crv = ?jwk.crv,
+                "ignoring a JWK that is not an Ed25519 signing key"
+            );
+            continue;
+        };
+        if keys.iter().any(|known| known.kid == key.kid) {
+            return Err(JwksError::DuplicateKid(key.kid));
+        }
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        return Err(JwksError::NoUsableKeys);
+    }
+    Ok(keys)
 }
 
 impl From<&SigningKey> for VerifyingKeys {
@@ -450,20 +506,18 @@ impl From<&SigningKey> for VerifyingKeys {
     fn from(key: &SigningKey) -> Self {
         let mut public = [0u8; ED25519_PUBLIC_KEY_LEN];
         public.copy_from_slice(key.public_key_bytes());
-        Self {
-            keys: vec![VerifyingKey {
-                kid: key.kid.clone(),
-                public,
-                decoding_key: DecodingKey::from_ed_der(&public),
-            }],
-        }
+        Self::new(vec![VerifyingKey {
+            kid: key.kid.clone(),
+            public,
+            decoding_key: DecodingKey::from_ed_der(&public),
+        }])
     }
 }
 
 impl fmt::Debug for VerifyingKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifyingKeys")
-            .field("kids", &self.kids().collect::<Vec<_>>())
+            .field("kids", &self.kids())
             .finish()
     }
 }
@@ -556,7 +610,7 @@ mod tests {
         };
         let jwks: Jwks = [rsa.clone(), key.public_jwk()].into_iter().collect();
         let keys = VerifyingKeys::from_jwks(&jwks).expect("one usable key");
-        assert_eq!(keys.kids().collect::<Vec<_>>(), [key.kid()]);
+        assert_eq!(keys.kids(), [key.kid()]);
 
         let only_rsa: Jwks = [rsa].into_iter().collect();
         assert_eq!(
