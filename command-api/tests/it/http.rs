@@ -120,6 +120,19 @@ impl World {
         format!("Bearer {}", body["token"].as_str().expect("token"))
     }
 
+    /// The id of `username` (registered with [`Self::register`]), from a login.
+    pub async fn user_id(&self, username: &str) -> String {
+        let (status, login) = self
+            .post(
+                "/api/v10/auth/login",
+                None,
+                json!({"login": username, "password": "correct horse battery"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login: {login}");
+        login["user_id"].as_str().expect("an id").to_owned()
+    }
+
     /// Creates a guild; returns its id and its first text channel's id.
     pub async fn guild(&self, auth: &str) -> (String, String) {
         let (status, guild) = self
@@ -734,14 +747,7 @@ async fn dms_relationships_and_renames_run_their_sagas() {
     let bob_name = unique("bob");
     let alice = world.register(&alice_name).await;
     let bob = world.register(&bob_name).await;
-    let (_, bob_login) = world
-        .post(
-            "/api/v10/auth/login",
-            None,
-            json!({"login": bob_name, "password": "correct horse battery"}),
-        )
-        .await;
-    let bob_id = bob_login["user_id"].as_str().expect("id").to_owned();
+    let bob_id = world.user_id(&bob_name).await;
 
     // A DM, opened twice, is one channel; messages go to it.
     let (status, dm) = world
@@ -780,14 +786,7 @@ async fn dms_relationships_and_renames_run_their_sagas() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (_, alice_login) = world
-        .post(
-            "/api/v10/auth/login",
-            None,
-            json!({"login": alice_name, "password": "correct horse battery"}),
-        )
-        .await;
-    let alice_id = alice_login["user_id"].as_str().expect("id").to_owned();
+    let alice_id = world.user_id(&alice_name).await;
     let (status, body) = world
         .call(
             Method::PUT,
@@ -888,14 +887,7 @@ async fn moderation_routes_answer_with_discords_statuses() {
     let owner = world.register(&owner_name).await;
     let member_name = unique("user");
     let member = world.register(&member_name).await;
-    let (_, login) = world
-        .post(
-            "/api/v10/auth/login",
-            None,
-            json!({"login": member_name, "password": "correct horse battery"}),
-        )
-        .await;
-    let member_id = login["user_id"].as_str().expect("id").to_owned();
+    let member_id = world.user_id(&member_name).await;
     let (guild_id, channel_id) = world.guild(&owner).await;
     let guild = format!("/api/v10/guilds/{guild_id}");
     let (_, invite) = world
@@ -1041,14 +1033,7 @@ async fn moderation_routes_answer_with_discords_statuses() {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     // A refused ban (the owner banning themselves) answers at once: nothing waits for
     // a membership that the refusal left in place.
-    let (_, owner_login) = world
-        .post(
-            "/api/v10/auth/login",
-            None,
-            json!({"login": owner_name, "password": "correct horse battery"}),
-        )
-        .await;
-    let owner_id = owner_login["user_id"].as_str().expect("id").to_owned();
+    let owner_id = world.user_id(&owner_name).await;
     let (status, body) = call(
         Method::PUT,
         format!("{guild}/bans/{owner_id}"),
@@ -1177,14 +1162,7 @@ async fn members_leave_get_kicked_and_messages_are_bulk_deleted() {
     let owner = world.register(&unique("boss")).await;
     let member_name = unique("temp");
     let member = world.register(&member_name).await;
-    let (_, login) = world
-        .post(
-            "/api/v10/auth/login",
-            None,
-            json!({"login": member_name, "password": "correct horse battery"}),
-        )
-        .await;
-    let member_id = login["user_id"].as_str().expect("id").to_owned();
+    let member_id = world.user_id(&member_name).await;
     let (guild_id, channel_id) = world.guild(&owner).await;
     let (_, invite) = world
         .post(
@@ -1335,18 +1313,7 @@ async fn joining_voice_mints_a_media_token_only_when_the_guild_allows_it() {
     let owner = world.register(&unique("host")).await;
     let guest_name = unique("guest");
     let guest = world.register(&guest_name).await;
-    let (_, login) = world
-        .post(
-            "/api/v10/auth/login",
-            None,
-            json!({"login": guest_name, "password": "correct horse battery"}),
-        )
-        .await;
-    let guest_id: UserId = login["user_id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("a user id");
+    let guest_id: UserId = world.user_id(&guest_name).await.parse().expect("a user id");
     let (guild_id, text_id) = world.guild(&owner).await;
     let (status, voice) = world
         .post(
@@ -1457,14 +1424,7 @@ async fn voice_in_a_dm_tells_an_outsider_nothing() {
     let bob_name = unique("bob");
     let bob = world.register(&bob_name).await;
     let outsider = world.register(&unique("eve")).await;
-    let (_, bob_login) = world
-        .post(
-            "/api/v10/auth/login",
-            None,
-            json!({"login": bob_name, "password": "correct horse battery"}),
-        )
-        .await;
-    let bob_id = bob_login["user_id"].as_str().expect("id").to_owned();
+    let bob_id = world.user_id(&bob_name).await;
     let (status, dm) = world
         .post(
             "/api/v10/users/@me/channels",
