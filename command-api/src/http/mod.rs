@@ -239,6 +239,7 @@ impl ApiState {
         let issuer = TokenIssuer::new(key, auth).with_previous_keys(&previous);
         let oauth = OAuthStore::connect_lazy(postgres, &settings.oauth.schema)?;
         oauth.migrate().await?;
+        tokio::spawn(purge_periodically(oauth.clone(), shutdown.clone()));
         let verifier =
             TokenVerifier::from_jwks(&issuer.jwks(), auth).map_err(|_| KeyError::Generate)?;
         let ids = SnowflakeGenerator::new(settings.snowflake_worker, settings.snowflake_process)?;
@@ -540,6 +541,28 @@ fn described_routes() -> OpenApiRouter<ApiState> {
         .merge(channels::router())
         .merge(users::router())
         .merge(voice::router())
+}
+
+/// How long spent sessions, codes and tickets stay in the OAuth2 store.
+const KEEP_SPENT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often they are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Purges the OAuth2 store's spent rows ([`OAuthStore::purge`]) every
+/// [`PURGE_EVERY`] until `shutdown`; a failure is logged and tried again next time.
+async fn purge_periodically(store: OAuthStore, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PURGE_EVERY) => {}
+        }
+        match store.purge(KEEP_SPENT).await {
+            Ok(rows) => tracing::info!(rows, "purged spent OAuth2 sessions, codes and tickets"),
+            Err(error) => {
+                tracing::warn!(error = %cloudcord_runtime::telemetry::ErrorChain(&error), "cannot purge the OAuth2 store; trying again later")
+            }
+        }
+    }
 }
 
 /// Discord's answer for a path no route serves: `404 {"message": "404: Not Found",

@@ -483,6 +483,33 @@ impl OAuthStore {
         Ok(revoked)
     }
 
+    /// Deletes what can never be presented again and is older than `keep`: sessions
+    /// that expired or were revoked (their refresh tokens go with them),
+    /// authorization codes and second-factor tickets past their expiry. Returns how
+    /// many rows went. `keep` lets a token of a just-ended session still read as
+    /// reuse, and leaves the security log's session ids resolvable for a while.
+    pub async fn purge(&self, keep: std::time::Duration) -> StoreResult<u64> {
+        let cutoff = OffsetDateTime::now_utc() - keep;
+        let mut tx = self.pool().begin().await?;
+        let sessions = sqlx::query!(
+            "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1",
+            cutoff,
+        )
+        .execute(&mut *tx)
+        .await?;
+        let codes = sqlx::query!(
+            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            cutoff,
+        )
+        .execute(&mut *tx)
+        .await?;
+        let tickets = sqlx::query!("DELETE FROM mfa_tickets WHERE expires_at < $1", cutoff)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(sessions.rows_affected() + codes.rows_affected() + tickets.rows_affected())
+    }
+
     /// Revokes every active session of `user_id`; returns how many.
     pub async fn revoke_all_sessions(&self, user_id: UserId, why: &str) -> StoreResult<u64> {
         let done = sqlx::query!(

@@ -1161,6 +1161,28 @@ async fn sessions_are_listed_and_ended_one_by_one_or_by_logging_out() {
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(refresh(rotated).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(sessions(laptop).await.0, StatusCode::UNAUTHORIZED);
+
+    // Ended sessions are purged once older than the retention; live ones stay.
+    let store = provider.world.api.state.oauth();
+    let live = store
+        .active_sessions(provider.user)
+        .await
+        .expect("sessions");
+    let kept = store
+        .purge(std::time::Duration::from_secs(3600))
+        .await
+        .expect("purge");
+    assert_eq!(kept, 0, "nothing ended an hour ago");
+    let purged = store.purge(std::time::Duration::ZERO).await.expect("purge");
+    assert!(
+        purged >= 2,
+        "the phone's and the laptop's sessions: {purged}"
+    );
+    let after = store
+        .active_sessions(provider.user)
+        .await
+        .expect("sessions");
+    assert_eq!(after.len(), live.len(), "live sessions are never purged");
 }
 
 #[tokio::test(flavor = "multi_thread")]
