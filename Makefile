@@ -18,7 +18,7 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
 .PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
-	ops-test ops-tools images service-binaries deny openapi api-test api-tools
+	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ test: tools build ## Provision the infrastructure, then fmt, clippy and every te
 	cargo nextest run --workspace --locked
 	$(MAKE) api-test
 	$(MAKE) web-test
+	$(MAKE) voice-test
 	$(MAKE) ops-test
 
 build: ## Build the cloudcord command (it links every service)
@@ -135,6 +136,28 @@ api-tools: $(API_VENV)/.installed ## Install schemathesis (a venv under ~/.cache
 api-test: build api-tools ## Schemathesis against the committed OpenAPI document, on a real stack
 	$(CLOUDCORD) infra up
 	cd openapi/test && CLOUDCORD_BIN=$(CLOUDCORD) $(API_VENV)/bin/python -m pytest -p no:cacheprovider -q
+
+# Voice: real WebRTC peers through the SFU — two headless Chromiums (Debian's, driven
+# by the web client's playwright-core), an aiortc publisher (PyPI, in a venv under
+# ~/.cache/cloudcord) and browsers forced through Debian's coturn — plus two browsers
+# talking through the whole stack. Run by `make test` after the web client's tests,
+# which install Chromium and playwright-core.
+VOICE_VENV := $(CLOUDCORD__INFRA__CACHE_DIR)/voice/venv-$(shell sha256sum sfu/tests/requirements.txt | cut -c1-12)
+
+$(VOICE_VENV)/.installed: sfu/tests/requirements.txt
+	python3 -m venv $(VOICE_VENV)
+	$(VOICE_VENV)/bin/pip install --quiet --disable-pip-version-check -r sfu/tests/requirements.txt
+	touch $@
+
+voice-tools: $(VOICE_VENV)/.installed ## Install aiortc (a venv) and Debian's coturn, when missing
+	@dpkg-query -W -f='$${Status}' coturn 2>/dev/null | grep -q 'install ok installed' || { \
+		if [ "$$(id -u)" != 0 ]; then echo "install Debian's coturn: sudo apt-get install coturn" >&2; exit 1; fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends coturn; }
+
+voice-test: web chromium voice-tools ## The SFU's browser, aiortc and TURN tests, and voice through the stack
+	$(CLOUDCORD) infra up
+	PLAYWRIGHT_CORE=$(CURDIR)/web/node_modules/playwright-core AIORTC_PYTHON=$(VOICE_VENV)/bin/python \
+		cargo nextest run --locked -p cloudcord-sfu -p cloudcord --run-ignored only
 
 # Operations (k8s/, strimzi/, images/, .github/): `make ops-test` lints and renders
 # the Helm chart, validates every manifest offline, runs checkov, promtool, amtool,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::twilight::{Stack, post, register};
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Chromium and playwright-core; run with --ignored"]
+#[ignore = "needs Chromium and playwright-core: `make voice-test` runs it"]
 async fn two_browsers_talk_in_a_voice_channel_through_the_stack() {
     let mut stack = Stack::start().await;
     let http = reqwest::Client::new();

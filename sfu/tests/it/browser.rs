@@ -12,8 +12,8 @@
 //! `CHROMIUM`), playwright-core (the repository's `web/node_modules` after `npm ci`,
 //! or `PLAYWRIGHT_CORE`) and, for aiortc, a Python with `pip install aiortc`
 //! (`AIORTC_PYTHON`, default `python3`), for TURN `/usr/bin/turnserver` (`apt-get
-//! install coturn`), so they are ignored by default:
-//! `cargo test -p cloudcord-sfu --test it browser -- --ignored`.
+//! install coturn`), so the plain test run skips them and `make voice-test` (part of
+//! `make test`) provides all of that and runs them.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -133,7 +133,7 @@ async fn browsers(base: &str, tokens: &[String], relay: bool) -> Vec<serde_json:
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Chromium and playwright-core; run with --ignored"]
+#[ignore = "needs Chromium and playwright-core: `make voice-test` runs it"]
 async fn two_browsers_receive_each_others_audio_and_video() {
     let media = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
     let sfu = Sfu::start(media).await;
@@ -142,7 +142,7 @@ async fn two_browsers_receive_each_others_audio_and_video() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Chromium, playwright-core and aiortc; run with --ignored"]
+#[ignore = "needs Chromium, playwright-core and aiortc: `make voice-test` runs it"]
 async fn an_aiortc_publisher_reaches_a_chromium_subscriber() {
     // aiortc never offers loopback candidates, so the SFU announces the address of
     // the interface with the default route (connecting a UDP socket sends nothing).
@@ -177,7 +177,7 @@ async fn an_aiortc_publisher_reaches_a_chromium_subscriber() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Chromium, playwright-core and coturn; run with --ignored"]
+#[ignore = "needs Chromium, playwright-core and coturn: `make voice-test` runs it"]
 async fn browsers_that_may_only_relay_reach_the_sfu_through_coturn() {
     let port = {
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free port");
