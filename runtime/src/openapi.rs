@@ -292,9 +292,11 @@ impl IntoResponses for Refusals {
 /// `security(())`, routes open to OAuth2 scopes name them).
 pub fn finish(document: &mut OpenApi) {
     let components = document.components.get_or_insert_with(Default::default);
-    components
-        .schemas
-        .insert("SnowflakeType".to_owned(), discord("SnowflakeType"));
+    // Path parameters name it, but utoipa registers only body schemas.
+    components.schemas.insert(
+        <objects::SnowflakeType as utoipa::ToSchema>::name().into_owned(),
+        <objects::SnowflakeType as utoipa::PartialSchema>::schema(),
+    );
     components
         .schemas
         .insert("ApiError".to_owned(), schema_of::<ApiError>());
