@@ -541,6 +541,7 @@ fn described_routes() -> OpenApiRouter<ApiState> {
         .merge(channels::router())
         .merge(users::router())
         .merge(voice::router())
+        .merge(oauth2::bot::router())
 }
 
 /// How long spent sessions, codes and tickets stay in the OAuth2 store.

@@ -152,6 +152,15 @@ described_by_schemars!(
 
 described_by_schemars!(SettingsResponse = UserSettings);
 
+/// A bot authorization's answer: where the web client sends the user next.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BotAdded {
+    /// The guild the bot joined, or home when the user declined.
+    pub location: String,
+}
+
+described_by_schemars!(BotAdded);
+
 /// A new application: Discord's private application object, with its bot's token
 /// (shown once).
 pub struct NewApplication;

@@ -23,7 +23,7 @@ pub struct World {
 
 impl World {
     /// The API with rate limits no test reaches.
-    async fn new() -> Self {
+    pub async fn new() -> Self {
         let bus = Arc::new(Bus::new().await);
         let api = bus.spawn_api().await;
         Self::over(bus, api)
@@ -180,7 +180,7 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, code: u64) {
+pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, code: u64) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["code"], json!(code), "{body}");
     assert!(body["message"].is_string(), "{body}");

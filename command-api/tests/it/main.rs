@@ -1,6 +1,7 @@
 //! The command path against the real Kafka broker that `make test` provisions.
 //! Each test uses its own topic prefix, so tests run in parallel and never collide.
 
+mod bot_authorization;
 mod http;
 mod message_index;
 mod oauth;

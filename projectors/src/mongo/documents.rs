@@ -262,6 +262,7 @@ mod action {
     pub const MEMBER_BAN_ADD: i32 = 22;
     pub const MEMBER_BAN_REMOVE: i32 = 23;
     pub const MEMBER_UPDATE: i32 = 24;
+    pub const BOT_ADD: i32 = 28;
     pub const ROLE_CREATE: i32 = 30;
     pub const ROLE_UPDATE: i32 = 31;
     pub const ROLE_DELETE: i32 = 32;
@@ -382,6 +383,11 @@ fn audited(event: &GuildEvent) -> Result<Option<Audited>, Unrepresentable> {
             Some(id("channel_id", e.channel_id)?),
             vec![change("id", id("overwrite_id", e.id)?)],
         ),
+        // A bot added through OAuth2's `bot` scope (one that accepts an invite
+        // itself joins like anyone, which Discord does not audit either).
+        GuildEvent::MemberJoined(e) if e.user.bot && e.invite_code.is_none() => {
+            entry(action::BOT_ADD, Some(id("user_id", e.user.id)?), Vec::new())
+        }
         GuildEvent::MemberKicked(e) => entry(
             action::MEMBER_KICK,
             Some(id("user_id", e.user_id)?),
@@ -650,11 +656,11 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    use cloudcord_schemas::guild::{ChannelDeleted, MemberBanned, RoleDeleted};
+    use cloudcord_schemas::guild::{ChannelDeleted, MemberBanned, MemberJoined, RoleDeleted};
     use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, UserId};
     use cloudcord_schemas::message::{
         MessageDeleted, MessageEdited, MessagePinned, MessagesBulkDeleted, ReactionAdded,
-        ReactionEmoji, ReactionRemoved,
+        ReactionEmoji, ReactionRemoved, UserSnapshot,
     };
     use cloudcord_schemas::user::{UserEvent, UserRegistered, UserSettings, UserSettingsChanged};
     use mongodb::bson::{Bson, Document, doc};
@@ -988,6 +994,27 @@ mod tests {
         let audit = documents.all(Collection::AuditLog);
         assert_eq!(audit[0].get_i32("action_type"), Ok(22));
         assert_eq!(audit[0].get_str("reason"), Ok("spam"));
+    }
+
+    #[test]
+    fn a_bot_added_without_an_invite_is_audited_and_a_joining_person_is_not() {
+        let joined = |bot, invite_code: Option<&str>| MemberJoined {
+            user: UserSnapshot {
+                bot,
+                ..snapshot(BOB)
+            },
+            joined_at: NOW,
+            invite_code: invite_code.map(str::to_owned),
+        };
+        let mut documents = Documents::given(&[]);
+        documents.when(&in_guild(2, joined(false, None)));
+        documents.when(&in_guild(3, joined(true, Some("abc"))));
+        assert!(documents.all(Collection::AuditLog).is_empty());
+        documents.when(&in_guild(4, joined(true, None)));
+        let audit = documents.all(Collection::AuditLog);
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].get_i32("action_type"), Ok(28));
+        assert_eq!(audit[0].get_i64("target_id"), Ok(i(BOB)));
     }
 
     #[test]

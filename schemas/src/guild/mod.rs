@@ -459,6 +459,18 @@ pub enum GuildCommand {
         /// The joining user (the actor).
         user: UserSnapshot,
     },
+    /// `POST /oauth2/authorize` with the `bot` scope: the actor (`MANAGE_GUILD`) adds
+    /// an application's bot. With `permissions`, the bot also gets a managed role
+    /// holding them (only permissions the actor has may be granted), which goes
+    /// away with the bot.
+    AddBot {
+        /// The bot's profile.
+        bot: UserSnapshot,
+        /// What its managed role allows (empty: no role).
+        permissions: Permissions,
+        /// The managed role's id, used when `permissions` is not empty.
+        role_id: RoleId,
+    },
     /// `DELETE /users/@me/guilds/{id}`: the actor leaves.
     LeaveGuild,
     /// `DELETE /guilds/{id}/members/{id}` (`KICK_MEMBERS`).

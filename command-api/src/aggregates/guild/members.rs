@@ -1,5 +1,6 @@
 //! Members: leaving, kicks, bans, and edits to nicknames, roles, timeouts and server
-//! mute/deafen/move. (Joining is accepting an invite: see [`super::invites`].)
+//! mute/deafen/move. (Joining is accepting an invite, see [`super::invites`], or
+//! being added as a bot, see [`super::bots`].)
 //!
 //! Rules (Discord's `guild.mdx` and the "Permission Hierarchy"):
 //! * Kick needs `KICK_MEMBERS`, ban and unban `BAN_MEMBERS`, and a kick, a ban of a
@@ -90,14 +91,15 @@ impl Guild {
         if self.is_owner(ctx.actor) {
             return Err(GuildError::InvalidGuild);
         }
-        Ok(Decided::event(MemberLeft { user_id: ctx.actor }))
+        Ok(self
+            .dropping_managed_roles(Decided::event(MemberLeft { user_id: ctx.actor }), ctx.actor))
     }
 
     pub(super) fn kick(&self, ctx: &Ctx, user_id: UserId) -> Result<Decided, GuildError> {
         self.require_guild(ctx, Permissions::KICK_MEMBERS)?;
         self.member(user_id)?;
         self.require_over(ctx, user_id, Permissions::KICK_MEMBERS)?;
-        Ok(Decided::event(MemberKicked { user_id }))
+        Ok(self.dropping_managed_roles(Decided::event(MemberKicked { user_id }), user_id))
     }
 
     pub(super) fn ban(
@@ -123,13 +125,14 @@ impl Guild {
         if member.is_some() || self.is_owner(user_id) || user_id == ctx.actor {
             self.require_over(ctx, user_id, Permissions::BAN_MEMBERS)?;
         }
-        Ok(Decided::event(MemberBanned {
+        let banned = Decided::event(MemberBanned {
             user_id,
             user: member.map(|m| m.user.clone()),
             reason,
             delete_message_seconds,
             banned_at: ctx.at,
-        }))
+        });
+        Ok(self.dropping_managed_roles(banned, user_id))
     }
 
     pub(super) fn unban(&self, ctx: &Ctx, user_id: UserId) -> Result<Decided, GuildError> {

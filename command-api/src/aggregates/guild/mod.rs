@@ -24,6 +24,7 @@
 //! 1000, members and bans) except the message index, which grows with message count;
 //! see [`crate::aggregates::messages`] for why and where it is going.
 
+pub mod bots;
 pub mod channels;
 pub mod invites;
 pub mod members;
@@ -559,6 +560,11 @@ impl Guild {
             ),
             GuildCommand::RevokeInvite { code } => self.revoke_invite(ctx, &code),
             GuildCommand::AcceptInvite { code, user } => self.accept_invite(ctx, code, user),
+            GuildCommand::AddBot {
+                bot,
+                permissions,
+                role_id,
+            } => self.add_bot(ctx, bot, permissions, role_id),
             GuildCommand::LeaveGuild => self.leave(ctx),
             GuildCommand::KickMember { user_id } => self.kick(ctx, user_id),
             GuildCommand::BanMember {

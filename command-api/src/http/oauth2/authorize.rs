@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use cloudcord_runtime::http_error::HttpError;
 use time::OffsetDateTime;
 
+use super::bot;
 use super::page::{self, CARRIED, SignIn};
 use super::params::Params;
 use crate::http::ApiState;
@@ -40,6 +41,9 @@ pub async fn show(State(state): State<ApiState>, RawQuery(query): RawQuery) -> R
         Ok(params) => params,
         Err(repeated) => return page::error_page(&repeated.to_string()),
     };
+    if bot::asks_for_bot(&params) {
+        return bot::redirect_to_web_client(&state, &params).await;
+    }
     let request = match validate(&state, &params) {
         Ok(request) => request,
         Err(refusal) => return *refusal,
@@ -239,7 +243,7 @@ fn redirect_error(
 }
 
 /// `303 See Other` to `redirect_uri` with `pairs` added to its query.
-fn redirect(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
+pub fn redirect(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
     let Ok(mut target) = url::Url::parse(redirect_uri) else {
         return page::error_page("The registered redirect_uri is not a valid URL.");
     };

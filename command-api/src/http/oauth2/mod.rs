@@ -1,7 +1,8 @@
 //! The OAuth 2.0 / OpenID Connect provider's routes, at Discord's paths:
 //!
 //! * `GET /.well-known/openid-configuration`: discovery (OpenID Connect Discovery 1.0).
-//! * `GET|POST /oauth2/authorize`: sign-in and consent ([`authorize`]).
+//! * `GET|POST /oauth2/authorize`: sign-in and consent ([`authorize`]); for the
+//!   `bot` scope, the web client's page and `POST /api/v10/oauth2/authorize` ([`bot`]).
 //! * `POST /api/v10/oauth2/token`: `authorization_code` (PKCE S256 required) and
 //!   `refresh_token` (rotated on every use; a reused one revokes its family). No
 //!   implicit, password or client-credentials grant. Errors in RFC 6749 §5.2's shape
@@ -17,6 +18,7 @@
 //! PostgreSQL: [`crate::oauth`].
 
 pub mod authorize;
+pub mod bot;
 pub mod page;
 pub mod params;
 
@@ -73,7 +75,11 @@ async fn discovery(State(state): State<ApiState>) -> Json<Value> {
         "revocation_endpoint": format!("{issuer}/api/v10/oauth2/token/revoke"),
         "userinfo_endpoint": format!("{issuer}/api/v10/oauth2/userinfo"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "scopes_supported": Scope::ALL.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
+        "scopes_supported": Scope::ALL
+            .iter()
+            .map(|scope| scope.as_str())
+            .chain([bot::BOT_SCOPE])
+            .collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
