@@ -42,9 +42,9 @@ The services, with what differs between them: the values key, the HTTP port (0:
 none), which stores it needs and how it scales. Every template ranges over this.
 */}}
 {{- define "cloudcord.services" -}}
-command-api: {values: commandApi, http: true, kafka: true, postgres: false, mongo: false}
+command-api: {values: commandApi, http: true, kafka: true, postgres: true, mongo: false}
 query-api: {values: queryApi, http: true, kafka: false, postgres: true, mongo: true}
 projectors: {values: projectors, http: false, kafka: true, postgres: true, mongo: true}
 gateway-ws: {values: gatewayWs, http: true, kafka: true, postgres: true, mongo: false}
-sfu: {values: sfu, http: false, kafka: false, postgres: false, mongo: false}
+sfu: {values: sfu, http: true, kafka: false, postgres: false, mongo: false}
 {{- end -}}
