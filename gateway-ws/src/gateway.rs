@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::origin::AllowedOrigins;
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::ids::{GuildId, UserId};
 use tokio_util::sync::CancellationToken;
@@ -84,7 +85,7 @@ struct Inner {
     process_id: String,
     sessions: SessionSettings,
     resume_gateway_url: String,
-    allowed_origins: Vec<String>,
+    allowed_origins: AllowedOrigins,
     shutdown: CancellationToken,
     connections: TaskTracker,
 }
@@ -115,7 +116,7 @@ impl Gateway {
             process_id: uuid::Uuid::new_v4().simple().to_string(),
             sessions: sessions.clone(),
             resume_gateway_url: http.resume_gateway_url.clone(),
-            allowed_origins: http.allowed_origins.clone(),
+            allowed_origins: AllowedOrigins::listed(&http.allowed_origins),
             shutdown,
             connections: TaskTracker::new(),
         }))
@@ -136,15 +137,9 @@ impl Gateway {
         &self.0.read_models
     }
 
-    /// Whether a WebSocket upgrade with this `Origin` header is allowed: a browser
-    /// page must be on the allowlist; a client without the header is no browser.
-    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
-        origin.is_none_or(|origin| {
-            self.0
-                .allowed_origins
-                .iter()
-                .any(|allowed| allowed == origin)
-        })
+    /// The web pages that may open the gateway (`[gateway_ws.http] allowed_origins`).
+    pub fn allowed_origins(&self) -> &AllowedOrigins {
+        &self.0.allowed_origins
     }
 
     /// The gateway's own tables (to migrate them).

@@ -84,7 +84,7 @@ async fn upgrade(
         .headers()
         .get(ORIGIN)
         .and_then(|value| value.to_str().ok());
-    if !gateway.allows_origin(origin) {
+    if !gateway.allowed_origins().allow(origin) {
         tracing::warn!(
             origin,
             "refused a gateway connection from a page not allowed"

@@ -136,6 +136,7 @@ impl Config {
             Documents::new(database),
             SessionStarts::new(gateway_pool, session_starts),
             verifier,
+            self.auth.origins(),
             &self.query_api.http,
         ))
     }

@@ -12,6 +12,7 @@
 //! - [`admin`]: the admin HTTP server with `/metrics`, `/healthz` and `/readyz`.
 //! - [`auth`]: password hashing, signing keys and JWKS, access tokens, bot tokens.
 //! - [`http_error`]: Discord-shaped HTTP errors for the write and read APIs.
+//! - [`origin`]: the `Origin` allowlist for browsers (REST and the gateway).
 //! - [`rate_limit`]: Discord's REST rate limits (per-route buckets, the global limit,
 //!   their headers) as a layer over a service's routes.
 //! - [`issuer`]: fetching the token issuer's JWKS.
@@ -30,6 +31,7 @@ pub mod issuer;
 pub mod kafka;
 pub mod mongo;
 pub mod openapi;
+pub mod origin;
 pub mod postgres;
 pub mod process;
 pub mod rate_limit;

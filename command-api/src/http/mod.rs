@@ -66,6 +66,7 @@ use cloudcord_runtime::auth::{
 };
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::origin::{self, AllowedOrigins};
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
 use cloudcord_schemas::envelope::{Actor, CommandId, InvalidCommandId};
@@ -205,6 +206,7 @@ struct Inner {
     clients: Clients,
     oauth_settings: OAuthSettings,
     oauth_metrics: OAuthMetrics,
+    origins: AllowedOrigins,
 }
 
 impl ApiState {
@@ -277,6 +279,7 @@ impl ApiState {
             clients: Clients::new(&settings.oauth.clients),
             oauth_settings: settings.oauth.clone(),
             oauth_metrics: OAuthMetrics::default(),
+            origins: auth.origins(),
         })))
     }
 
@@ -517,6 +520,10 @@ pub fn routes(state: ApiState) -> Router {
         .merge(oauth2::discovery_routes())
         .merge(state.rate_limiter().limit(oauth2::authorize_routes()))
         .layer(DefaultBodyLimit::max(body::JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.0.origins.clone(),
+            origin::refuse_other_origins,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             trace_request,

@@ -281,6 +281,54 @@ async fn register_login_guild_channel_message_edit_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn browsers_may_call_only_from_the_issuers_origin() {
+    let world = World::new().await;
+    let auth = world.register(&unique("origin")).await;
+    let (_, channel_id) = world.guild(&auth).await;
+    let messages = format!("/api/v10/channels/{channel_id}/messages");
+    let before = world.events().await;
+    for page in ["https://evil.example", "null", "http://localhost:8080"] {
+        let (status, body) = world
+            .call(
+                Method::POST,
+                &messages,
+                Some(&auth),
+                Body::Json(json!({"content": "from another site"})),
+                &[("origin", page)],
+            )
+            .await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, 0);
+    }
+    // The provider's sign-in form and registration are refused the same way.
+    let (status, _) = world
+        .call(
+            Method::POST,
+            "/oauth2/authorize",
+            None,
+            Body::Raw(""),
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(world.events().await, before, "nothing was appended");
+
+    // The web client's own origin (the issuer's) and clients without one pass.
+    let own = world.api.base.clone();
+    for headers in [&[("origin", own.as_str())][..], &[]] {
+        let (status, body) = world
+            .call(
+                Method::POST,
+                &messages,
+                Some(&auth),
+                Body::Json(json!({"content": "from the web client"})),
+                headers,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn malformed_bodies_are_refused_at_the_edge_and_append_nothing() {
     let world = World::new().await;
     let auth = world.register(&unique("shape")).await;

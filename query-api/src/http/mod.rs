@@ -41,6 +41,7 @@ use axum::middleware::from_fn_with_state;
 use cloudcord_runtime::auth::TokenVerifier;
 use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::http_metrics::{self, RequestMetrics};
+use cloudcord_runtime::origin::{self, AllowedOrigins};
 use cloudcord_runtime::rate_limit::{RateLimitSettings, RateLimiter};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -97,6 +98,7 @@ struct Inner {
     gateway_url: String,
     rate_limiter: RateLimiter,
     requests: RequestMetrics,
+    origins: AllowedOrigins,
 }
 
 impl ApiContext {
@@ -107,6 +109,7 @@ impl ApiContext {
         documents: Documents,
         session_starts: SessionStarts,
         verifier: TokenVerifier,
+        origins: AllowedOrigins,
         settings: &HttpSettings,
     ) -> Self {
         let rate_limiter =
@@ -120,6 +123,7 @@ impl ApiContext {
             gateway_url: settings.gateway_url.clone(),
             rate_limiter,
             requests: RequestMetrics::default(),
+            origins,
         }))
     }
 
@@ -190,6 +194,10 @@ pub fn routes(context: ApiContext) -> Router {
     let api = context
         .rate_limiter()
         .limit(relational.merge(documents))
+        .layer(from_fn_with_state(
+            context.0.origins.clone(),
+            origin::refuse_other_origins,
+        ))
         .layer(from_fn_with_state(
             context.request_metrics().clone(),
             http_metrics::track,

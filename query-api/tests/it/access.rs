@@ -278,3 +278,22 @@ async fn a_bot_token_its_owner_reset_is_refused_once_the_reset_is_projected() {
     let (status, _, body) = world.get_with("/users/@me", Some(&old), &[]).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browsers_may_read_only_from_the_issuers_origin() {
+    let world = World::new().await;
+    let alice = world.token(ALICE);
+    let (status, _, body) = world
+        .get_with(
+            "/users/@me",
+            Some(&alice),
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 0);
+    // The issuer (AuthConfig's default) is where the web client lives.
+    for headers in [&[("origin", "http://127.0.0.1:8080")][..], &[]] {
+        let (status, _, body) = world.get_with("/users/@me", Some(&alice), headers).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}

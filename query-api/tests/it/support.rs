@@ -227,6 +227,7 @@ impl World {
                 &session_starts,
             ),
             verifier,
+            auth.origins(),
             &settings,
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");

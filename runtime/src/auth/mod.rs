@@ -83,6 +83,10 @@ pub struct AuthConfig {
     pub previous_signing_key_paths: Vec<PathBuf>,
     /// Clock skew tolerated when checking `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
+    /// Web pages other than the issuer's own origin that may call the REST API from
+    /// a browser (their `Origin`, e.g. `https://admin.example.org`); see
+    /// [`crate::origin`].
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -94,11 +98,18 @@ impl Default for AuthConfig {
             signing_key_path: PathBuf::from(".cloudcord/auth/ed25519.pem"),
             previous_signing_key_paths: Vec::new(),
             leeway_secs: 30,
+            allowed_origins: Vec::new(),
         }
     }
 }
 
 impl AuthConfig {
+    /// The web pages that may call from a browser: the issuer's origin and
+    /// [`Self::allowed_origins`].
+    pub fn origins(&self) -> crate::origin::AllowedOrigins {
+        crate::origin::AllowedOrigins::new(&self.issuer, &self.allowed_origins)
+    }
+
     /// [`Self::access_token_ttl_secs`] as a duration.
     pub fn access_token_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl_secs)
