@@ -20,7 +20,8 @@
 //! Projections are pure functions of (state, event): no clock, no randomness, no
 //! network. Duplicates (`seq` already applied) are skipped; a gap stops its
 //! partition with an error log naming the aggregate and the missing `seq` range
-//! and the `cloudcord_projector_gaps_total` metric ([`projector`]).
+//! and the `cloudcord_projector_gaps_total` metric ([`projector`]). How far each
+//! partition trails the log is `cloudcord_projector_lag` ([`lag`]).
 //!
 //! ## The `projected` topic
 //!
@@ -60,6 +61,7 @@
 
 pub mod digest;
 pub mod int64;
+pub mod lag;
 pub mod metrics;
 pub mod mongo;
 pub mod postgres;

@@ -29,6 +29,7 @@ pub struct Metrics {
     gaps: Family<PartitionLabel, Counter>,
     stopped: Family<PartitionLabel, Gauge>,
     next_offset: Family<PartitionLabel, Gauge>,
+    lag: Family<PartitionLabel, Gauge>,
     batch_seconds: Family<StoreLabel, Histogram>,
 }
 
@@ -62,6 +63,11 @@ impl Metrics {
             metrics.next_offset.clone(),
         );
         registry.register(
+            "projector_lag",
+            "How far a partition trails the events log: its end offset minus the stored next offset (transaction markers count)",
+            metrics.lag.clone(),
+        );
+        registry.register(
             "projector_batch_seconds",
             "Time to judge and write one batch",
             metrics.batch_seconds.clone(),
@@ -77,6 +83,7 @@ impl Metrics {
             gaps: Family::default(),
             stopped: Family::default(),
             next_offset: Family::default(),
+            lag: Family::default(),
             // 1 ms to about 16 s.
             batch_seconds: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -109,6 +116,29 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Where the loop starts: each partition's stored next offset (0 when the
+    /// store has none yet).
+    pub(crate) fn positioned(
+        &self,
+        store: &'static str,
+        partitions: &[i32],
+        next: &std::collections::HashMap<i32, i64>,
+    ) {
+        for &partition in partitions {
+            let offset = next.get(&partition).copied().unwrap_or(0);
+            self.next_offset
+                .get_or_create(&PartitionLabel { store, partition })
+                .set(offset);
+        }
+    }
+
+    /// `partition`'s log ends at `end`: its lag is what the store has not reached.
+    pub(crate) fn sampled_end(&self, store: &'static str, partition: i32, end: i64) {
+        let label = PartitionLabel { store, partition };
+        let next = self.next_offset.get_or_create(&label).get();
+        self.lag.get_or_create(&label).set((end - next).max(0));
+    }
+
     pub(crate) fn duplicate(&self, store: &'static str) {
         self.duplicates.get_or_create(&StoreLabel { store }).inc();
     }
@@ -123,6 +153,13 @@ impl Metrics {
         self.stopped
             .get_or_create(&PartitionLabel { store, partition })
             .set(1);
+    }
+
+    /// `partition`'s lag at the last sample.
+    pub fn lag(&self, store: &'static str, partition: i32) -> i64 {
+        self.lag
+            .get_or_create(&PartitionLabel { store, partition })
+            .get()
     }
 
     /// How many gaps the store found in `partition` so far.

@@ -27,6 +27,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::lag;
 use crate::metrics::Metrics;
 use crate::projected::{PublishError, Publisher, republish};
 use crate::record::{self, EventRecord};
@@ -212,7 +213,8 @@ struct Pending {
 }
 
 /// Runs the loop for `store` until `shutdown` is cancelled (or, with
-/// [`Options::until_end`], until every partition is read to its end).
+/// [`Options::until_end`], until every partition is read to its end), sampling its
+/// lag meanwhile ([`lag`]).
 pub async fn run<S: Store>(
     kafka: &KafkaConfig,
     store: &mut S,
@@ -226,9 +228,48 @@ pub async fn run<S: Store>(
         consumer_config(kafka, S::NAME, options).create_with_context(EndOfPartitionContext)?,
     );
     let partitions = partitions_of(&consumer, &topic).await?;
+    let sampler = lag::Sampler::start(
+        Arc::clone(&consumer),
+        &topic,
+        &partitions,
+        metrics.clone(),
+        S::NAME,
+    );
+    let source = Source {
+        consumer,
+        topic,
+        partitions,
+    };
+    let outcome = project(source, store, kafka, options, metrics, publisher, shutdown).await;
+    sampler.stop().await;
+    outcome
+}
+
+/// What the loop reads: the `events` topic's partitions, through one consumer.
+struct Source {
+    consumer: Arc<StreamConsumer<EndOfPartitionContext>>,
+    topic: String,
+    partitions: Vec<i32>,
+}
+
+async fn project<S: Store>(
+    source: Source,
+    store: &mut S,
+    kafka: &KafkaConfig,
+    options: &Options,
+    metrics: &Metrics,
+    publisher: Option<&Publisher>,
+    shutdown: &CancellationToken,
+) -> Result<Outcome, ProjectorError> {
+    let Source {
+        consumer,
+        topic,
+        partitions,
+    } = source;
     let mut outcome = Outcome::default();
     let mut at_end = BTreeSet::new();
     let committed = store.next_offsets(&topic).await?;
+    metrics.positioned(S::NAME, &partitions, &committed);
     if let Some(publisher) = publisher
         && let Some(published) = store.published_offsets(&topic).await?
     {

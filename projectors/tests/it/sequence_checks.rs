@@ -96,6 +96,20 @@ async fn a_gap_stops_its_partition_and_is_reported() {
         other => panic!("expected a gap, got {other:?}"),
     }
     assert_eq!(metrics.gaps("postgres", partition), 1);
+    // The stopped partition trails its log by at least the two events after the
+    // gap; the other one is caught up (at most its last commit marker behind).
+    assert!(
+        metrics.lag("postgres", partition) >= 2,
+        "{}",
+        metrics.lag("postgres", partition)
+    );
+    for other in (0..2).filter(|&p| p != partition) {
+        assert!(
+            metrics.lag("postgres", other) <= 1,
+            "partition {other}: {}",
+            metrics.lag("postgres", other)
+        );
+    }
     // The broken guild stays at its last good seq; its later messages are not shown.
     let seq: i64 = sqlx::query(
         "SELECT seq FROM aggregate_positions WHERE aggregate_type = 'guild' AND aggregate_id = 8000000",

@@ -1,0 +1,105 @@
+//! How far each store trails the `events` log: `cloudcord_projector_lag{store,
+//! partition}`, the partition's end offset minus the store's next offset, sampled
+//! every [`SAMPLE_EVERY`] while the loop runs and once more when it stops.
+//!
+//! The projectors keep their offsets in their stores, not in a Kafka consumer group,
+//! so Kafka's consumer-group lag (what the command processor is watched by) cannot
+//! see them. The end offset is the high watermark, which counts the commit markers
+//! of the processor's transactions too: a caught-up partition reads 1 (the marker
+//! after its last event), and a partition behind by N events reads N plus one per
+//! transaction among them. That is the right scale for alerting (thousands behind,
+//! or growing), not an exact event count.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloudcord_runtime::kafka::EndOfPartitionContext;
+use cloudcord_runtime::telemetry::ErrorChain;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+
+/// How often the end offsets are fetched (Prometheus scrapes every 15 s).
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+
+/// How long one end-offset request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The sampling task of one projector loop.
+pub struct Sampler {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Sampler {
+    /// Starts sampling `partitions` of `topic` through the loop's `consumer`.
+    pub fn start(
+        consumer: Arc<StreamConsumer<EndOfPartitionContext>>,
+        topic: &str,
+        partitions: &[i32],
+        metrics: Metrics,
+        store: &'static str,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        let topic = topic.to_owned();
+        let partitions = partitions.to_vec();
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                loop {
+                    let ends = ends(&consumer, &topic, &partitions).await;
+                    for (partition, end) in ends {
+                        metrics.sampled_end(store, partition, end);
+                    }
+                    if stop.is_cancelled() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => {}
+                        () = tokio::time::sleep(SAMPLE_EVERY) => {}
+                    }
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Takes a last sample (what the loop left behind) and stops.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        if let Err(error) = self.task.await {
+            tracing::warn!(error = %ErrorChain(&error), "the lag sampler failed");
+        }
+    }
+}
+
+/// The end offset of each partition the broker answers for; one that does not is
+/// left out (its lag keeps its last value) and logged.
+async fn ends(
+    consumer: &Arc<StreamConsumer<EndOfPartitionContext>>,
+    topic: &str,
+    partitions: &[i32],
+) -> Vec<(i32, i64)> {
+    let consumer = Arc::clone(consumer);
+    let topic = topic.to_owned();
+    let partitions = partitions.to_vec();
+    // librdkafka's offset requests block until a broker answers.
+    tokio::task::spawn_blocking(move || {
+        partitions
+            .into_iter()
+            .filter_map(
+                |partition| match consumer.fetch_watermarks(&topic, partition, REQUEST_TIMEOUT) {
+                    Ok((_, end)) => Some((partition, end)),
+                    Err(error) => {
+                        tracing::debug!(partition, error = %ErrorChain(&error), "cannot fetch an end offset");
+                        None
+                    }
+                },
+            )
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
