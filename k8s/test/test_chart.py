@@ -4,6 +4,7 @@ checkov, and the properties the Operations issue asks of it."""
 from __future__ import annotations
 
 import json
+import tomllib
 import subprocess
 
 import pytest
@@ -237,3 +238,26 @@ def test_argo_cd_applications_deploy_the_chart_with_its_values_files():
         assert source["path"] == "k8s/cloudcord"
         for values_file in source["helm"]["valueFiles"]:
             assert (CHART / values_file).resolve().is_file(), values_file
+
+
+def test_kafka_clients_use_their_kafkausers_certificates_over_tls():
+    docs = render("default")
+    config = tomllib.loads(by_kind(docs, "ConfigMap")[0]["data"]["cloudcord.toml"])
+    assert config["kafka"]["bootstrap_servers"].endswith(":9093")  # strimzi's tls listener
+    tls = config["kafka"]["tls"]
+    users = {u["metadata"]["name"] for u in load_all(STRIMZI / "users.yaml") if u["kind"] == "KafkaUser"}
+    mounted = set()
+    for deployment in by_kind(docs, "Deployment"):
+        spec = deployment["spec"]["template"]["spec"]
+        secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+        mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+        if "kafka-user" not in secrets:
+            continue
+        mounted.add(secrets["kafka-user"])
+        assert tls["certificate_path"].startswith(mounts["kafka-user"] + "/")
+        assert tls["key_path"].startswith(mounts["kafka-user"] + "/")
+        assert tls["ca_path"].startswith(mounts["kafka-ca"] + "/")
+    # Every KafkaUser is some service's, and every Kafka client has its KafkaUser.
+    assert mounted == users
+    development = tomllib.loads(by_kind(render("development"), "ConfigMap")[0]["data"]["cloudcord.toml"])
+    assert "tls" not in development["kafka"]

@@ -6,6 +6,7 @@
 //! (`murmur2_random`); consumers read only committed records and commit offsets
 //! themselves.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +36,21 @@ pub struct KafkaConfig {
     /// Whether services create missing topics at start (development); in production
     /// Strimzi's `KafkaTopic` resources own them.
     pub create_topics: bool,
+    /// Mutual TLS to the brokers (`[kafka.tls]`), as Strimzi's `tls` listener asks of
+    /// a `KafkaUser`; without it, plaintext.
+    pub tls: Option<KafkaTls>,
+}
+
+/// The `[kafka.tls]` settings: PEM files, as Strimzi's operators write them into
+/// Secrets (the cluster CA's `ca.crt`, the KafkaUser's `user.crt` and `user.key`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct KafkaTls {
+    /// The CA certificates the brokers' certificates must chain to.
+    pub ca_path: PathBuf,
+    /// This client's certificate.
+    pub certificate_path: PathBuf,
+    /// Its private key (PKCS#8, unencrypted).
+    pub key_path: PathBuf,
 }
 
 impl Default for KafkaConfig {
@@ -44,6 +60,7 @@ impl Default for KafkaConfig {
             topic_prefix: "cloudcord.".to_owned(),
             partitions: 4,
             create_topics: true,
+            tls: None,
         }
     }
 }
@@ -108,12 +125,25 @@ impl KafkaConfig {
         Ok(())
     }
 
-    /// Settings every client shares: where the brokers are and who is asking.
+    /// Settings every client shares: where the brokers are, who is asking, and how
+    /// it proves it (mutual TLS, when configured; the brokers' names are checked
+    /// against their certificates).
     pub fn client_config(&self, client_id: &str) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.bootstrap_servers)
             .set("client.id", client_id);
+        if let Some(tls) = &self.tls {
+            config
+                .set("security.protocol", "ssl")
+                .set("ssl.ca.location", tls.ca_path.to_string_lossy())
+                .set(
+                    "ssl.certificate.location",
+                    tls.certificate_path.to_string_lossy(),
+                )
+                .set("ssl.key.location", tls.key_path.to_string_lossy())
+                .set("ssl.endpoint.identification.algorithm", "https");
+        }
         config
     }
 

@@ -2,7 +2,9 @@
 //! broker+controller node, or three on loopback for broker-failure tests.
 //!
 //! Node `i` (from 1) listens for clients on `port + 2(i-1)` and for the controller
-//! quorum on the port after it, so one node uses 9092/9093 and three use 9092–9097.
+//! quorum on the port after it, so one node uses 9092/9093 and three use 9092–9097;
+//! each also takes mutually authenticated TLS clients 100 ports above its client
+//! port (9192), with the certificates of [`super::kafka_tls`].
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::process::Command;
 
 use super::error::InfraError;
+use super::kafka_tls::{TLS_PORT_OFFSET, TlsFiles};
 use super::process::{Daemon, run_logged, wait_until_ready};
 use super::{content_key, tools};
 
@@ -139,6 +142,7 @@ impl Kafka {
             self.fetch_libs(&libs, &setup_log).await?;
         }
         self.reset_if_layout_changed().await?;
+        self.tls().ensure(&self.host)?;
         let cluster_id = self.cluster_id(&libs, &setup_log).await?;
         for node in &self.nodes {
             std::fs::create_dir_all(&node.dir)
@@ -212,6 +216,20 @@ impl Kafka {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The TLS listener's certificates.
+    pub fn tls(&self) -> TlsFiles {
+        TlsFiles::in_dir(&self.dir)
+    }
+
+    /// The bootstrap list of the TLS listeners.
+    pub fn tls_bootstrap_servers(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|node| format!("{}:{}", self.host, node.tls_port()))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn libs_dir(&self) -> PathBuf {
@@ -320,17 +338,30 @@ impl Kafka {
         let _ = writeln!(p, "node.id={}", node.id);
         let _ = writeln!(
             p,
-            "listeners=PLAINTEXT://{host}:{},CONTROLLER://{host}:{}",
-            node.broker_port, node.controller_port
+            "listeners=PLAINTEXT://{host}:{},CONTROLLER://{host}:{},SSL://{host}:{}",
+            node.broker_port,
+            node.controller_port,
+            node.tls_port()
         );
         let _ = writeln!(
             p,
-            "advertised.listeners=PLAINTEXT://{host}:{}",
-            node.broker_port
+            "advertised.listeners=PLAINTEXT://{host}:{},SSL://{host}:{}",
+            node.broker_port,
+            node.tls_port()
         );
+        let tls = self.tls();
+        let _ = writeln!(p, "ssl.keystore.type=PEM");
         let _ = writeln!(
             p,
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+            "ssl.keystore.location={}",
+            tls.broker_keystore().display()
+        );
+        let _ = writeln!(p, "ssl.truststore.type=PEM");
+        let _ = writeln!(p, "ssl.truststore.location={}", tls.ca().display());
+        let _ = writeln!(p, "ssl.client.auth=required");
+        let _ = writeln!(
+            p,
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL"
         );
         let _ = writeln!(p, "controller.listener.names=CONTROLLER");
         let _ = writeln!(p, "inter.broker.listener.name=PLAINTEXT");
@@ -353,6 +384,12 @@ impl Kafka {
         // Tests create consumer groups constantly; no reason to wait for joiners.
         let _ = writeln!(p, "group.initial.rebalance.delay.ms=0");
         p
+    }
+}
+
+impl Node {
+    fn tls_port(&self) -> u16 {
+        self.broker_port.saturating_add(TLS_PORT_OFFSET)
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod error;
 pub mod ferretdb;
 pub mod kafka;
+pub mod kafka_tls;
 pub mod postgres;
 pub mod process;
 pub mod tools;
