@@ -172,7 +172,7 @@ HELM := $(OPS_CACHE)/helm-$(HELM_VERSION)/helm
 OPS_VENV := $(OPS_CACHE)/venv-$(shell sha256sum k8s/test/requirements.txt | cut -c1-12)
 OPS_DEBIAN_PACKAGES := prometheus prometheus-alertmanager buildah
 CARGO_DENY_VERSION := 0.20.2
-SERVICES := command-api query-api projectors gateway-ws sfu
+SERVICES := command-api query-api projectors gateway-ws sfu web
 # `make images` builds release binaries; the ops tests check debug-built images
 # (same layout, same user, no shell) so `make test` compiles nothing twice.
 IMAGE_PROFILE ?= release
@@ -195,10 +195,10 @@ ops-tools: $(HELM) $(OPS_VENV)/.installed ## Install what the ops tests use, whe
 		if [ "$$(id -u)" != 0 ]; then echo "install Debian's $$missing: sudo apt-get install $$missing" >&2; exit 1; fi; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
 
-service-binaries: ## Build the five service binaries (debug)
+service-binaries: ## Build the service binaries (debug), the web client's static server among them
 	cargo build --locked $(foreach s,$(SERVICES),-p cloudcord-$(s))
 
-images: ops-tools ## One OCI image per service with buildah, no daemon (IMAGE_PROFILE, IMAGE_REPOSITORY, IMAGE_TAG)
+images: ops-tools web ## One OCI image per service and one for the web client, with buildah, no daemon (IMAGE_PROFILE, IMAGE_REPOSITORY, IMAGE_TAG)
 	cargo build --locked --profile $(IMAGE_PROFILE) $(foreach s,$(SERVICES),-p cloudcord-$(s))
 	images/build.sh $(IMAGE_BIN_DIR) $(IMAGE_DIR) $(IMAGE_REPOSITORY) $(IMAGE_TAG) $(SERVICES)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make images`: one OCI image per service, built without a Docker daemon by
 # Debian's buildah (vfs storage, nothing run inside the image), each written as an
-# OCI archive: OUT_DIR/<service>.tar, tagged <repository>/<service>:<tag>.
+# OCI archive: OUT_DIR/<service>.tar, tagged <repository>/<service>:<tag>. The `web`
+# image also holds the web client's build (WEB_DIST, default web/dist) at /srv/web.
 #
 #   images/build.sh BIN_DIR OUT_DIR REPOSITORY TAG SERVICE...
 set -euo pipefail
@@ -17,9 +18,17 @@ bah() { buildah --root "$storage/root" --runroot "$storage/run" --storage-driver
 for service in "$@"; do
     rootfs="$storage/rootfs-$service"
     "$here/rootfs.sh" "$bin_dir/$service" "$rootfs"
+    settings=()
+    if [[ $service == web ]]; then
+        dist=${WEB_DIST:-$here/../web/dist}
+        [[ -f $dist/index.html ]] || { echo "images: $dist has no index.html: build the web client first (make web)" >&2; exit 1; }
+        mkdir -p "$rootfs/srv"
+        cp -r "$dist" "$rootfs/srv/web"
+        settings=(--env CLOUDCORD__WEB__DIR=/srv/web --env CLOUDCORD__WEB__LISTEN_ADDR=0.0.0.0:8080)
+    fi
     container=$(bah from --quiet scratch)
     bah copy --quiet "$container" "$rootfs/" /
-    bah config \
+    bah config "${settings[@]}" \
         --user 65532:65532 \
         --workingdir / \
         --entrypoint '["/usr/local/bin/cloudcord-service"]' \

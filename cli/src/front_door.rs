@@ -13,17 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::Method;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use cloudcord_runtime::http_error::HttpError;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::services::{ServeDir, ServeFile};
 
 /// The `[front_door]` settings section.
 #[derive(Debug, Clone, Deserialize)]
@@ -121,14 +118,8 @@ fn router(services: &[(&'static str, SocketAddr)], routes: Routes, web_dir: &Pat
 /// Paths the APIs own: what they do not answer is Discord's JSON 404, never the app.
 const API_PREFIXES: [&str; 4] = ["/api", "/gateway", "/.well-known", "/sfu"];
 
-/// Content-hashed build output (`/assets/index-3f2a….js`) never changes.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-/// Everything else is checked on every load, so a rebuild shows at once.
-const REVALIDATE: &str = "no-cache";
-
-/// A `GET` outside the APIs: a file of the web client's build when the last path
-/// segment names one (it has a dot), else the client's `index.html`, which routes
-/// `/channels/…` and `/invite/…` itself.
+/// A `GET` outside the APIs is the web client ([`cloudcord_web::serve`]); any
+/// other request there is Discord's JSON 404.
 async fn web_client(web_dir: Arc<Path>, request: Request) -> Response {
     let path = request.uri().path();
     let api = API_PREFIXES.iter().any(|prefix| {
@@ -138,46 +129,8 @@ async fn web_client(web_dir: Arc<Path>, request: Request) -> Response {
     if api || !matches!(*request.method(), Method::GET | Method::HEAD) {
         return HttpError::NotFound.into_response();
     }
-    let index = web_dir.join("index.html");
-    if !tokio::fs::try_exists(&index).await.unwrap_or(false) {
-        return (StatusCode::NOT_FOUND, Html(NOT_BUILT)).into_response();
-    }
-    let names_file = path
-        .rsplit('/')
-        .next()
-        .is_some_and(|last| last.contains('.'));
-    let cache = if names_file && path.starts_with("/assets/") {
-        IMMUTABLE
-    } else {
-        REVALIDATE
-    };
-    let served = if names_file {
-        ServeDir::new(&*web_dir)
-            .append_index_html_on_directories(false)
-            .try_call(request)
-            .await
-    } else {
-        ServeFile::new(index).try_call(request).await
-    };
-    let mut response = match served {
-        Ok(response) => response.map(Body::new),
-        // Missing files are 404s already; this is the disk failing to read one.
-        Err(error) => return HttpError::internal("serving the web client", error).into_response(),
-    };
-    if response.status().is_success() {
-        response
-            .headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static(cache));
-    }
-    response
+    cloudcord_web::serve(&web_dir, request).await
 }
-
-/// What `/` says before `web/` was built.
-const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-    <title>CloudCord</title></head><body><h1>The web client is not built</h1><p><code>make up</code> \
-    builds it (or <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code>). The API is at \
-    <code>/api/v10</code>, the gateway at <code>/gateway</code>, the services' readiness at \
-    <a href=\"/status\">/status</a>.</p></body></html>";
 
 fn status_page(services: &[(&'static str, SocketAddr)]) -> String {
     let mut rows = String::new();
@@ -287,44 +240,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_web_client_answers_its_files_and_its_routes_but_not_the_apis() {
+    async fn the_web_client_answers_every_other_get_but_not_the_apis() {
+        // How it serves its files (caching, types) is cloudcord-web's own test.
         let dir = std::env::temp_dir().join(format!("cloudcord-web-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(dir.join("assets")).expect("a temp dir");
+        std::fs::create_dir_all(&dir).expect("a temp dir");
         std::fs::write(dir.join("index.html"), "<title>app</title>").expect("index.html");
-        std::fs::write(dir.join("assets/app-1a2b.js"), "console.log(1)").expect("a script");
         let front = serve(router(&[], fake_routes(), &dir)).await;
-
-        for path in ["/", "/channels/1/2", "/invite/abc", "/login"] {
-            let response = reqwest::get(format!("{front}{path}"))
-                .await
-                .expect("answers");
-            assert_eq!(response.status(), StatusCode::OK, "{path}");
-            assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
+        for path in ["/", "/channels/1/2", "/invite/abc", "/oauth2/bot"] {
             assert_eq!(
-                response.text().await.expect("a body"),
-                "<title>app</title>",
+                call(&front, Method::GET, path).await,
+                (StatusCode::OK, "<title>app</title>".to_owned()),
                 "{path}"
             );
         }
-        let script = reqwest::get(format!("{front}/assets/app-1a2b.js"))
-            .await
-            .expect("answers");
-        assert_eq!(script.status(), StatusCode::OK);
-        assert!(
-            script.headers()["cache-control"]
-                .to_str()
-                .is_ok_and(|v| v.contains("immutable"))
-        );
-        assert!(
-            script.headers()["content-type"]
-                .to_str()
-                .is_ok_and(|v| v.contains("javascript"))
-        );
-        assert_eq!(script.text().await.expect("a body"), "console.log(1)");
 
-        // A missing file is missing, not the app; the APIs keep their JSON 404s.
-        let (code, _) = call(&front, Method::GET, "/assets/gone-9f9f.js").await;
-        assert_eq!(code, StatusCode::NOT_FOUND);
+        // The APIs keep their JSON 404s.
         for path in [
             "/api/v10/nowhere",
             "/api",
@@ -359,6 +289,6 @@ mod tests {
         .await;
         let (code, body) = call(&front, Method::GET, "/").await;
         assert_eq!(code, StatusCode::NOT_FOUND);
-        assert!(body.contains("make up"), "{body}");
+        assert!(body.contains("not built"), "{body}");
     }
 }

@@ -1,5 +1,6 @@
-"""`make images`: one OCI archive per service whose user is not root and which
-contains no shell; and the Dockerfile passes checkov."""
+"""`make images`: one OCI archive per service (the web client's static server
+among them) whose user is not root and which contains no shell; and the
+Dockerfile passes checkov."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from conftest import REPO, tool
 
-SERVICES = ("command-api", "query-api", "projectors", "gateway-ws", "sfu")
+SERVICES = ("command-api", "query-api", "projectors", "gateway-ws", "sfu", "web")
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "csh", "tcsh", "fish", "busybox", "toybox"}
 IMAGES = Path(os.environ.get("OPS_IMAGES_DIR", REPO / "target/images"))
 
@@ -52,6 +53,16 @@ def test_image_runs_as_non_root_and_has_no_shell(service):
     assert "usr/local/bin/cloudcord-service" in paths
     assert "etc/passwd" in paths
     assert config["architecture"] == "amd64" and config["os"] == "linux"
+
+
+def test_the_web_image_holds_the_web_clients_build_and_serves_it_on_8080():
+    config, files = image("web")
+    paths = {f.name.lstrip("./") for f in files}
+    assert "srv/web/index.html" in paths
+    assert any(p.startswith("srv/web/assets/") for p in paths), "no built assets"
+    env = dict(e.split("=", 1) for e in config["config"]["Env"])
+    assert env["CLOUDCORD__WEB__DIR"] == "/srv/web"
+    assert env["CLOUDCORD__WEB__LISTEN_ADDR"] == "0.0.0.0:8080"
 
 
 def test_image_entrypoint_is_the_service_binary():
