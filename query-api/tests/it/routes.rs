@@ -212,9 +212,10 @@ async fn guild_routes_answer_discord_objects() {
     assert_eq!(status, StatusCode::OK, "{log}");
     assert_route_conforms("/guilds/{guild_id}/audit-logs", &log);
     let entries = log["audit_log_entries"].as_array().expect("entries");
-    // Newest first: the invite, the pin, the ban, the member update, the role.
+    // Newest first: the invite, the pin, the ban, the member update, the bot added
+    // (it joined without an invite), the role.
     let actions: Vec<&Value> = entries.iter().map(|e| &e["action_type"]).collect();
-    assert_eq!(actions, [40, 74, 22, 24, 30], "{log}");
+    assert_eq!(actions, [40, 74, 22, 24, 28, 30], "{log}");
     assert_eq!(entries[2]["reason"], "spam");
     let (_, bans_only) = world
         .get(&format!("/guilds/{GUILD}/audit-logs?action_type=22"), ALICE)
