@@ -59,15 +59,26 @@ export async function register(who: Person, password = 'correct horse battery'):
 
 /** Signs in through the sign-in service's page (authorization code with PKCE) and
  * waits for the signed-in layout. */
-export async function signIn(who: Person, password = 'correct horse battery'): Promise<void> {
+export async function signIn(who: Person, password = 'correct horse battery', start = '/'): Promise<void> {
   const { page } = who;
-  await page.goto('/');
+  await page.goto(start);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.waitForURL(/\/oauth2\/authorize\?/);
   await page.getByLabel('Username').fill(who.name);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Authorize' }).click();
   await page.getByTestId('me').filter({ hasText: who.name }).waitFor();
+}
+
+/** Creates a server through the rail's dialog; answers the path of its first text
+ * channel, where it opens. */
+export async function createServer(who: Person, name: string): Promise<string> {
+  const { page } = who;
+  await page.getByRole('button', { name: 'Create a server' }).first().click();
+  await page.getByLabel('Server name').fill(name);
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await composer(page).waitFor();
+  return new URL(page.url()).pathname;
 }
 
 /** The tokens the client keeps for its session. */

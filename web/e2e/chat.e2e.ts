@@ -6,7 +6,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { composer, launch, messages, person, PHONE, register, screenshot, send, storedTokens, type Person } from './browser';
+import { composer, createServer, launch, messages, person, PHONE, register, screenshot, send, storedTokens, type Person } from './browser';
 
 /** "Each sees the other's message within a second." */
 const LIVE_MS = 1000;
@@ -65,12 +65,8 @@ describe('two people chatting', () => {
     await register(alice);
     await register(bob);
 
-    await alice.page.getByRole('button', { name: 'Create a server' }).first().click();
-    await alice.page.getByLabel('Server name').fill(`Rustaceans ${run}`);
-    await alice.page.getByRole('button', { name: 'Create', exact: true }).click();
     // The new server opens on its first text channel.
-    await composer(alice.page).waitFor();
-    guildPath = new URL(alice.page.url()).pathname;
+    guildPath = await createServer(alice, `Rustaceans ${run}`);
     expect(guildPath).toMatch(/^\/channels\/\d+\/\d+$/);
 
     await alice.page.getByRole('button', { name: 'Invite people' }).click();

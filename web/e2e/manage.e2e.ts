@@ -5,7 +5,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { composer, launch, person, PHONE, register, screenshot, type Person } from './browser';
+import { composer, createServer, launch, person, PHONE, register, screenshot, type Person } from './browser';
 
 const run = Date.now().toString(36).slice(-6);
 const baseUrl = inject('baseUrl');
@@ -40,10 +40,7 @@ describe('managing a server', () => {
   it('creates a category and a channel in it', async () => {
     await register(owner);
     await register(member);
-    await owner.page.getByRole('button', { name: 'Create a server' }).first().click();
-    await owner.page.getByLabel('Server name').fill(serverName);
-    await owner.page.getByRole('button', { name: 'Create', exact: true }).click();
-    await composer(owner.page).waitFor();
+    await createServer(owner, serverName);
 
     await owner.page.getByRole('button', { name: 'Create a channel' }).click();
     await owner.page.getByRole('radio', { name: 'Category' }).check();

@@ -6,12 +6,13 @@
 import { endpoints, HISTORY_PAGE } from './api/endpoints';
 import type { Auth } from './auth/auth';
 import { RestClient } from './api/rest';
-import type { ChosenStatus, Snowflake } from './api/types';
+import type { ChosenStatus, MyGuild, Snowflake, User } from './api/types';
 import { GatewayClient, type GatewayStatus } from './gateway/client';
 import { CLIENT_INTENTS, sameOriginGateway } from './gateway/protocol';
 import { showDesktopNotification } from './desktopNotifications';
 import { navigate } from './router';
 import type { InboxItem } from './state/notifications';
+import { canAddBots } from './state/permissions';
 import { inboxTitle, plainText } from './state/selectors';
 import { createStore, type State, type Store } from './state/store';
 
@@ -279,6 +280,15 @@ export class Session {
       }
       known = new Set(notifications.map((item) => item.message.id));
     });
+  }
+
+  /** What adding the bot of `applicationId` to a server needs: the bot (its user id
+   * is the application's), and the user's guilds they may add it to, by name. */
+  async botRequest(applicationId: string): Promise<{ bot: User; guilds: MyGuild[] }> {
+    if (!/^\d+$/.test(applicationId)) throw new Error('This link names no application.');
+    const [bot, guilds] = await Promise.all([this.api.user(applicationId), this.api.myGuilds()]);
+    if (bot.bot !== true) throw new Error('This link names no bot.');
+    return { bot, guilds: guilds.filter(canAddBots).sort((a, b) => a.name.localeCompare(b.name)) };
   }
 
   setStatus(status: ChosenStatus): void {

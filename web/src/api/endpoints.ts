@@ -3,7 +3,7 @@
 // so REST is for history and for writes.
 
 import type { RestClient } from './rest';
-import type { Ban, Channel, Guild, Invite, Message, Role, Snowflake, UserSession } from './types';
+import type { Ban, Channel, Guild, Invite, Message, MyGuild, Role, Snowflake, User, UserSession } from './types';
 
 /** One page of history (the server's maximum is 100). */
 export const HISTORY_PAGE = 50;
@@ -70,6 +70,18 @@ export function endpoints(rest: RestClient) {
 
     /** Opens (or finds) the DM channel with `recipient`. */
     openDm: (recipient: Snowflake) => rest.request<Channel>('POST', '/users/@me/channels', { recipient_id: recipient }),
+
+    user: (user: Snowflake) => rest.request<User>('GET', `/users/${id(user)}`),
+    /** The user's guilds, with their permissions in each (up to 200, Discord's page). */
+    myGuilds: () => rest.request<MyGuild[]>('GET', '/users/@me/guilds'),
+    /** Adds the bot of `application` to `guild` with a role holding `permissions`
+     * (Discord's bot authorization); answers where the browser goes next. */
+    authorizeBot: (application: Snowflake, guild: Snowflake, permissions: string) =>
+      rest.request<{ location: string }>(
+        'POST',
+        `/oauth2/authorize?${new URLSearchParams({ client_id: application, scope: 'bot' }).toString()}`,
+        { guild_id: guild, permissions, authorize: true },
+      ),
 
     /** The user's signed-in sessions (devices), most recently used first. */
     sessions: () => rest.request<{ user_sessions: UserSession[] }>('GET', '/auth/sessions'),

@@ -18,6 +18,13 @@ export interface Guild {
   owner_id?: Snowflake;
 }
 
+/** A guild as `GET /users/@me/guilds` lists it: with the user's place in it. */
+export interface MyGuild extends Guild {
+  owner: boolean;
+  /** The user's guild-level permissions, as a decimal string. */
+  permissions: string;
+}
+
 export interface Role {
   id: Snowflake;
   name: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Role } from '../api/types';
-import { guildPermissions, has, Permission, rolesByPosition, toggled } from './permissions';
+import { canAddBots, guildPermissions, has, Permission, permissionNames, ROLE_TOGGLES, rolesByPosition, toggled } from './permissions';
 
 const role = (id: string, permissions: bigint, position = 1): Role => ({ id, name: id, permissions: permissions.toString(), position });
 const guild = { id: '10', owner_id: '1' };
@@ -37,5 +37,30 @@ describe('permissions', () => {
 
   it('lists roles highest first and @everyone last', () => {
     expect(rolesByPosition(roles, '10').map((known) => known.id)).toEqual(['30', '20', '10']);
+  });
+
+  it('names the permissions a bit set asks for, beyond 32 bits and unknown ones too', () => {
+    const asked = Permission.SendMessages | Permission.ViewChannel | Permission.Administrator | (1n << 40n) | (1n << 47n);
+    expect(permissionNames(asked.toString())).toEqual([
+      'Administrator',
+      'View Channels',
+      'Send Messages',
+      'Timeout Members',
+      'Unknown permission (bit 47)',
+    ]);
+    expect(permissionNames('0')).toEqual([]);
+    expect(permissionNames('not a number')).toEqual([]);
+  });
+
+  it('labels the role toggles with the same names', () => {
+    expect(ROLE_TOGGLES.find((toggle) => toggle.bit === Permission.ManageGuild)?.label).toBe('Manage Server');
+  });
+
+  it('lets owners, administrators and server managers add bots, and nobody else', () => {
+    expect(canAddBots({ owner: true, permissions: '0' })).toBe(true);
+    expect(canAddBots({ owner: false, permissions: Permission.Administrator.toString() })).toBe(true);
+    expect(canAddBots({ owner: false, permissions: Permission.ManageGuild.toString() })).toBe(true);
+    const everythingElse = (1n << 51n) - 1n - Permission.Administrator - Permission.ManageGuild;
+    expect(canAddBots({ owner: false, permissions: everythingElse.toString() })).toBe(false);
   });
 });

@@ -25,23 +25,94 @@ export const Permission = {
 /** Every bit, what an owner or administrator has. */
 const ALL = (1n << 64n) - 1n;
 
+/** Discord's names of the permission bits, by bit number (47 and 48 are unused). */
+const PERMISSION_NAMES: Partial<Record<number, string>> = {
+  0: 'Create Invite',
+  1: 'Kick Members',
+  2: 'Ban Members',
+  3: 'Administrator',
+  4: 'Manage Channels',
+  5: 'Manage Server',
+  6: 'Add Reactions',
+  7: 'View Audit Log',
+  8: 'Priority Speaker',
+  9: 'Video',
+  10: 'View Channels',
+  11: 'Send Messages',
+  12: 'Send Text-to-Speech Messages',
+  13: 'Manage Messages',
+  14: 'Embed Links',
+  15: 'Attach Files',
+  16: 'Read Message History',
+  17: 'Mention @everyone',
+  18: 'Use External Emoji',
+  19: 'View Server Insights',
+  20: 'Connect',
+  21: 'Speak',
+  22: 'Mute Members',
+  23: 'Deafen Members',
+  24: 'Move Members',
+  25: 'Use Voice Activity',
+  26: 'Change Nickname',
+  27: 'Manage Nicknames',
+  28: 'Manage Roles',
+  29: 'Manage Webhooks',
+  30: 'Manage Expressions',
+  31: 'Use Application Commands',
+  32: 'Request to Speak',
+  33: 'Manage Events',
+  34: 'Manage Threads',
+  35: 'Create Public Threads',
+  36: 'Create Private Threads',
+  37: 'Use External Stickers',
+  38: 'Send Messages in Threads',
+  39: 'Use Activities',
+  40: 'Timeout Members',
+  41: 'View Creator Monetization Analytics',
+  42: 'Use Soundboard',
+  43: 'Create Expressions',
+  44: 'Create Events',
+  45: 'Use External Sounds',
+  46: 'Send Voice Messages',
+  49: 'Create Polls',
+  50: 'Use External Apps',
+};
+
+/** The name of one permission bit (`1n << 11n` → "Send Messages"). */
+export function permissionName(bit: bigint): string {
+  const index = bit.toString(2).length - 1;
+  return PERMISSION_NAMES[index] ?? `Unknown permission (bit ${index})`;
+}
+
+/** The names of the permissions a decimal bit set holds, lowest bit first. */
+export function permissionNames(permissions: string): string[] {
+  const value = bits(permissions);
+  const names: string[] = [];
+  for (let bit = 1n; bit <= value; bit <<= 1n) if ((value & bit) !== 0n) names.push(permissionName(bit));
+  return names;
+}
+
+function toggle(bit: bigint, hint: string): { bit: bigint; label: string; hint: string } {
+  return { bit, label: permissionName(bit), hint };
+}
+
 /** The toggles a role editor shows, in the order it shows them. */
 export const ROLE_TOGGLES: readonly { bit: bigint; label: string; hint: string }[] = [
-  { bit: Permission.Administrator, label: 'Administrator', hint: 'Every permission, and every channel.' },
-  { bit: Permission.ManageGuild, label: 'Manage Server', hint: 'Change the server’s name.' },
-  { bit: Permission.ManageRoles, label: 'Manage Roles', hint: 'Create and edit roles below their own.' },
-  { bit: Permission.ManageChannels, label: 'Manage Channels', hint: 'Create, edit and delete channels.' },
-  { bit: Permission.KickMembers, label: 'Kick Members', hint: 'Remove members; they can rejoin with an invite.' },
-  { bit: Permission.BanMembers, label: 'Ban Members', hint: 'Remove members for good.' },
-  { bit: Permission.CreateInvite, label: 'Create Invite', hint: 'Invite people to the server.' },
-  { bit: Permission.ViewChannel, label: 'View Channels', hint: 'See channels and read messages.' },
-  { bit: Permission.SendMessages, label: 'Send Messages', hint: 'Write in text channels.' },
-  { bit: Permission.ManageMessages, label: 'Manage Messages', hint: 'Delete and pin others’ messages.' },
-  { bit: Permission.ReadMessageHistory, label: 'Read Message History', hint: 'Read what was said before.' },
-  { bit: Permission.AddReactions, label: 'Add Reactions', hint: 'React to messages.' },
-  { bit: Permission.MentionEveryone, label: 'Mention @everyone', hint: 'Notify the whole server.' },
-  { bit: Permission.Connect, label: 'Connect', hint: 'Join voice channels.' },
-  { bit: Permission.Speak, label: 'Speak', hint: 'Talk in voice channels.' },
+  toggle(Permission.Administrator, 'Every permission, and every channel.'),
+  toggle(Permission.ManageGuild, 'Change the server’s name.'),
+  toggle(Permission.ManageRoles, 'Create and edit roles below their own.'),
+  toggle(Permission.ManageChannels, 'Create, edit and delete channels.'),
+  toggle(Permission.KickMembers, 'Remove members; they can rejoin with an invite.'),
+  toggle(Permission.BanMembers, 'Remove members for good.'),
+  toggle(Permission.CreateInvite, 'Invite people to the server.'),
+  toggle(Permission.ViewChannel, 'See channels and read messages.'),
+  toggle(Permission.SendMessages, 'Write in text channels.'),
+  toggle(Permission.ManageMessages, 'Delete and pin others’ messages.'),
+  toggle(Permission.ReadMessageHistory, 'Read what was said before.'),
+  toggle(Permission.AddReactions, 'React to messages.'),
+  toggle(Permission.MentionEveryone, 'Notify the whole server.'),
+  toggle(Permission.Connect, 'Join voice channels.'),
+  toggle(Permission.Speak, 'Talk in voice channels.'),
 ];
 
 export function bits(permissions: string | undefined): bigint {
@@ -75,6 +146,13 @@ export function guildPermissions(
 
 export function has(permissions: bigint, bit: bigint): boolean {
   return (permissions & bit) === bit;
+}
+
+/** Whether the user may add a bot to a guild of `GET /users/@me/guilds`: its owner,
+ * or with Administrator or Manage Server there (Discord's rule). */
+export function canAddBots(guild: { owner: boolean; permissions: string }): boolean {
+  const value = bits(guild.permissions);
+  return guild.owner || has(value, Permission.Administrator) || has(value, Permission.ManageGuild);
 }
 
 /** The guild's roles, highest first, @everyone last (as Discord lists them). */

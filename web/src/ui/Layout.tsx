@@ -6,6 +6,7 @@ import { useEffect, useState } from 'react';
 
 import { navigate, useRoute } from '../router';
 import { useSession, useStore } from '../state/hooks';
+import { AddBotScreen } from './AddBotScreen';
 import { ChannelSidebar } from './ChannelSidebar';
 import { ChatView } from './ChatView';
 import { ConnectionBanner } from './ConnectionBanner';
@@ -68,6 +69,7 @@ export function Layout({ onSignOut }: { onSignOut: () => void }) {
 
   let main;
   if (route.name === 'invite') main = <InviteScreen code={route.code} {...toggles} />;
+  else if (route.name === 'add-bot') main = <AddBotScreen route={route} {...toggles} />;
   else if (!ready) main = <Notice title="Connecting…" {...toggles} />;
   else if (view.kind === 'home') main = <HomeScreen {...toggles} />;
   else if (view.kind === 'dm') {

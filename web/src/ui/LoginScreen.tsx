@@ -5,6 +5,7 @@ import { useId, useState, type SubmitEvent } from 'react';
 
 import { describeError } from '../api/rest';
 import { Auth, beginSignIn, browserEnvironment, register } from '../auth/auth';
+import { currentLocation } from '../router';
 import { formText } from './formText';
 
 type Mode = 'login' | 'register';
@@ -60,8 +61,9 @@ export function LoginScreen({ onSignedIn }: { onSignedIn: (auth: Auth) => void }
             type="button"
             className="primary"
             disabled={busy}
-            // Back to the page the person opened (an invite link) once signed in.
-            onClick={() => void run(() => beginSignIn(window.location.pathname))}
+            // Back to the page the person opened (an invite or a bot's link, with its
+            // query) once signed in.
+            onClick={() => void run(() => beginSignIn(currentLocation()))}
           >
             Log in
           </button>

@@ -1,0 +1,117 @@
+// Adding a bot to a server through the real stack, the way a bot's developer asks:
+// an application made through the API, its authorization link (Discord's format,
+// which the API redirects to the client's page), a server picked, Authorize, and the
+// bot among the server's members. A manager asking for more than they hold is told
+// why not; a signed-out person comes back to the link after signing in.
+
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+import { createServer, launch, person, register, screenshot, signIn, storedTokens, type Person } from './browser';
+
+const run = Date.now().toString(36).slice(-6);
+const baseUrl = inject('baseUrl');
+const serverName = `Bots ${run}`;
+/** View Channels and Send Messages. */
+const CHAT = ((1n << 10n) | (1n << 11n)).toString();
+const ADMINISTRATOR = (1n << 3n).toString();
+const MANAGE_GUILD = (1n << 5n).toString();
+let browser: Browser;
+let owner: Person;
+let manager: Person;
+let guildId = '';
+let channelId = '';
+let application = '';
+let botName = '';
+
+/** A REST call as `who`, with the token their client keeps; answers the JSON. */
+async function rest<T>(who: Person, method: string, path: string, data?: unknown): Promise<T> {
+  const { token } = await storedTokens(who.page);
+  const response = await who.context.request.fetch(`/api/v10${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}` },
+    ...(data === undefined ? {} : { data }),
+  });
+  expect(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`).toBe(true);
+  return (response.status() === 204 ? undefined : await response.json()) as T;
+}
+
+function botLink(permissions: string): string {
+  return `/oauth2/authorize?${new URLSearchParams({ client_id: application, scope: 'bot', permissions }).toString()}`;
+}
+
+beforeAll(async () => {
+  browser = await launch();
+  owner = await person(browser, baseUrl, `bea_${run}`);
+  manager = await person(browser, baseUrl, `max_${run}`);
+});
+
+afterAll(async () => {
+  await browser.close();
+});
+
+describe('adding a bot to a server', () => {
+  it('follows the bot link, picks the server, authorizes, and sees the bot among the members', async () => {
+    await register(owner);
+    [, , guildId = '', channelId = ''] = (await createServer(owner, serverName)).split('/');
+    application = (await rest<{ id: string }>(owner, 'POST', '/applications', { name: `Helper ${run}` })).id;
+    const bot = await rest<{ username: string; global_name?: string | null }>(owner, 'GET', `/users/${application}`);
+    botName = bot.global_name ?? bot.username;
+
+    const { page } = owner;
+    await page.goto(botLink(CHAT));
+    // The API sends Discord's link on to the client's page.
+    await page.waitForURL(/\/oauth2\/bot\?/);
+    const screen = page.getByRole('region', { name: 'Add a bot' });
+    await screen.getByRole('heading', { name: botName }).waitFor();
+    const asked = screen.getByRole('list', { name: `This will allow ${botName} to:` });
+    expect(await asked.getByRole('listitem').allTextContents()).toEqual(['View Channels', 'Send Messages']);
+    const authorize = screen.getByRole('button', { name: 'Authorize' });
+    expect(await authorize.isDisabled()).toBe(true);
+    await screen.getByLabel('Add to server').selectOption({ label: serverName });
+    await screenshot(page, 'add-bot-1280');
+    await authorize.click();
+
+    await screen.getByRole('status').filter({ hasText: `Added ${botName} to ${serverName}` }).waitFor();
+    await screen.getByRole('link', { name: `Open ${serverName}` }).click();
+    await page.getByRole('complementary', { name: 'Members' }).getByText(botName).waitFor();
+  });
+
+  it('shows why the server refuses permissions the manager does not hold', async () => {
+    await register(manager);
+    const invite = await rest<{ code: string }>(owner, 'POST', `/channels/${channelId}/invites`, { max_age: 3600 });
+    await rest(manager, 'POST', `/invites/${invite.code}`);
+    const me = await rest<{ id: string }>(manager, 'GET', '/users/@me');
+    const role = await rest<{ id: string }>(owner, 'POST', `/guilds/${guildId}/roles`, { name: 'Managers', permissions: MANAGE_GUILD });
+    await rest(owner, 'PUT', `/guilds/${guildId}/members/${me.id}/roles/${role.id}`);
+    // Another client's write: wait until the manager's reads show it.
+    await expect
+      .poll(async () => (await rest<{ id: string; permissions: string }[]>(manager, 'GET', '/users/@me/guilds'))[0]?.permissions, {
+        timeout: 10_000,
+      })
+      .toBe(MANAGE_GUILD);
+
+    const { page } = manager;
+    await page.goto(botLink(ADMINISTRATOR));
+    const screen = page.getByRole('region', { name: 'Add a bot' });
+    await screen.getByLabel('Add to server').selectOption({ label: serverName });
+    await screen.getByRole('button', { name: 'Authorize' }).click();
+    await screen.getByRole('alert').filter({ hasText: 'Missing Permissions' }).waitFor();
+    await screen.getByRole('button', { name: 'Cancel' }).click();
+    await page.waitForURL(/\/channels\/@me$/);
+  });
+
+  it('brings a signed-out person back to the link once signed in', async () => {
+    const signedOut = await person(browser, baseUrl, manager.name);
+    const link = `/oauth2/bot?client_id=${application}&permissions=${CHAT}&guild_id=${guildId}&disable_guild_select=true`;
+    await signIn(signedOut, undefined, link);
+    expect(new URL(signedOut.page.url()).search).toBe(new URL(link, baseUrl).search);
+    const screen = signedOut.page.getByRole('region', { name: 'Add a bot' });
+    await screen.getByRole('heading', { name: botName }).waitFor();
+    // The link fixes the server, which the manager manages: chosen, and not changeable.
+    const picker = screen.getByLabel('Add to server');
+    expect(await picker.isDisabled()).toBe(true);
+    expect(await picker.locator('option:checked').textContent()).toBe(serverName);
+    await signedOut.context.close();
+  });
+});
