@@ -7,7 +7,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { createServer, launch, person, register, screenshot, signIn, storedTokens, type Person } from './browser';
+import { createServer, launch, person, register, rest, screenshot, signIn, type Person } from './browser';
 
 const run = Date.now().toString(36).slice(-6);
 const baseUrl = inject('baseUrl');
@@ -23,18 +23,6 @@ let guildId = '';
 let channelId = '';
 let application = '';
 let botName = '';
-
-/** A REST call as `who`, with the token their client keeps; answers the JSON. */
-async function rest<T>(who: Person, method: string, path: string, data?: unknown): Promise<T> {
-  const { token } = await storedTokens(who.page);
-  const response = await who.context.request.fetch(`/api/v10${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}` },
-    ...(data === undefined ? {} : { data }),
-  });
-  expect(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`).toBe(true);
-  return (response.status() === 204 ? undefined : await response.json()) as T;
-}
 
 function botLink(permissions: string): string {
   return `/oauth2/authorize?${new URLSearchParams({ client_id: application, scope: 'bot', permissions }).toString()}`;

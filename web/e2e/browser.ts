@@ -87,6 +87,19 @@ export async function storedTokens(page: Page): Promise<{ token: string; refresh
   return JSON.parse(raw ?? 'null') as { token: string; refresh_token: string; expires_at: number };
 }
 
+/** A REST call as `who`, with the token their client keeps; answers the JSON (and
+ * fails the test on an error status). */
+export async function rest<T>(who: Person, method: string, path: string, data?: unknown): Promise<T> {
+  const { token } = await storedTokens(who.page);
+  const response = await who.context.request.fetch(`/api/v10${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}` },
+    ...(data === undefined ? {} : { data }),
+  });
+  if (!response.ok()) throw new Error(`${method} ${path}: ${response.status()} ${await response.text()}`);
+  return (response.status() === 204 ? undefined : await response.json()) as T;
+}
+
 /** A PNG of what the page shows once settled: transitions finished, and two frames
  * drawn, so rows measured after a render are where they belong. */
 export async function screenshot(page: Page, name: string): Promise<void> {

@@ -28,6 +28,14 @@ import {
   type InboxItem,
 } from './notifications';
 import { compareIds } from './snowflake';
+import {
+  addUnread,
+  readChannel,
+  removeUnread,
+  withoutChannels,
+  type NewMessagesDivider,
+  type UnreadMessages,
+} from './unread';
 
 /** How long a TYPING_START shows (Discord: about 10 s, unless a message comes first). */
 export const TYPING_MS = 10_000;
@@ -63,6 +71,10 @@ export interface State {
   notifications: InboxItem[];
   /** The channel the user is looking at (open, and the page visible), if any. */
   viewing: Snowflake | null;
+  /** Messages that arrived where the user was not looking (see unread.ts). */
+  unread: UnreadMessages;
+  /** Where the open channel's "new messages" divider goes, if anywhere. */
+  newMessages: NewMessagesDivider | null;
   /** The voice channel the user chose (the voice panel shows it), if any. */
   voiceChannel: Snowflake | null;
 }
@@ -81,6 +93,8 @@ export const initialState: State = {
   ready: false,
   notifications: [],
   viewing: null,
+  unread: {},
+  newMessages: null,
   voiceChannel: null,
 };
 
@@ -103,18 +117,26 @@ export function reduce(state: State, action: Action): State {
       return applyDispatch(state, action.event, action.data, action.now);
     case 'history':
       return applyHistory(state, action.channelId, action.messages, action.requested);
-    case 'message':
-      return upsertMessage(state, action.message);
+    case 'message': {
+      // Writing in a channel reads it: its divider goes.
+      const next = upsertMessage(state, action.message);
+      return next.newMessages?.channelId === action.message.channel_id ? { ...next, newMessages: null } : next;
+    }
     case 'status':
       return { ...state, myStatus: action.status };
     case 'typing-expired':
       return expireTyping(state, action.now);
-    case 'viewing':
+    case 'viewing': {
+      if (action.channelId === null) return { ...state, viewing: null };
+      const { unread, divider } = readChannel(state.unread, state.newMessages, action.channelId);
       return {
         ...state,
         viewing: action.channelId,
-        notifications: action.channelId === null ? state.notifications : markRead(state.notifications, action.channelId),
+        notifications: markRead(state.notifications, action.channelId),
+        unread,
+        newMessages: divider,
       };
+    }
     case 'read-all':
       return { ...state, notifications: markRead(state.notifications, null) };
     case 'voice':
@@ -134,6 +156,13 @@ function notice(state: State, message: Message): State {
   const located = guildId === undefined ? message : { ...message, guild_id: guildId };
   const notifications = addNotification(state.notifications, kind, located, state.viewing);
   return notifications === state.notifications ? state : { ...state, notifications };
+}
+
+/** A live message from someone else, where the user is not looking, is unread. */
+function countUnread(state: State, message: Message): State {
+  if (message.author.id === state.me?.id || message.channel_id === state.viewing) return state;
+  const unread = addUnread(state.unread, message);
+  return unread === state.unread ? state : { ...state, unread };
 }
 
 /** `record` without `key` (a copy; the store never mutates). */
@@ -209,6 +238,7 @@ function removeMessage(state: State, channelId: Snowflake, id: Snowflake): State
   return {
     ...state,
     notifications: removeNotification(state.notifications, id),
+    unread: removeUnread(state.unread, channelId, id),
     messages: {
       ...state.messages,
       [channelId]: {
@@ -309,6 +339,7 @@ function withoutGuild(channels: State['channels'], guildId: Snowflake): State['c
 function removeGuild(state: State, guildId: Snowflake): State {
   return {
     ...state,
+    unread: withoutChannels(state.unread, (channelId) => state.channels[channelId]?.guild_id === guildId),
     guildIds: state.guildIds.filter((id) => id !== guildId),
     guilds: omit(state.guilds, guildId),
     roles: omit(state.roles, guildId),
@@ -344,6 +375,8 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
         // What the user was told about stays, read or not, and so does where they look.
         notifications: state.notifications,
         viewing: state.viewing,
+        unread: state.unread,
+        newMessages: state.newMessages,
         voiceChannel: state.voiceChannel,
         me: ready.user,
         guildIds: ready.guilds.map((guild) => guild.id),
@@ -364,8 +397,10 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
       const channel = data as Channel;
       return { ...state, channels: { ...state.channels, [channel.id]: channel } };
     }
-    case 'CHANNEL_DELETE':
-      return { ...state, channels: omit(state.channels, (data as Channel).id) };
+    case 'CHANNEL_DELETE': {
+      const { id } = data as Channel;
+      return { ...state, channels: omit(state.channels, id), unread: withoutChannels(state.unread, (known) => known === id) };
+    }
     case 'GUILD_ROLE_CREATE':
     case 'GUILD_ROLE_UPDATE': {
       const { guild_id: guildId, role } = data as { guild_id: Snowflake; role: Role };
@@ -391,8 +426,12 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
     case 'MESSAGE_CREATE': {
       const message = data as Message;
       // Before storing it: a replay of a message already deleted here is no news.
-      if (state.messages[message.channel_id]?.deleted[message.id] === true) return state;
-      return notice(upsertMessage(state, message), message);
+      const channel = state.messages[message.channel_id];
+      if (channel?.deleted[message.id] === true) return state;
+      // A message this client already holds (its own send's answer) is no news either.
+      const news = channel?.byId[message.id] === undefined;
+      const next = notice(upsertMessage(state, message), message);
+      return news ? countUnread(next, message) : next;
     }
     case 'MESSAGE_UPDATE': {
       const message = data as Message;

@@ -5,6 +5,7 @@ import { navigate } from '../router';
 import { usePermissions, useSession, useStore } from '../state/hooks';
 import { has, Permission } from '../state/permissions';
 import { channelGroups, firstTextChannel } from '../state/selectors';
+import { Badge } from './Badge';
 import { InviteDialog } from './ServerDialogs';
 import { CreateChannelDialog, ServerSettingsDialog } from './ServerSettings';
 import { Icon } from './Icon';
@@ -82,6 +83,7 @@ function ChannelLink({
   onNavigate: () => void;
 }) {
   const session = useSession();
+  const unread = useStore((state) => state.unread[channel.id]?.length ?? 0);
   const name = channel.name ?? channel.id;
   if (channel.type === ChannelType.GuildVoice) {
     // Choosing it opens the voice panel, which says voice is not available yet.
@@ -105,8 +107,9 @@ function ChannelLink({
   return (
     <a
       href={`/channels/${guildId}/${channel.id}`}
-      className={`channel${active ? ' active' : ''}`}
+      className={`channel${active ? ' active' : ''}${unread > 0 ? ' unread' : ''}`}
       aria-current={active ? 'page' : undefined}
+      aria-label={unread === 0 ? name : `${name}, ${unread} unread messages`}
       onClick={(event) => {
         event.preventDefault();
         navigate({ name: 'guild', guildId, channelId: channel.id });
@@ -117,6 +120,7 @@ function ChannelLink({
         <Icon name="hash" size={18} />
       </span>
       <span className="channel-name">{name}</span>
+      <Badge count={unread} inline quiet />
     </a>
   );
 }

@@ -8,6 +8,7 @@ import { useStore } from '../state/hooks';
 import { unreadByChannel } from '../state/notifications';
 import { directChannels, directName } from '../state/selectors';
 import { Avatar } from './Avatar';
+import { Badge } from './Badge';
 
 export function DirectList({ activeChannelId, onNavigate }: { activeChannelId: string | null; onNavigate: () => void }) {
   const channels = useStore((state) => state.channels);
@@ -41,11 +42,7 @@ export function DirectList({ activeChannelId, onNavigate }: { activeChannelId: s
                 >
                   <Avatar id={channel.recipients?.[0]?.id ?? channel.id} name={name} size={32} />
                   <span className="channel-name">{name}</span>
-                  {count > 0 && (
-                    <span className="badge inline" aria-hidden="true">
-                      {count}
-                    </span>
-                  )}
+                  <Badge count={count} inline />
                 </a>
               </li>
             );

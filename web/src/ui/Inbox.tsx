@@ -9,6 +9,7 @@ import { unreadCount } from '../state/notifications';
 import { useSession, useStore } from '../state/hooks';
 import { inboxTitle, plainText } from '../state/selectors';
 import { Dialog } from './Dialog';
+import { Badge } from './Badge';
 import { Icon } from './Icon';
 
 export function InboxButton() {
@@ -20,11 +21,7 @@ export function InboxButton() {
     <>
       <button type="button" className="icon-button inbox-button" aria-label={label} title={label} onClick={() => { setOpen(true); }}>
         <Icon name="bell" />
-        {unread > 0 && (
-          <span className="badge" aria-hidden="true">
-            {unread > 99 ? '99+' : unread}
-          </span>
-        )}
+        <Badge count={unread} />
       </button>
       {open && <InboxDialog onClose={() => { setOpen(false); }} />}
     </>

@@ -2,7 +2,8 @@
 // the DOM, however long the history. Scrolling to the top loads the page before the
 // oldest message, and the rows in view stay where they are while it lands above.
 // At the bottom the list follows new messages; scrolled up, nothing moves when
-// they arrive.
+// they arrive. A "new messages" divider marks the first that came while the user
+// was elsewhere.
 
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
@@ -34,6 +35,9 @@ export function MessageList({
   const session = useSession();
   const history = useStore((state) => state.messages[channel.id]);
   const ids = history?.ids ?? NO_IDS;
+  const dividerId = useStore((state) =>
+    state.newMessages?.channelId === channel.id ? state.newMessages.messageId : undefined,
+  );
   const hasMore = history?.hasMore ?? true;
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -154,10 +158,15 @@ export function MessageList({
               aria-setsize={ids.length}
               aria-posinset={item.index}
             >
+              {message.id === dividerId && (
+                <div className="new-messages" role="separator" aria-label="New messages">
+                  New
+                </div>
+              )}
               <MessageItem
                 message={message}
                 highlighted={message.id === focusId}
-                grouped={groupedWith(prior, message)}
+                grouped={message.id !== dividerId && groupedWith(prior, message)}
                 replyTo={message.message_reference?.message_id === undefined ? undefined : byId?.[message.message_reference.message_id]}
                 onReply={onReply}
               />

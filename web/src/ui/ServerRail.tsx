@@ -3,6 +3,8 @@ import { useMemo, useState } from 'react';
 import { navigate } from '../router';
 import { useStore } from '../state/hooks';
 import { unreadByGuild } from '../state/notifications';
+import { unreadMessagesByGuild } from '../state/unread';
+import { Badge } from './Badge';
 import { CreateServerDialog, JoinServerDialog } from './ServerDialogs';
 import { Icon } from './Icon';
 
@@ -13,6 +15,9 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
   const notifications = useStore((state) => state.notifications);
   const unread = useMemo(() => unreadByGuild(notifications), [notifications]);
   const directUnread = unread['@me'] ?? 0;
+  const unreadMessages = useStore((state) => state.unread);
+  const channels = useStore((state) => state.channels);
+  const messagesByGuild = useMemo(() => unreadMessagesByGuild(unreadMessages, channels), [unreadMessages, channels]);
 
   return (
     <nav className="rail" aria-label="Servers">
@@ -29,23 +34,22 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
         }}
       >
         <Icon name="home" size={24} />
-        {directUnread > 0 && (
-          <span className="badge" aria-hidden="true">
-            {directUnread > 99 ? '99+' : directUnread}
-          </span>
-        )}
+        <Badge count={directUnread} />
       </a>
       <ul className="rail-list">
         {guildIds.map((id) => {
           const name = guilds[id]?.name ?? 'Loading…';
           const active = id === activeGuildId;
           const mentions = unread[id] ?? 0;
+          const news = messagesByGuild[id] ?? 0;
+          // Mentions first: they are what the person is looking for.
+          const label = [name, ...(mentions === 0 ? [] : [`${mentions} unread mentions`]), ...(news === 0 ? [] : [`${news} unread messages`])];
           return (
-            <li key={id}>
+            <li key={id} className={news > 0 ? 'has-unread' : undefined}>
               <a
                 href={`/channels/${id}`}
                 className={`rail-icon${active ? ' active' : ''}`}
-                aria-label={mentions === 0 ? name : `${name}, ${mentions} unread mentions`}
+                aria-label={label.join(', ')}
                 aria-current={active ? 'page' : undefined}
                 title={name}
                 onClick={(event) => {
@@ -55,11 +59,7 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
                 }}
               >
                 {initials(name)}
-                {mentions > 0 && (
-                  <span className="badge" aria-hidden="true">
-                    {mentions > 99 ? '99+' : mentions}
-                  </span>
-                )}
+                <Badge count={mentions} />
               </a>
             </li>
           );

@@ -1,0 +1,63 @@
+// Unread messages through the real stack: what arrives in a channel the reader is
+// not looking at is counted on the channel and on the server's icon, and opening the
+// channel puts the "new messages" divider before the first of them.
+
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+import { createServer, launch, messages, person, register, rest, screenshot, type Person } from './browser';
+
+const run = Date.now().toString(36).slice(-6);
+const baseUrl = inject('baseUrl');
+const serverName = `News ${run}`;
+let browser: Browser;
+let writer: Person;
+let reader: Person;
+
+beforeAll(async () => {
+  browser = await launch();
+  writer = await person(browser, baseUrl, `wren_${run}`);
+  reader = await person(browser, baseUrl, `rey_${run}`);
+});
+
+afterAll(async () => {
+  await browser.close();
+});
+
+describe('unread messages', () => {
+  it('counts them per channel and per server, and marks where the new ones start', async () => {
+    await register(writer);
+    await register(reader);
+    const [, , guildId = '', generalId = ''] = (await createServer(writer, serverName)).split('/');
+    const random = await rest<{ id: string }>(writer, 'POST', `/guilds/${guildId}/channels`, { name: 'random', type: 0 });
+    const invite = await rest<{ code: string }>(writer, 'POST', `/channels/${generalId}/invites`, { max_age: 3600 });
+    await rest(reader, 'POST', `/invites/${invite.code}`);
+    const say = (content: string) => rest(writer, 'POST', `/channels/${random.id}/messages`, { content });
+
+    const { page } = reader;
+    await page.goto(`/channels/${guildId}/${generalId}`);
+    const sidebar = page.getByRole('navigation', { name: `${serverName} channels` });
+    await sidebar.getByRole('link', { name: 'random', exact: true }).waitFor();
+    await say(`first news ${run}`);
+    await say(`second news ${run}`);
+    await sidebar.getByRole('link', { name: 'random, 2 unread messages' }).waitFor({ timeout: 5000 });
+
+    // Elsewhere, the server's icon counts them too.
+    await page.getByRole('link', { name: 'Home' }).click();
+    await say(`third news ${run}`);
+    await page.getByRole('link', { name: `${serverName}, 3 unread messages` }).waitFor({ timeout: 5000 });
+    await screenshot(page, 'unread-1280');
+
+    // The server opens on its first text channel, #random (uncategorized come first).
+    await page.getByRole('link', { name: `${serverName}, 3 unread messages` }).click();
+    await page.getByRole('textbox', { name: 'Message #random' }).waitFor();
+    await messages(page, `third news ${run}`).waitFor();
+    // All three came while the reader was away: the divider is above the first.
+    const rows = page.getByRole('listitem').filter({ has: page.locator('article.message') });
+    const divided = rows.filter({ has: page.getByRole('separator', { name: 'New messages' }) });
+    expect(await divided.locator('article.message').textContent()).toContain(`first news ${run}`);
+    await sidebar.getByRole('link', { name: 'random', exact: true }).waitFor();
+    await page.getByRole('link', { name: serverName, exact: true }).waitFor();
+    await screenshot(page, 'new-messages-1280');
+  });
+});
