@@ -1,0 +1,68 @@
+// Writing with mention autocomplete through the real stack: `@` suggests the
+// server's members, `#` its text channels; the arrow keys move through them, Enter
+// or Tab inserts the mention in the form the server reads, Escape closes the list.
+
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+import { composer, createServer, launch, messages, person, register, rest, screenshot, type Person } from './browser';
+
+const run = Date.now().toString(36).slice(-6);
+const baseUrl = inject('baseUrl');
+let browser: Browser;
+let ann: Person;
+let zed: Person;
+
+beforeAll(async () => {
+  browser = await launch();
+  ann = await person(browser, baseUrl, `ann_${run}`);
+  zed = await person(browser, baseUrl, `zed_${run}`);
+});
+
+afterAll(async () => {
+  await browser.close();
+});
+
+describe('mention autocomplete', () => {
+  it('suggests members and channels, inserts the chosen one by keyboard, and the mention reaches its person', async () => {
+    await register(ann);
+    await register(zed);
+    const [, , , generalId = ''] = (await createServer(ann, `Compose ${run}`)).split('/');
+    const invite = await rest<{ code: string }>(ann, 'POST', `/channels/${generalId}/invites`, { max_age: 3600 });
+    await rest(zed, 'POST', `/invites/${invite.code}`);
+    const zedId = (await rest<{ id: string }>(zed, 'GET', '/users/@me')).id;
+    const { page } = ann;
+    await page.getByRole('complementary', { name: 'Members' }).getByText(zed.name).waitFor();
+
+    const input = composer(page);
+    const members = page.getByRole('listbox', { name: 'Members' });
+    await input.pressSequentially('hi @');
+    expect(await members.getByRole('option').allTextContents()).toEqual([
+      ann.name,
+      zed.name,
+      '@everyoneEveryone in the channel',
+    ]);
+    await screenshot(page, 'mention-autocomplete-1280');
+    await input.press('ArrowDown');
+    expect(await members.getByRole('option', { selected: true }).textContent()).toContain(zed.name);
+    await input.press('Enter');
+    await members.waitFor({ state: 'detached' });
+    expect(await input.inputValue()).toBe(`hi <@${zedId}> `);
+
+    await input.pressSequentially('see #gen');
+    await page.getByRole('listbox', { name: 'Channels' }).getByRole('option', { name: '#general' }).waitFor();
+    await input.press('Tab');
+    expect(await input.inputValue()).toBe(`hi <@${zedId}> see <#${generalId}> `);
+
+    // Escape closes the list and keeps what was typed.
+    await input.pressSequentially('@');
+    await members.waitFor();
+    await input.press('Escape');
+    await members.waitFor({ state: 'detached' });
+    await input.press('Backspace');
+    await input.press('Enter');
+
+    await messages(page, `@${zed.name} see #general`).waitFor();
+    await zed.page.getByRole('button', { name: 'Notifications, 1 unread' }).first().waitFor({ timeout: 5000 });
+  });
+});
