@@ -6,12 +6,11 @@
 import { endpoints, HISTORY_PAGE } from './api/endpoints';
 import type { Auth } from './auth/auth';
 import { RestClient } from './api/rest';
-import type { ChosenStatus, MyGuild, Snowflake, User } from './api/types';
+import type { ChosenStatus, Message, MyGuild, Snowflake, User } from './api/types';
 import { GatewayClient, type GatewayStatus } from './gateway/client';
 import { CLIENT_INTENTS, sameOriginGateway } from './gateway/protocol';
 import { showDesktopNotification } from './desktopNotifications';
 import { navigate } from './router';
-import type { InboxItem } from './state/notifications';
 import { canAddBots } from './state/permissions';
 import { inboxTitle, plainText } from './state/selectors';
 import { createStore, type State, type Store } from './state/store';
@@ -190,6 +189,20 @@ export class Session {
     });
   }
 
+  /** Loads the channel's pinned messages (again, after a CHANNEL_PINS_UPDATE). */
+  async loadPins(channelId: Snowflake): Promise<void> {
+    const messages = await this.api.pins(channelId);
+    this.store.dispatch({ type: 'pins', channelId, messages });
+  }
+
+  /** Pins or unpins a message; the pinned list loads again when the gateway says
+   * the channel's pins changed. */
+  async setPinned(channelId: Snowflake, messageId: Snowflake, pinned: boolean): Promise<void> {
+    if (pinned) await this.api.pin(channelId, messageId);
+    else await this.api.unpin(channelId, messageId);
+    this.store.dispatch({ type: 'pinned', channelId, messageId, pinned });
+  }
+
   /** Adds or removes the user's reaction; the count changes when the gateway says so. */
   async toggleReaction(channelId: Snowflake, messageId: Snowflake, emoji: string, mine: boolean): Promise<void> {
     if (mine) await this.api.removeReaction(channelId, messageId, emoji);
@@ -253,9 +266,10 @@ export class Session {
     this.store.dispatch({ type: 'read-all' });
   }
 
-  /** Opens the channel of `item` at its message. */
-  jumpTo(item: InboxItem): void {
-    const { guild_id: guildId, channel_id: channelId, id } = item.message;
+  /** Opens the channel of `message` at the message. */
+  jumpTo(message: Message): void {
+    const { channel_id: channelId, id } = message;
+    const guildId = message.guild_id ?? this.store.getState().channels[channelId]?.guild_id;
     navigate(
       guildId === undefined
         ? { name: 'dm', channelId, messageId: id }
@@ -275,7 +289,7 @@ export class Session {
         if (known.has(item.message.id) || item.read) continue;
         const state = this.store.getState();
         showDesktopNotification(inboxTitle(state, item), plainText(state, item.message), item.message.id, () => {
-          this.jumpTo(item);
+          this.jumpTo(item.message);
         });
       }
       known = new Set(notifications.map((item) => item.message.id));

@@ -66,6 +66,12 @@ export function endpoints(rest: RestClient) {
         'DELETE',
         `/channels/${id(channel)}/messages/${id(message)}/reactions/${id(emoji)}/@me`,
       ),
+    /** The channel's pinned messages, most recently pinned first. */
+    pins: (channel: Snowflake) => rest.request<Message[]>('GET', `/channels/${id(channel)}/pins`),
+    pin: (channel: Snowflake, message: Snowflake) =>
+      rest.request<undefined>('PUT', `/channels/${id(channel)}/pins/${id(message)}`),
+    unpin: (channel: Snowflake, message: Snowflake) =>
+      rest.request<undefined>('DELETE', `/channels/${id(channel)}/pins/${id(message)}`),
     typing: (channel: Snowflake) => rest.request<undefined>('POST', `/channels/${id(channel)}/typing`),
 
     /** Opens (or finds) the DM channel with `recipient`. */

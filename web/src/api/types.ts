@@ -106,6 +106,7 @@ export interface Message {
   mentions?: User[];
   mention_roles?: Snowflake[];
   mention_everyone?: boolean;
+  pinned?: boolean;
 }
 
 export interface Invite {

@@ -75,6 +75,9 @@ export interface State {
   unread: UnreadMessages;
   /** Where the open channel's "new messages" divider goes, if anywhere. */
   newMessages: NewMessagesDivider | null;
+  /** channel → its pinned messages, most recently pinned first, as last loaded and
+   * changed by this client since. */
+  pins: Record<Snowflake, Message[]>;
   /** The voice channel the user chose (the voice panel shows it), if any. */
   voiceChannel: Snowflake | null;
 }
@@ -95,6 +98,7 @@ export const initialState: State = {
   viewing: null,
   unread: {},
   newMessages: null,
+  pins: {},
   voiceChannel: null,
 };
 
@@ -109,6 +113,10 @@ export type Action =
   /** The user looks at `channelId` (or at none): its notifications are read. */
   | { type: 'viewing'; channelId: Snowflake | null }
   | { type: 'read-all' }
+  /** The channel's pinned messages, as `GET /channels/{id}/pins` answers. */
+  | { type: 'pins'; channelId: Snowflake; messages: Message[] }
+  /** This client pinned or unpinned a message. */
+  | { type: 'pinned'; channelId: Snowflake; messageId: Snowflake; pinned: boolean }
   | { type: 'voice'; channelId: Snowflake | null };
 
 export function reduce(state: State, action: Action): State {
@@ -139,6 +147,16 @@ export function reduce(state: State, action: Action): State {
     }
     case 'read-all':
       return { ...state, notifications: markRead(state.notifications, null) };
+    case 'pins':
+      return applyPins(state, action.channelId, action.messages);
+    case 'pinned': {
+      const next = setPinned(state, action.channelId, new Set([action.messageId]), action.pinned ? 'add' : 'remove');
+      const message = next.messages[action.channelId]?.byId[action.messageId];
+      const pins = action.pinned
+        ? changePins(next.pins, action.channelId, (pinned) => (message === undefined ? pinned : [message, ...pinned]))
+        : withoutPin(next.pins, action.channelId, action.messageId);
+      return { ...next, pins };
+    }
     case 'voice':
       return { ...state, voiceChannel: action.channelId };
   }
@@ -156,6 +174,29 @@ function notice(state: State, message: Message): State {
   const located = guildId === undefined ? message : { ...message, guild_id: guildId };
   const notifications = addNotification(state.notifications, kind, located, state.viewing);
   return notifications === state.notifications ? state : { ...state, notifications };
+}
+
+/** The loaded pins, and the loaded messages' `pinned` flags to match. */
+function applyPins(state: State, channelId: Snowflake, pinned: Message[]): State {
+  const next = { ...state, pins: { ...state.pins, [channelId]: pinned } };
+  return setPinned(next, channelId, new Set(pinned.map((message) => message.id)), 'exactly');
+}
+
+/** Sets the `pinned` flag of the loaded messages of `channelId` in `ids` (`add`,
+ * `remove`), or of exactly those (`exactly`: the others are not pinned). */
+function setPinned(state: State, channelId: Snowflake, ids: Set<Snowflake>, mode: 'add' | 'remove' | 'exactly'): State {
+  const channel = state.messages[channelId];
+  if (channel === undefined) return state;
+  const byId = { ...channel.byId };
+  let changed = false;
+  for (const [id, message] of Object.entries(channel.byId)) {
+    if (mode !== 'exactly' && !ids.has(id)) continue;
+    const pinned = mode === 'remove' ? false : ids.has(id);
+    if ((message.pinned ?? false) === pinned) continue;
+    byId[id] = { ...message, pinned };
+    changed = true;
+  }
+  return changed ? { ...state, messages: { ...state.messages, [channelId]: { ...channel, byId } } } : state;
 }
 
 /** A live message from someone else, where the user is not looking, is unread. */
@@ -239,6 +280,7 @@ function removeMessage(state: State, channelId: Snowflake, id: Snowflake): State
     ...state,
     notifications: removeNotification(state.notifications, id),
     unread: removeUnread(state.unread, channelId, id),
+    pins: withoutPin(state.pins, channelId, id),
     messages: {
       ...state.messages,
       [channelId]: {
@@ -249,6 +291,21 @@ function removeMessage(state: State, channelId: Snowflake, id: Snowflake): State
       },
     },
   };
+}
+
+/** `pins` with the loaded pins of `channelId` changed by `change`, if loaded. */
+function changePins(
+  pins: State['pins'],
+  channelId: Snowflake,
+  change: (pinned: Message[]) => Message[],
+): State['pins'] {
+  const pinned = pins[channelId];
+  return pinned === undefined ? pins : { ...pins, [channelId]: change(pinned) };
+}
+
+/** `pins` without message `messageId` of `channelId`. */
+function withoutPin(pins: State['pins'], channelId: Snowflake, messageId: Snowflake): State['pins'] {
+  return changePins(pins, channelId, (pinned) => pinned.filter((known) => known.id !== messageId));
 }
 
 function sameEmoji(a: Emoji, b: Emoji): boolean {
@@ -435,7 +492,11 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
     }
     case 'MESSAGE_UPDATE': {
       const message = data as Message;
-      const next = upsertMessage(state, message);
+      let next = upsertMessage(state, message);
+      if (state.pins[message.channel_id]?.some((known) => known.id === message.id) === true) {
+        const edited = (pinned: Message[]) => pinned.map((known) => (known.id === message.id ? newer(known, message) : known));
+        next = { ...next, pins: changePins(next.pins, message.channel_id, edited) };
+      }
       const notifications = updateNotification(next.notifications, message);
       return notifications === next.notifications ? next : { ...next, notifications };
     }

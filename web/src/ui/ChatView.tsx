@@ -5,6 +5,7 @@ import { directName } from '../state/selectors';
 import { Composer } from './Composer';
 import { MessageList } from './MessageList';
 import { PaneHeader, type PaneToggles } from './PaneHeader';
+import { PinsButton } from './PinnedMessages';
 import { TypingIndicator } from './TypingIndicator';
 import { Icon } from './Icon';
 
@@ -28,6 +29,7 @@ export function ChatView({
         }
         topic={channel.topic ?? null}
         withMembers={!direct}
+        actions={<PinsButton channel={channel} />}
         {...toggles}
       />
       <MessageList channel={channel} focusId={focusId} onReply={setReplyTo} />

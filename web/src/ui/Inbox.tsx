@@ -47,7 +47,7 @@ function InboxDialog({ onClose }: { onClose: () => void }) {
               key={item.message.id}
               item={item}
               onJump={() => {
-                session.jumpTo(item);
+                session.jumpTo(item.message);
                 onClose();
               }}
             />

@@ -26,6 +26,7 @@ export function MessageItem({
   highlighted,
   grouped,
   replyTo,
+  canPin,
   onReply,
 }: {
   message: Message;
@@ -35,6 +36,8 @@ export function MessageItem({
   grouped: boolean;
   /** The message this one replies to, when it is loaded. */
   replyTo: Message | undefined;
+  /** The user may pin and unpin messages here (Manage Messages, or a DM). */
+  canPin: boolean;
   onReply: (message: Message) => void;
 }) {
   const session = useSession();
@@ -156,6 +159,17 @@ export function MessageItem({
         <button type="button" className="icon-button" aria-label="Reply" onClick={() => { onReply(message); }}>
           <Icon name="reply" size={18} />
         </button>
+        {canPin && (
+          <button
+            type="button"
+            className="icon-button"
+            aria-label={message.pinned === true ? 'Unpin' : 'Pin'}
+            aria-pressed={message.pinned === true}
+            onClick={() => { session.setPinned(message.channel_id, message.id, message.pinned !== true).catch(fail); }}
+          >
+            <Icon name="pin" size={18} />
+          </button>
+        )}
         {mine && (
           <>
             <button type="button" className="icon-button" aria-label="Edit" onClick={() => { setEditing(true); }}>

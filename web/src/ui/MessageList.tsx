@@ -10,7 +10,8 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react
 
 import { describeError } from '../api/rest';
 import { ChannelType, type Channel, type Message, type Snowflake } from '../api/types';
-import { useSession, useStore } from '../state/hooks';
+import { usePermissions, useSession, useStore } from '../state/hooks';
+import { has, Permission } from '../state/permissions';
 import { channelLabel, directName } from '../state/selectors';
 import { MessageItem } from './MessageItem';
 
@@ -39,6 +40,8 @@ export function MessageList({
     state.newMessages?.channelId === channel.id ? state.newMessages.messageId : undefined,
   );
   const hasMore = history?.hasMore ?? true;
+  const permissions = usePermissions(channel.guild_id ?? '');
+  const canPin = channel.type === ChannelType.DM || has(permissions, Permission.ManageMessages);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const scroller = useRef<HTMLDivElement>(null);
@@ -168,6 +171,7 @@ export function MessageList({
                 highlighted={message.id === focusId}
                 grouped={message.id !== dividerId && groupedWith(prior, message)}
                 replyTo={message.message_reference?.message_id === undefined ? undefined : byId?.[message.message_reference.message_id]}
+                canPin={canPin}
                 onReply={onReply}
               />
             </div>

@@ -17,7 +17,15 @@ export function PaneHeader({
   onToggleMembers,
   membersOpen,
   withMembers = false,
-}: PaneToggles & { title: string; icon?: ReactNode; topic?: string | null; withMembers?: boolean }) {
+  actions,
+}: PaneToggles & {
+  title: string;
+  icon?: ReactNode;
+  topic?: string | null;
+  withMembers?: boolean;
+  /** The pane's own buttons, before the notification area's. */
+  actions?: ReactNode;
+}) {
   return (
     <header className="pane-header">
       <button type="button" className="icon-button nav-toggle" aria-label="Open navigation" onClick={onOpenNav}>
@@ -28,6 +36,7 @@ export function PaneHeader({
         {title}
       </h1>
       {topic !== undefined && topic !== null && topic !== '' && <p className="pane-topic">{topic}</p>}
+      {actions}
       <InboxButton />
       {withMembers && (
         <button
