@@ -15,7 +15,7 @@ const serverName = `Bots ${run}`;
 /** View Channels and Send Messages. */
 const CHAT = ((1n << 10n) | (1n << 11n)).toString();
 const ADMINISTRATOR = (1n << 3n).toString();
-const MANAGE_GUILD = (1n << 5n).toString();
+const MANAGE_GUILD = 1n << 5n;
 let browser: Browser;
 let owner: Person;
 let manager: Person;
@@ -24,8 +24,16 @@ let channelId = '';
 let application = '';
 let botName = '';
 
-function botLink(permissions: string): string {
-  return `/oauth2/authorize?${new URLSearchParams({ client_id: application, scope: 'bot', permissions }).toString()}`;
+/** A new application made by `who`; answers its id once its bot is on the read side. */
+async function makeApplication(who: Person, name: string): Promise<string> {
+  const { id } = await rest<{ id: string }>(who, 'POST', '/applications', { name });
+  const known = () => rest(who, 'GET', `/users/${id}`).then(() => true, () => false);
+  await expect.poll(known, { timeout: 10_000 }).toBe(true);
+  return id;
+}
+
+function botLink(clientId: string, permissions: string): string {
+  return `/oauth2/authorize?${new URLSearchParams({ client_id: clientId, scope: 'bot', permissions }).toString()}`;
 }
 
 beforeAll(async () => {
@@ -42,12 +50,12 @@ describe('adding a bot to a server', () => {
   it('follows the bot link, picks the server, authorizes, and sees the bot among the members', async () => {
     await register(owner);
     [, , guildId = '', channelId = ''] = (await createServer(owner, serverName)).split('/');
-    application = (await rest<{ id: string }>(owner, 'POST', '/applications', { name: `Helper ${run}` })).id;
+    application = await makeApplication(owner, `Helper ${run}`);
     const bot = await rest<{ username: string; global_name?: string | null }>(owner, 'GET', `/users/${application}`);
     botName = bot.global_name ?? bot.username;
 
     const { page } = owner;
-    await page.goto(botLink(CHAT));
+    await page.goto(botLink(application, CHAT));
     // The API sends Discord's link on to the client's page.
     await page.waitForURL(/\/oauth2\/bot\?/);
     const screen = page.getByRole('region', { name: 'Add a bot' });
@@ -70,21 +78,24 @@ describe('adding a bot to a server', () => {
     const invite = await rest<{ code: string }>(owner, 'POST', `/channels/${channelId}/invites`, { max_age: 3600 });
     await rest(manager, 'POST', `/invites/${invite.code}`);
     const me = await rest<{ id: string }>(manager, 'GET', '/users/@me');
-    const role = await rest<{ id: string }>(owner, 'POST', `/guilds/${guildId}/roles`, { name: 'Managers', permissions: MANAGE_GUILD });
+    const role = await rest<{ id: string }>(owner, 'POST', `/guilds/${guildId}/roles`, { name: 'Managers', permissions: MANAGE_GUILD.toString() });
     await rest(owner, 'PUT', `/guilds/${guildId}/members/${me.id}/roles/${role.id}`);
     // Another client's write: wait until the manager's reads show it.
-    await expect
-      .poll(async () => (await rest<{ id: string; permissions: string }[]>(manager, 'GET', '/users/@me/guilds'))[0]?.permissions, {
-        timeout: 10_000,
-      })
-      .toBe(MANAGE_GUILD);
+    const managesServer = async () => {
+      const [guild] = await rest<{ permissions: string }[]>(manager, 'GET', '/users/@me/guilds');
+      return (BigInt(guild?.permissions ?? '0') & MANAGE_GUILD) !== 0n;
+    };
+    await expect.poll(managesServer, { timeout: 10_000 }).toBe(true);
 
     const { page } = manager;
-    await page.goto(botLink(ADMINISTRATOR));
+    // Another bot: one already in the server is not added again.
+    await page.goto(botLink(await makeApplication(manager, `Admin ${run}`), ADMINISTRATOR));
     const screen = page.getByRole('region', { name: 'Add a bot' });
     await screen.getByLabel('Add to server').selectOption({ label: serverName });
     await screen.getByRole('button', { name: 'Authorize' }).click();
-    await screen.getByRole('alert').filter({ hasText: 'Missing Permissions' }).waitFor();
+    const refusal = screen.getByRole('alert');
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toBe('Missing Permissions');
     await screen.getByRole('button', { name: 'Cancel' }).click();
     await page.waitForURL(/\/channels\/@me$/);
   });

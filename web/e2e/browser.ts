@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 import { ARTIFACTS } from './stack';
@@ -109,6 +110,15 @@ export async function screenshot(page: Page, name: string): Promise<void> {
     () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))),
   );
   await page.screenshot({ path: resolve(dir, `${name}.png`), animations: 'disabled' });
+}
+
+/** The WCAG 2.x A and AA rules axe-core checks: what the page shows now breaks
+ * none of them, or the answer names each violation and where. */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  return violations.map(
+    (violation) => `${violation.id}: ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+  );
 }
 
 /** The composer of the open channel. */

@@ -134,10 +134,12 @@ export function MessageItem({
           )}
           {picking && (
             <div className="reaction-picker" role="group" aria-label="Pick a reaction">
-              {QUICK_REACTIONS.map((emoji) => (
+              {QUICK_REACTIONS.map((emoji, index) => (
                 <button
                   key={emoji}
                   type="button"
+                  // Opened from the keyboard, the picker takes the focus.
+                  autoFocus={index === 0}
                   className="icon-button"
                   aria-label={`React with ${emoji}`}
                   onClick={() => {

@@ -54,9 +54,9 @@ export function MessageList({
     return { message: at(ids[index - 1]), prior: at(ids[index - 2]) };
   };
 
-  // Row 0 is the top of the channel: "loading" or "the beginning". Close estimates
-  // (a grouped message is one line, a new author's has a header) keep rows from
-  // moving when they are measured.
+  // Row 0 is the top of the channel: "loading" or "the beginning" (a list item too,
+  // as a list holds nothing else). Close estimates (a grouped message is one line, a
+  // new author's has a header) keep rows from moving when they are measured.
   const virtualizer = useVirtualizer({
     count: ids.length + 1,
     getScrollElement: () => scroller.current,
@@ -143,7 +143,16 @@ export function MessageList({
           const style = { transform: `translateY(${item.start}px)` };
           if (item.index === 0) {
             return (
-              <div key={item.key} ref={virtualizer.measureElement} data-index={0} className="row" style={style}>
+              <div
+                key={item.key}
+                ref={virtualizer.measureElement}
+                data-index={0}
+                className="row"
+                style={style}
+                role="listitem"
+                aria-setsize={ids.length + 1}
+                aria-posinset={1}
+              >
                 <ChannelTop channel={channel} hasMore={hasMore} error={error} onRetry={() => { load(loaded); }} />
               </div>
             );
@@ -158,8 +167,8 @@ export function MessageList({
               className="row"
               style={style}
               role="listitem"
-              aria-setsize={ids.length}
-              aria-posinset={item.index}
+              aria-setsize={ids.length + 1}
+              aria-posinset={item.index + 1}
             >
               {message.id === dividerId && (
                 <div className="new-messages" role="separator" aria-label="New messages">
