@@ -1,27 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Message } from '../api/types';
+import { ALICE, dispatch, ME, message } from './fixtures';
 import { MAX_NOTIFICATIONS, unreadByChannel, unreadByGuild, unreadCount } from './notifications';
 import { directChannels, directName, inboxTitle, plainText } from './selectors';
 import { initialState, reduce, type Action, type State } from './store';
 
-const ME = { id: '1', username: 'me' };
-const ALICE = { id: '2', username: 'alice' };
-
-function message(id: string, extra: Partial<Message> = {}): Message {
-  return {
-    id,
-    channel_id: '100',
-    guild_id: '10',
-    author: ALICE,
-    content: `message ${id}`,
-    timestamp: '2026-11-28T10:00:00.000000+00:00',
-    edited_timestamp: null,
-    ...extra,
-  };
-}
-
-const dispatch = (event: string, data: unknown): Action => ({ type: 'dispatch', event, data, now: 0 });
 const created = (data: Message) => dispatch('MESSAGE_CREATE', data);
 
 const ready = dispatch('READY', { user: ME, guilds: [{ id: '10' }] });

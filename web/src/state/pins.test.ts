@@ -1,24 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Message } from '../api/types';
+import { dispatch, message } from './fixtures';
 import { initialState, reduce, type Action, type State } from './store';
 
-const ALICE = { id: '2', username: 'alice' };
-
-function message(id: string, extra: Partial<Message> = {}): Message {
-  return {
-    id,
-    channel_id: '100',
-    guild_id: '10',
-    author: ALICE,
-    content: `message ${id}`,
-    timestamp: '2026-11-28T10:00:00.000000+00:00',
-    edited_timestamp: null,
-    ...extra,
-  };
-}
-
-const dispatch = (event: string, data: unknown): Action => ({ type: 'dispatch', event, data, now: 0 });
 const history: Action = { type: 'history', channelId: '100', messages: [message('6'), message('5', { pinned: true })], requested: 50 };
 const pins = (...messages: Message[]): Action => ({ type: 'pins', channelId: '100', messages });
 const flags = (state: State) =>

@@ -1,26 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
-import type { Message } from '../api/types';
+import { ALICE, dispatch, ME, message } from './fixtures';
 import { initialState, reduce, type Action, type State } from './store';
 import { MAX_UNREAD, unreadMessagesByGuild } from './unread';
 
-const ME = { id: '1', username: 'me' };
-const ALICE = { id: '2', username: 'alice' };
-
-function message(id: string, channel = '100', author = ALICE): Message {
-  return {
-    id,
-    channel_id: channel,
-    guild_id: '10',
-    author,
-    content: `message ${id}`,
-    timestamp: '2026-11-28T10:00:00.000000+00:00',
-    edited_timestamp: null,
-  };
-}
-
-const dispatch = (event: string, data: unknown): Action => ({ type: 'dispatch', event, data, now: 0 });
-const created = (id: string, channel = '100', author = ALICE) => dispatch('MESSAGE_CREATE', message(id, channel, author));
+const created = (id: string, channel = '100', author = ALICE) =>
+  dispatch('MESSAGE_CREATE', message(id, { channel_id: channel, author }));
 const viewing = (channelId: string | null): Action => ({ type: 'viewing', channelId });
 
 const setup = [
@@ -48,7 +33,7 @@ describe('unread messages', () => {
   });
 
   it('counts a replayed or already-held message once', () => {
-    const state = run(created('5'), created('5'), { type: 'message', message: message('6', '100', ME) }, created('6', '100', ME));
+    const state = run(created('5'), created('5'), { type: 'message', message: message('6', { author: ME }) }, created('6', '100', ME));
     expect(state.unread['100']).toEqual(['5']);
   });
 
@@ -65,7 +50,7 @@ describe('unread messages', () => {
   });
 
   it('drops the divider once the user writes in that channel', () => {
-    const state = run(created('5'), viewing('100'), { type: 'message', message: message('6', '100', ME) });
+    const state = run(created('5'), viewing('100'), { type: 'message', message: message('6', { author: ME }) });
     expect(state.newMessages).toBeNull();
   });
 
