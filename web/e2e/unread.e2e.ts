@@ -13,6 +13,8 @@ const serverName = `News ${run}`;
 let browser: Browser;
 let writer: Person;
 let reader: Person;
+let guildId = '';
+let generalId = '';
 
 beforeAll(async () => {
   browser = await launch();
@@ -28,7 +30,7 @@ describe('unread messages', () => {
   it('counts them per channel and per server, and marks where the new ones start', async () => {
     await register(writer);
     await register(reader);
-    const [, , guildId = '', generalId = ''] = (await createServer(writer, serverName)).split('/');
+    [, , guildId = '', generalId = ''] = (await createServer(writer, serverName)).split('/');
     const random = await rest<{ id: string }>(writer, 'POST', `/guilds/${guildId}/channels`, { name: 'random', type: 0 });
     const invite = await rest<{ code: string }>(writer, 'POST', `/channels/${generalId}/invites`, { max_age: 3600 });
     await rest(reader, 'POST', `/invites/${invite.code}`);
@@ -59,5 +61,31 @@ describe('unread messages', () => {
     await sidebar.getByRole('link', { name: 'random', exact: true }).waitFor();
     await page.getByRole('link', { name: serverName, exact: true }).waitFor();
     await screenshot(page, 'new-messages-1280');
+  });
+
+  it('opens a channel with more news than a screen at the divider, not at the bottom', async () => {
+    const { page } = reader;
+    await page.getByRole('link', { name: 'Home' }).click();
+    for (let n = 0; n < 40; n++) {
+      await rest(writer, 'POST', `/channels/${generalId}/messages`, { content: `backlog ${n} of ${run}` });
+    }
+    await page.getByRole('link', { name: `${serverName}, 40 unread messages` }).click({ timeout: 10_000 });
+    await page
+      .getByRole('navigation', { name: `${serverName} channels` })
+      .getByRole('link', { name: 'general, 40 unread messages' })
+      .click();
+    const divider = page.getByRole('separator', { name: 'New messages' });
+    await divider.waitFor();
+    // Let the list settle where it is going, then look.
+    await page.waitForTimeout(500);
+    const view = await page.getByLabel('Messages in #general').boundingBox();
+    const line = await divider.boundingBox();
+    expect(view).not.toBeNull();
+    expect(line).not.toBeNull();
+    if (view === null || line === null) return;
+    expect(line.y).toBeGreaterThanOrEqual(view.y);
+    expect(line.y + line.height).toBeLessThanOrEqual(view.y + view.height);
+    await messages(page, `backlog 0 of ${run}`).waitFor();
+    await screenshot(page, 'new-messages-divider-1280');
   });
 });

@@ -3,7 +3,7 @@
 // oldest message, and the rows in view stay where they are while it lands above.
 // At the bottom the list follows new messages; scrolled up, nothing moves when
 // they arrive. A "new messages" divider marks the first that came while the user
-// was elsewhere.
+// was elsewhere, and a channel opened with one starts there.
 
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
@@ -110,6 +110,16 @@ export function MessageList({
       load(true);
     }
   }, [focusId, focusIndex, loaded, hasMore, loading, error, load, virtualizer]);
+
+  // Opened with news (once): the divider at the top of the view, not the bottom.
+  const dividerIndex = dividerId === undefined ? -1 : ids.indexOf(dividerId);
+  const showedDivider = useRef(false);
+  useEffect(() => {
+    if (showedDivider.current || dividerIndex < 0 || focusId !== undefined) return;
+    showedDivider.current = true;
+    atBottom.current = false;
+    virtualizer.scrollToIndex(dividerIndex + 1, { align: 'start' });
+  }, [dividerIndex, focusId, virtualizer]);
 
   // Older messages landed above: shift by what they added, so the rows in view stay.
   const firstId = ids[0];
