@@ -5,7 +5,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { accessibilityViolations, composer, createServer, launch, messages, person, register, send, type Person } from './browser';
+import { accessibilityViolations, composer, createServer, launch, messages, person, PHONE, register, send, type Person } from './browser';
 
 const run = Date.now().toString(36).slice(-6);
 const baseUrl = inject('baseUrl');
@@ -84,4 +84,19 @@ describe('accessibility', () => {
     await page.keyboard.press('Enter');
     await row.getByRole('button', { name: '👍, 1 reaction', pressed: true }).waitFor({ timeout: 5000 });
   });
+
+  it('the phone layout, its navigation drawer open, breaks no WCAG A/AA rule', async () => {
+    const phone = await browser.newContext({ baseURL: baseUrl, viewport: PHONE, storageState: await kim.context.storageState() });
+    const page = await phone.newPage();
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Open navigation' }).click();
+    await page.getByRole('link', { name: `Access ${run}` }).click();
+    await messages(page, `hello world ${run}`).waitFor();
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Open navigation' }).click();
+    await page.getByRole('navigation', { name: 'Servers' }).waitFor();
+    expect(await accessibilityViolations(page)).toEqual([]);
+    await phone.close();
+  });
 });
+

@@ -7,7 +7,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { createServer, launch, person, register, rest, screenshot, signIn, type Person } from './browser';
+import { accessibilityViolations, createServer, launch, person, register, rest, screenshot, signIn, type Person } from './browser';
 
 const run = Date.now().toString(36).slice(-6);
 const baseUrl = inject('baseUrl');
@@ -66,6 +66,7 @@ describe('adding a bot to a server', () => {
     expect(await authorize.isDisabled()).toBe(true);
     await screen.getByLabel('Add to server').selectOption({ label: serverName });
     await screenshot(page, 'add-bot-1280');
+    expect(await accessibilityViolations(page)).toEqual([]);
     await authorize.click();
 
     await screen.getByRole('status').filter({ hasText: `Added ${botName} to ${serverName}` }).waitFor();
