@@ -134,7 +134,10 @@ pub fn error_page(message: &str) -> Response {
     with_page_headers((StatusCode::BAD_REQUEST, Html(html)).into_response())
 }
 
-/// Pages holding credentials are never cached, framed (clickjacking) or referred.
+/// Pages holding credentials are never cached, framed (clickjacking) or referred
+/// to another site. `same-origin`, not `no-referrer`: under `no-referrer` a browser
+/// sends `Origin: null` with the page's own form POST, which the origin allowlist
+/// (`runtime::origin`) rightly refuses.
 fn with_page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -145,7 +148,7 @@ fn with_page_headers(mut response: Response) -> Response {
         ),
     );
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response
 }
 
