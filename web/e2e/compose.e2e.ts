@@ -61,6 +61,11 @@ describe('writing and pinning', () => {
     await members.waitFor();
     await input.press('Escape');
     await members.waitFor({ state: 'detached' });
+    // Typed again, it opens again.
+    await input.press('Backspace');
+    await input.pressSequentially('@');
+    await members.waitFor();
+    await input.press('Escape');
     await input.press('Backspace');
     await input.press('Enter');
 

@@ -156,6 +156,8 @@ export function Composer({
             setDraft(event.target.value);
             setCaret(event.target.selectionStart);
             setActive(0);
+            // The dismissed mention is gone: the next one opens the list again.
+            if (mentionQueryAt(event.target.value, event.target.selectionStart) === null) setDismissed(null);
             if (event.target.value !== '') session.typing(channel.id);
           }}
           onKeyDown={onKeyDown}
