@@ -21,15 +21,22 @@ let owner: Person;
 let manager: Person;
 let guildId = '';
 let channelId = '';
-let application = '';
-let botName = '';
+/** An application's id, which is its bot's, and the bot's name as shown. */
+interface Application {
+  id: string;
+  botName: string;
+}
+let helper: Application;
+let admin: Application;
 
-/** A new application made by `who`; answers its id once its bot is on the read side. */
-async function makeApplication(who: Person, name: string): Promise<string> {
+/** A new application made by `who`, once its bot is on the read side. */
+async function makeApplication(who: Person, name: string): Promise<Application> {
   const { id } = await rest<{ id: string }>(who, 'POST', '/applications', { name });
-  const known = () => rest(who, 'GET', `/users/${id}`).then(() => true, () => false);
-  await expect.poll(known, { timeout: 10_000 }).toBe(true);
-  return id;
+  type Bot = { username: string; global_name?: string | null };
+  const bot = () => rest<Bot>(who, 'GET', `/users/${id}`).catch(() => null);
+  await expect.poll(bot, { timeout: 10_000 }).not.toBeNull();
+  const found = await bot();
+  return { id, botName: found?.global_name ?? found?.username ?? '' };
 }
 
 function botLink(clientId: string, permissions: string): string {
@@ -50,12 +57,11 @@ describe('adding a bot to a server', () => {
   it('follows the bot link, picks the server, authorizes, and sees the bot among the members', async () => {
     await register(owner);
     [, , guildId = '', channelId = ''] = (await createServer(owner, serverName)).split('/');
-    application = await makeApplication(owner, `Helper ${run}`);
-    const bot = await rest<{ username: string; global_name?: string | null }>(owner, 'GET', `/users/${application}`);
-    botName = bot.global_name ?? bot.username;
+    helper = await makeApplication(owner, `Helper ${run}`);
+    const { botName } = helper;
 
     const { page } = owner;
-    await page.goto(botLink(application, CHAT));
+    await page.goto(botLink(helper.id, CHAT));
     // The API sends Discord's link on to the client's page.
     await page.waitForURL(/\/oauth2\/bot\?/);
     const screen = page.getByRole('region', { name: 'Add a bot' });
@@ -72,6 +78,12 @@ describe('adding a bot to a server', () => {
     await screen.getByRole('status').filter({ hasText: `Added ${botName} to ${serverName}` }).waitFor();
     await screen.getByRole('link', { name: `Open ${serverName}` }).click();
     await page.getByRole('complementary', { name: 'Members' }).getByText(botName).waitFor();
+
+    // The same link again: that server is taken, and says why.
+    await page.goto(botLink(helper.id, CHAT));
+    const taken = page.getByRole('option', { name: `${serverName} (already added)` });
+    await taken.waitFor({ state: 'attached' });
+    expect(await taken.isDisabled()).toBe(true);
   });
 
   it('shows why the server refuses permissions the manager does not hold', async () => {
@@ -89,8 +101,9 @@ describe('adding a bot to a server', () => {
     await expect.poll(managesServer, { timeout: 10_000 }).toBe(true);
 
     const { page } = manager;
-    // Another bot: one already in the server is not added again.
-    await page.goto(botLink(await makeApplication(manager, `Admin ${run}`), ADMINISTRATOR));
+    // Another bot: the helper is in the server already.
+    admin = await makeApplication(manager, `Admin ${run}`);
+    await page.goto(botLink(admin.id, ADMINISTRATOR));
     const screen = page.getByRole('region', { name: 'Add a bot' });
     await screen.getByLabel('Add to server').selectOption({ label: serverName });
     await screen.getByRole('button', { name: 'Authorize' }).click();
@@ -103,11 +116,11 @@ describe('adding a bot to a server', () => {
 
   it('brings a signed-out person back to the link once signed in', async () => {
     const signedOut = await person(browser, baseUrl, manager.name);
-    const link = `/oauth2/bot?client_id=${application}&permissions=${CHAT}&guild_id=${guildId}&disable_guild_select=true`;
+    const link = `/oauth2/bot?client_id=${admin.id}&permissions=${CHAT}&guild_id=${guildId}&disable_guild_select=true`;
     await signIn(signedOut, undefined, link);
     expect(new URL(signedOut.page.url()).search).toBe(new URL(link, baseUrl).search);
     const screen = signedOut.page.getByRole('region', { name: 'Add a bot' });
-    await screen.getByRole('heading', { name: botName }).waitFor();
+    await screen.getByRole('heading', { name: admin.botName }).waitFor();
     // The link fixes the server, which the manager manages: chosen, and not changeable.
     const picker = screen.getByLabel('Add to server');
     expect(await picker.isDisabled()).toBe(true);

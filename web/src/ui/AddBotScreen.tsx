@@ -7,7 +7,7 @@ import { useEffect, useId, useState, type SubmitEvent } from 'react';
 import { describeError } from '../api/rest';
 import type { MyGuild, User } from '../api/types';
 import { navigate, parseRoute, type AddBotRoute } from '../router';
-import { useSession } from '../state/hooks';
+import { useSession, useStore } from '../state/hooks';
 import { permissionNames } from '../state/permissions';
 import { displayName } from '../state/selectors';
 import { Avatar } from './Avatar';
@@ -57,8 +57,13 @@ export function AddBotScreen({ route, ...toggles }: PaneToggles & { route: AddBo
 
 function AddBotForm({ route, bot, guilds }: { route: AddBotRoute } & Loaded) {
   const session = useSession();
-  // A server chosen in advance is chosen here when the user may add bots to it.
-  const [guildId, setGuildId] = useState(() => guilds.find((guild) => guild.id === route.guildId)?.id ?? '');
+  // Servers the bot is in already cannot be chosen (the API would change nothing).
+  const members = useStore((state) => state.members);
+  const present = (id: string) => members[id]?.[bot.id] !== undefined;
+  // A server chosen in advance is chosen here when the user may add the bot to it.
+  const [guildId, setGuildId] = useState(
+    () => guilds.find((guild) => guild.id === route.guildId && !present(guild.id))?.id ?? '',
+  );
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [added, setAdded] = useState<{ guild: MyGuild; location: string } | null>(null);
@@ -112,8 +117,8 @@ function AddBotForm({ route, bot, guilds }: { route: AddBotRoute } & Loaded) {
       >
         <option value="">Select a server</option>
         {choices.map((guild) => (
-          <option key={guild.id} value={guild.id}>
-            {guild.name}
+          <option key={guild.id} value={guild.id} disabled={present(guild.id)}>
+            {present(guild.id) ? `${guild.name} (already added)` : guild.name}
           </option>
         ))}
       </select>
