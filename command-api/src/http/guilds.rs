@@ -22,7 +22,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::openapi::Refusals;
@@ -104,10 +104,15 @@ pub async fn on_guild(
 
 /// Discord answers these routes with 204 whatever the aggregate's body.
 pub fn no_content(outcome: Outcome) -> Result<Response, HttpError> {
-    match outcome {
-        Outcome::Accepted { .. } => Ok(StatusCode::NO_CONTENT.into_response()),
-        rejected @ Outcome::Rejected { .. } => respond(rejected),
-    }
+    respond(match outcome {
+        // The position stays: a read that sends it back waits for this change too.
+        Outcome::Accepted { position, .. } => Outcome::Accepted {
+            status: StatusCode::NO_CONTENT.as_u16(),
+            body: None,
+            position,
+        },
+        rejected @ Outcome::Rejected { .. } => rejected,
+    })
 }
 
 /// The `X-Audit-Log-Reason` header (URL-encoded, as Discord expects), at most 512

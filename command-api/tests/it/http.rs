@@ -1350,6 +1350,33 @@ async fn writes_answer_with_the_position_a_read_can_wait_for() {
         positions.push(position.seq);
     }
     assert_eq!(positions[1], positions[0] + 1, "one event per message");
+
+    // A write that answers 204 carries its position too (pinning, here).
+    let (_, message) = world
+        .post(
+            &format!("/api/v10/channels/{channel_id}/messages"),
+            Some(&auth),
+            json!({"content": "pin me"}),
+        )
+        .await;
+    let message_id = message["id"].as_str().expect("id");
+    let (status, headers, _) = world
+        .send(
+            Method::PUT,
+            &format!("/api/v10/channels/{channel_id}/pins/{message_id}"),
+            Some(&auth),
+            Body::None,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let pinned: cloudcord_schemas::envelope::Position = headers
+        .get("x-cloudcord-position")
+        .and_then(|value| value.to_str().ok())
+        .expect("a position header on a 204")
+        .parse()
+        .expect("a well-formed position");
+    assert_eq!(pinned.seq, positions[1] + 2, "after the third message");
 }
 
 #[tokio::test(flavor = "multi_thread")]
