@@ -26,6 +26,15 @@ pub struct VoiceState {
     pub suppress: bool,
 }
 
+impl VoiceState {
+    /// The `session_id` of Discord's voice state object, which is a string: a join
+    /// over REST has no gateway session, so it is empty rather than `null` (which
+    /// Discord libraries such as twilight refuse).
+    pub fn session_id_field(&self) -> &str {
+        self.session_id.as_deref().unwrap_or_default()
+    }
+}
+
 /// A member's voice state changed (joined, moved, left, muted, deafened); carries
 /// the whole new state, as Discord's `VOICE_STATE_UPDATE` does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

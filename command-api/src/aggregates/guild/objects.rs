@@ -207,7 +207,7 @@ impl Guild {
             "channel_id": state.channel_id,
             "user_id": state.user_id,
             "member": self.members.get(&state.user_id).map(member_object),
-            "session_id": state.session_id,
+            "session_id": state.session_id_field(),
             "deaf": state.deaf,
             "mute": state.mute,
             "self_deaf": state.self_deaf,
