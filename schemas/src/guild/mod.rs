@@ -552,6 +552,14 @@ pub enum GuildCommand {
         #[serde(default)]
         session_id: Option<String>,
     },
+    /// The SFU lost the actor's media connection to `channel_id` (ICE failed, the
+    /// peer vanished or never connected): the actor leaves voice, unless they are no
+    /// longer in that channel (they moved or left meanwhile, so the lost connection
+    /// is not their current one).
+    DropVoiceConnection {
+        /// The voice channel whose media connection ended.
+        channel_id: ChannelId,
+    },
 }
 
 fn default_max_age() -> u32 {

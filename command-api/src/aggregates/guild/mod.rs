@@ -595,6 +595,9 @@ impl Guild {
                 self_deaf,
                 session_id,
             } => self.update_voice_state(ctx, channel_id, self_mute, self_deaf, session_id),
+            GuildCommand::DropVoiceConnection { channel_id } => {
+                self.drop_voice_connection(ctx, channel_id)
+            }
         }
     }
 }

@@ -89,6 +89,28 @@ impl Guild {
         Ok(Decided::event(VoiceStateUpdated { state }))
     }
 
+    /// The SFU lost the actor's connection to `channel_id`. Only a voice state still
+    /// in that channel is cleared: a member who moved on (or rejoined elsewhere) after
+    /// the lost connection was opened keeps their current state.
+    pub(super) fn drop_voice_connection(
+        &self,
+        ctx: &Ctx,
+        channel_id: ChannelId,
+    ) -> Result<Decided, GuildError> {
+        self.actor_member(ctx)?;
+        Ok(match self.voice.get(&ctx.actor) {
+            Some(state) if state.channel_id == Some(channel_id) => {
+                Decided::event(VoiceStateUpdated {
+                    state: VoiceState {
+                        channel_id: None,
+                        ..state.clone()
+                    },
+                })
+            }
+            _ => Decided::nothing().reply(Reply::NoContent),
+        })
+    }
+
     pub(super) fn on_voice_state_updated(&mut self, event: VoiceStateUpdated) {
         let state = event.state;
         if state.channel_id.is_some() {
@@ -252,6 +274,30 @@ mod tests {
         assert_eq!(state_of(&events).channel_id, None);
         history.extend(events);
         assert!(apply_all(history).voice.is_empty());
+    }
+
+    #[test]
+    fn a_dropped_media_connection_disconnects_its_channels_voice_state() {
+        let mut history = guild();
+        history.extend(result(history.clone(), ALICE, join(VOICE)).expect("joined"));
+        let dropped = GuildCommand::DropVoiceConnection { channel_id: VOICE };
+        let events = result(history.clone(), ALICE, dropped).expect("dropped");
+        assert_eq!(state_of(&events).channel_id, None);
+        history.extend(events);
+        assert!(apply_all(history).voice.is_empty());
+    }
+
+    #[test]
+    fn a_dropped_media_connection_leaves_a_member_who_moved_on_in_place() {
+        let lounge = ChannelId::new(3000);
+        let mut history = guild();
+        history.push(channel(lounge, ChannelType::GuildVoice, vec![]));
+        history.extend(result(history.clone(), ALICE, join(VOICE)).expect("joined"));
+        history.extend(result(history.clone(), ALICE, join(lounge)).expect("moved"));
+        let dropped = GuildCommand::DropVoiceConnection { channel_id: VOICE };
+        assert_eq!(result(history.clone(), ALICE, dropped.clone()), Ok(vec![]));
+        let never_joined = result(guild(), ALICE, dropped);
+        assert_eq!(never_joined, Ok(vec![]), "nothing to drop");
     }
 
     #[test]
