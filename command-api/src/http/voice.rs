@@ -30,7 +30,7 @@ use cloudcord_runtime::openapi::Refusals;
 use cloudcord_runtime::openapi::objects::SnowflakeType;
 use cloudcord_schemas::envelope::Outcome;
 use cloudcord_schemas::guild::GuildCommand;
-use cloudcord_schemas::ids::ChannelId;
+use cloudcord_schemas::ids::{ChannelId, GuildId};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -88,7 +88,8 @@ async fn join(
         self_deaf: request.self_deaf,
         session_id: None,
     };
-    let voice_state = match on_guild_channel(&state, &caller, &key, channel_id, command).await? {
+    let guild_id = guild_of(&state, &caller, channel_id).await?;
+    let voice_state = match on_guild(&state, &caller, &key, guild_id, command).await? {
         Outcome::Accepted { body, .. } => body.unwrap_or_default(),
         rejected @ Outcome::Rejected { .. } => return respond(rejected),
     };
@@ -97,6 +98,7 @@ async fn join(
     let silenced = |field: &str| voice_state[field].as_bool().unwrap_or(false);
     let grant = MediaGrant {
         user_id: caller.user_id,
+        guild_id,
         channel_id,
         may_speak: !silenced("suppress") && !silenced("mute"),
     };
@@ -134,26 +136,34 @@ async fn leave(
         self_deaf: false,
         session_id: None,
     };
-    no_content(on_guild_channel(&state, &caller, &key, channel_id, command).await?)
+    let guild_id = guild_of(&state, &caller, channel_id).await?;
+    no_content(on_guild(&state, &caller, &key, guild_id, command).await?)
 }
 
-/// Runs `command` on the guild of voice channel `channel_id`.
-async fn on_guild_channel(
+/// The guild of voice channel `channel_id`.
+async fn guild_of(
+    state: &ApiState,
+    caller: &Caller,
+    channel_id: ChannelId,
+) -> Result<GuildId, HttpError> {
+    match state.channel_home(channel_id).await? {
+        ChannelHome::Guild(guild_id) => Ok(guild_id),
+        ChannelHome::Dm => Err(not_in_dm(state, channel_id, caller.user_id)),
+    }
+}
+
+/// Runs the caller's `command` on `guild_id`.
+async fn on_guild(
     state: &ApiState,
     caller: &Caller,
     key: &IdempotencyKey,
-    channel_id: ChannelId,
+    guild_id: GuildId,
     command: GuildCommand,
 ) -> Result<Outcome, HttpError> {
     let actor = caller.actor();
     let command_id = key.command_id(&actor)?;
-    match state.channel_home(channel_id).await? {
-        ChannelHome::Guild(guild_id) => {
-            state
-                .bus()
-                .execute(guild_ref(guild_id), command_id, actor, command)
-                .await
-        }
-        ChannelHome::Dm => Err(not_in_dm(state, channel_id, caller.user_id)),
-    }
+    state
+        .bus()
+        .execute(guild_ref(guild_id), command_id, actor, command)
+        .await
 }

@@ -1446,6 +1446,11 @@ async fn joining_voice_mints_a_media_token_only_when_the_guild_allows_it() {
         .expect("the SFU would accept it");
     assert_eq!(media.user_id, guest_id);
     assert_eq!(media.channel_id, voice_id.parse::<ChannelId>().expect("id"));
+    assert_eq!(
+        media.guild_id.to_string(),
+        guild_id,
+        "the SFU corrects the voice state in the channel's guild"
+    );
     assert!(media.may_speak, "members have SPEAK by default");
     assert_eq!(grant["voice_state"]["channel_id"], json!(voice_id));
 

@@ -3,9 +3,11 @@
 //!
 //! The write side mints one after checking the user may connect (CONNECT, the
 //! channel's user limit); the SFU, which has no read models of its own, trusts the
-//! token instead of asking again. So a token names exactly one user and one channel,
-//! lives for a minute or two, and can never pass for an access token (or an access
-//! token for it): the `typ` header differs and each verifier pins its own.
+//! token instead of asking again. So a token names exactly one user and one channel
+//! (with the channel's guild, the aggregate the SFU sends the voice state's
+//! correction to when the connection drops), lives for a minute or two, and can
+//! never pass for an access token (or an access token for it): the `typ` header
+//! differs and each verifier pins its own.
 //!
 //! Issued by [`TokenIssuer::issue_media_token`], signed with the same key as access tokens and checked against the same JWKS, so a
 //! service that verifies access tokens can verify these with nothing new to configure.
@@ -14,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,8 @@ pub const MEDIA_TOKEN_TTL: Duration = Duration::from_secs(120);
 pub struct MediaGrant {
     /// Who may connect.
     pub user_id: UserId,
+    /// The guild of the channel: the aggregate of the user's voice state.
+    pub guild_id: GuildId,
     /// To which voice channel.
     pub channel_id: ChannelId,
     /// Whether the SFU forwards the user's audio: false when the write side decided
@@ -48,6 +52,8 @@ struct MediaTokenClaims {
     iss: String,
     aud: String,
     sub: String,
+    /// CloudCord's own claim: the channel's guild, as a decimal snowflake.
+    guild_id: String,
     /// CloudCord's own claim: the voice channel, as a decimal snowflake.
     channel_id: String,
     /// CloudCord's own claim: [`MediaGrant::may_speak`].
@@ -74,6 +80,7 @@ impl TokenIssuer {
             iss: self.issuer().to_owned(),
             aud: self.audience().to_owned(),
             sub: grant.user_id.to_string(),
+            guild_id: grant.guild_id.to_string(),
             channel_id: grant.channel_id.to_string(),
             speak: grant.may_speak,
             exp: issued_at.saturating_add(MEDIA_TOKEN_TTL.as_secs()),
@@ -119,12 +126,17 @@ impl MediaTokenVerifier {
             .sub
             .parse::<UserId>()
             .map_err(|_| TokenError::Malformed("sub is not a user ID".to_owned()))?;
+        let guild_id = claims
+            .guild_id
+            .parse::<GuildId>()
+            .map_err(|_| TokenError::Malformed("guild_id is not a guild ID".to_owned()))?;
         let channel_id = claims
             .channel_id
             .parse::<ChannelId>()
             .map_err(|_| TokenError::Malformed("channel_id is not a channel ID".to_owned()))?;
         Ok(MediaGrant {
             user_id,
+            guild_id,
             channel_id,
             may_speak: claims.speak,
         })
@@ -135,7 +147,7 @@ impl MediaTokenVerifier {
 mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    use cloudcord_schemas::ids::{ChannelId, UserId};
+    use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 
     use super::{MEDIA_TOKEN_TTL, MediaGrant, MediaTokenVerifier};
     use crate::auth::{
@@ -152,6 +164,7 @@ mod tests {
     fn grant() -> MediaGrant {
         MediaGrant {
             user_id: UserId::new(80_351_110_224_678_912),
+            guild_id: GuildId::new(80_351_110_224_678_900),
             channel_id: ChannelId::new(80_351_110_224_678_999),
             may_speak: true,
         }
