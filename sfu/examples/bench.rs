@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_sfu::core::{Participant, Sfu};
 use cloudcord_sfu::metrics::Metrics;
 use cloudcord_sfu::sim::{ClientId, Network, Publish};
@@ -195,6 +195,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn participant(user: u64, channel: ChannelId) -> Participant {
     Participant {
         user: UserId::new(user),
+        // One guild is as good as many: the SFU only hands it back when a peer drops.
+        guild: GuildId::new(1),
         channel,
         may_speak: true,
     }

@@ -26,19 +26,25 @@
 //! core with its own [`core::Sfu`]), and the driver's router hands each datagram to
 //! its peer's shard (see [`driver`] and [`core::Shard`]).
 //!
-//! Not yet: simulcast layer selection, voice state corrected when a session drops
-//! (the SFU reports it in [`core::SfuEvent::Left`]; nothing acts on it), STREAM.
+//! * **Voice state**: when a session drops (ICE failure, a vanished or never
+//!   connected peer), the user leaves the channel through the command path
+//!   ([`voice_state`]): the SFU appends a command to Kafka's `commands` topic.
+//!
+//! Not yet: simulcast layer selection, STREAM.
 //!
 //! Module map:
 //! - [`core`]: the sans-IO core ([`core::Sfu`]): rooms, peers, routing by address
 //!   and ufrag, forwarding, keyframe requests, speaking detection; explicit `now`.
 //! - [`driver`]: the tokio tasks: the router reading the UDP socket, one per shard.
 //! - [`signalling`]: the HTTP endpoint.
-//! - [`metrics`]: rooms, peers, forwarded packets and bytes, refused datagrams.
+//! - [`voice_state`]: dropped sessions' voice states cleared through the command path.
+//! - [`metrics`]: rooms, peers, forwarded packets and bytes, refused datagrams,
+//!   voice state corrections.
 //! - [`settings`]: the `[sfu]` configuration section.
 //! - [`turn`]: time-limited TURN credentials, and a coturn set-up.
 //! - [`sim`]: str0m client peers on an in-memory network, for tests and the
-//!   benchmark (`cargo run --release -p cloudcord-sfu --example bench`).
+//!   benchmark (`cargo run --release -p cloudcord-sfu --example bench`);
+//!   [`udp_client`]: one over a real UDP socket, for tests of a running SFU.
 
 pub mod core;
 pub mod driver;
@@ -47,11 +53,14 @@ pub mod settings;
 pub mod signalling;
 pub mod sim;
 pub mod turn;
+pub mod udp_client;
+pub mod voice_state;
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use cloudcord_runtime::auth::{AuthConfig, JwksError, MediaTokenVerifier};
+use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
 use tokio::net::{TcpListener, UdpSocket};
@@ -61,9 +70,14 @@ use crate::driver::{Driver, DriverSettings};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::signalling::Signalling;
+use crate::voice_state::Corrector;
 
 /// The service's name in logs and metrics.
 pub const NAME: &str = "sfu";
+
+/// Voice state corrections waiting for Kafka; beyond that, more are dropped (see
+/// [`voice_state`]). Drops come one per peer, so this is a burst of a thousand.
+const CORRECTION_QUEUE: usize = 1024;
 
 /// Everything the SFU reads from the layered configuration.
 #[derive(Debug, Deserialize)]
@@ -74,6 +88,9 @@ pub struct Config {
     /// The `[sfu]` section.
     #[serde(default)]
     pub sfu: Settings,
+    /// The `[kafka]` section: where voice state corrections are appended.
+    #[serde(default)]
+    pub kafka: KafkaConfig,
 }
 
 /// Why the SFU stopped with an error.
@@ -82,6 +99,9 @@ pub enum Error {
     /// The admin server failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// The Kafka producer cannot be created (its configuration is invalid).
+    #[error("cannot create the Kafka producer")]
+    Kafka(#[from] rdkafka::error::KafkaError),
     /// The issuer's keys are unusable.
     #[error("the token issuer's JWKS is unusable")]
     Jwks(#[from] JwksError),
@@ -143,16 +163,20 @@ impl Config {
     }
 }
 
-/// The media side of a running SFU: the media loop and the admin server.
+/// The media side of a running SFU: the media loop, the voice state corrector and
+/// the admin server.
 pub struct MediaService {
     service: Service,
     driver: Driver,
+    corrector: Corrector,
 }
 
 impl MediaService {
-    /// Runs the media loop and the admin server until `shutdown` is cancelled; the
-    /// media loop failing cancels `shutdown` (nothing else can carry media).
+    /// Runs the media loop, the corrector and the admin server until `shutdown` is
+    /// cancelled; the media loop failing cancels `shutdown` (nothing else can carry
+    /// media).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let corrector = tokio::spawn(self.corrector.run(shutdown.clone()));
         let media = async {
             let result = self.driver.run(shutdown.clone()).await;
             shutdown.cancel();
@@ -162,6 +186,9 @@ impl MediaService {
             })
         };
         let (admin, media) = tokio::join!(self.service.run(shutdown.clone()), media);
+        if let Err(error) = corrector.await {
+            tracing::error!(%error, "the voice state corrector failed");
+        }
         admin?;
         media
     }
@@ -192,10 +219,18 @@ pub fn prepare(
         command_queue: media.command_queue,
         datagram_queue: media.datagram_queue,
     };
-    let (driver, handle) = Driver::new(socket, public_addr, &metrics, settings);
+    let (corrector, corrections) = Corrector::new(&config.kafka, CORRECTION_QUEUE, &metrics)?;
+    let (driver, handle) = Driver::new(socket, public_addr, &metrics, settings, &corrections);
     tracing::info!(media = %bound, %public_addr, "SFU media socket ready");
     let routes = Signalling::new(handle, verifier, config.sfu.turn.clone()).routes();
-    Ok((routes, MediaService { service, driver }))
+    Ok((
+        routes,
+        MediaService {
+            service,
+            driver,
+            corrector,
+        },
+    ))
 }
 
 /// One shard per core the process may use (at most 255).

@@ -38,6 +38,33 @@ impl Refusal {
     }
 }
 
+/// What became of a voice state correction (see [`crate::voice_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Correction {
+    /// Appended to the `commands` topic.
+    Appended,
+    /// Kafka did not take it in time.
+    Failed,
+    /// Its queue was full.
+    Dropped,
+}
+
+impl Correction {
+    /// The `outcome` label.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Appended => "appended",
+            Self::Failed => "failed",
+            Self::Dropped => "dropped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CorrectionLabels {
+    outcome: &'static str,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RefusalLabels {
     reason: &'static str,
@@ -57,6 +84,7 @@ pub struct Metrics {
     forwarded_packets: Counter,
     forwarded_bytes: Counter,
     refused_datagrams: Family<RefusalLabels, Counter>,
+    voice_state_corrections: Family<CorrectionLabels, Counter>,
     rtt: Histogram,
     loss: Family<DirectionLabels, Histogram>,
 }
@@ -69,6 +97,7 @@ impl Default for Metrics {
             forwarded_packets: Counter::default(),
             forwarded_bytes: Counter::default(),
             refused_datagrams: Family::default(),
+            voice_state_corrections: Family::default(),
             // 1 ms to ~1 s: loopback to a bad mobile link.
             rtt: Histogram::new(exponential_buckets(0.001, 2.0, 11)),
             // Fractions: none, then 0.1% to ~50%; 1% is where calls start to suffer.
@@ -104,6 +133,11 @@ impl Metrics {
             "refused_datagrams",
             "Datagrams dropped, by reason",
             self.refused_datagrams.clone(),
+        );
+        sfu.register(
+            "voice_state_corrections",
+            "Voice states cleared after a dropped connection, by outcome",
+            self.voice_state_corrections.clone(),
         );
         sfu.register_with_unit(
             "peer_rtt",
@@ -167,6 +201,15 @@ impl Metrics {
         self.refused_datagrams
             .get_or_create(&RefusalLabels {
                 reason: reason.label(),
+            })
+            .inc();
+    }
+
+    /// Counts one voice state correction.
+    pub(crate) fn correction(&self, outcome: Correction) {
+        self.voice_state_corrections
+            .get_or_create(&CorrectionLabels {
+                outcome: outcome.label(),
             })
             .inc();
     }

@@ -135,6 +135,7 @@ async fn create_session(
         .join(
             Participant {
                 user: grant.user_id,
+                guild: grant.guild_id,
                 channel: grant.channel_id,
                 may_speak: grant.may_speak,
             },

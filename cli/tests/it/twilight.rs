@@ -26,6 +26,7 @@ use twilight_gateway::{
 };
 use twilight_http::request::channel::reaction::RequestReactionType;
 use twilight_model::channel::message::EmojiReactionType;
+use twilight_model::gateway::payload::incoming::Ready;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker};
 
@@ -215,7 +216,7 @@ pub(crate) async fn post(
 }
 
 /// A snowflake from a JSON `"id"` string.
-fn snowflake<T>(value: &Value) -> Id<T> {
+pub(crate) fn snowflake<T>(value: &Value) -> Id<T> {
     let id = value
         .as_str()
         .and_then(|id| id.parse().ok())
@@ -264,7 +265,7 @@ async fn next_event(shard: &mut Shard) -> Event {
 
 /// Skips events until `wanted` picks one (heartbeat acks alone would keep
 /// `next_event` from timing out, hence the overall deadline).
-async fn until<T>(shard: &mut Shard, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
+pub(crate) async fn until<T>(shard: &mut Shard, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
     loop {
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -275,6 +276,87 @@ async fn until<T>(shard: &mut Shard, mut wanted: impl FnMut(Event) -> Option<T>)
             return found;
         }
     }
+}
+
+/// A new bot, made a member of `guild_id` by `owner` through an invite to
+/// `channel_id`, once the membership is projected (READY is built from the same read
+/// models); returns the bot's token and a twilight-http client of the bot pointed at
+/// the front door over plain HTTP.
+pub(crate) async fn bot_member(
+    http: &reqwest::Client,
+    stack: &Stack,
+    owner: &str,
+    guild_id: Id<GuildMarker>,
+    channel_id: Id<ChannelMarker>,
+) -> (String, twilight_http::Client) {
+    let application = post(
+        http,
+        &stack.api("/applications"),
+        owner,
+        json!({"name": "Twilight Bot"}),
+    )
+    .await;
+    let bot_token = application["token"].as_str().expect("the bot token, once");
+    let invite = post(
+        http,
+        &stack.api(&format!("/channels/{channel_id}/invites")),
+        owner,
+        json!({}),
+    )
+    .await;
+    let code = invite["code"].as_str().expect("an invite code");
+    post(
+        http,
+        &stack.api(&format!("/invites/{code}")),
+        &format!("Bot {bot_token}"),
+        json!({}),
+    )
+    .await;
+    let client = twilight_http::Client::builder()
+        .proxy(stack.front_door.clone(), true)
+        .token(bot_token.to_owned())
+        .timeout(EVENT_TIMEOUT)
+        .build();
+    let started = tokio::time::Instant::now();
+    loop {
+        let guilds = client
+            .current_user_guilds()
+            .await
+            .expect("GET /users/@me/guilds")
+            .models()
+            .await
+            .expect("twilight reads GET /users/@me/guilds");
+        if guilds.iter().any(|g| g.id == guild_id) {
+            return (bot_token.to_owned(), client);
+        }
+        assert!(started.elapsed() < EVENT_TIMEOUT, "the bot's membership");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A twilight-gateway shard of `bot_token` at the front door's `/gateway`
+/// (zstd-stream compressed), once READY and `guild_id`'s GUILD_CREATE arrived.
+pub(crate) async fn connect_shard(
+    stack: &Stack,
+    bot_token: &str,
+    intents: Intents,
+    guild_id: Id<GuildMarker>,
+) -> (Shard, Ready) {
+    let config = ConfigBuilder::new(bot_token.to_owned(), intents)
+        .proxy_url(format!("ws://{}/gateway", stack.front_door))
+        .build();
+    let mut shard = Shard::with_config(ShardId::ONE, config);
+    let ready = until(&mut shard, |event| match event {
+        Event::Ready(ready) => Some(ready),
+        _ => None,
+    })
+    .await;
+    until(&mut shard, |event| match event {
+        Event::GuildCreate(created) if created.id() == guild_id => Some(()),
+        _ => None,
+    })
+    .await;
+    (shard, ready)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -300,74 +382,15 @@ async fn twilight_bot_sees_its_guild_and_messages_and_resumes_without_loss() {
     )
     .await;
     let channel_id: Id<ChannelMarker> = snowflake(&channel["id"]);
-    let application = post(
-        &http,
-        &stack.api("/applications"),
-        &user,
-        json!({"name": "Twilight Bot"}),
-    )
-    .await;
-    let bot_token = application["token"].as_str().expect("the bot token, once");
-    let invite = post(
-        &http,
-        &stack.api(&format!("/channels/{channel_id}/invites")),
-        &user,
-        json!({}),
-    )
-    .await;
-    let code = invite["code"].as_str().expect("an invite code");
-    post(
-        &http,
-        &stack.api(&format!("/invites/{code}")),
-        &format!("Bot {bot_token}"),
-        json!({}),
-    )
-    .await;
-
-    // twilight-http, pointed at the front door over plain HTTP.
-    let client = twilight_http::Client::builder()
-        .proxy(stack.front_door.clone(), true)
-        .token(bot_token.to_owned())
-        .timeout(EVENT_TIMEOUT)
-        .build();
-    // The bot's guild list shows the guild once the membership is projected; READY
-    // is built from the same read models.
-    let started = tokio::time::Instant::now();
-    loop {
-        let guilds = client
-            .current_user_guilds()
-            .await
-            .expect("GET /users/@me/guilds")
-            .models()
-            .await
-            .expect("twilight reads GET /users/@me/guilds");
-        if guilds.iter().any(|g| g.id == guild_id) {
-            break;
-        }
-        assert!(started.elapsed() < EVENT_TIMEOUT, "the bot's membership");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (bot_token, client) = bot_member(&http, &stack, &user, guild_id, channel_id).await;
 
     // twilight-gateway at the front door's `/gateway`, zstd-stream compressed.
     let intents = Intents::GUILDS
         | Intents::GUILD_MESSAGES
         | Intents::MESSAGE_CONTENT
         | Intents::GUILD_MESSAGE_REACTIONS;
-    let config = ConfigBuilder::new(bot_token.to_owned(), intents)
-        .proxy_url(format!("ws://{}/gateway", stack.front_door))
-        .build();
-    let mut shard = Shard::with_config(ShardId::ONE, config);
-    let ready = until(&mut shard, |event| match event {
-        Event::Ready(ready) => Some(ready),
-        _ => None,
-    })
-    .await;
+    let (mut shard, ready) = connect_shard(&stack, &bot_token, intents, guild_id).await;
     assert!(ready.user.bot, "READY names the bot");
-    until(&mut shard, |event| match event {
-        Event::GuildCreate(created) if created.id() == guild_id => Some(()),
-        _ => None,
-    })
-    .await;
 
     // Send, edit, react and delete with twilight-http; see each on the gateway.
     let sent = client

@@ -8,12 +8,99 @@
 //! Needs `/usr/bin/chromium` (or `CHROMIUM`) and playwright-core (`web/node_modules`
 //! or `PLAYWRIGHT_CORE`), so it is ignored by default:
 //! `cargo test -p cloudcord --test it voice -- --ignored`.
+//!
+//! Without a browser: a str0m client that connects to the SFU and then vanishes
+//! must leave its voice channel, and a bot in the guild sees it go.
 
 use std::path::Path;
+use std::time::Duration;
 
+use cloudcord_sfu::udp_client::UdpClient;
 use serde_json::{Value, json};
+use twilight_gateway::{Event, Intents};
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ChannelMarker, GuildMarker, UserMarker};
 
-use crate::twilight::{Stack, post, register};
+use crate::twilight::{Stack, bot_member, connect_shard, post, register, snowflake, until};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_that_vanishes_leaves_its_voice_channel() {
+    let mut stack = Stack::start().await;
+    let http = reqwest::Client::new();
+    let owner = format!("Bearer {}", register(&http, &stack).await);
+    let guild = post(
+        &http,
+        &stack.api("/guilds"),
+        &owner,
+        json!({"name": "Voice"}),
+    )
+    .await;
+    let guild_id: Id<GuildMarker> = snowflake(&guild["id"]);
+    let voice = post(
+        &http,
+        &stack.api(&format!("/guilds/{guild_id}/channels")),
+        &owner,
+        json!({"name": "Lounge", "type": 2}),
+    )
+    .await;
+    let voice_id: Id<ChannelMarker> = snowflake(&voice["id"]);
+    let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, voice_id).await;
+    let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
+    let (mut shard, _) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+
+    // The owner joins over REST and connects to the SFU with the media token.
+    let grant = post(
+        &http,
+        &stack.api(&format!("/channels/{voice_id}/voice")),
+        &owner,
+        json!({}),
+    )
+    .await;
+    let owner_id: Id<UserMarker> = snowflake(&grant["voice_state"]["user_id"]);
+    let token = grant["token"].as_str().expect("a media token");
+    let joined = until(&mut shard, |event| match event {
+        Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
+        _ => None,
+    })
+    .await;
+    assert_eq!(joined.channel_id, Some(voice_id));
+
+    let (mut client, offer) = UdpClient::offer().await.expect("a client");
+    let answer = http
+        .post(format!("http://{}/sfu/sessions", stack.front_door))
+        .bearer_auth(token)
+        .header("content-type", "application/sdp")
+        .body(offer)
+        .send()
+        .await
+        .expect("the SFU answers");
+    assert_eq!(answer.status(), reqwest::StatusCode::CREATED);
+    client
+        .accept_answer(&answer.text().await.expect("an SDP answer"))
+        .expect("the answer fits the offer");
+    assert!(
+        client
+            .connect(Duration::from_secs(10))
+            .await
+            .expect("connects"),
+        "ICE-lite and DTLS complete over loopback"
+    );
+
+    // The client vanishes without a word. The SFU notices when ICE consent runs out
+    // (str0m's ICE-lite allows 15 s after the last STUN request, well within
+    // `until`'s minute) and the owner leaves through the command path.
+    drop(client);
+    let left = until(&mut shard, |event| match event {
+        Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        left.channel_id, None,
+        "VOICE_STATE_UPDATE with channel_id null"
+    );
+    stack.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Chromium and playwright-core: `make voice-test` runs it"]

@@ -46,5 +46,5 @@ command-api: {values: commandApi, http: true, kafka: true, postgres: true, mongo
 query-api: {values: queryApi, http: true, kafka: false, postgres: true, mongo: true}
 projectors: {values: projectors, http: false, kafka: true, postgres: true, mongo: true}
 gateway-ws: {values: gatewayWs, http: true, kafka: true, postgres: true, mongo: false}
-sfu: {values: sfu, http: true, kafka: false, postgres: false, mongo: false}
+sfu: {values: sfu, http: true, kafka: true, postgres: false, mongo: false}
 {{- end -}}

@@ -31,7 +31,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
@@ -71,6 +71,8 @@ impl fmt::Display for PeerId {
 pub struct Participant {
     /// The user.
     pub user: UserId,
+    /// The channel's guild (where the user's voice state lives).
+    pub guild: GuildId,
     /// The voice channel (the room).
     pub channel: ChannelId,
     /// Whether the user's audio is forwarded (not suppressed, not server-muted);
@@ -115,6 +117,8 @@ pub enum SfuEvent {
         peer: PeerId,
         /// Its user.
         user: UserId,
+        /// Its voice channel's guild.
+        guild: GuildId,
         /// Its voice channel.
         channel: ChannelId,
         /// Why.
@@ -627,6 +631,7 @@ impl Sfu {
         self.events.push_back(SfuEvent::Left {
             peer: id,
             user: peer.user,
+            guild: peer.guild,
             channel: peer.channel,
             reason,
         });

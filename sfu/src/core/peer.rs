@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::{ChannelData, ChannelId as DataChannelId};
 use str0m::format::PayloadParams;
@@ -69,6 +69,7 @@ struct Subscription {
 pub(crate) struct Peer {
     pub(crate) id: PeerId,
     pub(crate) user: UserId,
+    pub(crate) guild: GuildId,
     pub(crate) channel: ChannelId,
     /// Whether its audio is forwarded (see [`Participant::may_speak`]).
     may_speak: bool,
@@ -95,6 +96,7 @@ impl Peer {
         Self {
             id,
             user: who.user,
+            guild: who.guild,
             channel: who.channel,
             may_speak: who.may_speak,
             rtc,

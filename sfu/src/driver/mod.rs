@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::{JoinError, Participant, PeerId, Sfu, Shard};
 use crate::metrics::Metrics;
+use crate::voice_state::Corrections;
 
 /// A request from signalling to a shard.
 enum Command {
@@ -122,12 +123,14 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// A driver on `socket` announcing `public_addr`, and the handle signalling uses.
+    /// A driver on `socket` announcing `public_addr`, reporting dropped connections
+    /// to `corrections`, and the handle signalling uses.
     pub fn new(
         socket: UdpSocket,
         public_addr: SocketAddr,
         metrics: &Metrics,
         settings: DriverSettings,
+        corrections: &Corrections,
     ) -> (Self, SfuHandle) {
         let socket = Arc::new(socket);
         let count = settings.shards.max(1);
@@ -155,6 +158,7 @@ impl Driver {
                 command_rx,
                 datagram_rx,
                 released.clone(),
+                corrections.clone(),
             ));
         }
         let router = router::Router::new(socket, datagrams, released_rx, metrics.clone());

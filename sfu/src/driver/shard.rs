@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::Command;
-use crate::core::{Sfu, SfuEvent, Shard};
+use crate::core::{LeaveReason, Sfu, SfuEvent, Shard};
+use crate::voice_state::{Corrections, DroppedConnection};
 
 /// A datagram the router read for this shard.
 pub(super) struct Datagram {
@@ -25,6 +26,7 @@ pub(super) struct ShardLoop {
     commands: mpsc::Receiver<Command>,
     datagrams: mpsc::Receiver<Datagram>,
     released: mpsc::Sender<(SocketAddr, u8)>,
+    corrections: Corrections,
 }
 
 impl ShardLoop {
@@ -35,6 +37,7 @@ impl ShardLoop {
         commands: mpsc::Receiver<Command>,
         datagrams: mpsc::Receiver<Datagram>,
         released: mpsc::Sender<(SocketAddr, u8)>,
+        corrections: Corrections,
     ) -> Self {
         Self {
             shard,
@@ -43,6 +46,7 @@ impl ShardLoop {
             commands,
             datagrams,
             released,
+            corrections,
         }
     }
 
@@ -88,8 +92,8 @@ impl ShardLoop {
         }
     }
 
-    /// Sends what the core has to send, reports its events, and tells the router
-    /// which addresses it may forget.
+    /// Sends what the core has to send, reports its events (a dropped connection
+    /// to [`crate::voice_state`]), and tells the router which addresses it may forget.
     async fn flush(&mut self) {
         while let Some(transmit) = self.sfu.poll_transmit() {
             if let Err(error) = self
@@ -116,9 +120,19 @@ impl ShardLoop {
                 SfuEvent::Left {
                     peer,
                     user,
+                    guild,
                     channel,
                     reason,
-                } => tracing::info!(shard, %peer, %user, %channel, ?reason, "peer gone"),
+                } => {
+                    tracing::info!(shard, %peer, %user, %channel, ?reason, "peer gone");
+                    if reason == LeaveReason::Disconnected {
+                        self.corrections.report(DroppedConnection {
+                            user,
+                            guild,
+                            channel,
+                        });
+                    }
+                }
                 SfuEvent::Speaking {
                     peer,
                     user,

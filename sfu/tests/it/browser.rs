@@ -23,13 +23,15 @@ use std::time::SystemTime;
 use cloudcord_runtime::auth::{
     AuthConfig, MediaGrant, MediaTokenVerifier, SigningKey, TokenIssuer, VerifyingKeys,
 };
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_sfu::Config;
 use cloudcord_sfu::settings::Settings;
 use cloudcord_sfu::turn::TurnSettings;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::unreachable_kafka;
 
 const CHANNEL: ChannelId = ChannelId::new(4242);
 
@@ -57,6 +59,7 @@ impl Sfu {
         let config = Config {
             auth,
             sfu: settings,
+            kafka: unreachable_kafka(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let base = format!("http://{}", listener.local_addr().expect("bound"));
@@ -79,6 +82,7 @@ impl Sfu {
     fn token(&self, user: u64) -> String {
         let grant = MediaGrant {
             user_id: UserId::new(user),
+            guild_id: GuildId::new(4241),
             channel_id: CHANNEL,
             may_speak: true,
         };

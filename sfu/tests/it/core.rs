@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_sfu::core::{LeaveReason, Participant, Sfu, SfuEvent};
 use cloudcord_sfu::metrics::{Metrics, Refusal};
 use cloudcord_sfu::sim::{ClientId, Network, Publish};
@@ -14,6 +14,7 @@ use str0m::media::{KeyframeRequestKind, MediaKind};
 const ALICE: UserId = UserId::new(1001);
 const BOB: UserId = UserId::new(1002);
 const CAROL: UserId = UserId::new(1003);
+const GUILD: GuildId = GuildId::new(2000);
 const LOBBY: ChannelId = ChannelId::new(2001);
 const STAGE: ChannelId = ChannelId::new(2002);
 
@@ -41,6 +42,7 @@ impl Test {
         self.join_as(
             Participant {
                 user,
+                guild: GUILD,
                 channel,
                 may_speak: true,
             },
@@ -162,6 +164,7 @@ fn a_user_who_may_not_speak_is_seen_but_not_heard() {
     let alice = test.join_as(
         Participant {
             user: ALICE,
+            guild: GUILD,
             channel: LOBBY,
             may_speak: false,
         },
@@ -307,6 +310,7 @@ fn leaving_stops_forwarding_and_empties_the_room() {
     assert!(test.events().contains(&SfuEvent::Left {
         peer: alice_peer,
         user: ALICE,
+        guild: GUILD,
         channel: LOBBY,
         reason: LeaveReason::Left,
     }));
@@ -350,6 +354,7 @@ fn joining_again_replaces_the_earlier_session() {
     assert!(test.events().contains(&SfuEvent::Left {
         peer: first_peer,
         user: ALICE,
+        guild: GUILD,
         channel: LOBBY,
         reason: LeaveReason::Replaced,
     }));

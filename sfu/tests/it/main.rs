@@ -6,3 +6,15 @@
 mod browser;
 mod core;
 mod signalling;
+
+use cloudcord_runtime::kafka::KafkaConfig;
+
+/// A Kafka nobody listens at: these tests run the SFU alone, and a session that
+/// drops must not append its voice state correction to a real cluster's topics
+/// (the append fails and is counted; the media loop never waits for it).
+fn unreachable_kafka() -> KafkaConfig {
+    KafkaConfig {
+        bootstrap_servers: "127.0.0.1:1".to_owned(),
+        ..KafkaConfig::default()
+    }
+}

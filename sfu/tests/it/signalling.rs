@@ -3,28 +3,29 @@
 //! loopback and requests that must be refused.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use cloudcord_runtime::auth::{
     AuthConfig, MediaGrant, MediaTokenVerifier, SigningKey, TokenIssuer, VerifyingKeys,
 };
-use cloudcord_schemas::ids::{ChannelId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_sfu::Config;
-use cloudcord_sfu::core::{SIGNALLING_LABEL, Shard};
+use cloudcord_sfu::core::Shard;
 use cloudcord_sfu::settings::Settings;
 use cloudcord_sfu::turn::TurnSettings;
+use cloudcord_sfu::udp_client::UdpClient;
 use reqwest::StatusCode;
 use serde_json::Value;
-use str0m::change::SdpAnswer;
-use str0m::media::{Direction, MediaKind};
-use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
+
+use crate::unreachable_kafka;
 
 const ALICE: UserId = UserId::new(1001);
 const BOB: UserId = UserId::new(1002);
 const LOBBY: ChannelId = ChannelId::new(2001);
+/// How long a client may take to connect over loopback.
+const CONNECT_WITHIN: Duration = Duration::from_secs(10);
 
 struct Server {
     base: String,
@@ -54,6 +55,7 @@ impl Server {
         let config = Config {
             auth,
             sfu: settings,
+            kafka: unreachable_kafka(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
@@ -82,6 +84,7 @@ impl Server {
     fn token_for(&self, user: UserId, channel: ChannelId, at: SystemTime) -> String {
         let grant = MediaGrant {
             user_id: user,
+            guild_id: GuildId::new(2000),
             channel_id: channel,
             may_speak: true,
         };
@@ -112,57 +115,6 @@ impl Drop for Server {
     }
 }
 
-/// A str0m client offering audio, video and the signalling channel.
-fn client(addr: SocketAddr) -> (Rtc, String, str0m::change::SdpPendingOffer) {
-    let mut rtc = Rtc::builder().set_rtp_mode(true).build(Instant::now());
-    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("valid candidate"));
-    let mut change = rtc.sdp_api();
-    change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
-    change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
-    change.add_channel(SIGNALLING_LABEL.to_owned());
-    let (offer, pending) = change.apply().expect("an offer");
-    (rtc, offer.to_sdp_string(), pending)
-}
-
-/// Drives `rtc` over `socket` until it connects (true) or 10 s pass (false).
-async fn connect(rtc: &mut Rtc, socket: &UdpSocket) -> bool {
-    let addr = socket.local_addr().expect("bound");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut connected = false;
-    let mut buffer = vec![0u8; 2048];
-    while !connected && Instant::now() < deadline {
-        let timeout = loop {
-            match rtc.poll_output().expect("the client session works") {
-                Output::Timeout(at) => break at,
-                Output::Transmit(transmit) => {
-                    socket
-                        .send_to(&transmit.contents, transmit.destination)
-                        .await
-                        .expect("sends");
-                }
-                Output::Event(Event::Connected) => connected = true,
-                Output::Event(_) => {}
-            }
-        };
-        let wait = timeout
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        match tokio::time::timeout(wait, socket.recv_from(&mut buffer)).await {
-            Ok(Ok((len, source))) => {
-                let receive = Receive::new(Protocol::Udp, source, addr, &buffer[..len])
-                    .expect("the SFU sends WebRTC datagrams");
-                rtc.handle_input(Input::Receive(Instant::now(), receive))
-                    .expect("the client accepts it");
-            }
-            Ok(Err(error)) => panic!("UDP receive failed: {error}"),
-            Err(_) => rtc
-                .handle_input(Input::Timeout(Instant::now()))
-                .expect("the client handles time"),
-        }
-    }
-    connected
-}
-
 async fn json(response: reqwest::Response) -> Value {
     response.json().await.expect("a JSON body")
 }
@@ -170,9 +122,7 @@ async fn json(response: reqwest::Response) -> Value {
 #[tokio::test]
 async fn a_client_joins_over_http_and_connects_over_udp() {
     let server = Server::start().await;
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
-    let addr = socket.local_addr().expect("bound");
-    let (mut rtc, offer, pending) = client(addr);
+    let (mut client, offer) = UdpClient::offer().await.expect("a client");
 
     let token = server.token(ALICE, SystemTime::now());
     let response = server
@@ -185,26 +135,24 @@ async fn a_client_joins_over_http_and_connects_over_udp() {
         .expect("ASCII")
         .to_owned();
     assert!(location.starts_with("/sfu/sessions/"));
-    let answer =
-        SdpAnswer::from_sdp_string(&response.text().await.expect("a body")).expect("an SDP answer");
+    let answer = response.text().await.expect("a body");
     assert!(
-        answer
-            .to_sdp_string()
-            .contains(&server.media.port().to_string()),
+        answer.contains(&server.media.port().to_string()),
         "the answer names the media socket"
     );
-    rtc.sdp_api()
-        .accept_answer(pending, answer)
+    client
+        .accept_answer(&answer)
         .expect("the answer fits the offer");
 
     // Garbage on the media port first: refused, and nobody else is harmed.
-    socket
+    client
+        .socket()
         .send_to(b"definitely not webrtc", server.media)
         .await
         .expect("sends");
 
     assert!(
-        connect(&mut rtc, &socket).await,
+        client.connect(CONNECT_WITHIN).await.expect("connects"),
         "ICE-lite and DTLS complete over loopback"
     );
 
@@ -240,7 +188,7 @@ async fn a_client_joins_over_http_and_connects_over_udp() {
 #[tokio::test]
 async fn a_missing_or_expired_token_is_unauthorized() {
     let server = Server::start().await;
-    let (_, offer, _) = client(SocketAddr::from(([127, 0, 0, 1], 9)));
+    let (_, offer) = UdpClient::offer().await.expect("a client");
 
     let response = server
         .post_offer(None, "application/sdp", offer.clone())
@@ -324,8 +272,7 @@ async fn rooms_on_different_shards_share_one_socket() {
         .find(|channel| Shard::of_channel(*channel, 4) != Shard::of_channel(first, 4))
         .expect("channels spread over shards");
     for (user, channel) in [(ALICE, first), (BOB, second)] {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
-        let (mut rtc, offer, pending) = client(socket.local_addr().expect("bound"));
+        let (mut client, offer) = UdpClient::offer().await.expect("a client");
         let token = server.token_for(user, channel, SystemTime::now());
         let response = server
             .post_offer(Some(&token), "application/sdp", offer)
@@ -335,13 +282,11 @@ async fn rooms_on_different_shards_share_one_socket() {
             .to_str()
             .expect("ASCII")
             .to_owned();
-        let answer = SdpAnswer::from_sdp_string(&response.text().await.expect("a body"))
-            .expect("an SDP answer");
-        rtc.sdp_api()
-            .accept_answer(pending, answer)
+        client
+            .accept_answer(&response.text().await.expect("a body"))
             .expect("the answer fits the offer");
         assert!(
-            connect(&mut rtc, &socket).await,
+            client.connect(CONNECT_WITHIN).await.expect("connects"),
             "the router finds the shard"
         );
         // The session id names its shard too.
