@@ -198,6 +198,26 @@ def test_sfu_media_is_udp_with_a_host_network_option():
     assert sfu["spec"]["template"]["spec"]["hostNetwork"] is True
 
 
+def test_the_sfu_may_fetch_the_token_keys_from_command_api():
+    docs = render("default")
+    policies = by_kind(docs, "NetworkPolicy")
+    (sfu,) = [p for p in policies if p["metadata"]["name"].endswith("-sfu")]
+    (api,) = [p for p in policies if p["metadata"]["name"].endswith("-command-api")]
+    sfu_egress = sfu["spec"]["egress"]
+    assert any(
+        rule["to"][0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "command-api"
+        for rule in sfu_egress
+    ), "the SFU fetches the JWKS from command-api"
+    api_ingress = api["spec"]["ingress"]
+    allowed = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for rule in api_ingress
+        for peer in rule["from"]
+        if "podSelector" in peer
+    ]
+    assert "sfu" in allowed
+
+
 # Each skip names the check and why it does not apply; every other checkov check
 # must pass on every rendering.
 CHECKOV_SKIPS = {
