@@ -99,6 +99,9 @@ pub async fn run(
         .http
         .allowed_origins
         .push(format!("http://{}", settings.front_door.listen_addr));
+    // Op 4 calls command-api's voice routes, which the front door serves.
+    gateway_config.gateway_ws.http.command_api_url =
+        format!("http://{}", settings.front_door.listen_addr);
     let gateway_verifier =
         TokenVerifier::from_jwks(&api_state.issuer().jwks(), &gateway_config.auth)
             .context("verifying with the issuer's JWKS")?;

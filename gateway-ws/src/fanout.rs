@@ -226,6 +226,32 @@ impl Fanout {
         }
     }
 
+    /// Where the user of `slot` is in `guild`'s voice (`Some(None)`: nowhere), if
+    /// the session follows `guild` and `wanted`, when given, is one of its channels;
+    /// `None` otherwise (an op 4 naming a guild or channel that does not fit).
+    pub fn voice_channel_of(
+        &self,
+        slot: &Slot,
+        guild: GuildId,
+        wanted: Option<ChannelId>,
+    ) -> Option<Option<ChannelId>> {
+        let routing = lock(&self.routing);
+        let followed = routing.guilds.get(&guild)?;
+        if !followed.sessions.contains_key(slot.id()) {
+            return None;
+        }
+        if wanted.is_some_and(|channel| !followed.state.channels.contains_key(&channel)) {
+            return None;
+        }
+        Some(
+            followed
+                .state
+                .voice_states
+                .get(&slot.user_id())
+                .and_then(|state| state.channel_id),
+        )
+    }
+
     /// Remembers `user`'s DM channels (at Identify).
     pub fn learn_dms(&self, channels: Vec<(ChannelId, [UserSnapshot; 2])>) {
         lock(&self.routing).dms.extend(channels);

@@ -2,13 +2,15 @@
 //! token verifier, the read models and the rules — and the two handshakes that need
 //! them: Identify (a new session, READY) and Resume (replay, RESUMED).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudcord_runtime::auth::TokenVerifier;
 use cloudcord_runtime::origin::AllowedOrigins;
 use cloudcord_runtime::telemetry::ErrorChain;
-use cloudcord_schemas::ids::{GuildId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,12 +24,15 @@ use crate::objects::Ready;
 use crate::projected::Projected;
 use crate::protocol::close_code::CloseCode;
 use crate::protocol::connection::ConnectionConfig;
-use crate::protocol::payload::{IdentifyRequest, MemberRequest, PresenceUpdate, Resume, Shard};
+use crate::protocol::payload::{
+    IdentifyRequest, MemberRequest, PresenceUpdate, Resume, Shard, VoiceStateUpdate,
+};
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
 use crate::session_starts::{Admission, SessionStarts};
 use crate::settings::{HttpSettings, SessionSettings};
 use crate::store::GatewayStore;
+use crate::voice::{self, VoiceRoutes};
 use cloudcord_schemas::ephemeral::{Ephemeral, PresenceReport, SessionPresence, Status};
 
 /// How long a handed-over session may take to catch up with this process.
@@ -86,6 +91,8 @@ struct Inner {
     sessions: SessionSettings,
     resume_gateway_url: String,
     allowed_origins: AllowedOrigins,
+    /// command-api's voice routes, for op 4.
+    voice: VoiceRoutes,
     shutdown: CancellationToken,
     connections: TaskTracker,
 }
@@ -117,6 +124,7 @@ impl Gateway {
             sessions: sessions.clone(),
             resume_gateway_url: http.resume_gateway_url.clone(),
             allowed_origins: AllowedOrigins::listed(&http.allowed_origins),
+            voice: VoiceRoutes::new(&http.command_api_url),
             shutdown,
             connections: TaskTracker::new(),
         }))
@@ -197,6 +205,78 @@ impl Gateway {
     pub fn update_presence(&self, attachment: &Attachment, update: &PresenceUpdate) {
         let presence = attachment.slot.update_presence(update, unix_ms());
         self.announce(vec![presence]);
+    }
+
+    /// Starts carrying out the Voice State Updates of the session held by
+    /// `attachment`, whose credential is `authorization`, one at a time in the
+    /// background (see [`crate::voice`]); they stop when the sender is dropped.
+    pub fn voice_requests(
+        &self,
+        attachment: &Attachment,
+        authorization: String,
+    ) -> mpsc::Sender<VoiceStateUpdate> {
+        let (requests, mut queue) = mpsc::channel(voice::QUEUE);
+        let slot = Arc::clone(&attachment.slot);
+        let gateway = self.clone();
+        self.0.connections.spawn(async move {
+            // The channel this connection last joined, per guild.
+            let mut joined = HashMap::new();
+            while let Some(update) = queue.recv().await {
+                gateway
+                    .update_voice_state(&slot, &authorization, &mut joined, update)
+                    .await;
+            }
+        });
+        requests
+    }
+
+    async fn update_voice_state(
+        &self,
+        slot: &Slot,
+        authorization: &str,
+        joined: &mut HashMap<GuildId, ChannelId>,
+        update: VoiceStateUpdate,
+    ) {
+        let guild = update.guild_id;
+        let Some(seen) = self
+            .0
+            .fanout
+            .voice_channel_of(slot, guild, update.channel_id)
+        else {
+            tracing::debug!(%guild, "op 4 for a guild or channel the session does not see");
+            return;
+        };
+        let outcome = match update.channel_id {
+            Some(channel) => {
+                self.0
+                    .voice
+                    .join(authorization, channel, update)
+                    .await
+                    .map(|server| {
+                        joined.insert(guild, channel);
+                        (seen != Some(channel)).then_some(server)
+                    })
+            }
+            None => match seen.or_else(|| joined.remove(&guild)) {
+                Some(channel) => self
+                    .0
+                    .voice
+                    .leave(authorization, channel)
+                    .await
+                    .map(|()| None),
+                None => Ok(None),
+            },
+        };
+        match outcome {
+            Ok(Some(server)) => match serde_json::to_string(&server) {
+                Ok(data) => slot.push("VOICE_SERVER_UPDATE", &data),
+                Err(error) => tracing::error!(%error, "cannot serialize VOICE_SERVER_UPDATE"),
+            },
+            Ok(None) => {}
+            Err(error) => {
+                tracing::info!(user = %slot.user_id(), error = %ErrorChain(&error), "op 4 had no effect");
+            }
+        }
     }
 
     /// Reports the presence of every session here (periodically: a process that

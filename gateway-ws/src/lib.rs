@@ -56,6 +56,8 @@
 //!   `cloudcord_runtime::issuer`).
 //! - [`read_models`]: every query of the projectors' read models. [`objects`]:
 //!   READY's JSON.
+//! - [`voice`]: op 4 (Voice State Update) through command-api's voice routes, and
+//!   VOICE_SERVER_UPDATE.
 //! - [`settings`]: the `[gateway_ws]` section. [`metrics`]: what `/metrics` shows.
 
 pub mod auth;
@@ -77,6 +79,7 @@ pub mod session_starts;
 pub mod settings;
 pub mod socket;
 pub mod store;
+pub mod voice;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

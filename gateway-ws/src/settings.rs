@@ -56,6 +56,9 @@ pub struct HttpSettings {
     /// another site cannot use a visitor's browser to connect; clients that are
     /// not browsers send none and are not affected.
     pub allowed_origins: Vec<String>,
+    /// command-api's REST API (`http://host:port`), which carries out op 4 (Voice
+    /// State Update) with the session's credential: see [`crate::voice`].
+    pub command_api_url: String,
 }
 
 impl Default for HttpSettings {
@@ -69,6 +72,7 @@ impl Default for HttpSettings {
                 "http://127.0.0.1:8080".to_owned(),
                 "http://localhost:8080".to_owned(),
             ],
+            command_api_url: "http://127.0.0.1:9201".to_owned(),
         }
     }
 }

@@ -27,6 +27,7 @@ use futures::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -41,8 +42,10 @@ use crate::protocol::close_code::CloseCode;
 use crate::protocol::compression::{Encoder, WireMessage};
 use crate::protocol::connection::{Connection, Output};
 use crate::protocol::payload::MAX_CLIENT_PAYLOAD_BYTES;
+use crate::protocol::payload::VoiceStateUpdate;
 use crate::protocol::query::ConnectParams;
 use crate::protocol::session::Frame;
+use crate::voice;
 
 /// Largest message the WebSocket layer reads at all. Above Discord's 4,096 bytes,
 /// so that a payload somewhat too large still gets its 4002 from the protocol
@@ -201,6 +204,8 @@ async fn serve_connection(
         gateway,
         link,
         attachment: None,
+        authorization: None,
+        voice_requests: None,
     };
     let end = task.run().await;
     if let Some(attachment) = &task.attachment {
@@ -296,6 +301,11 @@ struct ConnectionTask {
     connection: Connection,
     link: Link,
     attachment: Option<Attachment>,
+    /// The session's credential as an HTTP `Authorization` value, for the calls op 4
+    /// makes on the user's behalf (see [`crate::voice`]).
+    authorization: Option<String>,
+    /// Where this connection's op 4s queue, once it sent one.
+    voice_requests: Option<mpsc::Sender<VoiceStateUpdate>>,
 }
 
 /// How a connection ended.
@@ -382,6 +392,21 @@ impl ConnectionTask {
         }
     }
 
+    /// Queues an op 4 for this connection's voice requests (started at the first).
+    fn update_voice_state(&mut self, update: VoiceStateUpdate) {
+        let (Some(attachment), Some(authorization)) = (&self.attachment, &self.authorization)
+        else {
+            return;
+        };
+        let requests = self.voice_requests.get_or_insert_with(|| {
+            self.gateway
+                .voice_requests(attachment, authorization.clone())
+        });
+        if requests.try_send(update).is_err() {
+            tracing::debug!("op 4 dropped: too many waiting on this connection");
+        }
+    }
+
     /// Acts on everything the connection asked for; `Some` when the connection is
     /// over.
     async fn perform_outputs(&mut self) -> Option<End> {
@@ -403,6 +428,8 @@ impl ConnectionTask {
                                 encoder.enable_payload_compression();
                             }
                             self.connection.identified(Instant::now());
+                            self.authorization =
+                                Some(voice::authorization(&request.token, &attachment));
                             self.attachment = Some(attachment);
                         }
                         Err(failure) => self.refuse(failure),
@@ -411,6 +438,7 @@ impl ConnectionTask {
                 Output::Resume(resume) => match Box::pin(self.gateway.resume(&resume)).await {
                     Ok(attachment) => {
                         self.connection.resumed(Instant::now());
+                        self.authorization = Some(voice::authorization(&resume.token, &attachment));
                         self.attachment = Some(attachment);
                     }
                     Err(failure) => self.refuse(failure),
@@ -425,6 +453,7 @@ impl ConnectionTask {
                         self.gateway.update_presence(attachment, &update);
                     }
                 }
+                Output::UpdateVoiceState(update) => self.update_voice_state(update),
                 Output::Acknowledge(seq) => {
                     if let Some(attachment) = &self.attachment {
                         attachment.slot.acknowledge(seq);

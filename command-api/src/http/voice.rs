@@ -1,7 +1,8 @@
 //! Voice connections: joining and leaving a voice channel, and the media token that
 //! admits the caller to the channel's SFU. (Discord does this through gateway op 4
-//! and VOICE_SERVER_UPDATE; CloudCord's gateway does not act on op 4 yet, so these
-//! two CloudCord routes carry the same decision.)
+//! and VOICE_SERVER_UPDATE; CloudCord's gateway carries out op 4 by calling these
+//! two routes with the session's credential — `gateway-ws/src/voice.rs` — so both
+//! paths make the same decision.)
 //!
 //! | route | command | answer |
 //! |---|---|---|

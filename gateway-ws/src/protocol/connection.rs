@@ -28,7 +28,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::close_code::CloseCode;
-use super::payload::{self, ClientPayload, IdentifyRequest, MemberRequest, PresenceUpdate, Resume};
+use super::payload::{
+    self, ClientPayload, IdentifyRequest, MemberRequest, PresenceUpdate, Resume, VoiceStateUpdate,
+};
 
 /// The timing and flood rules of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,9 @@ pub enum Output {
     Acknowledge(u64),
     /// The session's presence changes (identified connections only).
     UpdatePresence(PresenceUpdate),
+    /// The session's user joins, moves or leaves voice (identified connections
+    /// only).
+    UpdateVoiceState(VoiceStateUpdate),
     /// Close the socket with this code. Nothing follows it.
     Close(CloseCode),
 }
@@ -216,6 +221,13 @@ impl Connection {
             Ok(ClientPayload::PresenceUpdate(update)) => {
                 if self.state == State::Active {
                     self.outputs.push_back(Output::UpdatePresence(update));
+                } else {
+                    self.close(CloseCode::NotAuthenticated);
+                }
+            }
+            Ok(ClientPayload::VoiceStateUpdate(update)) => {
+                if self.state == State::Active {
+                    self.outputs.push_back(Output::UpdateVoiceState(update));
                 } else {
                     self.close(CloseCode::NotAuthenticated);
                 }

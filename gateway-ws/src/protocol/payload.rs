@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use cloudcord_schemas::ephemeral::Status;
-use cloudcord_schemas::ids::{GuildId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 
 use super::close_code::CloseCode;
 use super::intents::Intents;
@@ -101,9 +101,27 @@ pub enum ClientPayload {
     RequestGuildMembers(RequestGuildMembers),
     /// op 3.
     PresenceUpdate(PresenceUpdate),
-    /// op 4 or 31: valid requests this gateway accepts but does not act on yet
-    /// (voice and soundboard requests come with their features).
+    /// op 4.
+    VoiceStateUpdate(VoiceStateUpdate),
+    /// op 31: a valid request this gateway accepts but does not act on yet
+    /// (soundboard requests come with their feature).
     Unhandled(Opcode),
+}
+
+/// Voice State Update (op 4): join or move to a voice channel of `guild_id`, or
+/// leave its voice (`channel_id: null`), with self mute and deafen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct VoiceStateUpdate {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The voice channel, or `None` to leave.
+    pub channel_id: Option<ChannelId>,
+    /// Muted by the user.
+    #[serde(default)]
+    pub self_mute: bool,
+    /// Deafened by the user.
+    #[serde(default)]
+    pub self_deaf: bool,
 }
 
 /// Presence Update (op 3, and Identify's `presence`): what the session shows.
@@ -418,9 +436,8 @@ pub fn decode(bytes: &[u8]) -> Result<ClientPayload, CloseCode> {
         Opcode::Resume => data(envelope.d).map(ClientPayload::Resume),
         Opcode::RequestGuildMembers => data(envelope.d).map(ClientPayload::RequestGuildMembers),
         Opcode::PresenceUpdate => data(envelope.d).map(ClientPayload::PresenceUpdate),
-        Opcode::VoiceStateUpdate | Opcode::RequestSoundboardSounds => {
-            Ok(ClientPayload::Unhandled(opcode))
-        }
+        Opcode::VoiceStateUpdate => data(envelope.d).map(ClientPayload::VoiceStateUpdate),
+        Opcode::RequestSoundboardSounds => Ok(ClientPayload::Unhandled(opcode)),
         Opcode::Dispatch
         | Opcode::Reconnect
         | Opcode::InvalidSession
@@ -598,17 +615,35 @@ mod tests {
     }
 
     #[test]
-    fn voice_and_soundboard_requests_are_accepted_but_not_acted_on() {
-        for (op, opcode) in [
-            (4, Opcode::VoiceStateUpdate),
-            (31, Opcode::RequestSoundboardSounds),
-        ] {
-            let payload = format!(r#"{{"op":{op},"d":{{}}}}"#);
-            assert_eq!(
-                decode(payload.as_bytes()),
-                Ok(ClientPayload::Unhandled(opcode))
-            );
-        }
+    fn soundboard_requests_are_accepted_but_not_acted_on() {
+        assert_eq!(
+            decode(br#"{"op":31,"d":{}}"#),
+            Ok(ClientPayload::Unhandled(Opcode::RequestSoundboardSounds))
+        );
+    }
+
+    #[test]
+    fn a_voice_state_update_names_a_guild_and_a_channel_or_null() {
+        let join = br#"{"op":4,"d":{"guild_id":"41","channel_id":"42","self_mute":true,"self_deaf":false}}"#;
+        assert_eq!(
+            decode(join),
+            Ok(ClientPayload::VoiceStateUpdate(super::VoiceStateUpdate {
+                guild_id: cloudcord_schemas::ids::GuildId::new(41),
+                channel_id: Some(cloudcord_schemas::ids::ChannelId::new(42)),
+                self_mute: true,
+                self_deaf: false,
+            }))
+        );
+        let leave = br#"{"op":4,"d":{"guild_id":"41","channel_id":null}}"#;
+        assert!(matches!(
+            decode(leave),
+            Ok(ClientPayload::VoiceStateUpdate(update)) if update.channel_id.is_none()
+        ));
+        assert_eq!(
+            decode(br#"{"op":4,"d":{"channel_id":"42"}}"#),
+            Err(CloseCode::DecodeError),
+            "a guild is required"
+        );
     }
 
     fn member_request(d: Value) -> Result<super::MemberRequest, CloseCode> {

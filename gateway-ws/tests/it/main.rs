@@ -12,3 +12,4 @@ mod resume;
 mod service;
 mod session_starts;
 mod support;
+mod voice;

@@ -116,17 +116,26 @@ impl World {
     /// The scenario (OWNER's guild with ALICE and BOT as members; STRANGER in no
     /// guild) projected, and a gateway with `sessions` rules serving it.
     pub async fn new(sessions: SessionSettings) -> Self {
-        Self::build(sessions, false).await
+        Self::build(sessions, false, HttpSettings::default()).await
+    }
+
+    /// [`Self::new`] with op 4 calling the command-api at `command_api_url`.
+    pub async fn with_command_api(command_api_url: String) -> Self {
+        let http = HttpSettings {
+            command_api_url,
+            ..HttpSettings::default()
+        };
+        Self::build(SessionSettings::default(), false, http).await
     }
 
     /// [`Self::new`] with the real fan-out: the gateway consumes this world's own
     /// `projected` topic (a unique topic prefix on the real broker), and
     /// [`Self::publish`] produces to it as the projectors do.
     pub async fn with_kafka(sessions: SessionSettings) -> Self {
-        Self::build(sessions, true).await
+        Self::build(sessions, true, HttpSettings::default()).await
     }
 
-    async fn build(sessions: SessionSettings, with_kafka: bool) -> Self {
+    async fn build(sessions: SessionSettings, with_kafka: bool, http: HttpSettings) -> Self {
         let stores: Stores = Loader::from_environment()
             .load()
             .expect("the test configuration loads");
@@ -140,7 +149,7 @@ impl World {
         let http = HttpSettings {
             postgres_schema: schema.clone(),
             resume_gateway_url: "ws://gateway.test".to_owned(),
-            ..HttpSettings::default()
+            ..http
         };
         let shutdown = CancellationToken::new();
         let kafka = KafkaConfig {
