@@ -317,16 +317,20 @@ pub(crate) async fn bot_member(
         .token(bot_token.to_owned())
         .timeout(EVENT_TIMEOUT)
         .build();
+    // Until the bot's account is projected, the read side does not know its token
+    // (401); then until its membership is, the guild is not listed.
     let started = tokio::time::Instant::now();
     loop {
-        let guilds = client
-            .current_user_guilds()
-            .await
-            .expect("GET /users/@me/guilds")
-            .models()
-            .await
-            .expect("twilight reads GET /users/@me/guilds");
-        if guilds.iter().any(|g| g.id == guild_id) {
+        let listed = match client.current_user_guilds().await {
+            Ok(response) => response
+                .models()
+                .await
+                .expect("twilight reads GET /users/@me/guilds")
+                .iter()
+                .any(|g| g.id == guild_id),
+            Err(_) => false,
+        };
+        if listed {
             return (bot_token.to_owned(), client);
         }
         assert!(started.elapsed() < EVENT_TIMEOUT, "the bot's membership");

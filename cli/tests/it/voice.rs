@@ -9,8 +9,11 @@
 //! or `PLAYWRIGHT_CORE`), so it is ignored by default:
 //! `cargo test -p cloudcord --test it voice -- --ignored`.
 //!
-//! Without a browser: a str0m client that connects to the SFU and then vanishes
-//! must leave its voice channel, and a bot in the guild sees it go.
+//! Without a browser, with a str0m client over UDP and twilight as the bot: a
+//! client that connects to the SFU and then vanishes must leave its voice channel
+//! (a bot in the guild sees it go); and a bot joins voice with gateway op 4, gets
+//! VOICE_SERVER_UPDATE, and its media token admits it to the SFU, while a channel
+//! without CONNECT refuses it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,8 +21,11 @@ use std::time::Duration;
 use cloudcord_sfu::udp_client::UdpClient;
 use serde_json::{Value, json};
 use twilight_gateway::{Event, Intents};
+use twilight_model::gateway::payload::incoming::VoiceServerUpdate;
+use twilight_model::gateway::payload::outgoing::UpdateVoiceState;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker, UserMarker};
+use twilight_model::voice::VoiceState;
 
 use crate::twilight::{Stack, bot_member, connect_shard, post, register, snowflake, until};
 
@@ -179,4 +185,111 @@ async fn two_browsers_talk_in_a_voice_channel_through_the_stack() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twilight_joins_voice_with_op_4_and_its_media_token_admits_it_to_the_sfu() {
+    let mut stack = Stack::start().await;
+    let http = reqwest::Client::new();
+    let owner = format!("Bearer {}", register(&http, &stack).await);
+    let guild = post(
+        &http,
+        &stack.api("/guilds"),
+        &owner,
+        json!({"name": "Voice"}),
+    )
+    .await;
+    let guild_id: Id<GuildMarker> = snowflake(&guild["id"]);
+    let channel = |name: &str, overwrites: Value| json!({"name": name, "type": 2, "permission_overwrites": overwrites});
+    let lounge = post(
+        &http,
+        &stack.api(&format!("/guilds/{guild_id}/channels")),
+        &owner,
+        channel("Lounge", json!([])),
+    )
+    .await;
+    let lounge: Id<ChannelMarker> = snowflake(&lounge["id"]);
+    // @everyone (the guild's id) may see the stage but not connect (1 << 20).
+    let stage = post(
+        &http,
+        &stack.api(&format!("/guilds/{guild_id}/channels")),
+        &owner,
+        channel(
+            "Stage",
+            json!([{"id": guild_id.to_string(), "type": 0, "allow": "0", "deny": "1048576"}]),
+        ),
+    )
+    .await;
+    let stage: Id<ChannelMarker> = snowflake(&stage["id"]);
+    let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, lounge).await;
+    let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
+    let (mut shard, ready) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    let bot_id = ready.user.id;
+
+    // Join: the guild sees the bot's voice state, the bot gets its media server.
+    shard.command(&UpdateVoiceState::new(guild_id, lounge, false, true));
+    let mut joined = None;
+    let mut server = None;
+    while joined.is_none() || server.is_none() {
+        match until(&mut shard, voice_events).await {
+            VoiceEvent::State(state) if state.user_id == bot_id => joined = Some(state),
+            VoiceEvent::Server(update) => server = Some(update),
+            VoiceEvent::State(_) => {}
+        }
+    }
+    let (joined, server) = (joined.expect("joined"), server.expect("a server"));
+    assert_eq!(joined.channel_id, Some(lounge));
+    assert!(joined.self_mute, "op 4's self_mute is kept");
+    assert_eq!(server.guild_id, guild_id);
+    let endpoint = server.endpoint.expect("an endpoint");
+    let (mut client, offer) = UdpClient::offer().await.expect("a client");
+    let answer = http
+        .post(format!("http://{}{endpoint}", stack.front_door))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/sdp")
+        .body(offer)
+        .send()
+        .await
+        .expect("the SFU answers");
+    assert_eq!(answer.status(), reqwest::StatusCode::CREATED);
+    client
+        .accept_answer(&answer.text().await.expect("an SDP answer"))
+        .expect("the answer fits the offer");
+    assert!(
+        client
+            .connect(Duration::from_secs(10))
+            .await
+            .expect("connects"),
+        "the media token admits the bot to the SFU"
+    );
+
+    // A move to a channel without CONNECT is refused by the guild: nothing changes
+    // and no media server is handed out. Leaving then clears the voice state.
+    shard.command(&UpdateVoiceState::new(guild_id, stage, false, false));
+    shard.command(&UpdateVoiceState::new(guild_id, None, false, false));
+    loop {
+        match until(&mut shard, voice_events).await {
+            VoiceEvent::State(state) if state.user_id == bot_id => {
+                assert_eq!(state.channel_id, None, "the refused move did not happen");
+                break;
+            }
+            VoiceEvent::Server(update) => panic!("a media server for a refused move: {update:?}"),
+            VoiceEvent::State(_) => {}
+        }
+    }
+    stack.stop().await;
+}
+
+/// What the voice test watches on the gateway.
+enum VoiceEvent {
+    State(Box<VoiceState>),
+    Server(VoiceServerUpdate),
+}
+
+fn voice_events(event: Event) -> Option<VoiceEvent> {
+    match event {
+        Event::VoiceStateUpdate(update) => Some(VoiceEvent::State(Box::new(update.0))),
+        Event::VoiceServerUpdate(update) => Some(VoiceEvent::Server(update)),
+        _ => None,
+    }
 }
