@@ -199,6 +199,7 @@ fn participant(user: u64, channel: ChannelId) -> Participant {
         guild: GuildId::new(1),
         channel,
         may_speak: true,
+        may_stream: true,
     }
 }
 

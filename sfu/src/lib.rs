@@ -14,7 +14,8 @@
 //! * **Authentication**: a short-lived media token, minted by command-api's
 //!   `POST /api/v10/channels/{id}/voice` after the guild decided the join (CONNECT,
 //!   the user limit), bound to one user and one voice channel and saying whether the
-//!   user may be heard (SPEAK, server mute); verified with the issuer's JWKS.
+//!   user may be heard (SPEAK, server mute) and share their screen (STREAM: a second
+//!   video track is otherwise not forwarded); verified with the issuer's JWKS.
 //!
 //! A client's whole path: `POST /api/v10/channels/{id}/voice` → `{token, endpoint}`
 //! → open a data channel labelled [`core::SIGNALLING_LABEL`], add send-only tracks,
@@ -30,7 +31,7 @@
 //!   connected peer), the user leaves the channel through the command path
 //!   ([`voice_state`]): the SFU appends a command to Kafka's `commands` topic.
 //!
-//! Not yet: simulcast layer selection, STREAM.
+//! Not yet: simulcast layer selection.
 //!
 //! Module map:
 //! - [`core`]: the sans-IO core ([`core::Sfu`]): rooms, peers, routing by address

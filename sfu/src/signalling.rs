@@ -138,6 +138,7 @@ async fn create_session(
                 guild: grant.guild_id,
                 channel: grant.channel_id,
                 may_speak: grant.may_speak,
+                may_stream: grant.may_stream,
             },
             offer,
         )

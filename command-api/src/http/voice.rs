@@ -12,9 +12,10 @@
 //! The guild aggregate decides the join (voice channel 50024, VIEW_CHANNEL 50001,
 //! CONNECT 50013, the user limit), so the token is minted only for a join the event
 //! log accepted, and the voice state reaches guild members as VOICE_STATE_UPDATE.
-//! The token also says whether the SFU forwards the user's audio: not when the
-//! aggregate suppressed the user (no SPEAK) or a moderator muted them. (Changes
-//! during a call take effect at the next join.)
+//! The token also says whether the SFU forwards the user's audio (not when the
+//! aggregate suppressed the user, without SPEAK, or a moderator muted them) and
+//! their screen share (not without STREAM). Changes during a call take effect at
+//! the next join.
 //! DM channels have no voice yet (50003 to their recipients, Missing Access to
 //! anyone else, so the answer never tells an outsider that a DM exists).
 
@@ -90,10 +91,17 @@ async fn join(
         session_id: None,
     };
     let guild_id = guild_of(&state, &caller, channel_id).await?;
-    let voice_state = match on_guild(&state, &caller, &key, guild_id, command).await? {
+    let mut voice_state = match on_guild(&state, &caller, &key, guild_id, command).await? {
         Outcome::Accepted { body, .. } => body.unwrap_or_default(),
         rejected @ Outcome::Rejected { .. } => return respond(rejected),
     };
+    // The aggregate's answer says whether the user has STREAM there; it goes into
+    // the token, not into the Discord-shaped voice state.
+    let may_stream = voice_state
+        .as_object_mut()
+        .and_then(|object| object.remove("may_stream"))
+        .and_then(|value| value.as_bool())
+        .unwrap_or(false);
     // The aggregate decided these: no SPEAK in the channel (suppress) or a server
     // mute. Either way the SFU must not forward the user's microphone.
     let silenced = |field: &str| voice_state[field].as_bool().unwrap_or(false);
@@ -102,6 +110,7 @@ async fn join(
         guild_id,
         channel_id,
         may_speak: !silenced("suppress") && !silenced("mute"),
+        may_stream,
     };
     let token = state
         .issuer()

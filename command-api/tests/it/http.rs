@@ -1452,6 +1452,11 @@ async fn joining_voice_mints_a_media_token_only_when_the_guild_allows_it() {
         "the SFU corrects the voice state in the channel's guild"
     );
     assert!(media.may_speak, "members have SPEAK by default");
+    assert!(media.may_stream, "members have STREAM by default");
+    assert!(
+        grant["voice_state"].get("may_stream").is_none(),
+        "the voice state stays Discord's object: {grant}"
+    );
     assert_eq!(grant["voice_state"]["channel_id"], json!(voice_id));
 
     // The channel holds one. The guest leaves, the owner joins; now it is full for

@@ -44,6 +44,9 @@ pub struct MediaGrant {
     /// Whether the SFU forwards the user's audio: false when the write side decided
     /// the user is suppressed (no SPEAK) or server-muted.
     pub may_speak: bool,
+    /// Whether the SFU forwards the user's screen share (a second video track):
+    /// false without STREAM in the channel.
+    pub may_stream: bool,
 }
 
 /// The claims of a media token as they appear in the JWT.
@@ -58,6 +61,8 @@ struct MediaTokenClaims {
     channel_id: String,
     /// CloudCord's own claim: [`MediaGrant::may_speak`].
     speak: bool,
+    /// CloudCord's own claim: [`MediaGrant::may_stream`].
+    stream: bool,
     exp: u64,
     nbf: u64,
     iat: u64,
@@ -83,6 +88,7 @@ impl TokenIssuer {
             guild_id: grant.guild_id.to_string(),
             channel_id: grant.channel_id.to_string(),
             speak: grant.may_speak,
+            stream: grant.may_stream,
             exp: issued_at.saturating_add(MEDIA_TOKEN_TTL.as_secs()),
             nbf: issued_at,
             iat: issued_at,
@@ -139,6 +145,7 @@ impl MediaTokenVerifier {
             guild_id,
             channel_id,
             may_speak: claims.speak,
+            may_stream: claims.stream,
         })
     }
 }
@@ -167,6 +174,7 @@ mod tests {
             guild_id: GuildId::new(80_351_110_224_678_900),
             channel_id: ChannelId::new(80_351_110_224_678_999),
             may_speak: true,
+            may_stream: true,
         }
     }
 
@@ -192,6 +200,17 @@ mod tests {
         };
         let token = issuer.issue_media_token(muted, at(NOW)).expect("mints");
         assert_eq!(verifier.verify_at(&token, at(NOW)), Ok(muted));
+    }
+
+    #[test]
+    fn a_grant_without_stream_stays_without_it() {
+        let (issuer, verifier) = setup();
+        let no_stream = MediaGrant {
+            may_stream: false,
+            ..grant()
+        };
+        let token = issuer.issue_media_token(no_stream, at(NOW)).expect("mints");
+        assert_eq!(verifier.verify_at(&token, at(NOW)), Ok(no_stream));
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct Participant {
     /// Whether the user's audio is forwarded (not suppressed, not server-muted);
     /// when not, the user's microphone reaches no one.
     pub may_speak: bool,
+    /// Whether the user's screen share (a second video track) is forwarded (STREAM
+    /// in the channel); when not, only their camera (the first) is.
+    pub may_stream: bool,
 }
 
 /// A published track: the publisher and its m-line.

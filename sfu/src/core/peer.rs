@@ -73,6 +73,8 @@ pub(crate) struct Peer {
     pub(crate) channel: ChannelId,
     /// Whether its audio is forwarded (see [`Participant::may_speak`]).
     may_speak: bool,
+    /// Whether a second video track is forwarded (see [`Participant::may_stream`]).
+    may_stream: bool,
     pub(crate) rtc: Rtc,
     /// The local ICE ufrag, the [`super::demux::Demux`] key of its first STUN request.
     pub(crate) ufrag: String,
@@ -99,6 +101,7 @@ impl Peer {
             guild: who.guild,
             channel: who.channel,
             may_speak: who.may_speak,
+            may_stream: who.may_stream,
             rtc,
             ufrag,
             addrs: Vec::new(),
@@ -368,6 +371,15 @@ impl Peer {
         // A muted or suppressed user's microphone is no publication: its packets
         // find no track and go nowhere.
         if added.kind == MediaKind::Audio && !self.may_speak {
+            return;
+        }
+        // Likewise a screen share without STREAM: the camera is the first video
+        // track, a screen share the second.
+        let publishes_video = self
+            .published
+            .iter()
+            .any(|track| track.kind == MediaKind::Video);
+        if added.kind == MediaKind::Video && publishes_video && !self.may_stream {
             return;
         }
         self.published.push(Published {

@@ -85,6 +85,7 @@ impl Sfu {
             guild_id: GuildId::new(4241),
             channel_id: CHANNEL,
             may_speak: true,
+            may_stream: true,
         };
         self.issuer
             .issue_media_token(grant, SystemTime::now())

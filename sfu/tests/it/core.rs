@@ -45,6 +45,7 @@ impl Test {
                 guild: GUILD,
                 channel,
                 may_speak: true,
+                may_stream: true,
             },
             publish,
         )
@@ -167,6 +168,7 @@ fn a_user_who_may_not_speak_is_seen_but_not_heard() {
             guild: GUILD,
             channel: LOBBY,
             may_speak: false,
+            may_stream: true,
         },
         Publish::BOTH,
     );
@@ -189,12 +191,18 @@ fn a_user_who_may_not_speak_is_seen_but_not_heard() {
     );
 }
 
-#[test]
-fn a_screen_share_is_a_second_video_track() {
+/// Alice publishing camera and screen (with or without STREAM) and Bob listening:
+/// how many packets Bob receives on each of Alice's video m-lines, fewest first.
+fn camera_and_screen_received(may_stream: bool) -> Vec<usize> {
     let mut test = Test::new();
-    let alice = test.join(
-        ALICE,
-        LOBBY,
+    let alice = test.join_as(
+        Participant {
+            user: ALICE,
+            guild: GUILD,
+            channel: LOBBY,
+            may_speak: true,
+            may_stream,
+        },
         Publish {
             screen: true,
             ..Publish::BOTH
@@ -219,7 +227,25 @@ fn a_screen_share_is_a_second_video_track() {
         .into_values()
         .collect();
     counts.sort_unstable();
-    assert_eq!(counts, [4, 6], "camera and screen on two m-lines");
+    counts
+}
+
+#[test]
+fn a_screen_share_is_a_second_video_track() {
+    assert_eq!(
+        camera_and_screen_received(true),
+        [4, 6],
+        "camera and screen on two m-lines"
+    );
+}
+
+#[test]
+fn without_stream_a_screen_share_reaches_no_one_but_the_camera_does() {
+    assert_eq!(
+        camera_and_screen_received(false),
+        [4],
+        "only the camera is offered and forwarded"
+    );
 }
 
 #[test]

@@ -87,6 +87,7 @@ impl Server {
             guild_id: GuildId::new(2000),
             channel_id: channel,
             may_speak: true,
+            may_stream: true,
         };
         self.issuer.issue_media_token(grant, at).expect("mints")
     }

@@ -8,10 +8,14 @@
 //!   `MOVE_MEMBERS` in it (Discord lets movers exceed the limit).
 //! * Members without `SPEAK` are connected `suppress`ed; server mute and deafen set by
 //!   moderators carry into every connection.
+//! * A join's answer also says whether the member has `STREAM` in the channel
+//!   (CloudCord's `may_stream`, beside the voice state object): the media token
+//!   carries it to the SFU, which forwards no screen share without it.
 
 use cloudcord_schemas::guild::{ChannelType, VoiceState, VoiceStateUpdated};
 use cloudcord_schemas::ids::{ChannelId, UserId};
 use cloudcord_schemas::permissions::Permissions;
+use serde_json::Value;
 
 use super::{Ctx, Decided, Guild, GuildError, Reply};
 
@@ -83,10 +87,13 @@ impl Guild {
             self_mute,
             suppress: !granted.contains(Permissions::SPEAK),
         };
+        let mut answer = self.voice_state_object(&state);
+        answer["may_stream"] = Value::Bool(granted.contains(Permissions::STREAM));
+        let reply = Reply::Body(200, answer);
         if current == Some(&state) {
-            return Ok(Decided::nothing().reply(Reply::Body(200, self.voice_state_object(&state))));
+            return Ok(Decided::nothing().reply(reply));
         }
-        Ok(Decided::event(VoiceStateUpdated { state }))
+        Ok(Decided::event(VoiceStateUpdated { state }).reply(reply))
     }
 
     /// The SFU lost the actor's connection to `channel_id`. Only a voice state still
@@ -136,7 +143,7 @@ mod tests {
         with_roles,
     };
     use super::super::{Guild, GuildError};
-    use crate::aggregates::Domain;
+    use crate::aggregates::{Domain, decide};
 
     fn join(channel_id: ChannelId) -> GuildCommand {
         GuildCommand::UpdateVoiceState {
@@ -233,6 +240,29 @@ mod tests {
         history.push(role(MODS, 1, Permissions::MOVE_MEMBERS));
         history.push(with_roles(ALICE, &[MODS]));
         assert!(result(history, ALICE, join(VOICE)).is_ok());
+    }
+
+    #[test]
+    fn a_joins_answer_says_whether_the_member_may_stream() {
+        let may_stream = |history| {
+            let accepted = decide(&mut apply_all(history), by(ALICE, join(VOICE)))
+                .map(|(_, accepted)| accepted)
+                .expect("joined");
+            accepted.body.expect("a voice state")["may_stream"].clone()
+        };
+        assert_eq!(may_stream(guild()), serde_json::json!(true));
+        let mut history = guild();
+        history.push(Domain(GuildEvent::ChannelOverwriteUpserted(
+            cloudcord_schemas::guild::ChannelOverwriteUpserted {
+                channel_id: VOICE,
+                overwrite: PermissionOverwrite::member(
+                    ALICE,
+                    Permissions::empty(),
+                    Permissions::STREAM,
+                ),
+            },
+        )));
+        assert_eq!(may_stream(history), serde_json::json!(false));
     }
 
     #[test]
