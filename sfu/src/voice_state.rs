@@ -51,7 +51,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Correction, Metrics};
 
-/// How long librdkafka may keep retrying one append before the correction is lost.
+/// How long librdkafka may keep retrying one append before the correction is lost
+/// (its `message.timeout.ms`; librdkafka's default is five minutes).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A user's media connection to a voice channel ended without them leaving.
@@ -101,6 +102,7 @@ impl Corrector {
     ) -> Result<(Self, Corrections), KafkaError> {
         let producer = kafka
             .producer_config(&format!("{}-voice-state", crate::NAME))
+            .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string())
             .create()?;
         let (queue_tx, queue) = mpsc::channel(capacity.max(1));
         let corrector = Self {
@@ -116,7 +118,9 @@ impl Corrector {
         Ok((corrector, corrections))
     }
 
-    /// Appends corrections as they come until `shutdown` is cancelled.
+    /// Appends corrections as they come until `shutdown` is cancelled; an append
+    /// still waiting for Kafka then is abandoned, so an unreachable broker never
+    /// holds up the shutdown.
     pub async fn run(mut self, shutdown: CancellationToken) {
         loop {
             let dropped = tokio::select! {
@@ -124,7 +128,10 @@ impl Corrector {
                 dropped = self.queue.recv() => dropped,
             };
             let Some(dropped) = dropped else { return };
-            self.append(dropped).await;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.append(dropped) => {}
+            }
         }
     }
 
