@@ -34,22 +34,8 @@ async fn a_peer_that_vanishes_leaves_its_voice_channel() {
     let mut stack = Stack::start().await;
     let http = reqwest::Client::new();
     let owner = format!("Bearer {}", register(&http, &stack).await);
-    let guild = post(
-        &http,
-        &stack.api("/guilds"),
-        &owner,
-        json!({"name": "Voice"}),
-    )
-    .await;
-    let guild_id: Id<GuildMarker> = snowflake(&guild["id"]);
-    let voice = post(
-        &http,
-        &stack.api(&format!("/guilds/{guild_id}/channels")),
-        &owner,
-        json!({"name": "Lounge", "type": 2}),
-    )
-    .await;
-    let voice_id: Id<ChannelMarker> = snowflake(&voice["id"]);
+    let guild_id = new_guild(&http, &stack, &owner).await;
+    let voice_id = voice_channel(&http, &stack, &owner, guild_id, "Lounge", json!([])).await;
     let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, voice_id).await;
     let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
     let (mut shard, _) = connect_shard(&stack, &bot_token, intents, guild_id).await;
@@ -71,26 +57,7 @@ async fn a_peer_that_vanishes_leaves_its_voice_channel() {
     .await;
     assert_eq!(joined.channel_id, Some(voice_id));
 
-    let (mut client, offer) = UdpClient::offer().await.expect("a client");
-    let answer = http
-        .post(format!("http://{}/sfu/sessions", stack.front_door))
-        .bearer_auth(token)
-        .header("content-type", "application/sdp")
-        .body(offer)
-        .send()
-        .await
-        .expect("the SFU answers");
-    assert_eq!(answer.status(), reqwest::StatusCode::CREATED);
-    client
-        .accept_answer(&answer.text().await.expect("an SDP answer"))
-        .expect("the answer fits the offer");
-    assert!(
-        client
-            .connect(Duration::from_secs(10))
-            .await
-            .expect("connects"),
-        "ICE-lite and DTLS complete over loopback"
-    );
+    let client = connect_to_sfu(&http, &stack, "/sfu/sessions", token).await;
 
     // The client vanishes without a word. The SFU notices when ICE consent runs out
     // (str0m's ICE-lite allows 15 s after the last STUN request, well within
@@ -192,35 +159,12 @@ async fn twilight_joins_voice_with_op_4_and_its_media_token_admits_it_to_the_sfu
     let mut stack = Stack::start().await;
     let http = reqwest::Client::new();
     let owner = format!("Bearer {}", register(&http, &stack).await);
-    let guild = post(
-        &http,
-        &stack.api("/guilds"),
-        &owner,
-        json!({"name": "Voice"}),
-    )
-    .await;
-    let guild_id: Id<GuildMarker> = snowflake(&guild["id"]);
-    let channel = |name: &str, overwrites: Value| json!({"name": name, "type": 2, "permission_overwrites": overwrites});
-    let lounge = post(
-        &http,
-        &stack.api(&format!("/guilds/{guild_id}/channels")),
-        &owner,
-        channel("Lounge", json!([])),
-    )
-    .await;
-    let lounge: Id<ChannelMarker> = snowflake(&lounge["id"]);
+    let guild_id = new_guild(&http, &stack, &owner).await;
+    let lounge = voice_channel(&http, &stack, &owner, guild_id, "Lounge", json!([])).await;
     // @everyone (the guild's id) may see the stage but not connect (1 << 20).
-    let stage = post(
-        &http,
-        &stack.api(&format!("/guilds/{guild_id}/channels")),
-        &owner,
-        channel(
-            "Stage",
-            json!([{"id": guild_id.to_string(), "type": 0, "allow": "0", "deny": "1048576"}]),
-        ),
-    )
-    .await;
-    let stage: Id<ChannelMarker> = snowflake(&stage["id"]);
+    let deny_connect =
+        json!([{"id": guild_id.to_string(), "type": 0, "allow": "0", "deny": "1048576"}]);
+    let stage = voice_channel(&http, &stack, &owner, guild_id, "Stage", deny_connect).await;
     let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, lounge).await;
     let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
     let (mut shard, ready) = connect_shard(&stack, &bot_token, intents, guild_id).await;
@@ -242,26 +186,8 @@ async fn twilight_joins_voice_with_op_4_and_its_media_token_admits_it_to_the_sfu
     assert!(joined.self_mute, "op 4's self_mute is kept");
     assert_eq!(server.guild_id, guild_id);
     let endpoint = server.endpoint.expect("an endpoint");
-    let (mut client, offer) = UdpClient::offer().await.expect("a client");
-    let answer = http
-        .post(format!("http://{}{endpoint}", stack.front_door))
-        .bearer_auth(&server.token)
-        .header("content-type", "application/sdp")
-        .body(offer)
-        .send()
-        .await
-        .expect("the SFU answers");
-    assert_eq!(answer.status(), reqwest::StatusCode::CREATED);
-    client
-        .accept_answer(&answer.text().await.expect("an SDP answer"))
-        .expect("the answer fits the offer");
-    assert!(
-        client
-            .connect(Duration::from_secs(10))
-            .await
-            .expect("connects"),
-        "the media token admits the bot to the SFU"
-    );
+    // The media token admits the bot to the SFU.
+    let _client = connect_to_sfu(&http, &stack, &endpoint, &server.token).await;
 
     // A move to a channel without CONNECT is refused by the guild: nothing changes
     // and no media server is handed out. Leaving then clears the voice state.
@@ -278,6 +204,57 @@ async fn twilight_joins_voice_with_op_4_and_its_media_token_admits_it_to_the_sfu
         }
     }
     stack.stop().await;
+}
+
+/// A new guild of `owner`.
+async fn new_guild(http: &reqwest::Client, stack: &Stack, owner: &str) -> Id<GuildMarker> {
+    let guild = post(http, &stack.api("/guilds"), owner, json!({"name": "Voice"})).await;
+    snowflake(&guild["id"])
+}
+
+/// A new voice channel `name` of `guild_id` with `overwrites`.
+async fn voice_channel(
+    http: &reqwest::Client,
+    stack: &Stack,
+    owner: &str,
+    guild_id: Id<GuildMarker>,
+    name: &str,
+    overwrites: Value,
+) -> Id<ChannelMarker> {
+    let body = json!({"name": name, "type": 2, "permission_overwrites": overwrites});
+    let url = stack.api(&format!("/guilds/{guild_id}/channels"));
+    snowflake(&post(http, &url, owner, body).await["id"])
+}
+
+/// A str0m client connected over UDP to the SFU, admitted at the front door's
+/// `endpoint` by the media `token`.
+async fn connect_to_sfu(
+    http: &reqwest::Client,
+    stack: &Stack,
+    endpoint: &str,
+    token: &str,
+) -> UdpClient {
+    let (mut client, offer) = UdpClient::offer().await.expect("a client");
+    let answer = http
+        .post(format!("http://{}{endpoint}", stack.front_door))
+        .bearer_auth(token)
+        .header("content-type", "application/sdp")
+        .body(offer)
+        .send()
+        .await
+        .expect("the SFU answers");
+    assert_eq!(answer.status(), reqwest::StatusCode::CREATED);
+    client
+        .accept_answer(&answer.text().await.expect("an SDP answer"))
+        .expect("the answer fits the offer");
+    assert!(
+        client
+            .connect(Duration::from_secs(10))
+            .await
+            .expect("connects"),
+        "ICE-lite and DTLS complete over loopback"
+    );
+    client
 }
 
 /// What the voice test watches on the gateway.

@@ -180,6 +180,13 @@ mod tests {
         guild
     }
 
+    /// `events` disconnect the member, and after them no one is in voice.
+    fn assert_left(mut history: Vec<Domain<GuildEvent>>, events: Vec<Domain<GuildEvent>>) {
+        assert_eq!(state_of(&events).channel_id, None);
+        history.extend(events);
+        assert!(apply_all(history).voice.is_empty());
+    }
+
     /// The `General` voice channel limited to one user, with BOB connected.
     fn full_channel() -> Vec<Domain<GuildEvent>> {
         let mut history = guild();
@@ -301,9 +308,7 @@ mod tests {
             session_id: None,
         };
         let events = result(history.clone(), ALICE, leave).expect("left");
-        assert_eq!(state_of(&events).channel_id, None);
-        history.extend(events);
-        assert!(apply_all(history).voice.is_empty());
+        assert_left(history, events);
     }
 
     #[test]
@@ -312,9 +317,7 @@ mod tests {
         history.extend(result(history.clone(), ALICE, join(VOICE)).expect("joined"));
         let dropped = GuildCommand::DropVoiceConnection { channel_id: VOICE };
         let events = result(history.clone(), ALICE, dropped).expect("dropped");
-        assert_eq!(state_of(&events).channel_id, None);
-        history.extend(events);
-        assert!(apply_all(history).voice.is_empty());
+        assert_left(history, events);
     }
 
     #[test]
