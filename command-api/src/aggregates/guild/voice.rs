@@ -180,6 +180,18 @@ mod tests {
         guild
     }
 
+    /// The guild with `denied` taken from ALICE in the voice channel.
+    fn denied_in_voice(denied: Permissions) -> Vec<Domain<GuildEvent>> {
+        let mut history = guild();
+        history.push(Domain(GuildEvent::ChannelOverwriteUpserted(
+            cloudcord_schemas::guild::ChannelOverwriteUpserted {
+                channel_id: VOICE,
+                overwrite: PermissionOverwrite::member(ALICE, Permissions::empty(), denied),
+            },
+        )));
+        history
+    }
+
     /// `events` disconnect the member, and after them no one is in voice.
     fn assert_left(mut history: Vec<Domain<GuildEvent>>, events: Vec<Domain<GuildEvent>>) {
         assert_eq!(state_of(&events).channel_id, None);
@@ -258,33 +270,13 @@ mod tests {
             accepted.body.expect("a voice state")["may_stream"].clone()
         };
         assert_eq!(may_stream(guild()), serde_json::json!(true));
-        let mut history = guild();
-        history.push(Domain(GuildEvent::ChannelOverwriteUpserted(
-            cloudcord_schemas::guild::ChannelOverwriteUpserted {
-                channel_id: VOICE,
-                overwrite: PermissionOverwrite::member(
-                    ALICE,
-                    Permissions::empty(),
-                    Permissions::STREAM,
-                ),
-            },
-        )));
+        let history = denied_in_voice(Permissions::STREAM);
         assert_eq!(may_stream(history), serde_json::json!(false));
     }
 
     #[test]
     fn members_without_speak_join_suppressed() {
-        let mut history = guild();
-        history.push(Domain(GuildEvent::ChannelOverwriteUpserted(
-            cloudcord_schemas::guild::ChannelOverwriteUpserted {
-                channel_id: VOICE,
-                overwrite: PermissionOverwrite::member(
-                    ALICE,
-                    Permissions::empty(),
-                    Permissions::SPEAK,
-                ),
-            },
-        )));
+        let history = denied_in_voice(Permissions::SPEAK);
         let events = result(history, ALICE, join(VOICE)).expect("joined");
         assert!(state_of(&events).suppress);
     }
