@@ -367,7 +367,8 @@ def scenario(world: World, carol: Listener) -> None:
     world.ok(world.carol, "POST", f"/channels/{world.dm}/messages", {"content": SECRET})
     world.ok(world.carol, "POST", f"/channels/{world.dm}/typing")
     carol.send({"op": 3, "d": {"since": None, "activities": [], "status": "idle", "afk": False}})
-    world.ok(world.carol, "POST", f"/channels/{world.voice}/voice", {})
+    # Joining voice with op 4 also answers carol alone with VOICE_SERVER_UPDATE.
+    carol.send({"op": 4, "d": {"guild_id": world.guild, "channel_id": world.voice, "self_mute": False, "self_deaf": False}})
     time.sleep(1)
     other = world.ok(alice, "POST", "/guilds", {"name": "Guild A2"}).body["id"]
     world.ok(alice, "DELETE", f"/guilds/{other}")
