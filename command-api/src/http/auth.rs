@@ -664,24 +664,12 @@ async fn reset_bot_token(
     key: IdempotencyKey,
     axum::extract::Path(raw): axum::extract::Path<String>,
 ) -> Result<Response, HttpError> {
-    let application_id: ApplicationId = super::guilds::path_id(&raw, || {
+    let bot_id = state.application_bot(&raw).await?.ok_or_else(|| {
         HttpError::unknown(
             cloudcord_runtime::http_error::codes::UNKNOWN_APPLICATION,
             "Application",
         )
     })?;
-    let bot_id = state
-        .accounts()
-        .lookup(state.projection_timeout(), |view| {
-            view.application_bot(application_id)
-        })
-        .await?
-        .ok_or_else(|| {
-            HttpError::unknown(
-                cloudcord_runtime::http_error::codes::UNKNOWN_APPLICATION,
-                "Application",
-            )
-        })?;
     let actor = caller.actor();
     let token_id = state.next_id().get();
     let outcome = state

@@ -71,7 +71,7 @@ use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
 use cloudcord_schemas::envelope::{Actor, CommandId, InvalidCommandId};
 use cloudcord_schemas::ids::{
-    ChannelId, InvalidGeneratorId, Snowflake, SnowflakeGenerator, UserId,
+    ApplicationId, ChannelId, InvalidGeneratorId, Snowflake, SnowflakeGenerator, UserId,
 };
 use cloudcord_schemas::message::UserSnapshot;
 use rdkafka::error::KafkaError;
@@ -360,6 +360,19 @@ impl ApiState {
             })
             .await?
             .ok_or(HttpError::Unauthorized)
+    }
+
+    /// The bot user of the application `raw_id` names, if it is one (an id that is
+    /// not a snowflake names none).
+    pub async fn application_bot(&self, raw_id: &str) -> Result<Option<UserId>, HttpError> {
+        let Ok(application_id) = raw_id.parse().map(ApplicationId) else {
+            return Ok(None);
+        };
+        self.accounts()
+            .lookup(self.projection_timeout(), |view| {
+                view.application_bot(application_id)
+            })
+            .await
     }
 
     /// Where the commands of `channel_id` go (404 Unknown Channel if nowhere).

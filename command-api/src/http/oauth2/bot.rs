@@ -24,7 +24,7 @@ use cloudcord_runtime::openapi::Refusals;
 use cloudcord_runtime::openapi::objects::SnowflakeType;
 use cloudcord_schemas::envelope::Outcome;
 use cloudcord_schemas::guild::GuildCommand;
-use cloudcord_schemas::ids::{ApplicationId, GuildId, UserId};
+use cloudcord_schemas::ids::GuildId;
 use cloudcord_schemas::permissions::Permissions;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -65,13 +65,16 @@ pub fn asks_for_bot(params: &Params) -> bool {
 /// `GET /oauth2/authorize?…scope=bot…`: the web client's page for an existing
 /// application asking for `bot` alone, or an error page.
 pub async fn redirect_to_web_client(state: &ApiState, params: &Params) -> Response {
-    if params.get("scope").map(str::trim) != Some(BOT_SCOPE) {
+    if !bot_alone(params) {
         return page::error_page(
             "The bot scope must be asked for on its own (scope=bot); ask for other scopes in a \
              separate authorization.",
         );
     }
-    match application_bot(state, params.get("client_id")).await {
+    match state
+        .application_bot(params.get("client_id").unwrap_or_default())
+        .await
+    {
         Ok(Some(_)) => {}
         Ok(None) => return page::error_page("Unknown application (client_id)."),
         Err(error) => return error.into_response(),
@@ -86,20 +89,9 @@ pub async fn redirect_to_web_client(state: &ApiState, params: &Params) -> Respon
     )
 }
 
-/// The bot user of application `client_id`, if there is one.
-async fn application_bot(
-    state: &ApiState,
-    client_id: Option<&str>,
-) -> Result<Option<UserId>, HttpError> {
-    let Some(application_id) = client_id.and_then(|id| id.parse().ok()).map(ApplicationId) else {
-        return Ok(None);
-    };
-    state
-        .accounts()
-        .lookup(state.projection_timeout(), |view| {
-            view.application_bot(application_id)
-        })
-        .await
+/// Whether the request asks for `bot` and nothing else (the only form offered).
+fn bot_alone(params: &Params) -> bool {
+    params.get("scope").map(str::trim) == Some(BOT_SCOPE)
 }
 
 /// The bot authorization page's answer.
@@ -143,7 +135,7 @@ async fn add_bot(
     caller.person()?;
     let params = Params::parse(query.unwrap_or_default().as_bytes())
         .map_err(|repeated| FormErrors::single("", "PARAM_REPEATED", repeated.to_string()))?;
-    if params.get("scope").map(str::trim) != Some(BOT_SCOPE) {
+    if !bot_alone(&params) {
         return Err(FormErrors::single(
             "scope",
             "SCOPE_INVALID",
@@ -151,7 +143,8 @@ async fn add_bot(
         )
         .into());
     }
-    let bot_id = application_bot(&state, params.get("client_id"))
+    let bot_id = state
+        .application_bot(params.get("client_id").unwrap_or_default())
         .await?
         .ok_or_else(|| HttpError::unknown(codes::UNKNOWN_APPLICATION, "Application"))?;
     let home = state.issuer().issuer();
