@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use cloudcord_projectors::metrics::Metrics;
 use cloudcord_projectors::postgres::{PgStore, open_schema};
-use cloudcord_projectors::projector::{self, Options};
+use cloudcord_projectors::projector::{self, Options, Store};
 use cloudcord_projectors::{Config as ProjectorsConfig, digest, mongo, projected, replay};
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_schemas::envelope::{
@@ -377,10 +377,11 @@ pub async fn bench_projection_lag(
     let projector = {
         let (kafka, shutdown) = (kafka.clone(), shutdown.clone());
         let options = Options {
-            group_id: format!("{}projectors", kafka.topic_prefix),
+            group_id: cloudcord_projectors::group_id(&kafka, PgStore::NAME),
             batch_max: config.projectors.batch_max,
             linger: Duration::from_millis(config.projectors.linger_ms),
             until_end: false,
+            session_timeout: Duration::from_millis(config.projectors.session_timeout_ms.into()),
         };
         let publisher = projected::Publisher::new(&kafka)?;
         tokio::spawn(async move {

@@ -1,10 +1,11 @@
 //! How far each store trails the `events` log: `cloudcord_projector_lag{store,
 //! partition}`, the partition's end offset minus the store's next offset, sampled
-//! every [`SAMPLE_EVERY`] while the loop runs and once more when it stops.
+//! every [`SAMPLE_EVERY`] while the loop runs and once more when it stops, for the
+//! partitions this instance owns ([`Owned`]).
 //!
-//! The projectors keep their offsets in their stores, not in a Kafka consumer group,
-//! so Kafka's consumer-group lag (what the command processor is watched by) cannot
-//! see them. The end offset is the high watermark, which counts the commit markers
+//! The stores, not Kafka, hold the offsets the projectors resume from; the copy
+//! they commit to their consumer groups (for KEDA) may trail by a batch, so this
+//! gauge is the one to alert on. The end offset is the high watermark, which counts the commit markers
 //! of the processor's transactions too: a caught-up partition reads 1 (the marker
 //! after its last event), and a partition behind by N events reads N plus one per
 //! transaction among them. That is the right scale for alerting (thousands behind,
@@ -13,13 +14,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudcord_runtime::kafka::EndOfPartitionContext;
 use cloudcord_runtime::telemetry::ErrorChain;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
+use crate::ownership::{Owned, OwnershipContext};
 
 /// How often the end offsets are fetched (Prometheus scrapes every 15 s).
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
@@ -34,25 +35,26 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling `partitions` of `topic` through the loop's `consumer`.
+    /// Starts sampling the `owned` partitions of `topic` through the loop's
+    /// `consumer`.
     pub fn start(
-        consumer: Arc<StreamConsumer<EndOfPartitionContext>>,
+        consumer: Arc<StreamConsumer<OwnershipContext>>,
         topic: &str,
-        partitions: &[i32],
+        owned: Owned,
         metrics: Metrics,
         store: &'static str,
     ) -> Self {
         let stop = CancellationToken::new();
         let topic = topic.to_owned();
-        let partitions = partitions.to_vec();
         let task = tokio::spawn({
             let stop = stop.clone();
             async move {
                 loop {
-                    let ends = ends(&consumer, &topic, &partitions).await;
-                    for (partition, end) in ends {
+                    let ends = ends(&consumer, &topic, owned.snapshot()).await;
+                    // A partition lost while its end was fetched is not sampled.
+                    owned.record(ends, |partition, end| {
                         metrics.sampled_end(store, partition, end);
-                    }
+                    });
                     if stop.is_cancelled() {
                         return;
                     }
@@ -78,13 +80,12 @@ impl Sampler {
 /// The end offset of each partition the broker answers for; one that does not is
 /// left out (its lag keeps its last value) and logged.
 async fn ends(
-    consumer: &Arc<StreamConsumer<EndOfPartitionContext>>,
+    consumer: &Arc<StreamConsumer<OwnershipContext>>,
     topic: &str,
-    partitions: &[i32],
+    partitions: Vec<i32>,
 ) -> Vec<(i32, i64)> {
     let consumer = Arc::clone(consumer);
     let topic = topic.to_owned();
-    let partitions = partitions.to_vec();
     // librdkafka's offset requests block until a broker answers.
     tokio::task::spawn_blocking(move || {
         partitions

@@ -1,10 +1,14 @@
 //! # cloudcord-projectors
 //!
-//! Consumers of the `events` topic (`isolation.level=read_committed`, offsets never
-//! committed to Kafka) that materialize CloudCord's read models exactly once, tell
-//! the gateway what became visible, and rebuild or digest read models from offset 0.
+//! Consumers of the `events` topic (`isolation.level=read_committed`) that
+//! materialize CloudCord's read models exactly once, tell the gateway what became
+//! visible, and rebuild or digest read models from offset 0.
 //!
-//! Two projectors run side by side, each on every partition of `events`:
+//! Two projectors run side by side in each instance. The instances of each form a
+//! consumer group ([`group_id`]) that shares the partitions of `events` among them
+//! ([`ownership`]), so the service scales out up to one instance per partition. The
+//! offsets they resume from live in their stores; the copy committed to the group
+//! is for the autoscaler's lag.
 //!
 //! * **PostgreSQL** ([`postgres`]): users, relationships, guilds, channels, roles,
 //!   members, permission overwrites, invites, bans, voice states, DM channels, read
@@ -55,7 +59,8 @@
 //! passed — what a read does after a write that reported its `events` position.
 //!
 //! Module map: [`record`] (decoding events), [`sequence`] (gaps and duplicates),
-//! [`projector`] (the loop and the [`projector::Store`] trait), [`postgres`],
+//! [`projector`] (the loop and the [`projector::Store`] trait), [`ownership`]
+//! (which partitions an instance projects), [`postgres`],
 //! [`mongo`], [`projected`], [`metrics`], [`replay`] and [`digest`] (used by
 //! `cloudcord replay` and `cloudcord digest`), [`int64`] (values as stored).
 
@@ -64,6 +69,7 @@ pub mod int64;
 pub mod lag;
 pub mod metrics;
 pub mod mongo;
+pub mod ownership;
 pub mod postgres;
 pub mod projected;
 pub mod projector;
@@ -124,6 +130,10 @@ pub struct ProjectorSettings {
     /// How long a batch waits for more events after its first, in milliseconds:
     /// the projection lag it adds at low rates.
     pub linger_ms: u64,
+    /// How long the consumer group waits for a silent instance before moving its
+    /// partitions to the others, in milliseconds (the failover time after a crash;
+    /// the broker accepts 6,000 to 300,000 by default).
+    pub session_timeout_ms: u32,
 }
 
 impl Default for ProjectorSettings {
@@ -133,6 +143,7 @@ impl Default for ProjectorSettings {
             postgres_schema: "read_models".to_owned(),
             batch_max: 5_000,
             linger_ms: 2,
+            session_timeout_ms: 10_000,
         }
     }
 }
@@ -155,6 +166,12 @@ pub enum RunError {
     /// A task panicked.
     #[error("a projector task panicked")]
     Panicked(#[from] tokio::task::JoinError),
+}
+
+/// The consumer group of `store`'s live projectors: one per store, since both
+/// projectors of an instance read every partition the group gives them.
+pub fn group_id(kafka: &KafkaConfig, store: &str) -> String {
+    format!("{}projectors-{store}", kafka.topic_prefix)
 }
 
 /// A short random suffix for names that must not collide (replay targets,
@@ -186,22 +203,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         .await?;
     let pg = PgStore::new(postgres::open_schema(&postgres, &settings.postgres_schema).await?);
     let mongo_store = MongoStore::new(mongo::open_database(&mongo, &mongo.database).await?);
-    let options = Options {
-        group_id: format!("{}projectors", kafka.topic_prefix),
-        batch_max: settings.batch_max,
-        linger: Duration::from_millis(settings.linger_ms),
-        until_end: false,
-    };
 
     let mut tasks = JoinSet::new();
     let token = shutdown.clone();
     tasks.spawn(async move { Ok(service.run(token).await?) });
-    spawn_projector(&mut tasks, &kafka, pg, &options, &metrics, &shutdown)?;
+    spawn_projector(&mut tasks, &kafka, pg, &settings, &metrics, &shutdown)?;
     spawn_projector(
         &mut tasks,
         &kafka,
         mongo_store,
-        &options,
+        &settings,
         &metrics,
         &shutdown,
     )?;
@@ -221,17 +232,19 @@ fn spawn_projector<S: Store + 'static>(
     tasks: &mut JoinSet<Result<(), RunError>>,
     kafka: &KafkaConfig,
     mut store: S,
-    options: &Options,
+    settings: &ProjectorSettings,
     metrics: &Metrics,
     shutdown: &CancellationToken,
 ) -> Result<(), RunError> {
     let publisher = Publisher::new(kafka)?;
-    let (kafka, options, metrics, shutdown) = (
-        kafka.clone(),
-        options.clone(),
-        metrics.clone(),
-        shutdown.clone(),
-    );
+    let options = Options {
+        group_id: group_id(kafka, S::NAME),
+        batch_max: settings.batch_max,
+        linger: Duration::from_millis(settings.linger_ms),
+        until_end: false,
+        session_timeout: Duration::from_millis(settings.session_timeout_ms.into()),
+    };
+    let (kafka, metrics, shutdown) = (kafka.clone(), metrics.clone(), shutdown.clone());
     tasks.spawn(async move {
         projector::run(
             &kafka,

@@ -132,6 +132,15 @@ impl Metrics {
         }
     }
 
+    /// `partition` went to another instance: its gauges are that instance's to
+    /// export now (the counters stay, as counters do).
+    pub(crate) fn released(&self, store: &'static str, partition: i32) {
+        let label = PartitionLabel { store, partition };
+        self.next_offset.remove(&label);
+        self.lag.remove(&label);
+        self.stopped.remove(&label);
+    }
+
     /// `partition`'s log ends at `end`: its lag is what the store has not reached.
     pub(crate) fn sampled_end(&self, store: &'static str, partition: i32, end: i64) {
         let label = PartitionLabel { store, partition };

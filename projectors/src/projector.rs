@@ -1,11 +1,12 @@
 //! The projection loop every store shares: read a batch of the `events` topic
-//! (`read_committed`, offsets never committed to Kafka), check each aggregate's
-//! `seq`, project what is new, let the [`Store`] write the changes together with its
-//! positions and offsets, then publish to `projected`.
+//! (`read_committed`), check each aggregate's `seq`, project what is new, let the
+//! [`Store`] write the changes together with its positions and offsets, then
+//! publish to `projected`.
 //!
-//! The store, not Kafka, remembers where each partition stands: on start (and after
-//! a failed write) the loop asks the store for its offsets and seeks there, so what
-//! the read models hold and where the projector resumes can never disagree.
+//! The store, not Kafka, remembers where each partition stands: when the loop gains
+//! a partition (and after a failed write) it asks the store for its offsets and
+//! seeks there, so what the read models hold and where the projector resumes can
+//! never disagree. Which partitions it projects is [`crate::ownership`]'s matter.
 //!
 //! A partition stops — and stays stopped until the process restarts — when its next
 //! record cannot be applied: a gap in an aggregate's `seq`, a record that does not
@@ -17,10 +18,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloudcord_runtime::kafka::{EndOfPartitionContext, KafkaConfig, retry_while_settling};
+use cloudcord_runtime::kafka::{KafkaConfig, retry_while_settling};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::AggregateRef;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::lag;
 use crate::metrics::Metrics;
+use crate::ownership::{Changes, Owned, OwnershipContext};
 use crate::projected::{PublishError, Publisher, republish};
 use crate::record::{self, EventRecord};
 use crate::sequence::{Verdict, judge};
@@ -147,7 +149,9 @@ pub trait Store: Send {
 /// How the loop runs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The consumer group id (only names the client: offsets live in the store).
+    /// The consumer group. Live, the instances of a store's projector share its
+    /// partitions through it; a replay assigns every partition itself, and its
+    /// group only names the client.
     pub group_id: String,
     /// Most records per batch.
     pub batch_max: usize,
@@ -156,6 +160,9 @@ pub struct Options {
     /// Stop once every partition is read to its end (replay) instead of running
     /// until shutdown.
     pub until_end: bool,
+    /// Live: how long the group waits for a silent instance before giving its
+    /// partitions to the others (the failover time after a crash).
+    pub session_timeout: Duration,
 }
 
 /// Why a partition stopped.
@@ -224,32 +231,99 @@ pub async fn run<S: Store>(
     shutdown: &CancellationToken,
 ) -> Result<Outcome, ProjectorError> {
     let topic = kafka.topics().events;
-    let consumer: Arc<StreamConsumer<EndOfPartitionContext>> = Arc::new(
-        consumer_config(kafka, S::NAME, options).create_with_context(EndOfPartitionContext)?,
+    let consumer: Arc<StreamConsumer<OwnershipContext>> = Arc::new(
+        consumer_config(kafka, S::NAME, options)
+            .create_with_context(OwnershipContext::new(S::NAME))?,
     );
-    let partitions = partitions_of(&consumer, &topic).await?;
+    let membership = if options.until_end {
+        Membership::All(partitions_of(&consumer, &topic).await?)
+    } else {
+        Membership::Group
+    };
+    let owned = Owned::default();
     let sampler = lag::Sampler::start(
         Arc::clone(&consumer),
         &topic,
-        &partitions,
+        owned.clone(),
         metrics.clone(),
         S::NAME,
     );
     let source = Source {
         consumer,
         topic,
-        partitions,
+        membership,
+        owned,
     };
     let outcome = project(source, store, kafka, options, metrics, publisher, shutdown).await;
     sampler.stop().await;
     outcome
 }
 
-/// What the loop reads: the `events` topic's partitions, through one consumer.
+/// What the loop reads: partitions of the `events` topic, through one consumer.
 struct Source {
-    consumer: Arc<StreamConsumer<EndOfPartitionContext>>,
+    consumer: Arc<StreamConsumer<OwnershipContext>>,
     topic: String,
-    partitions: Vec<i32>,
+    membership: Membership,
+    /// The partitions positioned at the store's offsets.
+    owned: Owned,
+}
+
+/// How the loop comes by its partitions.
+enum Membership {
+    /// It assigns itself all of these (a replay).
+    All(Vec<i32>),
+    /// Its consumer group gives it some (live).
+    Group,
+}
+
+impl Source {
+    /// Points `partitions` at `offsets` (the beginning where there is none), and
+    /// resumes any that were paused at a stop.
+    fn point(&self, partitions: &[i32], offsets: &HashMap<i32, i64>) -> Result<(), KafkaError> {
+        let mut list = TopicPartitionList::new();
+        for &partition in partitions {
+            let offset = offsets
+                .get(&partition)
+                .map_or(Offset::Beginning, |&next| Offset::Offset(next));
+            list.add_partition_offset(&self.topic, partition, offset)?;
+        }
+        match self.membership {
+            // A new assignment replaces the old one, its pauses and its end notices.
+            Membership::All(_) => self.consumer.assign(&list),
+            // The group's assignment stays. A seek takes effect at once: librdkafka
+            // drops whatever it fetched before it (a version barrier).
+            Membership::Group => {
+                for element in list.elements() {
+                    self.consumer.seek(
+                        &self.topic,
+                        element.partition(),
+                        element.offset(),
+                        Duration::ZERO,
+                    )?;
+                }
+                self.consumer.resume(&list)
+            }
+        }
+    }
+
+    /// Copies the store's new offsets to the consumer group, where the autoscaler
+    /// (KEDA's Kafka scaler) reads the lag. Best effort: the store's are the truth.
+    fn commit_to_group(&self, offsets: &[(i32, i64)]) {
+        if !matches!(self.membership, Membership::Group) {
+            return;
+        }
+        let mut list = TopicPartitionList::new();
+        for &(partition, next) in offsets {
+            if let Err(error) =
+                list.add_partition_offset(&self.topic, partition, Offset::Offset(next))
+            {
+                tracing::debug!(partition, error = %ErrorChain(&error), "cannot list an offset");
+            }
+        }
+        if let Err(error) = self.consumer.commit(&list, CommitMode::Async) {
+            tracing::debug!(error = %ErrorChain(&error), "cannot copy offsets to the consumer group");
+        }
+    }
 }
 
 async fn project<S: Store>(
@@ -261,39 +335,36 @@ async fn project<S: Store>(
     publisher: Option<&Publisher>,
     shutdown: &CancellationToken,
 ) -> Result<Outcome, ProjectorError> {
-    let Source {
-        consumer,
-        topic,
-        partitions,
-    } = source;
     let mut outcome = Outcome::default();
     let mut at_end = BTreeSet::new();
-    let committed = store.next_offsets(&topic).await?;
-    metrics.positioned(S::NAME, &partitions, &committed);
-    if let Some(publisher) = publisher
-        && let Some(published) = store.published_offsets(&topic).await?
-    {
-        let confirmed =
-            republish(kafka, &topic, &committed, &published, publisher, S::NAME).await?;
-        store.record_published(&topic, &confirmed).await?;
-    }
-    assign(&consumer, &topic, &partitions, &committed)?;
-    tracing::info!(store = S::NAME, %topic, partitions = partitions.len(), "projecting");
+    // A replay's partitions: it is done when each is read to its end or stopped.
+    let all = match &source.membership {
+        Membership::All(partitions) => {
+            position(&source, store, kafka, publisher, metrics, partitions).await?;
+            partitions.clone()
+        }
+        Membership::Group => {
+            source.consumer.subscribe(&[&source.topic])?;
+            Vec::new()
+        }
+    };
+    let (consumer, topic) = (&source.consumer, &source.topic);
+    tracing::info!(store = S::NAME, %topic, "projecting");
 
     let done = |outcome: &Outcome, at_end: &BTreeSet<i32>| {
         options.until_end
-            && partitions
+            && all
                 .iter()
                 .all(|p| at_end.contains(p) || outcome.stopped.contains_key(p))
     };
     // The batch read while the previous one was being written.
     let mut prefetched: Option<Vec<Pending>> = None;
     loop {
-        let pending = match prefetched.take() {
+        let mut pending = match prefetched.take() {
             Some(pending) => pending,
             None if done(&outcome, &at_end) => return Ok(outcome),
             None => match next_batch(
-                &consumer,
+                consumer,
                 options,
                 &outcome.stopped,
                 &mut outcome.timings,
@@ -306,6 +377,21 @@ async fn project<S: Store>(
                 None => return Ok(outcome),
             },
         };
+        if let Some(changes) = consumer.context().take_changes() {
+            // What was read around a rebalance is read again from the stored offsets.
+            pending.retain(|p| !changes.touches(p.partition));
+            follow(
+                &source,
+                store,
+                kafka,
+                publisher,
+                metrics,
+                &changes,
+                &mut outcome,
+                shutdown,
+            )
+            .await;
+        }
         tracing::trace!(
             store = S::NAME,
             records = pending.len(),
@@ -313,21 +399,22 @@ async fn project<S: Store>(
             "batch read"
         );
         let started = std::time::Instant::now();
-        let judged = judge_batch::<S>(store, &topic, pending, &mut outcome, metrics).await;
+        let judged = judge_batch::<S>(store, topic, pending, &mut outcome, metrics).await;
         outcome.timings.judging += started.elapsed();
         let mut batch = match judged {
             Ok(batch) => batch,
             Err(error) => {
                 rewind(
-                    &consumer,
+                    &source,
                     store,
-                    &topic,
-                    &partitions,
+                    kafka,
+                    publisher,
+                    metrics,
                     &mut outcome,
                     &error,
                     shutdown,
                 )
-                .await?;
+                .await;
                 // Every partition is read again from its stored offset; librdkafka
                 // reports each end again after the new assignment.
                 at_end.clear();
@@ -335,7 +422,7 @@ async fn project<S: Store>(
             }
         };
         for (&partition, (_, _)) in &outcome.stopped {
-            pause(&consumer, &topic, partition);
+            pause(consumer, topic, partition);
         }
         let applied = std::mem::take(&mut batch.applied);
         if batch.batch.changes.is_empty() && batch.batch.offsets.is_empty() {
@@ -358,7 +445,7 @@ async fn project<S: Store>(
             async {
                 if read_ahead {
                     next_batch(
-                        &consumer,
+                        consumer,
                         options,
                         &outcome.stopped,
                         &mut outcome.timings,
@@ -377,19 +464,21 @@ async fn project<S: Store>(
             // the rewind.
             drop(next);
             rewind(
-                &consumer,
+                &source,
                 store,
-                &topic,
-                &partitions,
+                kafka,
+                publisher,
+                metrics,
                 &mut outcome,
                 &error,
                 shutdown,
             )
-            .await?;
+            .await;
             at_end.clear();
             continue;
         }
         prefetched = next;
+        source.commit_to_group(&offsets);
         outcome.applied += u64::try_from(count).unwrap_or(u64::MAX);
         tracing::debug!(
             store = S::NAME,
@@ -407,7 +496,7 @@ async fn project<S: Store>(
         };
         match delivered {
             Ok(()) => {
-                if let Err(error) = store.record_published(&topic, &offsets).await {
+                if let Err(error) = store.record_published(topic, &offsets).await {
                     tracing::warn!(
                         store = S::NAME,
                         error = %ErrorChain(&error),
@@ -428,7 +517,8 @@ async fn project<S: Store>(
     }
 }
 
-/// The consumer's settings: `read_committed`, offsets never committed to Kafka, and
+/// The consumer's settings: `read_committed`, no automatic offset commits (the
+/// loop copies the store's offsets to the group itself), live group membership, and
 /// fetching tuned to what the loop is for.
 fn consumer_config(kafka: &KafkaConfig, store: &str, options: &Options) -> ClientConfig {
     let mut config =
@@ -442,6 +532,18 @@ fn consumer_config(kafka: &KafkaConfig, store: &str, options: &Options) -> Clien
             .set("max.partition.fetch.bytes", "16777216")
             .set("queued.max.messages.kbytes", "131072")
             .set("queued.min.messages", "200000");
+    }
+    if !options.until_end {
+        config
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set(
+                "session.timeout.ms",
+                options.session_timeout.as_millis().to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (options.session_timeout / 5).as_millis().to_string(),
+            );
     }
     // librdkafka's default (500 ms) lets a fetch wait that long for `fetch.min.bytes`;
     // live, that wait is projection lag whenever the broker does not answer a
@@ -601,9 +703,10 @@ fn stop(
 }
 
 /// Reads up to `batch_max` records: waits for the first, then lingers for more.
+/// Nothing when the consumer group changes first, so the loop can act on the change;
 /// `None` when shut down.
 async fn next_batch(
-    consumer: &StreamConsumer<EndOfPartitionContext>,
+    consumer: &StreamConsumer<OwnershipContext>,
     options: &Options,
     stopped: &BTreeMap<i32, (i64, Stop)>,
     timings: &mut Timings,
@@ -614,6 +717,7 @@ async fn next_batch(
     let mut pending = Vec::new();
     let first = tokio::select! {
         () = shutdown.cancelled() => return None,
+        () = consumer.context().changed() => return Some(Vec::new()),
         received = consumer.recv() => received,
     };
     let mut received = Some(first);
@@ -662,53 +766,136 @@ async fn next_batch(
     Some(pending)
 }
 
-/// After a failed read or write: waits a moment, then seeks every partition back to
-/// the store's offsets. Stopped partitions are retried too (a gap is found again).
+/// After a failed read or write: waits a moment, then points every partition back
+/// at the store's offsets. Stopped partitions are retried too (a gap is found again).
+#[allow(clippy::too_many_arguments)]
 async fn rewind<S: Store>(
-    consumer: &StreamConsumer<EndOfPartitionContext>,
+    source: &Source,
     store: &mut S,
-    topic: &str,
-    partitions: &[i32],
+    kafka: &KafkaConfig,
+    publisher: Option<&Publisher>,
+    metrics: &Metrics,
     outcome: &mut Outcome,
     error: &StoreError,
     shutdown: &CancellationToken,
-) -> Result<(), ProjectorError> {
+) {
     tracing::error!(store = S::NAME, error = %ErrorChain(error), "writing a batch failed; rewinding to the stored offsets");
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        match store.next_offsets(topic).await {
-            Ok(offsets) => {
-                outcome.stopped.clear();
-                return Ok(assign(consumer, topic, partitions, &offsets)?);
-            }
-            Err(error) => {
-                tracing::error!(store = S::NAME, error = %ErrorChain(&error), "reading the stored offsets failed")
-            }
-        }
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        () = tokio::time::sleep(RETRY_AFTER) => {}
+    }
+    outcome.stopped.clear();
+    let partitions = match &source.membership {
+        Membership::All(partitions) => partitions.clone(),
+        Membership::Group => source.owned.snapshot(),
+    };
+    position_retrying(
+        source,
+        store,
+        kafka,
+        publisher,
+        metrics,
+        &partitions,
+        shutdown,
+    )
+    .await;
+}
+
+/// How long the loop waits before it reads the store's offsets again after a
+/// failure.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Acts on what the consumer group changed: forgets the partitions lost and
+/// positions those gained.
+#[allow(clippy::too_many_arguments)]
+async fn follow<S: Store>(
+    source: &Source,
+    store: &mut S,
+    kafka: &KafkaConfig,
+    publisher: Option<&Publisher>,
+    metrics: &Metrics,
+    changes: &Changes,
+    outcome: &mut Outcome,
+    shutdown: &CancellationToken,
+) {
+    source
+        .owned
+        .lose(changes.lost.iter().copied(), |partition| {
+            metrics.released(S::NAME, partition);
+        });
+    // A partition regained starts afresh: a gap in it is found again.
+    for partition in changes.lost.iter().chain(&changes.gained) {
+        outcome.stopped.remove(partition);
+    }
+    let gained: Vec<i32> = changes.gained.iter().copied().collect();
+    if !gained.is_empty() {
+        position_retrying(source, store, kafka, publisher, metrics, &gained, shutdown).await;
     }
 }
 
-/// Every partition of `topic`, each at its stored offset (the beginning without one).
-fn assign(
-    consumer: &StreamConsumer<EndOfPartitionContext>,
-    topic: &str,
+/// Points `partitions` at the store's offsets and owns them, after publishing again
+/// what the store committed but did not confirm on `projected` (what a crash, of
+/// this instance or of the partitions' previous owner, left out).
+async fn position<S: Store>(
+    source: &Source,
+    store: &mut S,
+    kafka: &KafkaConfig,
+    publisher: Option<&Publisher>,
+    metrics: &Metrics,
     partitions: &[i32],
-    offsets: &HashMap<i32, i64>,
-) -> Result<(), KafkaError> {
-    let mut assignment = TopicPartitionList::new();
-    for &partition in partitions {
-        let offset = offsets
-            .get(&partition)
-            .map_or(Offset::Beginning, |&next| Offset::Offset(next));
-        assignment.add_partition_offset(topic, partition, offset)?;
+) -> Result<(), ProjectorError> {
+    let topic = &source.topic;
+    let committed: HashMap<i32, i64> = store
+        .next_offsets(topic)
+        .await?
+        .into_iter()
+        .filter(|(partition, _)| partitions.contains(partition))
+        .collect();
+    if let Some(publisher) = publisher
+        && let Some(published) = store.published_offsets(topic).await?
+    {
+        let confirmed = republish(kafka, topic, &committed, &published, publisher, S::NAME).await?;
+        store.record_published(topic, &confirmed).await?;
     }
-    consumer.assign(&assignment)
+    metrics.positioned(S::NAME, partitions, &committed);
+    source.point(partitions, &committed)?;
+    source.owned.gain(partitions);
+    tracing::debug!(
+        store = S::NAME,
+        ?partitions,
+        "positioned at the stored offsets"
+    );
+    Ok(())
 }
 
-fn pause(consumer: &StreamConsumer<EndOfPartitionContext>, topic: &str, partition: i32) {
+/// [`position`], tried again while the store or Kafka fails, until shutdown.
+async fn position_retrying<S: Store>(
+    source: &Source,
+    store: &mut S,
+    kafka: &KafkaConfig,
+    publisher: Option<&Publisher>,
+    metrics: &Metrics,
+    partitions: &[i32],
+    shutdown: &CancellationToken,
+) {
+    loop {
+        match position(source, store, kafka, publisher, metrics, partitions).await {
+            Ok(()) => return,
+            Err(error) => tracing::error!(
+                store = S::NAME,
+                ?partitions,
+                error = %ErrorChain(&error),
+                "cannot position partitions at the stored offsets; retrying"
+            ),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(RETRY_AFTER) => {}
+        }
+    }
+}
+
+fn pause(consumer: &StreamConsumer<OwnershipContext>, topic: &str, partition: i32) {
     let mut list = TopicPartitionList::new();
     list.add_partition(topic, partition);
     if let Err(error) = consumer.pause(&list) {
@@ -718,7 +905,7 @@ fn pause(consumer: &StreamConsumer<EndOfPartitionContext>, topic: &str, partitio
 
 /// The partition numbers of `topic`, from the cluster's metadata.
 async fn partitions_of(
-    consumer: &Arc<StreamConsumer<EndOfPartitionContext>>,
+    consumer: &Arc<StreamConsumer<OwnershipContext>>,
     topic: &str,
 ) -> Result<Vec<i32>, ProjectorError> {
     // librdkafka's metadata call blocks until a broker answers.

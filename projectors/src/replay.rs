@@ -65,6 +65,8 @@ fn replay_options(kafka: &KafkaConfig, store: &str) -> Options {
         batch_max: 20_000,
         linger: Duration::from_millis(50),
         until_end: true,
+        // A replay is no group member.
+        session_timeout: Duration::ZERO,
     }
 }
 

@@ -5,7 +5,10 @@
 //! (see [`documents`]) or skips events as duplicates.
 //!
 //! MongoDB has no transaction here (FerretDB v1 has none), so unlike the PostgreSQL
-//! store this one assumes a single writer per database.
+//! store this one cannot fence off an instance that still writes a partition
+//! another has taken over ([`crate::ownership`]). Its writes are idempotent and
+//! positions and offsets never go back, so such a late write at worst repeats
+//! what is there — except for user settings, which are replaced whole.
 
 pub mod documents;
 
@@ -131,16 +134,21 @@ impl MongoStore {
         Ok(())
     }
 
-    /// Writes `documents` whole (keyed by `_id`): replaces those that exist, inserts
-    /// the others.
+    /// Writes `documents` whole (keyed by `_id`): replaces those whose `rising`
+    /// field is lower, inserts the others. A write from an instance that lost its
+    /// partition while it wrote can then never move a position or an offset back.
     async fn put(
         &self,
         collection: &'static str,
         documents: Vec<Document>,
+        rising: &str,
     ) -> Result<(), StoreError> {
         let replacements = documents
             .iter()
-            .filter_map(|d| Some(doc! { "q": { "_id": d.get("_id")? }, "u": d }))
+            .filter_map(|d| {
+                let q = doc! { "_id": d.get("_id")?, rising: { "$lt": d.get(rising)? } };
+                Some(doc! { "q": q, "u": d })
+            })
             .collect();
         self.update(collection, replacements).await?;
         self.insert(collection, documents).await
@@ -250,7 +258,7 @@ impl Store for MongoStore {
                 }
             })
             .collect::<Vec<_>>();
-        self.put(POSITIONS, positions).await?;
+        self.put(POSITIONS, positions, "seq").await?;
         let offsets = batch
             .offsets
             .iter()
@@ -263,7 +271,7 @@ impl Store for MongoStore {
                 }
             })
             .collect::<Vec<_>>();
-        self.put(OFFSETS, offsets).await?;
+        self.put(OFFSETS, offsets, "next_offset").await?;
         Ok(())
     }
 }

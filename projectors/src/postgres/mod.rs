@@ -6,10 +6,10 @@
 //! * [`writer`] — the changes as (batched) SQL.
 //! * [`copy`] — PostgreSQL's binary `COPY` format, for the message index.
 //!
-//! The offsets row of a partition is locked (`FOR UPDATE`) at the start of every
-//! batch's transaction and compared with what this process last wrote, so a second
-//! instance projecting the same topic into the same schema fails its batch
-//! ([`StoreError::Fenced`]) instead of applying events twice.
+//! The offsets rows of the partitions a batch moves are locked (`FOR UPDATE`) at the
+//! start of its transaction and compared with what this process last read or wrote,
+//! so an instance that still writes a partition another instance has taken over
+//! fails its batch ([`StoreError::Fenced`]) instead of applying events twice.
 
 mod copy;
 mod rows;
@@ -276,18 +276,28 @@ impl Store for PgStore {
                 .fetch_one(&mut *tx)
                 .await?;
         }
-        let stored = sqlx::query!(
-            "SELECT partition, next_offset FROM projector_offsets WHERE topic = $1 FOR UPDATE",
-            batch.topic
+        // Only the partitions this batch moves: other instances own the others.
+        let moved: Vec<i32> = batch
+            .offsets
+            .iter()
+            .map(|&(partition, _)| partition)
+            .collect();
+        let stored: HashMap<i32, i64> = sqlx::query!(
+            "SELECT partition, next_offset FROM projector_offsets
+            WHERE topic = $1 AND partition = ANY($2) FOR UPDATE",
+            batch.topic,
+            &moved,
         )
         .fetch_all(&mut *tx)
-        .await?;
-        for row in stored {
-            if self.committed.get(&row.partition) != Some(&row.next_offset) {
-                return Err(StoreError::Fenced {
-                    partition: row.partition,
-                });
-            }
+        .await?
+        .into_iter()
+        .map(|row| (row.partition, row.next_offset))
+        .collect();
+        if let Some(&partition) = moved
+            .iter()
+            .find(|p| stored.get(p) != self.committed.get(p))
+        {
+            return Err(StoreError::Fenced { partition });
         }
 
         let needs_indexes = !self.deferred_indexes.is_empty()

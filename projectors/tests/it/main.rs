@@ -3,5 +3,6 @@
 
 mod crash_recovery;
 mod replay;
+mod scaling;
 mod sequence_checks;
 mod support;

@@ -73,6 +73,7 @@ async fn a_gap_stops_its_partition_and_is_reported() {
             batch_max: 100,
             linger: std::time::Duration::from_millis(10),
             until_end: true,
+            session_timeout: std::time::Duration::ZERO,
         },
         &metrics,
         None,

@@ -208,6 +208,26 @@ impl World {
             .collect()
     }
 
+    /// How many partitions each member of `store`'s live consumer group is
+    /// assigned, once the group is stable (empty while it is not).
+    pub fn group_assignments(&self, store: &str) -> Vec<usize> {
+        let consumer: BaseConsumer = self
+            .kafka
+            .client_config("test-groups")
+            .create()
+            .expect("consumer");
+        let group = cloudcord_projectors::group_id(&self.kafka, store);
+        let list = consumer
+            .fetch_group_list(Some(&group), Duration::from_secs(10))
+            .expect("describe the group");
+        list.groups()
+            .iter()
+            .filter(|info| info.state() == "Stable")
+            .flat_map(|info| info.members())
+            .map(|member| assigned_partitions(member.assignment().unwrap_or_default()))
+            .collect()
+    }
+
     /// Starts the real `projectors` binary on this world.
     pub fn spawn_projectors(&self, name: &str) -> Projectors {
         let log = std::fs::File::create(
@@ -324,6 +344,28 @@ impl Drop for World {
             tracing::warn!("cleaning up a test's world panicked");
         }
     }
+}
+
+/// The number of partitions in a consumer-protocol assignment: a version (int16),
+/// then per topic its name (int16 length + bytes) and its partitions (int32 count +
+/// int32 each), then user data.
+fn assigned_partitions(assignment: &[u8]) -> usize {
+    let read = |at: usize, len: usize| -> Option<i64> {
+        let bytes = assignment.get(at..at + len)?;
+        Some(bytes.iter().fold(0_i64, |n, &b| (n << 8) | i64::from(b)))
+    };
+    let mut at = 2;
+    let Some(topics) = read(at, 4) else { return 0 };
+    at += 4;
+    let mut partitions = 0;
+    for _ in 0..topics {
+        let Some(name) = read(at, 2) else { return 0 };
+        at += 2 + usize::try_from(name).unwrap_or(0);
+        let Some(count) = read(at, 4) else { return 0 };
+        at += 4 + 4 * usize::try_from(count).unwrap_or(0);
+        partitions += usize::try_from(count).unwrap_or(0);
+    }
+    partitions
 }
 
 /// Deletes the world's topics (everything under its prefix).

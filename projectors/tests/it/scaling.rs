@@ -1,0 +1,91 @@
+//! Two `projectors` instances share the partitions of `events` through their
+//! stores' consumer groups; when one is killed, the other takes its partitions over
+//! from the stored offsets. Every event ends up applied exactly once, in PostgreSQL
+//! and in MongoDB, and on `projected`.
+
+use std::time::Duration;
+
+use cloudcord_projectors::{digest, replay};
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{PARTITIONS, Workload, World, send_workload};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_partitions_and_one_takes_over_from_a_killed_one() {
+    let mut world = World::new().await;
+    let mut workload = Workload::new();
+    send_workload(&mut world, &mut workload, 200).await;
+
+    let mut first = world.spawn_projectors("first");
+    let mut second = world.spawn_projectors("second");
+    // Each store's group gives each instance one of the two partitions.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for store in ["postgres", "mongo"] {
+        loop {
+            let mut assignments = world.group_assignments(store);
+            assignments.sort_unstable();
+            if assignments == [1, 1] {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{store}: the group never shared its {PARTITIONS} partitions: {assignments:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Steady load while both run; SIGKILL one part-way through, so the other takes
+    // its partition over once the group's session times out.
+    let load = async {
+        for _ in 0..20 {
+            send_workload(&mut world, &mut workload, 40).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        first.kill().expect("SIGKILL the first instance");
+        first.wait().expect("reap it");
+    };
+    tokio::join!(load, kill);
+    send_workload(&mut world, &mut workload, 200).await;
+
+    let pool = world.live_pool().await;
+    let database = world.live_database().await;
+    world.wait_until_caught_up(&pool, &database).await;
+    assert_eq!(
+        world.group_assignments("postgres"),
+        [2],
+        "the survivor owns both partitions"
+    );
+    second.kill().expect("stop the second instance");
+    second.wait().expect("reap it");
+
+    let live_pg = digest::postgres(&pool, &world.schema)
+        .await
+        .expect("digest");
+    let live_mongo = digest::mongo(&database).await.expect("digest");
+    let (pg, mongo) = replay::replay(
+        &world.kafka,
+        &world.postgres,
+        &world.mongo,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("replay");
+    world.track_schema(&pg.target);
+    world.track_database(&mongo.target);
+    assert_eq!(pg.outcome.applied, 1200);
+    assert_eq!(live_pg, pg.digest, "PostgreSQL live and replay differ");
+    assert_eq!(live_mongo, mongo.digest, "MongoDB live and replay differ");
+    let positions: i64 = sqlx::query("SELECT sum(seq)::int8 FROM aggregate_positions")
+        .fetch_one(&pool)
+        .await
+        .expect("positions")
+        .get(0);
+    assert_eq!(positions, 1200, "every event applied exactly once");
+    let published: std::collections::HashSet<_> = world.read_projected().into_iter().collect();
+    assert_eq!(published.len(), 1200, "every event on projected");
+}
