@@ -45,15 +45,6 @@ def test_values_schema_rejects_what_it_should():
         assert result.returncode != 0 and "schema" in result.stderr.lower(), (bad, result.stderr)
 
 
-def test_command_api_cannot_scale_beyond_the_partitions():
-    result = subprocess.run(
-        [tool("helm"), "template", "x", str(CHART), "--kube-version", KUBE_VERSIONS[0],
-         "--set", "kafka.partitions=4", "--set", "commandApi.autoscaling.maxReplicas=5"],
-        capture_output=True, text=True,
-    )
-    assert result.returncode != 0 and "must not exceed kafka.partitions" in result.stderr
-
-
 def by_kind(docs, kind):
     return [d for d in docs if d["kind"] == kind]
 
@@ -88,24 +79,67 @@ def test_stateless_services_scale_on_cpu_at_50_percent_after_a_minute():
         assert hpa["apiVersion"] == "autoscaling/v2"
         assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 50}
         assert hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 60
-    (scaled,) = by_kind(docs, "ScaledObject")
-    triggers = {t["type"]: t for t in scaled["spec"]["triggers"]}
-    assert triggers["cpu"]["metadata"]["value"] == "50"
-    assert triggers["kafka"]["metadata"]["consumerGroup"] == "cloudcord.processor"
-    assert scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 60
-    # Never more processors than partitions of the commands topic.
-    commands = next(t for t in load_all(STRIMZI / "topics.yaml") if t["metadata"]["name"] == "cloudcord.commands")
-    assert scaled["spec"]["maxReplicaCount"] <= commands["spec"]["partitions"]
     config = by_kind(docs, "ConfigMap")[0]["data"]["cloudcord.toml"]
-    assert f"partitions = {commands['spec']['partitions']}" in config
     assert "create_topics = false" in config
 
 
-def test_projectors_run_alone():
-    for values in VALUES:
-        (deployment,) = [d for d in by_kind(render(values), "Deployment") if d["metadata"]["name"].endswith("-projectors")]
-        assert deployment["spec"]["replicas"] == 1
-        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+#: Each Kafka consumer KEDA scales: its topic and consumer groups (the projectors'
+#: are `cloudcord_projectors::group_id`, one per store).
+KAFKA_CONSUMERS = {
+    "command-api": ("cloudcord.commands", {"cloudcord.processor"}),
+    "projectors": ("cloudcord.events", {"cloudcord.projectors-postgres", "cloudcord.projectors-mongo"}),
+}
+
+
+def test_kafka_consumers_scale_on_cpu_and_their_groups_lag_up_to_the_partitions():
+    docs = render("production")
+    topics = {t["metadata"]["name"]: t for t in load_all(STRIMZI / "topics.yaml")}
+    scaled = {s["metadata"]["name"].removeprefix("cloudcord-"): s for s in by_kind(docs, "ScaledObject")}
+    assert set(scaled) == set(KAFKA_CONSUMERS)
+    auths = {a["metadata"]["name"]: a for a in by_kind(docs, "TriggerAuthentication")}
+    config = by_kind(docs, "ConfigMap")[0]["data"]["cloudcord.toml"]
+    for component, (topic, groups) in KAFKA_CONSUMERS.items():
+        spec = scaled[component]["spec"]
+        assert spec["scaleTargetRef"]["name"] == f"cloudcord-{component}"
+        assert spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 60
+        triggers = spec["triggers"]
+        assert [t["metadata"]["value"] for t in triggers if t["type"] == "cpu"] == ["50"]
+        kafka = [t for t in triggers if t["type"] == "kafka"]
+        assert {t["metadata"]["consumerGroup"] for t in kafka} == groups
+        # Never more consumers than partitions of the topic they read.
+        partitions = topics[topic]["spec"]["partitions"]
+        assert spec["maxReplicaCount"] <= partitions
+        assert f"partitions = {partitions}" in config
+        for trigger in kafka:
+            assert trigger["metadata"]["topic"] == topic
+            assert trigger["metadata"]["allowIdleConsumers"] == "false"
+            # KEDA reads the lag over mutual TLS as the consumer's own KafkaUser.
+            assert trigger["metadata"]["tls"] == "enable"
+            refs = {r["parameter"]: r for r in auths[trigger["authenticationRef"]["name"]]["spec"]["secretTargetRef"]}
+            assert set(refs) == {"ca", "cert", "key"}
+            assert (refs["cert"]["name"], refs["cert"]["key"]) == (f"cloudcord-{component}", "user.crt")
+            assert (refs["key"]["name"], refs["key"]["key"]) == (f"cloudcord-{component}", "user.key")
+            assert (refs["ca"]["name"], refs["ca"]["key"]) == ("cloudcord-cluster-ca-cert", "ca.crt")
+    # The groups are the consumers' KafkaUsers' to read (KEDA fetches their offsets).
+    acls = {
+        u["metadata"]["name"]: u["spec"]["authorization"]["acls"]
+        for u in load_all(STRIMZI / "users.yaml") if u["kind"] == "KafkaUser"
+    }
+    for component, (_, groups) in KAFKA_CONSUMERS.items():
+        prefixes = [a["resource"]["name"] for a in acls[f"cloudcord-{component}"] if a["resource"]["type"] == "group"]
+        assert all(any(g.startswith(p) for p in prefixes) for g in groups), (component, prefixes)
+
+
+@pytest.mark.parametrize("key", ["commandApi", "projectors"])
+def test_a_kafka_consumer_cannot_scale_beyond_the_partitions(key):
+    (other,) = {"commandApi", "projectors"} - {key}
+    result = subprocess.run(
+        [tool("helm"), "template", "x", str(CHART), "--kube-version", KUBE_VERSIONS[0],
+         "--set", "kafka.partitions=4", "--set", f"{other}.autoscaling.maxReplicas=4",
+         "--set", f"{key}.autoscaling.maxReplicas=5"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0 and f"{key}.autoscaling.maxReplicas must not exceed kafka.partitions" in result.stderr
 
 
 def test_network_policies_deny_by_default_and_open_only_named_paths(rendered):
