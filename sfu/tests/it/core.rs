@@ -295,7 +295,7 @@ fn a_subscribers_keyframe_request_reaches_the_publisher() {
     let alice = test.net.client(alice).expect("alice");
     let video = alice.video.expect("alice publishes video");
     let after = &alice.keyframe_requests[before..];
-    assert_eq!(after, [(video, KeyframeRequestKind::Pli)]);
+    assert_eq!(after, [(video, None, KeyframeRequestKind::Pli)]);
 }
 
 #[test]
