@@ -31,16 +31,23 @@
 //!   connected peer), the user leaves the channel through the command path
 //!   ([`voice_state`]): the SFU appends a command to Kafka's `commands` topic.
 //!
-//! Not yet: simulcast layer selection.
+//! * **Simulcast**: a publisher may send its camera as several layers (RIDs,
+//!   declared lowest first, e.g. `q`, `h`, `f`). Each subscriber receives one layer
+//!   per track on its one stream: the highest that fits its share of str0m's
+//!   bandwidth estimate (TWCC feedback) and the size it shows the video at (a
+//!   `video_size` message on the data channel; see `core::peer`'s docs), switched at
+//!   a keyframe requested from that layer, with sequence numbers and timestamps
+//!   continuing across the switch.
 //!
 //! Module map:
 //! - [`core`]: the sans-IO core ([`core::Sfu`]): rooms, peers, routing by address
-//!   and ufrag, forwarding, keyframe requests, speaking detection; explicit `now`.
+//!   and ufrag, forwarding, simulcast layer selection, keyframe requests, speaking
+//!   detection; explicit `now`.
 //! - [`driver`]: the tokio tasks: the router reading the UDP socket, one per shard.
 //! - [`signalling`]: the HTTP endpoint.
 //! - [`voice_state`]: dropped sessions' voice states cleared through the command path.
 //! - [`metrics`]: rooms, peers, forwarded packets and bytes, refused datagrams,
-//!   voice state corrections.
+//!   round-trip time and loss, layer switches, voice state corrections.
 //! - [`settings`]: the `[sfu]` configuration section.
 //! - [`turn`]: time-limited TURN credentials, and a coturn set-up.
 //! - [`sim`]: str0m client peers on an in-memory network, for tests and the

@@ -3,7 +3,8 @@
 //!
 //! The handles are shared atomics, so the core updates them in place on its hot path
 //! at the cost of one relaxed add per forwarded packet. Round-trip time and loss come
-//! from str0m's per-peer statistics, every [`crate::core::STATS_INTERVAL`].
+//! from str0m's per-peer statistics, every [`crate::core::STATS_INTERVAL`]. Layer
+//! switches count each subscriber moving to another simulcast layer of a track.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -60,6 +61,25 @@ impl Correction {
     }
 }
 
+/// Which way a subscriber moved between the simulcast layers of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LayerSwitch {
+    /// To a higher layer (more bandwidth, or a larger size asked for).
+    Up,
+    /// To a lower one.
+    Down,
+}
+
+impl LayerSwitch {
+    /// The `direction` label.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct CorrectionLabels {
     outcome: &'static str,
@@ -72,7 +92,8 @@ struct RefusalLabels {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct DirectionLabels {
-    /// `ingress` (client → SFU) or `egress` (SFU → client).
+    /// `ingress` (client → SFU) or `egress` (SFU → client) for loss; `up` or `down`
+    /// for layer switches.
     direction: &'static str,
 }
 
@@ -84,6 +105,7 @@ pub struct Metrics {
     forwarded_packets: Counter,
     forwarded_bytes: Counter,
     refused_datagrams: Family<RefusalLabels, Counter>,
+    layer_switches: Family<DirectionLabels, Counter>,
     voice_state_corrections: Family<CorrectionLabels, Counter>,
     rtt: Histogram,
     loss: Family<DirectionLabels, Histogram>,
@@ -97,6 +119,7 @@ impl Default for Metrics {
             forwarded_packets: Counter::default(),
             forwarded_bytes: Counter::default(),
             refused_datagrams: Family::default(),
+            layer_switches: Family::default(),
             voice_state_corrections: Family::default(),
             // 1 ms to ~1 s: loopback to a bad mobile link.
             rtt: Histogram::new(exponential_buckets(0.001, 2.0, 11)),
@@ -133,6 +156,11 @@ impl Metrics {
             "refused_datagrams",
             "Datagrams dropped, by reason",
             self.refused_datagrams.clone(),
+        );
+        sfu.register(
+            "layer_switches",
+            "Subscribers moved to another simulcast layer of a track, by direction",
+            self.layer_switches.clone(),
         );
         sfu.register(
             "voice_state_corrections",
@@ -205,6 +233,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one subscriber moving between simulcast layers.
+    pub(crate) fn layer_switched(&self, switch: LayerSwitch) {
+        self.layer_switches
+            .get_or_create(&DirectionLabels {
+                direction: switch.label(),
+            })
+            .inc();
+    }
+
     /// Counts one voice state correction.
     pub(crate) fn correction(&self, outcome: Correction) {
         self.voice_state_corrections
@@ -217,6 +254,15 @@ impl Metrics {
     /// Forwarded packets so far (for the benchmark and tests).
     pub fn forwarded_packets(&self) -> u64 {
         self.forwarded_packets.get()
+    }
+
+    /// Layer switches in `direction` so far.
+    pub fn layer_switches(&self, direction: LayerSwitch) -> u64 {
+        self.layer_switches
+            .get_or_create(&DirectionLabels {
+                direction: direction.label(),
+            })
+            .get()
     }
 
     /// Dropped datagrams of `reason` so far.
@@ -234,7 +280,7 @@ mod tests {
     use prometheus_client::encoding::text::encode;
     use prometheus_client::registry::Registry;
 
-    use super::{Metrics, Refusal};
+    use super::{LayerSwitch, Metrics, Refusal};
 
     #[test]
     fn metrics_are_exposed_with_base_units_and_the_service_prefix() {
@@ -250,6 +296,7 @@ mod tests {
         metrics.peer_left();
         metrics.forwarded(1200);
         metrics.refused(Refusal::Unroutable);
+        metrics.layer_switched(LayerSwitch::Down);
         let mut text = String::new();
         encode(&mut text, &registry).expect("encodes");
         for line in [
@@ -258,6 +305,7 @@ mod tests {
             "cloudcord_sfu_forwarded_packets_total 1",
             "cloudcord_sfu_forwarded_payload_bytes_total 1200",
             "cloudcord_sfu_refused_datagrams_total{reason=\"unroutable\"} 1",
+            "cloudcord_sfu_layer_switches_total{direction=\"down\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -15,7 +15,11 @@
 //! (see `cloudcord_runtime::auth::media_token`), never from the request, so CONNECT
 //! and the user limit are the token issuer's to check. Later changes — someone
 //! publishes or leaves — are negotiated over the session's own data channel (see
-//! [`crate::core::SIGNALLING_LABEL`]), not over HTTP.
+//! [`crate::core::SIGNALLING_LABEL`]), not over HTTP. The client says on the same
+//! channel how large it shows each video it receives,
+//! `{"type":"video_size","mid":"…","width":…,"height":…}`, so that a simulcast
+//! publisher's smaller layer reaches a small tile: the m-line is the session's, known
+//! only once negotiated, and the channel is where the session already talks.
 //!
 //! Errors are Discord-shaped JSON (`{"code", "message"}`): 401 for a missing,
 //! malformed or expired token; 400 (50035) for a body that is not an acceptable SDP

@@ -5,7 +5,12 @@
 //! a browser, in RTP mode so that tests see exactly the packets the SFU forwarded. It
 //! offers what it publishes plus the [`SIGNALLING_LABEL`] data channel, and answers
 //! the SFU's renegotiation offers on that channel. Datagrams travel without delay or
-//! loss; time moves only when the caller says so.
+//! loss, unless a client's downlink is given a capacity ([`Network::set_downlink`]);
+//! time moves only when the caller says so.
+//!
+//! A client may publish its camera in simulcast ([`Publish::simulcast`]): the
+//! [`LAYERS`] of [`Client::send_camera_frame`], each its own RTP stream with its own
+//! sequence numbers and timestamps, as a browser's are.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -13,10 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudcord_schemas::ids::UserId;
+use str0m::bwe::Bitrate;
 use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId as DataChannelId;
 use str0m::format::Codec;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::media::{
+    Direction, KeyframeRequestKind, MediaKind, Mid, Rid, Simulcast, SimulcastLayer,
+};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcError};
@@ -40,6 +48,36 @@ pub enum SimError {
     CannotSend(MediaKind),
 }
 
+/// The simulcast layers of a [`Publish::simulcast`] camera, lowest first: RID,
+/// picture width and height, and the payload bytes of each frame (one packet each,
+/// so at 30 frames a second about 50, 150 and 300 kbit/s).
+pub const LAYERS: [(&str, u16, u16, usize); 3] = [
+    ("q", 320, 180, 200),
+    ("h", 640, 360, 600),
+    ("f", 1280, 720, 1200),
+];
+
+/// How long a capped downlink queues datagrams before it drops them, as a router's
+/// buffer would.
+const DOWNLINK_QUEUE: Duration = Duration::from_millis(100);
+
+/// One frame of layer `layer` of [`LAYERS`] as a VP8 payload: the descriptor, a key
+/// frame header stating the layer's size or an interframe header, then filler; its
+/// last byte is `layer`.
+fn camera_frame(layer: usize, keyframe: bool) -> Vec<u8> {
+    let (_, width, height, len) = LAYERS[layer.min(LAYERS.len() - 1)];
+    // Descriptor: start of partition 0. Frame tag: P clear on a key frame.
+    let mut payload = vec![0x10, if keyframe { 0x50 } else { 0x51 }, 0x00, 0x00];
+    if keyframe {
+        payload.extend([0x9d, 0x01, 0x2a]);
+        payload.extend(width.to_le_bytes());
+        payload.extend(height.to_le_bytes());
+    }
+    payload.resize(len - 1, 0xaa);
+    payload.push(u8::try_from(layer).unwrap_or(u8::MAX));
+    payload
+}
+
 /// A client's index in the [`Network`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientId(pub usize);
@@ -53,6 +91,33 @@ pub struct Received {
     pub payload: Arc<[u8]>,
     /// Its audio level header extension.
     pub audio_level: Option<i8>,
+    /// Its (extended) sequence number.
+    pub seq_no: u64,
+    /// Its RTP timestamp.
+    pub rtp_time: u32,
+}
+
+impl Received {
+    /// The layer of a frame of [`Client::send_camera_frame`]: its last byte.
+    pub fn layer(&self) -> Option<usize> {
+        self.payload.last().map(|byte| usize::from(*byte))
+    }
+
+    /// Whether it starts a key frame of [`Client::send_camera_frame`].
+    pub fn is_keyframe(&self) -> bool {
+        self.payload.get(1).is_some_and(|tag| tag & 0x01 == 0)
+    }
+}
+
+/// The sending state of one layer of a simulcast camera.
+#[derive(Debug)]
+struct CameraLayer {
+    rid: Rid,
+    seq: u64,
+    /// Where its RTP timestamps start (each layer its own, as in browsers).
+    time_base: u32,
+    /// A keyframe was asked for since its last frame.
+    keyframe_wanted: bool,
 }
 
 /// A browser-like WebRTC client; see the module docs.
@@ -71,8 +136,12 @@ pub struct Client {
     pub screen: Option<Mid>,
     /// Media received, in arrival order.
     pub received: Vec<Received>,
-    /// Keyframe requests received for its published tracks.
-    pub keyframe_requests: Vec<(Mid, KeyframeRequestKind)>,
+    /// Keyframe requests received for its published tracks (with the simulcast
+    /// layer's RID).
+    pub keyframe_requests: Vec<(Mid, Option<Rid>, KeyframeRequestKind)>,
+    /// Whether its camera answers a keyframe request with a keyframe on the next
+    /// frame of that layer, as encoders do.
+    pub answers_keyframe_requests: bool,
     /// The audio level its audio packets carry, in −dBov (−20: speaking, −127:
     /// silence).
     pub audio_level: i8,
@@ -80,6 +149,8 @@ pub struct Client {
     pub notices: Vec<serde_json::Value>,
     signalling: Option<DataChannelId>,
     seq: u64,
+    camera: Vec<CameraLayer>,
+    frames: u64,
     timeout: Instant,
     outgoing: VecDeque<Vec<u8>>,
     connected: bool,
@@ -164,12 +235,7 @@ impl Client {
             MediaKind::Audio => Codec::Opus,
             MediaKind::Video => Codec::Vp8,
         };
-        let pt = self
-            .rtc
-            .codec_config()
-            .find(|params| params.spec().codec == codec)
-            .map(|params| params.pt())
-            .ok_or(SimError::CannotSend(kind))?;
+        let pt = self.pt(codec).ok_or(SimError::CannotSend(kind))?;
         self.seq += 1;
         let exts = match kind {
             MediaKind::Audio => ExtensionValues {
@@ -198,6 +264,70 @@ impl Client {
         self.drain()?;
         self.rtc.handle_input(Input::Timeout(now))?;
         self.drain()
+    }
+
+    /// Sends one frame of its simulcast camera on every layer: a keyframe where one
+    /// was asked for (if it answers requests), and on the first frame.
+    pub fn send_camera_frame(&mut self, now: Instant) -> Result<(), SimError> {
+        let mid = self.video.ok_or(SimError::CannotSend(MediaKind::Video))?;
+        let pt = self
+            .pt(Codec::Vp8)
+            .ok_or(SimError::CannotSend(MediaKind::Video))?;
+        let first = self.frames == 0;
+        self.frames += 1;
+        let answers = self.answers_keyframe_requests;
+        for (index, layer) in self.camera.iter_mut().enumerate() {
+            let keyframe = first || (answers && layer.keyframe_wanted);
+            if keyframe {
+                layer.keyframe_wanted = false;
+            }
+            layer.seq += 1;
+            // 30 frames a second at 90 kHz; RTP time wraps at 32 bits by definition.
+            let time = layer
+                .time_base
+                .wrapping_add(u32::try_from((self.frames * 3000) & 0xffff_ffff).unwrap_or(0));
+            let mut direct = self.rtc.direct_api();
+            let stream = direct
+                .stream_tx_by_mid(mid, Some(layer.rid))
+                .ok_or(SimError::CannotSend(MediaKind::Video))?;
+            stream.write_rtp(
+                RtpWrite::new(
+                    pt,
+                    SeqNo::from(layer.seq),
+                    time,
+                    now,
+                    camera_frame(index, keyframe),
+                )
+                .marker(true)
+                .nackable(true),
+            );
+        }
+        self.drain()?;
+        self.rtc.handle_input(Input::Timeout(now))?;
+        self.drain()
+    }
+
+    /// Tells the SFU, on the signalling channel, the size it shows the video of its
+    /// incoming m-line `mid` at.
+    pub fn send_video_size(&mut self, mid: Mid, width: u32, height: u32) -> Result<(), SimError> {
+        let message = serde_json::json!({
+            "type": "video_size",
+            "mid": mid.to_string(),
+            "width": width,
+            "height": height,
+        })
+        .to_string();
+        if let Some(mut channel) = self.signalling.and_then(|id| self.rtc.channel(id)) {
+            channel.write(false, message.as_bytes())?;
+        }
+        self.drain()
+    }
+
+    fn pt(&self, codec: Codec) -> Option<str0m::media::Pt> {
+        self.rtc
+            .codec_config()
+            .find(|params| params.spec().codec == codec)
+            .map(|params| params.pt())
     }
 
     /// Asks, as a decoder that lost a frame would, for a keyframe on the incoming
@@ -279,12 +409,22 @@ impl Client {
                     self.received.push(Received {
                         mid,
                         audio_level: packet.header.ext_vals.audio_level,
+                        seq_no: *packet.seq_no,
+                        rtp_time: packet.header.timestamp,
                         payload: packet.payload,
                     });
                 }
             }
             Event::KeyframeRequest(request) => {
-                self.keyframe_requests.push((request.mid, request.kind));
+                self.keyframe_requests
+                    .push((request.mid, request.rid, request.kind));
+                let layer = self
+                    .camera
+                    .iter_mut()
+                    .find(|layer| Some(layer.rid) == request.rid);
+                if let Some(layer) = layer {
+                    layer.keyframe_wanted = true;
+                }
             }
             _ => {}
         }
@@ -301,6 +441,8 @@ pub struct Publish {
     pub video: bool,
     /// A screen share (a second video track).
     pub screen: bool,
+    /// The camera in simulcast: the [`LAYERS`] (see [`Client::send_camera_frame`]).
+    pub simulcast: bool,
 }
 
 impl Publish {
@@ -309,12 +451,21 @@ impl Publish {
         audio: true,
         video: true,
         screen: false,
+        simulcast: false,
+    };
+    /// A simulcast camera and no microphone.
+    pub const SIMULCAST_CAMERA: Self = Self {
+        audio: false,
+        video: true,
+        screen: false,
+        simulcast: true,
     };
     /// Nothing (a listener).
     pub const NOTHING: Self = Self {
         audio: false,
         video: false,
         screen: false,
+        simulcast: false,
     };
 }
 
@@ -324,6 +475,18 @@ pub struct Network {
     pub sfu: Sfu,
     clients: Vec<Option<Client>>,
     by_addr: HashMap<SocketAddr, ClientId>,
+    downlinks: HashMap<ClientId, Downlink>,
+    /// Datagrams on capped downlinks: when each arrives, where, from where.
+    in_flight: Vec<(Instant, ClientId, SocketAddr, Vec<u8>)>,
+}
+
+/// A client's downlink of limited capacity: a FIFO that sends one datagram after
+/// the other and drops what would wait longer than [`DOWNLINK_QUEUE`].
+#[derive(Debug)]
+struct Downlink {
+    capacity: Bitrate,
+    /// When the last datagram queued will have left.
+    free_at: Instant,
 }
 
 impl Network {
@@ -333,6 +496,27 @@ impl Network {
             sfu,
             clients: Vec::new(),
             by_addr: HashMap::new(),
+            downlinks: HashMap::new(),
+            in_flight: Vec::new(),
+        }
+    }
+
+    /// Limits what the SFU can send client `id` per second (`None`: no limit), from
+    /// `now` on.
+    pub fn set_downlink(&mut self, id: ClientId, capacity: Option<Bitrate>, now: Instant) {
+        match capacity {
+            Some(capacity) => {
+                self.downlinks.insert(
+                    id,
+                    Downlink {
+                        capacity,
+                        free_at: now,
+                    },
+                );
+            }
+            None => {
+                self.downlinks.remove(&id);
+            }
         }
     }
 
@@ -362,9 +546,16 @@ impl Network {
         let audio = publish
             .audio
             .then(|| change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None));
-        let video = publish
-            .video
-            .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let simulcast = publish.simulcast.then(|| {
+            let mut simulcast = Simulcast::new();
+            for (rid, ..) in LAYERS {
+                simulcast.add_send_layer(SimulcastLayer::new(rid));
+            }
+            simulcast
+        });
+        let video = publish.video.then(|| {
+            change.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast)
+        });
         let screen = publish
             .screen
             .then(|| change.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
@@ -383,10 +574,26 @@ impl Network {
             screen,
             received: Vec::new(),
             keyframe_requests: Vec::new(),
+            answers_keyframe_requests: true,
             audio_level: -20,
             notices: Vec::new(),
             signalling: None,
             seq: 0,
+            camera: if publish.simulcast {
+                LAYERS
+                    .iter()
+                    .zip(1u32..)
+                    .map(|((rid, ..), n)| CameraLayer {
+                        rid: Rid::from(*rid),
+                        seq: u64::from(n) * 10_000,
+                        time_base: n.wrapping_mul(0x1234_5678),
+                        keyframe_wanted: false,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            frames: 0,
             timeout: now,
             outgoing: VecDeque::new(),
             connected: false,
@@ -421,6 +628,7 @@ impl Network {
             .flatten()
             .map(|client| client.timeout)
             .chain(self.sfu.poll_timeout())
+            .chain(self.in_flight.iter().map(|(at, ..)| *at))
             .min()
     }
 
@@ -442,11 +650,40 @@ impl Network {
             let mut moved = false;
             while let Some(transmit) = self.sfu.poll_transmit() {
                 moved = true;
-                let Some(id) = self.by_addr.get(&transmit.destination) else {
+                let Some(id) = self.by_addr.get(&transmit.destination).copied() else {
                     continue;
                 };
+                if let Some(link) = self.downlinks.get_mut(&id) {
+                    let start = link.free_at.max(now);
+                    if start - now > DOWNLINK_QUEUE {
+                        continue;
+                    }
+                    let bits = transmit.contents.len() as u64 * 8;
+                    let micros = bits * 1_000_000 / link.capacity.as_u64().max(1);
+                    link.free_at = start + Duration::from_micros(micros);
+                    self.in_flight.push((
+                        link.free_at,
+                        id,
+                        transmit.source,
+                        transmit.contents.to_vec(),
+                    ));
+                    continue;
+                }
                 if let Some(client) = self.clients.get_mut(id.0).and_then(Option::as_mut) {
                     client.receive(now, transmit.source, &transmit.contents)?;
+                }
+            }
+            // In queue order, which is arrival order on each link.
+            let mut index = 0;
+            while index < self.in_flight.len() {
+                if self.in_flight[index].0 > now {
+                    index += 1;
+                    continue;
+                }
+                moved = true;
+                let (_, id, source, datagram) = self.in_flight.remove(index);
+                if let Some(client) = self.clients.get_mut(id.0).and_then(Option::as_mut) {
+                    client.receive(now, source, &datagram)?;
                 }
             }
             for client in self.clients.iter_mut().flatten() {

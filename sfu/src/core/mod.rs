@@ -17,13 +17,22 @@
 //! queue is empty. Nothing is ever forwarded by scanning peers: datagrams are routed
 //! by `demux::Demux`, packets by the published track's `route::Route`s.
 //!
+//! Simulcast: a track's layers are measured as they arrive (`simulcast`), and each
+//! subscriber's layer of each track is chosen again whenever its bandwidth estimate
+//! changes, it asks for another size, or its statistics come round: its estimate,
+//! less what its single-layer tracks take, is shared equally among its simulcast
+//! tracks. A new target layer gets a keyframe request, and the route switches at
+//! that keyframe (`route`).
+//!
 //! Errors are bad input (a refused offer, a datagram for no one) and are returned;
 //! a broken invariant would be a bug, and there is none to `expect` here.
 
 mod demux;
+mod keyframe;
 mod peer;
 mod route;
 mod shard;
+mod simulcast;
 mod speaking;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -32,6 +41,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
+use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
@@ -47,10 +57,16 @@ use peer::Peer;
 pub use peer::SIGNALLING_LABEL;
 use route::Route;
 pub use shard::Shard;
+use simulcast::{LayerView, select, up_threshold};
 
 /// How often each peer's statistics (round-trip time, loss) are sampled for the
 /// metrics.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the SFU assumes it may send a new peer before str0m's bandwidth estimator
+/// knows better (WebRTC's customary start bitrate): simulcast subscribers start low
+/// and move up as the estimate grows.
+pub(crate) const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(300);
 
 /// How long a peer may take from its answer to a connected DTLS session before it is
 /// dropped (a client that never sends a STUN request would otherwise stay forever).
@@ -178,10 +194,20 @@ enum Work {
         mid: Mid,
         kind: MediaKind,
     },
+    /// A keyframe of one layer of a track is wanted.
     Keyframe {
+        source: TrackRef,
+        layer: usize,
+        kind: KeyframeRequestKind,
+    },
+    /// A subscriber asked for a keyframe: of the layer it receives.
+    KeyframeFor {
+        subscriber: PeerId,
         source: TrackRef,
         kind: KeyframeRequestKind,
     },
+    /// The peer's simulcast layers are to be chosen again.
+    Reselect(PeerId),
     Speaking {
         peer: PeerId,
         speaking: bool,
@@ -193,6 +219,10 @@ enum Work {
 /// [`Work`]: it is the common case and much larger than the rest.
 struct Forward {
     source: TrackRef,
+    /// The index of the publisher's layer it arrived on.
+    layer: usize,
+    /// Whether it starts a keyframe.
+    keyframe: bool,
     packet: RtpPacket,
     params: PayloadParams,
 }
@@ -309,6 +339,7 @@ impl Sfu {
             .enable_opus(true, false)
             .enable_vp8(true)
             .enable_h264(true)
+            .enable_bwe(Some(INITIAL_ESTIMATE))
             .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         let candidate =
@@ -471,38 +502,47 @@ impl Sfu {
     fn pump(&mut self, now: Instant) {
         loop {
             if let Some(forward) = self.outbox.forwards.pop_front() {
-                self.forward(now, forward.source, &forward.packet, &forward.params);
+                self.forward(now, &forward);
                 continue;
             }
             let Some(work) = self.outbox.work.pop_front() else {
                 return;
             };
             match work {
-                Work::Keyframe { source, kind } => {
+                Work::Keyframe {
+                    source,
+                    layer,
+                    kind,
+                } => {
                     if let Some(publisher) = self.peers.get_mut(&source.peer) {
-                        publisher.request_keyframe(source.mid, kind, now);
+                        publisher.request_keyframe(source.mid, layer, kind, now);
                         publisher.drain(now, &mut self.outbox);
                     }
                 }
+                Work::KeyframeFor {
+                    subscriber,
+                    source,
+                    kind,
+                } => {
+                    let layer = self
+                        .route(source, subscriber)
+                        .map(|route| route.keyframe_layer());
+                    if let Some(layer) = layer {
+                        self.outbox.work.push_back(Work::Keyframe {
+                            source,
+                            layer,
+                            kind,
+                        });
+                    }
+                }
+                Work::Reselect(subscriber) => self.reselect(now, subscriber),
                 Work::Published { source, kind } => self.published(now, source, kind),
                 Work::Subscribed {
                     source,
                     subscriber,
                     mid,
                     kind,
-                } => {
-                    self.routes
-                        .entry(source)
-                        .or_default()
-                        .push(Route::new(subscriber, mid, kind));
-                    // The subscriber joins mid-stream: it needs a keyframe to start.
-                    if kind == MediaKind::Video {
-                        self.outbox.work.push_back(Work::Keyframe {
-                            source,
-                            kind: KeyframeRequestKind::Pli,
-                        });
-                    }
-                }
+                } => self.subscribed(source, subscriber, mid, kind, now),
                 Work::Connected(id) => {
                     if let Some(peer) = self.peers.get(&id) {
                         self.events.push_back(SfuEvent::Connected {
@@ -520,23 +560,121 @@ impl Sfu {
         }
     }
 
-    /// Sends one received packet to every subscriber of its track.
-    fn forward(
+    /// `subscriber`'s route of `source`, if it receives it.
+    fn route(&mut self, source: TrackRef, subscriber: PeerId) -> Option<&mut Route> {
+        self.routes
+            .get_mut(&source)?
+            .iter_mut()
+            .find(|route| route.subscriber == subscriber)
+    }
+
+    /// Starts forwarding `source` to `subscriber`'s m-line `mid`, now negotiated.
+    fn subscribed(
         &mut self,
-        now: Instant,
         source: TrackRef,
-        packet: &RtpPacket,
-        params: &PayloadParams,
+        subscriber: PeerId,
+        mid: Mid,
+        kind: MediaKind,
+        now: Instant,
     ) {
-        let Some(routes) = self.routes.get_mut(&source) else {
+        let layers = self
+            .peers
+            .get(&source.peer)
+            .and_then(|publisher| publisher.track(source.mid))
+            .map_or(1, |track| track.layers.len());
+        self.routes
+            .entry(source)
+            .or_default()
+            .push(Route::new(subscriber, mid, kind, layers));
+        if layers > 1 {
+            // Picks its layer and asks for a keyframe of it.
+            self.reselect(now, subscriber);
+        } else if kind == MediaKind::Video {
+            // The subscriber joins mid-stream: it needs a keyframe to start.
+            self.outbox.work.push_back(Work::Keyframe {
+                source,
+                layer: 0,
+                kind: KeyframeRequestKind::Pli,
+            });
+        }
+    }
+
+    /// Chooses the layer of every simulcast track `id` receives (see the module
+    /// docs and [`select`]), asks for a keyframe of each new target, and tells `id`'s
+    /// bandwidth estimator how much it would take to send each at its best.
+    fn reselect(&mut self, now: Instant, id: PeerId) {
+        let Some(subscriber) = self.peers.get(&id) else {
+            return;
+        };
+        let mut single_layer = 0;
+        let mut layered: Vec<(TrackRef, Option<simulcast::Size>, Vec<LayerView>)> = Vec::new();
+        for (source, wanted) in subscriber.receiving() {
+            let Some(track) = self
+                .peers
+                .get(&source.peer)
+                .and_then(|publisher| publisher.track(source.mid))
+            else {
+                continue;
+            };
+            let views: Vec<LayerView> = track.layers.iter().map(|layer| layer.view(now)).collect();
+            if views.len() > 1 {
+                layered.push((source, wanted, views));
+            } else {
+                single_layer += views.first().and_then(|view| view.bitrate).unwrap_or(0);
+            }
+        }
+        if layered.is_empty() {
+            return;
+        }
+        let share =
+            subscriber.estimate.as_u64().saturating_sub(single_layer) / layered.len() as u64;
+        let mut desired = single_layer;
+        for (source, wanted, views) in layered {
+            if let Some(best) = select(&views, u64::MAX, wanted, None) {
+                desired += up_threshold(views[best].bitrate.unwrap_or(0));
+            }
+            let Some(route) = self.route(source, id) else {
+                continue;
+            };
+            let Some(target) = select(&views, share, wanted, route.current()) else {
+                continue;
+            };
+            if route.retarget(target) {
+                self.outbox.work.push_back(Work::Keyframe {
+                    source,
+                    layer: target,
+                    kind: KeyframeRequestKind::Pli,
+                });
+            }
+        }
+        if let Some(subscriber) = self.peers.get_mut(&id) {
+            subscriber.set_desired_bitrate(Bitrate::bps(desired));
+            subscriber.drain(now, &mut self.outbox);
+        }
+    }
+
+    /// Sends one received packet to every subscriber of its track (of its layer).
+    fn forward(&mut self, now: Instant, forward: &Forward) {
+        let Some(routes) = self.routes.get_mut(&forward.source) else {
             return;
         };
         for route in routes {
             let Some(subscriber) = self.peers.get_mut(&route.subscriber) else {
                 continue;
             };
-            if let Some(bytes) = route.forward(&mut subscriber.rtc, packet, params) {
-                self.outbox.metrics.forwarded(bytes);
+            let sent = route.forward(
+                &mut subscriber.rtc,
+                forward.layer,
+                forward.keyframe,
+                &forward.packet,
+                &forward.params,
+            );
+            if let Some(sent) = sent {
+                self.outbox.metrics.forwarded(sent.bytes);
+                if let Some(switch) = sent.switch {
+                    self.outbox.metrics.layer_switched(switch);
+                    tracing::debug!(subscriber = %route.subscriber, ?switch, layer = forward.layer, "simulcast layer switched");
+                }
                 subscriber.drain(now, &mut self.outbox);
                 subscriber.send_queued(now);
             }

@@ -9,11 +9,18 @@
 //! The same channel carries notices the client does not answer:
 //! `{"type":"speaking","user_id":"…","speaking":true|false}` when someone else in the
 //! room starts or stops speaking.
+//!
+//! And the client may tell the SFU how large it shows a video it receives:
+//! `{"type":"video_size","mid":"…","width":320,"height":180}` for its m-line `mid`
+//! (the transceiver's `mid`), so that a small tile gets a small simulcast layer (see
+//! [`super::simulcast`]). Until it does, only bandwidth limits the layer.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
+use serde::Deserialize;
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::{ChannelData, ChannelId as DataChannelId};
 use str0m::format::PayloadParams;
@@ -21,6 +28,8 @@ use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaAdded, 
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 
+use super::keyframe::starts_keyframe;
+use super::simulcast::{Layer, Size};
 use super::speaking::SpeakingDetector;
 use super::{Forward, Outbox, Participant, PeerId, TrackRef, Work};
 
@@ -36,8 +45,23 @@ const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) struct Published {
     pub(crate) mid: Mid,
     pub(crate) kind: MediaKind,
-    last_keyframe_request: Option<Instant>,
+    /// Its simulcast layers, lowest first; one without simulcast.
+    pub(crate) layers: Vec<Layer>,
     speaking: SpeakingDetector,
+}
+
+/// What a client says on the signalling channel.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    /// Its answer to the outstanding offer.
+    Answer { sdp: String },
+    /// The size it shows the video of its m-line `mid` at.
+    VideoSize {
+        mid: String,
+        width: u32,
+        height: u32,
+    },
 }
 
 /// Where one subscription is in its negotiation.
@@ -63,6 +87,8 @@ struct Subscription {
     /// The publisher's user, the client's MediaStream ID (so it knows whose it is).
     publisher: UserId,
     state: SubscriptionState,
+    /// The size the client shows it at, if it said.
+    wanted: Option<Size>,
 }
 
 /// One participant; see the module docs.
@@ -89,6 +115,9 @@ pub(crate) struct Peer {
     subscriptions: Vec<Subscription>,
     signalling: Option<DataChannelId>,
     pending_offer: Option<SdpPendingOffer>,
+    /// How much the SFU may send to this peer: str0m's estimate from the client's
+    /// transport-wide congestion control feedback.
+    pub(crate) estimate: Bitrate,
 }
 
 impl Peer {
@@ -112,6 +141,7 @@ impl Peer {
             subscriptions: Vec::new(),
             signalling: None,
             pending_offer: None,
+            estimate: super::INITIAL_ESTIMATE,
         }
     }
 
@@ -122,6 +152,7 @@ impl Peer {
             kind,
             publisher,
             state: SubscriptionState::Wanted,
+            wanted: None,
         });
     }
 
@@ -154,23 +185,54 @@ impl Peer {
             .map(|sub| sub.source)
     }
 
-    /// Asks the publisher of `mid` for a keyframe, unless one was asked for recently.
-    /// A mutation of the `Rtc`: the caller drains it afterwards.
-    pub(crate) fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, now: Instant) {
-        let Some(track) = self.published.iter_mut().find(|track| track.mid == mid) else {
+    /// The tracks this peer receives, each with the size it asked for.
+    pub(crate) fn receiving(&self) -> impl Iterator<Item = (TrackRef, Option<Size>)> + '_ {
+        self.subscriptions
+            .iter()
+            .filter(|sub| matches!(sub.state, SubscriptionState::Open(_)))
+            .map(|sub| (sub.source, sub.wanted))
+    }
+
+    /// Its published track on `mid`.
+    pub(crate) fn track(&self, mid: Mid) -> Option<&Published> {
+        self.published.iter().find(|track| track.mid == mid)
+    }
+
+    /// Asks the publisher of `mid` for a keyframe of its `layer`, unless one was
+    /// asked for recently. A mutation of the `Rtc`: the caller drains it afterwards.
+    pub(crate) fn request_keyframe(
+        &mut self,
+        mid: Mid,
+        layer: usize,
+        kind: KeyframeRequestKind,
+        now: Instant,
+    ) {
+        let Some(layer) = self
+            .published
+            .iter_mut()
+            .find(|track| track.mid == mid)
+            .and_then(|track| track.layers.get_mut(layer))
+        else {
             return;
         };
-        if track
+        if layer
             .last_keyframe_request
             .is_some_and(|last| now.saturating_duration_since(last) < KEYFRAME_REQUEST_INTERVAL)
         {
             return;
         }
         // No receive stream yet means no media yet; its first packets will do.
-        if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, None) {
+        if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, layer.rid) {
             stream.request_keyframe(kind);
-            track.last_keyframe_request = Some(now);
+            layer.last_keyframe_request = Some(now);
         }
+    }
+
+    /// Tells str0m's bandwidth estimator how much the SFU would like to send: it
+    /// probes for that much, so a subscriber on a low layer can find room for a
+    /// higher one. A mutation of the `Rtc`.
+    pub(crate) fn set_desired_bitrate(&mut self, desired: Bitrate) {
+        self.rtc.bwe().set_bitrate(Bitrate::ZERO, desired);
     }
 
     /// Sends `message` (JSON) to the client on the signalling channel, if it is open.
@@ -268,12 +330,34 @@ impl Peer {
         }
     }
 
+    /// Handles a message from the client on the signalling channel.
+    fn client_message(&mut self, data: &ChannelData, outbox: &mut Outbox) {
+        match serde_json::from_slice::<ClientMessage>(&data.data) {
+            Ok(ClientMessage::Answer { sdp }) => match SdpAnswer::from_sdp_string(&sdp) {
+                Ok(answer) => self.accept_answer(answer, outbox),
+                Err(error) => {
+                    tracing::debug!(peer = %self.id, %error, "ignoring an unparsable SDP answer");
+                }
+            },
+            Ok(ClientMessage::VideoSize { mid, width, height }) => {
+                let mid = Mid::from(mid.as_str());
+                let sub = self
+                    .subscriptions
+                    .iter_mut()
+                    .find(|sub| sub.state == SubscriptionState::Open(mid));
+                if let Some(sub) = sub {
+                    sub.wanted = Some(Size { width, height });
+                    outbox.work.push_back(Work::Reselect(self.id));
+                }
+            }
+            Err(error) => {
+                tracing::debug!(peer = %self.id, %error, "ignoring an unknown signalling message");
+            }
+        }
+    }
+
     /// Applies the client's answer to the outstanding offer.
-    fn accept_answer(&mut self, data: &ChannelData, outbox: &mut Outbox) {
-        let Ok(answer) = serde_json::from_slice::<SdpAnswer>(&data.data) else {
-            tracing::debug!(peer = %self.id, "ignoring a signalling message that is not an SDP answer");
-            return;
-        };
+    fn accept_answer(&mut self, answer: SdpAnswer, outbox: &mut Outbox) {
         let Some(pending) = self.pending_offer.take() else {
             tracing::debug!(peer = %self.id, "ignoring an SDP answer without an offer");
             return;
@@ -347,16 +431,28 @@ impl Peer {
                 self.renegotiate();
             }
             Event::ChannelData(data) if Some(data.id) == self.signalling => {
-                self.accept_answer(&data, outbox);
+                self.client_message(&data, outbox);
                 // Changes that waited for this answer go out now.
                 self.renegotiate();
             }
             Event::RtpPacket(packet) => self.rtp_packet(packet, now, outbox),
-            Event::PeerStats(stats) => outbox.metrics.peer_stats(&stats),
+            Event::PeerStats(stats) => {
+                outbox.metrics.peer_stats(&stats);
+                // Layers' bitrates change without the estimate changing.
+                outbox.work.push_back(Work::Reselect(self.id));
+            }
             Event::KeyframeRequest(KeyframeRequest { mid, kind, .. }) => {
                 if let Some(source) = self.source_of(mid) {
-                    outbox.work.push_back(Work::Keyframe { source, kind });
+                    outbox.work.push_back(Work::KeyframeFor {
+                        subscriber: self.id,
+                        source,
+                        kind,
+                    });
                 }
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                self.estimate = estimate;
+                outbox.work.push_back(Work::Reselect(self.id));
             }
             _ => {}
         }
@@ -382,10 +478,19 @@ impl Peer {
         if added.kind == MediaKind::Video && publishes_video && !self.may_stream {
             return;
         }
+        let declared = added
+            .simulcast
+            .map(|simulcast| simulcast.recv)
+            .unwrap_or_default();
+        let layers = if declared.is_empty() {
+            vec![Layer::single()]
+        } else {
+            declared.iter().map(Layer::declared).collect()
+        };
         self.published.push(Published {
             mid: added.mid,
             kind: added.kind,
-            last_keyframe_request: None,
+            layers,
             speaking: SpeakingDetector::default(),
         });
         outbox.work.push_back(Work::Published {
@@ -407,13 +512,23 @@ impl Peer {
         else {
             return;
         };
-        // Simulcast layers are not selected yet: only single-layer streams travel.
-        if rid.is_some() {
+        let Some(params) = self.payload_params(&packet) else {
             return;
-        }
+        };
         let Some(track) = self.published.iter_mut().find(|track| track.mid == mid) else {
             return;
         };
+        // A packet of a layer the offer did not declare goes nowhere.
+        let Some(layer) = track.layers.iter().position(|layer| layer.rid == rid) else {
+            return;
+        };
+        track.layers[layer].record(packet.payload.len(), now);
+        let keyframe = (track.kind == MediaKind::Video)
+            .then(|| starts_keyframe(params.spec().codec, &packet.payload))
+            .flatten();
+        if let Some(size) = keyframe.and_then(|keyframe| keyframe.size) {
+            track.layers[layer].size = Some(size);
+        }
         if track.kind == MediaKind::Audio
             && let Some(speaking) = track.speaking.observe(&packet, now)
         {
@@ -422,11 +537,10 @@ impl Peer {
                 speaking,
             });
         }
-        let Some(params) = self.payload_params(&packet) else {
-            return;
-        };
         outbox.forwards.push_back(Forward {
             source: TrackRef { peer: self.id, mid },
+            layer,
+            keyframe: keyframe.is_some(),
             packet,
             params,
         });

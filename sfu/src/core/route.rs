@@ -12,6 +12,15 @@
 //! * **Header extensions**: transport-wide ones (transport-cc, abs-send-time, mid)
 //!   belong to each session and str0m writes them itself; only those describing the
 //!   media (audio level, voice activity, video orientation) are carried over.
+//!
+//! Of a simulcast track the route forwards one layer (see [`super::simulcast`]) onto
+//! the subscriber's one stream. It moves to its target layer at that layer's first
+//! keyframe (the decoder needs nothing from before it); until then the current
+//! layer goes on. Layers are independent RTP streams with their own sequence
+//! numbers and timestamps, so at a switch both are rebased to continue where the
+//! previous layer stopped: the subscriber sees one unbroken stream.
+
+use std::time::Instant;
 
 use str0m::Rtc;
 use str0m::format::PayloadParams;
@@ -19,10 +28,42 @@ use str0m::media::{MediaKind, Mid, Pt};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 
 use super::PeerId;
+use crate::metrics::LayerSwitch;
 
 /// Where rebased sequence numbers start. Packets of the publisher that arrive
 /// reordered, up to this many before the first forwarded one, still fit.
 pub(crate) const SEQ_HEADROOM: u64 = 1000;
+
+/// What a [`Route::forward`] sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// Payload bytes written.
+    pub(crate) bytes: usize,
+    /// The layer switch this packet made, if it made one.
+    pub(crate) switch: Option<LayerSwitch>,
+}
+
+/// How the current layer's sequence numbers and timestamps map onto the
+/// subscriber's stream.
+#[derive(Debug, Clone, Copy)]
+struct Rebase {
+    /// The publisher's extended sequence number of the layer's first forwarded
+    /// packet, and the subscriber's it became.
+    first: (u64, u64),
+    /// The lowest sequence number the layer may use: after a switch, those below
+    /// were the previous layer's.
+    floor: u64,
+    /// Added to the layer's RTP timestamps.
+    time_offset: u32,
+}
+
+/// The last packet forwarded, where the next layer continues from.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    seq: u64,
+    time: u32,
+    arrival: Instant,
+}
 
 /// Forwarding state of one published track to one subscriber.
 #[derive(Debug)]
@@ -32,37 +73,91 @@ pub(crate) struct Route {
     /// The subscriber's m-line carrying the track.
     pub(crate) mid: Mid,
     kind: MediaKind,
-    /// The publisher's extended sequence number of the first forwarded packet.
-    first_seq: Option<u64>,
+    /// The publisher's layer being forwarded; `None` until the target's first
+    /// keyframe.
+    current: Option<usize>,
+    /// The layer to forward from its next keyframe on.
+    target: usize,
+    rebase: Option<Rebase>,
+    last: Option<Last>,
     /// Publisher PT → subscriber PT (`None`: the subscriber has no such codec).
     pts: Vec<(Pt, Option<Pt>)>,
 }
 
 impl Route {
-    /// A route to `subscriber`'s m-line `mid`.
-    pub(crate) fn new(subscriber: PeerId, mid: Mid, kind: MediaKind) -> Self {
+    /// A route to `subscriber`'s m-line `mid` of a track of `layers` layers. One
+    /// layer is forwarded from its first packet; of several, the lowest is the first
+    /// target (until the core chooses), forwarded from its first keyframe.
+    pub(crate) fn new(subscriber: PeerId, mid: Mid, kind: MediaKind, layers: usize) -> Self {
         Self {
             subscriber,
             mid,
             kind,
-            first_seq: None,
+            current: (layers <= 1).then_some(0),
+            target: 0,
+            rebase: None,
+            last: None,
             pts: Vec::new(),
         }
     }
 
-    /// Queues `packet` (received with codec `params`) on the subscriber's `rtc`;
-    /// returns the payload bytes written, or `None` when it cannot be forwarded (no
-    /// common codec, the m-line has no send stream yet, a packet too old to rebase).
+    /// The layer being forwarded, if any yet.
+    pub(crate) fn current(&self) -> Option<usize> {
+        self.current
+    }
+
+    /// Makes `target` the layer to forward; `true` if forwarding it needs a
+    /// keyframe of it (it is not the current layer).
+    pub(crate) fn retarget(&mut self, target: usize) -> bool {
+        self.target = target;
+        self.current != Some(target)
+    }
+
+    /// The layer a keyframe helps now: the current one, or the target before any.
+    pub(crate) fn keyframe_layer(&self) -> usize {
+        self.current.unwrap_or(self.target)
+    }
+
+    /// Queues `packet` (received on the publisher's `layer` with codec `params`,
+    /// `keyframe` if it starts one) on the subscriber's `rtc`; `None` when it is not
+    /// forwarded (another layer, no common codec, no send stream yet, a packet too
+    /// old to rebase).
     ///
     /// A mutation of `rtc`: the caller drains it afterwards.
     pub(crate) fn forward(
         &mut self,
         rtc: &mut Rtc,
+        layer: usize,
+        keyframe: bool,
         packet: &RtpPacket,
         params: &PayloadParams,
-    ) -> Option<usize> {
+    ) -> Option<Sent> {
+        let mut switch = None;
+        if self.current != Some(layer) {
+            if layer != self.target || !keyframe {
+                return None;
+            }
+            switch = self.current.map(|from| {
+                if layer > from {
+                    LayerSwitch::Up
+                } else {
+                    LayerSwitch::Down
+                }
+            });
+            self.current = Some(layer);
+            self.rebase = None;
+        }
         let pt = self.subscriber_pt(rtc, packet.header.payload_type, params)?;
-        let seq_no = self.rebase(packet.seq_no)?;
+        let rebase = *self.rebase.get_or_insert_with(|| {
+            self.last.map_or_else(
+                || first_layer(packet),
+                |last| next_layer(last, packet, params),
+            )
+        });
+        let seq = (*packet.seq_no + rebase.first.1)
+            .checked_sub(rebase.first.0)
+            .filter(|seq| *seq >= rebase.floor)?;
+        let time = packet.header.timestamp.wrapping_add(rebase.time_offset);
         let exts = ExtensionValues {
             audio_level: packet.header.ext_vals.audio_level,
             voice_activity: packet.header.ext_vals.voice_activity,
@@ -75,8 +170,8 @@ impl Route {
         stream.write_rtp(
             RtpWrite::new(
                 pt,
-                seq_no,
-                packet.header.timestamp,
+                SeqNo::from(seq),
+                time,
                 packet.timestamp,
                 packet.payload.clone(),
             )
@@ -85,7 +180,17 @@ impl Route {
             // Lost video is worth resending from the RTX cache; late audio is not.
             .nackable(self.kind == MediaKind::Video),
         );
-        Some(packet.payload.len())
+        if self.last.is_none_or(|last| seq > last.seq) {
+            self.last = Some(Last {
+                seq,
+                time,
+                arrival: packet.timestamp,
+            });
+        }
+        Some(Sent {
+            bytes: packet.payload.len(),
+            switch,
+        })
     }
 
     fn subscriber_pt(&mut self, rtc: &Rtc, pt: Pt, params: &PayloadParams) -> Option<Pt> {
@@ -96,10 +201,30 @@ impl Route {
         self.pts.push((pt, mapped));
         mapped
     }
+}
 
-    fn rebase(&mut self, seq_no: SeqNo) -> Option<SeqNo> {
-        let seq = *seq_no;
-        let first = *self.first_seq.get_or_insert(seq);
-        (seq + SEQ_HEADROOM).checked_sub(first).map(SeqNo::from)
+/// The first layer forwarded keeps its timestamps and starts at [`SEQ_HEADROOM`].
+fn first_layer(packet: &RtpPacket) -> Rebase {
+    Rebase {
+        first: (*packet.seq_no, SEQ_HEADROOM),
+        floor: 0,
+        time_offset: 0,
+    }
+}
+
+/// A later layer continues from `last`: the next sequence number, and the
+/// timestamp advanced by the time between the two packets' arrivals.
+fn next_layer(last: Last, packet: &RtpPacket, params: &PayloadParams) -> Rebase {
+    let elapsed = packet.timestamp.saturating_duration_since(last.arrival);
+    let clock_rate = u128::from(params.spec().clock_rate.get());
+    // At least one tick: the new layer's keyframe is a new picture. RTP time
+    // wraps at 32 bits by definition.
+    let ticks =
+        u32::try_from((elapsed.as_micros() * clock_rate / 1_000_000).max(1)).unwrap_or(u32::MAX);
+    let time = last.time.wrapping_add(ticks);
+    Rebase {
+        first: (*packet.seq_no, last.seq + 1),
+        floor: last.seq + 1,
+        time_offset: time.wrapping_sub(packet.header.timestamp),
     }
 }

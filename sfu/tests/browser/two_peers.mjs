@@ -5,7 +5,8 @@
 //   node two_peers.mjs <sfu base URL> <token A> <token B>
 //
 // With RELAY=1 every browser sends only through the SFU's TURN server (and the
-// report says which candidate type carried the call).
+// report says which candidate type carried the call). With SIMULCAST=1 each sends
+// its camera in three simulcast layers (the report counts those it sends).
 //
 // Prints one JSON line per browser with what it received; exits non-zero on failure.
 // playwright-core comes from PLAYWRIGHT_CORE or the repository's web/node_modules;
@@ -46,7 +47,8 @@ async function person(token, name) {
   // The page is served at the SFU's origin, so its signalling fetch is same-origin.
   await tab.route(`${base}/test`, (route) => route.fulfill({ contentType: 'text/html', body: page }));
   await tab.goto(`${base}/test`);
-  await tab.evaluate(([t, relay]) => join(t, { relay }), [token, process.env.RELAY === '1']);
+  const options = { relay: process.env.RELAY === '1', simulcast: process.env.SIMULCAST === '1' };
+  await tab.evaluate(([t, o]) => join(t, o), [token, options]);
   return { browser, tab, name };
 }
 

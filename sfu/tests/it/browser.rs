@@ -1,7 +1,8 @@
 //! Real WebRTC stacks through the SFU, with the SFU in-process on real sockets:
 //!
 //! * two headless Chromium instances (Debian's, driven by playwright-core) publish
-//!   their fake camera and microphone and each receive the other's;
+//!   their fake camera and microphone and each receive the other's, also with the
+//!   cameras in simulcast (each receives one layer);
 //! * an independent peer, aiortc (Python), publishes and a Chromium subscriber
 //!   receives it;
 //! * two Chromium instances that may only use relay candidates reach the SFU
@@ -107,11 +108,22 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `two_peers.mjs` for browsers holding `tokens` (only through TURN if
-/// `relay`); fails unless each receives; returns their reports.
-async fn browsers(base: &str, tokens: &[String], relay: bool) -> Vec<serde_json::Value> {
+/// How the browsers of [`browsers`] connect and publish.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mode {
+    /// Only through TURN.
+    relay: bool,
+    /// The camera in three simulcast layers.
+    simulcast: bool,
+}
+
+/// Runs `two_peers.mjs` for browsers holding `tokens` in `mode`; fails unless each
+/// receives; returns their reports.
+async fn browsers(base: &str, tokens: &[String], mode: Mode) -> Vec<serde_json::Value> {
+    let flag = |on: bool| if on { "1" } else { "0" };
     let output = tokio::process::Command::new("node")
-        .env("RELAY", if relay { "1" } else { "0" })
+        .env("RELAY", flag(mode.relay))
+        .env("SIMULCAST", flag(mode.simulcast))
         .arg(script("two_peers.mjs"))
         .arg(base)
         .args(tokens)
@@ -142,7 +154,24 @@ async fn browsers(base: &str, tokens: &[String], relay: bool) -> Vec<serde_json:
 async fn two_browsers_receive_each_others_audio_and_video() {
     let media = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
     let sfu = Sfu::start(media).await;
-    browsers(&sfu.base, &[sfu.token(1), sfu.token(2)], false).await;
+    browsers(&sfu.base, &[sfu.token(1), sfu.token(2)], Mode::default()).await;
+    sfu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Chromium and playwright-core: `make voice-test` runs it"]
+async fn two_browsers_with_simulcast_cameras_receive_each_others_video() {
+    let media = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
+    let sfu = Sfu::start(media).await;
+    let mode = Mode {
+        simulcast: true,
+        ..Mode::default()
+    };
+    let reports = browsers(&sfu.base, &[sfu.token(1), sfu.token(2)], mode).await;
+    for report in &reports {
+        // Chromium really sends several layers; the SFU forwards one of them.
+        assert!(report["layers_sent"].as_u64() >= Some(2), "{report}");
+    }
     sfu.stop().await;
 }
 
@@ -168,7 +197,7 @@ async fn an_aiortc_publisher_reaches_a_chromium_subscriber() {
         .kill_on_drop(true)
         .output();
     let publisher = tokio::spawn(publisher);
-    browsers(&sfu.base, &[sfu.token(2)], false).await;
+    browsers(&sfu.base, &[sfu.token(2)], Mode::default()).await;
 
     let Output { status, stdout, .. } = publisher
         .await
@@ -216,7 +245,11 @@ async fn browsers_that_may_only_relay_reach_the_sfu_through_coturn() {
     };
     let media = UdpSocket::bind("127.0.0.1:0").await.expect("a free port");
     let sfu = Sfu::with_turn(media, Some(turn)).await;
-    let reports = browsers(&sfu.base, &[sfu.token(1), sfu.token(2)], true).await;
+    let mode = Mode {
+        relay: true,
+        ..Mode::default()
+    };
+    let reports = browsers(&sfu.base, &[sfu.token(1), sfu.token(2)], mode).await;
     for report in &reports {
         assert_eq!(report["path"], "relay", "{report}");
     }

@@ -11,25 +11,26 @@ use cloudcord_sfu::metrics::{Metrics, Refusal};
 use cloudcord_sfu::sim::{ClientId, Network, Publish};
 use str0m::media::{KeyframeRequestKind, MediaKind};
 
-const ALICE: UserId = UserId::new(1001);
-const BOB: UserId = UserId::new(1002);
-const CAROL: UserId = UserId::new(1003);
+pub(crate) const ALICE: UserId = UserId::new(1001);
+pub(crate) const BOB: UserId = UserId::new(1002);
+pub(crate) const CAROL: UserId = UserId::new(1003);
 const GUILD: GuildId = GuildId::new(2000);
-const LOBBY: ChannelId = ChannelId::new(2001);
+pub(crate) const LOBBY: ChannelId = ChannelId::new(2001);
 const STAGE: ChannelId = ChannelId::new(2002);
 
 fn sfu_addr() -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 1], 3478))
 }
 
-struct Test {
-    net: Network,
-    now: Instant,
-    metrics: Metrics,
+/// The SFU, its clients and the simulated clock.
+pub(crate) struct Test {
+    pub(crate) net: Network,
+    pub(crate) now: Instant,
+    pub(crate) metrics: Metrics,
 }
 
 impl Test {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let metrics = Metrics::default();
         Self {
             net: Network::new(Sfu::new(sfu_addr(), metrics.clone())),
@@ -38,7 +39,7 @@ impl Test {
         }
     }
 
-    fn join(&mut self, user: UserId, channel: ChannelId, publish: Publish) -> ClientId {
+    pub(crate) fn join(&mut self, user: UserId, channel: ChannelId, publish: Publish) -> ClientId {
         self.join_as(
             Participant {
                 user,
@@ -57,7 +58,7 @@ impl Test {
             .expect("the SFU answers a str0m offer")
     }
 
-    fn run(&mut self, duration: Duration) {
+    pub(crate) fn run(&mut self, duration: Duration) {
         self.net
             .run_for(&mut self.now, duration)
             .expect("sessions keep working");
@@ -295,7 +296,7 @@ fn a_subscribers_keyframe_request_reaches_the_publisher() {
     let alice = test.net.client(alice).expect("alice");
     let video = alice.video.expect("alice publishes video");
     let after = &alice.keyframe_requests[before..];
-    assert_eq!(after, [(video, KeyframeRequestKind::Pli)]);
+    assert_eq!(after, [(video, None, KeyframeRequestKind::Pli)]);
 }
 
 #[test]

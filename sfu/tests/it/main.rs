@@ -1,11 +1,13 @@
 //! The SFU's integration tests, one binary: the sans-IO core with str0m client peers
-//! on a simulated clock ([`core`]); the endpoint and media loop over real sockets
+//! on a simulated clock ([`core`], and its simulcast layer selection in
+//! [`simulcast`]); the endpoint and media loop over real sockets
 //! ([`signalling`]); two Chromium instances through the SFU ([`browser`], ignored
 //! unless asked for).
 
 mod browser;
 mod core;
 mod signalling;
+mod simulcast;
 
 use cloudcord_runtime::kafka::KafkaConfig;
 
