@@ -18,7 +18,8 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
 .PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
-	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools
+	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools \
+	chaos chaos-test chaos-run
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -37,6 +38,7 @@ test: tools build ## Provision the infrastructure, then fmt, clippy and every te
 	$(MAKE) api-test
 	$(MAKE) web-test
 	$(MAKE) voice-test
+	$(MAKE) chaos-test
 	$(MAKE) ops-test
 
 build: ## Build the cloudcord command (it links every service)
@@ -158,6 +160,28 @@ voice-test: web chromium voice-tools ## The SFU's browser, aiortc and TURN tests
 	$(CLOUDCORD) infra up
 	PLAYWRIGHT_CORE=$(CURDIR)/web/node_modules/playwright-core AIORTC_PYTHON=$(VOICE_VENV)/bin/python \
 		cargo nextest run --locked -p cloudcord-sfu -p cloudcord --run-ignored only
+
+# Faults (cloudcord chaos): two instances of each service on a three-broker cluster of
+# its own (Kafka 49092…, PostgreSQL 45432, FerretDB 47017, state in .cloudcord-chaos,
+# made afresh each run and stopped afterwards), every fault injected while messages
+# flow, then the checker. `make chaos-test` is the reduced run in `make test`;
+# `make chaos` the full one (longer faults, more load; CHAOS_ARGS adds options).
+CHAOS_ENV := CLOUDCORD__INFRA__STATE_DIR=$(CURDIR)/.cloudcord-chaos \
+	CLOUDCORD__KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:49092 \
+	CLOUDCORD__POSTGRES__URL=postgres://cloudcord:cloudcord@127.0.0.1:45432/cloudcord \
+	CLOUDCORD__MONGO__URL=mongodb://127.0.0.1:47017
+
+chaos-test: build service-binaries ## Every fault against a multi-process stack, and the lost/duplicated-message checker (reduced)
+	$(MAKE) chaos-run CHAOS_ARGS="--hold-secs 6 --settle-secs 6 $(CHAOS_ARGS)"
+
+chaos: build service-binaries ## The full fault run; its report goes to BENCHMARKS.md
+	$(MAKE) chaos-run CHAOS_ARGS="--hold-secs 20 --settle-secs 15 --senders 8 --clients 8 --report $(CURDIR)/target/chaos-report.json $(CHAOS_ARGS)"
+
+chaos-run:
+	$(CHAOS_ENV) $(CLOUDCORD) infra down 2>/dev/null || true
+	rm -rf $(CURDIR)/.cloudcord-chaos
+	status=0; $(CHAOS_ENV) $(CLOUDCORD) chaos $(CHAOS_ARGS) || status=$$?; \
+		$(CHAOS_ENV) $(CLOUDCORD) infra down; exit $$status
 
 # Operations (k8s/, strimzi/, images/, .github/): `make ops-test` lints and renders
 # the Helm chart, validates every manifest offline, runs checkov, promtool, amtool,

@@ -6,6 +6,8 @@
 //! Module map:
 //! - [`audit`]: `cloudcord audit export | verify` — an aggregate's event history as
 //!   JSON lines, and the offline check of its hash chain.
+//! - [`chaos`]: `cloudcord chaos` — faults injected into a multi-process stack on a
+//!   three-broker cluster, and a checker for lost or duplicated messages.
 //! - [`infra`]: `cloudcord infra up | down | status` — real Kafka, PostgreSQL and
 //!   FerretDB on loopback.
 //! - [`stack`]: `cloudcord up | down` — every service in-process, behind the front
@@ -22,6 +24,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod chaos;
 pub mod front_door;
 pub mod infra;
 pub mod openapi;

@@ -48,6 +48,9 @@ enum Command {
     Digest(cloudcord::read_models::DigestArgs),
     /// Print the REST API's OpenAPI 3.1 document (committed as openapi/cloudcord.json).
     Openapi,
+    /// Run two instances of each service on a three-broker cluster, inject faults
+    /// while messages flow, and check that none acknowledged was lost or doubled.
+    Chaos(cloudcord::chaos::ChaosArgs),
     /// Measure a running stack (`make up`); prints a Markdown table and JSON.
     Bench {
         #[command(subcommand)]
@@ -175,6 +178,7 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
                 cloudcord::openapi::json().as_bytes(),
             )?;
         }
+        Command::Chaos(args) => cloudcord::chaos::run(settings, &args).await?,
         Command::Bench { benchmark } => match benchmark {
             Benchmark::Replay(args) => {
                 cloudcord::read_models::bench_replay(&loader.load()?, &args).await?

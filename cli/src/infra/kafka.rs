@@ -125,6 +125,14 @@ impl Kafka {
         &self.nodes[0].daemon.log
     }
 
+    /// The pid of node `id` while it runs.
+    pub fn node_pid(&self, id: usize) -> Option<nix::unistd::Pid> {
+        self.nodes
+            .iter()
+            .find(|node| node.id == id)
+            .and_then(|node| node.daemon.running_pid())
+    }
+
     /// Nodes whose process is alive.
     pub fn running_nodes(&self) -> usize {
         self.nodes
@@ -208,13 +216,14 @@ impl Kafka {
         broker_count(self.bootstrap_servers(), self.nodes.len()).await
     }
 
-    /// Stops every node (controlled shutdown first).
+    /// Stops every node (controlled shutdown first), all at once: one by one, the
+    /// last nodes wait out their grace period for a quorum that has left.
     pub async fn stop(&self) -> Result<(), InfraError> {
-        for node in &self.nodes {
-            node.daemon
-                .stop(Signal::SIGTERM, Duration::from_secs(30))
-                .await?;
-        }
+        let stops = self
+            .nodes
+            .iter()
+            .map(|node| node.daemon.stop(Signal::SIGTERM, Duration::from_secs(30)));
+        futures::future::try_join_all(stops).await?;
         Ok(())
     }
 

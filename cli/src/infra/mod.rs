@@ -126,6 +126,38 @@ impl Infra {
         self.kafka.stop().await
     }
 
+    /// The Kafka nodes' bootstrap list.
+    pub fn bootstrap_servers(&self) -> String {
+        self.kafka.bootstrap_servers()
+    }
+
+    /// The pid of Kafka node `id` (its `node.id`, 1-based) while it runs: what the
+    /// fault harness kills.
+    pub fn kafka_node_pid(&self, id: usize) -> Option<nix::unistd::Pid> {
+        self.kafka.node_pid(id)
+    }
+
+    /// Starts the Kafka nodes that are not running and waits for the whole cluster.
+    pub async fn restart_stopped_kafka_nodes(&self) -> Result<(), InfraError> {
+        self.kafka.start()?;
+        self.kafka.wait_ready().await
+    }
+
+    /// Stops PostgreSQL (a fast shutdown: clients are disconnected) and starts it
+    /// again.
+    pub async fn restart_postgres(&self) -> Result<(), InfraError> {
+        self.postgres.stop().await?;
+        self.postgres.start().await?;
+        self.postgres.wait_ready().await
+    }
+
+    /// Stops FerretDB and starts it again.
+    pub async fn restart_ferretdb(&self) -> Result<(), InfraError> {
+        self.ferretdb.stop().await?;
+        self.ferretdb.start(&self.postgres.url(FERRETDB_DATABASE))?;
+        self.ferretdb.wait_ready().await
+    }
+
     /// Probes every component.
     pub async fn status(&self) -> Vec<ComponentStatus> {
         let (kafka, postgres, ferretdb) = tokio::join!(

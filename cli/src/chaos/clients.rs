@@ -1,0 +1,336 @@
+//! Gateway clients that behave like Discord's: they identify, heartbeat, resume
+//! after a dropped connection (on another gateway when theirs is gone), and after
+//! an Invalid Session they identify afresh and fetch the channel's history they
+//! missed from the REST API. Each records every MESSAGE_CREATE of the channel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// GUILDS | GUILD_MESSAGES.
+const INTENTS: u64 = 1 | (1 << 9);
+
+/// What one client saw.
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    /// MESSAGE_CREATE dispatches of the channel, by message id: how many times each
+    /// arrived.
+    pub dispatched: BTreeMap<u64, u32>,
+    /// Messages fetched from the REST API after a session was lost.
+    pub backfilled: BTreeMap<u64, u32>,
+    /// Sessions resumed.
+    pub resumes: u32,
+    /// Sessions lost (Invalid Session) and identified afresh.
+    pub reidentified: u32,
+}
+
+/// The clients, running until [`Clients::stop`].
+pub struct Clients {
+    stop: CancellationToken,
+    tasks: JoinSet<anyhow::Result<Received>>,
+    received: Vec<Arc<Mutex<Received>>>,
+}
+
+/// Where the clients connect and read history.
+#[derive(Clone)]
+pub struct Endpoints {
+    /// The gateway instances' `ws://` URLs.
+    pub gateways: Vec<String>,
+    /// query-api, for history.
+    pub query_api: String,
+    /// The channel under load.
+    pub channel: u64,
+}
+
+impl Clients {
+    /// Connects one client per token, spread over the gateways.
+    pub fn start(tokens: &[String], endpoints: &Endpoints) -> Self {
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut received = Vec::new();
+        for (i, token) in tokens.iter().enumerate() {
+            let client = Client {
+                token: token.clone(),
+                endpoints: endpoints.clone(),
+                first_gateway: i % endpoints.gateways.len(),
+                received: Arc::new(Mutex::new(Received::default())),
+            };
+            received.push(Arc::clone(&client.received));
+            let stop = stop.clone();
+            tasks.spawn(async move { client.run(&stop).await });
+        }
+        Self {
+            stop,
+            tasks,
+            received,
+        }
+    }
+
+    /// Waits until every client has each of `ids` (dispatched or backfilled), at
+    /// most `timeout`; whether they all did.
+    pub async fn wait_for(&self, ids: &BTreeSet<u64>, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let complete = self.received.iter().all(|received| {
+                let received = received.lock().unwrap_or_else(PoisonError::into_inner);
+                ids.iter().all(|id| {
+                    received.dispatched.contains_key(id) || received.backfilled.contains_key(id)
+                })
+            });
+            if complete || tokio::time::Instant::now() > deadline {
+                return complete;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Stops the clients; what each received.
+    pub async fn stop(mut self) -> anyhow::Result<Vec<Received>> {
+        self.stop.cancel();
+        let mut all = Vec::new();
+        while let Some(received) = self.tasks.join_next().await {
+            all.push(received.context("a client panicked")??);
+        }
+        Ok(all)
+    }
+}
+
+struct Client {
+    token: String,
+    endpoints: Endpoints,
+    first_gateway: usize,
+    received: Arc<Mutex<Received>>,
+}
+
+/// A session to resume.
+#[derive(Clone)]
+struct Resumable {
+    id: String,
+    seq: u64,
+    url: String,
+}
+
+/// How a connection ended.
+enum Ended {
+    /// The harness stopped the client.
+    Stopped,
+    /// The socket dropped: resume.
+    Dropped(Resumable),
+    /// The server ended the session: identify afresh.
+    Invalidated,
+}
+
+impl Client {
+    async fn run(self, stop: &CancellationToken) -> anyhow::Result<Received> {
+        let mut session: Option<Resumable> = None;
+        let mut attempt = 0_usize;
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            // Resume where the session lives; when that gateway is gone, any other.
+            let gateways = &self.endpoints.gateways;
+            let url = match &session {
+                Some(s) if attempt == 0 => s.url.clone(),
+                _ => gateways[(self.first_gateway + attempt) % gateways.len()].clone(),
+            };
+            let ended = match self.connect(&url, session.clone(), stop).await {
+                Ok(ended) => ended,
+                Err(error) => {
+                    tracing::debug!(%url, error = %format!("{error:#}"), "gateway connection failed");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            attempt = 0;
+            match ended {
+                Ended::Stopped => break,
+                Ended::Dropped(resumable) => session = Some(resumable),
+                Ended::Invalidated => {
+                    session = None;
+                    self.lock().reidentified += 1;
+                }
+            }
+        }
+        Ok(self.lock().clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Received> {
+        self.received.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One connection: Hello, Identify or Resume, then dispatches until it ends.
+    async fn connect(
+        &self,
+        url: &str,
+        resume: Option<Resumable>,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Ended> {
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(format!("{url}/?v=10&encoding=json"))
+                .await
+                .with_context(|| format!("connecting to {url}"))?;
+        let hello = next_json(&mut socket).await?;
+        let interval = Duration::from_millis(
+            hello["d"]["heartbeat_interval"]
+                .as_u64()
+                .context("Hello without heartbeat_interval")?,
+        );
+        let resuming = resume.is_some();
+        let mut state = match resume {
+            Some(resumable) => {
+                send(
+                    &mut socket,
+                    &json!({"op": 6, "d": {
+                        "token": self.token, "session_id": resumable.id, "seq": resumable.seq,
+                    }}),
+                )
+                .await?;
+                resumable
+            }
+            None => {
+                send(&mut socket, &json!({"op": 2, "d": {
+                    "token": self.token,
+                    "properties": {"os": "linux", "browser": "cloudcord-chaos", "device": "cloudcord-chaos"},
+                    "intents": INTENTS,
+                }}))
+                .await?;
+                Resumable {
+                    id: String::new(),
+                    seq: 0,
+                    url: url.to_owned(),
+                }
+            }
+        };
+        let channel = self.endpoints.channel.to_string();
+        let mut heartbeat = tokio::time::interval(interval);
+        heartbeat.tick().await;
+        loop {
+            let frame = tokio::select! {
+                () = stop.cancelled() => {
+                    let _ = socket.close(None).await;
+                    return Ok(Ended::Stopped);
+                }
+                _ = heartbeat.tick() => {
+                    if send(&mut socket, &json!({"op": 1, "d": state.seq})).await.is_err() {
+                        return Ok(dropped(state));
+                    }
+                    continue;
+                }
+                frame = next_json(&mut socket) => frame,
+            };
+            let Ok(frame) = frame else {
+                return Ok(dropped(state));
+            };
+            if let Some(seq) = frame["s"].as_u64() {
+                state.seq = seq;
+            }
+            match (frame["op"].as_u64(), frame["t"].as_str()) {
+                (Some(0), Some("READY")) => {
+                    state.id = frame["d"]["session_id"]
+                        .as_str()
+                        .context("READY without session_id")?
+                        .to_owned();
+                    if let Some(url) = frame["d"]["resume_gateway_url"].as_str() {
+                        url.clone_into(&mut state.url);
+                    }
+                    if !resuming {
+                        // A fresh session: what it missed is history now.
+                        self.backfill().await?;
+                    }
+                }
+                (Some(0), Some("RESUMED")) => self.lock().resumes += 1,
+                (Some(0), Some("MESSAGE_CREATE"))
+                    if frame["d"]["channel_id"].as_str() == Some(channel.as_str()) =>
+                {
+                    let id = id_of(&frame["d"])?;
+                    *self.lock().dispatched.entry(id).or_default() += 1;
+                }
+                (Some(9), _) => return Ok(Ended::Invalidated),
+                (Some(7), _) => return Ok(dropped(state)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the channel's whole history from query-api, oldest first, and records
+    /// the messages no dispatch brought.
+    async fn backfill(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let mut after = 0_u64;
+        loop {
+            let url = format!(
+                "{}/api/v10/channels/{}/messages?limit=100&after={after}",
+                self.endpoints.query_api, self.endpoints.channel
+            );
+            let page: Vec<Value> = client
+                .get(&url)
+                .header("Authorization", format!("Bearer {}", self.token))
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .with_context(|| format!("GET {url}"))?
+                .json()
+                .await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            let mut received = self.lock();
+            for message in &page {
+                let id = id_of(message)?;
+                after = after.max(id);
+                *received.backfilled.entry(id).or_default() += 1;
+            }
+        }
+    }
+}
+
+fn dropped(state: Resumable) -> Ended {
+    if state.id.is_empty() {
+        Ended::Invalidated
+    } else {
+        Ended::Dropped(state)
+    }
+}
+
+fn id_of(message: &Value) -> anyhow::Result<u64> {
+    message["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .with_context(|| format!("a message without an id: {message}"))
+}
+
+async fn send(socket: &mut Socket, value: &Value) -> anyhow::Result<()> {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .context("sending to the gateway")
+}
+
+/// The next JSON frame (text or binary); an error when the socket ends.
+async fn next_json(socket: &mut Socket) -> anyhow::Result<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(60), socket.next())
+            .await
+            .context("the gateway fell silent")?
+            .context("the gateway closed the connection")??;
+        match message {
+            Message::Text(text) => return Ok(serde_json::from_str(&text)?),
+            Message::Binary(bytes) => return Ok(serde_json::from_slice(&bytes)?),
+            Message::Close(frame) => bail!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
