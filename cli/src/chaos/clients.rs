@@ -47,8 +47,8 @@ pub struct Clients {
 pub struct Endpoints {
     /// The gateway instances' `ws://` URLs.
     pub gateways: Vec<String>,
-    /// query-api, for history.
-    pub query_api: String,
+    /// The query-api instances' URLs, for history.
+    pub query_apis: Vec<String>,
     /// The channel under load.
     pub channel: u64,
 }
@@ -271,9 +271,11 @@ impl Client {
         let client = reqwest::Client::new();
         let mut after = 0_u64;
         loop {
+            let reads = &self.endpoints.query_apis;
             let url = format!(
                 "{}/api/v10/channels/{}/messages?limit=100&after={after}",
-                self.endpoints.query_api, self.endpoints.channel
+                reads[self.first_gateway % reads.len()],
+                self.endpoints.channel
             );
             let page: Vec<Value> = client
                 .get(&url)

@@ -2,8 +2,8 @@
 //! messages.
 //!
 //! On a three-broker KRaft cluster (the local infrastructure with `--brokers 3`),
-//! two instances of command-api, the projectors and gateway-ws (and one query-api)
-//! run as processes of their own ([`services`]). Senders post uniquely numbered
+//! two instances of command-api, the projectors, query-api and gateway-ws run as
+//! processes of their own ([`services`]). Senders post uniquely numbered
 //! messages through both command-apis while gateway clients watch the channel
 //! ([`load`], [`clients`]); meanwhile each fault in turn is injected and healed
 //! ([`faults`]). Then the [`check`]er asserts that every acknowledged message is in
@@ -126,7 +126,7 @@ async fn exercise(
             .iter()
             .map(|url| url.replacen("http://", "ws://", 1))
             .collect(),
-        query_api: services.urls(Kind::QueryApi)[0].clone(),
+        query_apis: services.urls(Kind::QueryApi),
         channel: scene.channel.get(),
     };
     let clients = Clients::start(&scene.members, &endpoints);

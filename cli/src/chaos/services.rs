@@ -177,7 +177,7 @@ impl Instance {
     }
 }
 
-/// Every instance, two of each kind but query-api, on free loopback ports.
+/// Every instance, two of each kind, on free loopback ports.
 pub struct Services {
     bin_dir: PathBuf,
     /// The instances, command-api's first (the first issues the signing key).
@@ -206,7 +206,7 @@ impl Services {
         for (kind, count) in [
             (Kind::CommandApi, 2),
             (Kind::Projectors, 2),
-            (Kind::QueryApi, 1),
+            (Kind::QueryApi, 2),
             (Kind::GatewayWs, 2),
         ] {
             for index in 0..count {
