@@ -86,8 +86,10 @@ enum Benchmark {
     /// MESSAGE_CREATE deliveries per second and per gateway CPU-second to 1,000
     /// members of one channel.
     GatewayFanout(cloudcord::bench::gateway::FanoutArgs),
-    /// REST POST → MESSAGE_CREATE latency at 1,000 clients, next to a bare Kafka
-    /// hop.
+    /// The load generator: REST POST → MESSAGE_CREATE latency at 1,000 clients next
+    /// to a bare Kafka hop, with the gateway's memory and CPU per delivery and the
+    /// projectors' lag.
+    #[command(alias = "load")]
     GatewayLatency(cloudcord::bench::gateway::LatencyArgs),
 }
 

@@ -10,6 +10,7 @@
 //!   the project's own gateway load generator.
 //! - [`kafka_hop`]: the bare rdkafka produce→consume round trip every Kafka-based
 //!   path is compared with.
+//! - [`svg`]: latency histograms as pictures.
 //! - [`api`]: the few REST calls the benchmarks set up with (users, guilds,
 //!   channels, invites, messages).
 //!
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod gateway;
 pub mod kafka_hop;
+pub mod svg;
 pub mod write_path;
 
 use std::time::Duration;
@@ -37,6 +39,8 @@ pub struct Summary {
     pub throughput_per_s: f64,
     /// Median.
     pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
     /// 99th percentile.
     pub p99_us: u64,
     /// 99.9th percentile.
@@ -53,6 +57,7 @@ impl Summary {
             samples: histogram.len(),
             throughput_per_s: histogram.len() as f64 / elapsed.as_secs_f64(),
             p50_us: histogram.value_at_quantile(0.50),
+            p90_us: histogram.value_at_quantile(0.90),
             p99_us: histogram.value_at_quantile(0.99),
             p999_us: histogram.value_at_quantile(0.999),
             max_us: histogram.max(),

@@ -9,21 +9,27 @@
 //! subtracts it from the instant it read the frame (one process, one monotonic
 //! clock). The path measured: HTTP → `commands` → processor transaction → `events`
 //! → projector (PostgreSQL commit) → `projected` → gateway fan-out → WebSocket.
+//!
+//! In the same run it reads the gateway's memory per connection (resident set
+//! before and after the clients connect), its CPU time per 1,000 deliveries, and the
+//! projectors' largest lag (`cloudcord_projector_lag`, sampled from their metrics);
+//! `--histogram` draws the latencies as an SVG picture.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use cloudcord_runtime::kafka::KafkaConfig;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::client::{Compression, SendLog};
 use super::process;
 use super::sender::Sender;
 use super::{GatewayArgs, drained, load_cell, message_count};
 use crate::bench::kafka_hop::kafka_hop;
-use crate::bench::{Summary, ms};
+use crate::bench::{Summary, ms, svg};
 
 /// How long without a delivery ends the run if some never arrive.
 const QUIET: Duration = Duration::from_secs(5);
@@ -55,6 +61,12 @@ pub struct LatencyArgs {
     /// Transport compression of the connections.
     #[arg(long, value_enum, default_value_t = Compression::None)]
     pub compress: Compression,
+    /// The projectors' metrics, sampled for their lag during the timed messages.
+    #[arg(long, default_value = "http://127.0.0.1:9103/metrics")]
+    pub projectors_metrics: String,
+    /// Draw the end-to-end latencies into this SVG file.
+    #[arg(long)]
+    pub histogram: Option<PathBuf>,
 }
 
 /// Everything one run measured.
@@ -72,6 +84,9 @@ struct Report {
     expected: u64,
     max_behind_ms: f64,
     gateway_cpu_cores: Option<f64>,
+    gateway_cpu_ms_per_1000_deliveries: Option<f64>,
+    gateway_kib_per_connection: Option<f64>,
+    projector_lag_max: Option<i64>,
     load_before: [f64; 3],
     load_after: [f64; 3],
     lost_connections: usize,
@@ -89,11 +104,20 @@ pub async fn latency(
         let warmup = message_count(args.rate, args.warmup_secs);
         let timed = message_count(args.rate, args.seconds);
         let log = Arc::new(SendLog::new(warmup + timed, warmup));
+        let memory_before = target.pid().map(process::memory).transpose()?;
         let (fleet, tokens) = args
             .gateway
             .timed_fleet(&target, &guild, args.compress, args.clients, &log)
             .await?;
         let clients = fleet.len() as u64;
+        let gateway_kib_per_connection = match (target.pid(), memory_before) {
+            (Some(pid), Some(before)) if clients > 0 => Some(
+                process::memory(pid)?.rss.saturating_sub(before.rss) as f64
+                    / 1024.0
+                    / clients as f64,
+            ),
+            _ => None,
+        };
         let hop = kafka_hop(kafka, args.hop_samples)
             .await
             .context("Kafka baseline")?;
@@ -110,25 +134,37 @@ pub async fn latency(
         let before = fleet.message_creates();
         let cpu_before = target.pid().map(process::cpu_time).transpose()?;
         let start = Instant::now();
+        let lag = LagSampler::start(&args.projectors_metrics);
         let sent = sender.post(warmup..warmup + timed, args.rate).await?;
         let expected = sent.accepted as u64 * clients;
         let end = drained(&fleet, before + expected, QUIET).await;
+        let projector_lag_max = lag.stop().await;
         let window = end.saturating_duration_since(start);
-        let gateway_cpu_cores = match (target.pid(), cpu_before) {
-            (Some(pid), Some(cpu_before)) => Some(
-                process::cpu_time(pid)?
-                    .saturating_sub(cpu_before)
-                    .as_secs_f64()
-                    / window.as_secs_f64(),
-            ),
+        let delivered = fleet.message_creates() - before;
+        let gateway_cpu = match (target.pid(), cpu_before) {
+            (Some(pid), Some(cpu_before)) => {
+                Some(process::cpu_time(pid)?.saturating_sub(cpu_before))
+            }
             _ => None,
         };
-        let delivered = fleet.message_creates() - before;
+        let gateway_cpu_cores = gateway_cpu.map(|cpu| cpu.as_secs_f64() / window.as_secs_f64());
+        let gateway_cpu_ms_per_1000_deliveries = gateway_cpu
+            .filter(|_| delivered > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1000.0 * 1000.0 / delivered as f64);
+        let latencies = fleet.latencies()?;
         let e2e = Summary::new(
             "REST POST → MESSAGE_CREATE at a client".to_owned(),
-            &fleet.latencies()?,
+            &latencies,
             window,
         );
+        if let Some(path) = &args.histogram {
+            let title = format!(
+                "REST POST → MESSAGE_CREATE, {} clients, {:.0} messages/s ({} deliveries)",
+                args.clients, args.rate, delivered
+            );
+            std::fs::write(path, svg::latency_histogram(&latencies, &title))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         let post_answer =
             Summary::new("REST POST → answer".to_owned(), &sent.answers, sent.elapsed);
         let lost_connections = fleet.lost().0;
@@ -146,6 +182,9 @@ pub async fn latency(
             expected,
             max_behind_ms: sent.max_behind.as_secs_f64() * 1000.0,
             gateway_cpu_cores,
+            gateway_cpu_ms_per_1000_deliveries,
+            gateway_kib_per_connection,
+            projector_lag_max,
             load_before,
             load_after: process::load_average()?,
             lost_connections,
@@ -160,16 +199,17 @@ pub async fn latency(
 fn report(report: &Report) -> anyhow::Result<()> {
     let hop = &report.kafka_hop;
     println!(
-        "| measurement | samples | throughput (/s) | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | p99 / Kafka p99 |"
+        "| measurement | samples | throughput (/s) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | p99 / Kafka p99 |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for summary in [hop, &report.post_answer, &report.e2e] {
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1}× |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1}× |",
             summary.name,
             summary.samples,
             summary.throughput_per_s,
             ms(summary.p50_us),
+            ms(summary.p90_us),
             ms(summary.p99_us),
             ms(summary.p999_us),
             ms(summary.max_us),
@@ -193,9 +233,65 @@ fn report(report: &Report) -> anyhow::Result<()> {
         load_cell(report.load_before),
         load_cell(report.load_after),
     );
+    let unknown = || "?".to_owned();
+    println!(
+        "* gateway: {} KiB per connection, {} ms of CPU per 1,000 deliveries; projectors' largest lag: {} offsets",
+        report
+            .gateway_kib_per_connection
+            .map_or_else(unknown, |kib| format!("{kib:.1}")),
+        report
+            .gateway_cpu_ms_per_1000_deliveries
+            .map_or_else(unknown, |ms| format!("{ms:.1}")),
+        report
+            .projector_lag_max
+            .map_or_else(unknown, |lag| lag.to_string()),
+    );
     println!(
         "{}",
         serde_json::to_string(&json!({ "gateway_latency": report }))?
     );
     Ok(())
+}
+
+/// Samples the projectors' largest `cloudcord_projector_lag` every half second.
+struct LagSampler {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Option<i64>>,
+}
+
+impl LagSampler {
+    fn start(url: &str) -> Self {
+        let stop = CancellationToken::new();
+        let (url, token) = (url.to_owned(), stop.clone());
+        let task = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut largest = None;
+            while !token.is_cancelled() {
+                if let Some(lag) = sample_lag(&client, &url).await {
+                    largest = largest.max(Some(lag));
+                }
+                tokio::select! {
+                    () = token.cancelled() => {}
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+            largest
+        });
+        Self { stop, task }
+    }
+
+    /// The largest lag seen; `None` when the metrics never answered.
+    async fn stop(self) -> Option<i64> {
+        self.stop.cancel();
+        self.task.await.ok().flatten()
+    }
+}
+
+/// The largest `cloudcord_projector_lag` series in one scrape of `url`.
+async fn sample_lag(client: &reqwest::Client, url: &str) -> Option<i64> {
+    let text = client.get(url).send().await.ok()?.text().await.ok()?;
+    text.lines()
+        .filter(|line| line.starts_with("cloudcord_projector_lag{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<i64>().ok())
+        .max()
 }
