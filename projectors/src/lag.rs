@@ -25,8 +25,10 @@ use crate::ownership::{Owned, OwnershipContext};
 /// How often the end offsets are fetched (Prometheus scrapes every 15 s).
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
-/// How long one end-offset request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one sample's end-offset requests may take together: with the brokers
+/// gone, one request per partition each waiting its own timeout would hold a
+/// stopping projector for minutes.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The sampling task of one projector loop.
 pub struct Sampler {
@@ -88,17 +90,20 @@ async fn ends(
     let topic = topic.to_owned();
     // librdkafka's offset requests block until a broker answers.
     tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + SAMPLE_TIMEOUT;
         partitions
             .into_iter()
-            .filter_map(
-                |partition| match consumer.fetch_watermarks(&topic, partition, REQUEST_TIMEOUT) {
-                    Ok((_, end)) => Some((partition, end)),
-                    Err(error) => {
-                        tracing::debug!(partition, error = %ErrorChain(&error), "cannot fetch an end offset");
-                        None
-                    }
-                },
-            )
+            .map_while(|partition| {
+                let left = deadline.checked_duration_since(std::time::Instant::now())?;
+                Some((partition, consumer.fetch_watermarks(&topic, partition, left)))
+            })
+            .filter_map(|(partition, answer)| match answer {
+                Ok((_, end)) => Some((partition, end)),
+                Err(error) => {
+                    tracing::debug!(partition, error = %ErrorChain(&error), "cannot fetch an end offset");
+                    None
+                }
+            })
             .collect()
     })
     .await

@@ -21,6 +21,11 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// GUILDS | GUILD_MESSAGES.
 const INTENTS: u64 = 1 | (1 << 9);
 
+/// How long a connection's handshake or one history request may take: a service
+/// that does not answer (frozen, or stuck after a database restart) is given up
+/// on, and the client tries again.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// What one client saw.
 #[derive(Debug, Default, Clone)]
 pub struct Received {
@@ -145,7 +150,12 @@ impl Client {
                 Some(s) if attempt == 0 => s.url.clone(),
                 _ => gateways[(self.first_gateway + attempt) % gateways.len()].clone(),
             };
-            let ended = match self.connect(&url, session.clone(), stop).await {
+            // Every wait inside a connection is bounded, but a stop ends it at once.
+            let connected = tokio::select! {
+                () = stop.cancelled() => break,
+                connected = self.connect(&url, session.clone(), stop) => connected,
+            };
+            let ended = match connected {
                 Ok(ended) => ended,
                 Err(error) => {
                     tracing::debug!(%url, error = %format!("{error:#}"), "gateway connection failed");
@@ -178,10 +188,11 @@ impl Client {
         resume: Option<Resumable>,
         stop: &CancellationToken,
     ) -> anyhow::Result<Ended> {
-        let (mut socket, _) =
-            tokio_tungstenite::connect_async(format!("{url}/?v=10&encoding=json"))
-                .await
-                .with_context(|| format!("connecting to {url}"))?;
+        let handshake = tokio_tungstenite::connect_async(format!("{url}/?v=10&encoding=json"));
+        let (mut socket, _) = tokio::time::timeout(REQUEST_TIMEOUT, handshake)
+            .await
+            .with_context(|| format!("connecting to {url}: no answer"))?
+            .with_context(|| format!("connecting to {url}"))?;
         let hello = next_json(&mut socket).await?;
         let interval = Duration::from_millis(
             hello["d"]["heartbeat_interval"]
@@ -268,7 +279,9 @@ impl Client {
     /// Reads the channel's whole history from query-api, oldest first, and records
     /// the messages no dispatch brought.
     async fn backfill(&self) -> anyhow::Result<()> {
-        let client = reqwest::Client::new();
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()?;
         let mut after = 0_u64;
         loop {
             let reads = &self.endpoints.query_apis;
