@@ -18,7 +18,7 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
 .PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
-	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools
+	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools docs docs-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -34,6 +34,7 @@ test: tools build ## Provision the infrastructure, then fmt, clippy and every te
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo nextest run --workspace --locked
+	$(MAKE) docs
 	$(MAKE) api-test
 	$(MAKE) web-test
 	$(MAKE) voice-test
@@ -136,6 +137,33 @@ api-tools: $(API_VENV)/.installed ## Install schemathesis (a venv under ~/.cache
 api-test: build api-tools ## Schemathesis against the committed OpenAPI document, on a real stack
 	$(CLOUDCORD) infra up
 	cd openapi/test && CLOUDCORD_BIN=$(CLOUDCORD) $(API_VENV)/bin/python -m pytest -p no:cacheprovider -q
+
+# The documentation site (docs/, an mdBook; docs/README.md): `make docs` rewrites
+# the event and REST references from schemas/ and openapi/cloudcord.json
+# (cloudcord-docs; a test fails when the committed pages drift), builds the book
+# into docs/book, checks every internal link and anchor in it, and builds the
+# crates' API docs with warnings denied. `make test` runs it after the tests, so the
+# drift test sees the pages as committed. mdBook is pinned, built from crates.io
+# without its live-reload server, and cached like the other tools.
+MDBOOK_VERSION := 0.5.4
+MDBOOK := $(CLOUDCORD__INFRA__CACHE_DIR)/docs/mdbook-$(MDBOOK_VERSION)/bin/mdbook
+DOCS_TOOL := $(CARGO_TARGET_DIR)/debug/cloudcord-docs
+# The API docs are for contributors (no crate is published): private items are
+# documented, so module maps may link private modules.
+DOCS_RUSTDOCFLAGS := -D warnings -A rustdoc::private-intra-doc-links
+
+$(MDBOOK):
+	cargo install --locked --no-default-features --features search \
+		--root $(dir $(@D)) mdbook@$(MDBOOK_VERSION)
+
+docs-tools: $(MDBOOK) ## Install mdBook (pinned, under ~/.cache/cloudcord), when missing
+
+docs: docs-tools ## Build the documentation site into docs/book: references regenerated, links checked, API docs
+	cargo build --locked -p cloudcord-docs
+	$(DOCS_TOOL) generate
+	$(MDBOOK) build docs
+	$(DOCS_TOOL) check-links docs/book
+	RUSTDOCFLAGS="$(DOCS_RUSTDOCFLAGS)" cargo doc --workspace --no-deps --locked --document-private-items
 
 # Voice: real WebRTC peers through the SFU — two headless Chromiums (Debian's, driven
 # by the web client's playwright-core), an aiortc publisher (PyPI, in a venv under

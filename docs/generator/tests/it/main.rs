@@ -1,0 +1,13 @@
+//! The documentation site's tests, one binary for the crate:
+//!
+//! * [`generated_pages`]: the committed reference pages are what the generator
+//!   writes from `schemas/` and `openapi/cloudcord.json` today.
+
+use std::path::{Path, PathBuf};
+
+mod generated_pages;
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
