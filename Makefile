@@ -18,7 +18,7 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
 .PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
-	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools docs docs-tools
+	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools docs docs-tools docs-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ test: tools build ## Provision the infrastructure, then fmt, clippy and every te
 	cargo nextest run --workspace --locked
 	$(MAKE) docs
 	$(MAKE) api-test
+	$(MAKE) docs-test
 	$(MAKE) web-test
 	$(MAKE) voice-test
 	$(MAKE) ops-test
@@ -164,6 +165,12 @@ docs: docs-tools ## Build the documentation site into docs/book: references rege
 	$(MDBOOK) build docs
 	$(DOCS_TOOL) check-links docs/book
 	RUSTDOCFLAGS="$(DOCS_RUSTDOCFLAGS)" cargo doc --workspace --no-deps --locked --document-private-items
+
+# The examples' shell blocks, taken from their pages and run against a stack of their
+# own (openapi/test/stack.py), with the contract tests' venv (pytest).
+docs-test: build api-tools ## Run the documentation's examples, as written, against a real stack
+	$(CLOUDCORD) infra up
+	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) $(API_VENV)/bin/python -m pytest -p no:cacheprovider -q
 
 # Voice: real WebRTC peers through the SFU — two headless Chromiums (Debian's, driven
 # by the web client's playwright-core), an aiortc publisher (PyPI, in a venv under

@@ -2,10 +2,12 @@
 //!
 //! * [`generated_pages`]: the committed reference pages are what the generator
 //!   writes from `schemas/` and `openapi/cloudcord.json` today.
+//! * [`runbooks`]: every Prometheus alert has a runbook section.
 
 use std::path::{Path, PathBuf};
 
 mod generated_pages;
+mod runbooks;
 
 /// The workspace root.
 fn root() -> PathBuf {
