@@ -18,12 +18,12 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
 .PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
-	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools docs docs-tools docs-test
+	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools docs docs-tools docs-book docs-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-up: build web ## Start the infrastructure and every service in the foreground (Ctrl-C stops the services)
+up: build web docs-book ## Start the infrastructure and every service in the foreground (Ctrl-C stops the services)
 	$(CLOUDCORD) up
 
 down: build ## Stop the stack and the infrastructure
@@ -144,7 +144,8 @@ api-test: build api-tools ## Schemathesis against the committed OpenAPI document
 # (cloudcord-docs; a test fails when the committed pages drift), builds the book
 # into docs/book, checks every internal link and anchor in it, and builds the
 # crates' API docs with warnings denied. `make test` runs it after the tests, so the
-# drift test sees the pages as committed. mdBook is pinned, built from crates.io
+# drift test sees the pages as committed. `make up` only builds the book
+# (`docs-book`) and serves it at http://127.0.0.1:8080/docs/. mdBook is pinned, built from crates.io
 # without its live-reload server, and cached like the other tools.
 MDBOOK_VERSION := 0.5.4
 MDBOOK := $(CLOUDCORD__INFRA__CACHE_DIR)/docs/mdbook-$(MDBOOK_VERSION)/bin/mdbook
@@ -158,6 +159,9 @@ $(MDBOOK):
 		--root $(dir $(@D)) mdbook@$(MDBOOK_VERSION)
 
 docs-tools: $(MDBOOK) ## Install mdBook (pinned, under ~/.cache/cloudcord), when missing
+
+docs-book: docs-tools ## Build the site's pages as committed into docs/book (`make up` serves it at /docs/)
+	$(MDBOOK) build docs
 
 docs: docs-tools ## Build the documentation site into docs/book: references regenerated, links checked, API docs
 	cargo build --locked -p cloudcord-docs
