@@ -170,11 +170,20 @@ docs: docs-tools ## Build the documentation site into docs/book: references rege
 	$(DOCS_TOOL) check-links docs/book
 	RUSTDOCFLAGS="$(DOCS_RUSTDOCFLAGS)" cargo doc --workspace --no-deps --locked --document-private-items
 
-# The examples' shell blocks, taken from their pages and run against a stack of their
-# own (openapi/test/stack.py), with the contract tests' venv (pytest).
-docs-test: build api-tools ## Run the documentation's examples, as written, against a real stack
+# The examples as written: the sh blocks of the curl walkthrough and the audit page,
+# and the Python consumer's block, taken from their pages and run against a stack of
+# their own (openapi/test/stack.py). Their Python tools (pytest, confluent-kafka,
+# jsonschema; docs/test/requirements.txt, pinned) live in a venv keyed by that file.
+DOCS_VENV := $(CLOUDCORD__INFRA__CACHE_DIR)/docs/venv-$(shell sha256sum docs/test/requirements.txt | cut -c1-12)
+
+$(DOCS_VENV)/.installed: docs/test/requirements.txt
+	python3 -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install --quiet --disable-pip-version-check -r docs/test/requirements.txt
+	touch $@
+
+docs-test: build $(DOCS_VENV)/.installed ## Run the documentation's examples, as written, against a real stack
 	$(CLOUDCORD) infra up
-	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) $(API_VENV)/bin/python -m pytest -p no:cacheprovider -q
+	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) $(DOCS_VENV)/bin/python -m pytest -p no:cacheprovider -q
 
 # Voice: real WebRTC peers through the SFU — two headless Chromiums (Debian's, driven
 # by the web client's playwright-core), an aiortc publisher (PyPI, in a venv under

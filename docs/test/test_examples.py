@@ -7,27 +7,35 @@ import json
 import os
 import re
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from conftest import REPO
 
 PAGES = REPO / "docs" / "src" / "examples"
-#: A fenced block of shell: ```sh … ```.
-SHELL_BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+#: How long an example may take against a stack that is up.
+EXAMPLE_TIMEOUT_S = 120
 
 
-def shell_blocks(page: Path) -> list[str]:
-    blocks = SHELL_BLOCK.findall(page.read_text())
-    assert blocks, f"{page} has no ```sh blocks"
-    return blocks
+def blocks(page: Path, language: str) -> list[str]:
+    """The page's fenced blocks of `language` (```sh … ```), in order."""
+    found = re.findall(rf"^```{language}\n(.*?)^```$", page.read_text(), re.MULTILINE | re.DOTALL)
+    assert found, f"{page} has no ```{language} blocks"
+    return found
 
 
 def run_pages(pages: list[Path], env: dict[str, str], cwd: Path) -> str:
     """Every block of the pages in one bash, in order, stopping at the first failing
     command; a page may use what an earlier one set."""
-    script = "set -euo pipefail\n" + "\n".join(block for page in pages for block in shell_blocks(page))
+    script = "set -euo pipefail\n" + "\n".join(block for page in pages for block in blocks(page, "sh"))
     done = subprocess.run(
-        ["bash", "-c", script], env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True, timeout=120
+        ["bash", "-c", script],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_TIMEOUT_S,
     )
     names = ", ".join(page.name for page in pages)
     assert done.returncode == 0, f"{names} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
@@ -55,6 +63,37 @@ def test_the_audit_walkthrough_verifies_the_guild_and_finds_tampering(stack, tmp
     assert out.splitlines()[-1] == "tampering found", out
 
 
-def test_shell_blocks_are_found_in_order() -> None:
-    page = "text\n```sh\na=1\n```\n```text\nnot run\n```\n```sh\necho $a\n```\n"
-    assert SHELL_BLOCK.findall(page) == ["a=1\n", "echo $a\n"]
+def test_the_python_consumer_reads_the_walkthroughs_message(stack, tmp_path: Path) -> None:
+    out = run_pages([PAGES / "curl.md"], {"API": f"{stack.base_url}/api/v10"}, tmp_path)
+    guild = re.search(r"^guild (\d+),", out, re.MULTILINE)
+    assert guild, out
+    (consumer_code,) = blocks(PAGES / "python-consumer.md", "python")
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": os.environ.get("CLOUDCORD__KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        "EVENTS_TOPIC": f"{stack.namespace}.events",
+        "SCHEMAS": str(REPO / "schemas" / "json"),
+    }
+    # It consumes forever, as a data team's consumer does: stop it once it printed
+    # the walkthrough's message (its group's offsets make later runs start there).
+    consumer = subprocess.Popen(
+        [sys.executable, "-u", "-c", consumer_code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    watchdog = threading.Timer(EXAMPLE_TIMEOUT_S, consumer.kill)
+    watchdog.start()
+    wanted = f"guild {guild.group(1)} 3 dev.cloudcord.guild.MessageSent.v1"
+    try:
+        assert consumer.stdout is not None
+        seen = any(line.strip() == wanted for line in consumer.stdout)
+    finally:
+        watchdog.cancel()
+        consumer.kill()
+        _, errors = consumer.communicate()
+    assert seen, f"the consumer never printed {wanted!r}:\n{errors}"
+
+
+def test_blocks_are_found_in_order(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("text\n```sh\na=1\n```\n```text\nnot run\n```\n```sh\necho $a\n```\n")
+    assert blocks(page, "sh") == ["a=1\n", "echo $a\n"]
+
