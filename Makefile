@@ -170,10 +170,11 @@ docs: docs-tools ## Build the documentation site into docs/book: references rege
 	$(DOCS_TOOL) check-links docs/book
 	RUSTDOCFLAGS="$(DOCS_RUSTDOCFLAGS)" cargo doc --workspace --no-deps --locked --document-private-items
 
-# The examples as written: the sh blocks of the curl walkthrough and the audit page,
-# and the Python consumer's block, taken from their pages and run against a stack of
-# their own (openapi/test/stack.py). Their Python tools (pytest, confluent-kafka,
-# jsonschema; docs/test/requirements.txt, pinned) live in a venv keyed by that file.
+# The examples as written: the sh blocks of the curl walkthrough, the bots and the
+# audit page, the discord.js bot and the Python consumer, taken from their pages and
+# run against a stack of their own (openapi/test/stack.py). Their Python tools
+# (pytest, confluent-kafka, jsonschema; docs/test/requirements.txt, pinned) live in a
+# venv keyed by that file; discord.js in docs/test/node_modules (`npm ci`).
 DOCS_VENV := $(CLOUDCORD__INFRA__CACHE_DIR)/docs/venv-$(shell sha256sum docs/test/requirements.txt | cut -c1-12)
 
 $(DOCS_VENV)/.installed: docs/test/requirements.txt
@@ -181,7 +182,10 @@ $(DOCS_VENV)/.installed: docs/test/requirements.txt
 	$(DOCS_VENV)/bin/pip install --quiet --disable-pip-version-check -r docs/test/requirements.txt
 	touch $@
 
-docs-test: build $(DOCS_VENV)/.installed ## Run the documentation's examples, as written, against a real stack
+docs/test/node_modules/.package-lock.json: docs/test/package-lock.json
+	cd docs/test && npm ci --no-audit --no-fund
+
+docs-test: build $(DOCS_VENV)/.installed docs/test/node_modules/.package-lock.json ## Run the documentation's examples, as written, against a real stack
 	$(CLOUDCORD) infra up
 	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) $(DOCS_VENV)/bin/python -m pytest -p no:cacheprovider -q
 

@@ -9,9 +9,11 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from conftest import REPO
+from stack import call
 
 PAGES = REPO / "docs" / "src" / "examples"
 #: How long an example may take against a stack that is up.
@@ -25,10 +27,10 @@ def blocks(page: Path, language: str) -> list[str]:
     return found
 
 
-def run_pages(pages: list[Path], env: dict[str, str], cwd: Path) -> str:
+def run_pages(pages: list[Path], env: dict[str, str], cwd: Path, then: str = "") -> str:
     """Every block of the pages in one bash, in order, stopping at the first failing
-    command; a page may use what an earlier one set."""
-    script = "set -euo pipefail\n" + "\n".join(block for page in pages for block in blocks(page, "sh"))
+    command; a page may use what an earlier one set, and so may `then`."""
+    script = "\n".join(["set -euo pipefail", *(block for page in pages for block in blocks(page, "sh")), then])
     done = subprocess.run(
         ["bash", "-c", script],
         env={**os.environ, **env},
@@ -90,6 +92,43 @@ def test_the_python_consumer_reads_the_walkthroughs_message(stack, tmp_path: Pat
         consumer.kill()
         _, errors = consumer.communicate()
     assert seen, f"the consumer never printed {wanted!r}:\n{errors}"
+
+
+def test_the_discord_js_bot_answers_ping(stack, tmp_path: Path) -> None:
+    api = f"{stack.base_url}/api/v10"
+    out = run_pages(
+        [PAGES / "curl.md", PAGES / "bots.md"], {"API": api}, tmp_path, then='echo "$TOKEN $CHANNEL $BOT_TOKEN"'
+    )
+    token, channel, bot_token = out.splitlines()[-1].split()
+    (bot_code,) = blocks(PAGES / "bots.md", "js")
+    # Beside node_modules, so its import resolves.
+    script = REPO / "docs" / "test" / "artifacts" / "bot.mjs"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(bot_code)
+    env = {**os.environ, "DISCORD_API": f"{stack.base_url}/api", "BOT_TOKEN": bot_token}
+    bot = subprocess.Popen(["node", str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(EXAMPLE_TIMEOUT_S, bot.kill)
+    watchdog.start()
+    try:
+        assert bot.stdout is not None
+        assert bot.stdout.readline().startswith("ready as "), "the bot never became ready"
+        sent = call("POST", f"{api}/channels/{channel}/messages", {"content": "!ping"}, token=token)
+        assert sent.status == 200, sent.body
+        deadline = time.monotonic() + EXAMPLE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            page = call("GET", f"{api}/channels/{channel}/messages?limit=10", token=token)
+            replies = [m for m in page.body if m["content"] == "pong"]
+            if replies:
+                assert replies[0]["author"]["bot"] is True
+                assert replies[0]["message_reference"]["message_id"] == sent.body["id"]
+                return
+            time.sleep(0.5)
+        raise AssertionError("no pong")
+    finally:
+        watchdog.cancel()
+        bot.kill()
+        _, errors = bot.communicate()
+        print(errors)
 
 
 def test_blocks_are_found_in_order(tmp_path: Path) -> None:
