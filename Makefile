@@ -170,8 +170,8 @@ docs: docs-tools ## Build the documentation site into docs/book: references rege
 	$(DOCS_TOOL) check-links docs/book
 	RUSTDOCFLAGS="$(DOCS_RUSTDOCFLAGS)" cargo doc --workspace --no-deps --locked --document-private-items
 
-# The examples as written: the sh blocks of the curl walkthrough, the bots and the
-# audit page, the discord.js bot and the Python consumer, taken from their pages and
+# The examples as written: the sh blocks of the curl walkthrough, the bots, audit and
+# replay pages, the discord.js bot and the Python consumer, taken from their pages and
 # run against a stack of their own (openapi/test/stack.py). Their Python tools
 # (pytest, confluent-kafka, jsonschema; docs/test/requirements.txt, pinned) live in a
 # venv keyed by that file; discord.js in docs/test/node_modules (`npm ci`).

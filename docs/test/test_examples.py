@@ -65,6 +65,22 @@ def test_the_audit_walkthrough_verifies_the_guild_and_finds_tampering(stack, tmp
     assert out.splitlines()[-1] == "tampering found", out
 
 
+def test_a_replay_of_the_read_models_matches_the_live_ones(stack, tmp_path: Path) -> None:
+    env = {
+        "API": f"{stack.base_url}/api/v10",
+        "CLOUDCORD": str(stack.binary),
+        # The stack's own topics, schema and database, as `cloudcord replay` and
+        # `cloudcord digest` read them.
+        "CLOUDCORD__KAFKA__TOPIC_PREFIX": f"{stack.namespace}.",
+        "CLOUDCORD__PROJECTORS__POSTGRES_SCHEMA": stack.namespace,
+        "CLOUDCORD__MONGO__DATABASE": stack.namespace,
+    }
+    out = run_pages([PAGES / "curl.md", PAGES / "replay.md"], env, tmp_path)
+    for store in ("postgres", "mongo"):
+        assert re.search(rf"^{store}: [1-9]\d* events into .* digest [0-9a-f]{{16,}}$", out, re.MULTILINE), out
+    assert out.splitlines()[-1] == "the live read models are exactly what the log says", out
+
+
 def test_the_python_consumer_reads_the_walkthroughs_message(stack, tmp_path: Path) -> None:
     out = run_pages([PAGES / "curl.md"], {"API": f"{stack.base_url}/api/v10"}, tmp_path)
     guild = re.search(r"^guild (\d+),", out, re.MULTILINE)
