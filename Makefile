@@ -29,7 +29,7 @@ up: build web docs-book ## Start the infrastructure and every service in the for
 down: build ## Stop the stack and the infrastructure
 	$(CLOUDCORD) down
 
-test: tools build ## Provision the infrastructure, then fmt, clippy and every test, the web client's, and the ops tests
+test: tools build ## Provision the infrastructure, then fmt, clippy and every test, the docs and their examples, the web client's, and the ops tests
 	$(CLOUDCORD) infra up
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
