@@ -185,7 +185,7 @@ $(DOCS_VENV)/.installed: docs/test/requirements.txt
 docs/test/node_modules/.package-lock.json: docs/test/package-lock.json
 	cd docs/test && npm ci --no-audit --no-fund
 
-docs-test: build $(DOCS_VENV)/.installed docs/test/node_modules/.package-lock.json ## Run the documentation's examples, as written, against a real stack
+docs-test: build docs-book $(DOCS_VENV)/.installed docs/test/node_modules/.package-lock.json ## Run the documentation's examples, as written, against a real stack
 	$(CLOUDCORD) infra up
 	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) $(DOCS_VENV)/bin/python -m pytest -p no:cacheprovider -q
 

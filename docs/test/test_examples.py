@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from conftest import REPO
@@ -145,6 +146,12 @@ def test_the_discord_js_bot_answers_ping(stack, tmp_path: Path) -> None:
         bot.kill()
         _, errors = bot.communicate()
         print(errors)
+
+
+def test_the_front_door_serves_this_site_at_docs(stack) -> None:
+    with urllib.request.urlopen(f"{stack.base_url}/docs/reference/gateway.html", timeout=30) as page:
+        assert page.status == 200
+        assert "Gateway reference" in page.read().decode()
 
 
 def test_blocks_are_found_in_order(tmp_path: Path) -> None:
