@@ -19,23 +19,25 @@ CLOUDCORD := $(CARGO_TARGET_DIR)/debug/cloudcord
 
 .PHONY: help up down test build tools infra-up infra-down infra-status fmt lint sqlx-prepare web web-test chromium \
 	ops-test ops-tools images service-binaries deny openapi api-test api-tools voice-test voice-tools \
-	chaos chaos-test chaos-run
+	docs docs-tools docs-book docs-test chaos chaos-test chaos-run
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-up: build web ## Start the infrastructure and every service in the foreground (Ctrl-C stops the services)
+up: build web docs-book ## Start the infrastructure and every service in the foreground (Ctrl-C stops the services)
 	$(CLOUDCORD) up
 
 down: build ## Stop the stack and the infrastructure
 	$(CLOUDCORD) down
 
-test: tools build ## Provision the infrastructure, then fmt, clippy and every test, the web client's, and the ops tests
+test: tools build ## Provision the infrastructure, then fmt, clippy and every test, the docs and their examples, the web client's, and the ops tests
 	$(CLOUDCORD) infra up
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo nextest run --workspace --locked
+	$(MAKE) docs
 	$(MAKE) api-test
+	$(MAKE) docs-test
 	$(MAKE) web-test
 	$(MAKE) voice-test
 	$(MAKE) chaos-test
@@ -138,6 +140,56 @@ api-tools: $(API_VENV)/.installed ## Install schemathesis (a venv under ~/.cache
 api-test: build api-tools ## Schemathesis against the committed OpenAPI document, on a real stack
 	$(CLOUDCORD) infra up
 	cd openapi/test && CLOUDCORD_BIN=$(CLOUDCORD) $(API_VENV)/bin/python -m pytest -p no:cacheprovider -q
+
+# The documentation site (docs/, an mdBook; docs/README.md): `make docs` rewrites
+# the event and REST references from schemas/ and openapi/cloudcord.json
+# (cloudcord-docs; a test fails when the committed pages drift), builds the book
+# into docs/book, checks every internal link and anchor in it, and builds the
+# crates' API docs with warnings denied. `make test` runs it after the tests, so the
+# drift test sees the pages as committed. `make up` only builds the book
+# (`docs-book`) and serves it at http://127.0.0.1:8080/docs/. mdBook is pinned, built from crates.io
+# without its live-reload server, and cached like the other tools.
+MDBOOK_VERSION := 0.5.4
+MDBOOK := $(CLOUDCORD__INFRA__CACHE_DIR)/docs/mdbook-$(MDBOOK_VERSION)/bin/mdbook
+DOCS_TOOL := $(CARGO_TARGET_DIR)/debug/cloudcord-docs
+# The API docs are for contributors (no crate is published): private items are
+# documented, so module maps may link private modules.
+DOCS_RUSTDOCFLAGS := -D warnings -A rustdoc::private-intra-doc-links
+
+$(MDBOOK):
+	cargo install --locked --no-default-features --features search \
+		--root $(dir $(@D)) mdbook@$(MDBOOK_VERSION)
+
+docs-tools: $(MDBOOK) ## Install mdBook (pinned, under ~/.cache/cloudcord), when missing
+
+docs-book: docs-tools ## Build the site's pages as committed into docs/book (`make up` serves it at /docs/)
+	$(MDBOOK) build docs
+
+docs: docs-tools ## Build the documentation site into docs/book: references regenerated, links checked, API docs
+	cargo build --locked -p cloudcord-docs
+	$(DOCS_TOOL) generate
+	$(MDBOOK) build docs
+	$(DOCS_TOOL) check-links docs/book
+	RUSTDOCFLAGS="$(DOCS_RUSTDOCFLAGS)" cargo doc --workspace --no-deps --locked --document-private-items
+
+# The examples as written: the sh blocks of the curl walkthrough, the bots, audit and
+# replay pages, the discord.js bot and the Python consumer, taken from their pages and
+# run against a stack of their own (openapi/test/stack.py). Their Python tools
+# (pytest, confluent-kafka, jsonschema; docs/test/requirements.txt, pinned) live in a
+# venv keyed by that file; discord.js in docs/test/node_modules (`npm ci`).
+DOCS_VENV := $(CLOUDCORD__INFRA__CACHE_DIR)/docs/venv-$(shell sha256sum docs/test/requirements.txt | cut -c1-12)
+
+$(DOCS_VENV)/.installed: docs/test/requirements.txt
+	python3 -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install --quiet --disable-pip-version-check -r docs/test/requirements.txt
+	touch $@
+
+docs/test/node_modules/.package-lock.json: docs/test/package-lock.json
+	cd docs/test && npm ci --no-audit --no-fund
+
+docs-test: build docs-book $(DOCS_VENV)/.installed docs/test/node_modules/.package-lock.json ## Run the documentation's examples, as written, against a real stack
+	$(CLOUDCORD) infra up
+	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) $(DOCS_VENV)/bin/python -m pytest -p no:cacheprovider -q
 
 # Voice: real WebRTC peers through the SFU — two headless Chromiums (Debian's, driven
 # by the web client's playwright-core), an aiortc publisher (PyPI, in a venv under

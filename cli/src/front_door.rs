@@ -5,7 +5,8 @@
 //! Discord gateway's WebSocket is at `/gateway` (what `GET /api/v10/gateway` hands
 //! out), `/status` links every service's readiness endpoint, and every other `GET`
 //! is the web client: a file of its build (`web/dist`) or, for the client's own
-//! routes (`/channels/…`, `/invite/…`), its `index.html`.
+//! routes (`/channels/…`, `/invite/…`), its `index.html`. The documentation site's
+//! build (`docs/book`, `make docs`) is at `/docs/`.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -14,13 +15,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::Method;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use cloudcord_runtime::http_error::HttpError;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::services::ServeDir;
 
 /// The `[front_door]` settings section.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +32,8 @@ pub struct FrontDoorSettings {
     pub listen_addr: SocketAddr,
     /// The web client's build (`npm run build` in `web/`), served at `/`.
     pub web_dir: PathBuf,
+    /// The documentation site's build (`make docs`), served at `/docs/`.
+    pub docs_dir: PathBuf,
 }
 
 impl Default for FrontDoorSettings {
@@ -39,6 +43,7 @@ impl Default for FrontDoorSettings {
             // The dev binary serves the checkout it was built from, whatever the
             // working directory (`make up` builds `web/dist` there).
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist")),
+            docs_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/book")),
         }
     }
 }
@@ -81,7 +86,7 @@ pub async fn serve(
     routes: Routes,
     shutdown: CancellationToken,
 ) -> Result<(), FrontDoorError> {
-    let router = router(&services, routes, &settings.web_dir);
+    let router = router(&services, routes, &settings.web_dir, &settings.docs_dir);
     let listener = TcpListener::bind(settings.listen_addr)
         .await
         .map_err(|source| FrontDoorError::Bind {
@@ -98,11 +103,18 @@ pub async fn serve(
 }
 
 /// The front door's routes: the status page, `/healthz`, the write and read APIs, the
-/// gateway, the SFU's signalling, the web client for every other `GET`, and Discord's JSON 404/405 for
-/// every other path and method.
-fn router(services: &[(&'static str, SocketAddr)], routes: Routes, web_dir: &Path) -> Router {
+/// gateway, the SFU's signalling, the documentation site, the web client for every
+/// other `GET`, and Discord's JSON 404/405 for every other path and method.
+fn router(
+    services: &[(&'static str, SocketAddr)],
+    routes: Routes,
+    web_dir: &Path,
+    docs_dir: &Path,
+) -> Router {
     let page = Html(status_page(services));
     let web_dir: Arc<Path> = Arc::from(web_dir);
+    let docs_dir: Arc<Path> = Arc::from(docs_dir);
+    let docs = Router::new().fallback(move |request: Request| docs(Arc::clone(&docs_dir), request));
     Router::new()
         .route("/status", get(move || async move { page }))
         .route("/healthz", get(|| async { "ok" }))
@@ -111,6 +123,9 @@ fn router(services: &[(&'static str, SocketAddr)], routes: Routes, web_dir: &Pat
         .merge(routes.media)
         // `nest_service` keeps `/gateway` and `/gateway/` (twilight adds the slash).
         .nest_service("/gateway", routes.gateway)
+        // `/docs` itself redirects, so the pages' relative links resolve.
+        .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
+        .nest("/docs/", docs)
         .fallback(move |request: Request| web_client(Arc::clone(&web_dir), request))
         .method_not_allowed_fallback(|| async { HttpError::MethodNotAllowed })
 }
@@ -132,6 +147,27 @@ async fn web_client(web_dir: Arc<Path>, request: Request) -> Response {
     cloudcord_web::serve(&web_dir, request).await
 }
 
+/// What `/docs/` says before the site was built.
+const DOCS_NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+    <title>CloudCord documentation</title></head><body><h1>Not found</h1><p>No such page, or the \
+    documentation is not built: <code>make docs</code> builds it into <code>docs/book</code>.</p>\
+    </body></html>";
+
+/// A file of the documentation site's build (the path below `/docs/`).
+async fn docs(dir: Arc<Path>, request: Request) -> Response {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return HttpError::NotFound.into_response();
+    }
+    match ServeDir::new(&*dir).try_call(request).await {
+        Ok(response) if response.status() == StatusCode::NOT_FOUND => {
+            (StatusCode::NOT_FOUND, Html(DOCS_NOT_BUILT)).into_response()
+        }
+        Ok(response) => response.map(axum::body::Body::new),
+        // Missing files are 404s already; this is the disk failing to read one.
+        Err(error) => HttpError::internal("serving the documentation", error).into_response(),
+    }
+}
+
 fn status_page(services: &[(&'static str, SocketAddr)]) -> String {
     let mut rows = String::new();
     for (name, admin) in services {
@@ -143,7 +179,8 @@ fn status_page(services: &[(&'static str, SocketAddr)]) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>CloudCord</title></head>\
          <body><h1>CloudCord dev stack</h1><p>REST API at <code>/api/v10</code>, gateway at \
-         <code>/gateway</code>, the web client at <a href=\"/\">/</a>.</p><ul>{rows}</ul></body></html>"
+         <code>/gateway</code>, the web client at <a href=\"/\">/</a>, the documentation at \
+         <a href=\"/docs/\">/docs/</a>.</p><ul>{rows}</ul></body></html>"
     )
 }
 
@@ -215,6 +252,7 @@ mod tests {
                 media: Router::new(),
             },
             std::path::Path::new("/nonexistent"),
+            std::path::Path::new("/nonexistent"),
         ))
         .await;
         assert_eq!(
@@ -245,7 +283,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cloudcord-web-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("a temp dir");
         std::fs::write(dir.join("index.html"), "<title>app</title>").expect("index.html");
-        let front = serve(router(&[], fake_routes(), &dir)).await;
+        let front = serve(router(
+            &[],
+            fake_routes(),
+            &dir,
+            std::path::Path::new("/nonexistent"),
+        ))
+        .await;
         for path in ["/", "/channels/1/2", "/invite/abc", "/oauth2/bot"] {
             assert_eq!(
                 call(&front, Method::GET, path).await,
@@ -280,15 +324,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unbuilt_web_client_says_how_to_build_it() {
-        let front = serve(router(
-            &[],
-            fake_routes(),
-            std::path::Path::new("/nonexistent"),
-        ))
-        .await;
+    async fn an_unbuilt_web_client_and_site_say_how_to_build_them() {
+        let nowhere = std::path::Path::new("/nonexistent");
+        let front = serve(router(&[], fake_routes(), nowhere, nowhere)).await;
         let (code, body) = call(&front, Method::GET, "/").await;
         assert_eq!(code, StatusCode::NOT_FOUND);
         assert!(body.contains("not built"), "{body}");
+        let (code, body) = call(&front, Method::GET, "/docs/").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        assert!(body.contains("make docs"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_documentation_site_is_served_under_docs() {
+        let dir = std::env::temp_dir().join(format!("cloudcord-docs-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("reference")).expect("a temp dir");
+        std::fs::write(dir.join("index.html"), "<title>docs</title>").expect("index.html");
+        std::fs::write(dir.join("reference/gateway.html"), "gateway page").expect("a page");
+        let nowhere = std::path::Path::new("/nonexistent");
+        let front = serve(router(&[], fake_routes(), nowhere, &dir)).await;
+        assert_eq!(
+            call(&front, Method::GET, "/docs/").await,
+            (StatusCode::OK, "<title>docs</title>".to_owned())
+        );
+        assert_eq!(
+            call(&front, Method::GET, "/docs/reference/gateway.html").await,
+            (StatusCode::OK, "gateway page".to_owned())
+        );
+        let bare = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client")
+            .get(format!("{front}/docs"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(bare.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(bare.headers()["location"], "/docs/");
+        std::fs::remove_dir_all(&dir).expect("removing the temp dir");
     }
 }

@@ -70,12 +70,14 @@ class Stack:
     binary: Path
     state_dir: Path
     base_url: str = ""
+    #: The topic prefix (without its dot), PostgreSQL schema and Mongo database.
+    namespace: str = ""
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         if not self.binary.exists():
             raise RuntimeError(f"{self.binary} is missing: run `cargo build -p cloudcord`")
-        namespace = "api_" + hashlib.sha256(str(REPO).encode()).hexdigest()[:10]
+        namespace = self.namespace = "api_" + hashlib.sha256(str(REPO).encode()).hexdigest()[:10]
         self.state_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"

@@ -7,8 +7,13 @@
 //!
 //! This crate stays free of I/O (no tokio, sqlx or rdkafka): it is plain data and pure
 //! functions, so every consumer — including other languages, through the schema
-//! files — can rely on it. The write-path issue fills it in; until then it only
-//! reserves its place in the dependency graph.
+//! files — can rely on it. Its README is the guide for data teams; the documentation
+//! site's event reference (`docs/src/reference/events/`) is generated from its schema
+//! files.
+
+// The published contract: every public item is documented, in every build (the
+// workspace only warns, and CI turns warnings into errors; here a plain build fails).
+#![deny(missing_docs)]
 
 pub mod catalog;
 pub mod dm_channel;

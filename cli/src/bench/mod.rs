@@ -2,7 +2,7 @@
 //! it, each printing a Markdown table and one JSON line for `BENCHMARKS.md`.
 //!
 //! Module map:
-//! - [`write_path`]: `bench write-path` — message creation through the API at several
+//! - [`mod@write_path`]: `bench write-path` — message creation through the API at several
 //!   concurrencies, next to a bare Kafka hop.
 //! - [`gateway`]: `bench gateway-memory | gateway-fanout | gateway-latency` — the
 //!   gateway's memory per idle connection, its fan-out per CPU-second and the

@@ -3,7 +3,7 @@
 //!
 //! A code is accepted for the current step or one step either side (clock drift),
 //! and only for a step newer than the last one accepted, so an observed code cannot
-//! be replayed ([`matching_step`] finds the step; the store records it atomically).
+//! be replayed ([`TotpSecret::matching_step`] finds the step; the store records it atomically).
 
 use totp_rs::{Algorithm, Secret, TOTP};
 

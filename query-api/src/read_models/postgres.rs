@@ -239,7 +239,7 @@ pub struct ReadModels {
 }
 
 impl ReadModels {
-    /// Reads through `pool` (see [`lazy_pool`]).
+    /// Reads through `pool` (see [`cloudcord_runtime::postgres::PostgresConfig::lazy_pool`]).
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }

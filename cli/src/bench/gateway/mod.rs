@@ -2,13 +2,13 @@
 //! gateway measured from the outside, with the project's own load generator
 //! ([`client`]) connecting like Discord clients and the stack driven through REST.
 //!
-//! * **Memory per idle identified connection** ([`memory`]): the gateway
+//! * **Memory per idle identified connection** ([`mod@memory`]): the gateway
 //!   process's resident memory before and after N identified idle connections, at
 //!   several N; the slope is bytes per connection.
-//! * **Fan-out** ([`fanout`]): 1,000 connected members of one guild, messages
+//! * **Fan-out** ([`mod@fanout`]): 1,000 connected members of one guild, messages
 //!   posted to its channel at steady rates; MESSAGE_CREATE deliveries received per
 //!   second, and per CPU-second the gateway process used.
-//! * **Latency** ([`latency`]): REST POST → MESSAGE_CREATE at every client, at 200
+//! * **Latency** ([`mod@latency`]): REST POST → MESSAGE_CREATE at every client, at 200
 //!   messages/s to 1,000 clients, next to a bare Kafka hop measured in the same run.
 //!
 //! The gateway is a process of its own so that its memory and CPU can be read

@@ -7,7 +7,7 @@
 //! for the `bot` scope it sends the browser to the web client's `/oauth2/bot` page
 //! ([`redirect_to_web_client`]), where the user is already signed in, sees their
 //! guilds and the permissions asked for, and confirms. The page then calls
-//! `POST /api/v10/oauth2/authorize?client_id=…&scope=bot` ([`add_bot`]) with the
+//! `POST /api/v10/oauth2/authorize?client_id=…&scope=bot` (`add_bot`) with the
 //! user's own token, as Discord's client does; the guild aggregate decides
 //! (`MANAGE_GUILD`, grantable permissions, bans: see
 //! `crate::aggregates::guild::bots`).
