@@ -315,3 +315,17 @@ def test_kafka_clients_use_their_kafkausers_certificates_over_tls():
     assert mounted == users
     development = tomllib.loads(by_kind(render("development"), "ConfigMap")[0]["data"]["cloudcord.toml"])
     assert "tls" not in development["kafka"]
+
+
+def test_every_alert_links_to_its_runbook_section():
+    docs = render("production")
+    (rule,) = by_kind(docs, "PrometheusRule")
+    runbooks = (REPO / "docs/src/operations/runbooks.md").read_text()
+    sections = {line[3:].strip().lower() for line in runbooks.splitlines() if line.startswith("## ")}
+    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    assert alerts
+    for alert in alerts:
+        url = alert["annotations"]["runbook_url"]
+        page, _, anchor = url.partition("#")
+        assert page == "https://chat.cloudcord.dev/docs/operations/runbooks.html", url
+        assert anchor == alert["alert"].lower() and anchor in sections, (alert["alert"], url)
