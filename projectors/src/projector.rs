@@ -326,6 +326,15 @@ impl Source {
     }
 }
 
+/// What the loop's steps share: where it reads, where it publishes, what it counts.
+struct Loop<'a> {
+    source: Source,
+    kafka: &'a KafkaConfig,
+    publisher: Option<&'a Publisher>,
+    metrics: &'a Metrics,
+    shutdown: &'a CancellationToken,
+}
+
 async fn project<S: Store>(
     source: Source,
     store: &mut S,
@@ -335,20 +344,27 @@ async fn project<S: Store>(
     publisher: Option<&Publisher>,
     shutdown: &CancellationToken,
 ) -> Result<Outcome, ProjectorError> {
+    let ctx = Loop {
+        source,
+        kafka,
+        publisher,
+        metrics,
+        shutdown,
+    };
     let mut outcome = Outcome::default();
     let mut at_end = BTreeSet::new();
     // A replay's partitions: it is done when each is read to its end or stopped.
-    let all = match &source.membership {
+    let all = match &ctx.source.membership {
         Membership::All(partitions) => {
-            position(&source, store, kafka, publisher, metrics, partitions).await?;
+            position(&ctx, store, partitions).await?;
             partitions.clone()
         }
         Membership::Group => {
-            source.consumer.subscribe(&[&source.topic])?;
+            ctx.source.consumer.subscribe(&[&ctx.source.topic])?;
             Vec::new()
         }
     };
-    let (consumer, topic) = (&source.consumer, &source.topic);
+    let (consumer, topic) = (&ctx.source.consumer, &ctx.source.topic);
     tracing::info!(store = S::NAME, %topic, "projecting");
 
     let done = |outcome: &Outcome, at_end: &BTreeSet<i32>| {
@@ -380,17 +396,7 @@ async fn project<S: Store>(
         if let Some(changes) = consumer.context().take_changes() {
             // What was read around a rebalance is read again from the stored offsets.
             pending.retain(|p| !changes.touches(p.partition));
-            follow(
-                &source,
-                store,
-                kafka,
-                publisher,
-                metrics,
-                &changes,
-                &mut outcome,
-                shutdown,
-            )
-            .await;
+            follow(&ctx, store, &changes, &mut outcome).await;
         }
         tracing::trace!(
             store = S::NAME,
@@ -404,17 +410,7 @@ async fn project<S: Store>(
         let mut batch = match judged {
             Ok(batch) => batch,
             Err(error) => {
-                rewind(
-                    &source,
-                    store,
-                    kafka,
-                    publisher,
-                    metrics,
-                    &mut outcome,
-                    &error,
-                    shutdown,
-                )
-                .await;
+                rewind(&ctx, store, &mut outcome, &error).await;
                 // Every partition is read again from its stored offset; librdkafka
                 // reports each end again after the new assignment.
                 at_end.clear();
@@ -463,22 +459,12 @@ async fn project<S: Store>(
             // What was read ahead follows the failed batch: read it again after
             // the rewind.
             drop(next);
-            rewind(
-                &source,
-                store,
-                kafka,
-                publisher,
-                metrics,
-                &mut outcome,
-                &error,
-                shutdown,
-            )
-            .await;
+            rewind(&ctx, store, &mut outcome, &error).await;
             at_end.clear();
             continue;
         }
         prefetched = next;
-        source.commit_to_group(&offsets);
+        ctx.source.commit_to_group(&offsets);
         outcome.applied += u64::try_from(count).unwrap_or(u64::MAX);
         tracing::debug!(
             store = S::NAME,
@@ -768,37 +754,23 @@ async fn next_batch(
 
 /// After a failed read or write: waits a moment, then points every partition back
 /// at the store's offsets. Stopped partitions are retried too (a gap is found again).
-#[allow(clippy::too_many_arguments)]
 async fn rewind<S: Store>(
-    source: &Source,
+    ctx: &Loop<'_>,
     store: &mut S,
-    kafka: &KafkaConfig,
-    publisher: Option<&Publisher>,
-    metrics: &Metrics,
     outcome: &mut Outcome,
     error: &StoreError,
-    shutdown: &CancellationToken,
 ) {
     tracing::error!(store = S::NAME, error = %ErrorChain(error), "writing a batch failed; rewinding to the stored offsets");
     tokio::select! {
-        () = shutdown.cancelled() => return,
+        () = ctx.shutdown.cancelled() => return,
         () = tokio::time::sleep(RETRY_AFTER) => {}
     }
     outcome.stopped.clear();
-    let partitions = match &source.membership {
+    let partitions = match &ctx.source.membership {
         Membership::All(partitions) => partitions.clone(),
-        Membership::Group => source.owned.snapshot(),
+        Membership::Group => ctx.source.owned.snapshot(),
     };
-    position_retrying(
-        source,
-        store,
-        kafka,
-        publisher,
-        metrics,
-        &partitions,
-        shutdown,
-    )
-    .await;
+    position_retrying(ctx, store, &partitions).await;
 }
 
 /// How long the loop waits before it reads the store's offsets again after a
@@ -807,21 +779,11 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Acts on what the consumer group changed: forgets the partitions lost and
 /// positions those gained.
-#[allow(clippy::too_many_arguments)]
-async fn follow<S: Store>(
-    source: &Source,
-    store: &mut S,
-    kafka: &KafkaConfig,
-    publisher: Option<&Publisher>,
-    metrics: &Metrics,
-    changes: &Changes,
-    outcome: &mut Outcome,
-    shutdown: &CancellationToken,
-) {
-    source
+async fn follow<S: Store>(ctx: &Loop<'_>, store: &mut S, changes: &Changes, outcome: &mut Outcome) {
+    ctx.source
         .owned
         .lose(changes.lost.iter().copied(), |partition| {
-            metrics.released(S::NAME, partition);
+            ctx.metrics.released(S::NAME, partition);
         });
     // A partition regained starts afresh: a gap in it is found again.
     for partition in changes.lost.iter().chain(&changes.gained) {
@@ -829,7 +791,7 @@ async fn follow<S: Store>(
     }
     let gained: Vec<i32> = changes.gained.iter().copied().collect();
     if !gained.is_empty() {
-        position_retrying(source, store, kafka, publisher, metrics, &gained, shutdown).await;
+        position_retrying(ctx, store, &gained).await;
     }
 }
 
@@ -837,13 +799,17 @@ async fn follow<S: Store>(
 /// what the store committed but did not confirm on `projected` (what a crash, of
 /// this instance or of the partitions' previous owner, left out).
 async fn position<S: Store>(
-    source: &Source,
+    ctx: &Loop<'_>,
     store: &mut S,
-    kafka: &KafkaConfig,
-    publisher: Option<&Publisher>,
-    metrics: &Metrics,
     partitions: &[i32],
 ) -> Result<(), ProjectorError> {
+    let Loop {
+        source,
+        kafka,
+        publisher,
+        metrics,
+        ..
+    } = ctx;
     let topic = &source.topic;
     let committed: HashMap<i32, i64> = store
         .next_offsets(topic)
@@ -869,17 +835,9 @@ async fn position<S: Store>(
 }
 
 /// [`position`], tried again while the store or Kafka fails, until shutdown.
-async fn position_retrying<S: Store>(
-    source: &Source,
-    store: &mut S,
-    kafka: &KafkaConfig,
-    publisher: Option<&Publisher>,
-    metrics: &Metrics,
-    partitions: &[i32],
-    shutdown: &CancellationToken,
-) {
+async fn position_retrying<S: Store>(ctx: &Loop<'_>, store: &mut S, partitions: &[i32]) {
     loop {
-        match position(source, store, kafka, publisher, metrics, partitions).await {
+        match position(ctx, store, partitions).await {
             Ok(()) => return,
             Err(error) => tracing::error!(
                 store = S::NAME,
@@ -889,7 +847,7 @@ async fn position_retrying<S: Store>(
             ),
         }
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = ctx.shutdown.cancelled() => return,
             () = tokio::time::sleep(RETRY_AFTER) => {}
         }
     }

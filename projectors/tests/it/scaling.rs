@@ -5,10 +5,6 @@
 
 use std::time::Duration;
 
-use cloudcord_projectors::{digest, replay};
-use sqlx::Row;
-use tokio_util::sync::CancellationToken;
-
 use crate::support::{PARTITIONS, Workload, World, send_workload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,29 +59,5 @@ async fn two_instances_share_the_partitions_and_one_takes_over_from_a_killed_one
     second.kill().expect("stop the second instance");
     second.wait().expect("reap it");
 
-    let live_pg = digest::postgres(&pool, &world.schema)
-        .await
-        .expect("digest");
-    let live_mongo = digest::mongo(&database).await.expect("digest");
-    let (pg, mongo) = replay::replay(
-        &world.kafka,
-        &world.postgres,
-        &world.mongo,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("replay");
-    world.track_schema(&pg.target);
-    world.track_database(&mongo.target);
-    assert_eq!(pg.outcome.applied, 1200);
-    assert_eq!(live_pg, pg.digest, "PostgreSQL live and replay differ");
-    assert_eq!(live_mongo, mongo.digest, "MongoDB live and replay differ");
-    let positions: i64 = sqlx::query("SELECT sum(seq)::int8 FROM aggregate_positions")
-        .fetch_one(&pool)
-        .await
-        .expect("positions")
-        .get(0);
-    assert_eq!(positions, 1200, "every event applied exactly once");
-    let published: std::collections::HashSet<_> = world.read_projected().into_iter().collect();
-    assert_eq!(published.len(), 1200, "every event on projected");
+    world.assert_exactly_once(&pool, &database, 1200).await;
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use cloudcord_projectors::mongo::{self as mongo_store, OFFSETS};
 use cloudcord_projectors::postgres::open_schema;
-use cloudcord_projectors::replay;
+use cloudcord_projectors::{digest, replay};
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::mongo::MongoConfig;
@@ -41,8 +41,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgPool, Row as _};
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 
 /// Partitions of each test's topics.
 pub const PARTITIONS: i32 = 2;
@@ -206,6 +207,44 @@ impl World {
                 })
             })
             .collect()
+    }
+
+    /// Asserts that the live read models, with `events` events sent, equal a replay
+    /// of the log from offset 0, that each event was applied once (the positions
+    /// add up), and that every event is on `projected`.
+    pub async fn assert_exactly_once(
+        &self,
+        pool: &PgPool,
+        database: &mongodb::Database,
+        events: u64,
+    ) {
+        let live_pg = digest::postgres(pool, &self.schema).await.expect("digest");
+        let live_mongo = digest::mongo(database).await.expect("digest");
+        let (pg, mongo) = replay::replay(
+            &self.kafka,
+            &self.postgres,
+            &self.mongo,
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("replay");
+        self.track_schema(&pg.target);
+        self.track_database(&mongo.target);
+        assert_eq!(pg.outcome.applied, events);
+        assert_eq!(live_pg, pg.digest, "PostgreSQL live and replay differ");
+        assert_eq!(live_mongo, mongo.digest, "MongoDB live and replay differ");
+        let positions: i64 = sqlx::query("SELECT sum(seq)::int8 FROM aggregate_positions")
+            .fetch_one(pool)
+            .await
+            .expect("positions")
+            .get(0);
+        assert_eq!(
+            u64::try_from(positions).ok(),
+            Some(events),
+            "every event applied exactly once"
+        );
+        let published: std::collections::HashSet<_> = self.read_projected().into_iter().collect();
+        assert_eq!(published.len() as u64, events, "every event on projected");
     }
 
     /// How many partitions each member of `store`'s live consumer group is
