@@ -2,9 +2,9 @@
 //! written one transaction per batch together with the per-aggregate positions and
 //! the per-partition offsets.
 //!
-//! * [`rows`] — the pure projection, event → [`rows::RowChange`]s.
-//! * [`writer`] — the changes as (batched) SQL.
-//! * [`copy`] — PostgreSQL's binary `COPY` format, for the message index.
+//! * `rows` — the pure projection, event → `rows::RowChange`s.
+//! * `writer` — the changes as (batched) SQL.
+//! * `copy` — PostgreSQL's binary `COPY` format, for the message index.
 //!
 //! The offsets rows of the partitions a batch moves are locked (`FOR UPDATE`) at the
 //! start of its transaction and compared with what this process last read or wrote,

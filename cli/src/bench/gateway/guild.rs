@@ -2,7 +2,7 @@
 //! through an invite, all made through REST like clients make them, and kept in
 //! `<state_dir>/bench/gateway-guild.json` so later runs reuse it instead of
 //! registering 1,000 users again (their access tokens are renewed by logging in
-//! once they are older than [`TOKEN_REUSE`]).
+//! once they are older than `TOKEN_REUSE`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -212,7 +212,7 @@ impl StartedGateway {
     }
 
     /// Stops it with SIGTERM (as an orchestrator would), then SIGKILL if it takes
-    /// longer than [`STOP_TIMEOUT`].
+    /// longer than `STOP_TIMEOUT`.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         signal::kill(self.pid, Signal::SIGTERM).context("signalling gateway-ws")?;
         if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())

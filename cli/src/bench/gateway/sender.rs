@@ -2,7 +2,7 @@
 //! `start + i / rate` whatever happened to the ones before (an open-loop schedule,
 //! so a slow answer delays no later message), each a `POST
 //! /channels/{id}/messages` by the guild's members in turn, at most
-//! [`MAX_IN_FLIGHT`] awaiting their answer.
+//! `MAX_IN_FLIGHT` awaiting their answer.
 
 use std::ops::Range;
 use std::sync::Arc;
