@@ -77,13 +77,17 @@ pub fn latency_histogram(histogram: &Histogram<u64>, title: &str) -> String {
         );
         decade += 1.0;
     }
-    for (quantile, label) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9")] {
+    // Labels stacked down the plot's top-left of each line, so close percentiles
+    // stay readable.
+    let marks = [(0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p99.9")];
+    for (row, (quantile, label)) in (0_u32..).zip(marks) {
         let us = histogram.value_at_quantile(quantile).max(1) as f64;
         let _ = writeln!(
             svg,
-            r##"<line x1="{px:.1}" y1="{MARGIN}" x2="{px:.1}" y2="{}" stroke="#ed4245" stroke-dasharray="4 3"/><text x="{px:.1}" y="{}" fill="#ed4245" text-anchor="middle">{label} {:.1} ms</text>"##,
+            r##"<line x1="{px:.1}" y1="{MARGIN}" x2="{px:.1}" y2="{}" stroke="#ed4245" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="#ed4245">{label} {:.1} ms</text>"##,
             HEIGHT - MARGIN,
-            MARGIN - 6.0 - 12.0 * (quantile * 10.0).log10().max(0.0),
+            x(us) + 3.0,
+            MARGIN + 12.0 + 13.0 * f64::from(row),
             us / 1000.0,
             px = x(us),
         );

@@ -10,8 +10,8 @@
 //! clock). The path measured: HTTP → `commands` → processor transaction → `events`
 //! → projector (PostgreSQL commit) → `projected` → gateway fan-out → WebSocket.
 //!
-//! In the same run it reads the gateway's memory per connection (resident set
-//! before and after the clients connect), its CPU time per 1,000 deliveries, and the
+//! In the same run it reads the gateway's memory per connection (the resident set
+//! the last nine tenths of the clients add), its CPU time per 1,000 deliveries, and the
 //! projectors' largest lag (`cloudcord_projector_lag`, sampled from their metrics);
 //! `--histogram` draws the latencies as an SVG picture.
 
@@ -104,17 +104,28 @@ pub async fn latency(
         let warmup = message_count(args.rate, args.warmup_secs);
         let timed = message_count(args.rate, args.seconds);
         let log = Arc::new(SendLog::new(warmup + timed, warmup));
-        let memory_before = target.pid().map(process::memory).transpose()?;
-        let (fleet, tokens) = args
+        // A tenth of the clients first, so the memory per connection is what the
+        // other nine tenths add, not the gateway's own warm-up.
+        let (mut fleet, tokens) = args
             .gateway
-            .timed_fleet(&target, &guild, args.compress, args.clients, &log)
+            .timed_fleet(
+                &target,
+                &guild,
+                args.compress,
+                args.clients.div_ceil(10),
+                &log,
+            )
+            .await?;
+        let first = fleet.len();
+        let memory_before = target.pid().map(process::memory).transpose()?;
+        fleet
+            .grow(&tokens, args.clients, args.gateway.handshake_concurrency)
             .await?;
         let clients = fleet.len() as u64;
+        let added = fleet.len().saturating_sub(first);
         let gateway_kib_per_connection = match (target.pid(), memory_before) {
-            (Some(pid), Some(before)) if clients > 0 => Some(
-                process::memory(pid)?.rss.saturating_sub(before.rss) as f64
-                    / 1024.0
-                    / clients as f64,
+            (Some(pid), Some(before)) if added > 0 => Some(
+                process::memory(pid)?.rss.saturating_sub(before.rss) as f64 / 1024.0 / added as f64,
             ),
             _ => None,
         };
