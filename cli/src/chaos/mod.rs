@@ -173,65 +173,56 @@ async fn exercise(
 /// The report as a Markdown table and one JSON line.
 fn render(report: &Report) -> String {
     use std::fmt::Write as _;
-    let mut out = String::new();
+    let per_client =
+        |lists: &[Vec<u64>]| format!("{:?}", lists.iter().map(Vec::len).collect::<Vec<_>>());
+    let rows = [
+        (
+            "messages sent / acknowledged",
+            format!("{} / {}", report.sent, report.acked),
+        ),
+        (
+            "unacknowledged but committed (allowed once)",
+            report.unacked_committed.to_string(),
+        ),
+        (
+            "acknowledged, missing from events",
+            report.lost_in_events.len().to_string(),
+        ),
+        (
+            "in events more than once",
+            report.duplicated_in_events.len().to_string(),
+        ),
+        (
+            "acknowledged, missing from PostgreSQL / MongoDB",
+            format!(
+                "{} / {}",
+                report.lost_in_postgres.len(),
+                report.lost_in_mongo.len()
+            ),
+        ),
+        (
+            "acknowledged, missing at a client (per client)",
+            per_client(&report.lost_by_clients),
+        ),
+        (
+            "dispatched twice to a client (per client)",
+            per_client(&report.duplicated_by_clients),
+        ),
+        ("seq breaks", report.seq_breaks.len().to_string()),
+        (
+            "replay equals live (PostgreSQL, MongoDB)",
+            format!("{:?}", report.replay_matches),
+        ),
+        (
+            "client resumes / re-identifications",
+            format!("{} / {}", report.resumes, report.reidentified),
+        ),
+    ];
     let verdict = if report.passed() { "PASSED" } else { "FAILED" };
-    let _ = writeln!(out, "## Chaos run: {verdict}\n");
-    let _ = writeln!(out, "| check | result |\n|---|---|");
-    let _ = writeln!(
-        out,
-        "| messages sent / acknowledged | {} / {} |",
-        report.sent, report.acked
-    );
-    let _ = writeln!(
-        out,
-        "| unacknowledged but committed (allowed once) | {} |",
-        report.unacked_committed
-    );
-    let _ = writeln!(
-        out,
-        "| acknowledged, missing from events | {} |",
-        report.lost_in_events.len()
-    );
-    let _ = writeln!(
-        out,
-        "| in events more than once | {} |",
-        report.duplicated_in_events.len()
-    );
-    let _ = writeln!(
-        out,
-        "| acknowledged, missing from PostgreSQL / MongoDB | {} / {} |",
-        report.lost_in_postgres.len(),
-        report.lost_in_mongo.len()
-    );
-    let _ = writeln!(
-        out,
-        "| acknowledged, missing at a client (per client) | {:?} |",
-        report
-            .lost_by_clients
-            .iter()
-            .map(Vec::len)
-            .collect::<Vec<_>>()
-    );
-    let _ = writeln!(
-        out,
-        "| dispatched twice to a client (per client) | {:?} |",
-        report
-            .duplicated_by_clients
-            .iter()
-            .map(Vec::len)
-            .collect::<Vec<_>>()
-    );
-    let _ = writeln!(out, "| seq breaks | {} |", report.seq_breaks.len());
-    let _ = writeln!(
-        out,
-        "| replay equals live (PostgreSQL, MongoDB) | {:?} |",
-        report.replay_matches
-    );
-    let _ = writeln!(
-        out,
-        "| client resumes / re-identifications | {} / {} |",
-        report.resumes, report.reidentified
-    );
+    let mut out = format!("## Chaos run: {verdict}\n\n| check | result |\n|---|---|\n");
+    for (check, result) in rows {
+        let _ = writeln!(out, "| {check} | {result} |");
+    }
     let _ = writeln!(
         out,
         "\n{}",
