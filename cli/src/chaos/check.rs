@@ -46,6 +46,8 @@ pub struct Report {
     pub acked: usize,
     /// Unacknowledged messages that were committed anyway (allowed: once).
     pub unacked_committed: usize,
+    /// Why POSTs were not acknowledged, and how many each.
+    pub unacked_reasons: BTreeMap<String, usize>,
     /// Acknowledged messages missing from `events`.
     pub lost_in_events: Vec<String>,
     /// Messages in `events` more than once.
@@ -160,6 +162,9 @@ pub async fn check(
 /// acknowledged message must be there once, an unacknowledged one at most once.
 fn judge_log(sent: &[Sent], contents: &HashMap<String, u32>, report: &mut Report) {
     for s in sent {
+        if let Outcome::Unacked(reason) = &s.outcome {
+            *report.unacked_reasons.entry(reason.clone()).or_default() += 1;
+        }
         let times = contents.get(&s.content).copied().unwrap_or(0);
         match (&s.outcome, times) {
             (_, 2..) => report.duplicated_in_events.push(s.content.clone()),
@@ -313,6 +318,7 @@ mod tests {
         assert_eq!(report.lost_in_events, ["b"]);
         assert_eq!(report.duplicated_in_events, ["c", "f"]);
         assert_eq!(report.unacked_committed, 1);
+        assert_eq!(report.unacked_reasons.values().sum::<usize>(), 3);
         assert!(!report.passed());
     }
 

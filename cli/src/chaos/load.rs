@@ -53,8 +53,8 @@ impl Scene {
 pub enum Outcome {
     /// 2xx with the message: the write is acknowledged.
     Acked(u64),
-    /// Anything else (refused connection, timeout, 5xx): the write may or may not
-    /// have happened, and must not have happened twice.
+    /// Anything else: the write may or may not have happened, and must not have
+    /// happened twice. Why, in a few words: `refused`, `timed out`, `HTTP 503`, …
     Unacked(String),
 }
 
@@ -135,13 +135,15 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, content: &str) -
         .await;
     let response = match answer {
         Ok(response) => response,
-        Err(error) => return Outcome::Unacked(error.to_string()),
+        Err(error) if error.is_connect() => return Outcome::Unacked("refused".into()),
+        Err(error) if error.is_timeout() => return Outcome::Unacked("timed out".into()),
+        Err(error) => return Outcome::Unacked(format!("{error:#}")),
     };
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     let id = body["id"].as_str().and_then(|id| id.parse().ok());
     match id {
         Some(id) if status.is_success() => Outcome::Acked(id),
-        _ => Outcome::Unacked(format!("{status}: {body}")),
+        _ => Outcome::Unacked(format!("HTTP {}", status.as_u16())),
     }
 }

@@ -181,6 +181,10 @@ fn render(report: &Report) -> String {
             format!("{} / {}", report.sent, report.acked),
         ),
         (
+            "unacknowledged, why",
+            format!("{:?}", report.unacked_reasons),
+        ),
+        (
             "unacknowledged but committed (allowed once)",
             report.unacked_committed.to_string(),
         ),
