@@ -50,12 +50,20 @@ impl PostgresConfig {
     pub async fn create_schema(&self, schema: &str) -> Result<(), sqlx::Error> {
         use sqlx::Connection as _;
         let mut admin = sqlx::PgConnection::connect_with(&self.connect_options()?).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!(
             "CREATE SCHEMA IF NOT EXISTS {}",
             quote_identifier(schema)
         )))
         .execute(&mut admin)
-        .await?;
+        .await;
+        match created {
+            // Two instances starting together both pass the "if not exists" check;
+            // the second's insert then collides with the first's (unique_violation).
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23505") => {}
+            other => {
+                other?;
+            }
+        }
         admin.close().await
     }
 

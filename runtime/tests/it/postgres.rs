@@ -76,3 +76,32 @@ async fn migrations_run_and_a_query_round_trips() {
 
     database.drop_now(pool).await;
 }
+
+#[tokio::test]
+async fn instances_starting_together_all_create_the_schema() {
+    let (database, pool) = TestDatabase::create(&stores().postgres).await;
+    let mut config = stores().postgres;
+    config.url = format!(
+        "{}/{}",
+        config
+            .url
+            .rsplit_once('/')
+            .expect("a URL with a database")
+            .0,
+        database.name
+    );
+    // Every instance checks "if not exists" before any has created it.
+    let schema = unique("schema");
+    let starts = (0..8).map(|_| config.create_schema(&schema));
+    for created in futures::future::join_all(starts).await {
+        created.expect("a concurrent start creates the schema or finds it");
+    }
+    let found: i64 = sqlx::query("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(&schema)
+        .fetch_one(&pool)
+        .await
+        .expect("count schemas")
+        .get(0);
+    assert_eq!(found, 1);
+    database.drop_now(pool).await;
+}
