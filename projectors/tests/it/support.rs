@@ -151,7 +151,8 @@ impl World {
     }
 
     /// Appends a record value to `events`, keyed by its aggregate.
-    pub async fn send_value(&self, aggregate: AggregateRef, value: &[u8]) {
+    /// Appends `value` as `aggregate`'s event; returns the partition it went to.
+    pub async fn send_value(&self, aggregate: AggregateRef, value: &[u8]) -> i32 {
         let key = aggregate.shard_key();
         self.producer
             .send(
@@ -162,7 +163,8 @@ impl World {
             )
             .await
             .map_err(|(error, _)| error)
-            .expect("append an event");
+            .expect("append an event")
+            .partition
     }
 
     /// Appends the next event of `aggregate`.
@@ -483,6 +485,21 @@ pub fn channel_of(guild: u64) -> ChannelId {
     ChannelId::new(guild + 1)
 }
 
+/// `user` registering, as `user<id>`.
+pub fn user_registered(user: u64) -> UserEvent {
+    UserEvent::UserRegistered(UserRegistered {
+        user_id: UserId::new(user),
+        username: format!("user{user}"),
+        global_name: None,
+        email: None,
+        password_hash: None,
+        bot: false,
+        application_id: None,
+        owner_id: None,
+        bot_token_id: None,
+    })
+}
+
 pub fn guild_created(guild: u64) -> GuildEvent {
     GuildEvent::GuildCreated(GuildCreated {
         id: GuildId::new(guild),
@@ -560,23 +577,7 @@ impl Workload {
         }
         if step == guilds {
             let user = user_ref(2);
-            return (
-                user,
-                world.record(
-                    user,
-                    UserEvent::UserRegistered(UserRegistered {
-                        user_id: UserId::new(2),
-                        username: "user2".into(),
-                        global_name: None,
-                        email: None,
-                        password_hash: None,
-                        bot: false,
-                        application_id: None,
-                        owner_id: None,
-                        bot_token_id: None,
-                    }),
-                ),
-            );
+            return (user, world.record(user, user_registered(2)));
         }
         if step == guilds + 1 {
             let user = user_ref(2);
@@ -644,9 +645,16 @@ impl Workload {
 }
 
 /// Sends `count` workload events as fast as the producer takes them.
-pub async fn send_workload(world: &mut World, workload: &mut Workload, count: usize) {
+/// Sends the workload's next `count` events; returns the partitions they went to.
+pub async fn send_workload(
+    world: &mut World,
+    workload: &mut Workload,
+    count: usize,
+) -> std::collections::BTreeSet<i32> {
+    let mut partitions = std::collections::BTreeSet::new();
     for _ in 0..count {
         let (aggregate, value) = workload.next(world);
-        world.send_value(aggregate, &value).await;
+        partitions.insert(world.send_value(aggregate, &value).await);
     }
+    partitions
 }
