@@ -1,7 +1,7 @@
 //! How far each store trails the `events` log: `cloudcord_projector_lag{store,
 //! partition}`, the partition's end offset minus the store's next offset, sampled
-//! every [`SAMPLE_EVERY`] while the loop runs and once more when it stops, for the
-//! partitions this instance owns ([`Owned`]).
+//! every [`SAMPLE_EVERY`] while the loop runs, as soon as it gains partitions, and
+//! once more when it stops, for the partitions this instance owns ([`Owned`]).
 //!
 //! The stores, not Kafka, hold the offsets the projectors resume from; the copy
 //! they commit to their consumer groups (for KEDA) may trail by a batch, so this
@@ -63,6 +63,7 @@ impl Sampler {
                     tokio::select! {
                         () = stop.cancelled() => {}
                         () = tokio::time::sleep(SAMPLE_EVERY) => {}
+                        () = owned.gained() => {}
                     }
                 }
             }

@@ -123,22 +123,32 @@ impl ConsumerContext for OwnershipContext {
 /// The partitions the loop has positioned and projects, shared with the lag sampler
 /// so that it samples those and no others.
 #[derive(Debug, Clone, Default)]
-pub struct Owned(Arc<Mutex<BTreeSet<i32>>>);
+pub struct Owned {
+    partitions: Arc<Mutex<BTreeSet<i32>>>,
+    gained: Arc<Notify>,
+}
 
 impl Owned {
     /// The owned partitions now.
     pub fn snapshot(&self) -> Vec<i32> {
-        lock(&self.0).iter().copied().collect()
+        lock(&self.partitions).iter().copied().collect()
     }
 
     /// Adds `partitions`.
     pub fn gain(&self, partitions: &[i32]) {
-        lock(&self.0).extend(partitions);
+        lock(&self.partitions).extend(partitions);
+        self.gained.notify_one();
+    }
+
+    /// Completes once partitions were gained (at once if they were since the last
+    /// wait), so the sampler reports them without waiting for its next round.
+    pub async fn gained(&self) {
+        self.gained.notified().await;
     }
 
     /// Removes `partitions`, running `forget` for each while no one can sample it.
     pub fn lose(&self, partitions: impl IntoIterator<Item = i32>, mut forget: impl FnMut(i32)) {
-        let mut owned = lock(&self.0);
+        let mut owned = lock(&self.partitions);
         for partition in partitions {
             owned.remove(&partition);
             forget(partition);
@@ -147,7 +157,7 @@ impl Owned {
 
     /// Runs `record` for each of `samples` whose partition is still owned.
     pub fn record(&self, samples: Vec<(i32, i64)>, mut record: impl FnMut(i32, i64)) {
-        let owned = lock(&self.0);
+        let owned = lock(&self.partitions);
         for (partition, value) in samples {
             if owned.contains(&partition) {
                 record(partition, value);
