@@ -137,7 +137,12 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, content: &str) -
         Ok(response) => response,
         Err(error) if error.is_connect() => return Outcome::Unacked("refused".into()),
         Err(error) if error.is_timeout() => return Outcome::Unacked("timed out".into()),
-        Err(error) => return Outcome::Unacked(format!("{error:#}")),
+        // Other transport errors name the URL; the report counts kinds, the log keeps
+        // the detail.
+        Err(error) => {
+            tracing::debug!(error = %format!("{error:#}"), "a POST failed");
+            return Outcome::Unacked("transport error".into());
+        }
     };
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
