@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cloudcord_runtime::http_error::HttpError;
+use cloudcord_schemas::envelope::{AggregateRef, AggregateType};
 use cloudcord_schemas::ids::{GuildId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::permissions::{
     GuildView, MemberView, OverwriteKind, PermissionOverwrite, Permissions, channel_permissions,
@@ -193,6 +194,21 @@ pub enum ChannelAccess {
 }
 
 impl ChannelAccess {
+    /// The aggregate whose history holds the channel's messages: its guild, or the
+    /// DM channel itself.
+    pub fn aggregate(&self) -> AggregateRef {
+        match self {
+            Self::Guild { channel, .. } => AggregateRef {
+                kind: AggregateType::Guild,
+                id: Snowflake::new(channel.guild_id.cast_unsigned()),
+            },
+            Self::Dm(dm) => AggregateRef {
+                kind: AggregateType::DmChannel,
+                id: Snowflake::new(dm.id.cast_unsigned()),
+            },
+        }
+    }
+
     /// The channel as `caller` sees it: 404 Unknown Channel when nothing has that id,
     /// 403 Missing Access when it is another guild's channel, a DM between others,
     /// or hidden from the caller by its overwrites.

@@ -26,6 +26,8 @@ use super::ApiContext;
 use super::auth::Caller;
 use super::channels;
 use super::params::{QueryParams, path_id};
+use super::read_your_writes;
+use crate::access::ChannelAccess;
 use crate::objects::{message_object, user_object};
 use crate::pagination::{self, Anchor, Page};
 use crate::read_models::mongo::MessageDocument;
@@ -113,7 +115,7 @@ async fn messages(
 ) -> Result<Json<Value>, HttpError> {
     let page = page(&mut params);
     params.finish()?;
-    let access = channels::load(&context, &raw, caller).await?;
+    let access = message_channel(&context, &raw, caller).await?;
     if !access
         .permissions()
         .contains(Permissions::READ_MESSAGE_HISTORY)
@@ -130,6 +132,18 @@ async fn messages(
     )))
 }
 
+/// The channel of the path, once its message documents show every message the
+/// gateway may have dispatched (see [`read_your_writes::wait_for_mongo`]).
+async fn message_channel(
+    context: &ApiContext,
+    raw: &str,
+    caller: Caller,
+) -> Result<ChannelAccess, HttpError> {
+    let access = channels::load(context, raw, caller).await?;
+    read_your_writes::wait_for_mongo(context, access.aggregate()).await?;
+    Ok(access)
+}
+
 /// The message of the path, in the channel of the path, if the caller may read it.
 async fn load_message(
     context: &ApiContext,
@@ -138,7 +152,7 @@ async fn load_message(
     caller: Caller,
 ) -> Result<(i64, MessageDocument), HttpError> {
     let message_id: MessageId = path_id("message_id", raw_message)?;
-    let access = channels::load(context, raw_channel, caller).await?;
+    let access = message_channel(context, raw_channel, caller).await?;
     access.require_history()?;
     let found = match key(message_id.0) {
         Some(id) => context.documents().message(access.id(), id).await?,
@@ -179,7 +193,7 @@ async fn pins(
     caller: Caller,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, HttpError> {
-    let access = channels::load(&context, &raw, caller).await?;
+    let access = message_channel(&context, &raw, caller).await?;
     access.require_history()?;
     let documents = context.documents().pins(access.id()).await?;
     Ok(Json(Value::Array(

@@ -27,7 +27,7 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
-use cloudcord_schemas::envelope::Position;
+use cloudcord_schemas::envelope::{AggregateRef, Position};
 
 use super::ApiContext;
 
@@ -50,6 +50,8 @@ pub enum Stores {
     Postgres,
     /// PostgreSQL and MongoDB.
     PostgresAndMongo,
+    /// MongoDB only (PostgreSQL is known to be there).
+    Mongo,
 }
 
 /// The positions named by every `X-CloudCord-Position` header of a request.
@@ -107,6 +109,32 @@ pub async fn wait(
     next.run(request).await
 }
 
+/// Waits until MongoDB shows as much of `aggregate`'s history as PostgreSQL does,
+/// at most the configured time (then `503`, as for a named position).
+///
+/// Routes that read messages call it. The gateway dispatches what the PostgreSQL
+/// projector has committed, but message documents come from MongoDB, whose
+/// projector may trail it. A client that lost its session identifies afresh and
+/// reads the history it missed; without this wait, a message that PostgreSQL had
+/// before the new session started (so the session was never sent it) but MongoDB
+/// did not yet would be in neither, and the client would never see it.
+pub async fn wait_for_mongo(
+    context: &ApiContext,
+    aggregate: AggregateRef,
+) -> Result<(), HttpError> {
+    let kind = aggregate.kind.as_str().to_owned();
+    let id = i64::try_from(aggregate.id.get()).unwrap_or(-1);
+    let stored = context.read_models().positions(&[kind], &[id]).await?;
+    let Some(&(_, _, seq)) = stored.first() else {
+        return Ok(());
+    };
+    let position = Position {
+        aggregate,
+        seq: seq.cast_unsigned(),
+    };
+    wait_until_visible(context, &[position], Stores::Mongo).await
+}
+
 /// Waits until every position is reached in `stores`, at most the configured time.
 async fn wait_until_visible(
     context: &ApiContext,
@@ -114,10 +142,11 @@ async fn wait_until_visible(
     stores: Stores,
 ) -> Result<(), HttpError> {
     let deadline = tokio::time::Instant::now() + context.read_your_writes_timeout();
-    let mut pending: Vec<Position> = positions.iter().filter(|p| p.seq > 0).copied().collect();
-    let mut mongo_pending = match stores {
-        Stores::Postgres => Vec::new(),
-        Stores::PostgresAndMongo => pending.clone(),
+    let wanted: Vec<Position> = positions.iter().filter(|p| p.seq > 0).copied().collect();
+    let (mut pending, mut mongo_pending) = match stores {
+        Stores::Postgres => (wanted, Vec::new()),
+        Stores::PostgresAndMongo => (wanted.clone(), wanted),
+        Stores::Mongo => (Vec::new(), wanted),
     };
     loop {
         if !pending.is_empty() {

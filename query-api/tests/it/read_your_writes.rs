@@ -139,3 +139,79 @@ async fn a_malformed_position_is_50035() {
         assert!(body["errors"]["X-CloudCord-Position"].is_object(), "{body}");
     }
 }
+
+/// Without any position named, a message read waits until MongoDB shows what
+/// PostgreSQL shows of the channel's guild: the gateway dispatches what PostgreSQL
+/// has, so a client reading history after a new session must find it there.
+#[tokio::test(flavor = "multi_thread")]
+async fn message_reads_wait_until_mongo_shows_what_postgres_shows() {
+    let mut world = World::empty(5_000).await;
+    world.apply(scenario()).await;
+    let next = message_id(GENERAL, GENERAL_MESSAGES + 1).to_string();
+    let batch = world
+        .apply_to_postgres_only(vec![guild_event(
+            GUILD,
+            GuildEvent::MessageSent(sent(GENERAL, GENERAL_MESSAGES + 1, BOB)),
+        )])
+        .await;
+    let token = world.token(BOB);
+    let url = format!(
+        "http://{}/api/v10/channels/{GENERAL}/messages?limit=1",
+        world.addr
+    );
+    let started = Instant::now();
+    let read = async {
+        reqwest::Client::new()
+            .get(url)
+            .header("authorization", &token)
+            .send()
+            .await
+            .expect("answers")
+    };
+    let catch_up = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        world.catch_up_mongo(batch).await;
+    };
+    let (response, ()) = tokio::join!(read, catch_up);
+    assert_eq!(response.status(), StatusCode::OK);
+    let page: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(page[0]["id"], next.as_str(), "{page}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let (status, _, body) = world
+        .get_with(
+            &format!("/channels/{GENERAL}/messages/{next}"),
+            Some(&token),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn message_reads_answer_503_while_mongo_trails_postgres() {
+    let mut world = World::empty(300).await;
+    world.apply(scenario()).await;
+    world
+        .apply_to_postgres_only(vec![guild_event(
+            GUILD,
+            GuildEvent::MessageSent(sent(GENERAL, GENERAL_MESSAGES + 1, BOB)),
+        )])
+        .await;
+    let token = world.token(BOB);
+    for path in [
+        format!("/channels/{GENERAL}/messages"),
+        format!("/channels/{GENERAL}/pins"),
+    ] {
+        let (status, headers, body) = world.get_with(&path, Some(&token), &[]).await;
+        assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, 0);
+        assert!(headers.contains_key("retry-after"), "{path}");
+    }
+    let (status, _, body) = world
+        .get_with(&format!("/channels/{GENERAL}"), Some(&token), &[])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "PostgreSQL-only routes do not wait: {body}"
+    );
+}

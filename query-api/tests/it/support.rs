@@ -126,7 +126,7 @@ pub fn snapshot(id: UserId, bot: bool) -> UserSnapshot {
 }
 
 /// Records with their aggregates' positions and the partition's next offset.
-type Recorded = (Vec<EventRecord>, Vec<(AggregateRef, u64)>, Vec<(i32, i64)>);
+pub type Recorded = (Vec<EventRecord>, Vec<(AggregateRef, u64)>, Vec<(i32, i64)>);
 
 /// One test's read models, API and credentials.
 pub struct World {
@@ -270,9 +270,23 @@ impl World {
     /// Projects `events` (each of its aggregate) as one batch into both stores,
     /// exactly as the projectors do.
     pub async fn apply(&mut self, events: Vec<(AggregateRef, DomainEvent)>) {
+        let batch = self.apply_to_postgres_only(events).await;
+        self.catch_up_mongo(batch).await;
+    }
+
+    /// Projects `events` into PostgreSQL only: the MongoDB projector lags behind
+    /// until [`World::catch_up_mongo`] gets the batch.
+    pub async fn apply_to_postgres_only(
+        &mut self,
+        events: Vec<(AggregateRef, DomainEvent)>,
+    ) -> Recorded {
         let batch = self.record(events);
         self.commit_postgres(&batch).await;
-        let (records, positions, offsets) = batch;
+        batch
+    }
+
+    /// Projects into MongoDB a batch PostgreSQL already has.
+    pub async fn catch_up_mongo(&mut self, (records, positions, offsets): Recorded) {
         let changes = records
             .iter()
             .map(|r| MongoStore::project(r).expect("projects"))
@@ -286,12 +300,6 @@ impl World {
             })
             .await
             .expect("MongoDB batch");
-    }
-
-    /// Projects `events` into PostgreSQL only: the MongoDB projector lags behind.
-    pub async fn apply_to_postgres_only(&mut self, events: Vec<(AggregateRef, DomainEvent)>) {
-        let batch = self.record(events);
-        self.commit_postgres(&batch).await;
     }
 
     /// The next records of the aggregates' histories, their positions and the
