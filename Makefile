@@ -172,7 +172,8 @@ docs: docs-tools ## Build the documentation site into docs/book: references rege
 	RUSTDOCFLAGS="$(DOCS_RUSTDOCFLAGS)" cargo doc --workspace --no-deps --locked
 
 # The examples as written: the sh blocks of the curl walkthrough, the bots, audit and
-# replay pages, the discord.js bot and the Python consumer, taken from their pages and
+# replay pages, the discord.js bot and the Python consumer, taken from their pages, and
+# the twilight bot the bots page includes (docs/generator/examples/), all
 # run against a stack of their own (openapi/test/stack.py). Their Python tools
 # (pytest, confluent-kafka, jsonschema; docs/test/requirements.txt, pinned) live in a
 # venv keyed by that file; discord.js in docs/test/node_modules (`npm ci`).
@@ -187,8 +188,10 @@ docs/test/node_modules/.package-lock.json: docs/test/package-lock.json
 	cd docs/test && npm ci --no-audit --no-fund
 
 docs-test: build docs-book $(DOCS_VENV)/.installed docs/test/node_modules/.package-lock.json ## Run the documentation's examples, as written, against a real stack
+	cargo build --locked -p cloudcord-docs --example twilight_bot
 	$(CLOUDCORD) infra up
-	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) $(DOCS_VENV)/bin/python -m pytest -p no:cacheprovider -q
+	cd docs/test && CLOUDCORD_BIN=$(CLOUDCORD) TWILIGHT_BOT=$(CARGO_TARGET_DIR)/debug/examples/twilight_bot \
+		$(DOCS_VENV)/bin/python -m pytest -p no:cacheprovider -q
 
 # Voice: real WebRTC peers through the SFU — two headless Chromiums (Debian's, driven
 # by the web client's playwright-core), an aiortc publisher (PyPI, in a venv under

@@ -111,24 +111,24 @@ def test_the_python_consumer_reads_the_walkthroughs_message(stack, tmp_path: Pat
     assert seen, f"the consumer never printed {wanted!r}:\n{errors}"
 
 
-def test_the_discord_js_bot_answers_ping(stack, tmp_path: Path) -> None:
+def answers_ping(stack, tmp_path: Path, bot_command: list[str], env: dict[str, str], ready: str) -> None:
+    """Sets up the bots page's bot, starts `bot_command` with its token in `env` and
+    `BOT_TOKEN`, sends `!ping` once it prints a line starting with `ready` (the
+    guild's events reach it from then on), and waits for its `pong` reply."""
     api = f"{stack.base_url}/api/v10"
     out = run_pages(
         [PAGES / "curl.md", PAGES / "bots.md"], {"API": api}, tmp_path, then='echo "$TOKEN $CHANNEL $BOT_TOKEN"'
     )
     token, channel, bot_token = out.splitlines()[-1].split()
-    (bot_code,) = blocks(PAGES / "bots.md", "js")
-    # Beside node_modules, so its import resolves.
-    script = REPO / "docs" / "test" / "artifacts" / "bot.mjs"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(bot_code)
-    env = {**os.environ, "DISCORD_API": f"{stack.base_url}/api", "BOT_TOKEN": bot_token}
-    bot = subprocess.Popen(["node", str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, **env, "BOT_TOKEN": bot_token}
+    bot = subprocess.Popen(bot_command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(EXAMPLE_TIMEOUT_S, bot.kill)
     watchdog.start()
     try:
         assert bot.stdout is not None
-        assert bot.stdout.readline().startswith("ready as "), "the bot never became ready"
+        if not any(line.startswith(ready) for line in bot.stdout):
+            bot.kill()
+            raise AssertionError(f"the bot never printed {ready!r}:\n{bot.communicate()[1]}")
         sent = call("POST", f"{api}/channels/{channel}/messages", {"content": "!ping"}, token=token)
         assert sent.status == 200, sent.body
         deadline = time.monotonic() + EXAMPLE_TIMEOUT_S
@@ -140,12 +140,32 @@ def test_the_discord_js_bot_answers_ping(stack, tmp_path: Path) -> None:
                 assert replies[0]["message_reference"]["message_id"] == sent.body["id"]
                 return
             time.sleep(0.5)
-        raise AssertionError("no pong")
+        bot.kill()
+        raise AssertionError(f"no pong:\n{bot.communicate()[1]}")
     finally:
         watchdog.cancel()
         bot.kill()
         _, errors = bot.communicate()
         print(errors)
+
+
+def test_the_discord_js_bot_answers_ping(stack, tmp_path: Path) -> None:
+    (bot_code,) = blocks(PAGES / "bots.md", "js")
+    # Beside node_modules, so its import resolves.
+    script = REPO / "docs" / "test" / "artifacts" / "bot.mjs"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(bot_code)
+    # discord.js emits `ready` once every guild of READY has had its GUILD_CREATE.
+    answers_ping(stack, tmp_path, ["node", str(script)], {"DISCORD_API": f"{stack.base_url}/api"}, "ready as ")
+
+
+def test_the_twilight_bot_answers_ping(stack, tmp_path: Path) -> None:
+    # The page includes the example's source file, which `make docs-test` builds.
+    (included,) = blocks(PAGES / "bots.md", "rust")
+    assert included.strip() == "{{#include ../../generator/examples/twilight_bot.rs}}"
+    bot = os.environ["TWILIGHT_BOT"]
+    host = stack.base_url.removeprefix("http://")
+    answers_ping(stack, tmp_path, [bot], {"CLOUDCORD_HOST": host}, "in guild ")
 
 
 def test_the_front_door_serves_this_site_at_docs(stack) -> None:
