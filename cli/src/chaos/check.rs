@@ -175,12 +175,13 @@ fn judge_log(sent: &[Sent], contents: &HashMap<String, u32>, report: &mut Report
     }
 }
 
-/// The acknowledged messages a client neither received nor backfilled, and those
-/// it was sent more than once.
+/// The acknowledged messages a client neither received nor backfilled (oldest
+/// first), and those it was sent more than once.
 fn judge_client(acked: impl Iterator<Item = u64>, client: &Received) -> (Vec<u64>, Vec<u64>) {
-    let lost = acked
+    let mut lost: Vec<u64> = acked
         .filter(|id| !client.dispatched.contains_key(id) && !client.backfilled.contains_key(id))
         .collect();
+    lost.sort_unstable();
     let duplicated = client
         .dispatched
         .iter()

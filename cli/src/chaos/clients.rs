@@ -1,13 +1,15 @@
 //! Gateway clients that behave like Discord's: they identify, heartbeat, resume
-//! after a dropped connection (on another gateway when theirs is gone), and after
-//! an Invalid Session they identify afresh and fetch the channel's history they
-//! missed from the REST API. Each records every MESSAGE_CREATE of the channel.
+//! after a dropped connection or a resumable Invalid Session (on another gateway
+//! when theirs is gone), and after any other Invalid Session they identify afresh
+//! and fetch the channel's history they missed from the REST API. Each records
+//! every MESSAGE_CREATE of the channel, and traces its connections.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use cloudcord_schemas::ids::Snowflake;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -20,6 +22,11 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// GUILDS | GUILD_MESSAGES.
 const INTENTS: u64 = 1 | (1 << 9);
+
+/// How far a message's id may precede the ids of messages committed before it:
+/// command-api mints the id, then the command waits for its partition's
+/// processor, which a fault can hold up for the length of the fault.
+const ID_SKEW: Duration = Duration::from_secs(60);
 
 /// How long a connection's handshake or one history request may take: a service
 /// that does not answer (frozen, or stuck after a database restart) is given up
@@ -38,6 +45,23 @@ pub struct Received {
     pub resumes: u32,
     /// Sessions lost (Invalid Session) and identified afresh.
     pub reidentified: u32,
+    /// What happened to the client's connections, with times: read it when the
+    /// client misses messages.
+    pub trace: Vec<String>,
+}
+
+impl Received {
+    /// Adds `what` to the trace, stamped with the time of day (UTC).
+    fn note(&mut self, what: impl std::fmt::Display) {
+        let now = time::OffsetDateTime::now_utc();
+        self.trace.push(format!(
+            "{:02}:{:02}:{:02}.{:03} {what}",
+            now.hour(),
+            now.minute(),
+            now.second(),
+            now.millisecond()
+        ));
+    }
 }
 
 /// The clients, running until [`Clients::stop`].
@@ -111,6 +135,7 @@ impl Clients {
     }
 }
 
+#[derive(Clone)]
 struct Client {
     token: String,
     endpoints: Endpoints,
@@ -158,7 +183,8 @@ impl Client {
             let ended = match connected {
                 Ok(ended) => ended,
                 Err(error) => {
-                    tracing::debug!(%url, error = %format!("{error:#}"), "gateway connection failed");
+                    self.lock()
+                        .note(format_args!("connection to {url} failed: {error:#}"));
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
@@ -170,7 +196,9 @@ impl Client {
                 Ended::Dropped(resumable) => session = Some(resumable),
                 Ended::Invalidated => {
                     session = None;
-                    self.lock().reidentified += 1;
+                    let mut received = self.lock();
+                    received.reidentified += 1;
+                    received.note("Invalid Session: identifying afresh");
                 }
             }
         }
@@ -202,6 +230,10 @@ impl Client {
         let resuming = resume.is_some();
         let mut state = match resume {
             Some(resumable) => {
+                self.lock().note(format_args!(
+                    "{url}: resuming session {} at seq {}",
+                    resumable.id, resumable.seq
+                ));
                 send(
                     &mut socket,
                     &json!({"op": 6, "d": {
@@ -212,6 +244,7 @@ impl Client {
                 resumable
             }
             None => {
+                self.lock().note(format_args!("{url}: identifying"));
                 send(&mut socket, &json!({"op": 2, "d": {
                     "token": self.token,
                     "properties": {"os": "linux", "browser": "cloudcord-chaos", "device": "cloudcord-chaos"},
@@ -228,22 +261,24 @@ impl Client {
         let channel = self.endpoints.channel.to_string();
         let mut heartbeat = tokio::time::interval(interval);
         heartbeat.tick().await;
-        loop {
+        let mut seen = Dispatches::default();
+        let ended = loop {
             let frame = tokio::select! {
                 () = stop.cancelled() => {
                     let _ = socket.close(None).await;
                     return Ok(Ended::Stopped);
                 }
                 _ = heartbeat.tick() => {
-                    if send(&mut socket, &json!({"op": 1, "d": state.seq})).await.is_err() {
-                        return Ok(dropped(state));
+                    if let Err(error) = send(&mut socket, &json!({"op": 1, "d": state.seq})).await {
+                        break (format!("heartbeat failed: {error:#}"), dropped(state));
                     }
                     continue;
                 }
                 frame = next_json(&mut socket) => frame,
             };
-            let Ok(frame) = frame else {
-                return Ok(dropped(state));
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(error) => break (format!("{error:#}"), dropped(state)),
             };
             if let Some(seq) = frame["s"].as_u64() {
                 state.seq = seq;
@@ -257,59 +292,173 @@ impl Client {
                     if let Some(url) = frame["d"]["resume_gateway_url"].as_str() {
                         url.clone_into(&mut state.url);
                     }
+                    self.lock()
+                        .note(format_args!("READY: session {}", state.id));
                     if !resuming {
-                        // A fresh session: what it missed is history now.
-                        self.backfill().await?;
+                        // A fresh session: what it missed is history now, read
+                        // beside the connection, which must go on heartbeating.
+                        let (client, stop) = (self.clone(), stop.clone());
+                        tokio::spawn(async move { client.backfill(&stop).await });
                     }
                 }
-                (Some(0), Some("RESUMED")) => self.lock().resumes += 1,
+                (Some(0), Some("RESUMED")) => {
+                    let mut received = self.lock();
+                    received.resumes += 1;
+                    received.note("RESUMED");
+                }
                 (Some(0), Some("MESSAGE_CREATE"))
                     if frame["d"]["channel_id"].as_str() == Some(channel.as_str()) =>
                 {
                     let id = id_of(&frame["d"])?;
+                    seen.add(id, state.seq);
                     *self.lock().dispatched.entry(id).or_default() += 1;
                 }
-                (Some(9), _) => return Ok(Ended::Invalidated),
-                (Some(7), _) => return Ok(dropped(state)),
+                // `d: true`: the session may still be resumed (the gateway could not
+                // take it over just now); Discord asks clients to wait 1–5 s first.
+                (Some(9), _) if frame["d"] == true => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break ("Invalid Session, resumable".to_owned(), dropped(state));
+                }
+                (Some(9), _) => break ("Invalid Session".to_owned(), Ended::Invalidated),
+                (Some(7), _) => break ("Reconnect".to_owned(), dropped(state)),
                 _ => {}
             }
-        }
+        };
+        let (why, ended) = ended;
+        self.lock().note(format_args!(
+            "connection to {url} ended ({why}); it brought {seen}"
+        ));
+        Ok(ended)
     }
 
-    /// Reads the channel's whole history from query-api, oldest first, and records
-    /// the messages no dispatch brought.
-    async fn backfill(&self) -> anyhow::Result<()> {
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()?;
-        let mut after = 0_u64;
+    /// Reads the channel's history that this client may have missed from
+    /// query-api, oldest first, and records the messages no dispatch brought;
+    /// a failed request (a 503 while the read models catch up, a restarting
+    /// database) is asked again, of the other query-api too, until the harness
+    /// stops.
+    ///
+    /// Like a Discord client it starts from the newest message it has, less
+    /// [`ID_SKEW`]: ids are minted before commands are committed, so a message
+    /// committed after the newest one seen can carry a slightly older id.
+    async fn backfill(&self, stop: &CancellationToken) {
+        let Ok(client) = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build() else {
+            return;
+        };
+        let newest = {
+            let received = self.lock();
+            let last = |ids: &BTreeMap<u64, u32>| ids.keys().next_back().copied();
+            last(&received.dispatched).max(last(&received.backfilled))
+        };
+        let mut after = newest.map_or(0, |id| {
+            let ms = Snowflake::new(id).timestamp_ms();
+            let skew = u64::try_from(ID_SKEW.as_millis()).unwrap_or(u64::MAX);
+            Snowflake::from_timestamp_ms(ms.saturating_sub(skew)).get()
+        });
+        let from = after;
+        self.lock().note(format_args!(
+            "reading the history sent from {}",
+            sent_at(from)
+        ));
+        let mut read = 0_usize;
+        let mut failures = 0_usize;
         loop {
             let reads = &self.endpoints.query_apis;
             let url = format!(
                 "{}/api/v10/channels/{}/messages?limit=100&after={after}",
-                reads[self.first_gateway % reads.len()],
+                reads[(self.first_gateway + failures) % reads.len()],
                 self.endpoints.channel
             );
-            let page: Vec<Value> = client
-                .get(&url)
-                .header("Authorization", format!("Bearer {}", self.token))
-                .send()
-                .await
-                .and_then(reqwest::Response::error_for_status)
-                .with_context(|| format!("GET {url}"))?
-                .json()
-                .await?;
+            let page = tokio::select! {
+                () = stop.cancelled() => return,
+                page = self.page(&client, &url) => page,
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(error) => {
+                    failures += 1;
+                    self.lock().note(format_args!("{error:#}; asking again"));
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
             if page.is_empty() {
-                return Ok(());
+                self.lock().note(format_args!(
+                    "history read: {read} messages, up to {}",
+                    sent_at(after)
+                ));
+                return;
             }
             let mut received = self.lock();
             for message in &page {
-                let id = id_of(message)?;
+                let Ok(id) = id_of(message) else {
+                    received.note(format_args!("a history message without an id: {message}"));
+                    continue;
+                };
                 after = after.max(id);
                 *received.backfilled.entry(id).or_default() += 1;
+                read += 1;
             }
         }
     }
+
+    /// One page of history.
+    async fn page(&self, client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<Value>> {
+        Ok(client
+            .get(url)
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("GET {url}"))?
+            .json()
+            .await?)
+    }
+}
+
+/// The channel's dispatches one connection brought, for the trace.
+#[derive(Default)]
+struct Dispatches {
+    count: u64,
+    first: Option<(u64, u64)>,
+    last: Option<(u64, u64)>,
+}
+
+impl Dispatches {
+    fn add(&mut self, id: u64, seq: u64) {
+        self.count += 1;
+        self.first.get_or_insert((id, seq));
+        self.last = Some((id, seq));
+    }
+}
+
+impl std::fmt::Display for Dispatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.first, self.last) {
+            (Some((first, first_seq)), Some((last, last_seq))) => write!(
+                f,
+                "{} messages, sent {} (s {first_seq}) to {} (s {last_seq})",
+                self.count,
+                sent_at(first),
+                sent_at(last)
+            ),
+            _ => f.write_str("no messages"),
+        }
+    }
+}
+
+/// When message `id` was sent (its snowflake's time of day, UTC).
+pub fn sent_at(id: u64) -> String {
+    let ms = Snowflake::new(id).timestamp_ms();
+    let at = time::OffsetDateTime::UNIX_EPOCH + Duration::from_millis(ms);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 fn dropped(state: Resumable) -> Ended {

@@ -94,7 +94,16 @@ pub async fn run(settings: &Settings, args: &ChaosArgs) -> anyhow::Result<()> {
         mongo: &settings.mongo,
     };
     let report = check::check(&stores, &sent, &received).await?;
-    std::io::Write::write_all(&mut std::io::stdout().lock(), render(&report).as_bytes())?;
+    let logs = dir.join("logs");
+    for (i, client) in received.iter().enumerate() {
+        let path = logs.join(format!("client-{i}.trace"));
+        std::fs::write(&path, client.trace.join("\n") + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    std::io::Write::write_all(
+        &mut std::io::stdout().lock(),
+        render(&report, &logs).as_bytes(),
+    )?;
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -170,8 +179,9 @@ async fn exercise(
     Ok((sent, clients.stop().await?))
 }
 
-/// The report as a Markdown table and one JSON line.
-fn render(report: &Report) -> String {
+/// The report as a Markdown table, the clients that missed messages (their traces
+/// are in `logs`), and one JSON line.
+fn render(report: &Report, logs: &std::path::Path) -> String {
     use std::fmt::Write as _;
     let per_client =
         |lists: &[Vec<u64>]| format!("{:?}", lists.iter().map(Vec::len).collect::<Vec<_>>());
@@ -226,6 +236,18 @@ fn render(report: &Report) -> String {
     let mut out = format!("## Chaos run: {verdict}\n\n| check | result |\n|---|---|\n");
     for (check, result) in rows {
         let _ = writeln!(out, "| {check} | {result} |");
+    }
+    for (i, lost) in report.lost_by_clients.iter().enumerate() {
+        if let (Some(&first), Some(&last)) = (lost.first(), lost.last()) {
+            let _ = writeln!(
+                out,
+                "\nClient {i} missed {} acknowledged messages sent from {} to {}; its trace: {}",
+                lost.len(),
+                clients::sent_at(first),
+                clients::sent_at(last),
+                logs.join(format!("client-{i}.trace")).display()
+            );
+        }
     }
     let _ = writeln!(
         out,
