@@ -82,7 +82,7 @@ impl Sampler {
 
 /// The end offset of each partition the broker answers for; one that does not is
 /// left out (its lag keeps its last value) and logged.
-async fn ends(
+pub(crate) async fn ends(
     consumer: &Arc<StreamConsumer<OwnershipContext>>,
     topic: &str,
     partitions: Vec<i32>,

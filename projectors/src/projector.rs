@@ -78,6 +78,23 @@ pub enum ProjectorError {
     /// What a previous run left unconfirmed could not be published again.
     #[error("cannot publish to the projected topic")]
     Publish(#[from] PublishError),
+    /// The store's offset for a partition lies beyond the partition's end: the read
+    /// models were built from a log the topic no longer holds.
+    #[error(
+        "the read models were built up to offset {stored} of partition {partition}, but the \
+         events topic ends at offset {end} there: the topic is younger than the read models \
+         (was it deleted and created again?). Rebuild them from the log (`cloudcord replay`, \
+         then point the services at the rebuilt schema and database), or point the projectors \
+         at the Kafka cluster they were built from"
+    )]
+    LogBehindReadModels {
+        /// The partition.
+        partition: i32,
+        /// The next offset the store holds for it.
+        stored: i64,
+        /// The partition's end offset.
+        end: i64,
+    },
 }
 
 /// One batch as a store writes it, all or nothing (Postgres) or data first (Mongo).
@@ -240,6 +257,7 @@ pub async fn run<S: Store>(
     } else {
         Membership::Group
     };
+    refuse_a_younger_log(&consumer, &topic, store).await?;
     let owned = Owned::default();
     let sampler = lag::Sampler::start(
         Arc::clone(&consumer),
@@ -257,6 +275,33 @@ pub async fn run<S: Store>(
     let outcome = project(source, store, kafka, options, metrics, publisher, shutdown).await;
     sampler.stop().await;
     outcome
+}
+
+/// Refuses to project onto read models built from a log the topic no longer
+/// holds. Were the topic deleted and created again (or the brokers' data lost)
+/// while the read models stayed, the stored offsets would lie beyond the new
+/// partitions' ends; librdkafka would silently reset them, and the new events,
+/// whose `seq`s start again at 1, would be skipped as duplicates. A partition whose
+/// end the brokers do not tell is not checked (logged by [`lag::ends`]).
+async fn refuse_a_younger_log<S: Store>(
+    consumer: &Arc<StreamConsumer<OwnershipContext>>,
+    topic: &str,
+    store: &mut S,
+) -> Result<(), ProjectorError> {
+    let stored = store.next_offsets(topic).await?;
+    let partitions = stored.keys().copied().collect();
+    for (partition, end) in lag::ends(consumer, topic, partitions).await {
+        if let Some(&stored) = stored.get(&partition)
+            && stored > end
+        {
+            return Err(ProjectorError::LogBehindReadModels {
+                partition,
+                stored,
+                end,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What the loop reads: partitions of the `events` topic, through one consumer.

@@ -1,8 +1,9 @@
-//! Gap and duplicate detection from each aggregate's `seq`.
+//! Gap and duplicate detection from each aggregate's `seq`, and read models the log
+//! is younger than.
 
 use cloudcord_projectors::metrics::Metrics;
 use cloudcord_projectors::postgres::{PgStore, open_schema};
-use cloudcord_projectors::projector::{self, Options, Stop};
+use cloudcord_projectors::projector::{self, Batch, Options, ProjectorError, Stop, Store as _};
 use cloudcord_projectors::replay;
 use cloudcord_schemas::envelope::AggregateType;
 use sqlx::Row;
@@ -135,4 +136,56 @@ async fn a_gap_stops_its_partition_and_is_reported() {
             .expect("count")
             .get(0);
     assert!(other_partition_messages >= 1);
+}
+
+/// Read models built from an earlier incarnation of the topic (their offsets lie
+/// beyond its end) are refused, not silently projected onto.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_offset_beyond_the_log_is_refused() {
+    let mut world = World::new().await;
+    let guild = guild_ref(10_000_000);
+    world.send(guild, guild_created(10_000_000)).await;
+    let sent = world.record(guild, message_sent(10_000_000, 10_000_100));
+    let partition = world.send_value(guild, &sent).await;
+
+    let schema = unique("younger");
+    world.track_schema(&schema);
+    let pool = open_schema(&world.postgres, &schema).await.expect("schema");
+    let mut store = PgStore::new(pool);
+    // What read models built from a longer log keep.
+    store
+        .commit(Batch {
+            topic: world.kafka.topics().events,
+            changes: Vec::new(),
+            positions: Vec::new(),
+            offsets: vec![(partition, 1_000)],
+        })
+        .await
+        .expect("offsets stored");
+    let refused = projector::run(
+        &world.kafka,
+        &mut store,
+        &Options {
+            group_id: unique("younger"),
+            batch_max: 100,
+            linger: std::time::Duration::from_millis(10),
+            until_end: true,
+            session_timeout: std::time::Duration::ZERO,
+        },
+        &Metrics::unregistered(),
+        None,
+        &CancellationToken::new(),
+    )
+    .await;
+    match refused {
+        Err(ProjectorError::LogBehindReadModels {
+            partition: p,
+            stored,
+            end,
+        }) => {
+            assert_eq!((p, stored), (partition, 1_000));
+            assert!(end < 1_000, "{end}");
+        }
+        other => panic!("expected the log to be refused, got {other:?}"),
+    }
 }
