@@ -34,6 +34,9 @@ use cloudcord_sfu::sim::{ClientId, Network, Publish};
 use hdrhistogram::Histogram;
 use str0m::media::MediaKind;
 
+/// How long the end-to-end check waits for its burst to arrive.
+const CHECK_DRAIN: Duration = Duration::from_secs(5);
+
 #[derive(Parser)]
 struct Args {
     /// Rooms, each with one publisher.
@@ -101,19 +104,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         net.step(Instant::now())?;
     }
-    let mut lost = 0;
-    for room in &rooms {
-        for subscriber in &room.subscribers {
-            let received = net.client(*subscriber).map_or(0, |client| {
-                client
-                    .received
-                    .iter()
-                    .filter(|packet| packet.payload.len() == payload.len())
-                    .count()
-            });
-            lost += check.saturating_sub(received);
-        }
+    // The SFU paces what it sends to each subscriber's bandwidth estimate, so the
+    // burst arrives over a while: wait for it (a bounded time) before counting.
+    let lost_now = |net: &Network| -> usize {
+        rooms
+            .iter()
+            .flat_map(|room| &room.subscribers)
+            .map(|subscriber| {
+                let received = net.client(*subscriber).map_or(0, |client| {
+                    client
+                        .received
+                        .iter()
+                        .filter(|packet| packet.payload.len() == payload.len())
+                        .count()
+                });
+                check.saturating_sub(received)
+            })
+            .sum()
+    };
+    let drain = Instant::now() + CHECK_DRAIN;
+    while lost_now(&net) > 0 && Instant::now() < drain {
+        net.step(Instant::now())?;
     }
+    let lost = lost_now(&net);
     println!(
         "check: {} rooms x (1 publisher + {} subscribers), {check} packets each end to end, {lost} lost",
         args.rooms, args.subscribers
