@@ -1,5 +1,9 @@
 //! The bots page's twilight bot (`docs/src/examples/bots.md` includes this file):
 //! it answers `!ping` with `pong`. `make docs-test` runs it against a stack.
+#![expect(
+    clippy::print_stdout,
+    reason = "the bot tells its terminal what it sees"
+)]
 
 use twilight_gateway::{
     ConfigBuilder, Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt as _,

@@ -8,11 +8,25 @@ use cloudcord_schemas::guild::GuildEvent;
 use reqwest::StatusCode;
 
 use crate::support::{
-    BOB, GENERAL, GENERAL_MESSAGES, GUILD, World, assert_error, guild_event, guild_ref, message_id,
-    scenario, sent,
+    BOB, GENERAL, GENERAL_MESSAGES, GUILD, Recorded, World, assert_error, guild_event, guild_ref,
+    message_id, scenario, sent,
 };
 
 const HEADER: &str = "x-cloudcord-position";
+
+/// A world (read-your-writes timeout `timeout_ms`) whose MongoDB lacks the newest
+/// message PostgreSQL has, and the batch that brings MongoDB up to date.
+async fn mongo_one_message_behind(timeout_ms: u64) -> (World, Recorded) {
+    let mut world = World::empty(timeout_ms).await;
+    world.apply(scenario()).await;
+    let batch = world
+        .apply_to_postgres_only(vec![guild_event(
+            GUILD,
+            GuildEvent::MessageSent(sent(GENERAL, GENERAL_MESSAGES + 1, BOB)),
+        )])
+        .await;
+    (world, batch)
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reached_position_answers_at_once() {
@@ -96,14 +110,7 @@ async fn a_read_waiting_for_a_write_answers_once_the_write_is_projected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn document_routes_wait_for_mongo_too() {
-    let mut world = World::empty(300).await;
-    world.apply(scenario()).await;
-    world
-        .apply_to_postgres_only(vec![guild_event(
-            GUILD,
-            GuildEvent::MessageSent(sent(GENERAL, GENERAL_MESSAGES + 1, BOB)),
-        )])
-        .await;
+    let (world, _) = mongo_one_message_behind(300).await;
     let position = format!("guild:{GUILD}:{}", world.seq(guild_ref(GUILD)));
     let token = world.token(BOB);
     let (status, _, body) = world
@@ -145,15 +152,8 @@ async fn a_malformed_position_is_50035() {
 /// has, so a client reading history after a new session must find it there.
 #[tokio::test(flavor = "multi_thread")]
 async fn message_reads_wait_until_mongo_shows_what_postgres_shows() {
-    let mut world = World::empty(5_000).await;
-    world.apply(scenario()).await;
+    let (mut world, batch) = mongo_one_message_behind(5_000).await;
     let next = message_id(GENERAL, GENERAL_MESSAGES + 1).to_string();
-    let batch = world
-        .apply_to_postgres_only(vec![guild_event(
-            GUILD,
-            GuildEvent::MessageSent(sent(GENERAL, GENERAL_MESSAGES + 1, BOB)),
-        )])
-        .await;
     let token = world.token(BOB);
     let url = format!(
         "http://{}/api/v10/channels/{GENERAL}/messages?limit=1",
@@ -189,14 +189,7 @@ async fn message_reads_wait_until_mongo_shows_what_postgres_shows() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn message_reads_answer_503_while_mongo_trails_postgres() {
-    let mut world = World::empty(300).await;
-    world.apply(scenario()).await;
-    world
-        .apply_to_postgres_only(vec![guild_event(
-            GUILD,
-            GuildEvent::MessageSent(sent(GENERAL, GENERAL_MESSAGES + 1, BOB)),
-        )])
-        .await;
+    let (world, _) = mongo_one_message_behind(300).await;
     let token = world.token(BOB);
     for path in [
         format!("/channels/{GENERAL}/messages"),
