@@ -12,8 +12,8 @@ use twilight_http::Client;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // twilight leaves the TLS crypto provider to the bot: rustls's aws-lc-rs here.
-    rustls::crypto::aws_lc_rs::default_provider()
+    // twilight leaves the TLS crypto provider to the bot: rustls's ring here.
+    rustls::crypto::ring::default_provider()
         .install_default()
         .map_err(|_| anyhow::anyhow!("a TLS crypto provider is installed already"))?;
     let token = std::env::var("BOT_TOKEN")?;
