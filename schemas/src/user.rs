@@ -48,15 +48,25 @@
 //! Per-user state is bounded by the user's relationship count, which is capped at
 //! [`MAX_RELATIONSHIPS`] (friends and pending requests) plus [`MAX_BLOCKS`].
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-use crate::ids::{ApplicationId, UserId};
+use crate::ids::{ApplicationId, ChannelId, GuildId, UserId};
 
 /// Most friends and pending requests one user may have (Discord's 1,000; error 30002).
 pub const MAX_RELATIONSHIPS: usize = 1000;
 /// Most users one user may block (CloudCord's bound, so that state stays bounded).
 pub const MAX_BLOCKS: usize = 1000;
+
+/// Most guilds one user keeps notification settings for (Discord's 200-guild
+/// membership limit), so that the user aggregate's state stays bounded.
+pub const MAX_GUILD_SETTINGS: usize = 200;
+/// Most channel overrides in one guild's notification settings (a guild's 500
+/// channels).
+pub const MAX_CHANNEL_OVERRIDES: usize = 500;
 
 /// A change to a nullable field: set it, or clear it (JSON `null` in Discord's API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -185,7 +195,100 @@ pub enum UserCommand {
         /// Who was blocked.
         user_id: UserId,
     },
+    /// Change the user's notification settings for one guild
+    /// (`PATCH /users/@me/guilds/{guild.id}/settings`); absent fields keep their
+    /// value, and each channel override given replaces that channel's override.
+    ChangeGuildNotificationSettings {
+        /// The guild.
+        guild_id: GuildId,
+        /// Which messages notify.
+        message_notifications: Option<NotificationLevel>,
+        /// Whether the guild is muted.
+        muted: Option<bool>,
+        /// Until when it is muted, or none (muted until unmuted).
+        mute_config: Option<FieldUpdate<MuteConfig>>,
+        /// Whether `@everyone` and `@here` are ignored.
+        suppress_everyone: Option<bool>,
+        /// Whether role mentions are ignored.
+        suppress_roles: Option<bool>,
+        /// Channel overrides to replace, by channel.
+        channel_overrides: BTreeMap<ChannelId, ChannelNotificationOverride>,
+    },
 }
+
+/// Which messages notify (Discord's message notification levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationLevel {
+    /// Every message (0).
+    #[default]
+    AllMessages,
+    /// Only messages that mention the user (1).
+    OnlyMentions,
+    /// None at all (2): mentions are not counted either.
+    Nothing,
+}
+
+impl NotificationLevel {
+    /// Discord's number for it.
+    pub const fn discord_value(self) -> u8 {
+        match self {
+            Self::AllMessages => 0,
+            Self::OnlyMentions => 1,
+            Self::Nothing => 2,
+        }
+    }
+
+    /// The level Discord numbers `value`.
+    pub const fn from_discord(value: u8) -> Option<Self> {
+        match value {
+            0 => Some(Self::AllMessages),
+            1 => Some(Self::OnlyMentions),
+            2 => Some(Self::Nothing),
+            _ => None,
+        }
+    }
+}
+
+/// How long a mute lasts (Discord's mute config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MuteConfig {
+    /// When the mute ends; none: until unmuted.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>")]
+    pub end_time: Option<OffsetDateTime>,
+    /// The window the user picked, in seconds (shown back by clients; -1: forever).
+    pub selected_time_window: Option<i64>,
+}
+
+/// One channel's notification settings, overriding its guild's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelNotificationOverride {
+    /// Which messages notify; none: as the guild says (Discord's 3).
+    pub message_notifications: Option<NotificationLevel>,
+    /// Whether the channel is muted.
+    pub muted: bool,
+    /// Until when it is muted.
+    pub mute_config: Option<MuteConfig>,
+}
+
+/// A user's notification settings for one guild (Discord's user guild settings).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct GuildNotificationSettings {
+    /// Which messages notify.
+    pub message_notifications: NotificationLevel,
+    /// Whether the guild is muted.
+    pub muted: bool,
+    /// Until when it is muted.
+    pub mute_config: Option<MuteConfig>,
+    /// Whether `@everyone` and `@here` are ignored.
+    pub suppress_everyone: bool,
+    /// Whether role mentions are ignored.
+    pub suppress_roles: bool,
+    /// Per-channel overrides.
+    pub channel_overrides: BTreeMap<ChannelId, ChannelNotificationOverride>,
+}
+
 
 /// The client's colour theme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -372,6 +475,15 @@ pub struct RelationshipRemoved {
     pub kind: RelationshipType,
 }
 
+/// The user's notification settings for a guild changed; carries all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserGuildSettingsChanged {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The settings now.
+    pub settings: GuildNotificationSettings,
+}
+
 crate::event_enum! {
     /// What happened to a user account.
     pub enum UserEvent {
@@ -386,5 +498,6 @@ crate::event_enum! {
         FriendshipConfirmed = 1,
         UserBlocked = 1,
         RelationshipRemoved = 1,
+        UserGuildSettingsChanged = 1,
     }
 }
