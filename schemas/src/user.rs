@@ -289,7 +289,6 @@ pub struct GuildNotificationSettings {
     pub channel_overrides: BTreeMap<ChannelId, ChannelNotificationOverride>,
 }
 
-
 /// The client's colour theme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -473,6 +472,109 @@ pub struct RelationshipRemoved {
     pub user_id: UserId,
     /// What the relationship was.
     pub kind: RelationshipType,
+}
+
+/// Discord's user guild settings object — the answer to
+/// `PATCH /users/@me/guilds/{id}/settings`, an entry of READY's
+/// `user_guild_settings` and the `USER_GUILD_SETTINGS_UPDATE` dispatch, so that all
+/// three agree. Fields CloudCord has no feature for keep Discord's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UserGuildSettingsObject {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// Discord's level number (0 all, 1 only mentions, 2 nothing).
+    pub message_notifications: u8,
+    /// Whether the guild is muted.
+    pub muted: bool,
+    /// Until when.
+    pub mute_config: Option<MuteConfigObject>,
+    /// Whether `@everyone` and `@here` are ignored.
+    pub suppress_everyone: bool,
+    /// Whether role mentions are ignored.
+    pub suppress_roles: bool,
+    /// Always true (CloudCord has no push settings yet).
+    pub mobile_push: bool,
+    /// Always false.
+    pub hide_muted_channels: bool,
+    /// Always 0.
+    pub notify_highlights: u8,
+    /// Always false.
+    pub mute_scheduled_events: bool,
+    /// Always 0.
+    pub flags: u32,
+    /// The channel overrides, as Discord lists them (an array).
+    pub channel_overrides: Vec<ChannelOverrideObject>,
+}
+
+/// A mute config as Discord writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct MuteConfigObject {
+    /// When the mute ends (Discord's timestamp form), or null: until unmuted.
+    pub end_time: Option<String>,
+    /// The window the user picked, in seconds.
+    pub selected_time_window: Option<i64>,
+}
+
+/// One channel override as Discord writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ChannelOverrideObject {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// Discord's level number; 3: as the guild says.
+    pub message_notifications: u8,
+    /// Whether the channel is muted.
+    pub muted: bool,
+    /// Until when.
+    pub mute_config: Option<MuteConfigObject>,
+    /// Always false (a client-side category state).
+    pub collapsed: bool,
+}
+
+impl MuteConfigObject {
+    fn new(config: &MuteConfig) -> Self {
+        Self {
+            end_time: config.end_time.map(crate::timestamp::discord_timestamp),
+            selected_time_window: config.selected_time_window,
+        }
+    }
+}
+
+impl UserGuildSettingsObject {
+    /// The object for `settings` of `guild_id`.
+    pub fn new(guild_id: GuildId, settings: &GuildNotificationSettings) -> Self {
+        Self {
+            guild_id,
+            message_notifications: settings.message_notifications.discord_value(),
+            muted: settings.muted,
+            mute_config: settings.mute_config.as_ref().map(MuteConfigObject::new),
+            suppress_everyone: settings.suppress_everyone,
+            suppress_roles: settings.suppress_roles,
+            mobile_push: true,
+            hide_muted_channels: false,
+            notify_highlights: 0,
+            mute_scheduled_events: false,
+            flags: 0,
+            channel_overrides: settings
+                .channel_overrides
+                .iter()
+                .map(|(channel_id, channel)| ChannelOverrideObject {
+                    channel_id: *channel_id,
+                    message_notifications: channel
+                        .message_notifications
+                        .map_or(3, NotificationLevel::discord_value),
+                    muted: channel.muted,
+                    mute_config: channel.mute_config.as_ref().map(MuteConfigObject::new),
+                    collapsed: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        // Invariant: plain fields and string-keyed data always serialize.
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 /// The user's notification settings for a guild changed; carries all of them.
