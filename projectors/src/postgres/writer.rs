@@ -726,6 +726,69 @@ impl Writer {
                 .execute(conn)
                 .await?;
             }
+            RowChange::ReplaceMentions(row) => {
+                if row.mentions_anyone() {
+                    sqlx::query!(
+                        r#"INSERT INTO message_mentions (message_id, channel_id, guild_id, everyone, users, roles)
+                        VALUES ($1, $2, $3, $4, $5, $6)
+                        ON CONFLICT (message_id) DO UPDATE SET everyone = EXCLUDED.everyone,
+                            users = EXCLUDED.users, roles = EXCLUDED.roles"#,
+                        row.message_id,
+                        row.channel_id,
+                        row.guild_id,
+                        row.everyone,
+                        &row.users,
+                        &row.roles,
+                    )
+                    .execute(conn)
+                    .await?;
+                } else {
+                    sqlx::query!(
+                        "DELETE FROM message_mentions WHERE message_id = $1",
+                        row.message_id
+                    )
+                    .execute(conn)
+                    .await?;
+                }
+            }
+            RowChange::UpsertReadState {
+                user_id,
+                channel_id,
+                last_message_id,
+                version,
+            } => {
+                sqlx::query!(
+                    r#"INSERT INTO read_states (user_id, channel_id, last_message_id, version)
+                    VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (user_id, channel_id) DO UPDATE
+                    SET last_message_id = EXCLUDED.last_message_id, version = EXCLUDED.version"#,
+                    user_id,
+                    channel_id,
+                    last_message_id,
+                    version,
+                )
+                .execute(conn)
+                .await?;
+            }
+            RowChange::UpsertGuildSettings {
+                user_id,
+                guild_id,
+                settings,
+                version,
+            } => {
+                sqlx::query!(
+                    r#"INSERT INTO user_guild_settings (user_id, guild_id, settings, version)
+                    VALUES ($1, $2, $3::text::jsonb, $4)
+                    ON CONFLICT (user_id, guild_id) DO UPDATE
+                    SET settings = EXCLUDED.settings, version = EXCLUDED.version"#,
+                    user_id,
+                    guild_id,
+                    settings,
+                    version,
+                )
+                .execute(conn)
+                .await?;
+            }
         }
         Ok(())
     }
