@@ -8,7 +8,7 @@
 //! by the client from MESSAGE_CREATE / UPDATE / DELETE, MESSAGE_ACK and
 //! USER_GUILD_SETTINGS_UPDATE, as Discord's clients keep theirs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_schemas::user::UserGuildSettingsObject;
@@ -25,15 +25,14 @@ pub async fn ready_lists(
     now: OffsetDateTime,
 ) -> Result<(Value, Value), sqlx::Error> {
     let rows = read_models.read_states(user, now).await?;
-    let mut guilds: HashMap<GuildId, Option<GuildState>> = HashMap::new();
-    for guild in rows
+    let with_mentions: HashSet<GuildId> = rows
         .iter()
         .filter(|row| row.mention_count > 0)
         .filter_map(|row| row.guild_id)
-    {
-        if !guilds.contains_key(&guild) {
-            guilds.insert(guild, read_models.guild(guild).await?);
-        }
+        .collect();
+    let mut guilds: HashMap<GuildId, Option<GuildState>> = HashMap::new();
+    for guild in with_mentions {
+        guilds.insert(guild, read_models.guild(guild).await?);
     }
     let read_state = read_state_object(rows, |guild, channel| {
         guilds
