@@ -9,7 +9,9 @@ use cloudcord_gateway_ws::settings::SessionSettings;
 use cloudcord_projectors::record::DomainEvent;
 use cloudcord_schemas::dm_channel::{DmChannelEvent, DmChannelOpened, dm_channel_id};
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType};
-use cloudcord_schemas::guild::{ChannelCreated, GuildEvent, MemberUpdated, Role, RoleCreated};
+use cloudcord_schemas::guild::{
+    ChannelCreated, ChannelDeleted, GuildEvent, MemberUpdated, Role, RoleCreated,
+};
 use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, UserId};
 use cloudcord_schemas::message::{MessageAcked, MessageDeleted, MessageEdited, MessageSent};
 use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
@@ -446,4 +448,36 @@ async fn acks_and_settings_changes_reach_only_the_users_own_sessions() {
         owner.dispatch("MESSAGE_CREATE").await["id"],
         json!(id(GENERAL, 2).to_string())
     );
+}
+
+#[tokio::test]
+async fn a_deleted_channel_takes_its_read_states_with_it() {
+    let mut world = World::new(SessionSettings::default()).await;
+    world.apply(roles_and_secret()).await;
+    world
+        .apply(vec![
+            mentioning(SECRET, 1, &[ALICE], &[], false),
+            guild_event(
+                GUILD,
+                GuildEvent::MessageAcked(acked(SECRET, id(SECRET, 1))),
+            ),
+            mentioning(GENERAL, 1, &[], &[], false),
+            guild_event(
+                GUILD,
+                GuildEvent::MessageAcked(acked(GENERAL, id(GENERAL, 1))),
+            ),
+        ])
+        .await;
+    assert!(read_states(&world).await.contains_key(&SECRET.to_string()));
+    let mut secret = text_channel(SECRET, "secret");
+    secret.permission_overwrites = Vec::new();
+    world
+        .apply(vec![guild_event(
+            GUILD,
+            GuildEvent::ChannelDeleted(ChannelDeleted { channel: secret }),
+        )])
+        .await;
+    let states = read_states(&world).await;
+    assert!(!states.contains_key(&SECRET.to_string()), "{states:?}");
+    assert!(states.contains_key(&GENERAL.to_string()), "{states:?}");
 }

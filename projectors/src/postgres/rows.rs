@@ -195,7 +195,8 @@ pub enum RowChange {
         afk_channel_id: Option<Option<i64>>,
         afk_timeout: Option<i32>,
     },
-    /// Remove a guild and everything in it; its messages become deleted.
+    /// Remove a guild and everything in it (read states of its channels too); its
+    /// messages become deleted.
     DeleteGuild { id: i64 },
     /// Insert or replace a channel (its overwrites come as separate changes).
     UpsertChannel(ChannelRow),
@@ -204,8 +205,9 @@ pub enum RowChange {
         channel_id: i64,
         overwrites: Vec<OverwriteRow>,
     },
-    /// Remove a channel with its overwrites, invites and voice states; its messages
-    /// become deleted, children lose their parent, guild settings naming it clear.
+    /// Remove a channel with its overwrites, invites, voice states and read states;
+    /// its messages become deleted, children lose their parent, guild settings
+    /// naming it clear.
     DeleteChannel { guild_id: i64, channel_id: i64 },
     /// Insert or replace one overwrite.
     UpsertOverwrite(OverwriteRow),

@@ -327,6 +327,15 @@ impl Writer {
                 sqlx::query!("DELETE FROM guilds WHERE id = $1", id)
                     .execute(&mut *conn)
                     .await?;
+                // Read states go with their channels (before the channels, which
+                // say which they are).
+                sqlx::query!(
+                    "DELETE FROM read_states WHERE channel_id IN \
+                     (SELECT id FROM channels WHERE guild_id = $1)",
+                    id
+                )
+                .execute(&mut *conn)
+                .await?;
                 sqlx::query!("DELETE FROM channels WHERE guild_id = $1", id)
                     .execute(&mut *conn)
                     .await?;
@@ -419,6 +428,9 @@ impl Writer {
                 channel_id,
             } => {
                 sqlx::query!("DELETE FROM channels WHERE id = $1", channel_id)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query!("DELETE FROM read_states WHERE channel_id = $1", channel_id)
                     .execute(&mut *conn)
                     .await?;
                 sqlx::query!(
