@@ -314,13 +314,16 @@ async fn mentions(
 }
 
 /// Whether `caller` may read the history of stored channel `channel`; a channel
-/// they cannot see, or that is gone, is simply not readable.
+/// they cannot see, or that is gone, is simply not readable. A readable one's
+/// message documents are waited for as the other message reads wait
+/// ([`read_your_writes::wait_for_mongo`]), so no mention PostgreSQL lists is
+/// missing from MongoDB.
 async fn may_read_history(
     context: &ApiContext,
     channel: i64,
     caller: Caller,
 ) -> Result<bool, HttpError> {
-    match ChannelAccess::load(
+    let access = match ChannelAccess::load(
         context.read_models(),
         snowflake(channel),
         caller.user_id,
@@ -328,10 +331,16 @@ async fn may_read_history(
     )
     .await
     {
-        Ok(access) => Ok(access
-            .permissions()
-            .contains(Permissions::READ_MESSAGE_HISTORY)),
-        Err(HttpError::Api { .. }) => Ok(false),
-        Err(other) => Err(other),
+        Ok(access) => access,
+        Err(HttpError::Api { .. }) => return Ok(false),
+        Err(other) => return Err(other),
+    };
+    if !access
+        .permissions()
+        .contains(Permissions::READ_MESSAGE_HISTORY)
+    {
+        return Ok(false);
     }
+    read_your_writes::wait_for_mongo(context, access.aggregate()).await?;
+    Ok(true)
 }
