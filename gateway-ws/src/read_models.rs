@@ -18,7 +18,7 @@ use cloudcord_schemas::guild::{ChannelType, GuildChannel, Role, VoiceState};
 use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
-use cloudcord_schemas::user::GuildNotificationSettings;
+use cloudcord_schemas::user::{GuildNotificationSettings, MentionKinds};
 use sqlx::PgPool;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -372,103 +372,109 @@ impl ReadModels {
     }
 }
 
-/// One channel's read state for READY: where the user read up to (`None`: never
-/// acked) and how many mentions of them came after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadStateRow {
+/// What READY's read states are made of, for one user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unread {
+    /// Where the user has read each channel up to: (channel, last message, version).
+    pub acks: Vec<(ChannelId, u64, u64)>,
+    /// Messages after the ack that name the user in a guild channel, counted by
+    /// channel and by how they name them (the caller weighs each group against
+    /// the user's settings and whether they see the channel).
+    pub mentions: Vec<UnreadMentions>,
+    /// Messages of the other recipient after the ack, by DM channel.
+    pub dm_messages: Vec<(ChannelId, u32)>,
+}
+
+/// Unread messages of one guild channel that name the user in one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadMentions {
     /// The channel.
     pub channel_id: ChannelId,
-    /// Its guild, when it has unread mentions there (the caller checks the user
-    /// still sees the channel); `None` for a DM or when there are none.
-    pub guild_id: Option<GuildId>,
-    /// The last message acked.
-    pub last_message_id: Option<u64>,
-    /// The ack's version.
-    pub version: u64,
-    /// Unread mentions, as the user's notification settings count them.
-    pub mention_count: u32,
+    /// Its guild.
+    pub guild_id: GuildId,
+    /// How they name the user.
+    pub kinds: MentionKinds,
+    /// How many.
+    pub count: u32,
 }
 
 impl ReadModels {
-    /// Every channel where `user` has a read state or unread mentions, at `now`
-    /// (when mutes end).
-    ///
-    /// A mention counts when it is in a message after the user's last ack in the
-    /// channel, by someone else, not deleted, and it names the user — directly, or
-    /// through a role they hold now (unless they suppress role mentions), or as
-    /// `@everyone`/`@here` (unless they suppress those) — and the guild and channel
-    /// are neither muted (until a mute's end) nor set to notify of nothing. In a
-    /// DM every message counts, as on Discord.
-    pub async fn read_states(
-        &self,
-        user: UserId,
-        now: time::OffsetDateTime,
-    ) -> Result<Vec<ReadStateRow>, sqlx::Error> {
+    /// `user`'s acks and the unread messages that name them: by someone else, not
+    /// deleted, after the ack of their channel (every one where there is none),
+    /// mentioning the user directly, through a role they hold now, or as
+    /// `@everyone`/`@here` in a guild they are in; and in their DMs every message
+    /// of the other recipient, as on Discord.
+    pub async fn unread(&self, user: UserId) -> Result<Unread, sqlx::Error> {
         let _turn = self.turn().await?;
-        let rows = sqlx::query!(
-            r#"WITH acks AS (
-                SELECT channel_id, last_message_id, version FROM read_states WHERE user_id = $1
-            ),
-            guild_mentions AS (
-                SELECT m.channel_id, m.guild_id, count(*) AS mentions
-                FROM message_mentions m
-                JOIN members g ON g.guild_id = m.guild_id AND g.user_id = $1
-                JOIN message_index i ON i.id = m.message_id
-                LEFT JOIN acks a ON a.channel_id = m.channel_id
-                LEFT JOIN user_guild_settings s ON s.user_id = $1 AND s.guild_id = m.guild_id
-                CROSS JOIN LATERAL (
-                    SELECT s.settings -> 'channel_overrides' -> (m.channel_id::text) AS channel
-                ) o
-                WHERE NOT i.deleted AND i.author_id <> $1
-                  AND m.message_id > COALESCE(a.last_message_id, 0)
-                  AND ($1 = ANY(m.users)
-                       OR (m.everyone
-                           AND NOT COALESCE((s.settings ->> 'suppress_everyone')::bool, false))
-                       OR (m.roles && g.roles
-                           AND NOT COALESCE((s.settings ->> 'suppress_roles')::bool, false)))
-                  AND COALESCE(o.channel ->> 'message_notifications',
-                               s.settings ->> 'message_notifications', '') <> 'nothing'
-                  AND NOT (COALESCE((s.settings ->> 'muted')::bool, false)
-                           AND COALESCE((s.settings -> 'mute_config' ->> 'end_time')::timestamptz > $2, true))
-                  AND NOT (COALESCE((o.channel ->> 'muted')::bool, false)
-                           AND COALESCE((o.channel -> 'mute_config' ->> 'end_time')::timestamptz > $2, true))
-                GROUP BY m.channel_id, m.guild_id
-            ),
-            dm_messages AS (
-                SELECT i.channel_id, NULL::int8 AS guild_id, count(*) AS mentions
-                FROM dm_channels d
-                JOIN message_index i ON i.channel_id = d.id
-                LEFT JOIN acks a ON a.channel_id = d.id
-                WHERE (d.user_low = $1 OR d.user_high = $1)
-                  AND NOT i.deleted AND i.author_id <> $1
-                  AND i.id > COALESCE(a.last_message_id, 0)
-                GROUP BY i.channel_id
-            ),
-            mentions AS (
-                SELECT * FROM guild_mentions UNION ALL SELECT * FROM dm_messages
-            )
-            SELECT COALESCE(a.channel_id, c.channel_id) AS "channel_id!",
-                   c.guild_id AS "guild_id?",
-                   a.last_message_id AS "last_message_id?",
-                   COALESCE(a.version, 0) AS "version!",
-                   COALESCE(c.mentions, 0) AS "mentions!"
-            FROM acks a FULL JOIN mentions c ON c.channel_id = a.channel_id
-            ORDER BY 1"#,
-            key(user.get()),
-            now,
+        let me = key(user.get());
+        let acks = sqlx::query!(
+            "SELECT channel_id, last_message_id, version FROM read_states \
+             WHERE user_id = $1 ORDER BY channel_id",
+            me
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| ReadStateRow {
-                channel_id: ChannelId::new(stored(row.channel_id)),
-                guild_id: row.guild_id.map(|id| GuildId::new(stored(id))),
-                last_message_id: row.last_message_id.map(stored),
-                version: stored(row.version),
-                mention_count: u32::try_from(row.mentions).unwrap_or(u32::MAX),
-            })
-            .collect())
+        let mentions = sqlx::query!(
+            r#"SELECT m.channel_id, m.guild_id AS "guild_id!",
+                   $1 = ANY(m.users) AS "direct!",
+                   m.roles && g.roles AS "role!",
+                   m.everyone,
+                   count(*) AS "count!"
+            FROM message_mentions m
+            JOIN members g ON g.guild_id = m.guild_id AND g.user_id = $1
+            JOIN message_index i ON i.id = m.message_id
+            LEFT JOIN read_states a ON a.user_id = $1 AND a.channel_id = m.channel_id
+            WHERE NOT i.deleted AND i.author_id <> $1
+              AND m.message_id > COALESCE(a.last_message_id, 0)
+              AND ($1 = ANY(m.users) OR m.roles && g.roles OR m.everyone)
+            GROUP BY 1, 2, 3, 4, 5"#,
+            me
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let dm_messages = sqlx::query!(
+            r#"SELECT i.channel_id, count(*) AS "count!"
+            FROM dm_channels d
+            JOIN message_index i ON i.channel_id = d.id
+            LEFT JOIN read_states a ON a.user_id = $1 AND a.channel_id = d.id
+            WHERE (d.user_low = $1 OR d.user_high = $1)
+              AND NOT i.deleted AND i.author_id <> $1
+              AND i.id > COALESCE(a.last_message_id, 0)
+            GROUP BY i.channel_id"#,
+            me
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(Unread {
+            acks: acks
+                .into_iter()
+                .map(|row| {
+                    (
+                        ChannelId::new(stored(row.channel_id)),
+                        stored(row.last_message_id),
+                        stored(row.version),
+                    )
+                })
+                .collect(),
+            mentions: mentions
+                .into_iter()
+                .map(|row| UnreadMentions {
+                    channel_id: ChannelId::new(stored(row.channel_id)),
+                    guild_id: GuildId::new(stored(row.guild_id)),
+                    kinds: MentionKinds {
+                        direct: row.direct,
+                        role: row.role,
+                        everyone: row.everyone,
+                    },
+                    count: count(row.count),
+                })
+                .collect(),
+            dm_messages: dm_messages
+                .into_iter()
+                .map(|row| (ChannelId::new(stored(row.channel_id)), count(row.count)))
+                .collect(),
+        })
     }
 
     /// `user`'s notification settings, by guild, with their versions.

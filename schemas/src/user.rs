@@ -474,6 +474,50 @@ pub struct RelationshipRemoved {
     pub kind: RelationshipType,
 }
 
+/// How a message names a user: what a mention count or a notification weighs
+/// against the user's settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct MentionKinds {
+    /// `<@user>`, or a reply that pings them.
+    pub direct: bool,
+    /// A role they hold.
+    pub role: bool,
+    /// `@everyone` or `@here`.
+    pub everyone: bool,
+}
+
+impl GuildNotificationSettings {
+    /// Whether a message in `channel` that names the user as `kinds` is a mention
+    /// for them at `now` — counted as unread, and the same rule for any
+    /// notification: it must name them in a way they do not suppress, and neither
+    /// the guild nor the channel may be muted (until a mute's end) or set to
+    /// notify of nothing (a channel's own level overrides the guild's). Only
+    /// mentions are counted, so "all messages" and "only mentions" count alike.
+    pub fn counts_mention(
+        &self,
+        channel: ChannelId,
+        kinds: MentionKinds,
+        now: OffsetDateTime,
+    ) -> bool {
+        let named = kinds.direct
+            || (kinds.role && !self.suppress_roles)
+            || (kinds.everyone && !self.suppress_everyone);
+        if !named {
+            return false;
+        }
+        let channel = self.channel_overrides.get(&channel);
+        let level = channel
+            .and_then(|c| c.message_notifications)
+            .unwrap_or(self.message_notifications);
+        let holds = |muted: bool, config: Option<&MuteConfig>| {
+            muted && config.and_then(|c| c.end_time).is_none_or(|end| now < end)
+        };
+        level != NotificationLevel::Nothing
+            && !holds(self.muted, self.mute_config.as_ref())
+            && !channel.is_some_and(|c| holds(c.muted, c.mute_config.as_ref()))
+    }
+}
+
 /// Discord's user guild settings object — the answer to
 /// `PATCH /users/@me/guilds/{id}/settings`, an entry of READY's
 /// `user_guild_settings` and the `USER_GUILD_SETTINGS_UPDATE` dispatch, so that all
@@ -601,5 +645,180 @@ crate::event_enum! {
         UserBlocked = 1,
         RelationshipRemoved = 1,
         UserGuildSettingsChanged = 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::macros::datetime;
+
+    use super::{
+        ChannelNotificationOverride, GuildNotificationSettings, MentionKinds, MuteConfig,
+        NotificationLevel,
+    };
+    use crate::ids::ChannelId;
+
+    const CHANNEL: ChannelId = ChannelId::new(10);
+    const OTHER: ChannelId = ChannelId::new(11);
+
+    fn until(end: Option<time::OffsetDateTime>) -> Option<MuteConfig> {
+        Some(MuteConfig {
+            end_time: end,
+            selected_time_window: None,
+        })
+    }
+
+    fn channel(
+        level: Option<NotificationLevel>,
+        muted: bool,
+    ) -> BTreeMap<ChannelId, ChannelNotificationOverride> {
+        BTreeMap::from([(
+            CHANNEL,
+            ChannelNotificationOverride {
+                message_notifications: level,
+                muted,
+                mute_config: None,
+            },
+        )])
+    }
+
+    #[test]
+    fn mentions_count_as_the_users_settings_say() {
+        let now = datetime!(2026-11-28 12:00 UTC);
+        let direct = MentionKinds {
+            direct: true,
+            ..MentionKinds::default()
+        };
+        let role = MentionKinds {
+            role: true,
+            ..MentionKinds::default()
+        };
+        let everyone = MentionKinds {
+            everyone: true,
+            ..MentionKinds::default()
+        };
+        let base = GuildNotificationSettings::default();
+        let cases: [(
+            &str,
+            GuildNotificationSettings,
+            MentionKinds,
+            ChannelId,
+            bool,
+        ); 12] = [
+            (
+                "defaults: a direct mention",
+                base.clone(),
+                direct,
+                CHANNEL,
+                true,
+            ),
+            ("defaults: @everyone", base.clone(), everyone, CHANNEL, true),
+            ("defaults: a role", base.clone(), role, CHANNEL, true),
+            (
+                "suppressed @everyone",
+                GuildNotificationSettings {
+                    suppress_everyone: true,
+                    ..base.clone()
+                },
+                everyone,
+                CHANNEL,
+                false,
+            ),
+            (
+                "suppressed roles, but also named directly",
+                GuildNotificationSettings {
+                    suppress_roles: true,
+                    ..base.clone()
+                },
+                MentionKinds {
+                    direct: true,
+                    role: true,
+                    everyone: false,
+                },
+                CHANNEL,
+                true,
+            ),
+            (
+                "only mentions still counts mentions",
+                GuildNotificationSettings {
+                    message_notifications: NotificationLevel::OnlyMentions,
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                true,
+            ),
+            (
+                "nothing",
+                GuildNotificationSettings {
+                    message_notifications: NotificationLevel::Nothing,
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                false,
+            ),
+            (
+                "a channel's own level overrides the guild's",
+                GuildNotificationSettings {
+                    message_notifications: NotificationLevel::Nothing,
+                    channel_overrides: channel(Some(NotificationLevel::AllMessages), false),
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                true,
+            ),
+            (
+                "muted until unmuted",
+                GuildNotificationSettings {
+                    muted: true,
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                false,
+            ),
+            (
+                "a mute that has ended",
+                GuildNotificationSettings {
+                    muted: true,
+                    mute_config: until(Some(datetime!(2026-11-28 11:00 UTC))),
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                true,
+            ),
+            (
+                "a muted channel",
+                GuildNotificationSettings {
+                    channel_overrides: channel(None, true),
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                false,
+            ),
+            (
+                "another channel's mute",
+                GuildNotificationSettings {
+                    channel_overrides: channel(None, true),
+                    ..base
+                },
+                direct,
+                OTHER,
+                true,
+            ),
+        ];
+        for (name, settings, kinds, channel, expected) in cases {
+            assert_eq!(
+                settings.counts_mention(channel, kinds, now),
+                expected,
+                "{name}"
+            );
+        }
     }
 }
