@@ -21,6 +21,8 @@
 //! every device) and answers a fresh session's `token` and `refresh_token` with the
 //! user, so the device that changed it stays signed in.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,8 +38,8 @@ use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId,
 use cloudcord_schemas::guild::nullable;
 use cloudcord_schemas::ids::{ChannelId, GuildId, Snowflake, UserId};
 use cloudcord_schemas::user::{
-    ChannelNotificationOverride, CustomStatus, FieldUpdate, MuteConfig, NotificationLevel, Status,
-    Theme, UserCommand,
+    ChannelNotificationOverride, CustomStatus, FieldUpdate, MAX_CHANNEL_OVERRIDES, MuteConfig,
+    NotificationLevel, Status, Theme, UserCommand,
 };
 use cloudcord_schemas::username_claim::{UsernameClaimCommand, claim_id, normalize_username};
 use schemars::JsonSchema;
@@ -455,7 +457,7 @@ struct GuildSettingsRequest {
     suppress_roles: Option<bool>,
     /// Overrides by channel id.
     #[serde(default)]
-    channel_overrides: std::collections::BTreeMap<String, ChannelOverrideRequest>,
+    channel_overrides: BTreeMap<String, ChannelOverrideRequest>,
 }
 
 /// `PATCH /users/@me/guilds/{guild.id}/settings` → 200 user guild settings.
@@ -484,12 +486,11 @@ async fn change_guild_settings(
     if member.is_none() {
         return Err(HttpError::unknown_guild());
     }
-    let mut overrides = std::collections::BTreeMap::new();
+    let mut overrides = BTreeMap::new();
     let mut errors = FormErrors::new();
-    let level = |value: u8| NotificationLevel::from_discord(value);
     if request
         .message_notifications
-        .is_some_and(|v| level(v).is_none())
+        .is_some_and(|v| NotificationLevel::from_discord(v).is_none())
     {
         errors.add(
             "message_notifications",
@@ -497,18 +498,36 @@ async fn change_guild_settings(
             "Value must be one of {0, 1, 2}.",
         );
     }
+    if request.channel_overrides.len() > MAX_CHANNEL_OVERRIDES {
+        // Refused before each channel is looked up.
+        return Err(FormErrors::single(
+            "channel_overrides",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 500 or fewer in length.",
+        )
+        .into());
+    }
     for (raw_channel, channel) in request.channel_overrides {
         let path = format!("channel_overrides.{raw_channel}");
-        let in_guild = raw_channel.parse::<Snowflake>().ok().filter(|id| {
-            state.accounts().read().channel(*id) == Some(ChannelHome::Guild(guild_id))
-        });
+        let in_guild = match raw_channel.parse::<Snowflake>() {
+            // A miss syncs the projection first: the channel may be a moment old.
+            Ok(id) => {
+                state
+                    .accounts()
+                    .lookup(state.projection_timeout(), |view| {
+                        (view.channel(id) == Some(ChannelHome::Guild(guild_id))).then_some(id)
+                    })
+                    .await?
+            }
+            Err(_) => None,
+        };
         let Some(channel_id) = in_guild else {
             errors.add(&path, "CHANNEL_INVALID", "Not a channel of this guild.");
             continue;
         };
         let message_notifications = match channel.message_notifications {
             None | Some(3) => None,
-            Some(value) => match level(value) {
+            Some(value) => match NotificationLevel::from_discord(value) {
                 Some(level) => Some(level),
                 None => {
                     errors.add(
@@ -540,7 +559,9 @@ async fn change_guild_settings(
                 actor,
                 UserCommand::ChangeGuildNotificationSettings {
                     guild_id,
-                    message_notifications: request.message_notifications.and_then(level),
+                    message_notifications: request
+                        .message_notifications
+                        .and_then(NotificationLevel::from_discord),
                     muted: request.muted,
                     mute_config: update(request.mute_config.map(|c| c.map(MuteConfig::from))),
                     suppress_everyone: request.suppress_everyone,

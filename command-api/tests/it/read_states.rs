@@ -132,6 +132,32 @@ async fn guild_settings_merge_answer_discords_object_and_refuse_other_guilds_and
         Some(1)
     );
 
+    // A channel created a moment ago is found (the lookup syncs on a miss).
+    let (status, fresh) = world
+        .post(
+            &format!("/api/v10/guilds/{guild_id}/channels"),
+            Some(&owner),
+            json!({"name": "fresh", "type": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fresh}");
+    let fresh_id = fresh["id"].as_str().expect("id").to_owned();
+    let (status, settings) = patch(
+        &owner,
+        json!({"channel_overrides": {fresh_id.clone(): {"message_notifications": 2}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(
+        settings["channel_overrides"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let too_many: serde_json::Map<String, serde_json::Value> = (1..=501)
+        .map(|n| (n.to_string(), json!({"muted": true})))
+        .collect();
+    let (status, body) = patch(&owner, json!({"channel_overrides": too_many})).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
     let (status, body) = patch(&owner, json!({"message_notifications": 7})).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
     assert!(
