@@ -101,7 +101,9 @@ lint: ## The checks `make test` runs before the tests
 # names clash). command-api's OAuth2 tables ([command_api.http.oauth] schema) are
 # handled the same way. Set SQLX_SCRATCH_DB when several clones share one PostgreSQL, so
 # their runs do not drop each other's scratch database.
-SQLX_DB_URL := postgres://cloudcord:cloudcord@127.0.0.1:5432
+# The server of CLOUDCORD__POSTGRES__URL (the one `infra up` provisions), without its
+# database, so a clone with its own infrastructure never touches another's server.
+SQLX_DB_URL ?= $(patsubst %/,%,$(dir $(or $(CLOUDCORD__POSTGRES__URL),postgres://cloudcord:cloudcord@127.0.0.1:5432/cloudcord)))
 SQLX_SCRATCH_DB ?= cloudcord_sqlx
 PSQL := PGPASSWORD=cloudcord /usr/lib/postgresql/15/bin/psql -v ON_ERROR_STOP=1 -q
 SQLX_CHECK := DATABASE_URL="$(SQLX_DB_URL)/$(SQLX_SCRATCH_DB)" cargo check

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use cloudcord_schemas::guild::GuildEvent;
 use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, UserId};
 use cloudcord_schemas::message::{
-    MessageEdited, MessageSent, ReactionAdded, ReactionEmoji, ReactionRemoved, UserSnapshot,
+    MessageAcked, MessageEdited, MessageSent, ReactionAdded, ReactionEmoji, ReactionRemoved,
+    UserSnapshot,
 };
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -65,6 +66,19 @@ fn dispatch(event: &'static str, data: &Value, scope: Scope, intents: Intents) -
         always_for: None,
         content: None,
     }
+}
+
+/// MESSAGE_ACK's `d` for the acker's own sessions. `version` is the ack's `seq` in
+/// its aggregate, as the read state in the read models (and READY) has it.
+/// Discord's optional `mention_count` is left out: the mentions after the acked
+/// message are counted by the read side, and READY carries them.
+pub fn message_ack(ack: &MessageAcked, version: u64) -> Value {
+    json!({
+        "channel_id": ack.channel_id,
+        "message_id": ack.message_id,
+        "version": version,
+        "manual": ack.manual,
+    })
 }
 
 fn routed(dispatch: Dispatch, audience: Audience) -> Routed {
@@ -671,6 +685,12 @@ pub fn guild_event(
             state.voice_state_object(&e.state, true),
             Intents::GUILD_VOICE_STATES,
             Audience::Guild,
+        ),
+        GuildEvent::MessageAcked(e) => out.send(
+            "MESSAGE_ACK",
+            message_ack(e, seq),
+            Intents::empty(),
+            Audience::Users(vec![e.user_id]),
         ),
         // Handled above with the other message events.
         GuildEvent::MessageSent(_)

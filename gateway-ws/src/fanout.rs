@@ -29,8 +29,9 @@ use cloudcord_schemas::ephemeral::{PresenceReport, TypingStarted};
 use cloudcord_schemas::guild::GuildEvent;
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_schemas::message::UserSnapshot;
-use cloudcord_schemas::user::{UserEvent, UserProfileUpdated};
+use cloudcord_schemas::user::{UserEvent, UserGuildSettingsObject, UserProfileUpdated};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::dispatches::{self, Audience, MessageEventRef, Routed};
 use crate::guild_state::{GuildState, member_object, user_object};
@@ -302,13 +303,24 @@ impl Fanout {
                 let seen = routing.dm_seen.entry(*channel).or_default();
                 if *seq > *seen {
                     *seen = *seq;
-                    routing.route_dm(hub, *channel, *actor, event);
+                    routing.route_dm(hub, *channel, *seq, *actor, event);
                 }
                 FollowUps::default()
             }
             Some(Projected::User { user, event }) => {
-                if let UserEvent::UserProfileUpdated(profile) = &**event {
-                    routing.profile_updated(hub, *user, profile);
+                match &**event {
+                    UserEvent::UserProfileUpdated(profile) => {
+                        routing.profile_updated(hub, *user, profile);
+                    }
+                    UserEvent::UserGuildSettingsChanged(changed) => offer_to_user(
+                        hub,
+                        *user,
+                        "USER_GUILD_SETTINGS_UPDATE",
+                        &UserGuildSettingsObject::new(changed.guild_id, &changed.settings)
+                            .to_json(),
+                        Scope::User,
+                    ),
+                    _ => {}
                 }
                 FollowUps::default()
             }
@@ -633,9 +645,21 @@ impl Routing {
         &mut self,
         hub: &Hub,
         channel: ChannelId,
+        seq: u64,
         actor: Option<UserId>,
         event: &DmChannelEvent,
     ) {
+        if let DmChannelEvent::MessageAcked(ack) = event {
+            // Only the acker's own sessions hear of it.
+            offer_to_user(
+                hub,
+                ack.user_id,
+                "MESSAGE_ACK",
+                &dispatches::message_ack(ack, seq),
+                Scope::Direct,
+            );
+            return;
+        }
         if let DmChannelEvent::DmChannelOpened(opened) = event {
             // People's sessions learn of the new DM (bots no longer do on Discord:
             // their first sign is a message).
@@ -684,10 +708,27 @@ impl Routing {
             },
             DmChannelEvent::DmChannelOpened(_)
             | DmChannelEvent::DmRecipientBlocked(_)
-            | DmChannelEvent::DmRecipientUnblocked(_) => return,
+            | DmChannelEvent::DmRecipientUnblocked(_)
+            | DmChannelEvent::MessageAcked(_) => return,
         };
         let dispatch = dispatches::message_event(&message, Scope::Direct, actor, recipients);
         offer_to_recipients(hub, recipients, &dispatch);
+    }
+}
+
+/// Offers a dispatch meant for `user` alone (whatever their intents) to each of
+/// their sessions.
+fn offer_to_user(hub: &Hub, user: UserId, event: &'static str, data: &Value, scope: Scope) {
+    let dispatch = Dispatch {
+        event,
+        data: Arc::from(data.to_string()),
+        scope,
+        intents: Intents::empty(),
+        always_for: None,
+        content: None,
+    };
+    for slot in hub.sessions_of_user(user) {
+        slot.offer(&dispatch);
     }
 }
 

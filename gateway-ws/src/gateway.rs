@@ -29,6 +29,7 @@ use crate::protocol::payload::{
 };
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
+use crate::read_states;
 use crate::session_starts::{Admission, SessionStarts};
 use crate::settings::{HttpSettings, SessionSettings};
 use crate::store::GatewayStore;
@@ -506,6 +507,20 @@ impl Gateway {
             .dm_channels(identity.user_id)
             .await
             .map_err(|error| close_code(AuthError::ReadModels(error)))?;
+        // Bots read nothing and are notified of nothing (as on Discord).
+        let read_states = if identity.bot {
+            None
+        } else {
+            Some(
+                read_states::ready_lists(
+                    &self.0.read_models,
+                    identity.user_id,
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+                .map_err(|error| close_code(AuthError::ReadModels(error)))?,
+            )
+        };
         let session_id = uuid::Uuid::new_v4().simple().to_string();
         let ready = Ready {
             user: &user,
@@ -514,6 +529,7 @@ impl Gateway {
             resume_gateway_url: &self.0.resume_gateway_url,
             shard: request.shard,
             private_channels: &dms,
+            read_states,
         }
         .to_json();
         let session = Session::new(

@@ -312,8 +312,10 @@ impl GuildState {
                     self.voice_states.remove(&e.state.user_id);
                 }
             }
-            // Messages, reactions, pins, invites and unbans change nothing kept here.
+            // Messages, reactions, pins, acks, invites and unbans change nothing
+            // kept here.
             GuildEvent::MemberUnbanned(_)
+            | GuildEvent::MessageAcked(_)
             | GuildEvent::InviteCreated(_)
             | GuildEvent::InviteRevoked(_)
             | GuildEvent::MessageSent(_)

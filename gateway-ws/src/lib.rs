@@ -55,7 +55,8 @@
 //! - [`auth`]: who a token names (the issuer's keys come from
 //!   `cloudcord_runtime::issuer`).
 //! - [`read_models`]: every query of the projectors' read models. [`objects`]:
-//!   READY's JSON.
+//!   READY's JSON; [`read_states`]: its read states (unread mention counts) and
+//!   notification settings.
 //! - [`voice`]: op 4 (Voice State Update) through command-api's voice routes, and
 //!   VOICE_SERVER_UPDATE.
 //! - [`settings`]: the `[gateway_ws]` section. [`metrics`]: what `/metrics` shows.
@@ -75,6 +76,7 @@ pub mod presence;
 pub mod projected;
 pub mod protocol;
 pub mod read_models;
+pub mod read_states;
 pub mod session_starts;
 pub mod settings;
 pub mod socket;

@@ -67,6 +67,8 @@ pub struct Ready<'a> {
     pub shard: Option<Shard>,
     /// The user's DM channels (a person's; bots get none, as on Discord).
     pub private_channels: &'a [(ChannelId, [UserSnapshot; 2])],
+    /// `read_state` and `user_guild_settings` (a person's; bots get none).
+    pub read_states: Option<(Value, Value)>,
 }
 
 impl Ready<'_> {
@@ -104,6 +106,10 @@ impl Ready<'_> {
         });
         if let Some(shard) = self.shard {
             ready["shard"] = json!([shard.id, shard.count]);
+        }
+        if let Some((read_state, user_guild_settings)) = &self.read_states {
+            ready["read_state"] = read_state.clone();
+            ready["user_guild_settings"] = user_guild_settings.clone();
         }
         ready.to_string()
     }

@@ -18,6 +18,7 @@ use cloudcord_schemas::guild::{ChannelType, GuildChannel, Role, VoiceState};
 use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
+use cloudcord_schemas::user::{GuildNotificationSettings, MentionKinds};
 use sqlx::PgPool;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -368,5 +369,137 @@ impl ReadModels {
                 )
             })
             .collect())
+    }
+}
+
+/// What READY's read states are made of, for one user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unread {
+    /// Where the user has read each channel up to: (channel, last message, version).
+    pub acks: Vec<(ChannelId, u64, u64)>,
+    /// Messages after the ack that name the user in a guild channel, counted by
+    /// channel and by how they name them (the caller weighs each group against
+    /// the user's settings and whether they see the channel).
+    pub mentions: Vec<UnreadMentions>,
+    /// Messages of the other recipient after the ack, by DM channel.
+    pub dm_messages: Vec<(ChannelId, u32)>,
+}
+
+/// Unread messages of one guild channel that name the user in one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadMentions {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// Its guild.
+    pub guild_id: GuildId,
+    /// How they name the user.
+    pub kinds: MentionKinds,
+    /// How many.
+    pub count: u32,
+}
+
+impl ReadModels {
+    /// `user`'s acks and the unread messages that name them: by someone else, not
+    /// deleted, after the ack of their channel (every one where there is none),
+    /// mentioning the user directly, through a role they hold now, or as
+    /// `@everyone`/`@here` in a guild they are in; and in their DMs every message
+    /// of the other recipient, as on Discord.
+    pub async fn unread(&self, user: UserId) -> Result<Unread, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let me = key(user.get());
+        let acks = sqlx::query!(
+            "SELECT channel_id, last_message_id, version FROM read_states \
+             WHERE user_id = $1 ORDER BY channel_id",
+            me
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mentions = sqlx::query!(
+            r#"SELECT m.channel_id, m.guild_id AS "guild_id!",
+                   $1 = ANY(m.users) AS "direct!",
+                   m.roles && g.roles AS "role!",
+                   m.everyone,
+                   count(*) AS "count!"
+            FROM message_mentions m
+            JOIN members g ON g.guild_id = m.guild_id AND g.user_id = $1
+            JOIN message_index i ON i.id = m.message_id
+            LEFT JOIN read_states a ON a.user_id = $1 AND a.channel_id = m.channel_id
+            WHERE NOT i.deleted AND i.author_id <> $1
+              AND m.message_id > COALESCE(a.last_message_id, 0)
+              AND ($1 = ANY(m.users) OR m.roles && g.roles OR m.everyone)
+            GROUP BY 1, 2, 3, 4, 5"#,
+            me
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let dm_messages = sqlx::query!(
+            r#"SELECT i.channel_id, count(*) AS "count!"
+            FROM dm_channels d
+            JOIN message_index i ON i.channel_id = d.id
+            LEFT JOIN read_states a ON a.user_id = $1 AND a.channel_id = d.id
+            WHERE (d.user_low = $1 OR d.user_high = $1)
+              AND NOT i.deleted AND i.author_id <> $1
+              AND i.id > COALESCE(a.last_message_id, 0)
+            GROUP BY i.channel_id"#,
+            me
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(Unread {
+            acks: acks
+                .into_iter()
+                .map(|row| {
+                    (
+                        ChannelId::new(stored(row.channel_id)),
+                        stored(row.last_message_id),
+                        stored(row.version),
+                    )
+                })
+                .collect(),
+            mentions: mentions
+                .into_iter()
+                .map(|row| UnreadMentions {
+                    channel_id: ChannelId::new(stored(row.channel_id)),
+                    guild_id: GuildId::new(stored(row.guild_id)),
+                    kinds: MentionKinds {
+                        direct: row.direct,
+                        role: row.role,
+                        everyone: row.everyone,
+                    },
+                    count: count(row.count),
+                })
+                .collect(),
+            dm_messages: dm_messages
+                .into_iter()
+                .map(|row| (ChannelId::new(stored(row.channel_id)), count(row.count)))
+                .collect(),
+        })
+    }
+
+    /// `user`'s notification settings, by guild, with their versions.
+    pub async fn guild_settings(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(GuildId, GuildNotificationSettings, u64)>, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let rows = sqlx::query!(
+            r#"SELECT guild_id, settings::text AS "settings!", version
+            FROM user_guild_settings WHERE user_id = $1 ORDER BY guild_id"#,
+            key(user.get())
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let settings = serde_json::from_str(&row.settings)
+                    .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+                Ok((
+                    GuildId::new(stored(row.guild_id)),
+                    settings,
+                    stored(row.version),
+                ))
+            })
+            .collect()
     }
 }

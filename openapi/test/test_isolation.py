@@ -364,6 +364,10 @@ def scenario(world: World, carol: Listener) -> None:
     world.ok(alice, "PUT", f"{g}/bans/{world.dave.id}", {})
     world.ok(alice, "DELETE", f"{g}/bans/{world.dave.id}")
     world.ok(alice, "PATCH", "/users/@me", {"global_name": "Alice A"})
+    # Read states and notification settings: only the user's own sessions hear them.
+    world.ok(alice, "POST", f"/channels/{c}/messages/{m}/ack", {"token": None})
+    world.ok(alice, "PATCH", f"/users/@me/guilds/{world.guild}/settings", {"muted": True})
+    world.ok(world.carol, "POST", f"/channels/{world.dm}/messages/{world.dm_message}/ack", {"token": None})
     world.ok(world.carol, "POST", f"/channels/{world.dm}/messages", {"content": SECRET})
     world.ok(world.carol, "POST", f"/channels/{world.dm}/typing")
     carol.send({"op": 3, "d": {"since": None, "activities": [], "status": "idle", "afk": False}})

@@ -39,9 +39,9 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::{ChannelId, UserId};
 use crate::message::{
-    AddReaction, DeleteMessage, EditMessage, MessageDeleted, MessageEdited, MessagePinned,
-    MessageSent, MessageUnpinned, PinMessage, ReactionAdded, ReactionRemoved, RemoveReaction,
-    SendMessage, UnpinMessage, UserSnapshot,
+    AckMessage, AddReaction, DeleteMessage, EditMessage, MessageAcked, MessageDeleted,
+    MessageEdited, MessagePinned, MessageSent, MessageUnpinned, PinMessage, ReactionAdded,
+    ReactionRemoved, RemoveReaction, SendMessage, UnpinMessage, UserSnapshot,
 };
 
 /// The id of the DM channel between `a` and `b` (in either order).
@@ -101,6 +101,8 @@ pub enum DmChannelCommand {
     PinMessage(PinMessage),
     /// Unpin a message.
     UnpinMessage(UnpinMessage),
+    /// Mark the channel read up to a message, for the actor.
+    AckMessage(AckMessage),
 }
 
 /// The DM channel between two users exists.
@@ -143,6 +145,7 @@ crate::event_enum! {
         ReactionRemoved = 1,
         MessagePinned = 1,
         MessageUnpinned = 1,
+        MessageAcked = 1,
     }
 }
 

@@ -290,6 +290,21 @@ pub struct UnpinMessage {
     pub message_id: MessageId,
 }
 
+/// Mark a channel read up to a message, for the actor
+/// (`POST /channels/{id}/messages/{id}/ack`). The message must be in the channel;
+/// acking an earlier message than before moves the mark back ("mark unread").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AckMessage {
+    /// The channel read.
+    pub channel_id: ChannelId,
+    /// The last message read.
+    pub message_id: MessageId,
+    /// Whether the user set the mark themself (Discord's `manual`, "mark unread")
+    /// rather than the client reading along.
+    #[serde(default)]
+    pub manual: bool,
+}
+
 /// A message was sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MessageSent {
@@ -404,6 +419,20 @@ pub struct MessageUnpinned {
     pub message_id: MessageId,
     /// Its channel.
     pub channel_id: ChannelId,
+}
+
+/// A user read a channel up to a message (their read state): mentions after it
+/// are their unread mentions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MessageAcked {
+    /// Who read.
+    pub user_id: UserId,
+    /// The channel read.
+    pub channel_id: ChannelId,
+    /// The last message read.
+    pub message_id: MessageId,
+    /// Whether the user set the mark themself ("mark unread").
+    pub manual: bool,
 }
 
 #[cfg(test)]

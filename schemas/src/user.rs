@@ -48,15 +48,25 @@
 //! Per-user state is bounded by the user's relationship count, which is capped at
 //! [`MAX_RELATIONSHIPS`] (friends and pending requests) plus [`MAX_BLOCKS`].
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-use crate::ids::{ApplicationId, UserId};
+use crate::ids::{ApplicationId, ChannelId, GuildId, UserId};
 
 /// Most friends and pending requests one user may have (Discord's 1,000; error 30002).
 pub const MAX_RELATIONSHIPS: usize = 1000;
 /// Most users one user may block (CloudCord's bound, so that state stays bounded).
 pub const MAX_BLOCKS: usize = 1000;
+
+/// Most guilds one user keeps notification settings for (Discord's 200-guild
+/// membership limit), so that the user aggregate's state stays bounded.
+pub const MAX_GUILD_SETTINGS: usize = 200;
+/// Most channel overrides in one guild's notification settings (a guild's 500
+/// channels).
+pub const MAX_CHANNEL_OVERRIDES: usize = 500;
 
 /// A change to a nullable field: set it, or clear it (JSON `null` in Discord's API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -185,6 +195,98 @@ pub enum UserCommand {
         /// Who was blocked.
         user_id: UserId,
     },
+    /// Change the user's notification settings for one guild
+    /// (`PATCH /users/@me/guilds/{guild.id}/settings`); absent fields keep their
+    /// value, and each channel override given replaces that channel's override.
+    ChangeGuildNotificationSettings {
+        /// The guild.
+        guild_id: GuildId,
+        /// Which messages notify.
+        message_notifications: Option<NotificationLevel>,
+        /// Whether the guild is muted.
+        muted: Option<bool>,
+        /// Until when it is muted, or none (muted until unmuted).
+        mute_config: Option<FieldUpdate<MuteConfig>>,
+        /// Whether `@everyone` and `@here` are ignored.
+        suppress_everyone: Option<bool>,
+        /// Whether role mentions are ignored.
+        suppress_roles: Option<bool>,
+        /// Channel overrides to replace, by channel.
+        channel_overrides: BTreeMap<ChannelId, ChannelNotificationOverride>,
+    },
+}
+
+/// Which messages notify (Discord's message notification levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationLevel {
+    /// Every message (0).
+    #[default]
+    AllMessages,
+    /// Only messages that mention the user (1).
+    OnlyMentions,
+    /// None at all (2): mentions are not counted either.
+    Nothing,
+}
+
+impl NotificationLevel {
+    /// Discord's number for it.
+    pub const fn discord_value(self) -> u8 {
+        match self {
+            Self::AllMessages => 0,
+            Self::OnlyMentions => 1,
+            Self::Nothing => 2,
+        }
+    }
+
+    /// The level Discord numbers `value`.
+    pub const fn from_discord(value: u8) -> Option<Self> {
+        match value {
+            0 => Some(Self::AllMessages),
+            1 => Some(Self::OnlyMentions),
+            2 => Some(Self::Nothing),
+            _ => None,
+        }
+    }
+}
+
+/// How long a mute lasts (Discord's mute config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MuteConfig {
+    /// When the mute ends; none: until unmuted.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>")]
+    pub end_time: Option<OffsetDateTime>,
+    /// The window the user picked, in seconds (shown back by clients; -1: forever).
+    pub selected_time_window: Option<i64>,
+}
+
+/// One channel's notification settings, overriding its guild's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelNotificationOverride {
+    /// Which messages notify; none: as the guild says (Discord's 3).
+    pub message_notifications: Option<NotificationLevel>,
+    /// Whether the channel is muted.
+    pub muted: bool,
+    /// Until when it is muted.
+    pub mute_config: Option<MuteConfig>,
+}
+
+/// A user's notification settings for one guild (Discord's user guild settings).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct GuildNotificationSettings {
+    /// Which messages notify.
+    pub message_notifications: NotificationLevel,
+    /// Whether the guild is muted.
+    pub muted: bool,
+    /// Until when it is muted.
+    pub mute_config: Option<MuteConfig>,
+    /// Whether `@everyone` and `@here` are ignored.
+    pub suppress_everyone: bool,
+    /// Whether role mentions are ignored.
+    pub suppress_roles: bool,
+    /// Per-channel overrides.
+    pub channel_overrides: BTreeMap<ChannelId, ChannelNotificationOverride>,
 }
 
 /// The client's colour theme.
@@ -372,6 +474,162 @@ pub struct RelationshipRemoved {
     pub kind: RelationshipType,
 }
 
+/// How a message names a user: what a mention count or a notification weighs
+/// against the user's settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct MentionKinds {
+    /// `<@user>`, or a reply that pings them.
+    pub direct: bool,
+    /// A role they hold.
+    pub role: bool,
+    /// `@everyone` or `@here`.
+    pub everyone: bool,
+}
+
+impl GuildNotificationSettings {
+    /// Whether a message in `channel` that names the user as `kinds` is a mention
+    /// for them at `now` — counted as unread, and the same rule for any
+    /// notification: it must name them in a way they do not suppress, and neither
+    /// the guild nor the channel may be muted (until a mute's end) or set to
+    /// notify of nothing (a channel's own level overrides the guild's). Only
+    /// mentions are counted, so "all messages" and "only mentions" count alike.
+    pub fn counts_mention(
+        &self,
+        channel: ChannelId,
+        kinds: MentionKinds,
+        now: OffsetDateTime,
+    ) -> bool {
+        let named = kinds.direct
+            || (kinds.role && !self.suppress_roles)
+            || (kinds.everyone && !self.suppress_everyone);
+        if !named {
+            return false;
+        }
+        let channel = self.channel_overrides.get(&channel);
+        let level = channel
+            .and_then(|c| c.message_notifications)
+            .unwrap_or(self.message_notifications);
+        let holds = |muted: bool, config: Option<&MuteConfig>| {
+            muted && config.and_then(|c| c.end_time).is_none_or(|end| now < end)
+        };
+        level != NotificationLevel::Nothing
+            && !holds(self.muted, self.mute_config.as_ref())
+            && !channel.is_some_and(|c| holds(c.muted, c.mute_config.as_ref()))
+    }
+}
+
+/// Discord's user guild settings object — the answer to
+/// `PATCH /users/@me/guilds/{id}/settings`, an entry of READY's
+/// `user_guild_settings` and the `USER_GUILD_SETTINGS_UPDATE` dispatch, so that all
+/// three agree. Fields CloudCord has no feature for keep Discord's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UserGuildSettingsObject {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// Discord's level number (0 all, 1 only mentions, 2 nothing).
+    pub message_notifications: u8,
+    /// Whether the guild is muted.
+    pub muted: bool,
+    /// Until when.
+    pub mute_config: Option<MuteConfigObject>,
+    /// Whether `@everyone` and `@here` are ignored.
+    pub suppress_everyone: bool,
+    /// Whether role mentions are ignored.
+    pub suppress_roles: bool,
+    /// Always true (CloudCord has no push settings yet).
+    pub mobile_push: bool,
+    /// Always false.
+    pub hide_muted_channels: bool,
+    /// Always 0.
+    pub notify_highlights: u8,
+    /// Always false.
+    pub mute_scheduled_events: bool,
+    /// Always 0.
+    pub flags: u32,
+    /// The channel overrides, as Discord lists them (an array).
+    pub channel_overrides: Vec<ChannelOverrideObject>,
+}
+
+/// A mute config as Discord writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct MuteConfigObject {
+    /// When the mute ends (Discord's timestamp form), or null: until unmuted.
+    pub end_time: Option<String>,
+    /// The window the user picked, in seconds.
+    pub selected_time_window: Option<i64>,
+}
+
+/// One channel override as Discord writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ChannelOverrideObject {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// Discord's level number; 3: as the guild says.
+    pub message_notifications: u8,
+    /// Whether the channel is muted.
+    pub muted: bool,
+    /// Until when.
+    pub mute_config: Option<MuteConfigObject>,
+    /// Always false (a client-side category state).
+    pub collapsed: bool,
+}
+
+impl MuteConfigObject {
+    fn new(config: &MuteConfig) -> Self {
+        Self {
+            end_time: config.end_time.map(crate::timestamp::discord_timestamp),
+            selected_time_window: config.selected_time_window,
+        }
+    }
+}
+
+impl UserGuildSettingsObject {
+    /// The object for `settings` of `guild_id`.
+    pub fn new(guild_id: GuildId, settings: &GuildNotificationSettings) -> Self {
+        Self {
+            guild_id,
+            message_notifications: settings.message_notifications.discord_value(),
+            muted: settings.muted,
+            mute_config: settings.mute_config.as_ref().map(MuteConfigObject::new),
+            suppress_everyone: settings.suppress_everyone,
+            suppress_roles: settings.suppress_roles,
+            mobile_push: true,
+            hide_muted_channels: false,
+            notify_highlights: 0,
+            mute_scheduled_events: false,
+            flags: 0,
+            channel_overrides: settings
+                .channel_overrides
+                .iter()
+                .map(|(channel_id, channel)| ChannelOverrideObject {
+                    channel_id: *channel_id,
+                    message_notifications: channel
+                        .message_notifications
+                        .map_or(3, NotificationLevel::discord_value),
+                    muted: channel.muted,
+                    mute_config: channel.mute_config.as_ref().map(MuteConfigObject::new),
+                    collapsed: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        // Invariant: plain fields and string-keyed data always serialize.
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// The user's notification settings for a guild changed; carries all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserGuildSettingsChanged {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The settings now.
+    pub settings: GuildNotificationSettings,
+}
+
 crate::event_enum! {
     /// What happened to a user account.
     pub enum UserEvent {
@@ -386,5 +644,181 @@ crate::event_enum! {
         FriendshipConfirmed = 1,
         UserBlocked = 1,
         RelationshipRemoved = 1,
+        UserGuildSettingsChanged = 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use time::macros::datetime;
+
+    use super::{
+        ChannelNotificationOverride, GuildNotificationSettings, MentionKinds, MuteConfig,
+        NotificationLevel,
+    };
+    use crate::ids::ChannelId;
+
+    const CHANNEL: ChannelId = ChannelId::new(10);
+    const OTHER: ChannelId = ChannelId::new(11);
+
+    fn until(end: Option<time::OffsetDateTime>) -> Option<MuteConfig> {
+        Some(MuteConfig {
+            end_time: end,
+            selected_time_window: None,
+        })
+    }
+
+    fn channel(
+        level: Option<NotificationLevel>,
+        muted: bool,
+    ) -> BTreeMap<ChannelId, ChannelNotificationOverride> {
+        BTreeMap::from([(
+            CHANNEL,
+            ChannelNotificationOverride {
+                message_notifications: level,
+                muted,
+                mute_config: None,
+            },
+        )])
+    }
+
+    #[test]
+    fn mentions_count_as_the_users_settings_say() {
+        let now = datetime!(2026-11-28 12:00 UTC);
+        let direct = MentionKinds {
+            direct: true,
+            ..MentionKinds::default()
+        };
+        let role = MentionKinds {
+            role: true,
+            ..MentionKinds::default()
+        };
+        let everyone = MentionKinds {
+            everyone: true,
+            ..MentionKinds::default()
+        };
+        let base = GuildNotificationSettings::default();
+        let cases: [(
+            &str,
+            GuildNotificationSettings,
+            MentionKinds,
+            ChannelId,
+            bool,
+        ); 12] = [
+            (
+                "defaults: a direct mention",
+                base.clone(),
+                direct,
+                CHANNEL,
+                true,
+            ),
+            ("defaults: @everyone", base.clone(), everyone, CHANNEL, true),
+            ("defaults: a role", base.clone(), role, CHANNEL, true),
+            (
+                "suppressed @everyone",
+                GuildNotificationSettings {
+                    suppress_everyone: true,
+                    ..base.clone()
+                },
+                everyone,
+                CHANNEL,
+                false,
+            ),
+            (
+                "suppressed roles, but also named directly",
+                GuildNotificationSettings {
+                    suppress_roles: true,
+                    ..base.clone()
+                },
+                MentionKinds {
+                    direct: true,
+                    role: true,
+                    everyone: false,
+                },
+                CHANNEL,
+                true,
+            ),
+            (
+                "only mentions still counts mentions",
+                GuildNotificationSettings {
+                    message_notifications: NotificationLevel::OnlyMentions,
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                true,
+            ),
+            (
+                "nothing",
+                GuildNotificationSettings {
+                    message_notifications: NotificationLevel::Nothing,
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                false,
+            ),
+            (
+                "a channel's own level overrides the guild's",
+                GuildNotificationSettings {
+                    message_notifications: NotificationLevel::Nothing,
+                    channel_overrides: channel(Some(NotificationLevel::AllMessages), false),
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                true,
+            ),
+            (
+                "muted until unmuted",
+                GuildNotificationSettings {
+                    muted: true,
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                false,
+            ),
+            (
+                "a mute that has ended",
+                GuildNotificationSettings {
+                    muted: true,
+                    mute_config: until(Some(datetime!(2026-11-28 11:00 UTC))),
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                true,
+            ),
+            (
+                "a muted channel",
+                GuildNotificationSettings {
+                    channel_overrides: channel(None, true),
+                    ..base.clone()
+                },
+                direct,
+                CHANNEL,
+                false,
+            ),
+            (
+                "another channel's mute",
+                GuildNotificationSettings {
+                    channel_overrides: channel(None, true),
+                    ..base
+                },
+                direct,
+                OTHER,
+                true,
+            ),
+        ];
+        for (name, settings, kinds, channel, expected) in cases {
+            assert_eq!(
+                settings.counts_mention(channel, kinds, now),
+                expected,
+                "{name}"
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@ import { CLIENT_INTENTS, sameOriginGateway } from './gateway/protocol';
 import { showDesktopNotification } from './desktopNotifications';
 import { navigate } from './router';
 import { canAddBots } from './state/permissions';
+import { nextAck } from './state/readStates';
 import { inboxTitle, plainText } from './state/selectors';
 import { createStore, type State, type Store } from './state/store';
 
@@ -111,7 +112,12 @@ export class Session {
       this.store.dispatch({ type: 'typing-expired', now: Date.now() });
     }, TYPING_SWEEP_MS);
     this.scheduleRenewal();
-    this.unwatch = this.watchNotifications();
+    const unwatchNotifications = this.watchNotifications();
+    const unwatchReading = this.watchReading();
+    this.unwatch = () => {
+      unwatchNotifications();
+      unwatchReading();
+    };
     this.gateway.start();
   }
 
@@ -275,6 +281,19 @@ export class Session {
         ? { name: 'dm', channelId, messageId: id }
         : { name: 'guild', guildId, channelId, messageId: id },
     );
+  }
+
+  /** Acks what the user reads (see readStates.ts), so the server's unread counts
+   * follow them on every device. */
+  private watchReading(): () => void {
+    const acked = new Map<Snowflake, Snowflake>();
+    return this.store.subscribe(() => {
+      const ack = nextAck(this.store.getState(), acked);
+      if (ack === null) return;
+      acked.set(ack.channelId, ack.messageId);
+      // Best effort: a lost ack is repeated by the next message read there.
+      this.api.ack(ack.channelId, ack.messageId).catch(() => undefined);
+    });
   }
 
   /** Shows each new unread notification as a browser notification (when allowed). */

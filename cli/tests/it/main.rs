@@ -2,6 +2,7 @@
 
 mod audit;
 mod kafka_tls;
+mod read_states;
 mod readiness;
 mod twilight;
 mod voice;

@@ -28,7 +28,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::message_index::MessageIndex;
-use super::messages::{Audience, ChannelContext, MessageError, Messages, user_object};
+use super::messages::{Audience, ChannelContext, MessageError, Messages, ack_object, user_object};
 use super::{Accepted, Decider, Domain, Refusal};
 
 /// What a recipient may do in a DM.
@@ -46,6 +46,8 @@ enum Answer {
     Channel { viewer: Option<UserId> },
     /// 200 with the message object of the sent or edited message.
     Message { viewer: UserId },
+    /// 200 with Discord's ack answer.
+    Acked,
     /// 204 No Content.
     #[default]
     NoContent,
@@ -175,6 +177,7 @@ impl DmChannel {
             (DmChannelCommand::SendMessage(_) | DmChannelCommand::EditMessage(_), Some(viewer)) => {
                 Answer::Message { viewer }
             }
+            (DmChannelCommand::AckMessage(_), _) => Answer::Acked,
             _ => Answer::NoContent,
         };
         let event = match command {
@@ -243,6 +246,10 @@ impl DmChannel {
                 self.messages
                     .unpin(&ctx, &unpin)?
                     .map(DmChannelEvent::MessageUnpinned)
+            }
+            DmChannelCommand::AckMessage(ack) => {
+                let ctx = self.context(actor, ack.channel_id, at)?;
+                Some(DmChannelEvent::MessageAcked(self.messages.ack(&ctx, &ack)?))
             }
         };
         Ok(event)
@@ -365,7 +372,8 @@ impl Aggregate for DmChannel {
             DmChannelEvent::MessageSent(sent) => self.last_message_id = Some(sent.id),
             DmChannelEvent::MessageEdited(_)
             | DmChannelEvent::ReactionAdded(_)
-            | DmChannelEvent::ReactionRemoved(_) => {}
+            | DmChannelEvent::ReactionRemoved(_)
+            | DmChannelEvent::MessageAcked(_) => {}
             DmChannelEvent::MessageDeleted(deleted) => self.messages.on_deleted(&deleted),
             DmChannelEvent::MessagePinned(pinned) => self.messages.on_pinned(&pinned),
             DmChannelEvent::MessageUnpinned(unpinned) => self.messages.on_unpinned(&unpinned),
@@ -393,7 +401,8 @@ impl Decider for DmChannel {
             | DmChannelEvent::DmRecipientUnblocked(_)
             | DmChannelEvent::MessageEdited(_)
             | DmChannelEvent::MessagePinned(_)
-            | DmChannelEvent::MessageUnpinned(_) => {}
+            | DmChannelEvent::MessageUnpinned(_)
+            | DmChannelEvent::MessageAcked(_) => {}
         }
     }
 
@@ -409,6 +418,7 @@ impl Decider for DmChannel {
                 }
                 _ => None,
             }),
+            Answer::Acked => Some(ack_object()),
             Answer::NoContent => None,
         };
         Accepted {
@@ -461,8 +471,8 @@ mod tests {
     use cloudcord_schemas::envelope::{Actor, Authored};
     use cloudcord_schemas::ids::{ChannelId, MessageId, UserId};
     use cloudcord_schemas::message::{
-        AddReaction, DeleteMessage, EditMessage, MessageSent, PinMessage, ReactionEmoji,
-        SendMessage, UserSnapshot,
+        AckMessage, AddReaction, DeleteMessage, EditMessage, MessageAcked, MessageSent, PinMessage,
+        ReactionEmoji, SendMessage, UserSnapshot,
     };
     use cqrs_es::test::TestFramework;
     use time::macros::datetime;
@@ -854,5 +864,30 @@ mod tests {
                 .map(|channel| channel["last_message_id"].clone()),
             Some(serde_json::json!("500"))
         );
+    }
+
+    #[test]
+    fn a_recipient_acks_a_dm_message_and_hears_discords_token_answer() {
+        let mut dm = DmChannel::default();
+        cqrs_es::Aggregate::apply(&mut dm, opened());
+        cqrs_es::Aggregate::apply(&mut dm, sent(NELLY));
+        let ack = AckMessage {
+            channel_id: channel(),
+            message_id: FIRST,
+            manual: false,
+        };
+        let (events, accepted) =
+            decide(&mut dm, by(BOB, DmChannelCommand::AckMessage(ack))).expect("acked");
+        assert_eq!(
+            events,
+            [DmChannelEvent::MessageAcked(MessageAcked {
+                user_id: BOB,
+                channel_id: channel(),
+                message_id: FIRST,
+                manual: false,
+            })]
+        );
+        assert_eq!(accepted.status, 200);
+        assert_eq!(accepted.body, Some(serde_json::json!({ "token": null })));
     }
 }

@@ -40,17 +40,23 @@
 //!   nothing (204, no event).
 //! * Pins: `PIN_MESSAGES`, at most 250 per channel (30003); pinning a pinned message
 //!   or unpinning an unpinned one changes nothing.
+//! * Acks (read states): seeing the channel, and a message that is in it (10008
+//!   otherwise, so a read state always points at a real message). Every ack is
+//!   recorded, even of an earlier message ("mark unread"): the read state is the
+//!   user's own, and this component keeps none of it (mention counts are the read
+//!   side's, from the acks and the messages' mentions).
 
 use std::collections::BTreeMap;
 
 use cloudcord_schemas::envelope::ApiError;
 use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, UserId};
 use cloudcord_schemas::message::{
-    AddReaction, AllowedMentionType, AllowedMentions, BULK_DELETE_MAX_AGE_MS, BULK_DELETE_RANGE,
-    BulkDeleteMessages, DeleteMessage, EditMessage, MAX_CONTENT_CHARS, MAX_NONCE_CHARS, MAX_PINS,
-    MAX_REACTION_EMOJIS, MessageDeleted, MessageEdited, MessagePinned, MessageReference,
-    MessageSent, MessageUnpinned, MessagesBulkDeleted, Nonce, PinMessage, ReactionAdded,
-    ReactionEmoji, ReactionRemoved, RemoveReaction, SendMessage, UnpinMessage, UserSnapshot,
+    AckMessage, AddReaction, AllowedMentionType, AllowedMentions, BULK_DELETE_MAX_AGE_MS,
+    BULK_DELETE_RANGE, BulkDeleteMessages, DeleteMessage, EditMessage, MAX_CONTENT_CHARS,
+    MAX_NONCE_CHARS, MAX_PINS, MAX_REACTION_EMOJIS, MessageAcked, MessageDeleted, MessageEdited,
+    MessagePinned, MessageReference, MessageSent, MessageUnpinned, MessagesBulkDeleted, Nonce,
+    PinMessage, ReactionAdded, ReactionEmoji, ReactionRemoved, RemoveReaction, SendMessage,
+    UnpinMessage, UserSnapshot,
 };
 use cloudcord_schemas::permissions::Permissions;
 use cloudcord_schemas::timestamp::discord_timestamp;
@@ -717,6 +723,22 @@ impl Messages {
         }))
     }
 
+    /// Decides `AckMessage`: the actor read the channel up to the message.
+    pub fn ack(
+        &self,
+        ctx: &ChannelContext<'_>,
+        command: &AckMessage,
+    ) -> Result<MessageAcked, MessageError> {
+        check_view(ctx)?;
+        self.in_channel(ctx.channel_id, command.message_id)?;
+        Ok(MessageAcked {
+            user_id: ctx.actor,
+            channel_id: ctx.channel_id,
+            message_id: command.message_id,
+            manual: command.manual,
+        })
+    }
+
     /// Whether `id` is pinned in `channel`.
     fn is_pinned(&self, channel: ChannelId, id: MessageId) -> bool {
         self.pins
@@ -871,6 +893,12 @@ impl Messages {
     }
 }
 
+/// Discord's answer to an ack: `{"token": null}` (the token once let Discord's
+/// clients batch acks; nobody needs one now).
+pub fn ack_object() -> Value {
+    json!({ "token": null })
+}
+
 /// Discord's user object for a snapshot.
 pub fn user_object(user: &UserSnapshot) -> Value {
     let mut object = json!({
@@ -934,9 +962,9 @@ mod tests {
 
     use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, UserId};
     use cloudcord_schemas::message::{
-        AddReaction, AllowedMentionType, AllowedMentions, BulkDeleteMessages, DeleteMessage,
-        EditMessage, MessageReferenceRequest, MessageSent, PinMessage, ReactionEmoji,
-        RemoveReaction, SendMessage, UserSnapshot,
+        AckMessage, AddReaction, AllowedMentionType, AllowedMentions, BulkDeleteMessages,
+        DeleteMessage, EditMessage, MessageAcked, MessageReferenceRequest, MessageSent, PinMessage,
+        ReactionEmoji, RemoveReaction, SendMessage, UserSnapshot,
     };
     use cloudcord_schemas::permissions::Permissions;
     use time::OffsetDateTime;
@@ -1332,6 +1360,50 @@ mod tests {
             messages
                 .delete(&ctx(BOB, CHATTER, &audience), &delete)
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_ack_records_the_actors_read_state_for_a_message_of_the_channel() {
+        let id = MessageId::new(100);
+        let messages = with_message(BOB, id);
+        let audience = people();
+        let ack = AckMessage {
+            channel_id: CHANNEL,
+            message_id: id,
+            manual: true,
+        };
+        assert_eq!(
+            messages.ack(&ctx(ALICE, Permissions::VIEW_CHANNEL, &audience), &ack),
+            Ok(MessageAcked {
+                user_id: ALICE,
+                channel_id: CHANNEL,
+                message_id: id,
+                manual: true,
+            })
+        );
+    }
+
+    #[test]
+    fn acking_needs_the_channel_in_view_and_a_message_of_it() {
+        let id = MessageId::new(100);
+        let messages = with_message(BOB, id);
+        let audience = people();
+        let ack = |message_id| AckMessage {
+            channel_id: CHANNEL,
+            message_id,
+            manual: false,
+        };
+        assert_eq!(
+            messages.ack(&ctx(ALICE, Permissions::empty(), &audience), &ack(id)),
+            Err(MessageError::MissingAccess)
+        );
+        assert_eq!(
+            messages.ack(
+                &ctx(ALICE, Permissions::VIEW_CHANNEL, &audience),
+                &ack(MessageId::new(101))
+            ),
+            Err(MessageError::UnknownMessage)
         );
     }
 

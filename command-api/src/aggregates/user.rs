@@ -8,17 +8,20 @@
 //! makes re-running a half-finished saga safe.
 //!
 //! The state holds the relationships as one map entry per other user, so it grows
-//! with the relationship count only, which is capped (30002).
+//! with the relationship count only, which is capped (30002), and the notification
+//! settings of at most [`MAX_GUILD_SETTINGS`] guilds.
 
 use std::collections::BTreeMap;
 
 use cloudcord_schemas::envelope::{Actor, AggregateType, ApiError, Authored};
-use cloudcord_schemas::ids::{ApplicationId, UserId};
+use cloudcord_schemas::ids::{ApplicationId, GuildId, UserId};
 use cloudcord_schemas::user::{
     BotTokenReset, CustomStatus, FieldUpdate, FriendRequestAccepted, FriendRequestReceived,
-    FriendRequestSent, FriendshipConfirmed, MAX_BLOCKS, MAX_RELATIONSHIPS, PasswordChanged,
-    RelationshipRemoved, RelationshipType, UserBlocked, UserCommand, UserEvent, UserProfileUpdated,
-    UserRegistered, UserSettings, UserSettingsChanged,
+    FriendRequestSent, FriendshipConfirmed, GuildNotificationSettings, MAX_BLOCKS,
+    MAX_CHANNEL_OVERRIDES, MAX_GUILD_SETTINGS, MAX_RELATIONSHIPS, PasswordChanged,
+    RelationshipRemoved, RelationshipType, UserBlocked, UserCommand, UserEvent,
+    UserGuildSettingsChanged, UserGuildSettingsObject, UserProfileUpdated, UserRegistered,
+    UserSettings, UserSettingsChanged,
 };
 use cloudcord_schemas::username_claim::normalize_username;
 use cqrs_es::Aggregate;
@@ -65,6 +68,8 @@ enum Answer {
     CurrentUser,
     /// 200 with the settings.
     Settings,
+    /// 200 with the notification settings of a guild.
+    GuildSettings(GuildId),
     /// 204 No Content (every relationship route).
     #[default]
     NoContent,
@@ -78,6 +83,10 @@ pub struct User {
     settings: UserSettings,
     /// This user's side of each relationship, by the other user.
     relationships: BTreeMap<UserId, RelationshipType>,
+    /// Notification settings, by guild (absent: the defaults). Defaulted so that
+    /// snapshots taken before they existed still restore.
+    #[serde(default)]
+    guild_settings: BTreeMap<GuildId, GuildNotificationSettings>,
     /// Set by `handle` for `accepted` (not state: never replayed or snapshotted).
     #[serde(skip)]
     answer: Answer,
@@ -393,6 +402,49 @@ impl User {
                     UserSettingsChanged { settings },
                 ))
             }
+            UserCommand::ChangeGuildNotificationSettings {
+                guild_id,
+                message_notifications,
+                muted,
+                mute_config,
+                suppress_everyone,
+                suppress_roles,
+                channel_overrides,
+            } => {
+                self.answer = Answer::GuildSettings(guild_id);
+                self.own(actor)?;
+                let current = self.guild_settings.get(&guild_id);
+                if current.is_none() && self.guild_settings.len() >= MAX_GUILD_SETTINGS {
+                    return Err(invalid(
+                        "guild_id",
+                        "BASE_TYPE_MAX_LENGTH",
+                        "Notification settings are kept for at most 200 guilds.",
+                    ));
+                }
+                let current = current.cloned().unwrap_or_default();
+                let mut overrides = current.channel_overrides.clone();
+                overrides.extend(channel_overrides);
+                if overrides.len() > MAX_CHANNEL_OVERRIDES {
+                    return Err(invalid(
+                        "channel_overrides",
+                        "BASE_TYPE_MAX_LENGTH",
+                        "Must be 500 or fewer in length.",
+                    ));
+                }
+                let settings = GuildNotificationSettings {
+                    message_notifications: message_notifications
+                        .unwrap_or(current.message_notifications),
+                    muted: muted.unwrap_or(current.muted),
+                    mute_config: mute_config
+                        .map_or_else(|| current.mute_config.clone(), FieldUpdate::into_option),
+                    suppress_everyone: suppress_everyone.unwrap_or(current.suppress_everyone),
+                    suppress_roles: suppress_roles.unwrap_or(current.suppress_roles),
+                    channel_overrides: overrides,
+                };
+                (settings != current).then_some(UserEvent::UserGuildSettingsChanged(
+                    UserGuildSettingsChanged { guild_id, settings },
+                ))
+            }
             UserCommand::ResetBotToken { token_id } => {
                 self.answer = Answer::CurrentUser;
                 let profile = self.profile()?;
@@ -672,6 +724,10 @@ impl Aggregate for User {
                 }
             }
             UserEvent::UserSettingsChanged(changed) => self.settings = changed.settings,
+            UserEvent::UserGuildSettingsChanged(changed) => {
+                self.guild_settings
+                    .insert(changed.guild_id, changed.settings);
+            }
             UserEvent::BotTokenReset(reset) => {
                 if let Some(profile) = &mut self.profile {
                     profile.bot_token_id = Some(reset.token_id);
@@ -721,6 +777,20 @@ impl Decider for User {
                 status: 200,
                 body: Some(self.settings_object()),
             },
+            Answer::GuildSettings(guild_id) => Accepted {
+                status: 200,
+                body: Some(
+                    UserGuildSettingsObject::new(
+                        guild_id,
+                        &self
+                            .guild_settings
+                            .get(&guild_id)
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                    .to_json(),
+                ),
+            },
             Answer::NoContent => Accepted {
                 status: 204,
                 body: None,
@@ -768,12 +838,16 @@ impl Decider for User {
 #[cfg(test)]
 mod tests {
     use cloudcord_schemas::envelope::{Actor, Authored};
-    use cloudcord_schemas::ids::{ApplicationId, UserId};
+    use std::collections::BTreeMap;
+
+    use cloudcord_schemas::ids::{ApplicationId, ChannelId, GuildId, UserId};
     use cloudcord_schemas::user::{
-        BotTokenReset, FieldUpdate, FriendRequestAccepted, FriendRequestReceived,
-        FriendRequestSent, FriendshipConfirmed, MAX_RELATIONSHIPS, PasswordChanged,
+        BotTokenReset, ChannelNotificationOverride, FieldUpdate, FriendRequestAccepted,
+        FriendRequestReceived, FriendRequestSent, FriendshipConfirmed, GuildNotificationSettings,
+        MAX_GUILD_SETTINGS, MAX_RELATIONSHIPS, MuteConfig, NotificationLevel, PasswordChanged,
         RelationshipRemoved, RelationshipType, Status, Theme, UserBlocked, UserCommand, UserEvent,
-        UserProfileUpdated, UserRegistered, UserSettings, UserSettingsChanged,
+        UserGuildSettingsChanged, UserProfileUpdated, UserRegistered, UserSettings,
+        UserSettingsChanged,
     };
     use cqrs_es::test::TestFramework;
     use serde_json::json;
@@ -1547,5 +1621,110 @@ mod tests {
         .expect("confirmed");
         assert_eq!(nelly.relationship(BOB), Some(RelationshipType::Friend));
         assert_eq!(bob.relationship(NELLY), Some(RelationshipType::Friend));
+    }
+
+    // Notification settings.
+
+    const GUILD: GuildId = GuildId::new(500);
+    const CHANNEL: ChannelId = ChannelId::new(501);
+
+    fn change_guild_settings() -> UserCommand {
+        UserCommand::ChangeGuildNotificationSettings {
+            guild_id: GUILD,
+            message_notifications: None,
+            muted: None,
+            mute_config: None,
+            suppress_everyone: None,
+            suppress_roles: None,
+            channel_overrides: BTreeMap::new(),
+        }
+    }
+
+    fn muted_channel() -> ChannelNotificationOverride {
+        ChannelNotificationOverride {
+            message_notifications: None,
+            muted: true,
+            mute_config: Some(MuteConfig {
+                end_time: Some(datetime!(2026-11-28 20:00 UTC)),
+                selected_time_window: Some(28_800),
+            }),
+        }
+    }
+
+    fn guild_settings_changed(settings: GuildNotificationSettings) -> Domain<UserEvent> {
+        e(UserEvent::UserGuildSettingsChanged(
+            UserGuildSettingsChanged {
+                guild_id: GUILD,
+                settings,
+            },
+        ))
+    }
+
+    #[test]
+    fn guild_settings_changes_keep_what_is_absent_and_record_all_settings() {
+        let earlier = GuildNotificationSettings {
+            suppress_everyone: true,
+            ..GuildNotificationSettings::default()
+        };
+        let mut command = change_guild_settings();
+        if let UserCommand::ChangeGuildNotificationSettings {
+            message_notifications,
+            channel_overrides,
+            ..
+        } = &mut command
+        {
+            *message_notifications = Some(NotificationLevel::OnlyMentions);
+            channel_overrides.insert(CHANNEL, muted_channel());
+        }
+        TestFramework::<User>::with(())
+            .given(vec![registered(), guild_settings_changed(earlier)])
+            .when(by(NELLY, command))
+            .then_expect_events(vec![guild_settings_changed(GuildNotificationSettings {
+                message_notifications: NotificationLevel::OnlyMentions,
+                suppress_everyone: true,
+                channel_overrides: BTreeMap::from([(CHANNEL, muted_channel())]),
+                ..GuildNotificationSettings::default()
+            })]);
+    }
+
+    #[test]
+    fn unchanged_guild_settings_record_nothing_and_answer_the_settings_object() {
+        let mut user = User::default();
+        cqrs_es::Aggregate::apply(&mut user, registered());
+        let (events, accepted) =
+            decide(&mut user, by(NELLY, change_guild_settings())).expect("accepted");
+        assert!(events.is_empty());
+        assert_eq!(accepted.status, 200);
+        let body = accepted.body.expect("settings object");
+        assert_eq!(body["guild_id"], json!(GUILD.to_string()));
+        assert_eq!(body["message_notifications"], json!(0));
+        assert_eq!(body["channel_overrides"], json!([]));
+    }
+
+    #[test]
+    fn only_the_user_changes_their_guild_settings() {
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(by(BOB, change_guild_settings()))
+            .then_expect_error(UserError::MissingAccess);
+    }
+
+    #[test]
+    fn guild_settings_are_kept_for_at_most_200_guilds() {
+        let mut events = vec![registered()];
+        events.extend((0..MAX_GUILD_SETTINGS as u64).map(|n| {
+            e(UserEvent::UserGuildSettingsChanged(
+                UserGuildSettingsChanged {
+                    guild_id: GuildId::new(1_000 + n),
+                    settings: GuildNotificationSettings::default(),
+                },
+            ))
+        }));
+        TestFramework::<User>::with(())
+            .given(events)
+            .when(by(NELLY, change_guild_settings()))
+            .then_expect_error_message(
+                "invalid guild_id: Notification settings are kept for at most 200 guilds.",
+            );
     }
 }

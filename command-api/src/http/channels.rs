@@ -16,6 +16,7 @@
 //! | `POST /channels/{channel.id}/messages/bulk-delete` | `BulkDeleteMessages` | 204 |
 //! | `PUT`/`DELETE …/reactions/{emoji}/@me`, `DELETE …/reactions/{emoji}/{user.id}` | `AddReaction` / `RemoveReaction` | 204 |
 //! | `PUT`/`DELETE /channels/{channel.id}/pins/{message.id}` (and `…/messages/pins/…`) | `PinMessage` / `UnpinMessage` | 204 |
+//! | `POST /channels/{channel.id}/messages/{message.id}/ack` | `AckMessage` | 200 `{"token": null}` |
 //! | `POST /channels/{channel.id}/typing` | — (ephemeral) | 204 |
 
 use axum::extract::{Path, State};
@@ -36,7 +37,7 @@ use cloudcord_schemas::guild::{
 };
 use cloudcord_schemas::ids::{ChannelId, MessageId, Snowflake, UserId};
 use cloudcord_schemas::message::{
-    AddReaction, AllowedMentions, BULK_DELETE_RANGE, BulkDeleteMessages, DeleteMessage,
+    AckMessage, AddReaction, AllowedMentions, BULK_DELETE_RANGE, BulkDeleteMessages, DeleteMessage,
     EditMessage, MAX_CONTENT_CHARS, MAX_NONCE_CHARS, MessageReferenceRequest, Nonce, PinMessage,
     ReactionEmoji, RemoveReaction, SendMessage, UnpinMessage,
 };
@@ -52,6 +53,7 @@ use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
 use super::guilds::{check_channel_fields, guild_ref, no_content, path_id};
+use super::replies::AckToken;
 use super::{ApiState, IdempotencyKey};
 
 /// The channel routes under `/api/v10`.
@@ -68,6 +70,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(remove_user_reaction))
         .routes(routes!(pin, unpin))
         .routes(routes!(pin_deprecated, unpin_deprecated))
+        .routes(routes!(ack))
         .routes(routes!(typing))
 }
 
@@ -870,6 +873,55 @@ async fn unpin(
     )
 }
 
+/// Discord's ack body. Its other fields are accepted and ignored: `token` is a
+/// relic both sides send as null, and `mention_count` (a client's own count, for
+/// "mark unread") is not needed, since the read side counts the mentions after
+/// the acked message itself.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+struct AckRequest {
+    /// Whether the user set the mark themself ("mark unread").
+    #[serde(default)]
+    manual: Option<bool>,
+}
+
+/// `POST /channels/{channel.id}/messages/{message.id}/ack` → 200 `{"token": null}`:
+/// the caller has read the channel up to the message.
+#[utoipa::path(
+    post,
+    path = "/channels/{channel_id}/messages/{message_id}/ack",
+    tag = "messages",
+    params(("channel_id" = SnowflakeType, Path, description = "The channel"), ("message_id" = SnowflakeType, Path, description = "The last message read"), IdempotencyKey),
+    request_body = AckRequest,
+    responses((status = 200, description = "Acknowledged", body = AckToken), Refusals)
+)]
+async fn ack(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path((raw_channel, raw_message)): Path<(String, String)>,
+    Body(request): Body<AckRequest>,
+) -> Result<Response, HttpError> {
+    let channel = channel_id(&raw_channel)?;
+    let payload = AckMessage {
+        channel_id: channel,
+        message_id: message_id(&raw_message)?,
+        manual: request.manual.unwrap_or(false),
+    };
+    let for_dm = payload.clone();
+    let id = key.command_id(&caller.actor())?;
+    respond(
+        on_channel(
+            &state,
+            caller,
+            id,
+            channel,
+            || GuildCommand::AckMessage(payload),
+            || Some(DmChannelCommand::AckMessage(for_dm)),
+        )
+        .await?,
+    )
+}
+
 /// `PUT /channels/{channel.id}/pins/{message.id}`: Discord's older pin route, which
 /// most libraries still call.
 #[utoipa::path(
@@ -955,5 +1007,6 @@ described_by_schemars!(
     CreateInviteRequest,
     SendMessageRequest,
     EditMessageRequest,
-    BulkDeleteRequest
+    BulkDeleteRequest,
+    AckRequest
 );

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use cloudcord_runtime::described_by_schemars;
 use cloudcord_runtime::openapi::discord;
 use cloudcord_schemas::ids::UserId;
-use cloudcord_schemas::user::UserSettings;
+use cloudcord_schemas::user::{UserGuildSettingsObject, UserSettings};
 use schemars::JsonSchema;
 use serde::Serialize;
 use utoipa::openapi::RefOr;
@@ -151,6 +151,16 @@ described_by_schemars!(
 );
 
 described_by_schemars!(SettingsResponse = UserSettings);
+
+/// Discord's answer to an ack.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AckToken {
+    /// Always null (Discord's clients once batched acks with it).
+    pub token: Option<String>,
+}
+
+described_by_schemars!(AckToken);
+described_by_schemars!(GuildSettingsResponse = UserGuildSettingsObject);
 
 /// A bot authorization's answer: where the web client sends the user next.
 #[derive(Debug, Serialize, JsonSchema)]

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `PATCH /users/@me` | `ClaimUsername` (new name) → `ModifyCurrentUser` → `ReleaseUsername` (old name); with `password` and `new_password`, first `ChangePassword` | 200 user (with a new `token` after a password change) |
 //! | `PATCH /users/@me/settings` | `ChangeUserSettings` | 200 settings |
+//! | `PATCH /users/@me/guilds/{guild.id}/settings` | `ChangeGuildNotificationSettings` (a member, channels of that guild) | 200 user guild settings |
 //! | `POST /users/@me/channels` | `OpenDmChannel` on the pair's derived channel id | 200 channel |
 //! | `PUT /users/@me/relationships/{user.id}` | friend: `SendFriendRequest` on A → `ReceiveFriendRequest` on B; block (`type: 2`): `BlockUser` on A → `SeverRelationship` on B → `RecordBlock` on the DM | 204 |
 //! | `POST /users/@me/relationships` | by username, as a friend request | 204 |
@@ -20,6 +21,8 @@
 //! every device) and answers a fresh session's `token` and `refresh_token` with the
 //! user, so the device that changed it stays signed in.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,8 +36,11 @@ use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::dm_channel::{DmChannelCommand, dm_channel_id};
 use cloudcord_schemas::envelope::{Actor, AggregateRef, AggregateType, CommandId, Outcome};
 use cloudcord_schemas::guild::nullable;
-use cloudcord_schemas::ids::UserId;
-use cloudcord_schemas::user::{CustomStatus, FieldUpdate, Status, Theme, UserCommand};
+use cloudcord_schemas::ids::{ChannelId, GuildId, Snowflake, UserId};
+use cloudcord_schemas::user::{
+    ChannelNotificationOverride, CustomStatus, FieldUpdate, MAX_CHANNEL_OVERRIDES, MuteConfig,
+    NotificationLevel, Status, Theme, UserCommand,
+};
 use cloudcord_schemas::username_claim::{UsernameClaimCommand, claim_id, normalize_username};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -42,12 +48,13 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::accounts::ChannelHome;
 use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
 use super::channels::dm_ref;
 use super::guilds::path_id;
-use super::replies::SettingsResponse;
+use super::replies::{GuildSettingsResponse, SettingsResponse};
 use super::{ApiState, IdempotencyKey};
 use crate::oauth::store::reason;
 
@@ -56,6 +63,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(modify_current_user))
         .routes(routes!(change_settings))
+        .routes(routes!(change_guild_settings))
         .routes(routes!(open_dm))
         .routes(routes!(send_request_by_name))
         .routes(routes!(put_relationship, delete_relationship))
@@ -399,6 +407,172 @@ async fn change_settings(
     )
 }
 
+/// Discord's mute config in a request.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct MuteConfigRequest {
+    /// When the mute ends; null: until unmuted.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>")]
+    end_time: Option<time::OffsetDateTime>,
+    /// The window the user picked, in seconds.
+    #[serde(default)]
+    selected_time_window: Option<i64>,
+}
+
+impl From<MuteConfigRequest> for MuteConfig {
+    fn from(request: MuteConfigRequest) -> Self {
+        Self {
+            end_time: request.end_time,
+            selected_time_window: request.selected_time_window,
+        }
+    }
+}
+
+/// One channel's override in a request; it replaces the channel's override whole.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ChannelOverrideRequest {
+    /// 0 all messages, 1 only mentions, 2 nothing, 3 (or absent) as the guild says.
+    #[serde(default)]
+    message_notifications: Option<u8>,
+    #[serde(default)]
+    muted: bool,
+    #[serde(default)]
+    mute_config: Option<MuteConfigRequest>,
+}
+
+/// Discord's user guild settings body (absent fields keep their value; `null`
+/// clears `mute_config`).
+#[derive(Debug, Deserialize, JsonSchema)]
+struct GuildSettingsRequest {
+    /// 0 all messages, 1 only mentions, 2 nothing.
+    #[serde(default)]
+    message_notifications: Option<u8>,
+    #[serde(default)]
+    muted: Option<bool>,
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    mute_config: Option<Option<MuteConfigRequest>>,
+    #[serde(default)]
+    suppress_everyone: Option<bool>,
+    #[serde(default)]
+    suppress_roles: Option<bool>,
+    /// Overrides by channel id.
+    #[serde(default)]
+    channel_overrides: BTreeMap<String, ChannelOverrideRequest>,
+}
+
+/// `PATCH /users/@me/guilds/{guild.id}/settings` → 200 user guild settings.
+#[utoipa::path(
+    patch,
+    path = "/users/@me/guilds/{guild_id}/settings",
+    tag = "users",
+    params(("guild_id" = SnowflakeType, Path, description = "The guild"), IdempotencyKey),
+    request_body = GuildSettingsRequest,
+    responses((status = 200, description = "The caller's notification settings for the guild", body = GuildSettingsResponse), Refusals)
+)]
+async fn change_guild_settings(
+    State(state): State<ApiState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path(raw_guild): Path<String>,
+    Body(request): Body<GuildSettingsRequest>,
+) -> Result<Response, HttpError> {
+    let guild_id: GuildId = path_id(&raw_guild, HttpError::unknown_guild)?;
+    let member = state
+        .accounts()
+        .lookup(state.projection_timeout(), |view| {
+            view.is_member(guild_id, caller.user_id).then_some(())
+        })
+        .await?;
+    if member.is_none() {
+        return Err(HttpError::unknown_guild());
+    }
+    let mut overrides = BTreeMap::new();
+    let mut errors = FormErrors::new();
+    if request
+        .message_notifications
+        .is_some_and(|v| NotificationLevel::from_discord(v).is_none())
+    {
+        errors.add(
+            "message_notifications",
+            "BASE_TYPE_CHOICES",
+            "Value must be one of {0, 1, 2}.",
+        );
+    }
+    if request.channel_overrides.len() > MAX_CHANNEL_OVERRIDES {
+        // Refused before each channel is looked up.
+        return Err(FormErrors::single(
+            "channel_overrides",
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 500 or fewer in length.",
+        )
+        .into());
+    }
+    for (raw_channel, channel) in request.channel_overrides {
+        let path = format!("channel_overrides.{raw_channel}");
+        let in_guild = match raw_channel.parse::<Snowflake>() {
+            // A miss syncs the projection first: the channel may be a moment old.
+            Ok(id) => {
+                state
+                    .accounts()
+                    .lookup(state.projection_timeout(), |view| {
+                        (view.channel(id) == Some(ChannelHome::Guild(guild_id))).then_some(id)
+                    })
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let Some(channel_id) = in_guild else {
+            errors.add(&path, "CHANNEL_INVALID", "Not a channel of this guild.");
+            continue;
+        };
+        let message_notifications = match channel.message_notifications {
+            None | Some(3) => None,
+            Some(value) => match NotificationLevel::from_discord(value) {
+                Some(level) => Some(level),
+                None => {
+                    errors.add(
+                        &format!("{path}.message_notifications"),
+                        "BASE_TYPE_CHOICES",
+                        "Value must be one of {0, 1, 2, 3}.",
+                    );
+                    continue;
+                }
+            },
+        };
+        overrides.insert(
+            ChannelId::from(channel_id),
+            ChannelNotificationOverride {
+                message_notifications,
+                muted: channel.muted,
+                mute_config: channel.mute_config.map(MuteConfig::from),
+            },
+        );
+    }
+    errors.into_result()?;
+    let actor = caller.actor();
+    respond(
+        state
+            .bus()
+            .execute(
+                user_ref(caller.user_id),
+                key.command_id(&actor)?,
+                actor,
+                UserCommand::ChangeGuildNotificationSettings {
+                    guild_id,
+                    message_notifications: request
+                        .message_notifications
+                        .and_then(NotificationLevel::from_discord),
+                    muted: request.muted,
+                    mute_config: update(request.mute_config.map(|c| c.map(MuteConfig::from))),
+                    suppress_everyone: request.suppress_everyone,
+                    suppress_roles: request.suppress_roles,
+                    channel_overrides: overrides,
+                },
+            )
+            .await?,
+    )
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 struct OpenDmRequest {
     recipient_id: UserId,
@@ -696,6 +870,7 @@ async fn delete_relationship(
 described_by_schemars!(
     ModifyCurrentUserRequest,
     SettingsRequest,
+    GuildSettingsRequest,
     OpenDmRequest,
     PutRelationshipRequest,
     RequestByNameRequest

@@ -52,7 +52,7 @@ impl World {
 
     /// Sends `body` (JSON, raw text or nothing) and returns the status and JSON body
     /// (`Value::Null` when empty).
-    async fn call(
+    pub async fn call(
         &self,
         method: Method,
         path: &str,

@@ -7,4 +7,5 @@ mod message_index;
 mod oauth;
 mod processor;
 mod rate_limits;
+mod read_states;
 mod support;

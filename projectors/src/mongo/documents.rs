@@ -496,7 +496,8 @@ fn audited(event: &GuildEvent) -> Result<Option<Audited>, Unrepresentable> {
         | GuildEvent::MessageDeleted(_)
         | GuildEvent::ReactionAdded(_)
         | GuildEvent::ReactionRemoved(_)
-        | GuildEvent::VoiceStateUpdated(_) => None,
+        | GuildEvent::VoiceStateUpdated(_)
+        | GuildEvent::MessageAcked(_) => None,
     })
 }
 
@@ -623,9 +624,11 @@ pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
                 DmChannelEvent::ReactionRemoved(e) => Some(MessageEvent::ReactionRemoved(e)),
                 DmChannelEvent::MessagePinned(e) => Some(MessageEvent::Pinned(e)),
                 DmChannelEvent::MessageUnpinned(e) => Some(MessageEvent::Unpinned(e)),
+                // Read states live in PostgreSQL only.
                 DmChannelEvent::DmChannelOpened(_)
                 | DmChannelEvent::DmRecipientBlocked(_)
-                | DmChannelEvent::DmRecipientUnblocked(_) => None,
+                | DmChannelEvent::DmRecipientUnblocked(_)
+                | DmChannelEvent::MessageAcked(_) => None,
             };
             message_event
                 .map(|e| message(None, seq, e))

@@ -12,8 +12,8 @@ use cloudcord_schemas::envelope::EventEnvelope;
 use cloudcord_schemas::guild::{
     GuildChannel, GuildEvent, GuildUpdated, MemberUpdated, Role, VoiceState,
 };
-use cloudcord_schemas::ids::Snowflake;
-use cloudcord_schemas::message::MessageSent;
+use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, Snowflake, UserId};
+use cloudcord_schemas::message::{MessageAcked, MessageEdited, MessageSent};
 use cloudcord_schemas::permissions::PermissionOverwrite;
 use cloudcord_schemas::user::UserEvent;
 use time::OffsetDateTime;
@@ -150,6 +150,17 @@ pub struct MessageRow {
     pub deleted: bool,
 }
 
+/// A `message_mentions` row: who a message mentions, as its last edit left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionsRow {
+    pub message_id: i64,
+    pub channel_id: i64,
+    pub guild_id: Option<i64>,
+    pub everyone: bool,
+    pub users: Vec<i64>,
+    pub roles: Vec<i64>,
+}
+
 /// One change to the read models, applied in event order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowChange {
@@ -184,7 +195,8 @@ pub enum RowChange {
         afk_channel_id: Option<Option<i64>>,
         afk_timeout: Option<i32>,
     },
-    /// Remove a guild and everything in it; its messages become deleted.
+    /// Remove a guild and everything in it (read states of its channels too); its
+    /// messages become deleted.
     DeleteGuild { id: i64 },
     /// Insert or replace a channel (its overwrites come as separate changes).
     UpsertChannel(ChannelRow),
@@ -193,8 +205,9 @@ pub enum RowChange {
         channel_id: i64,
         overwrites: Vec<OverwriteRow>,
     },
-    /// Remove a channel with its overwrites, invites and voice states; its messages
-    /// become deleted, children lose their parent, guild settings naming it clear.
+    /// Remove a channel with its overwrites, invites, voice states and read states;
+    /// its messages become deleted, children lose their parent, guild settings
+    /// naming it clear.
     DeleteChannel { guild_id: i64, channel_id: i64 },
     /// Insert or replace one overwrite.
     UpsertOverwrite(OverwriteRow),
@@ -258,6 +271,23 @@ pub enum RowChange {
     SetPinned { id: i64, pinned: bool },
     /// Mark a message deleted.
     DeleteMessage { id: i64 },
+    /// Set a message's mentions; a row mentioning nobody removes them.
+    ReplaceMentions(MentionsRow),
+    /// Set where a user has read a channel up to.
+    UpsertReadState {
+        user_id: i64,
+        channel_id: i64,
+        last_message_id: i64,
+        version: i64,
+    },
+    /// Replace a user's notification settings for a guild.
+    UpsertGuildSettings {
+        user_id: i64,
+        guild_id: i64,
+        /// `GuildNotificationSettings` as JSON.
+        settings: String,
+        version: i64,
+    },
 }
 
 impl RowChange {
@@ -275,16 +305,23 @@ impl RowChange {
 /// The row changes `envelope` makes, in the order they apply.
 pub fn project(envelope: &EventEnvelope<DomainEvent>) -> Result<Vec<RowChange>, Unrepresentable> {
     let aggregate = id("aggregate_id", envelope.aggregate.id)?;
+    // Versions of read states and settings: the event's `seq`, which grows with
+    // every change of the row (a row belongs to one aggregate), is what the gateway
+    // sends with MESSAGE_ACK, and is the same in a replay.
+    let version = i64::try_from(envelope.seq).map_err(|_| Unrepresentable {
+        field: "seq",
+        value: envelope.seq,
+    })?;
     match &envelope.event {
-        DomainEvent::Guild(event) => guild(aggregate, event),
-        DomainEvent::User(event) => user(aggregate, event),
-        DomainEvent::DmChannel(event) => dm_channel(aggregate, event),
+        DomainEvent::Guild(event) => guild(aggregate, event, version),
+        DomainEvent::User(event) => user(aggregate, event, version),
+        DomainEvent::DmChannel(event) => dm_channel(aggregate, event, version),
         // Claims matter to the write side only; their positions are still tracked.
         DomainEvent::UsernameClaim(_) => Ok(Vec::new()),
     }
 }
 
-fn user(user_id: i64, event: &UserEvent) -> Result<Vec<RowChange>, Unrepresentable> {
+fn user(user_id: i64, event: &UserEvent, version: i64) -> Result<Vec<RowChange>, Unrepresentable> {
     use cloudcord_schemas::user::RelationshipType;
     let relationship = |other, kind: RelationshipType| -> Result<Vec<RowChange>, Unrepresentable> {
         Ok(vec![RowChange::UpsertRelationship {
@@ -332,6 +369,14 @@ fn user(user_id: i64, event: &UserEvent) -> Result<Vec<RowChange>, Unrepresentab
         UserEvent::FriendRequestAccepted(e) => relationship(e.user_id, RelationshipType::Friend)?,
         UserEvent::FriendshipConfirmed(e) => relationship(e.user_id, RelationshipType::Friend)?,
         UserEvent::UserBlocked(e) => relationship(e.user_id, RelationshipType::Blocked)?,
+        UserEvent::UserGuildSettingsChanged(e) => vec![RowChange::UpsertGuildSettings {
+            user_id,
+            guild_id: id("guild_id", e.guild_id)?,
+            // Invariant: the settings are plain data with string map keys, which
+            // always serialize.
+            settings: serde_json::to_string(&e.settings).unwrap_or_default(),
+            version,
+        }],
         UserEvent::RelationshipRemoved(e) => vec![RowChange::DeleteRelationship {
             user_id,
             other_id: id("user_id", e.user_id)?,
@@ -459,9 +504,10 @@ fn voice_state(guild_id: i64, state: &VoiceState) -> Result<RowChange, Unreprese
     })
 }
 
-/// The index row of a message sent in `guild_id` (`None` in a DM).
-fn message_row(guild_id: Option<i64>, e: &MessageSent) -> Result<RowChange, Unrepresentable> {
-    Ok(RowChange::InsertMessage(MessageRow {
+/// The index row of a message sent in `guild_id` (`None` in a DM), and its
+/// mentions when it has any.
+fn message_sent(guild_id: Option<i64>, e: &MessageSent) -> Result<Vec<RowChange>, Unrepresentable> {
+    let mut changes = vec![RowChange::InsertMessage(MessageRow {
         id: id("message_id", e.id)?,
         channel_id: id("channel_id", e.channel_id)?,
         guild_id,
@@ -469,10 +515,75 @@ fn message_row(guild_id: Option<i64>, e: &MessageSent) -> Result<RowChange, Unre
         created_at: e.timestamp,
         pinned: false,
         deleted: false,
-    }))
+    })];
+    let mentions = mentions_row(
+        guild_id,
+        (e.id, e.channel_id),
+        e.mention_everyone,
+        &e.mentions,
+        &e.mention_roles,
+    )?;
+    if mentions.mentions_anyone() {
+        changes.push(RowChange::ReplaceMentions(mentions));
+    }
+    Ok(changes)
 }
 
-fn guild(guild_id: i64, event: &GuildEvent) -> Result<Vec<RowChange>, Unrepresentable> {
+/// An edit's new mentions (replacing the old ones, perhaps with none).
+fn message_edited(guild_id: Option<i64>, e: &MessageEdited) -> Result<RowChange, Unrepresentable> {
+    Ok(RowChange::ReplaceMentions(mentions_row(
+        guild_id,
+        (e.id, e.channel_id),
+        e.mention_everyone,
+        &e.mentions,
+        &e.mention_roles,
+    )?))
+}
+
+fn mentions_row(
+    guild_id: Option<i64>,
+    (message, channel): (MessageId, ChannelId),
+    everyone: bool,
+    users: &[UserId],
+    roles: &[RoleId],
+) -> Result<MentionsRow, Unrepresentable> {
+    Ok(MentionsRow {
+        message_id: id("message_id", message)?,
+        channel_id: id("channel_id", channel)?,
+        guild_id,
+        everyone,
+        users: users
+            .iter()
+            .map(|user| id("mentions", *user))
+            .collect::<Result<_, _>>()?,
+        roles: roles
+            .iter()
+            .map(|role| id("mention_roles", *role))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+impl MentionsRow {
+    /// Whether the message mentions anyone at all.
+    pub fn mentions_anyone(&self) -> bool {
+        self.everyone || !self.users.is_empty() || !self.roles.is_empty()
+    }
+}
+
+fn read_state(e: &MessageAcked, version: i64) -> Result<RowChange, Unrepresentable> {
+    Ok(RowChange::UpsertReadState {
+        user_id: id("user_id", e.user_id)?,
+        channel_id: id("channel_id", e.channel_id)?,
+        last_message_id: id("message_id", e.message_id)?,
+        version,
+    })
+}
+
+fn guild(
+    guild_id: i64,
+    event: &GuildEvent,
+    version: i64,
+) -> Result<Vec<RowChange>, Unrepresentable> {
     Ok(match event {
         GuildEvent::GuildCreated(e) => {
             let mut changes = vec![
@@ -596,7 +707,7 @@ fn guild(guild_id: i64, event: &GuildEvent) -> Result<Vec<RowChange>, Unrepresen
         GuildEvent::InviteRevoked(e) => vec![RowChange::DeleteInvite {
             code: e.code.clone(),
         }],
-        GuildEvent::MessageSent(e) => vec![message_row(Some(guild_id), e)?],
+        GuildEvent::MessageSent(e) => message_sent(Some(guild_id), e)?,
         GuildEvent::MessageDeleted(e) => vec![RowChange::DeleteMessage {
             id: id("message_id", e.id)?,
         }],
@@ -617,15 +728,19 @@ fn guild(guild_id: i64, event: &GuildEvent) -> Result<Vec<RowChange>, Unrepresen
             id: id("message_id", e.message_id)?,
             pinned: false,
         }],
-        // Content, edits and reactions live in the MongoDB message documents.
-        GuildEvent::MessageEdited(_)
-        | GuildEvent::ReactionAdded(_)
-        | GuildEvent::ReactionRemoved(_) => Vec::new(),
+        GuildEvent::MessageEdited(e) => vec![message_edited(Some(guild_id), e)?],
+        // Content and reactions live in the MongoDB message documents.
+        GuildEvent::ReactionAdded(_) | GuildEvent::ReactionRemoved(_) => Vec::new(),
         GuildEvent::VoiceStateUpdated(e) => vec![voice_state(guild_id, &e.state)?],
+        GuildEvent::MessageAcked(e) => vec![read_state(e, version)?],
     })
 }
 
-fn dm_channel(channel_id: i64, event: &DmChannelEvent) -> Result<Vec<RowChange>, Unrepresentable> {
+fn dm_channel(
+    channel_id: i64,
+    event: &DmChannelEvent,
+    version: i64,
+) -> Result<Vec<RowChange>, Unrepresentable> {
     Ok(match event {
         DmChannelEvent::DmChannelOpened(e) => {
             let [a, b] = &e.recipients;
@@ -645,7 +760,7 @@ fn dm_channel(channel_id: i64, event: &DmChannelEvent) -> Result<Vec<RowChange>,
             channel_id,
             blocker_id: id("blocker", e.blocker)?,
         }],
-        DmChannelEvent::MessageSent(e) => vec![message_row(None, e)?],
+        DmChannelEvent::MessageSent(e) => message_sent(None, e)?,
         DmChannelEvent::MessageDeleted(e) => vec![RowChange::DeleteMessage {
             id: id("message_id", e.id)?,
         }],
@@ -657,9 +772,9 @@ fn dm_channel(channel_id: i64, event: &DmChannelEvent) -> Result<Vec<RowChange>,
             id: id("message_id", e.message_id)?,
             pinned: false,
         }],
-        DmChannelEvent::MessageEdited(_)
-        | DmChannelEvent::ReactionAdded(_)
-        | DmChannelEvent::ReactionRemoved(_) => Vec::new(),
+        DmChannelEvent::MessageEdited(e) => vec![message_edited(None, e)?],
+        DmChannelEvent::ReactionAdded(_) | DmChannelEvent::ReactionRemoved(_) => Vec::new(),
+        DmChannelEvent::MessageAcked(e) => vec![read_state(e, version)?],
     })
 }
 
@@ -672,15 +787,18 @@ mod tests {
     use cloudcord_schemas::guild::{
         ChannelCreated, ChannelDeleted, MemberBanned, MemberJoined, Role, RoleCreated,
     };
-    use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, Snowflake, UserId};
+    use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId};
     use cloudcord_schemas::message::{
-        MessageDeleted, MessageEdited, MessagePinned, MessageUnpinned, MessagesBulkDeleted,
-        ReactionAdded, ReactionEmoji,
+        MessageAcked, MessageDeleted, MessageEdited, MessagePinned, MessageUnpinned,
+        MessagesBulkDeleted, ReactionAdded, ReactionEmoji,
     };
     use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
-    use cloudcord_schemas::user::{UserEvent, UserRegistered};
+    use cloudcord_schemas::user::{
+        GuildNotificationSettings, NotificationLevel, UserEvent, UserGuildSettingsChanged,
+        UserRegistered,
+    };
 
-    use super::{MemberRow, MessageRow, OverwriteRow, RoleRow, RowChange, project};
+    use super::{MemberRow, MentionsRow, MessageRow, OverwriteRow, RoleRow, RowChange, project};
     use crate::int64::Unrepresentable;
     use crate::record::{DomainEvent, EventRecord};
     use crate::test_events::{
@@ -705,9 +823,35 @@ mod tests {
         }
     }
 
+    /// The mentions of `message_sent(100)`: BOB.
+    fn mentions_row(guild_id: Option<i64>, users: Vec<i64>) -> MentionsRow {
+        MentionsRow {
+            message_id: 100,
+            channel_id: i(CHANNEL),
+            guild_id,
+            everyone: false,
+            users,
+            roles: Vec::new(),
+        }
+    }
+
     #[test]
-    fn a_message_sent_in_a_guild_indexes_the_message() {
+    fn a_message_sent_in_a_guild_indexes_the_message_and_its_mentions() {
         let changes = when(&in_guild(2, message_sent(100)));
+        assert_eq!(
+            changes,
+            [
+                RowChange::InsertMessage(message_row(100, Some(i(GUILD)))),
+                RowChange::ReplaceMentions(mentions_row(Some(i(GUILD)), vec![i(BOB)])),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_message_mentioning_nobody_has_no_mentions_row() {
+        let mut sent = message_sent(100);
+        sent.mentions.clear();
+        let changes = when(&in_guild(2, sent));
         assert_eq!(
             changes,
             [RowChange::InsertMessage(message_row(100, Some(i(GUILD))))]
@@ -718,20 +862,105 @@ mod tests {
     fn a_message_sent_in_a_dm_is_indexed_without_a_guild() {
         let sent = DmChannelEvent::MessageSent(message_sent(100));
         let changes = when(&record(dm_ref(CHANNEL), 2, DomainEvent::DmChannel(sent)));
-        assert_eq!(changes, [RowChange::InsertMessage(message_row(100, None))]);
+        assert_eq!(
+            changes,
+            [
+                RowChange::InsertMessage(message_row(100, None)),
+                RowChange::ReplaceMentions(mentions_row(None, vec![i(BOB)])),
+            ]
+        );
     }
 
     #[test]
-    fn edits_and_reactions_leave_the_index_alone() {
-        let edited = MessageEdited {
+    fn an_edit_replaces_the_mentions_even_with_none() {
+        let edited = |mentions: Vec<UserId>, roles: Vec<RoleId>| MessageEdited {
             id: MessageId::new(100),
             channel_id: ChannelId::new(CHANNEL),
             content: "new".into(),
             edited_timestamp: NOW,
-            mention_everyone: false,
-            mentions: Vec::new(),
-            mention_roles: Vec::new(),
+            mention_everyone: true,
+            mentions,
+            mention_roles: roles,
         };
+        let changes = when(&in_guild(
+            3,
+            edited(vec![UserId::new(ALICE)], vec![RoleId::new(5)]),
+        ));
+        let mut row = mentions_row(Some(i(GUILD)), vec![i(ALICE)]);
+        row.everyone = true;
+        row.roles = vec![5];
+        assert_eq!(changes, [RowChange::ReplaceMentions(row.clone())]);
+        let mut cleared = edited(Vec::new(), Vec::new());
+        cleared.mention_everyone = false;
+        let changes = when(&in_guild(4, cleared));
+        let none = MentionsRow {
+            everyone: false,
+            users: Vec::new(),
+            roles: Vec::new(),
+            ..row
+        };
+        assert!(!none.mentions_anyone());
+        assert_eq!(changes, [RowChange::ReplaceMentions(none)]);
+    }
+
+    #[test]
+    fn an_ack_sets_the_read_state_versioned_by_its_seq() {
+        let acked = MessageAcked {
+            user_id: UserId::new(BOB),
+            channel_id: ChannelId::new(CHANNEL),
+            message_id: MessageId::new(100),
+            manual: false,
+        };
+        assert_eq!(
+            when(&in_guild(9, acked.clone())),
+            [RowChange::UpsertReadState {
+                user_id: i(BOB),
+                channel_id: i(CHANNEL),
+                last_message_id: 100,
+                version: 9,
+            }]
+        );
+        let in_dm = DmChannelEvent::MessageAcked(acked);
+        assert_eq!(
+            when(&record(dm_ref(CHANNEL), 4, DomainEvent::DmChannel(in_dm))),
+            [RowChange::UpsertReadState {
+                user_id: i(BOB),
+                channel_id: i(CHANNEL),
+                last_message_id: 100,
+                version: 4,
+            }]
+        );
+    }
+
+    #[test]
+    fn guild_settings_are_stored_whole_as_json() {
+        let settings = GuildNotificationSettings {
+            message_notifications: NotificationLevel::Nothing,
+            ..GuildNotificationSettings::default()
+        };
+        let changed = UserGuildSettingsChanged {
+            guild_id: GuildId::new(GUILD),
+            settings: settings.clone(),
+        };
+        let changes = when(&of_user(BOB, 3, changed));
+        let [
+            RowChange::UpsertGuildSettings {
+                user_id,
+                guild_id,
+                settings: json,
+                version,
+            },
+        ] = changes.as_slice()
+        else {
+            panic!("one settings row, got {changes:?}");
+        };
+        assert_eq!((*user_id, *guild_id, *version), (i(BOB), i(GUILD), 3));
+        let stored: GuildNotificationSettings = serde_json::from_str(json).expect("JSON");
+        assert_eq!(stored, settings);
+    }
+
+    #[test]
+    fn reactions_leave_the_index_alone() {
         let reacted = ReactionAdded {
             user_id: UserId::new(BOB),
             message_id: MessageId::new(100),
@@ -741,7 +970,6 @@ mod tests {
                 name: "🔥".into(),
             },
         };
-        assert_eq!(when(&in_guild(3, edited)), []);
         assert_eq!(when(&in_guild(4, reacted)), []);
     }
 

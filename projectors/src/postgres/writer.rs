@@ -4,8 +4,10 @@
 //! written with one multi-row statement per kind (`INSERT … SELECT FROM UNNEST`,
 //! `UPDATE … FROM UNNEST`) when the batch ends or before any other change — which
 //! keeps event order: a message change only ever touches its own row, and every
-//! other change sees the messages before it already written. The rare guild and
-//! user changes run one statement each.
+//! other change sees the messages before it already written. A message's mentions
+//! and the read states (acks come as often as messages) are folded the same way:
+//! each touches only its own row, and the last change of a row wins. The rare
+//! guild and user changes run one statement each.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,7 +15,7 @@ use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
 
 use super::copy::CopyRows;
-use super::rows::{MessageRow, RowChange};
+use super::rows::{MentionsRow, MessageRow, RowChange};
 
 /// A message's pending flags when its row was written by an earlier batch.
 #[derive(Debug, Default, Clone, Copy)]
@@ -31,6 +33,10 @@ pub(crate) struct Writer {
     inserted: HashMap<i64, usize>,
     /// Flag changes to messages written before this batch.
     flags: BTreeMap<i64, Flags>,
+    /// Each message's mentions as its last change leaves them.
+    mentions: BTreeMap<i64, MentionsRow>,
+    /// (user, channel) → (last message, version), as the last ack leaves them.
+    read_states: BTreeMap<(i64, i64), (i64, i64)>,
 }
 
 impl Writer {
@@ -45,6 +51,8 @@ impl Writer {
             RowChange::InsertMessage(_)
                 | RowChange::SetPinned { .. }
                 | RowChange::DeleteMessage { .. }
+                | RowChange::ReplaceMentions(_)
+                | RowChange::UpsertReadState { .. }
         );
         // Whatever else comes next may read or change message rows (a deleted
         // channel's messages), so the queue is written first.
@@ -87,8 +95,99 @@ impl Writer {
             .execute(&mut *conn)
             .await?;
         }
+        if !self.mentions.is_empty() {
+            write_mentions(conn, std::mem::take(&mut self.mentions)).await?;
+        }
+        if !self.read_states.is_empty() {
+            let states = std::mem::take(&mut self.read_states);
+            let mut users = Vec::with_capacity(states.len());
+            let mut channels = Vec::with_capacity(states.len());
+            let mut last = Vec::with_capacity(states.len());
+            let mut versions = Vec::with_capacity(states.len());
+            for ((user, channel), (message, version)) in states {
+                users.push(user);
+                channels.push(channel);
+                last.push(message);
+                versions.push(version);
+            }
+            sqlx::query!(
+                r#"INSERT INTO read_states (user_id, channel_id, last_message_id, version)
+                SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[])
+                ON CONFLICT (user_id, channel_id) DO UPDATE
+                SET last_message_id = EXCLUDED.last_message_id, version = EXCLUDED.version"#,
+                &users,
+                &channels,
+                &last,
+                &versions,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
+}
+
+/// Writes each message's mentions, or removes them when it mentions nobody now.
+/// The id lists travel as `int8[]` literals (`{1,2}`), since one array parameter
+/// cannot hold lists of different lengths.
+async fn write_mentions(
+    conn: &mut PgConnection,
+    rows: BTreeMap<i64, MentionsRow>,
+) -> Result<(), sqlx::Error> {
+    let literal = |ids: &[i64]| {
+        format!(
+            "{{{}}}",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        )
+    };
+    let mut gone = Vec::new();
+    let (mut ids, mut channels, mut guilds, mut everyone, mut users, mut roles) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for (id, row) in rows {
+        if !row.mentions_anyone() {
+            gone.push(id);
+            continue;
+        }
+        ids.push(id);
+        channels.push(row.channel_id);
+        guilds.push(row.guild_id);
+        everyone.push(row.everyone);
+        users.push(literal(&row.users));
+        roles.push(literal(&row.roles));
+    }
+    if !gone.is_empty() {
+        sqlx::query!(
+            "DELETE FROM message_mentions WHERE message_id = ANY($1)",
+            &gone
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !ids.is_empty() {
+        sqlx::query!(
+            r#"INSERT INTO message_mentions (message_id, channel_id, guild_id, everyone, users, roles)
+            SELECT u.id, u.channel_id, u.guild_id, u.everyone, u.users::int8[], u.roles::int8[]
+            FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::bool[], $5::text[], $6::text[])
+                AS u(id, channel_id, guild_id, everyone, users, roles)
+            ON CONFLICT (message_id) DO UPDATE SET everyone = EXCLUDED.everyone,
+                users = EXCLUDED.users, roles = EXCLUDED.roles"#,
+            &ids,
+            &channels,
+            &guilds as &[Option<i64>],
+            &everyone,
+            &users,
+            &roles,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Fewest new messages worth a `COPY` (three round trips instead of one).
@@ -327,6 +426,15 @@ impl Writer {
                 sqlx::query!("DELETE FROM guilds WHERE id = $1", id)
                     .execute(&mut *conn)
                     .await?;
+                // Read states go with their channels (before the channels, which
+                // say which they are).
+                sqlx::query!(
+                    "DELETE FROM read_states WHERE channel_id IN \
+                     (SELECT id FROM channels WHERE guild_id = $1)",
+                    id
+                )
+                .execute(&mut *conn)
+                .await?;
                 sqlx::query!("DELETE FROM channels WHERE guild_id = $1", id)
                     .execute(&mut *conn)
                     .await?;
@@ -419,6 +527,9 @@ impl Writer {
                 channel_id,
             } => {
                 sqlx::query!("DELETE FROM channels WHERE id = $1", channel_id)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query!("DELETE FROM read_states WHERE channel_id = $1", channel_id)
                     .execute(&mut *conn)
                     .await?;
                 sqlx::query!(
@@ -722,6 +833,37 @@ impl Writer {
                     "DELETE FROM dm_blocks WHERE channel_id = $1 AND blocker_id = $2",
                     channel_id,
                     blocker_id
+                )
+                .execute(conn)
+                .await?;
+            }
+            RowChange::ReplaceMentions(row) => {
+                self.mentions.insert(row.message_id, row);
+            }
+            RowChange::UpsertReadState {
+                user_id,
+                channel_id,
+                last_message_id,
+                version,
+            } => {
+                self.read_states
+                    .insert((user_id, channel_id), (last_message_id, version));
+            }
+            RowChange::UpsertGuildSettings {
+                user_id,
+                guild_id,
+                settings,
+                version,
+            } => {
+                sqlx::query!(
+                    r#"INSERT INTO user_guild_settings (user_id, guild_id, settings, version)
+                    VALUES ($1, $2, $3::text::jsonb, $4)
+                    ON CONFLICT (user_id, guild_id) DO UPDATE
+                    SET settings = EXCLUDED.settings, version = EXCLUDED.version"#,
+                    user_id,
+                    guild_id,
+                    settings,
+                    version,
                 )
                 .execute(conn)
                 .await?;

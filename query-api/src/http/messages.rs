@@ -1,6 +1,7 @@
 //! Message routes (`developers/resources/message.mdx`): the channel's messages,
 //! paged as [`crate::pagination`] describes; one message; the pins; who reacted
-//! with an emoji. Content comes from the MongoDB message documents.
+//! with an emoji; the caller's mention inbox (`GET /users/@me/mentions`). Content
+//! comes from the MongoDB message documents.
 //!
 //! Rights, as Discord states them: the channel must be visible (`VIEW_CHANNEL`,
 //! else 403 Missing Access). Without `READ_MESSAGE_HISTORY` the message list is
@@ -14,7 +15,7 @@ use axum::extract::{Path, State};
 use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::openapi::Refusals;
 use cloudcord_runtime::openapi::objects::{MessageResponse, SnowflakeType, UserResponse};
-use cloudcord_schemas::ids::{MessageId, UserId};
+use cloudcord_schemas::ids::{GuildId, MessageId, UserId};
 use cloudcord_schemas::message::ReactionEmoji;
 use cloudcord_schemas::permissions::Permissions;
 use serde_json::Value;
@@ -27,11 +28,16 @@ use super::auth::Caller;
 use super::channels;
 use super::params::{QueryParams, path_id};
 use super::read_your_writes;
-use crate::access::ChannelAccess;
+use crate::access::{ChannelAccess, now_ms};
 use crate::objects::{message_object, user_object};
 use crate::pagination::{self, Anchor, Page};
 use crate::read_models::mongo::MessageDocument;
-use crate::read_models::postgres::{UserRow, key};
+use crate::read_models::postgres::{MentionFilter, UserRow, key, snowflake};
+
+/// Default page of `GET /users/@me/mentions` (Discord's); at most 100.
+const MENTIONS_DEFAULT: u32 = 25;
+/// Most pages of candidates one `GET /users/@me/mentions` reads.
+const MENTION_PAGES: usize = 4;
 
 /// Default and largest page of `GET …/reactions/{emoji}`.
 const REACTIONS_DEFAULT: u32 = 25;
@@ -44,6 +50,7 @@ pub fn router() -> OpenApiRouter<ApiContext> {
         .routes(routes!(message))
         .routes(routes!(pins))
         .routes(routes!(reactions))
+        .routes(routes!(mentions))
 }
 
 /// The page a `GET /channels/{id}/messages` query asks for; `before`, `after` and
@@ -241,4 +248,99 @@ async fn reactions(
     reactors.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let users = context.read_models().users(&reactors).await?;
     Ok(Json(Value::Array(users.iter().map(user_object).collect())))
+}
+
+/// `GET /users/@me/mentions?before&limit&guild_id&roles&everyone`: the messages
+/// that mention the caller, newest first, in channels whose history they may read.
+/// `roles` and `everyone` (default true) include role and `@everyone`/`@here`
+/// mentions. Deleted messages drop out, and an edit that removes the mention
+/// removes the message.
+#[utoipa::path(
+    get,
+    path = "/users/@me/mentions",
+    tag = "users",
+    params(("before" = Option<SnowflakeType>, Query, description = "Messages before this id"), ("limit" = Option<u32>, Query, description = "1 to 100 (default 25)"), ("guild_id" = Option<SnowflakeType>, Query, description = "Only this guild's messages"), ("roles" = Option<bool>, Query, description = "Include role mentions (default true)"), ("everyone" = Option<bool>, Query, description = "Include @everyone and @here (default true)")),
+    responses((status = 200, description = "Messages mentioning the caller, newest first", body = Vec<MessageResponse>), Refusals)
+)]
+async fn mentions(
+    State(context): State<ApiContext>,
+    caller: Caller,
+    mut params: QueryParams,
+) -> Result<Json<Value>, HttpError> {
+    let limit = params.integer("limit", pagination::LIMITS, MENTIONS_DEFAULT);
+    let before: Option<MessageId> = params.snowflake("before");
+    let guild: Option<GuildId> = params.snowflake("guild_id");
+    let mut filter = MentionFilter {
+        user_id: caller.key(),
+        before: before.and_then(|id| key(id.0)),
+        guild_id: guild.and_then(|id| key(id.0)),
+        roles: params.boolean_or("roles", true),
+        everyone: params.boolean_or("everyone", true),
+        limit: i64::from(limit),
+    };
+    params.finish()?;
+    // Candidates come in pages of `limit`; those in channels the caller may not
+    // read are skipped, so filling a page may take several — at most
+    // MENTION_PAGES, so that a caller shut out of many busy channels costs a
+    // bounded amount (the answer is then shorter than `limit`, as Discord's may be).
+    let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut readable: HashMap<i64, bool> = HashMap::new();
+    let mut ids = Vec::with_capacity(wanted);
+    for _ in 0..MENTION_PAGES {
+        let page = context.read_models().mentions(&filter).await?;
+        for (message, channel) in &page {
+            let may_read = match readable.get(channel) {
+                Some(known) => *known,
+                None => {
+                    let known = may_read_history(&context, *channel, caller).await?;
+                    readable.insert(*channel, known);
+                    known
+                }
+            };
+            if may_read {
+                ids.push(*message);
+            }
+        }
+        filter.before = page.last().map(|(message, _)| *message);
+        if ids.len() >= wanted || page.len() < wanted {
+            break;
+        }
+    }
+    ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let documents = context.documents().messages_by_id(&ids).await?;
+    Ok(Json(Value::Array(
+        message_objects(&context, &documents, caller.key()).await?,
+    )))
+}
+
+/// Whether `caller` may read the history of stored channel `channel`; a channel
+/// they cannot see, or that is gone, is simply not readable. A readable one's
+/// message documents are waited for as the other message reads wait
+/// ([`read_your_writes::wait_for_mongo`]), so no mention PostgreSQL lists is
+/// missing from MongoDB.
+async fn may_read_history(
+    context: &ApiContext,
+    channel: i64,
+    caller: Caller,
+) -> Result<bool, HttpError> {
+    let access = match ChannelAccess::load(
+        context.read_models(),
+        snowflake(channel),
+        caller.user_id,
+        now_ms(),
+    )
+    .await
+    {
+        Ok(access) => access,
+        Err(HttpError::Api { .. }) => return Ok(false),
+        Err(other) => return Err(other),
+    };
+    if !access
+        .permissions()
+        .contains(Permissions::READ_MESSAGE_HISTORY)
+    {
+        return Ok(false);
+    }
+    read_your_writes::wait_for_mongo(context, access.aggregate()).await?;
+    Ok(true)
 }

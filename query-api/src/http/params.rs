@@ -123,8 +123,13 @@ impl QueryParams {
     /// An optional boolean (`true`/`false`, also `1`/`0` and any case, as Discord
     /// accepts); `false` when absent.
     pub fn boolean(&mut self, name: &str) -> bool {
+        self.boolean_or(name, false)
+    }
+
+    /// An optional boolean, `default` when absent.
+    pub fn boolean_or(&mut self, name: &str, default: bool) -> bool {
         let Some(raw) = self.raw(name).map(str::to_owned) else {
-            return false;
+            return default;
         };
         match raw.to_ascii_lowercase().as_str() {
             "true" | "1" => true,

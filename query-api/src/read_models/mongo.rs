@@ -211,6 +211,20 @@ impl Documents {
             .await
     }
 
+    /// The visible messages among `ids`, newest first.
+    pub async fn messages_by_id(
+        &self,
+        ids: &[i64],
+    ) -> mongodb::error::Result<Vec<MessageDocument>> {
+        self.find(
+            MESSAGES,
+            doc! { "_id": { "$in": ids }, "deleted": false },
+            doc! { "_id": -1 },
+            i64::try_from(ids.len()).unwrap_or(i64::MAX),
+        )
+        .await
+    }
+
     /// The channel's pinned messages, most recently pinned first (at most 50, as
     /// Discord's deprecated pins route).
     pub async fn pins(&self, channel_id: i64) -> mongodb::error::Result<Vec<MessageDocument>> {

@@ -547,4 +547,57 @@ impl ReadModels {
             .map(|r| (r.aggregate_type, r.aggregate_id, r.seq))
             .collect())
     }
+
+    /// One page of `user_id`'s mention inbox, newest first: the (message,
+    /// channel) of messages by others, not deleted, before `before`, in
+    /// `guild_id` when given, that mention the user directly, or — in a guild
+    /// they are still a member of — through a role they hold (with `roles`) or as
+    /// `@everyone`/`@here` (with `everyone`). Who may see each channel is the
+    /// caller's question.
+    pub async fn mentions(&self, filter: &MentionFilter) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+        let rows = sqlx::query!(
+            r#"SELECT m.message_id, m.channel_id
+               FROM message_mentions m
+               JOIN message_index i ON i.id = m.message_id
+               LEFT JOIN members g ON g.guild_id = m.guild_id AND g.user_id = $1
+               WHERE NOT i.deleted AND i.author_id <> $1
+                 AND ($2::int8 IS NULL OR m.message_id < $2)
+                 AND ($3::int8 IS NULL OR m.guild_id = $3)
+                 AND (m.guild_id IS NULL OR g.user_id IS NOT NULL)
+                 AND ($1 = ANY(m.users)
+                      OR ($4 AND m.roles && g.roles)
+                      OR ($5 AND m.everyone))
+               ORDER BY m.message_id DESC
+               LIMIT $6"#,
+            filter.user_id,
+            filter.before,
+            filter.guild_id,
+            filter.roles,
+            filter.everyone,
+            filter.limit,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.message_id, r.channel_id))
+            .collect())
+    }
+}
+
+/// Which mentions [`ReadModels::mentions`] lists.
+#[derive(Debug, Clone, Copy)]
+pub struct MentionFilter {
+    /// Whose inbox.
+    pub user_id: i64,
+    /// Only messages older than this one.
+    pub before: Option<i64>,
+    /// Only this guild's messages.
+    pub guild_id: Option<i64>,
+    /// With role mentions.
+    pub roles: bool,
+    /// With `@everyone` and `@here`.
+    pub everyone: bool,
+    /// At most this many.
+    pub limit: i64,
 }

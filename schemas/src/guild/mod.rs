@@ -45,9 +45,10 @@ pub use self::roles::{
 pub use self::voice::{VoiceState, VoiceStateUpdated};
 use crate::ids::{ChannelId, GuildId, RoleId, Snowflake, UserId};
 use crate::message::{
-    AddReaction, BulkDeleteMessages, DeleteMessage, EditMessage, MessageDeleted, MessageEdited,
-    MessagePinned, MessageSent, MessageUnpinned, MessagesBulkDeleted, PinMessage, ReactionAdded,
-    ReactionRemoved, RemoveReaction, SendMessage, UnpinMessage, UserSnapshot,
+    AckMessage, AddReaction, BulkDeleteMessages, DeleteMessage, EditMessage, MessageAcked,
+    MessageDeleted, MessageEdited, MessagePinned, MessageSent, MessageUnpinned,
+    MessagesBulkDeleted, PinMessage, ReactionAdded, ReactionRemoved, RemoveReaction, SendMessage,
+    UnpinMessage, UserSnapshot,
 };
 use crate::permissions::{PermissionOverwrite, Permissions};
 
@@ -537,6 +538,8 @@ pub enum GuildCommand {
     PinMessage(PinMessage),
     /// `DELETE /channels/{id}/messages/pins/{id}`.
     UnpinMessage(UnpinMessage),
+    /// `POST /channels/{id}/messages/{id}/ack`: the actor's read state.
+    AckMessage(AckMessage),
     /// Gateway opcode 4: the actor joins, moves within, or leaves (`channel_id: None`)
     /// voice, and sets self mute/deaf.
     UpdateVoiceState {
@@ -663,6 +666,7 @@ crate::event_enum! {
         MessagePinned = 1,
         MessageUnpinned = 1,
         VoiceStateUpdated = 1,
+        MessageAcked = 1,
     }
 }
 

@@ -41,3 +41,14 @@ describe('adding a bot', () => {
     expect(describeError(error)).toBe('Missing Permissions');
   });
 });
+
+describe('acking a message', () => {
+  it("posts Discord's ack with a null token", async () => {
+    const { api, seen } = serve(json(200, { token: null }));
+    await expect(api.ack('100', '5')).resolves.toEqual({ token: null });
+    const request = seen[0];
+    expect(request?.method).toBe('POST');
+    expect(request?.url).toBe('http://x.test/api/v10/channels/100/messages/5/ack');
+    expect(await request?.json()).toEqual({ token: null });
+  });
+});

@@ -73,6 +73,9 @@ export function endpoints(rest: RestClient) {
     unpin: (channel: Snowflake, message: Snowflake) =>
       rest.request<undefined>('DELETE', `/channels/${id(channel)}/pins/${id(message)}`),
     typing: (channel: Snowflake) => rest.request<undefined>('POST', `/channels/${id(channel)}/typing`),
+    /** The user has read `channel` up to `message` (the server's read state). */
+    ack: (channel: Snowflake, message: Snowflake) =>
+      rest.request<{ token: null }>('POST', `/channels/${id(channel)}/messages/${id(message)}/ack`, { token: null }),
 
     /** Opens (or finds) the DM channel with `recipient`. */
     openDm: (recipient: Snowflake) => rest.request<Channel>('POST', '/users/@me/channels', { recipient_id: recipient }),

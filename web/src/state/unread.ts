@@ -1,8 +1,9 @@
 // Unread messages per channel, counted from the gateway: a message that arrives live,
 // from someone else, in a channel the user is not looking at, is unread until they
 // look there. Then the first of them is where the "new messages" divider goes, while
-// the channel stays open. CloudCord keeps no read states on the server, so counting
-// starts with the session (history pages are not news: see notifications.ts).
+// the channel stays open. These badges count from the start of the session (history
+// pages are not news: see notifications.ts); the server's read states, which this
+// client acks as the user reads (readStates.ts), count unread mentions for READY.
 
 import type { Channel, Message, Snowflake } from '../api/types';
 

@@ -9,8 +9,8 @@
 use cloudcord_schemas::guild::ChannelType;
 use cloudcord_schemas::ids::{ChannelId, RoleId, UserId};
 use cloudcord_schemas::message::{
-    AddReaction, BulkDeleteMessages, DeleteMessage, EditMessage, PinMessage, RemoveReaction,
-    SendMessage, UnpinMessage, UserSnapshot,
+    AckMessage, AddReaction, BulkDeleteMessages, DeleteMessage, EditMessage, PinMessage,
+    RemoveReaction, SendMessage, UnpinMessage, UserSnapshot,
 };
 use cloudcord_schemas::permissions::Permissions;
 
@@ -105,6 +105,11 @@ impl Guild {
         Ok(optional(self.messages.pin(&channel, pin)?))
     }
 
+    pub(super) fn ack_message(&self, ctx: &Ctx, ack: &AckMessage) -> Result<Decided, GuildError> {
+        let channel = self.text_channel(ctx, ack.channel_id)?;
+        Ok(Decided::event(self.messages.ack(&channel, ack)?))
+    }
+
     pub(super) fn unpin_message(
         &self,
         ctx: &Ctx,
@@ -132,8 +137,8 @@ mod tests {
     };
     use cloudcord_schemas::ids::{ChannelId, MessageId, UserId};
     use cloudcord_schemas::message::{
-        AddReaction, AllowedMentions, BulkDeleteMessages, DeleteMessage, EditMessage, PinMessage,
-        ReactionEmoji, RemoveReaction, SendMessage,
+        AckMessage, AddReaction, AllowedMentions, BulkDeleteMessages, DeleteMessage, EditMessage,
+        MessageAcked, PinMessage, ReactionEmoji, RemoveReaction, SendMessage,
     };
     use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
     use cqrs_es::test::TestFramework;
@@ -669,5 +674,47 @@ mod tests {
         .expect("reacted");
         assert_eq!(accepted.status, 204);
         assert_eq!(accepted.body, None);
+    }
+
+    fn ack(message_id: MessageId) -> GuildCommand {
+        GuildCommand::AckMessage(AckMessage {
+            channel_id: TEXT,
+            message_id,
+            manual: false,
+        })
+    }
+
+    #[test]
+    fn a_member_acks_a_message_and_hears_discords_token_answer() {
+        let mut guild = Guild::default();
+        for event in with_message() {
+            cqrs_es::Aggregate::apply(&mut guild, event);
+        }
+        let (events, accepted) = decide(&mut guild, by(ALICE, ack(FIRST))).expect("acked");
+        assert_eq!(
+            events,
+            [GuildEvent::MessageAcked(MessageAcked {
+                user_id: ALICE,
+                channel_id: TEXT,
+                message_id: FIRST,
+                manual: false,
+            })]
+        );
+        assert_eq!(accepted.status, 200);
+        assert_eq!(accepted.body, Some(serde_json::json!({ "token": null })));
+    }
+
+    #[test]
+    fn only_members_who_see_the_channel_ack_in_it() {
+        assert_eq!(
+            result(with_message(), STRANGER, ack(FIRST)),
+            Err(GuildError::MissingAccess)
+        );
+        let mut hidden = with_message();
+        hidden.push(everyone_has(Permissions::empty()));
+        assert_eq!(
+            result(hidden, ALICE, ack(FIRST)),
+            Err(GuildError::MissingAccess)
+        );
     }
 }

@@ -589,6 +589,7 @@ impl Guild {
             GuildCommand::RemoveReaction(remove) => self.remove_reaction(ctx, remove),
             GuildCommand::PinMessage(pin) => self.pin_message(ctx, &pin),
             GuildCommand::UnpinMessage(unpin) => self.unpin_message(ctx, &unpin),
+            GuildCommand::AckMessage(ack) => self.ack_message(ctx, &ack),
             GuildCommand::UpdateVoiceState {
                 channel_id,
                 self_mute,
@@ -658,10 +659,12 @@ impl Aggregate for Guild {
             GuildEvent::InviteRevoked(e) => {
                 self.invites.remove(&e.code);
             }
+            // Read states are the read side's: the guild only checks acks.
             GuildEvent::MessageSent(_)
             | GuildEvent::MessageEdited(_)
             | GuildEvent::ReactionAdded(_)
-            | GuildEvent::ReactionRemoved(_) => {}
+            | GuildEvent::ReactionRemoved(_)
+            | GuildEvent::MessageAcked(_) => {}
             GuildEvent::MessageDeleted(e) => self.messages.on_deleted(&e),
             GuildEvent::MessagesBulkDeleted(e) => self.messages.on_bulk_deleted(&e),
             GuildEvent::MessagePinned(e) => self.messages.on_pinned(&e),

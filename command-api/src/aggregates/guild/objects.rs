@@ -25,7 +25,7 @@ use super::{Guild, Invite, Member, Reply};
 use crate::aggregates::Accepted;
 use cloudcord_schemas::timestamp::discord_timestamp;
 
-use crate::aggregates::messages::user_object;
+use crate::aggregates::messages::{ack_object, user_object};
 
 fn ok(status: u16, body: Value) -> Accepted {
     Accepted {
@@ -282,6 +282,7 @@ impl Guild {
                 ok(200, self.messages.edited_object(e, author, self))
             }
             GuildEvent::VoiceStateUpdated(e) => ok(200, self.voice_state_object(&e.state)),
+            GuildEvent::MessageAcked(_) => ok(200, ack_object()),
             GuildEvent::GuildDeleted(_)
             | GuildEvent::ChannelOverwriteUpserted(_)
             | GuildEvent::ChannelOverwriteDeleted(_)
