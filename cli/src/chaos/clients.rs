@@ -155,7 +155,7 @@ struct Resumable {
 enum Ended {
     /// The harness stopped the client.
     Stopped,
-    /// The socket dropped: resume.
+    /// The socket dropped, or the gateway said the session may be resumed: resume.
     Dropped(Resumable),
     /// The server ended the session: identify afresh.
     Invalidated,
