@@ -139,6 +139,15 @@ impl Fanout {
         }
     }
 
+    /// Whether `user` sees `channel` of `guild`, by the guild's state in memory;
+    /// `None` when no session here follows the guild.
+    pub fn can_view(&self, guild: GuildId, user: UserId, channel: ChannelId) -> Option<bool> {
+        lock(&self.routing)
+            .guilds
+            .get(&guild)
+            .map(|followed| followed.state.can_view(user, channel))
+    }
+
     /// Follows with the guild in memory, or installs `snapshot` if it is recent
     /// enough; `false` when a (newer) snapshot is needed.
     fn try_follow(&self, slot: &Arc<Slot>, guild: GuildId, snapshot: Option<GuildState>) -> bool {

@@ -514,6 +514,7 @@ impl Gateway {
             Some(
                 read_states::ready_lists(
                     &self.0.read_models,
+                    &self.0.fanout,
                     identity.user_id,
                     time::OffsetDateTime::now_utc(),
                 )

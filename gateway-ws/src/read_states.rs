@@ -6,10 +6,12 @@
 //! group counts as the user's settings say
 //! ([`GuildNotificationSettings::counts_mention`], the rule notifications share)
 //! and only in a channel the user sees now. Only a guild with such messages needs
-//! that last answer, so only its state is loaded. Afterwards the client keeps the
+//! that last answer, from the guild state this process routes with, or loaded
+//! when it follows no such guild. Afterwards the client keeps the
 //! counts live from MESSAGE_CREATE / UPDATE / DELETE, MESSAGE_ACK and
 //! USER_GUILD_SETTINGS_UPDATE, as Discord's clients keep theirs.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
@@ -17,22 +19,41 @@ use cloudcord_schemas::user::{GuildNotificationSettings, UserGuildSettingsObject
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::fanout::Fanout;
 use crate::guild_state::GuildState;
 use crate::read_models::{ReadModels, Unread};
 
 /// READY's `read_state` and `user_guild_settings` for `user` at `now` (when mutes
-/// end).
+/// end). Whether the user sees a channel comes from `fanout`'s guild state when
+/// this process follows the guild already, so that only guilds nobody here follows
+/// are loaded from the read models.
 pub async fn ready_lists(
     read_models: &ReadModels,
+    fanout: &Fanout,
     user: UserId,
     now: OffsetDateTime,
 ) -> Result<(Value, Value), sqlx::Error> {
     let unread = read_models.unread(user).await?;
     let settings = read_models.guild_settings(user).await?;
-    let with_mentions: HashSet<GuildId> = unread.mentions.iter().map(|m| m.guild_id).collect();
-    let mut guilds: HashMap<GuildId, Option<GuildState>> = HashMap::new();
-    for guild in with_mentions {
-        guilds.insert(guild, read_models.guild(guild).await?);
+    let mut loaded: HashMap<GuildId, Option<GuildState>> = HashMap::new();
+    let mut visible: HashSet<(GuildId, ChannelId)> = HashSet::new();
+    for group in &unread.mentions {
+        let (guild, channel) = (group.guild_id, group.channel_id);
+        let sees = match fanout.can_view(guild, user, channel) {
+            Some(sees) => sees,
+            None => {
+                let state = match loaded.entry(guild) {
+                    Entry::Occupied(known) => known.into_mut(),
+                    Entry::Vacant(unknown) => unknown.insert(read_models.guild(guild).await?),
+                };
+                state
+                    .as_ref()
+                    .is_some_and(|state| state.can_view(user, channel))
+            }
+        };
+        if sees {
+            visible.insert((guild, channel));
+        }
     }
     let by_guild: HashMap<GuildId, &GuildNotificationSettings> = settings
         .iter()
@@ -41,12 +62,7 @@ pub async fn ready_lists(
     let read_state = read_state_object(
         &unread,
         |guild| by_guild.get(&guild).copied(),
-        |guild, channel| {
-            guilds
-                .get(&guild)
-                .and_then(Option::as_ref)
-                .is_some_and(|state| state.can_view(user, channel))
-        },
+        |guild, channel| visible.contains(&(guild, channel)),
         now,
     );
     let version = settings.iter().map(|(_, _, v)| *v).max().unwrap_or(0);

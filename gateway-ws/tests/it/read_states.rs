@@ -245,6 +245,30 @@ async fn unread_mention_counts_follow_messages_acks_edits_and_deletions() {
     assert!(ready.get("read_state").is_none(), "{ready}");
 }
 
+/// With the guild followed here already (the owner's session), READY tells who
+/// sees which channel from that state in memory instead of loading the guild:
+/// the hidden channel's @everyone still counts nothing.
+#[tokio::test]
+async fn a_guild_followed_here_counts_from_its_state_in_memory() {
+    let mut world = World::new(SessionSettings::default()).await;
+    world.apply(roles_and_secret()).await;
+    world
+        .apply(vec![
+            mentioning(GENERAL, 1, &[ALICE], &[], false),
+            mentioning(SECRET, 1, &[], &[], true),
+        ])
+        .await;
+    // `identified` waits for its GUILD_CREATE: the guild is followed from then on.
+    let (_owner, _) = world.identified(&world.token(OWNER), GUILDS).await;
+    let states = read_states(&world).await;
+    assert_eq!(
+        states.get(&GENERAL.to_string()),
+        Some(&("0".to_owned(), 1)),
+        "{states:?}"
+    );
+    assert!(!states.contains_key(&SECRET.to_string()), "{states:?}");
+}
+
 #[tokio::test]
 async fn notification_settings_decide_what_counts() {
     let mut world = World::new(SessionSettings::default()).await;

@@ -306,7 +306,7 @@ async fn mentions(
             break;
         }
     }
-    ids.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    ids.truncate(wanted);
     let documents = context.documents().messages_by_id(&ids).await?;
     Ok(Json(Value::Array(
         message_objects(&context, &documents, caller.key()).await?,
