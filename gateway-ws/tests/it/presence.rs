@@ -28,6 +28,12 @@ async fn presence_of(client: &mut Client, user: UserId) -> Value {
     }
 }
 
+/// The first PRESENCE_UPDATE that shows `user` with `status` (a process that reads
+/// reports late may show earlier states first).
+async fn until_status(client: &mut Client, user: UserId, status: &str) {
+    while presence_of(client, user).await["status"] != status {}
+}
+
 /// A session of `user` identified with `status`.
 async fn with_status(world: &World, client: &mut Client, user: UserId, status: &str) {
     client.hello().await;
@@ -46,6 +52,12 @@ async fn presence_follows_the_session_that_changed_last_across_processes() {
     let mut world = World::with_kafka(SessionSettings::default()).await;
     let other = world.node().await;
     let (mut owner, _) = world.identified(&world.token(OWNER), PRESENCES).await;
+    // The owner's session on the other process shows when that process has read
+    // the reports (each process reads them from Kafka in its own time).
+    let mut beside = other.connect("v=10&encoding=json").await;
+    beside.hello().await;
+    beside.identify(&world.token(OWNER), PRESENCES).await;
+    beside.ready(PRESENCES).await;
 
     let mut phone = world.connect("v=10&encoding=json").await;
     with_status(&world, &mut phone, ALICE, "idle").await;
@@ -68,8 +80,11 @@ async fn presence_follows_the_session_that_changed_last_across_processes() {
     // …until it ends, and the first one shows again.
     desk.close_normally().await;
     assert_eq!(presence_of(&mut owner, ALICE).await["status"], "dnd");
+    until_status(&mut beside, ALICE, "online").await;
+    until_status(&mut beside, ALICE, "dnd").await;
 
-    // A session identified now, on either process, learns it in GUILD_CREATE.
+    // A session identified now, on a process that has read the reports, learns it
+    // in GUILD_CREATE.
     let mut watcher = other.connect("v=10&encoding=json").await;
     watcher.hello().await;
     watcher.identify(&world.token(OWNER), PRESENCES).await;
