@@ -12,7 +12,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.json', './tsconfig.node.json'],
+        project: ['./tsconfig.json', './tsconfig.sw.json', './tsconfig.node.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -16,6 +16,15 @@ export default defineConfig({
   build: {
     // The first screen's size is watched (npm run size); a warning past it is noise.
     chunkSizeWarningLimit: 600,
+    rolldownOptions: {
+      // The service worker is built beside the page, at the root (its scope is the
+      // directory it is served from) and under a fixed name: browsers look for
+      // updates of a worker at the URL it was registered with.
+      input: { index: 'index.html', sw: 'src/push/sw.ts' },
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js'),
+      },
+    },
   },
   test: {
     include: ['src/**/*.test.{ts,tsx}'],

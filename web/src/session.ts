@@ -10,7 +10,8 @@ import type { ChosenStatus, Message, MyGuild, Snowflake, User } from './api/type
 import { GatewayClient, type GatewayStatus } from './gateway/client';
 import { CLIENT_INTENTS, sameOriginGateway } from './gateway/protocol';
 import { showDesktopNotification } from './desktopNotifications';
-import { navigate } from './router';
+import { registerServiceWorker, subscribeToPush, unsubscribeFromPush } from './push/subscription';
+import { navigate, parseRoute } from './router';
 import { canAddBots } from './state/permissions';
 import { nextAck } from './state/readStates';
 import { inboxTitle, plainText } from './state/selectors';
@@ -119,6 +120,24 @@ export class Session {
       unwatchReading();
     };
     this.gateway.start();
+    // Best effort: without a service worker or a push service (some browsers, private
+    // windows) the client works as before, with notifications only while it is open.
+    registerServiceWorker((path) => {
+      navigate(parseRoute(path));
+    })
+      .then(() => this.enablePush())
+      .catch(() => undefined);
+  }
+
+  /** Subscribes this browser to pushes once notifications are allowed (again at each
+   * start, so the server keeps a subscription the browser renewed). */
+  enablePush(): Promise<void> {
+    return subscribeToPush(this.api);
+  }
+
+  /** Before signing out: this browser is told nothing more. */
+  disablePush(): Promise<void> {
+    return unsubscribeFromPush(this.api);
   }
 
   stop(): void {

@@ -47,6 +47,13 @@ export function endpoints(rest: RestClient) {
       if (before !== undefined) query.set('before', before);
       return rest.request<Message[]>('GET', `/channels/${id(channel)}/messages?${query.toString()}`);
     },
+    /** Web Push (see push/subscription.ts). */
+    vapidPublicKey: () => rest.request<{ public_key: string }>('GET', '/push/vapid-public-key'),
+    putPushSubscription: (subscription: PushSubscriptionJSON) =>
+      rest.request<undefined>('PUT', '/users/@me/push-subscriptions', subscription),
+    deletePushSubscription: (endpoint: string) =>
+      rest.request<undefined>('DELETE', '/users/@me/push-subscriptions', { endpoint }),
+
     sendMessage: (channel: Snowflake, content: string, nonce: string, replyTo?: Snowflake) =>
       rest.request<Message>('POST', `/channels/${id(channel)}/messages`, {
         content,

@@ -58,7 +58,12 @@ function SignedIn({ auth, onSignOut, onSignedOut }: { auth: Auth; onSignOut: () 
   }, [session]);
   return (
     <SessionContext.Provider value={session}>
-      <Layout onSignOut={onSignOut} />
+      <Layout
+        onSignOut={() => {
+          // The subscription is dropped while the tokens still work.
+          void session.disablePush().finally(onSignOut);
+        }}
+      />
     </SessionContext.Provider>
   );
 }

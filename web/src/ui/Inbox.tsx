@@ -34,6 +34,21 @@ function InboxDialog({ onClose }: { onClose: () => void }) {
   const session = useSession();
   const notifications = useStore((state) => state.notifications);
   const [permission, setPermission] = useState<DesktopPermission>(desktopPermission);
+  const [pushProblem, setPushProblem] = useState<string | null>(null);
+  const enable = async () => {
+    const granted = await askDesktopPermission();
+    setPermission(granted);
+    if (granted !== 'granted') return;
+    // Notifications while no tab is open need this browser's push service too.
+    await session.enablePush().then(
+      () => {
+        setPushProblem(null);
+      },
+      (error: unknown) => {
+        setPushProblem(error instanceof Error ? error.message : String(error));
+      },
+    );
+  };
   const unread = unreadCount(notifications);
   return (
     <Dialog title="Notifications" onClose={onClose}>
@@ -54,9 +69,14 @@ function InboxDialog({ onClose }: { onClose: () => void }) {
           ))}
         </ul>
       )}
+      {pushProblem !== null && (
+        <p className="muted" role="status">
+          Notifications show only while CloudCord is open: this browser could not subscribe to pushes ({pushProblem}).
+        </p>
+      )}
       <div className="dialog-actions">
         {permission === 'default' && (
-          <button type="button" onClick={() => void askDesktopPermission().then(setPermission)}>
+          <button type="button" onClick={() => void enable()}>
             Enable desktop notifications
           </button>
         )}
