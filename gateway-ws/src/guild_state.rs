@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use cloudcord_schemas::guild::{GuildChannel, GuildEvent, Role, VoiceState};
-use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{
     GuildView, MemberView, Permissions, RoleLookup, channel_permissions,
@@ -77,6 +77,12 @@ pub struct GuildState {
     pub members: HashMap<UserId, Member>,
     /// Voice states by user.
     pub voice_states: HashMap<UserId, VoiceState>,
+    /// The newest message of each text channel that has one (channel objects'
+    /// `last_message_id`: with READY's read states, clients tell unread channels).
+    /// Deleting that message forgets it until the next one: the channel reads as
+    /// read rather than unread for good, as the message cannot be acked any more.
+    #[serde(default)]
+    pub last_messages: HashMap<ChannelId, MessageId>,
 }
 
 struct Roles<'a>(&'a BTreeMap<RoleId, Role>);
@@ -229,6 +235,7 @@ impl GuildState {
             }
             GuildEvent::ChannelDeleted(e) => {
                 self.channels.remove(&e.channel.id);
+                self.last_messages.remove(&e.channel.id);
                 for channel in self.channels.values_mut() {
                     if channel.parent_id == Some(e.channel.id) {
                         channel.parent_id = None;
@@ -312,20 +319,34 @@ impl GuildState {
                     self.voice_states.remove(&e.state.user_id);
                 }
             }
-            // Messages, reactions, pins, acks, invites and unbans change nothing
-            // kept here.
+            GuildEvent::MessageSent(e) => {
+                self.last_messages.insert(e.channel_id, e.id);
+            }
+            GuildEvent::MessageDeleted(e) => self.forget_last_message(e.channel_id, &[e.id]),
+            GuildEvent::MessagesBulkDeleted(e) => self.forget_last_message(e.channel_id, &e.ids),
+            // Edits, reactions, pins, acks, invites and unbans change nothing kept
+            // here.
             GuildEvent::MemberUnbanned(_)
             | GuildEvent::MessageAcked(_)
             | GuildEvent::InviteCreated(_)
             | GuildEvent::InviteRevoked(_)
-            | GuildEvent::MessageSent(_)
             | GuildEvent::MessageEdited(_)
-            | GuildEvent::MessageDeleted(_)
-            | GuildEvent::MessagesBulkDeleted(_)
             | GuildEvent::ReactionAdded(_)
             | GuildEvent::ReactionRemoved(_)
             | GuildEvent::MessagePinned(_)
             | GuildEvent::MessageUnpinned(_) => {}
+        }
+    }
+
+    /// After `deleted` messages of `channel` are gone: the channel's newest
+    /// message is no longer known if it was one of them.
+    fn forget_last_message(&mut self, channel: ChannelId, deleted: &[MessageId]) {
+        if self
+            .last_messages
+            .get(&channel)
+            .is_some_and(|last| deleted.contains(last))
+        {
+            self.last_messages.remove(&channel);
         }
     }
 
@@ -453,7 +474,7 @@ impl GuildState {
             0 => {
                 object["topic"] = json!(channel.topic);
                 object["rate_limit_per_user"] = json!(channel.rate_limit_per_user);
-                object["last_message_id"] = Value::Null;
+                object["last_message_id"] = json!(self.last_messages.get(&channel.id));
             }
             2 => {
                 object["bitrate"] = json!(channel.bitrate);
@@ -560,9 +581,10 @@ pub(crate) mod tests {
     use std::collections::{BTreeMap, HashMap};
 
     use cloudcord_schemas::guild::{ChannelType, GuildChannel, GuildEvent, Role, RoleCreated};
-    use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, UserId};
-    use cloudcord_schemas::message::UserSnapshot;
+    use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, UserId};
+    use cloudcord_schemas::message::{MessageDeleted, MessageSent, UserSnapshot};
     use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
+    use serde_json::Value;
     use time::macros::datetime;
 
     use std::time::Instant;
@@ -655,6 +677,7 @@ pub(crate) mod tests {
                 member(BOB, "bob", Vec::new()),
             ]),
             voice_states: HashMap::new(),
+            last_messages: HashMap::new(),
         }
     }
 
@@ -828,5 +851,44 @@ pub(crate) mod tests {
             .collect();
         listed.sort();
         assert_eq!(listed, [ALICE.to_string(), BOB.to_string()]);
+    }
+
+    #[test]
+    fn a_text_channel_shows_its_newest_message_until_that_one_is_deleted() {
+        let mut state = guild();
+        let last = |state: &GuildState| {
+            let channel = &state.channels[&ChannelId::new(10)];
+            state.channel_object(channel)["last_message_id"].clone()
+        };
+        assert_eq!(last(&state), Value::Null);
+        let sent = |id: u64| {
+            GuildEvent::MessageSent(MessageSent {
+                id: MessageId::new(id),
+                channel_id: ChannelId::new(10),
+                author: member(OWNER, "owner", Vec::new()).1.user,
+                content: String::new(),
+                timestamp: datetime!(2026-11-28 12:00 UTC),
+                tts: false,
+                mention_everyone: false,
+                mentions: Vec::new(),
+                mention_roles: Vec::new(),
+                message_reference: None,
+                nonce: None,
+            })
+        };
+        state.apply(1, &sent(100));
+        state.apply(2, &sent(101));
+        assert_eq!(last(&state), json!("101"));
+        // An older message's deletion changes nothing; the newest one's forgets it.
+        let deleted = |id: u64| {
+            GuildEvent::MessageDeleted(MessageDeleted {
+                id: MessageId::new(id),
+                channel_id: ChannelId::new(10),
+            })
+        };
+        state.apply(3, &deleted(100));
+        assert_eq!(last(&state), json!("101"));
+        state.apply(4, &deleted(101));
+        assert_eq!(last(&state), Value::Null);
     }
 }

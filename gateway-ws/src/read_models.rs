@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::guild::{ChannelType, GuildChannel, Role, VoiceState};
-use cloudcord_schemas::ids::{ChannelId, GuildId, RoleId, Snowflake, UserId};
+use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
 use cloudcord_schemas::user::{GuildNotificationSettings, MentionKinds};
@@ -203,6 +203,16 @@ impl ReadModels {
         )
         .fetch_all(&mut *tx)
         .await?;
+        // One backward step of message_index_by_channel per channel.
+        let last_messages = sqlx::query!(
+            "SELECT c.id AS \"channel_id!\", last.id AS \"message_id!\" FROM channels c \
+             CROSS JOIN LATERAL (SELECT m.id FROM message_index m \
+             WHERE m.channel_id = c.id AND NOT m.deleted ORDER BY m.id DESC LIMIT 1) last \
+             WHERE c.guild_id = $1",
+            guild
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
 
         let mut channels: BTreeMap<ChannelId, GuildChannel> = channels
@@ -314,6 +324,15 @@ impl ReadModels {
                         suppress: row.suppress,
                     };
                     (user_id, state)
+                })
+                .collect(),
+            last_messages: last_messages
+                .into_iter()
+                .map(|row| {
+                    (
+                        ChannelId::new(stored(row.channel_id)),
+                        MessageId::new(stored(row.message_id)),
+                    )
                 })
                 .collect(),
         }))

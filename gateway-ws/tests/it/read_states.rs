@@ -505,3 +505,43 @@ async fn a_deleted_channel_takes_its_read_states_with_it() {
     assert!(!states.contains_key(&SECRET.to_string()), "{states:?}");
     assert!(states.contains_key(&GENERAL.to_string()), "{states:?}");
 }
+
+#[tokio::test]
+async fn guild_create_gives_each_text_channels_newest_message_beside_the_read_state() {
+    let mut world = World::new(SessionSettings::default()).await;
+    world
+        .apply(vec![
+            mentioning(GENERAL, 1, &[], &[], false),
+            mentioning(GENERAL, 2, &[], &[], false),
+            mentioning(GENERAL, 3, &[], &[], false),
+            // The newest one is gone: the one before it is the channel's newest.
+            guild_event(
+                GUILD,
+                GuildEvent::MessageDeleted(MessageDeleted {
+                    id: id(GENERAL, 3),
+                    channel_id: GENERAL,
+                }),
+            ),
+            guild_event(
+                GUILD,
+                GuildEvent::MessageAcked(acked(GENERAL, id(GENERAL, 1))),
+            ),
+        ])
+        .await;
+    let mut client = world.connect("v=10&encoding=json").await;
+    client.hello().await;
+    client.identify(&world.token(ALICE), GUILDS).await;
+    let ready = client.dispatch("READY").await;
+    let create = client.dispatch("GUILD_CREATE").await;
+    // Newer than what ALICE read: a client shows #general unread.
+    assert_eq!(
+        create["channels"][0]["last_message_id"],
+        json!(id(GENERAL, 2).to_string()),
+        "{create}"
+    );
+    assert_eq!(
+        ready["read_state"]["entries"][0]["last_message_id"],
+        json!(id(GENERAL, 1).to_string()),
+        "{ready}"
+    );
+}
