@@ -15,6 +15,7 @@ let writer: Person;
 let reader: Person;
 let guildId = '';
 let generalId = '';
+let randomId = '';
 
 beforeAll(async () => {
   browser = await launch();
@@ -31,10 +32,10 @@ describe('unread messages', () => {
     await register(writer);
     await register(reader);
     [, , guildId = '', generalId = ''] = (await createServer(writer, serverName)).split('/');
-    const random = await rest<{ id: string }>(writer, 'POST', `/guilds/${guildId}/channels`, { name: 'random', type: 0 });
+    ({ id: randomId } = await rest<{ id: string }>(writer, 'POST', `/guilds/${guildId}/channels`, { name: 'random', type: 0 }));
     const invite = await rest<{ code: string }>(writer, 'POST', `/channels/${generalId}/invites`, { max_age: 3600 });
     await rest(reader, 'POST', `/invites/${invite.code}`);
-    const say = (content: string) => rest(writer, 'POST', `/channels/${random.id}/messages`, { content });
+    const say = (content: string) => rest(writer, 'POST', `/channels/${randomId}/messages`, { content });
 
     const { page } = reader;
     await page.goto(`/channels/${guildId}/${generalId}`);
@@ -87,5 +88,27 @@ describe('unread messages', () => {
     expect(line.y + line.height).toBeLessThanOrEqual(view.y + view.height);
     await messages(page, `backlog 0 of ${run}`).waitFor();
     await screenshot(page, 'new-messages-divider-1280');
+  });
+
+  it('shows on a new device what was read elsewhere, and what came while away with its mentions', async () => {
+    // The reader has read #random (above) and #general (the backlog) on this page.
+    const { page } = reader;
+    await page.getByRole('link', { name: 'Home' }).click();
+    const me = await rest<{ id: string }>(reader, 'GET', '/users/@me');
+    await page.close();
+    // While no client of theirs is open: news in #random, one of them a mention.
+    await rest(writer, 'POST', `/channels/${randomId}/messages`, { content: `while away ${run}` });
+    await rest(writer, 'POST', `/channels/${randomId}/messages`, { content: `<@${me.id}> look ${run}` });
+
+    // Another device: READY's read states know what was read and what was not.
+    const device = await reader.context.newPage();
+    await device.goto('/channels/@me');
+    await device.getByRole('link', { name: `${serverName}, 1 unread mentions` }).click({ timeout: 10_000 });
+    const sidebar = device.getByRole('navigation', { name: `${serverName} channels` });
+    await sidebar.getByRole('link', { name: 'general', exact: true }).waitFor();
+    // The server opens on #random, which reads it.
+    await device.getByRole('textbox', { name: 'Message #random' }).waitFor();
+    await device.getByRole('link', { name: serverName, exact: true }).waitFor();
+    reader.page = device;
   });
 });

@@ -77,23 +77,3 @@ export function markRead(list: InboxItem[], channelId: Snowflake | null): InboxI
 export function unreadCount(list: InboxItem[]): number {
   return list.reduce((count, known) => count + (known.read ? 0 : 1), 0);
 }
-
-/** Unread notifications per guild (DMs under `@me`), for the server rail's badges. */
-export function unreadByGuild(list: InboxItem[]): Record<Snowflake, number> {
-  const counts: Record<Snowflake, number> = {};
-  for (const known of list) {
-    if (known.read) continue;
-    const key = known.message.guild_id ?? '@me';
-    counts[key] = (counts[key] ?? 0) + 1;
-  }
-  return counts;
-}
-
-/** Unread notifications per channel, for the DM list's badges. */
-export function unreadByChannel(list: InboxItem[]): Record<Snowflake, number> {
-  const counts: Record<Snowflake, number> = {};
-  for (const known of list) {
-    if (!known.read) counts[known.message.channel_id] = (counts[known.message.channel_id] ?? 0) + 1;
-  }
-  return counts;
-}

@@ -27,6 +27,7 @@ import {
   updateNotification,
   type InboxItem,
 } from './notifications';
+import { addMention, readStatesFromReady, readUpTo, type ReadStates } from './readStates';
 import { compareIds } from './snowflake';
 import {
   addUnread,
@@ -75,6 +76,8 @@ export interface State {
   unread: UnreadMessages;
   /** Where the open channel's "new messages" divider goes, if anywhere. */
   newMessages: NewMessagesDivider | null;
+  /** What the user has read where, and their unread mentions (see readStates.ts). */
+  readStates: ReadStates;
   /** channel → its pinned messages, most recently pinned first, as last loaded and
    * changed by this client since. */
   pins: Record<Snowflake, Message[]>;
@@ -98,6 +101,7 @@ export const initialState: State = {
   viewing: null,
   unread: {},
   newMessages: null,
+  readStates: {},
   pins: {},
   voiceChannel: null,
 };
@@ -127,8 +131,9 @@ export function reduce(state: State, action: Action): State {
       return applyHistory(state, action.channelId, action.messages, action.requested);
     case 'message': {
       // Writing in a channel reads it: its divider goes.
-      const next = upsertMessage(state, action.message);
-      return next.newMessages?.channelId === action.message.channel_id ? { ...next, newMessages: null } : next;
+      const { channel_id: channelId, id } = action.message;
+      const next = { ...upsertMessage(state, action.message), readStates: readUpTo(state.readStates, channelId, id) };
+      return next.newMessages?.channelId === channelId ? { ...next, newMessages: null } : next;
     }
     case 'status':
       return { ...state, myStatus: action.status };
@@ -143,10 +148,17 @@ export function reduce(state: State, action: Action): State {
         notifications: markRead(state.notifications, action.channelId),
         unread,
         newMessages: divider,
+        readStates: readUpTo(state.readStates, action.channelId, newestKnown(state, action.channelId)),
       };
     }
-    case 'read-all':
-      return { ...state, notifications: markRead(state.notifications, null) };
+    case 'read-all': {
+      // The badges go with the list's marks (until a fresh READY brings the server's
+      // counts again: only looking at a channel acks it).
+      const readStates = Object.fromEntries(
+        Object.entries(state.readStates).map(([channelId, known]) => [channelId, { ...known, mentions: 0 }]),
+      );
+      return { ...state, notifications: markRead(state.notifications, null), readStates };
+    }
     case 'pins':
       return applyPins(state, action.channelId, action.messages);
     case 'pinned': {
@@ -162,7 +174,17 @@ export function reduce(state: State, action: Action): State {
   }
 }
 
-/** A live message that mentions or replies to the user joins the notifications. */
+/** The newest message of `channelId` this client knows of: the channel's
+ * `last_message_id` or a newer loaded one. */
+function newestKnown(state: State, channelId: Snowflake): Snowflake | undefined {
+  const loaded = state.messages[channelId]?.ids.at(-1);
+  const last = state.channels[channelId]?.last_message_id ?? undefined;
+  if (loaded === undefined || last === undefined) return loaded ?? last;
+  return compareIds(loaded, last) >= 0 ? loaded : last;
+}
+
+/** A live message that mentions or replies to the user joins the notifications,
+ * and counts as an unread mention of its channel unless the user is looking. */
 function notice(state: State, message: Message): State {
   const guildId = message.guild_id ?? state.channels[message.channel_id]?.guild_id;
   const myRoles = guildId === undefined || state.me === null ? [] : (state.members[guildId]?.[state.me.id]?.roles ?? []);
@@ -173,7 +195,9 @@ function notice(state: State, message: Message): State {
   if (kind === null) return state;
   const located = guildId === undefined ? message : { ...message, guild_id: guildId };
   const notifications = addNotification(state.notifications, kind, located, state.viewing);
-  return notifications === state.notifications ? state : { ...state, notifications };
+  if (notifications === state.notifications) return state;
+  const unread = notifications[0]?.read === false;
+  return { ...state, notifications, readStates: unread ? addMention(state.readStates, message.channel_id) : state.readStates };
 }
 
 /** The loaded pins, and the loaded messages' `pinned` flags to match. */
@@ -204,6 +228,13 @@ function countUnread(state: State, message: Message): State {
   if (message.author.id === state.me?.id || message.channel_id === state.viewing) return state;
   const unread = addUnread(state.unread, message);
   return unread === state.unread ? state : { ...state, unread };
+}
+
+/** The channel's `last_message_id` follows its messages. */
+function withLastMessage(state: State, message: Message): State {
+  const channel = state.channels[message.channel_id];
+  if (channel === undefined || (channel.last_message_id != null && compareIds(channel.last_message_id, message.id) >= 0)) return state;
+  return { ...state, channels: { ...state.channels, [channel.id]: { ...channel, last_message_id: message.id } } };
 }
 
 /** `record` without `key` (a copy; the store never mutates). */
@@ -416,6 +447,7 @@ interface Ready {
   user: User;
   guilds: { id: Snowflake }[];
   private_channels?: Channel[];
+  read_state?: unknown;
 }
 
 function applyDispatch(state: State, event: string, data: unknown, now: number): State {
@@ -434,6 +466,8 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
         viewing: state.viewing,
         unread: state.unread,
         newMessages: state.newMessages,
+        // The server's counts replace this client's: they include what it counted.
+        readStates: readStatesFromReady(ready.read_state),
         voiceChannel: state.voiceChannel,
         me: ready.user,
         guildIds: ready.guilds.map((guild) => guild.id),
@@ -487,8 +521,19 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
       if (channel?.deleted[message.id] === true) return state;
       // A message this client already holds (its own send's answer) is no news either.
       const news = channel?.byId[message.id] === undefined;
-      const next = notice(upsertMessage(state, message), message);
+      const next = notice(withLastMessage(upsertMessage(state, message), message), message);
       return news ? countUnread(next, message) : next;
+    }
+    case 'MESSAGE_ACK': {
+      // The user read the channel on another device (or this one, echoed back).
+      const { channel_id: channelId, message_id: messageId } = data as { channel_id: Snowflake; message_id: Snowflake };
+      const unreadIds = (state.unread[channelId] ?? []).filter((id) => compareIds(id, messageId) > 0);
+      return {
+        ...state,
+        readStates: readUpTo(state.readStates, channelId, messageId),
+        unread: unreadIds.length > 0 ? { ...state.unread, [channelId]: unreadIds } : withoutChannels(state.unread, (id) => id === channelId),
+        notifications: markRead(state.notifications, channelId),
+      };
     }
     case 'MESSAGE_UPDATE': {
       const message = data as Message;

@@ -4,6 +4,7 @@ import { ChannelType, type Channel, type Guild } from '../api/types';
 import { navigate } from '../router';
 import { usePermissions, useSession, useStore } from '../state/hooks';
 import { has, Permission } from '../state/permissions';
+import { behind } from '../state/readStates';
 import { channelGroups, firstTextChannel } from '../state/selectors';
 import { Badge } from './Badge';
 import { InviteDialog } from './ServerDialogs';
@@ -84,6 +85,9 @@ function ChannelLink({
 }) {
   const session = useSession();
   const unread = useStore((state) => state.unread[channel.id]?.length ?? 0);
+  const mentions = useStore((state) => state.readStates[channel.id]?.mentions ?? 0);
+  // Unread from before this session: the server's read state is behind the channel.
+  const isBehind = useStore((state) => behind(state.readStates, channel));
   const name = channel.name ?? channel.id;
   if (channel.type === ChannelType.GuildVoice) {
     // Choosing it opens the voice panel, which says voice is not available yet.
@@ -107,9 +111,9 @@ function ChannelLink({
   return (
     <a
       href={`/channels/${guildId}/${channel.id}`}
-      className={`channel${active ? ' active' : ''}${unread > 0 ? ' unread' : ''}`}
+      className={`channel${active ? ' active' : ''}${unread > 0 || isBehind ? ' unread' : ''}`}
       aria-current={active ? 'page' : undefined}
-      aria-label={unread === 0 ? name : `${name}, ${unread} unread messages`}
+      aria-label={channelLabel(name, unread, mentions, isBehind)}
       onClick={(event) => {
         event.preventDefault();
         navigate({ name: 'guild', guildId, channelId: channel.id });
@@ -120,7 +124,17 @@ function ChannelLink({
         <Icon name="hash" size={18} />
       </span>
       <span className="channel-name">{name}</span>
-      <Badge count={unread} inline quiet />
+      {mentions > 0 ? <Badge count={mentions} inline /> : <Badge count={unread} inline quiet />}
     </a>
   );
+}
+
+/** "general, 2 unread mentions, 5 unread messages"; "general, unread" when only the
+ * server's read state says so (it does not count the messages). */
+function channelLabel(name: string, unread: number, mentions: number, isBehind: boolean): string {
+  const parts = [name];
+  if (mentions > 0) parts.push(`${mentions} unread mentions`);
+  if (unread > 0) parts.push(`${unread} unread messages`);
+  else if (isBehind) parts.push('unread');
+  return parts.join(', ');
 }

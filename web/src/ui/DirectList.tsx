@@ -5,16 +5,14 @@ import { useMemo } from 'react';
 
 import { navigate } from '../router';
 import { useStore } from '../state/hooks';
-import { unreadByChannel } from '../state/notifications';
 import { directChannels, directName } from '../state/selectors';
 import { Avatar } from './Avatar';
 import { Badge } from './Badge';
 
 export function DirectList({ activeChannelId, onNavigate }: { activeChannelId: string | null; onNavigate: () => void }) {
   const channels = useStore((state) => state.channels);
-  const notifications = useStore((state) => state.notifications);
+  const readStates = useStore((state) => state.readStates);
   const direct = useMemo(() => directChannels(channels), [channels]);
-  const unread = useMemo(() => unreadByChannel(notifications), [notifications]);
   return (
     <nav className="channels" aria-label="Direct messages">
       <header className="sidebar-header">
@@ -26,7 +24,8 @@ export function DirectList({ activeChannelId, onNavigate }: { activeChannelId: s
           {direct.map((channel) => {
             const name = directName(channel);
             const active = channel.id === activeChannelId;
-            const count = unread[channel.id] ?? 0;
+            // Every message of the other person is addressed to the user.
+            const count = readStates[channel.id]?.mentions ?? 0;
             return (
               <li key={channel.id}>
                 <a

@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react';
 
 import { navigate } from '../router';
 import { useStore } from '../state/hooks';
-import { unreadByGuild } from '../state/notifications';
+import { behind, mentionsByGuild } from '../state/readStates';
 import { unreadMessagesByGuild } from '../state/unread';
 import { Badge } from './Badge';
 import { CreateServerDialog, JoinServerDialog } from './ServerDialogs';
@@ -12,12 +12,18 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
   const guildIds = useStore((state) => state.guildIds);
   const guilds = useStore((state) => state.guilds);
   const [dialog, setDialog] = useState<'create' | 'join' | null>(null);
-  const notifications = useStore((state) => state.notifications);
-  const unread = useMemo(() => unreadByGuild(notifications), [notifications]);
-  const directUnread = unread['@me'] ?? 0;
+  const readStates = useStore((state) => state.readStates);
   const unreadMessages = useStore((state) => state.unread);
   const channels = useStore((state) => state.channels);
+  const unread = useMemo(() => mentionsByGuild(readStates, channels), [readStates, channels]);
+  const directUnread = unread['@me'] ?? 0;
   const messagesByGuild = useMemo(() => unreadMessagesByGuild(unreadMessages, channels), [unreadMessages, channels]);
+  // Guilds with a channel read less far than its newest message (from before this
+  // session too, by the server's read states).
+  const guildsBehind = useMemo(
+    () => new Set(Object.values(channels).filter((channel) => behind(readStates, channel)).map((channel) => channel.guild_id)),
+    [readStates, channels],
+  );
 
   return (
     <nav className="rail" aria-label="Servers">
@@ -45,7 +51,7 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
           // Mentions first: they are what the person is looking for.
           const label = [name, ...(mentions === 0 ? [] : [`${mentions} unread mentions`]), ...(news === 0 ? [] : [`${news} unread messages`])];
           return (
-            <li key={id} className={news > 0 ? 'has-unread' : undefined}>
+            <li key={id} className={news > 0 || guildsBehind.has(id) ? 'has-unread' : undefined}>
               <a
                 href={`/channels/${id}`}
                 className={`rail-icon${active ? ' active' : ''}`}
