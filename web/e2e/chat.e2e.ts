@@ -196,12 +196,16 @@ describe('two people chatting', () => {
     await screenshot(bob.page, 'dm-1280');
   });
 
-  it('a voice channel says plainly that voice is unavailable', async () => {
+  it('a voice channel is joined from the sidebar and left from the voice panel', async () => {
     await alice.page.getByRole('link', { name: `Rustaceans ${run}` }).click();
     await composer(alice.page).waitFor();
     await alice.page.getByRole('button', { name: 'General (voice channel)' }).click();
-    await alice.page.getByRole('region', { name: 'Voice' }).getByRole('status').filter({ hasText: 'Voice is unavailable' }).waitFor();
+    const panel = alice.page.getByRole('region', { name: 'Voice', exact: true });
+    await panel.getByRole('status').filter({ hasText: 'Voice connected' }).waitFor({ timeout: 30_000 });
+    await panel.getByRole('list', { name: 'In General' }).getByRole('listitem').filter({ hasText: alice.name }).waitFor();
     await screenshot(alice.page, 'voice-1280');
+    await panel.getByRole('button', { name: 'Disconnect' }).click();
+    await panel.getByRole('status').filter({ hasText: 'Not connected' }).waitFor();
     await alice.page.getByRole('button', { name: 'Close voice panel' }).click();
     await bob.page.getByRole('link', { name: `Rustaceans ${run}` }).click();
     await composer(bob.page).waitFor();

@@ -16,6 +16,7 @@ import { canAddBots } from './state/permissions';
 import { nextAck } from './state/readStates';
 import { inboxTitle, plainText } from './state/selectors';
 import { createStore, type State, type Store } from './state/store';
+import { VoiceCall } from './voice/connection';
 
 /** A typing indicator lasts ~10 s, so one POST per 8 s keeps it lit while typing. */
 const TYPING_THROTTLE_MS = 8000;
@@ -41,6 +42,7 @@ export class Session {
   private sweep: ReturnType<typeof setInterval> | null = null;
   private renewal: ReturnType<typeof setTimeout> | null = null;
   private unwatch: (() => void) | null = null;
+  private voiceCall: VoiceCall | null = null;
 
   constructor(
     readonly auth: Auth,
@@ -146,6 +148,7 @@ export class Session {
     if (this.sweep !== null) clearInterval(this.sweep);
     if (this.renewal !== null) clearTimeout(this.renewal);
     this.unwatch?.();
+    void this.leaveVoice();
     this.gateway.stop();
   }
 
@@ -268,10 +271,57 @@ export class Session {
     });
   }
 
-  /** Chooses a voice channel (or none) for the voice panel. Joining needs the SFU,
-   * which is not there yet: the panel says so, and nothing is sent. */
+  /** Chooses a voice channel (or none) for the voice panel. */
   chooseVoice(channelId: Snowflake | null): void {
     this.store.dispatch({ type: 'voice', channelId });
+  }
+
+  /** Joins voice channel `channelId` (leaving a call elsewhere first): the server
+   * admits the user and mints a media token, then the call connects to the SFU. */
+  async joinVoice(channelId: Snowflake): Promise<void> {
+    const current = this.store.getState().call;
+    if (current?.channelId === channelId && current.status !== 'failed') return;
+    await this.leaveVoice();
+    const muted = current?.muted ?? false;
+    this.chooseVoice(channelId);
+    this.store.dispatch({ type: 'call', call: { channelId, status: 'joining', problem: null, muted, speaking: {} } });
+    try {
+      const { token, endpoint } = await this.api.joinVoice(channelId, muted);
+      const call = new VoiceCall(token, endpoint, await VoiceCall.iceServers(token, endpoint), {
+        status: (status, problem) => {
+          if (this.voiceCall === call) this.store.dispatch({ type: 'call-status', status, problem: problem ?? null });
+        },
+        speaking: (userId, speaking) => {
+          if (this.voiceCall === call) this.store.dispatch({ type: 'speaking', userId, speaking });
+        },
+      });
+      this.voiceCall = call;
+      this.store.dispatch({ type: 'call-status', status: 'connecting', problem: null });
+      await call.start(muted);
+    } catch (error) {
+      await this.voiceCall?.stop();
+      this.voiceCall = null;
+      const problem = error instanceof Error ? error.message : String(error);
+      this.store.dispatch({ type: 'call-status', status: 'failed', problem });
+    }
+  }
+
+  /** Leaves the call, if there is one: the SFU and then the server forget it. */
+  async leaveVoice(): Promise<void> {
+    const call = this.store.getState().call;
+    if (call === null) return;
+    this.store.dispatch({ type: 'call', call: null });
+    const connection = this.voiceCall;
+    this.voiceCall = null;
+    await connection?.stop();
+    await this.api.leaveVoice(call.channelId).catch(() => undefined);
+  }
+
+  toggleMute(): void {
+    const call = this.store.getState().call;
+    if (call === null) return;
+    this.voiceCall?.setMuted(!call.muted);
+    this.store.dispatch({ type: 'call-muted', muted: !call.muted });
   }
 
   /** Opens the DM channel with `userId` (creating it the first time) and goes there. */

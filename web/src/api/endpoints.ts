@@ -47,6 +47,14 @@ export function endpoints(rest: RestClient) {
       if (before !== undefined) query.set('before', before);
       return rest.request<Message[]>('GET', `/channels/${id(channel)}/messages?${query.toString()}`);
     },
+    /** Joins a voice channel: the media token and where the SFU takes the offer. */
+    joinVoice: (channel: Snowflake, selfMute: boolean) =>
+      rest.request<{ token: string; endpoint: string }>('POST', `/channels/${id(channel)}/voice`, {
+        self_mute: selfMute,
+        self_deaf: false,
+      }),
+    leaveVoice: (channel: Snowflake) => rest.request<undefined>('DELETE', `/channels/${id(channel)}/voice`),
+
     /** Web Push (see push/subscription.ts). */
     vapidPublicKey: () => rest.request<{ public_key: string }>('GET', '/push/vapid-public-key'),
     putPushSubscription: (subscription: PushSubscriptionJSON) =>

@@ -125,11 +125,24 @@ export interface Ban {
 }
 
 /** GUILD_CREATE's `d`: a guild with what the session may see of it. */
+/** Who is in which voice channel (GUILD_CREATE's `voice_states`, without
+ * `guild_id`; VOICE_STATE_UPDATE's `d`, with it). `channel_id: null` has left. */
+export interface VoiceState {
+  user_id: Snowflake;
+  channel_id: Snowflake | null;
+  guild_id?: Snowflake;
+  self_mute: boolean;
+  self_deaf: boolean;
+  mute: boolean;
+  deaf: boolean;
+}
+
 export interface GuildCreate extends Guild {
   roles?: Role[];
   channels?: Channel[];
   members?: Member[];
   presences?: Presence[];
+  voice_states?: VoiceState[];
   unavailable?: boolean;
 }
 

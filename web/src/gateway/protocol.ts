@@ -25,6 +25,7 @@ export interface Payload {
 export const CLIENT_INTENTS =
   (1 << 0) | // GUILDS
   (1 << 1) | // GUILD_MEMBERS
+  (1 << 7) | // GUILD_VOICE_STATES
   (1 << 8) | // GUILD_PRESENCES
   (1 << 9) | // GUILD_MESSAGES
   (1 << 10) | // GUILD_MESSAGE_REACTIONS

@@ -128,3 +128,20 @@ export function directName(channel: Channel): string {
 export function channelLabel(channel: Channel): string {
   return channel.type === ChannelType.DM ? `@${directName(channel)}` : `#${channel.name ?? channel.id}`;
 }
+
+/** Who is in voice channel `channelId`, by name, and whether they muted themselves. */
+export function voiceMembers(
+  state: Pick<State, 'channels' | 'members' | 'voiceStates'>,
+  channelId: Snowflake,
+): { id: Snowflake; name: string; muted: boolean }[] {
+  const guildId = state.channels[channelId]?.guild_id;
+  if (guildId === undefined) return [];
+  return Object.values(state.voiceStates[guildId] ?? {})
+    .filter((voice) => voice.channel_id === channelId)
+    .map((voice) => {
+      const member = state.members[guildId]?.[voice.user_id];
+      const name = member === undefined ? voice.user_id : displayName(member.user, member);
+      return { id: voice.user_id, name, muted: voice.self_mute || voice.mute };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Message } from '../api/types';
-import { channelGroups, firstTextChannel, membersByPresence } from './selectors';
+import { channelGroups, firstTextChannel, membersByPresence, voiceMembers } from './selectors';
 import { createStore, initialState, reduce, TYPING_MS, type Action, type State } from './store';
 
 const ME = { id: '1', username: 'me' };
@@ -181,5 +181,50 @@ describe('store', () => {
     store.dispatch(dispatch('MESSAGE_CREATE', message('501')));
     expect(calls).toBe(1);
     expect(store.getState().messages['100']?.ids).toEqual(['500', '501']);
+  });
+});
+
+describe('voice', () => {
+  const inVoice = (user: { id: string }, channel: string | null) => ({
+    user_id: user.id,
+    channel_id: channel,
+    self_mute: false,
+    self_deaf: false,
+    mute: false,
+    deaf: false,
+  });
+  const withVoice = dispatch('GUILD_CREATE', {
+    id: '10',
+    name: 'Rustaceans',
+    channels: [{ id: '102', type: 2, name: 'General', position: 1 }],
+    members: [{ user: ME }, { user: ALICE }],
+    voice_states: [inVoice(ALICE, '102')],
+  });
+
+  it('lists who is in each voice channel, from GUILD_CREATE and VOICE_STATE_UPDATE', () => {
+    let state = run(ready, withVoice);
+    expect(voiceMembers(state, '102')).toEqual([{ id: '2', name: 'alice', muted: false }]);
+    state = reduce(state, dispatch('VOICE_STATE_UPDATE', { ...inVoice(ME, '102'), guild_id: '10', self_mute: true }));
+    expect(voiceMembers(state, '102').map((person) => [person.name, person.muted])).toEqual([
+      ['alice', false],
+      ['me', true],
+    ]);
+    state = reduce(state, dispatch('VOICE_STATE_UPDATE', { ...inVoice(ALICE, null), guild_id: '10' }));
+    expect(voiceMembers(state, '102').map((person) => person.name)).toEqual(['me']);
+  });
+
+  it("keeps the call's status, mute and who speaks, across a fresh READY", () => {
+    let state = run(ready, withVoice, {
+      type: 'call',
+      call: { channelId: '102', status: 'joining', problem: null, muted: false, speaking: {} },
+    });
+    state = reduce(state, { type: 'call-status', status: 'connected', problem: null });
+    state = reduce(state, { type: 'speaking', userId: '2', speaking: true });
+    state = reduce(state, { type: 'call-muted', muted: true });
+    state = reduce(state, ready);
+    expect(state.call).toEqual({ channelId: '102', status: 'connected', problem: null, muted: true, speaking: { '2': true } });
+    state = reduce(state, { type: 'speaking', userId: '2', speaking: false });
+    expect(state.call?.speaking).toEqual({});
+    expect(reduce(state, { type: 'call', call: null }).call).toBeNull();
   });
 });

@@ -18,7 +18,9 @@ import {
   type Snowflake,
   type Status,
   type User,
+  type VoiceState,
 } from '../api/types';
+import type { CallStatus } from '../voice/connection';
 import {
   addNotification,
   markRead,
@@ -83,6 +85,22 @@ export interface State {
   pins: Record<Snowflake, Message[]>;
   /** The voice channel the user chose (the voice panel shows it), if any. */
   voiceChannel: Snowflake | null;
+  /** guild → user → their voice state (only those in a channel). */
+  voiceStates: Record<Snowflake, Record<Snowflake, VoiceState>>;
+  /** This client's call, if it is in one. */
+  call: Call | null;
+}
+
+/** This client's voice call. */
+export interface Call {
+  channelId: Snowflake;
+  /** `joining`: asking the server for a media token. */
+  status: CallStatus | 'joining';
+  /** What went wrong, or works less than fully. */
+  problem: string | null;
+  muted: boolean;
+  /** Who is speaking now (the SFU's notices). */
+  speaking: Record<Snowflake, true>;
 }
 
 export const initialState: State = {
@@ -104,6 +122,8 @@ export const initialState: State = {
   readStates: {},
   pins: {},
   voiceChannel: null,
+  voiceStates: {},
+  call: null,
 };
 
 export type Action =
@@ -121,7 +141,12 @@ export type Action =
   | { type: 'pins'; channelId: Snowflake; messages: Message[] }
   /** This client pinned or unpinned a message. */
   | { type: 'pinned'; channelId: Snowflake; messageId: Snowflake; pinned: boolean }
-  | { type: 'voice'; channelId: Snowflake | null };
+  | { type: 'voice'; channelId: Snowflake | null }
+  /** The call starts (`channelId`), ends (`null`), or changes. */
+  | { type: 'call'; call: Call | null }
+  | { type: 'call-status'; status: Call['status']; problem: string | null }
+  | { type: 'call-muted'; muted: boolean }
+  | { type: 'speaking'; userId: Snowflake; speaking: boolean };
 
 export function reduce(state: State, action: Action): State {
   switch (action.type) {
@@ -171,6 +196,17 @@ export function reduce(state: State, action: Action): State {
     }
     case 'voice':
       return { ...state, voiceChannel: action.channelId };
+    case 'call':
+      return { ...state, call: action.call };
+    case 'call-status':
+      return state.call === null ? state : { ...state, call: { ...state.call, status: action.status, problem: action.problem } };
+    case 'call-muted':
+      return state.call === null ? state : { ...state, call: { ...state.call, muted: action.muted } };
+    case 'speaking': {
+      if (state.call === null) return state;
+      const speaking = action.speaking ? { ...state.call.speaking, [action.userId]: true as const } : omit(state.call.speaking, action.userId);
+      return { ...state, call: { ...state.call, speaking } };
+    }
   }
 }
 
@@ -401,7 +437,7 @@ function expireTyping(state: State, now: number): State {
 }
 
 function applyGuildCreate(state: State, guild: GuildCreate): State {
-  const { channels = [], members = [], presences = [], roles = [], ...rest } = guild;
+  const { channels = [], members = [], presences = [], roles = [], voice_states: voiceStates = [], ...rest } = guild;
   // A repeated GUILD_CREATE (after a fresh READY) replaces what the guild had.
   const channelMap = withoutGuild(state.channels, guild.id);
   for (const channel of channels) channelMap[channel.id] = { ...channel, guild_id: guild.id };
@@ -417,6 +453,10 @@ function applyGuildCreate(state: State, guild: GuildCreate): State {
     roles: { ...state.roles, [guild.id]: Object.fromEntries(roles.map((role) => [role.id, role])) },
     members: { ...state.members, [guild.id]: memberMap },
     presences: presenceMap,
+    voiceStates: {
+      ...state.voiceStates,
+      [guild.id]: Object.fromEntries(voiceStates.filter((known) => known.channel_id !== null).map((known) => [known.user_id, known])),
+    },
   };
 }
 
@@ -432,6 +472,7 @@ function removeGuild(state: State, guildId: Snowflake): State {
     guilds: omit(state.guilds, guildId),
     roles: omit(state.roles, guildId),
     members: omit(state.members, guildId),
+    voiceStates: omit(state.voiceStates, guildId),
     channels: withoutGuild(state.channels, guildId),
   };
 }
@@ -469,6 +510,7 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
         // The server's counts replace this client's: they include what it counted.
         readStates: readStatesFromReady(ready.read_state),
         voiceChannel: state.voiceChannel,
+        call: state.call,
         me: ready.user,
         guildIds: ready.guilds.map((guild) => guild.id),
         channels: Object.fromEntries((ready.private_channels ?? []).map((channel) => [channel.id, channel])),
@@ -557,6 +599,13 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
       return applyReaction(state, data as ReactionEvent, 1);
     case 'MESSAGE_REACTION_REMOVE':
       return applyReaction(state, data as ReactionEvent, -1);
+    case 'VOICE_STATE_UPDATE': {
+      const voice = data as VoiceState;
+      if (voice.guild_id === undefined) return state;
+      const guild = state.voiceStates[voice.guild_id] ?? {};
+      const next = voice.channel_id === null ? omit(guild, voice.user_id) : { ...guild, [voice.user_id]: voice };
+      return { ...state, voiceStates: { ...state.voiceStates, [voice.guild_id]: next } };
+    }
     case 'TYPING_START': {
       const { channel_id: channelId, user_id: userId } = data as { channel_id: Snowflake; user_id: Snowflake };
       if (userId === state.me?.id) return state;

@@ -5,7 +5,7 @@ import { navigate } from '../router';
 import { usePermissions, useSession, useStore } from '../state/hooks';
 import { has, Permission } from '../state/permissions';
 import { behind } from '../state/readStates';
-import { channelGroups, firstTextChannel } from '../state/selectors';
+import { channelGroups, firstTextChannel, voiceMembers } from '../state/selectors';
 import { Badge } from './Badge';
 import { InviteDialog } from './ServerDialogs';
 import { CreateChannelDialog, ServerSettingsDialog } from './ServerSettings';
@@ -83,31 +83,12 @@ function ChannelLink({
   active: boolean;
   onNavigate: () => void;
 }) {
-  const session = useSession();
   const unread = useStore((state) => state.unread[channel.id]?.length ?? 0);
   const mentions = useStore((state) => state.readStates[channel.id]?.mentions ?? 0);
   // Unread from before this session: the server's read state is behind the channel.
   const isBehind = useStore((state) => behind(state.readStates, channel));
   const name = channel.name ?? channel.id;
-  if (channel.type === ChannelType.GuildVoice) {
-    // Choosing it opens the voice panel, which says voice is not available yet.
-    return (
-      <button
-        type="button"
-        className="channel voice"
-        aria-label={`${name} (voice channel)`}
-        onClick={() => {
-          session.chooseVoice(channel.id);
-          onNavigate();
-        }}
-      >
-        <span className="channel-icon">
-          <Icon name="speaker" size={18} />
-        </span>
-        <span className="channel-name">{name}</span>
-      </button>
-    );
-  }
+  if (channel.type === ChannelType.GuildVoice) return <VoiceChannelItem channel={channel} onNavigate={onNavigate} />;
   return (
     <a
       href={`/channels/${guildId}/${channel.id}`}
@@ -137,4 +118,40 @@ function channelLabel(name: string, unread: number, mentions: number, isBehind: 
   if (unread > 0) parts.push(`${unread} unread messages`);
   else if (isBehind) parts.push('unread');
   return parts.join(', ');
+}
+
+/** A voice channel: choosing it joins it; who is in it is listed under it. */
+function VoiceChannelItem({ channel, onNavigate }: { channel: Channel; onNavigate: () => void }) {
+  const session = useSession();
+  const voiceStates = useStore((state) => state.voiceStates);
+  const members = useStore((state) => state.members);
+  const channels = useStore((state) => state.channels);
+  const inCall = useStore((state) => state.call?.channelId === channel.id);
+  const people = useMemo(() => voiceMembers({ voiceStates, members, channels }, channel.id), [voiceStates, members, channels, channel.id]);
+  const name = channel.name ?? channel.id;
+  return (
+    <>
+      <button
+        type="button"
+        className={`channel voice${inCall ? ' active' : ''}`}
+        aria-label={`${name} (voice channel${people.length > 0 ? `, ${people.length} in it` : ''})`}
+        onClick={() => {
+          void session.joinVoice(channel.id);
+          onNavigate();
+        }}
+      >
+        <span className="channel-icon">
+          <Icon name="speaker" size={18} />
+        </span>
+        <span className="channel-name">{name}</span>
+      </button>
+      {people.length > 0 && (
+        <ul className="voice-channel-people" aria-label={`In ${name}`}>
+          {people.map((person) => (
+            <li key={person.id}>{person.name}</li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
 }
