@@ -1,12 +1,12 @@
 // Voice through the real stack and the SFU: two people join a server's voice
 // channel from the sidebar, each sees the other in it, and each browser receives the
-// other's microphone (Chromium's fake device: a tone) through the SFU. Muting and
-// disconnecting work from the panel.
+// other's microphone (Chromium's fake device: a tone) through the SFU; one's camera
+// shows on the other's screen. Muting, deafening and disconnecting work from the panel.
 
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { createServer, launch, person, register, rest, type Person } from './browser';
+import { createServer, launch, person, register, rest, screenshot, type Person } from './browser';
 
 const run = Date.now().toString(36).slice(-6);
 const baseUrl = inject('baseUrl');
@@ -57,6 +57,24 @@ describe('voice', () => {
       await people.getByText(other.name).waitFor();
       await expect.poll(() => hearsSomeone(who.page), { timeout: 20_000 }).toBe(true);
     }
+
+    // Ann's camera: her own tile, then Ben's tile of her, playing (frames decoded).
+    await ann.page.getByRole('button', { name: 'Turn on camera' }).click();
+    await ann.page.getByRole('figure').filter({ hasText: 'You' }).waitFor();
+    const annOnBen = ben.page.getByLabel(`${ann.name}'s video`);
+    await annOnBen.waitFor({ timeout: 20_000 });
+    await expect.poll(() => annOnBen.evaluate((video: HTMLVideoElement) => video.videoWidth), { timeout: 20_000 }).toBeGreaterThan(0);
+    await screenshot(ben.page, 'voice-video-1280');
+    await ann.page.getByRole('button', { name: 'Turn off camera' }).click();
+    await ann.page.getByRole('figure').filter({ hasText: 'You' }).waitFor({ state: 'detached' });
+
+    // Deafened, Ben plays nobody's audio.
+    const playsNothing = () =>
+      ben.page.evaluate(() => [...document.querySelectorAll<HTMLAudioElement>('audio[data-voice="remote"]')].every((player) => player.muted));
+    await ben.page.getByRole('button', { name: 'Deafen' }).click();
+    expect(await playsNothing()).toBe(true);
+    await ben.page.getByRole('button', { name: 'Undeafen' }).click();
+    expect(await playsNothing()).toBe(false);
 
     await ann.page.getByRole('button', { name: 'Mute' }).click();
     await ann.page.getByRole('button', { name: 'Unmute', pressed: true }).waitFor();

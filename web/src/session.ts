@@ -15,7 +15,7 @@ import { navigate, parseRoute } from './router';
 import { canAddBots } from './state/permissions';
 import { nextAck } from './state/readStates';
 import { inboxTitle, plainText } from './state/selectors';
-import { createStore, type State, type Store } from './state/store';
+import { createStore, newCall, type State, type Store } from './state/store';
 import { VoiceCall } from './voice/connection';
 
 /** A typing indicator lasts ~10 s, so one POST per 8 s keeps it lit while typing. */
@@ -282,9 +282,9 @@ export class Session {
     const current = this.store.getState().call;
     if (current?.channelId === channelId && current.status !== 'failed') return;
     await this.leaveVoice();
-    const muted = current?.muted ?? false;
+    const [muted, deafened] = [current?.muted ?? false, current?.deafened ?? false];
     this.chooseVoice(channelId);
-    this.store.dispatch({ type: 'call', call: { channelId, status: 'joining', problem: null, muted, speaking: {} } });
+    this.store.dispatch({ type: 'call', call: newCall(channelId, muted, deafened) });
     try {
       const { token, endpoint } = await this.api.joinVoice(channelId, muted);
       const call = new VoiceCall(token, endpoint, await VoiceCall.iceServers(token, endpoint), {
@@ -294,10 +294,14 @@ export class Session {
         speaking: (userId, speaking) => {
           if (this.voiceCall === call) this.store.dispatch({ type: 'speaking', userId, speaking });
         },
+        streams: (streams) => {
+          if (this.voiceCall === call) this.store.dispatch({ type: 'call-changed', changes: { streams } });
+        },
       });
       this.voiceCall = call;
       this.store.dispatch({ type: 'call-status', status: 'connecting', problem: null });
       await call.start(muted);
+      call.setDeafened(deafened);
     } catch (error) {
       await this.voiceCall?.stop();
       this.voiceCall = null;
@@ -320,8 +324,32 @@ export class Session {
   toggleMute(): void {
     const call = this.store.getState().call;
     if (call === null) return;
-    this.voiceCall?.setMuted(!call.muted);
-    this.store.dispatch({ type: 'call-muted', muted: !call.muted });
+    // While deafened the microphone stays off whatever the mute says.
+    this.voiceCall?.setMuted(call.deafened || !call.muted);
+    this.store.dispatch({ type: 'call-changed', changes: { muted: !call.muted } });
+  }
+
+  /** Deafening mutes the microphone too, as Discord does; undeafening restores it. */
+  toggleDeafen(): void {
+    const call = this.store.getState().call;
+    if (call === null) return;
+    const deafened = !call.deafened;
+    this.voiceCall?.setDeafened(deafened);
+    this.voiceCall?.setMuted(deafened || call.muted);
+    this.store.dispatch({ type: 'call-changed', changes: { deafened } });
+  }
+
+  /** Turns the camera on or off; a camera that cannot start says why. */
+  async toggleCamera(): Promise<void> {
+    const call = this.store.getState().call;
+    if (call === null || this.voiceCall === null) return;
+    try {
+      const camera = await this.voiceCall.setCamera(call.camera === null);
+      this.store.dispatch({ type: 'call-changed', changes: { camera } });
+    } catch (error) {
+      const problem = `The camera is unavailable (${error instanceof Error ? error.message : String(error)}).`;
+      this.store.dispatch({ type: 'call-status', status: call.status, problem });
+    }
   }
 
   /** Opens the DM channel with `userId` (creating it the first time) and goes there. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { Message } from '../api/types';
 import { channelGroups, firstTextChannel, membersByPresence, voiceMembers } from './selectors';
-import { createStore, initialState, reduce, TYPING_MS, type Action, type State } from './store';
+import { createStore, initialState, newCall, reduce, TYPING_MS, type Action, type State } from './store';
 
 const ME = { id: '1', username: 'me' };
 const ALICE = { id: '2', username: 'alice' };
@@ -216,13 +216,13 @@ describe('voice', () => {
   it("keeps the call's status, mute and who speaks, across a fresh READY", () => {
     let state = run(ready, withVoice, {
       type: 'call',
-      call: { channelId: '102', status: 'joining', problem: null, muted: false, speaking: {} },
+      call: newCall('102', false, false),
     });
     state = reduce(state, { type: 'call-status', status: 'connected', problem: null });
     state = reduce(state, { type: 'speaking', userId: '2', speaking: true });
-    state = reduce(state, { type: 'call-muted', muted: true });
+    state = reduce(state, { type: 'call-changed', changes: { muted: true } });
     state = reduce(state, ready);
-    expect(state.call).toEqual({ channelId: '102', status: 'connected', problem: null, muted: true, speaking: { '2': true } });
+    expect(state.call).toMatchObject({ channelId: '102', status: 'connected', problem: null, muted: true, speaking: { '2': true } });
     state = reduce(state, { type: 'speaking', userId: '2', speaking: false });
     expect(state.call?.speaking).toEqual({});
     expect(reduce(state, { type: 'call', call: null }).call).toBeNull();

@@ -99,8 +99,19 @@ export interface Call {
   /** What went wrong, or works less than fully. */
   problem: string | null;
   muted: boolean;
+  /** The others' audio is not played. */
+  deafened: boolean;
+  /** The camera's stream while it is on (the self view). */
+  camera: MediaStream | null;
+  /** The others' media by user: their audio and, while on, their camera. */
+  streams: Record<Snowflake, MediaStream>;
   /** Who is speaking now (the SFU's notices). */
   speaking: Record<Snowflake, true>;
+}
+
+/** A call as it starts. */
+export function newCall(channelId: Snowflake, muted: boolean, deafened: boolean): Call {
+  return { channelId, status: 'joining', problem: null, muted, deafened, camera: null, streams: {}, speaking: {} };
 }
 
 export const initialState: State = {
@@ -145,7 +156,7 @@ export type Action =
   /** The call starts (`channelId`), ends (`null`), or changes. */
   | { type: 'call'; call: Call | null }
   | { type: 'call-status'; status: Call['status']; problem: string | null }
-  | { type: 'call-muted'; muted: boolean }
+  | { type: 'call-changed'; changes: Partial<Pick<Call, 'muted' | 'deafened' | 'camera' | 'streams'>> }
   | { type: 'speaking'; userId: Snowflake; speaking: boolean };
 
 export function reduce(state: State, action: Action): State {
@@ -200,8 +211,8 @@ export function reduce(state: State, action: Action): State {
       return { ...state, call: action.call };
     case 'call-status':
       return state.call === null ? state : { ...state, call: { ...state.call, status: action.status, problem: action.problem } };
-    case 'call-muted':
-      return state.call === null ? state : { ...state, call: { ...state.call, muted: action.muted } };
+    case 'call-changed':
+      return state.call === null ? state : { ...state, call: { ...state.call, ...action.changes } };
     case 'speaking': {
       if (state.call === null) return state;
       const speaking = action.speaking ? { ...state.call.speaking, [action.userId]: true as const } : omit(state.call.speaking, action.userId);

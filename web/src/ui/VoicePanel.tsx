@@ -7,6 +7,7 @@ import { useMemo } from 'react';
 import { useStore, useSession } from '../state/hooks';
 import { voiceMembers } from '../state/selectors';
 import { Icon } from './Icon';
+import { VideoTile } from './VideoTiles';
 
 const STATUS_TEXT = {
   joining: 'Joining…',
@@ -42,6 +43,14 @@ export function VoicePanel() {
         {here === null ? 'Not connected' : STATUS_TEXT[here.status]}
       </p>
       {here?.problem != null && <p className="muted">{here.problem}</p>}
+      {here !== null && (
+        <div className="video-tiles">
+          {here.camera !== null && <VideoTile stream={here.camera} label="You" />}
+          {Object.entries(here.streams).map(([userId, stream]) => (
+            <VideoTile key={userId} stream={stream} label={people.find((person) => person.id === userId)?.name ?? userId} />
+          ))}
+        </div>
+      )}
       {people.length > 0 && (
         <ul className="voice-people" aria-label={`In ${name}`}>
           {people.map(({ id, name: who, muted }) => (
@@ -68,6 +77,30 @@ export function VoicePanel() {
           >
             <Icon name={here.muted ? 'micOff' : 'mic'} />
           </button>
+        )}
+        {here !== null && here.status !== 'failed' && (
+          <>
+            <button
+              type="button"
+              className="icon-button"
+              aria-pressed={here.deafened}
+              aria-label={here.deafened ? 'Undeafen' : 'Deafen'}
+              title={here.deafened ? 'Undeafen' : 'Deafen'}
+              onClick={() => { session.toggleDeafen(); }}
+            >
+              <Icon name={here.deafened ? 'headphonesOff' : 'headphones'} />
+            </button>
+            <button
+              type="button"
+              className="icon-button"
+              aria-pressed={here.camera !== null}
+              aria-label={here.camera === null ? 'Turn on camera' : 'Turn off camera'}
+              title={here.camera === null ? 'Turn on camera' : 'Turn off camera'}
+              onClick={() => void session.toggleCamera()}
+            >
+              <Icon name={here.camera === null ? 'cameraOff' : 'camera'} />
+            </button>
+          </>
         )}
         {here !== null && (
           <button type="button" className="icon-button danger" aria-label="Disconnect" title="Disconnect" onClick={() => void session.leaveVoice()}>

@@ -12,6 +12,8 @@ export interface CallEvents {
   /** `problem` says what went wrong, or what works less than fully. */
   status(status: CallStatus, problem?: string): void;
   speaking(userId: string, speaking: boolean): void;
+  /** The others' media, by user (the SFU names each stream after its publisher). */
+  streams(streams: Record<string, MediaStream>): void;
 }
 
 /** The data channel the SFU negotiates on (its `SIGNALLING_LABEL`). */
@@ -30,6 +32,11 @@ function describe(error: unknown): string {
 export class VoiceCall {
   private readonly pc: RTCPeerConnection;
   private microphone: MediaStream | null = null;
+  /** The camera's m-line, negotiated from the start without a track: turning the
+   * camera on or off swaps the track, with no renegotiation. */
+  private camera: RTCRtpTransceiver | null = null;
+  private cameraTrack: MediaStreamTrack | null = null;
+  private readonly remote = new Map<string, MediaStream>();
   private sessionUrl: string | null = null;
   /** What works less than fully (listening only), said with every status. */
   private problem: string | undefined;
@@ -48,7 +55,15 @@ export class VoiceCall {
   ) {
     this.pc = new RTCPeerConnection({ iceServers });
     this.pc.addEventListener('track', (event) => {
-      this.play(event.streams[0] ?? new MediaStream([event.track]));
+      const stream = event.streams[0] ?? new MediaStream([event.track]);
+      this.play(stream);
+      this.remote.set(stream.id, stream);
+      this.events.streams(Object.fromEntries(this.remote));
+      stream.addEventListener('removetrack', () => {
+        if (stream.getTracks().length > 0) return;
+        this.remote.delete(stream.id);
+        this.events.streams(Object.fromEntries(this.remote));
+      });
     });
     this.pc.addEventListener('connectionstatechange', () => {
       if (this.closed) return;
@@ -85,6 +100,10 @@ export class VoiceCall {
     } catch (error) {
       this.problem = `Listening only: the microphone is unavailable (${describe(error)}).`;
     }
+    this.camera = this.pc.addTransceiver('video', {
+      direction: 'sendonly',
+      streams: [this.microphone ?? new MediaStream()],
+    });
     const signalling = this.pc.createDataChannel(SIGNALLING_LABEL);
     signalling.addEventListener('message', (event: MessageEvent<string>) => {
       void this.onSignal(signalling, event.data);
@@ -110,11 +129,33 @@ export class VoiceCall {
     for (const track of this.microphone?.getAudioTracks() ?? []) track.enabled = !muted;
   }
 
+  /** Stops or resumes playing the others' audio. */
+  setDeafened(deafened: boolean): void {
+    for (const player of this.players) player.muted = deafened;
+  }
+
+  /** Turns the camera on (answering its stream, for the self view) or off. */
+  async setCamera(on: boolean): Promise<MediaStream | null> {
+    this.cameraTrack?.stop();
+    this.cameraTrack = null;
+    if (!on) {
+      await this.camera?.sender.replaceTrack(null);
+      return null;
+    }
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+    const [track] = stream.getVideoTracks();
+    if (track === undefined) throw new Error('The camera gave no video.');
+    this.cameraTrack = track;
+    await this.camera?.sender.replaceTrack(track);
+    return stream;
+  }
+
   /** Ends the call: the SFU forgets the session, the microphone is released. */
   async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const track of this.microphone?.getTracks() ?? []) track.stop();
+    this.cameraTrack?.stop();
     for (const player of this.players) {
       player.srcObject = null;
       player.remove();
