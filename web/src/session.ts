@@ -282,9 +282,9 @@ export class Session {
     const current = this.store.getState().call;
     if (current?.channelId === channelId && current.status !== 'failed') return;
     await this.leaveVoice();
-    const [muted, deafened] = [current?.muted ?? false, current?.deafened ?? false];
+    const { muted, deafened } = this.store.getState();
     this.chooseVoice(channelId);
-    this.store.dispatch({ type: 'call', call: newCall(channelId, muted, deafened) });
+    this.store.dispatch({ type: 'call', call: newCall(channelId) });
     try {
       const { token, endpoint } = await this.api.joinVoice(channelId, muted);
       const call = new VoiceCall(token, endpoint, await VoiceCall.iceServers(token, endpoint), {
@@ -300,7 +300,7 @@ export class Session {
       });
       this.voiceCall = call;
       this.store.dispatch({ type: 'call-status', status: 'connecting', problem: null });
-      await call.start(muted);
+      await call.start(muted || deafened);
       call.setDeafened(deafened);
     } catch (error) {
       await this.voiceCall?.stop();
@@ -321,22 +321,24 @@ export class Session {
     await this.api.leaveVoice(call.channelId).catch(() => undefined);
   }
 
+  /** The user panel's microphone switch (in a call or for the next one). Unmuting
+   * while deafened undeafens, as in Discord. */
   toggleMute(): void {
-    const call = this.store.getState().call;
-    if (call === null) return;
-    // While deafened the microphone stays off whatever the mute says.
-    this.voiceCall?.setMuted(call.deafened || !call.muted);
-    this.store.dispatch({ type: 'call-changed', changes: { muted: !call.muted } });
+    const { muted, deafened } = this.store.getState();
+    this.setSound(!muted && !deafened, false);
   }
 
-  /** Deafening mutes the microphone too, as Discord does; undeafening restores it. */
+  /** The user panel's sound switch: deafened, the others are not played and the
+   * microphone is off too; undeafening restores the microphone as it was. */
   toggleDeafen(): void {
-    const call = this.store.getState().call;
-    if (call === null) return;
-    const deafened = !call.deafened;
+    const { muted, deafened } = this.store.getState();
+    this.setSound(muted, !deafened);
+  }
+
+  private setSound(muted: boolean, deafened: boolean): void {
+    this.voiceCall?.setMuted(muted || deafened);
     this.voiceCall?.setDeafened(deafened);
-    this.voiceCall?.setMuted(deafened || call.muted);
-    this.store.dispatch({ type: 'call-changed', changes: { deafened } });
+    this.store.dispatch({ type: 'sound', muted, deafened });
   }
 
   /** Turns the camera on or off; a camera that cannot start says why. */

@@ -216,13 +216,14 @@ describe('voice', () => {
   it("keeps the call's status, mute and who speaks, across a fresh READY", () => {
     let state = run(ready, withVoice, {
       type: 'call',
-      call: newCall('102', false, false),
+      call: newCall('102'),
     });
     state = reduce(state, { type: 'call-status', status: 'connected', problem: null });
     state = reduce(state, { type: 'speaking', userId: '2', speaking: true });
-    state = reduce(state, { type: 'call-changed', changes: { muted: true } });
+    state = reduce(state, { type: 'sound', muted: true, deafened: false });
     state = reduce(state, ready);
-    expect(state.call).toMatchObject({ channelId: '102', status: 'connected', problem: null, muted: true, speaking: { '2': true } });
+    expect(state.call).toMatchObject({ channelId: '102', status: 'connected', problem: null, speaking: { '2': true } });
+    expect(state.muted).toBe(true);
     state = reduce(state, { type: 'speaking', userId: '2', speaking: false });
     expect(state.call?.speaking).toEqual({});
     expect(reduce(state, { type: 'call', call: null }).call).toBeNull();

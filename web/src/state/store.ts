@@ -89,6 +89,9 @@ export interface State {
   voiceStates: Record<Snowflake, Record<Snowflake, VoiceState>>;
   /** This client's call, if it is in one. */
   call: Call | null;
+  /** The user panel's microphone and sound switches, for this call and the next. */
+  muted: boolean;
+  deafened: boolean;
 }
 
 /** This client's voice call. */
@@ -98,9 +101,6 @@ export interface Call {
   status: CallStatus | 'joining';
   /** What went wrong, or works less than fully. */
   problem: string | null;
-  muted: boolean;
-  /** The others' audio is not played. */
-  deafened: boolean;
   /** The camera's stream while it is on (the self view). */
   camera: MediaStream | null;
   /** The others' media by user: their audio and, while on, their camera. */
@@ -110,8 +110,8 @@ export interface Call {
 }
 
 /** A call as it starts. */
-export function newCall(channelId: Snowflake, muted: boolean, deafened: boolean): Call {
-  return { channelId, status: 'joining', problem: null, muted, deafened, camera: null, streams: {}, speaking: {} };
+export function newCall(channelId: Snowflake): Call {
+  return { channelId, status: 'joining', problem: null, camera: null, streams: {}, speaking: {} };
 }
 
 export const initialState: State = {
@@ -135,6 +135,8 @@ export const initialState: State = {
   voiceChannel: null,
   voiceStates: {},
   call: null,
+  muted: false,
+  deafened: false,
 };
 
 export type Action =
@@ -156,7 +158,8 @@ export type Action =
   /** The call starts (`channelId`), ends (`null`), or changes. */
   | { type: 'call'; call: Call | null }
   | { type: 'call-status'; status: Call['status']; problem: string | null }
-  | { type: 'call-changed'; changes: Partial<Pick<Call, 'muted' | 'deafened' | 'camera' | 'streams'>> }
+  | { type: 'call-changed'; changes: Partial<Pick<Call, 'camera' | 'streams'>> }
+  | { type: 'sound'; muted: boolean; deafened: boolean }
   | { type: 'speaking'; userId: Snowflake; speaking: boolean };
 
 export function reduce(state: State, action: Action): State {
@@ -211,6 +214,8 @@ export function reduce(state: State, action: Action): State {
       return { ...state, call: action.call };
     case 'call-status':
       return state.call === null ? state : { ...state, call: { ...state.call, status: action.status, problem: action.problem } };
+    case 'sound':
+      return { ...state, muted: action.muted, deafened: action.deafened };
     case 'call-changed':
       return state.call === null ? state : { ...state, call: { ...state.call, ...action.changes } };
     case 'speaking': {
@@ -522,6 +527,8 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
         readStates: readStatesFromReady(ready.read_state),
         voiceChannel: state.voiceChannel,
         call: state.call,
+        muted: state.muted,
+        deafened: state.deafened,
         me: ready.user,
         guildIds: ready.guilds.map((guild) => guild.id),
         channels: Object.fromEntries((ready.private_channels ?? []).map((channel) => [channel.id, channel])),

@@ -18,6 +18,8 @@ export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
   const session = useSession();
   const me = useStore((state) => state.me);
   const status = useStore((state) => state.myStatus);
+  const muted = useStore((state) => state.muted);
+  const deafened = useStore((state) => state.deafened);
   const selectId = useId();
   const [devices, setDevices] = useState(false);
   if (me === null) return <section className="user-panel" aria-label="You" />;
@@ -43,6 +45,26 @@ export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
           ))}
         </select>
       </div>
+      <button
+        type="button"
+        className="icon-button"
+        aria-pressed={muted || deafened}
+        aria-label={muted || deafened ? 'Unmute' : 'Mute'}
+        title={muted || deafened ? 'Unmute' : 'Mute'}
+        onClick={() => { session.toggleMute(); }}
+      >
+        <Icon name={muted || deafened ? 'micOff' : 'mic'} />
+      </button>
+      <button
+        type="button"
+        className="icon-button"
+        aria-pressed={deafened}
+        aria-label={deafened ? 'Undeafen' : 'Deafen'}
+        title={deafened ? 'Undeafen' : 'Deafen'}
+        onClick={() => { session.toggleDeafen(); }}
+      >
+        <Icon name={deafened ? 'headphonesOff' : 'headphones'} />
+      </button>
       <button type="button" className="icon-button" aria-label="Devices" title="Devices" onClick={() => { setDevices(true); }}>
         <Icon name="devices" />
       </button>

@@ -1,6 +1,7 @@
 // The voice panel above the user panel: the call's channel, how it stands (with what
-// went wrong, plainly), who is in the channel and who is speaking, and the
-// microphone and hang-up buttons. Choosing a voice channel joins it.
+// went wrong, plainly), the video tiles, who is in the channel and who is speaking,
+// and the camera and hang-up buttons (mute and deafen are the user panel's).
+// Choosing a voice channel joins it.
 
 import { useMemo } from 'react';
 
@@ -70,37 +71,13 @@ export function VoicePanel() {
           <button
             type="button"
             className="icon-button"
-            aria-pressed={here.muted}
-            aria-label={here.muted ? 'Unmute' : 'Mute'}
-            title={here.muted ? 'Unmute' : 'Mute'}
-            onClick={() => { session.toggleMute(); }}
+            aria-pressed={here.camera !== null}
+            aria-label={here.camera === null ? 'Turn on camera' : 'Turn off camera'}
+            title={here.camera === null ? 'Turn on camera' : 'Turn off camera'}
+            onClick={() => void session.toggleCamera()}
           >
-            <Icon name={here.muted ? 'micOff' : 'mic'} />
+            <Icon name={here.camera === null ? 'cameraOff' : 'camera'} />
           </button>
-        )}
-        {here !== null && here.status !== 'failed' && (
-          <>
-            <button
-              type="button"
-              className="icon-button"
-              aria-pressed={here.deafened}
-              aria-label={here.deafened ? 'Undeafen' : 'Deafen'}
-              title={here.deafened ? 'Undeafen' : 'Deafen'}
-              onClick={() => { session.toggleDeafen(); }}
-            >
-              <Icon name={here.deafened ? 'headphonesOff' : 'headphones'} />
-            </button>
-            <button
-              type="button"
-              className="icon-button"
-              aria-pressed={here.camera !== null}
-              aria-label={here.camera === null ? 'Turn on camera' : 'Turn off camera'}
-              title={here.camera === null ? 'Turn on camera' : 'Turn off camera'}
-              onClick={() => void session.toggleCamera()}
-            >
-              <Icon name={here.camera === null ? 'cameraOff' : 'camera'} />
-            </button>
-          </>
         )}
         {here !== null && (
           <button type="button" className="icon-button danger" aria-label="Disconnect" title="Disconnect" onClick={() => void session.leaveVoice()}>
