@@ -196,9 +196,9 @@ export class Session {
     return load;
   }
 
-  async send(channelId: Snowflake, content: string, replyTo?: Snowflake): Promise<void> {
+  async send(channelId: Snowflake, content: string, replyTo?: Snowflake, files: readonly File[] = []): Promise<void> {
     this.lastTyping.delete(channelId);
-    const message = await this.api.sendMessage(channelId, content, newNonce(), replyTo);
+    const message = await this.api.sendMessage(channelId, content, newNonce(), replyTo, files);
     this.store.dispatch({ type: 'message', message });
   }
 

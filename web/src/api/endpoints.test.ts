@@ -52,3 +52,34 @@ describe('acking a message', () => {
     expect(await request?.json()).toEqual({ token: null });
   });
 });
+
+describe('sending files', () => {
+  it("sends Discord's multipart body: payload_json naming each files[n] by index", async () => {
+    const { api, seen } = serve(json(200, { id: '5' }));
+    const photo = new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], 'cat.png', { type: 'image/png' });
+    const notes = new File(['hello'], 'notes.txt', { type: 'text/plain' });
+    await api.sendMessage('9', 'look', 'nonce-1', undefined, [photo, notes]);
+    const request = seen[0];
+    expect(request?.headers.get('Content-Type')).toMatch(/^multipart\/form-data; boundary=/);
+    const form = await request?.formData();
+    expect(JSON.parse(form?.get('payload_json') as string)).toEqual({
+      content: 'look',
+      nonce: 'nonce-1',
+      enforce_nonce: true,
+      attachments: [
+        { id: 0, filename: 'cat.png' },
+        { id: 1, filename: 'notes.txt' },
+      ],
+    });
+    const first = form?.get('files[0]');
+    expect(first).toBeInstanceOf(File);
+    expect((first as File).name).toBe('cat.png');
+    expect(await (form?.get('files[1]') as File).text()).toBe('hello');
+  });
+
+  it('sends JSON when there is no file', async () => {
+    const { api, seen } = serve(json(200, { id: '5' }));
+    await api.sendMessage('9', 'plain', 'nonce-2');
+    expect(seen[0]?.headers.get('Content-Type')).toBe('application/json');
+  });
+});

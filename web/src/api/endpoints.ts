@@ -62,14 +62,26 @@ export function endpoints(rest: RestClient) {
     deletePushSubscription: (endpoint: string) =>
       rest.request<undefined>('DELETE', '/users/@me/push-subscriptions', { endpoint }),
 
-    sendMessage: (channel: Snowflake, content: string, nonce: string, replyTo?: Snowflake) =>
-      rest.request<Message>('POST', `/channels/${id(channel)}/messages`, {
+    /** With `files`, Discord's way: `payload_json` beside `files[n]`, each named in
+     * the payload's `attachments` by its index. */
+    sendMessage: (channel: Snowflake, content: string, nonce: string, replyTo?: Snowflake, files: readonly File[] = []) => {
+      const payload = {
         content,
         // The nonce makes a retried send (a timeout, a reconnect) create one message.
         nonce,
         enforce_nonce: true,
         ...(replyTo === undefined ? {} : { message_reference: { message_id: replyTo } }),
-      }),
+      };
+      const path = `/channels/${id(channel)}/messages`;
+      if (files.length === 0) return rest.request<Message>('POST', path, payload);
+      const form = new FormData();
+      const attachments = files.map((file, index) => ({ id: index, filename: file.name }));
+      form.append('payload_json', JSON.stringify({ ...payload, attachments }));
+      files.forEach((file, index) => {
+        form.append(`files[${index}]`, file, file.name);
+      });
+      return rest.request<Message>('POST', path, form);
+    },
     editMessage: (channel: Snowflake, message: Snowflake, content: string) =>
       rest.request<Message>('PATCH', `/channels/${id(channel)}/messages/${id(message)}`, { content }),
     deleteMessage: (channel: Snowflake, message: Snowflake) =>

@@ -117,14 +117,16 @@ export class RestClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  /** Sends a request; resolves to the JSON answer (`undefined` for 204). */
+  /** Sends a request; resolves to the JSON answer (`undefined` for 204). A
+   * `FormData` body goes as `multipart/form-data` (files), anything else as JSON. */
   async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
     const headers = new Headers();
-    if (body !== undefined) headers.set('Content-Type', 'application/json');
+    const multipart = body instanceof FormData;
+    if (body !== undefined && !multipart) headers.set('Content-Type', 'application/json');
     const positions = method === 'GET' ? this.positions.header() : null;
     if (positions !== null) headers.set(POSITION_HEADER, positions);
     const init: RequestInit = { method, headers };
-    if (body !== undefined) init.body = JSON.stringify(body);
+    if (body !== undefined) init.body = multipart ? body : JSON.stringify(body);
 
     let renewed = false;
     for (let attempt = 0; ; attempt++) {

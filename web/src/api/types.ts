@@ -91,6 +91,21 @@ export interface MessageReference {
   guild_id?: Snowflake;
 }
 
+/** A file sent with a message; `url` is signed and expires (refetch the message). */
+export interface Attachment {
+  id: Snowflake;
+  filename: string;
+  size: number;
+  url: string;
+  proxy_url?: string;
+  /** As the server sniffed it from the bytes. */
+  content_type?: string;
+  /** Images' (and videos') dimensions, so they take their place before they load. */
+  width?: number | null;
+  height?: number | null;
+  description?: string | null;
+}
+
 export interface Message {
   id: Snowflake;
   channel_id: Snowflake;
@@ -107,6 +122,7 @@ export interface Message {
   mention_roles?: Snowflake[];
   mention_everyone?: boolean;
   pinned?: boolean;
+  attachments?: Attachment[];
 }
 
 export interface Invite {

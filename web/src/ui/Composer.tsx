@@ -5,10 +5,17 @@ import type { Channel, Message } from '../api/types';
 import { insertSuggestion, mentionQueryAt, suggestionsFor, type Suggestion } from '../state/autocomplete';
 import { useSession, useStore } from '../state/hooks';
 import { channelLabel, displayName } from '../state/selectors';
+import { fileSize } from './fileSize';
 import { Icon } from './Icon';
 
 /** Discord's limit on message content. */
 const MAX_CONTENT = 2000;
+/** Files per message, as Discord allows. */
+const MAX_FILES = 10;
+/** The server's default upload limit (it answers 413 above its own setting); said
+ * here at once rather than after the upload. */
+const MAX_FILE_BYTES = 25 * 1024 * 1024;
+
 
 export function Composer({
   channel,
@@ -23,7 +30,9 @@ export function Composer({
   const [draft, setDraft] = useState('');
   const [caret, setCaret] = useState(0);
   const [error, setError] = useState<string | null>(null);
+  const [files, setFiles] = useState<File[]>([]);
   const input = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
   const errorId = useId();
   const listId = useId();
   const label = channelLabel(channel);
@@ -56,15 +65,29 @@ export function Composer({
     if (replyTo !== null) input.current?.focus();
   }, [replyTo]);
 
+  function attach(chosen: FileList | null) {
+    const added = [...(chosen ?? [])];
+    const tooLarge = added.find((file) => file.size > MAX_FILE_BYTES);
+    if (tooLarge !== undefined) {
+      setError(`${tooLarge.name} is ${fileSize(tooLarge.size)}; files can be at most ${fileSize(MAX_FILE_BYTES)}.`);
+      return;
+    }
+    setError(null);
+    setFiles((current) => [...current, ...added].slice(0, MAX_FILES));
+  }
+
   function send() {
     const content = draft.trim();
-    if (content === '') return;
+    if (content === '' && files.length === 0) return;
+    const sending = files;
     setDraft('');
+    setFiles([]);
     setError(null);
     onCancelReply();
-    session.send(channel.id, content, replyTo?.id).catch((caught: unknown) => {
-      // Give the text back so nothing typed is lost.
+    session.send(channel.id, content, replyTo?.id, sending).catch((caught: unknown) => {
+      // Give the text and the files back so nothing is lost.
       setDraft((current) => (current === '' ? content : current));
+      setFiles((current) => (current.length === 0 ? sending : current));
       setError(describeError(caught));
     });
   }
@@ -139,7 +162,41 @@ export function Composer({
           ))}
         </ul>
       )}
+      {files.length > 0 && (
+        <ul className="composer-files" aria-label="Files to send">
+          {files.map((file, index) => (
+            <li key={`${file.name}-${index}`}>
+              <span className="composer-file-name">{file.name}</span>
+              <span className="muted">{fileSize(file.size)}</span>
+              <button
+                type="button"
+                className="icon-button"
+                aria-label={`Remove ${file.name}`}
+                onClick={() => { setFiles((current) => current.filter((_, at) => at !== index)); }}
+              >
+                <Icon name="close" size={14} />
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <div className="composer-row">
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          hidden
+          aria-hidden="true"
+          tabIndex={-1}
+          onChange={(event) => {
+            attach(event.target.files);
+            // The same file can be chosen again after removing it.
+            event.target.value = '';
+          }}
+        />
+        <button type="button" className="icon-button attach" aria-label="Attach files" title="Attach files" onClick={() => picker.current?.click()}>
+          <Icon name="plus" />
+        </button>
         <textarea
           ref={input}
           className="composer-input"
@@ -162,8 +219,14 @@ export function Composer({
           }}
           onKeyDown={onKeyDown}
           onSelect={(event) => { setCaret(event.currentTarget.selectionStart); }}
+          onPaste={(event) => {
+            // Pasted images (a screenshot) become attachments.
+            if (event.clipboardData.files.length === 0) return;
+            event.preventDefault();
+            attach(event.clipboardData.files);
+          }}
         />
-        <button type="submit" className="send" aria-label="Send" disabled={draft.trim() === ''}>
+        <button type="submit" className="send" aria-label="Send" disabled={draft.trim() === '' && files.length === 0}>
           <Icon name="send" />
         </button>
       </div>

@@ -7,6 +7,7 @@ import { useSession, useStore } from '../state/hooks';
 import { displayName, mentionName } from '../state/selectors';
 import { Avatar } from './Avatar';
 import { Dialog } from './Dialog';
+import { Attachments } from './Attachments';
 import { Icon } from './Icon';
 
 /** The quick reactions offered on every message. */
@@ -118,6 +119,7 @@ export function MessageItem({
               )}
             </div>
           )}
+          <Attachments attachments={message.attachments ?? []} />
           {error !== null && (
             <p className="form-error" role="alert">
               {error}
