@@ -761,7 +761,8 @@ async fn befriend(
         .await;
         return respond(theirs);
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    // 204 at the caller's position: a read of their relationships shows the request.
+    respond(mine)
 }
 
 /// The block saga.
@@ -806,7 +807,7 @@ async fn block(
         },
     )
     .await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    respond(blocked)
 }
 
 /// `DELETE /users/@me/relationships/{user.id}` → 204: decline, cancel, unfriend or
@@ -864,7 +865,7 @@ async fn delete_relationship(
         },
     )
     .await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    respond(removed)
 }
 
 described_by_schemars!(

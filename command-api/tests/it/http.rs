@@ -1377,6 +1377,31 @@ async fn writes_answer_with_the_position_a_read_can_wait_for() {
         .parse()
         .expect("a well-formed position");
     assert_eq!(pinned.seq, positions[1] + 2, "after the third message");
+
+    // A relationship saga answers at the caller's own position: their read of the
+    // relationships waits for their side of it.
+    let friend_name = unique("posfriend");
+    world.register(&friend_name).await;
+    let (status, headers, _) = world
+        .send(
+            Method::POST,
+            "/api/v10/users/@me/relationships",
+            Some(&auth),
+            Body::Json(json!({ "username": friend_name })),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let requested: cloudcord_schemas::envelope::Position = headers
+        .get("x-cloudcord-position")
+        .and_then(|value| value.to_str().ok())
+        .expect("a position header on the saga's 204")
+        .parse()
+        .expect("a well-formed position");
+    assert_eq!(
+        requested.aggregate.kind,
+        cloudcord_schemas::envelope::AggregateType::User
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

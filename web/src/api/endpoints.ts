@@ -3,7 +3,7 @@
 // so REST is for history and for writes.
 
 import type { RestClient } from './rest';
-import type { Ban, Channel, Guild, Invite, Message, MyGuild, Role, Snowflake, User, UserSession } from './types';
+import type { Ban, Channel, Guild, Invite, Message, MyGuild, Relationship, Role, Snowflake, User, UserSession } from './types';
 
 /** One page of history (the server's maximum is 100). */
 export const HISTORY_PAGE = 50;
@@ -105,6 +105,15 @@ export function endpoints(rest: RestClient) {
       rest.request<{ token: null }>('POST', `/channels/${id(channel)}/messages/${id(message)}/ack`, { token: null }),
 
     /** Opens (or finds) the DM channel with `recipient`. */
+    relationships: () => rest.request<Relationship[]>('GET', '/users/@me/relationships'),
+    /** A friend request by username. */
+    requestFriend: (username: string) => rest.request<undefined>('POST', '/users/@me/relationships', { username }),
+    /** Accepts their request (or sends one); `block` blocks them instead. */
+    putRelationship: (user: Snowflake, block = false) =>
+      rest.request<undefined>('PUT', `/users/@me/relationships/${id(user)}`, { type: block ? 2 : 1 }),
+    /** Declines, cancels, unfriends or unblocks. */
+    removeRelationship: (user: Snowflake) => rest.request<undefined>('DELETE', `/users/@me/relationships/${id(user)}`),
+
     openDm: (recipient: Snowflake) => rest.request<Channel>('POST', '/users/@me/channels', { recipient_id: recipient }),
 
     user: (user: Snowflake) => rest.request<User>('GET', `/users/${id(user)}`),

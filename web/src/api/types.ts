@@ -125,6 +125,17 @@ export interface Message {
   attachments?: Attachment[];
 }
 
+/** Discord's relationship types. */
+export const RelationshipType = { Friend: 1, Blocked: 2, Incoming: 3, Outgoing: 4 } as const;
+
+/** A friend, a block, or a pending friend request (`GET /users/@me/relationships`). */
+export interface Relationship {
+  id: Snowflake;
+  type: (typeof RelationshipType)[keyof typeof RelationshipType];
+  user?: User | null;
+  nickname?: string | null;
+}
+
 export interface Invite {
   code: string;
   guild?: Guild;

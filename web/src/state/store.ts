@@ -14,6 +14,7 @@ import {
   type Member,
   type Message,
   type Presence,
+  type Relationship,
   type Role,
   type Snowflake,
   type Status,
@@ -89,6 +90,8 @@ export interface State {
   voiceStates: Record<Snowflake, Record<Snowflake, VoiceState>>;
   /** This client's call, if it is in one. */
   call: Call | null;
+  /** Friends, blocks and requests, as last loaded (`null`: not yet). */
+  relationships: Relationship[] | null;
   /** The user panel's microphone and sound switches, for this call and the next. */
   muted: boolean;
   deafened: boolean;
@@ -135,6 +138,7 @@ export const initialState: State = {
   voiceChannel: null,
   voiceStates: {},
   call: null,
+  relationships: null,
   muted: false,
   deafened: false,
 };
@@ -160,6 +164,7 @@ export type Action =
   | { type: 'call-status'; status: Call['status']; problem: string | null }
   | { type: 'call-changed'; changes: Partial<Pick<Call, 'camera' | 'streams'>> }
   | { type: 'sound'; muted: boolean; deafened: boolean }
+  | { type: 'relationships'; relationships: Relationship[] }
   | { type: 'speaking'; userId: Snowflake; speaking: boolean };
 
 export function reduce(state: State, action: Action): State {
@@ -214,6 +219,8 @@ export function reduce(state: State, action: Action): State {
       return { ...state, call: action.call };
     case 'call-status':
       return state.call === null ? state : { ...state, call: { ...state.call, status: action.status, problem: action.problem } };
+    case 'relationships':
+      return { ...state, relationships: action.relationships };
     case 'sound':
       return { ...state, muted: action.muted, deafened: action.deafened };
     case 'call-changed':

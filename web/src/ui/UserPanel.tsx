@@ -53,7 +53,7 @@ export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
         title={muted || deafened ? 'Unmute' : 'Mute'}
         onClick={() => { session.toggleMute(); }}
       >
-        <Icon name={muted || deafened ? 'micOff' : 'mic'} />
+        <Icon name={muted || deafened ? 'micOff' : 'mic'} size={18} />
       </button>
       <button
         type="button"
@@ -63,13 +63,13 @@ export function UserPanel({ onSignOut }: { onSignOut: () => void }) {
         title={deafened ? 'Undeafen' : 'Deafen'}
         onClick={() => { session.toggleDeafen(); }}
       >
-        <Icon name={deafened ? 'headphonesOff' : 'headphones'} />
+        <Icon name={deafened ? 'headphonesOff' : 'headphones'} size={18} />
       </button>
       <button type="button" className="icon-button" aria-label="Devices" title="Devices" onClick={() => { setDevices(true); }}>
-        <Icon name="devices" />
+        <Icon name="devices" size={18} />
       </button>
       <button type="button" className="icon-button" aria-label="Sign out" title="Sign out" onClick={onSignOut}>
-        <Icon name="signOut" />
+        <Icon name="signOut" size={18} />
       </button>
       {devices && <SessionsDialog onClose={() => { setDevices(false); }} />}
     </section>
