@@ -78,6 +78,8 @@ describe('voice', () => {
 
     await ann.page.getByRole('button', { name: 'Mute' }).click();
     await ann.page.getByRole('button', { name: 'Unmute', pressed: true }).waitFor();
+    // Through op 4: Ben sees it.
+    await ben.page.getByRole('region', { name: 'Voice', exact: true }).getByText(`${ann.name} (muted)`).waitFor({ timeout: 10_000 });
 
     // Ben leaves: Ann sees him go, and his panel offers to join again.
     await ben.page.getByRole('button', { name: 'Disconnect' }).click();

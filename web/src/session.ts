@@ -339,6 +339,11 @@ export class Session {
     this.voiceCall?.setMuted(muted || deafened);
     this.voiceCall?.setDeafened(deafened);
     this.store.dispatch({ type: 'sound', muted, deafened });
+    // In a call, the others see it (op 4 in the same channel changes only the flags).
+    const { call, channels } = this.store.getState();
+    const guildId = call === null ? undefined : channels[call.channelId]?.guild_id;
+    if (call === null || guildId === undefined) return;
+    this.gateway.updateVoiceState({ guild_id: guildId, channel_id: call.channelId, self_mute: muted || deafened, self_deaf: deafened });
   }
 
   /** Turns the camera on or off; a camera that cannot start says why. */

@@ -268,4 +268,14 @@ describe('GatewayClient', () => {
     client.stop();
     expect(socket.closedWith).toBe(1000);
   });
+
+  it('sends voice state updates (op 4) only while connected', () => {
+    const { client, handshake } = setup();
+    const state = { guild_id: '10', channel_id: '102', self_mute: true, self_deaf: false };
+    client.updateVoiceState(state);
+    client.start();
+    const socket = handshake();
+    client.updateVoiceState(state);
+    expect(socket.ops(Op.VoiceStateUpdate)).toEqual([{ op: Op.VoiceStateUpdate, d: state }]);
+  });
 });

@@ -118,6 +118,12 @@ export class GatewayClient {
     if (this.status === 'connected') this.send(Op.PresenceUpdate, this.presencePayload());
   }
 
+  /** Op 4: the user's voice state in a guild (here: their mute and deafen during a
+   * call, which guild members then see); not sent while disconnected. */
+  updateVoiceState(state: { guild_id: string; channel_id: string | null; self_mute: boolean; self_deaf: boolean }): void {
+    if (this.status === 'connected') this.send(Op.VoiceStateUpdate, state);
+  }
+
   private presencePayload() {
     return { since: null, activities: [], status: this.presence, afk: false };
   }

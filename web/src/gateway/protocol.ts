@@ -6,6 +6,7 @@ export const Op = {
   Heartbeat: 1,
   Identify: 2,
   PresenceUpdate: 3,
+  VoiceStateUpdate: 4,
   Resume: 6,
   Reconnect: 7,
   InvalidSession: 9,
