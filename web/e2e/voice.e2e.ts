@@ -58,6 +58,9 @@ describe('voice', () => {
       await expect.poll(() => hearsSomeone(who.page), { timeout: 20_000 }).toBe(true);
     }
 
+    // The fake microphone beeps: the SFU's audio-level notices light Ann up on Ben's side.
+    await ben.page.locator('.voice-people li.speaking').filter({ hasText: ann.name }).waitFor({ timeout: 20_000 });
+
     // Ann's camera: her own tile, then Ben's tile of her, playing (frames decoded).
     await ann.page.getByRole('button', { name: 'Turn on camera' }).click();
     await ann.page.getByRole('figure').filter({ hasText: 'You' }).waitFor();

@@ -212,6 +212,8 @@ enum Work {
         peer: PeerId,
         speaking: bool,
     },
+    /// The peer's signalling channel opened: it hears of who speaks already.
+    SignallingOpen(PeerId),
     Remove(PeerId),
 }
 
@@ -553,6 +555,7 @@ impl Sfu {
                     }
                 }
                 Work::Speaking { peer, speaking } => self.speaking(now, peer, speaking),
+                Work::SignallingOpen(id) => self.tell_who_speaks(now, id),
                 Work::Remove(id) => {
                     self.remove(now, id, LeaveReason::Disconnected);
                 }
@@ -694,12 +697,7 @@ impl Sfu {
             channel,
             speaking,
         });
-        let notice = serde_json::json!({
-            "type": "speaking",
-            "user_id": user.to_string(),
-            "speaking": speaking,
-        })
-        .to_string();
+        let notice = speaking_notice(user, speaking);
         let Some(members) = self.rooms.get(&channel) else {
             return;
         };
@@ -712,6 +710,31 @@ impl Sfu {
                 other.drain(now, &mut self.outbox);
             }
         }
+    }
+
+    /// Tells `id` who in its room is speaking now: a notice goes out only when
+    /// someone starts or stops, and they may have started before `id` could hear.
+    fn tell_who_speaks(&mut self, now: Instant, id: PeerId) {
+        let Some((_, channel)) = self.peer(id) else {
+            return;
+        };
+        let speakers: Vec<UserId> = self
+            .rooms
+            .get(&channel)
+            .into_iter()
+            .flatten()
+            .filter(|member| **member != id)
+            .filter_map(|member| self.peers.get(member))
+            .filter(|member| member.is_speaking())
+            .map(|member| member.user)
+            .collect();
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        for user in speakers {
+            peer.notify(speaking_notice(user, true).as_bytes());
+        }
+        peer.drain(now, &mut self.outbox);
     }
 
     /// Offers a newly published track to everyone else in the room.
@@ -778,4 +801,14 @@ impl Sfu {
         });
         true
     }
+}
+
+/// The data-channel notice that `user` started or stopped speaking.
+fn speaking_notice(user: UserId, speaking: bool) -> String {
+    serde_json::json!({
+        "type": "speaking",
+        "user_id": user.to_string(),
+        "speaking": speaking,
+    })
+    .to_string()
 }

@@ -235,6 +235,13 @@ impl Peer {
         self.rtc.bwe().set_bitrate(Bitrate::ZERO, desired);
     }
 
+    /// Whether one of the peer's microphones is speaking now.
+    pub(crate) fn is_speaking(&self) -> bool {
+        self.published
+            .iter()
+            .any(|track| track.speaking.is_speaking())
+    }
+
     /// Sends `message` (JSON) to the client on the signalling channel, if it is open.
     /// For notices that lose nothing when dropped (the next one supersedes them), so
     /// a full channel is not an error. A mutation of the `Rtc`.
@@ -428,6 +435,7 @@ impl Peer {
             Event::MediaAdded(added) => self.media_added(added, outbox),
             Event::ChannelOpen(channel, label) if label == SIGNALLING_LABEL => {
                 self.signalling = Some(channel);
+                outbox.work.push_back(Work::SignallingOpen(self.id));
                 self.renegotiate();
             }
             Event::ChannelData(data) if Some(data.id) == self.signalling => {

@@ -23,6 +23,11 @@ pub(crate) struct SpeakingDetector {
 }
 
 impl SpeakingDetector {
+    /// Whether the track is speaking, as last reported.
+    pub(crate) fn is_speaking(&self) -> bool {
+        self.speaking
+    }
+
     /// Takes in one packet; returns the new state when it changed.
     pub(crate) fn observe(&mut self, packet: &RtpPacket, now: Instant) -> Option<bool> {
         let ext = &packet.header.ext_vals;

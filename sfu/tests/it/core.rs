@@ -430,6 +430,27 @@ fn speaking_is_reported_from_the_audio_level() {
 }
 
 #[test]
+fn a_peer_who_joins_while_someone_speaks_is_told_at_once() {
+    let mut test = Test::new();
+    let alice = test.join(ALICE, LOBBY, Publish::BOTH);
+    test.run(Duration::from_secs(2));
+    // Alice speaks with nobody else in the room: no notice reaches anyone.
+    test.send(alice, MediaKind::Audio, 3);
+    let bob = test.join(BOB, LOBBY, Publish::NOTHING);
+    test.run(Duration::from_secs(2));
+    // Bob's channel opened while she still spoke: he hears of it without her
+    // stopping and starting again.
+    test.send(alice, MediaKind::Audio, 3);
+    let notices = &test.net.client(bob).expect("bob").notices;
+    assert!(
+        notices.iter().any(|notice| notice["type"] == "speaking"
+            && notice["user_id"] == ALICE.to_string()
+            && notice["speaking"] == true),
+        "{notices:?}"
+    );
+}
+
+#[test]
 fn garbage_datagrams_are_refused_and_harm_no_one() {
     let mut test = Test::new();
     let alice = test.join(ALICE, LOBBY, Publish::BOTH);
