@@ -81,6 +81,7 @@ pub mod session_starts;
 pub mod settings;
 pub mod socket;
 pub mod store;
+pub mod turns;
 pub mod voice;
 
 use std::net::SocketAddr;

@@ -11,7 +11,6 @@
 //! converted at this boundary.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use cloudcord_runtime::postgres::PostgresConfig;
 use cloudcord_schemas::guild::{ChannelType, GuildChannel, Role, VoiceState};
@@ -20,9 +19,10 @@ use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
 use cloudcord_schemas::user::{GuildNotificationSettings, MentionKinds};
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::SemaphorePermit;
 
 use crate::guild_state::{GuildState, Member};
+use crate::turns::Turns;
 
 /// A stored id for `id`; `-1` (no row) for one above `i64::MAX`.
 pub fn key(id: u64) -> i64 {
@@ -67,10 +67,8 @@ pub struct UserRow {
 #[derive(Debug, Clone)]
 pub struct ReadModels {
     pool: PgPool,
-    /// One turn per pooled connection. A storm of handshakes (thousands of clients
-    /// reconnecting at once) queues here, without a deadline, rather than on the
-    /// pool, whose short acquire timeout would fail them with 4000.
-    turns: Arc<Semaphore>,
+    /// Handshakes queue for the pool here rather than fail with 4000.
+    turns: Turns,
 }
 
 impl ReadModels {
@@ -78,20 +76,16 @@ impl ReadModels {
     /// resolve unqualified table names there. Connects on first use, so the gateway
     /// starts (unready) while the database is down.
     pub fn connect_lazy(config: &PostgresConfig, schema: &str) -> Result<Self, sqlx::Error> {
+        let pool = config.lazy_schema_pool(schema)?;
         Ok(Self {
-            pool: config.lazy_schema_pool(schema)?,
-            turns: Arc::new(Semaphore::new(
-                usize::try_from(config.max_connections).unwrap_or(1).max(1),
-            )),
+            turns: Turns::of(&pool),
+            pool,
         })
     }
 
     /// Waits for a turn to use the pool.
     async fn turn(&self) -> Result<SemaphorePermit<'_>, sqlx::Error> {
-        self.turns
-            .acquire()
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)
+        self.turns.take().await
     }
 
     /// The pool (for the readiness check).

@@ -14,18 +14,24 @@ use crate::fanout::{Handover, SessionExport};
 use crate::guild_state::GuildState;
 use crate::read_models::key;
 use crate::store::GatewayStore;
+use crate::turns::Turns;
 
 /// Hand-overs waiting to be claimed.
 #[derive(Clone)]
 pub struct HandoverStore {
     pool: PgPool,
+    /// A process resuming hundreds of handed-over sessions at once claims them in
+    /// turn rather than fail those the pool's acquire timeout would.
+    turns: Turns,
 }
 
 impl HandoverStore {
     /// The hand-over tables of `store`.
     pub fn new(store: &GatewayStore) -> Self {
+        let pool = store.pool().clone();
         Self {
-            pool: store.pool().clone(),
+            turns: Turns::of(&pool),
+            pool,
         }
     }
 
@@ -73,6 +79,7 @@ impl HandoverStore {
         session_id: &str,
         user: UserId,
     ) -> Result<Option<(SessionExport, Vec<GuildState>)>, sqlx::Error> {
+        let _turn = self.turns.take().await?;
         // The guild states' COALESCE is never null, which PostgreSQL's description
         // of the statement cannot tell; `!` says so.
         let claimed = sqlx::query!(

@@ -196,3 +196,32 @@ async fn a_session_out_of_reach_is_invalid_but_resumable_and_resumes_once_reacha
     expect_replay(&mut client, seq, &["message 2"]).await;
     assert_eq!(metrics.resumes(ResumeOutcome::TakenOver), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storm_of_claims_waits_for_the_pool_instead_of_failing() {
+    use cloudcord_gateway_ws::handover::store::HandoverStore;
+    use cloudcord_gateway_ws::store::GatewayStore;
+
+    // A process taking over thousands of sessions claims them all at once; on one
+    // connection with its 2 s acquire timeout, most would fail (and their clients
+    // lose the hand-over) if they queued on the pool.
+    const CLAIMS: usize = 8000;
+    let world = World::new(SessionSettings::default()).await;
+    let mut postgres = world.postgres.clone();
+    postgres.max_connections = 1;
+    let store = GatewayStore::connect_lazy(&postgres, &world.store_schema).expect("pool");
+    let handovers = HandoverStore::new(&store);
+    let claims: Vec<_> = (0..CLAIMS)
+        .map(|n| {
+            let handovers = handovers.clone();
+            tokio::spawn(async move { handovers.claim(&format!("gone-{n}"), ALICE).await })
+        })
+        .collect();
+    for claim in claims {
+        let claimed = claim
+            .await
+            .expect("the claim ran")
+            .expect("the claim answered");
+        assert!(claimed.is_none(), "no such session was handed over");
+    }
+}
