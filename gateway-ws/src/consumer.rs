@@ -4,10 +4,12 @@
 //!
 //! It reads only committed records (`read_committed`), is assigned every partition
 //! directly (no group rebalancing: every gateway process needs every record), and
-//! starts at the end of each partition, because what happened before a session
-//! identified is in its READY and GUILD_CREATE, which come from the read models
-//! (and a session handed over from another process catches up on its own). It
-//! commits nothing.
+//! starts at the end of each partition of `projected`, because what happened before
+//! a session identified is in its READY and GUILD_CREATE, which come from the read
+//! models (and a session handed over from another process catches up on its own).
+//! `ephemeral` is read from a little in the past, to learn every presence; the
+//! process serves once it has read that far ([`DispatchSource::run`]'s
+//! `caught_up`), so its first GUILD_CREATEs show who is online. It commits nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::fanout::Position;
@@ -40,6 +43,16 @@ pub struct DispatchSource {
     projected: String,
     /// Where `projected` was assigned.
     start: Position,
+    /// The partitions of `ephemeral` with records to read before presences are
+    /// complete, and where they ended at assignment.
+    backlog: Position,
+}
+
+/// Where one topic's partitions were assigned, and where they ended then.
+#[derive(Default)]
+struct Assigned {
+    start: Position,
+    end: Position,
 }
 
 impl DispatchSource {
@@ -64,23 +77,48 @@ impl DispatchSource {
         let blocking = Arc::clone(&consumer);
         let assigned = [
             (projected.clone(), None),
-            (ephemeral, Some(EPHEMERAL_LOOKBACK)),
+            (ephemeral.clone(), Some(EPHEMERAL_LOOKBACK)),
         ];
         // librdkafka's metadata and offsets calls block their thread.
         let mut assignment = tokio::task::spawn_blocking(move || assign(&blocking, &assigned))
             .await
             .map_err(|_| KafkaError::Canceled)??;
+        let ephemeral = assignment.remove(&ephemeral).unwrap_or_default();
+        let backlog = ephemeral
+            .end
+            .into_iter()
+            .filter(|(partition, end)| {
+                ephemeral
+                    .start
+                    .get(partition)
+                    .is_some_and(|start| start < end)
+            })
+            .collect();
         Ok(Self {
             consumer,
-            start: assignment.remove(&projected).unwrap_or_default(),
+            start: assignment.remove(&projected).unwrap_or_default().start,
             projected,
+            backlog,
         })
     }
 
-    /// Routes every record to `gateway` until `shutdown` is cancelled.
-    pub async fn run(self, gateway: Gateway, shutdown: CancellationToken) {
+    /// Routes every record to `gateway` until `shutdown` is cancelled; `caught_up`
+    /// is told once `ephemeral` is read as far as it went at assignment.
+    pub async fn run(
+        mut self,
+        gateway: Gateway,
+        shutdown: CancellationToken,
+        caught_up: oneshot::Sender<()>,
+    ) {
         gateway.start_at(self.start.clone());
+        let mut caught_up = Some(caught_up);
         loop {
+            if self.backlog.is_empty()
+                && let Some(caught_up) = caught_up.take()
+            {
+                // The receiver may have stopped waiting; nothing to do then.
+                let _ = caught_up.send(());
+            }
             let received = tokio::select! {
                 () = shutdown.cancelled() => return,
                 received = self.consumer.recv() => received,
@@ -98,6 +136,14 @@ impl DispatchSource {
             let outcome = if message.topic() == self.projected {
                 route(&gateway, &message)
             } else {
+                let partition = message.partition();
+                if self
+                    .backlog
+                    .get(&partition)
+                    .is_some_and(|end| message.offset() + 1 >= *end)
+                {
+                    self.backlog.remove(&partition);
+                }
                 match Ephemeral::decode(message.payload().unwrap_or_default()) {
                     Ok(record) => {
                         gateway.on_ephemeral(record, age(&message));
@@ -147,17 +193,18 @@ fn route(gateway: &Gateway, message: &impl Message) -> RecordOutcome {
 }
 
 /// Assigns every partition of `topics` at its end, or at the first record of the
-/// last `lookback` when a topic has one; returns where, by topic.
+/// last `lookback` when a topic has one; returns where, and the ends, by topic.
 fn assign(
     consumer: &StreamConsumer,
     topics: &[(String, Option<Duration>)],
-) -> Result<HashMap<String, Position>, KafkaError> {
+) -> Result<HashMap<String, Assigned>, KafkaError> {
     let mut assignment = TopicPartitionList::new();
-    let mut positions: HashMap<String, Position> = HashMap::new();
+    let mut positions: HashMap<String, Assigned> = HashMap::new();
     for (topic, lookback) in topics {
         let metadata =
             retry_while_settling(|| consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT))?;
-        let position = positions.entry(topic.clone()).or_default();
+        let assigned = positions.entry(topic.clone()).or_default();
+        let position = &mut assigned.start;
         for partition in metadata
             .topics()
             .iter()
@@ -168,6 +215,7 @@ fn assign(
                 consumer.fetch_watermarks(topic, partition.id(), METADATA_TIMEOUT)
             })?;
             position.insert(partition.id(), high);
+            assigned.end.insert(partition.id(), high);
         }
         if position.is_empty() {
             return Err(KafkaError::MetadataFetch(

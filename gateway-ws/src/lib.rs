@@ -118,6 +118,11 @@ const PRESENCE_REPORT: Duration = Duration::from_secs(30);
 /// How long a failed migration of the gateway's tables waits before the next try.
 const MIGRATION_RETRY: Duration = Duration::from_secs(2);
 
+/// How long a starting process waits to read the presences of the last minute
+/// before it serves anyway (with a warning): a slow broker must not keep the
+/// gateway down, only its first GUILD_CREATEs less complete.
+const PRESENCE_CATCH_UP: Duration = Duration::from_secs(15);
+
 /// How long shutdown waits for connections to send their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -240,7 +245,17 @@ pub async fn serve(
     let sweeper = tokio::spawn(sweep_sessions(gateway.clone(), shutdown.clone()));
     let reporter = tokio::spawn(report_presences(gateway.clone(), shutdown.clone()));
     let migration = tokio::spawn(prepare_store(gateway.clone(), shutdown.clone()));
-    let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
+    let (caught_up, presences_read) = tokio::sync::oneshot::channel();
+    let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone(), caught_up));
+    if tokio::time::timeout(PRESENCE_CATCH_UP, presences_read)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            waited = ?PRESENCE_CATCH_UP,
+            "serving before the recent presences are read: first GUILD_CREATEs may miss some"
+        );
+    }
     let server = axum::serve(listener, router(gateway.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let (admin, served) = tokio::join!(service.run(shutdown.clone()), async {

@@ -174,3 +174,28 @@ async fn typing_reaches_who_may_see_the_channel_with_the_typing_intent() {
         .await;
     assert_eq!(deaf.expect_op(0).await["t"], "MESSAGE_CREATE");
 }
+
+#[tokio::test]
+async fn a_process_that_starts_later_shows_who_is_online_from_its_first_guild_create() {
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut owner, _) = world.identified(&world.token(OWNER), PRESENCES).await;
+    let mut phone = world.connect("v=10&encoding=json").await;
+    with_status(&world, &mut phone, ALICE, "dnd").await;
+    assert_eq!(presence_of(&mut owner, ALICE).await["status"], "dnd");
+
+    // A new process serves only once it has read the recent reports.
+    let late = world.node().await;
+    let mut watcher = late.connect("v=10&encoding=json").await;
+    watcher.hello().await;
+    watcher.identify(&world.token(OWNER), PRESENCES).await;
+    watcher.dispatch("READY").await;
+    let create = watcher.dispatch("GUILD_CREATE").await;
+    let alice = create["presences"]
+        .as_array()
+        .expect("presences")
+        .iter()
+        .find(|p| p["user"]["id"] == ALICE.to_string())
+        .cloned()
+        .unwrap_or_else(|| panic!("ALICE's presence in {create}"));
+    assert_eq!(alice["status"], "dnd");
+}

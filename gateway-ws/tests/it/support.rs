@@ -200,7 +200,11 @@ impl World {
             let source = DispatchSource::start(&kafka, "gateway-test")
                 .await
                 .expect("the projected consumer starts");
-            tokio::spawn(source.run(gateway.clone(), shutdown.clone()));
+            let (caught_up, presences_read) = tokio::sync::oneshot::channel();
+            tokio::spawn(source.run(gateway.clone(), shutdown.clone(), caught_up));
+            presences_read
+                .await
+                .expect("the consumer reads the recent presences");
             topics.extend(names);
             Some(Publisher::new(&kafka).expect("a producer"))
         } else {
