@@ -288,6 +288,15 @@ pub enum RowChange {
         settings: String,
         version: i64,
     },
+    /// A Web Push subscription registered (the endpoint becomes `user_id`'s).
+    UpsertPushSubscription {
+        endpoint: String,
+        user_id: i64,
+        p256dh: String,
+        auth: String,
+    },
+    /// A Web Push subscription forgotten (only while it is still `user_id`'s).
+    DeletePushSubscription { endpoint: String, user_id: i64 },
 }
 
 impl RowChange {
@@ -376,6 +385,24 @@ fn user(user_id: i64, event: &UserEvent, version: i64) -> Result<Vec<RowChange>,
             // always serialize.
             settings: serde_json::to_string(&e.settings).unwrap_or_default(),
             version,
+        }],
+        UserEvent::PushSubscriptionAdded(e) => e
+            .evicted
+            .iter()
+            .map(|endpoint| RowChange::DeletePushSubscription {
+                endpoint: endpoint.clone(),
+                user_id,
+            })
+            .chain([RowChange::UpsertPushSubscription {
+                endpoint: e.subscription.endpoint.clone(),
+                user_id,
+                p256dh: e.subscription.p256dh.clone(),
+                auth: e.subscription.auth.clone(),
+            }])
+            .collect(),
+        UserEvent::PushSubscriptionRemoved(e) => vec![RowChange::DeletePushSubscription {
+            endpoint: e.endpoint.clone(),
+            user_id,
         }],
         UserEvent::RelationshipRemoved(e) => vec![RowChange::DeleteRelationship {
             user_id,
