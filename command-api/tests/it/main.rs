@@ -7,5 +7,6 @@ mod message_index;
 mod oauth;
 mod processor;
 mod rate_limits;
+mod push;
 mod read_states;
 mod support;
