@@ -229,14 +229,17 @@ fn parse(text: &str, origin: &str) -> Result<EcdsaKeyPair, VapidError> {
     };
     if text.starts_with("-----BEGIN") {
         let pem = pem::parse(text).map_err(|_| invalid())?;
-        return EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, pem.contents())
-            .map_err(|_| invalid());
+        return EcdsaKeyPair::from_private_key_der(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            pem.contents(),
+        )
+        .map_err(|_| invalid());
     }
     let raw = URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
         .map_err(|_| invalid())?;
-    let private =
-        agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, &raw).map_err(|_| invalid())?;
+    let private = agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, &raw)
+        .map_err(|_| invalid())?;
     let der: aws_lc_rs::encoding::EcPrivateKeyRfc5915Der<'_> =
         private.as_der().map_err(|_| invalid())?;
     EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref())

@@ -223,7 +223,8 @@ pub enum UserCommand {
         subscription: PushSubscription,
     },
     /// Forget a browser's Web Push subscription
-    /// (`DELETE /users/@me/push-subscriptions`); nothing happens for an unknown one.
+    /// (`DELETE /users/@me/push-subscriptions`, or CloudCord's gateway when the push
+    /// service answers 404/410); nothing happens for an unknown one.
     RemovePushSubscription {
         /// Its push service URL.
         endpoint: String,
@@ -671,7 +672,8 @@ pub struct PushSubscriptionAdded {
     pub evicted: Option<String>,
 }
 
-/// A Web Push subscription was forgotten by the user.
+/// A Web Push subscription was forgotten: by the user, or by CloudCord when the
+/// push service said it is gone (404/410).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PushSubscriptionRemoved {
     /// Its push service URL.

@@ -900,10 +900,9 @@ mod tests {
         FriendRequestReceived, FriendRequestSent, FriendshipConfirmed, GuildNotificationSettings,
         MAX_GUILD_SETTINGS, MAX_PUSH_SUBSCRIPTIONS, MAX_RELATIONSHIPS, MuteConfig,
         NotificationLevel, PasswordChanged, PushSubscription, PushSubscriptionAdded,
-        PushSubscriptionRemoved, RelationshipRemoved, RelationshipType, Status, Theme,
-        UserBlocked, UserCommand, UserEvent,
-        UserGuildSettingsChanged, UserProfileUpdated, UserRegistered, UserSettings,
-        UserSettingsChanged,
+        PushSubscriptionRemoved, RelationshipRemoved, RelationshipType, Status, Theme, UserBlocked,
+        UserCommand, UserEvent, UserGuildSettingsChanged, UserProfileUpdated, UserRegistered,
+        UserSettings, UserSettingsChanged,
     };
     use cqrs_es::test::TestFramework;
     use serde_json::json;
@@ -1848,9 +1847,11 @@ mod tests {
         let remove = || UserCommand::RemovePushSubscription {
             endpoint: push_subscription(1).endpoint,
         };
-        let removed = e(UserEvent::PushSubscriptionRemoved(PushSubscriptionRemoved {
-            endpoint: push_subscription(1).endpoint,
-        }));
+        let removed = e(UserEvent::PushSubscriptionRemoved(
+            PushSubscriptionRemoved {
+                endpoint: push_subscription(1).endpoint,
+            },
+        ));
         TestFramework::<User>::with(())
             .given(vec![registered(), push_added(1, None)])
             .when(by(NELLY, remove()))

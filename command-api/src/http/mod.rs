@@ -261,7 +261,9 @@ impl ApiState {
             let push = push.clone();
             tokio::task::spawn_blocking(move || VapidKey::load(&push))
                 .await
-                .map_err(|_| HttpStartError::Serve(std::io::Error::other("key loading panicked")))??
+                .map_err(|_| {
+                    HttpStartError::Serve(std::io::Error::other("key loading panicked"))
+                })??
         };
         let push = PushSettings {
             public_key: vapid.public_key_base64(),

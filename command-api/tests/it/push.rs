@@ -22,7 +22,13 @@ async fn the_vapid_public_key_is_a_p256_point_for_signed_in_users() {
     let world = World::new().await;
     let user = world.register(&unique("nelly")).await;
     let (status, body) = world
-        .call(Method::GET, "/api/v10/push/vapid-public-key", Some(&user), Body::None, &[])
+        .call(
+            Method::GET,
+            "/api/v10/push/vapid-public-key",
+            Some(&user),
+            Body::None,
+            &[],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let key = body["public_key"].as_str().expect("public_key");
@@ -32,7 +38,13 @@ async fn the_vapid_public_key_is_a_p256_point_for_signed_in_users() {
         .expect("base64url without padding");
     assert_eq!((point.len(), point[0]), (65, 4), "an uncompressed point");
     let (status, body) = world
-        .call(Method::GET, "/api/v10/push/vapid-public-key", None, Body::None, &[])
+        .call(
+            Method::GET,
+            "/api/v10/push/vapid-public-key",
+            None,
+            Body::None,
+            &[],
+        )
         .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, 0);
 }
@@ -50,12 +62,26 @@ async fn subscriptions_are_added_and_removed_and_bad_ones_refused_field_by_field
     let (status, _) = put(subscription(endpoint, P256DH, AUTH)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    let (status, body) = put(subscription("http://push.example.net/send/abc", "AAAA", "short")).await;
+    let (status, body) = put(subscription(
+        "http://push.example.net/send/abc",
+        "AAAA",
+        "short",
+    ))
+    .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
     let errors = &body["errors"];
-    assert_eq!(errors["endpoint"]["_errors"][0]["code"], "URL_TYPE_INVALID_URL", "{body}");
-    assert_eq!(errors["keys"]["p256dh"]["_errors"][0]["code"], "BASE_TYPE_INVALID", "{body}");
-    assert_eq!(errors["keys"]["auth"]["_errors"][0]["code"], "BASE_TYPE_INVALID", "{body}");
+    assert_eq!(
+        errors["endpoint"]["_errors"][0]["code"], "URL_TYPE_INVALID_URL",
+        "{body}"
+    );
+    assert_eq!(
+        errors["keys"]["p256dh"]["_errors"][0]["code"], "BASE_TYPE_INVALID",
+        "{body}"
+    );
+    assert_eq!(
+        errors["keys"]["auth"]["_errors"][0]["code"], "BASE_TYPE_INVALID",
+        "{body}"
+    );
     // A point off the curve is not a key either.
     let mut off_curve = P256DH.to_owned();
     off_curve.replace_range(10..12, "AA");
@@ -80,7 +106,13 @@ async fn subscriptions_are_added_and_removed_and_bad_ones_refused_field_by_field
     let (status, _) = delete(endpoint).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = world
-        .call(Method::DELETE, ROUTE, None, Body::Json(json!({"endpoint": endpoint})), &[])
+        .call(
+            Method::DELETE,
+            ROUTE,
+            None,
+            Body::Json(json!({"endpoint": endpoint})),
+            &[],
+        )
         .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, 0);
 }

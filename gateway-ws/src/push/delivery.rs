@@ -121,7 +121,10 @@ impl Sender {
 
     /// One `POST`, answered with its status and headers (the body is drained and
     /// logged on refusals only).
-    async fn attempt(&self, message: &Message<'_>) -> Result<(StatusCode, HeaderMap, Bytes), AttemptError> {
+    async fn attempt(
+        &self,
+        message: &Message<'_>,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), AttemptError> {
         let request = Request::builder()
             .method(Method::POST)
             .uri(message.endpoint.as_str())
@@ -135,7 +138,11 @@ impl Sender {
             let response = self.client.request(request).await?;
             let (parts, body) = response.into_parts();
             // A push service's answer body is a short error text at most.
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             Ok::<_, AttemptError>((parts.status, parts.headers, body))
         };
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)

@@ -51,7 +51,9 @@ use cloudcord_schemas::envelope::{
 use cloudcord_schemas::guild::GuildEvent;
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_schemas::message::{MessageSent, UserSnapshot};
-use cloudcord_schemas::user::{GuildNotificationSettings, MentionKinds, PushSubscription, UserCommand};
+use cloudcord_schemas::user::{
+    GuildNotificationSettings, MentionKinds, PushSubscription, UserCommand,
+};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -146,7 +148,10 @@ impl Payload {
                 format!("{name} in #{channel}"),
                 format!("/channels/{guild_id}/{}", message.channel_id),
             ),
-            None => (name.to_owned(), format!("/channels/@me/{}", message.channel_id)),
+            None => (
+                name.to_owned(),
+                format!("/channels/@me/{}", message.channel_id),
+            ),
         };
         Self {
             kind: "message",
@@ -424,7 +429,11 @@ impl Notifier {
         }
     }
 
-    async fn guild_message(&self, guild: GuildId, message: &MessageSent) -> Result<(), sqlx::Error> {
+    async fn guild_message(
+        &self,
+        guild: GuildId,
+        message: &MessageSent,
+    ) -> Result<(), sqlx::Error> {
         let anyone = !message.mentions.is_empty()
             || !message.mention_roles.is_empty()
             || message.mention_everyone;
@@ -481,7 +490,11 @@ impl Notifier {
             .await
     }
 
-    async fn dm_message(&self, channel: ChannelId, message: &MessageSent) -> Result<(), sqlx::Error> {
+    async fn dm_message(
+        &self,
+        channel: ChannelId,
+        message: &MessageSent,
+    ) -> Result<(), sqlx::Error> {
         let Some(users) = self.gateway.read_models().dm_users(channel).await? else {
             return Ok(());
         };
@@ -512,7 +525,9 @@ impl Notifier {
                 });
             }
         }
-        let body = render_body(&message.content, |sigil, id| dm_names(&snapshots, sigil, id));
+        let body = render_body(&message.content, |sigil, id| {
+            dm_names(&snapshots, sigil, id)
+        });
         self.push(message, None, &body, recipients).await
     }
 
@@ -530,7 +545,11 @@ impl Notifier {
         let users: Vec<UserId> = recipients.iter().map(|r| r.user).collect();
         let reasons: HashMap<UserId, Reason> =
             recipients.iter().map(|r| (r.user, r.reason)).collect();
-        let subscriptions = self.gateway.read_models().push_subscriptions(&users).await?;
+        let subscriptions = self
+            .gateway
+            .read_models()
+            .push_subscriptions(&users)
+            .await?;
         for (user, subscription) in subscriptions {
             let Some(reason) = reasons.get(&user) else {
                 continue;
@@ -547,7 +566,9 @@ impl Notifier {
 
     async fn deliver(&self, subscription: &PushSubscription, payload: &Payload) -> Delivered {
         let endpoint = match Url::parse(&subscription.endpoint) {
-            Ok(url) if url.scheme() == "https" || (self.allow_http && url.scheme() == "http") => url,
+            Ok(url) if url.scheme() == "https" || (self.allow_http && url.scheme() == "http") => {
+                url
+            }
             _ => return Delivered::Failed("bad_endpoint"),
         };
         // Invariant: the payload is plain data, which always serializes.

@@ -231,7 +231,10 @@ fn check_headers(received: &Received, origin: &str) {
         .expect("after 1970")
         .as_secs();
     let exp = claims["exp"].as_u64().expect("exp");
-    assert!(exp > now && exp <= now + 24 * 60 * 60, "exp within 24 hours");
+    assert!(
+        exp > now && exp <= now + 24 * 60 * 60,
+        "exp within 24 hours"
+    );
 }
 
 #[tokio::test]
@@ -358,7 +361,10 @@ async fn nobody_with_a_session_gets_a_push() {
     world.publish(vec![mentioning(answer.clone(), OWNER)]).await;
     let received = service.next().await;
     assert_eq!(received.path, "/push/owner");
-    assert_eq!(owner.decrypt(&received)["message_id"], answer.id.to_string());
+    assert_eq!(
+        owner.decrypt(&received)["message_id"],
+        answer.id.to_string()
+    );
     service.quiet().await;
 }
 
@@ -422,7 +428,10 @@ async fn a_subscription_the_push_service_calls_gone_is_removed_by_a_command() {
     let _node = world.node_with_push(push_config()).await;
 
     world
-        .publish(vec![mentioning(message(GENERAL, 1, OWNER, "<@1002>"), ALICE)])
+        .publish(vec![mentioning(
+            message(GENERAL, 1, OWNER, "<@1002>"),
+            ALICE,
+        )])
         .await;
     service.next().await;
     // The gateway asks ALICE's aggregate, as CloudCord, to forget it.
@@ -432,10 +441,12 @@ async fn a_subscription_the_push_service_calls_gone_is_removed_by_a_command() {
         loop {
             let records = {
                 let (kafka, topic) = (kafka.clone(), topic.clone());
-                tokio::task::spawn_blocking(move || kafka.read_to_end(&topic, Duration::from_secs(5)))
-                    .await
-                    .expect("reads")
-                    .expect("the commands topic")
+                tokio::task::spawn_blocking(move || {
+                    kafka.read_to_end(&topic, Duration::from_secs(5))
+                })
+                .await
+                .expect("reads")
+                .expect("the commands topic")
             };
             let found = records.iter().find_map(|record| {
                 serde_json::from_slice::<Value>(record.payload().unwrap_or_default()).ok()
