@@ -642,7 +642,83 @@ impl Notifier {
 
 #[cfg(test)]
 mod tests {
-    use super::render_body;
+    use cloudcord_schemas::ids::{ChannelId, MessageId, UserId};
+    use cloudcord_schemas::message::MessageSent;
+    use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
+    use cloudcord_schemas::user::MentionKinds;
+    use time::macros::datetime;
+
+    use super::{named_members, render_body};
+    use crate::guild_state::tests::{ALICE, BOB, MODS, OWNER, guild};
+
+    const CHANNEL: ChannelId = ChannelId::new(10);
+
+    fn sent(content: &str) -> MessageSent {
+        MessageSent {
+            id: MessageId::new(1),
+            channel_id: CHANNEL,
+            author: guild().members[&OWNER].user.clone(),
+            content: content.to_owned(),
+            timestamp: datetime!(2026-11-28 12:00 UTC),
+            tts: false,
+            mention_everyone: false,
+            mentions: Vec::new(),
+            mention_roles: Vec::new(),
+            message_reference: None,
+            nonce: None,
+        }
+    }
+
+    fn kinds(direct: bool, role: bool, everyone: bool) -> MentionKinds {
+        MentionKinds {
+            direct,
+            role,
+            everyone,
+        }
+    }
+
+    #[test]
+    fn members_are_named_directly_by_role_or_by_everyone_where_they_see_the_channel() {
+        let mut state = guild();
+        state.members.get_mut(&ALICE).expect("alice").roles = vec![MODS];
+        // BOB does not see the channel.
+        state
+            .channels
+            .get_mut(&CHANNEL)
+            .expect("channel")
+            .permission_overwrites = vec![PermissionOverwrite::member(
+            BOB,
+            Permissions::empty(),
+            Permissions::VIEW_CHANNEL,
+        )];
+        let direct = MessageSent {
+            mentions: vec![ALICE, BOB, OWNER],
+            ..sent("<@2> <@3> <@1>")
+        };
+        let by_role = MessageSent {
+            mention_roles: vec![MODS],
+            ..sent("<@&200>")
+        };
+        let everyone = MessageSent {
+            mention_everyone: true,
+            ..sent("@everyone")
+        };
+        let here = MessageSent {
+            mention_everyone: true,
+            ..sent("@here")
+        };
+        let table: [(&MessageSent, Vec<(UserId, MentionKinds)>); 4] = [
+            // Never the author; never someone who cannot see the channel.
+            (&direct, vec![(ALICE, kinds(true, false, false))]),
+            (&by_role, vec![(ALICE, kinds(false, true, false))]),
+            (&everyone, vec![(ALICE, kinds(false, false, true))]),
+            // @here addresses people who are online, who get no push.
+            (&here, vec![]),
+        ];
+        for (message, expected) in table {
+            assert_eq!(named_members(&state, message), expected, "{}", message.content);
+        }
+    }
 
     #[test]
     fn bodies_name_mentions_and_stay_short() {
