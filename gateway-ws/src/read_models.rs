@@ -504,6 +504,32 @@ impl ReadModels {
             .collect()
     }
 
+    /// The notification settings for `guild` of those of `users` who changed
+    /// them (the others have the defaults).
+    pub async fn guild_settings_of(
+        &self,
+        guild: GuildId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, GuildNotificationSettings>, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let ids: Vec<i64> = users.iter().map(|user| key(user.get())).collect();
+        let rows = sqlx::query!(
+            r#"SELECT user_id, settings::text AS "settings!"
+            FROM user_guild_settings WHERE guild_id = $1 AND user_id = ANY($2)"#,
+            key(guild.get()),
+            &ids
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let settings = serde_json::from_str(&row.settings)
+                    .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+                Ok((UserId::new(stored(row.user_id)), settings))
+            })
+            .collect()
+    }
+
     /// The two users of a DM channel (`None`: no such channel).
     pub async fn dm_users(&self, channel: ChannelId) -> Result<Option<[UserId; 2]>, sqlx::Error> {
         let _turn = self.turn().await?;

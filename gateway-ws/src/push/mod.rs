@@ -323,12 +323,6 @@ pub enum PushError {
     Kafka(#[from] KafkaError),
 }
 
-/// One recipient's subscriptions and why they get the message.
-struct Recipient {
-    user: UserId,
-    reason: Reason,
-}
-
 /// The push consumer of one gateway process.
 pub struct Notifier {
     gateway: Gateway,
@@ -459,35 +453,64 @@ impl Notifier {
                 None => return Ok(()),
             },
         };
+        // The cheap filters first (presence in memory, then who has a browser
+        // subscribed at all), so an @everyone in a large guild costs two queries
+        // for the few who are offline and subscribed, not one per member.
+        let offline: Vec<(UserId, MentionKinds)> = named
+            .into_iter()
+            .filter(|(user, _)| self.offline(*user))
+            .collect();
+        let users: Vec<UserId> = offline.iter().map(|(user, _)| *user).collect();
+        let subscriptions = read_models.push_subscriptions(&users).await?;
+        if subscriptions.is_empty() {
+            return Ok(());
+        }
+        let mut subscribed: Vec<UserId> = subscriptions.iter().map(|(user, _)| *user).collect();
+        subscribed.dedup();
+        let settings = read_models.guild_settings_of(guild, &subscribed).await?;
         let replied_author = match &message.message_reference {
             Some(reference) => read_models.message_author(reference.message_id).await?,
             None => None,
         };
         let now = OffsetDateTime::now_utc();
-        let mut recipients = Vec::new();
-        for (user, kinds) in named {
-            if fanout.has_session(user) || !self.gateway.hub().sessions_of_user(user).is_empty() {
-                continue;
-            }
-            let settings = read_models
-                .guild_settings(user)
-                .await?
-                .into_iter()
-                .find(|(id, _, _)| *id == guild)
-                .map(|(_, settings, _)| settings)
-                .unwrap_or_else(GuildNotificationSettings::default);
-            if !settings.counts_mention(message.channel_id, kinds, now) {
-                continue;
-            }
-            let reason = if kinds.direct && replied_author == Some(user) {
-                Reason::Reply
-            } else {
-                Reason::Mention
-            };
-            recipients.push(Recipient { user, reason });
-        }
-        self.push(message, Some((guild, channel.as_str())), &body, recipients)
-            .await
+        let defaults = GuildNotificationSettings::default();
+        let reasons: HashMap<UserId, Reason> = offline
+            .into_iter()
+            .filter(|(user, kinds)| {
+                settings.get(user).unwrap_or(&defaults).counts_mention(
+                    message.channel_id,
+                    *kinds,
+                    now,
+                )
+            })
+            .map(|(user, kinds)| {
+                let reply = kinds.direct && replied_author == Some(user);
+                (
+                    user,
+                    if reply {
+                        Reason::Reply
+                    } else {
+                        Reason::Mention
+                    },
+                )
+            })
+            .collect();
+        self.deliver_all(
+            message,
+            Some((guild, channel.as_str())),
+            &body,
+            subscriptions,
+            &reasons,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Whether `user` has no session on any gateway process: the presence reports,
+    /// and this process's own sessions (known before their first report arrives).
+    fn offline(&self, user: UserId) -> bool {
+        !self.gateway.fanout().has_session(user)
+            && self.gateway.hub().sessions_of_user(user).is_empty()
     }
 
     async fn dm_message(
@@ -498,26 +521,22 @@ impl Notifier {
         let Some(users) = self.gateway.read_models().dm_users(channel).await? else {
             return Ok(());
         };
-        let mut snapshots = vec![message.author.clone()];
-        let recipients: Vec<Recipient> = users
+        let read_models = self.gateway.read_models();
+        let reasons: HashMap<UserId, Reason> = users
             .into_iter()
-            .filter(|user| *user != message.author.id)
-            .filter(|user| {
-                !self.gateway.fanout().has_session(*user)
-                    && self.gateway.hub().sessions_of_user(*user).is_empty()
-            })
-            .map(|user| Recipient {
-                user,
-                reason: Reason::Dm,
-            })
+            .filter(|user| *user != message.author.id && self.offline(*user))
+            .map(|user| (user, Reason::Dm))
             .collect();
-        if recipients.is_empty() {
+        let recipients: Vec<UserId> = reasons.keys().copied().collect();
+        let subscriptions = read_models.push_subscriptions(&recipients).await?;
+        if subscriptions.is_empty() {
             return Ok(());
         }
-        for recipient in &recipients {
-            if let Some(row) = self.gateway.read_models().user(recipient.user).await? {
+        let mut snapshots = vec![message.author.clone()];
+        for user in recipients {
+            if let Some(row) = read_models.user(user).await? {
                 snapshots.push(UserSnapshot {
-                    id: recipient.user,
+                    id: user,
                     username: row.username,
                     global_name: row.global_name,
                     avatar: None,
@@ -528,28 +547,21 @@ impl Notifier {
         let body = render_body(&message.content, |sigil, id| {
             dm_names(&snapshots, sigil, id)
         });
-        self.push(message, None, &body, recipients).await
+        self.deliver_all(message, None, &body, subscriptions, &reasons)
+            .await;
+        Ok(())
     }
 
-    /// Encrypts and delivers the payload to every subscription of `recipients`.
-    async fn push(
+    /// Encrypts and delivers the payload to each of `subscriptions` whose user has
+    /// a reason to get it.
+    async fn deliver_all(
         &self,
         message: &MessageSent,
         guild: Option<(GuildId, &str)>,
         body: &str,
-        recipients: Vec<Recipient>,
-    ) -> Result<(), sqlx::Error> {
-        if recipients.is_empty() {
-            return Ok(());
-        }
-        let users: Vec<UserId> = recipients.iter().map(|r| r.user).collect();
-        let reasons: HashMap<UserId, Reason> =
-            recipients.iter().map(|r| (r.user, r.reason)).collect();
-        let subscriptions = self
-            .gateway
-            .read_models()
-            .push_subscriptions(&users)
-            .await?;
+        subscriptions: Vec<(UserId, PushSubscription)>,
+        reasons: &HashMap<UserId, Reason>,
+    ) {
         for (user, subscription) in subscriptions {
             let Some(reason) = reasons.get(&user) else {
                 continue;
@@ -561,7 +573,6 @@ impl Notifier {
                 self.remove(user, subscription.endpoint).await;
             }
         }
-        Ok(())
     }
 
     async fn deliver(&self, subscription: &PushSubscription, payload: &Payload) -> Delivered {
@@ -716,7 +727,12 @@ mod tests {
             (&here, vec![]),
         ];
         for (message, expected) in table {
-            assert_eq!(named_members(&state, message), expected, "{}", message.content);
+            assert_eq!(
+                named_members(&state, message),
+                expected,
+                "{}",
+                message.content
+            );
         }
     }
 
