@@ -26,7 +26,7 @@ use cloudcord_runtime::push::is_p256_point;
 use cloudcord_schemas::user::{PushSubscription, UserCommand};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use url::Url;
+use url::{Host, Url};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -178,11 +178,29 @@ async fn delete_subscription(
     )
 }
 
-/// An absolute https URL with a host (http too when `allow_http`).
+/// An absolute https URL with a public host (http, and any host, too when
+/// `allow_http`: tests and development run their push service on loopback).
+/// The gateway POSTs to whatever is stored, so a loopback or private address
+/// would let anyone make it call services inside the cluster; names that resolve
+/// to such addresses are not caught here.
 fn check_endpoint(endpoint: &str, allow_http: bool, errors: &mut FormErrors) {
-    let url = Url::parse(endpoint).ok().filter(|url| {
-        url.host_str().is_some()
-            && (url.scheme() == "https" || (allow_http && url.scheme() == "http"))
+    let internal = |host: Host<&str>| match host {
+        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Host::Ipv6(ip) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_unique_local()
+                || ip.is_unicast_link_local()
+                || ip.to_ipv4_mapped().is_some()
+        }
+    };
+    let url = Url::parse(endpoint).ok().filter(|url| match url.host() {
+        None => false,
+        Some(_) if allow_http => url.scheme() == "https" || url.scheme() == "http",
+        Some(host) => url.scheme() == "https" && !internal(host),
     });
     if endpoint.len() > MAX_ENDPOINT_LEN {
         errors.add(
@@ -197,7 +215,7 @@ fn check_endpoint(endpoint: &str, allow_http: bool, errors: &mut FormErrors) {
             if allow_http {
                 "Not a well formed http(s) URL."
             } else {
-                "Not a well formed https URL."
+                "Not a well formed https URL of a public host."
             },
         );
     }

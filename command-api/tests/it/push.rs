@@ -90,6 +90,17 @@ async fn subscriptions_are_added_and_removed_and_bad_ones_refused_field_by_field
     assert!(body["errors"]["keys"]["p256dh"].is_object(), "{body}");
     let (status, body) = put(json!({"endpoint": "not a url"})).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
+    // The gateway must not be made to call inside the cluster.
+    for internal in [
+        "https://127.0.0.1/push",
+        "https://10.0.0.7/push",
+        "https://[::1]/push",
+        "https://localhost/push",
+    ] {
+        let (status, body) = put(subscription(internal, P256DH, AUTH)).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
+        assert!(body["errors"]["endpoint"].is_object(), "{internal}: {body}");
+    }
 
     let delete = |endpoint: &str| {
         world.call(
