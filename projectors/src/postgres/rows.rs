@@ -821,8 +821,8 @@ mod tests {
     };
     use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
     use cloudcord_schemas::user::{
-        GuildNotificationSettings, NotificationLevel, UserEvent, UserGuildSettingsChanged,
-        UserRegistered,
+        GuildNotificationSettings, NotificationLevel, PushSubscription, PushSubscriptionAdded,
+        PushSubscriptionRemoved, UserEvent, UserGuildSettingsChanged, UserRegistered,
     };
 
     use super::{MemberRow, MentionsRow, MessageRow, OverwriteRow, RoleRow, RowChange, project};
@@ -955,6 +955,43 @@ mod tests {
                 channel_id: i(CHANNEL),
                 last_message_id: 100,
                 version: 4,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_push_subscription_replaces_the_evicted_one_and_is_removed_only_as_its_users() {
+        let added = PushSubscriptionAdded {
+            subscription: PushSubscription {
+                endpoint: "https://push.example.net/new".into(),
+                p256dh: "key".into(),
+                auth: "secret".into(),
+            },
+            evicted: Some("https://push.example.net/old".into()),
+        };
+        assert_eq!(
+            when(&of_user(BOB, 2, added)),
+            [
+                RowChange::DeletePushSubscription {
+                    endpoint: "https://push.example.net/old".into(),
+                    user_id: i(BOB),
+                },
+                RowChange::UpsertPushSubscription {
+                    endpoint: "https://push.example.net/new".into(),
+                    user_id: i(BOB),
+                    p256dh: "key".into(),
+                    auth: "secret".into(),
+                },
+            ]
+        );
+        let removed = PushSubscriptionRemoved {
+            endpoint: "https://push.example.net/new".into(),
+        };
+        assert_eq!(
+            when(&of_user(BOB, 3, removed)),
+            [RowChange::DeletePushSubscription {
+                endpoint: "https://push.example.net/new".into(),
+                user_id: i(BOB),
             }]
         );
     }
