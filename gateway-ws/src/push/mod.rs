@@ -54,6 +54,7 @@ use cloudcord_schemas::message::{MessageSent, UserSnapshot};
 use cloudcord_schemas::user::{
     GuildNotificationSettings, MentionKinds, PushSubscription, UserCommand,
 };
+use futures::StreamExt as _;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -81,6 +82,9 @@ const JWT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// The longest `body`, in characters.
 const MAX_BODY_CHARS: usize = 200;
+
+/// Deliveries of one message in flight at once.
+const CONCURRENT_DELIVERIES: usize = 16;
 
 /// How long a removal command may wait in the producer's queue.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -553,7 +557,8 @@ impl Notifier {
     }
 
     /// Encrypts and delivers the payload to each of `subscriptions` whose user has
-    /// a reason to get it.
+    /// a reason to get it, [`CONCURRENT_DELIVERIES`] at a time (a slow push
+    /// service holds up its own deliveries, not everyone's).
     async fn deliver_all(
         &self,
         message: &MessageSent,
@@ -562,17 +567,25 @@ impl Notifier {
         subscriptions: Vec<(UserId, PushSubscription)>,
         reasons: &HashMap<UserId, Reason>,
     ) {
-        for (user, subscription) in subscriptions {
-            let Some(reason) = reasons.get(&user) else {
-                continue;
-            };
-            let payload = Payload::new(message, guild, body.to_owned(), *reason);
-            let outcome = self.deliver(&subscription, &payload).await;
-            self.metrics.count(outcome.label());
-            if outcome == Delivered::Gone {
-                self.remove(user, subscription.endpoint).await;
-            }
-        }
+        let jobs = subscriptions
+            .into_iter()
+            .filter_map(|(user, subscription)| {
+                let reason = *reasons.get(&user)?;
+                Some((user, subscription, reason))
+            });
+        futures::stream::iter(jobs)
+            .for_each_concurrent(
+                CONCURRENT_DELIVERIES,
+                |(user, subscription, reason)| async move {
+                    let payload = Payload::new(message, guild, body.to_owned(), reason);
+                    let outcome = self.deliver(&subscription, &payload).await;
+                    self.metrics.count(outcome.label());
+                    if outcome == Delivered::Gone {
+                        self.remove(user, subscription.endpoint).await;
+                    }
+                },
+            )
+            .await;
     }
 
     async fn deliver(&self, subscription: &PushSubscription, payload: &Payload) -> Delivered {
