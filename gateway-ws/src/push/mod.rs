@@ -176,8 +176,8 @@ impl Payload {
 }
 
 /// `content` as a notification shows it: `<@id>`, `<@&id>` and `<#id>` as the
-/// names `names` knows (the raw token otherwise), at most [`MAX_BODY_CHARS`]
-/// characters (an ellipsis marks a cut).
+/// names `names` knows (the raw token otherwise), at most 200 characters (an
+/// ellipsis marks a cut).
 pub fn render_body(content: &str, names: impl Fn(char, &str) -> Option<String>) -> String {
     let mut text = String::with_capacity(content.len());
     let mut rest = content;
