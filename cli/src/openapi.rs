@@ -14,7 +14,7 @@ use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 pub const COMMITTED: &str = "openapi/cloudcord.json";
 
 /// The tags the routes carry, in the order readers meet them.
-const TAGS: [(&str, &str); 10] = [
+const TAGS: [(&str, &str); 11] = [
     (
         "auth",
         "Accounts, sign-in, sessions and two-factor authentication",
@@ -28,6 +28,7 @@ const TAGS: [(&str, &str); 10] = [
         "voice",
         "Joining voice channels, and the media token for their SFU",
     ),
+    ("push", "Web Push subscriptions and the VAPID key"),
     ("applications", "Applications and their bots"),
     ("gateway", "Where the gateway is"),
     ("oauth2", "The OAuth2 provider's keys"),

@@ -23,6 +23,7 @@ use cloudcord_runtime::admin::AdminConfig;
 use cloudcord_runtime::auth::AuthConfig;
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
+use cloudcord_runtime::push::PushConfig;
 use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -49,6 +50,10 @@ pub struct Config {
     /// Where the OAuth2 provider's schema lives.
     #[serde(default)]
     pub postgres: PostgresConfig,
+    /// Web Push (`[push]`): the VAPID key whose public half browsers subscribe
+    /// with, and which endpoints are accepted.
+    #[serde(default)]
+    pub push: PushConfig,
 }
 
 /// The `[command_api]` section.
@@ -105,6 +110,7 @@ impl Config {
             &self.kafka,
             &self.postgres,
             &self.auth,
+            &self.push,
             &self.command_api.http,
             shutdown,
         )

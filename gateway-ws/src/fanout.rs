@@ -148,6 +148,21 @@ impl Fanout {
             .map(|followed| followed.state.can_view(user, channel))
     }
 
+    /// `read` of `guild`'s state in memory; `None` when no session here follows
+    /// the guild.
+    pub fn with_guild<R>(&self, guild: GuildId, read: impl FnOnce(&GuildState) -> R) -> Option<R> {
+        lock(&self.routing)
+            .guilds
+            .get(&guild)
+            .map(|followed| read(&followed.state))
+    }
+
+    /// Whether `user` has a session on any gateway process (by the presence
+    /// reports, so an invisible session counts).
+    pub fn has_session(&self, user: UserId) -> bool {
+        lock(&self.routing).presences.has_session(user)
+    }
+
     /// Follows with the guild in memory, or installs `snapshot` if it is recent
     /// enough; `false` when a (newer) snapshot is needed.
     fn try_follow(&self, slot: &Arc<Slot>, guild: GuildId, snapshot: Option<GuildState>) -> bool {

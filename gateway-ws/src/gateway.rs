@@ -141,6 +141,11 @@ impl Gateway {
         &self.0.metrics
     }
 
+    /// The in-memory router (guild states, presences).
+    pub fn fanout(&self) -> &Fanout {
+        &self.0.fanout
+    }
+
     /// The read models.
     pub fn read_models(&self) -> &ReadModels {
         &self.0.read_models

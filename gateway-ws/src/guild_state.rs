@@ -599,7 +599,7 @@ pub(crate) mod tests {
     pub const OWNER: UserId = UserId::new(1);
     pub const ALICE: UserId = UserId::new(2);
     pub const BOB: UserId = UserId::new(3);
-    const MODS: RoleId = RoleId::new(200);
+    pub const MODS: RoleId = RoleId::new(200);
     const ADMINS: RoleId = RoleId::new(201);
 
     pub fn channel(id: u64) -> GuildChannel {

@@ -59,6 +59,8 @@
 //!   notification settings.
 //! - [`voice`]: op 4 (Voice State Update) through command-api's voice routes, and
 //!   VOICE_SERVER_UPDATE.
+//! - [`push`]: Web Push of mentions, replies and DMs to people who are offline,
+//!   from a consumer group of its own on `projected`.
 //! - [`settings`]: the `[gateway_ws]` section. [`metrics`]: what `/metrics` shows.
 
 pub mod auth;
@@ -75,6 +77,7 @@ pub mod objects;
 pub mod presence;
 pub mod projected;
 pub mod protocol;
+pub mod push;
 pub mod read_models;
 pub mod read_states;
 pub mod session_starts;
@@ -90,6 +93,7 @@ use std::time::{Duration, Instant};
 use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
+use cloudcord_runtime::push::PushConfig;
 use cloudcord_runtime::service::{Service, ServiceError};
 use cloudcord_runtime::telemetry::ErrorChain;
 use rdkafka::error::KafkaError;
@@ -141,6 +145,9 @@ pub struct Config {
     /// The `[gateway_ws]` section.
     #[serde(default)]
     pub gateway_ws: Settings,
+    /// Web Push (`[push]`): the VAPID key and whether to push at all.
+    #[serde(default)]
+    pub push: PushConfig,
 }
 
 /// Why gateway-ws stopped.
@@ -169,6 +176,9 @@ pub enum Error {
     /// The session hand-over could not be set up.
     #[error("cannot set up session hand-overs")]
     Handover(#[from] HandoverError),
+    /// Web Push could not start (the VAPID key, most likely).
+    #[error("cannot start Web Push")]
+    Push(#[from] push::PushError),
 }
 
 impl Config {
@@ -238,6 +248,18 @@ pub async fn serve(
         .ensure_topics(&kafka.topics().specs(kafka.partitions))
         .await?;
     let source = DispatchSource::start(kafka, NAME).await?;
+    let notifier = if config.push.enabled {
+        let metrics = push::PushMetrics::default();
+        metrics.register(service.registry_mut());
+        Some(push::Notifier::start(
+            kafka,
+            &config.push,
+            gateway.clone(),
+            metrics,
+        )?)
+    } else {
+        None
+    };
     let addr = listener
         .local_addr()
         .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string());
@@ -247,6 +269,7 @@ pub async fn serve(
     let migration = tokio::spawn(prepare_store(gateway.clone(), shutdown.clone()));
     let (caught_up, presences_read) = tokio::sync::oneshot::channel();
     let consumer = tokio::spawn(source.run(gateway.clone(), shutdown.clone(), caught_up));
+    let pusher = notifier.map(|notifier| tokio::spawn(notifier.run(shutdown.clone())));
     if tokio::time::timeout(PRESENCE_CATCH_UP, presences_read)
         .await
         .is_err()
@@ -269,6 +292,11 @@ pub async fn serve(
     migration.abort();
     if consumer.await.is_err() {
         tracing::error!("the projected consumer panicked");
+    }
+    if let Some(pusher) = pusher
+        && pusher.await.is_err()
+    {
+        tracing::error!("the Web Push consumer panicked");
     }
     // Upgraded connections outlive the listener: let them say goodbye (with
     // Reconnect), then hand their sessions over: with the consumer stopped, they

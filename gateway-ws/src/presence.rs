@@ -83,6 +83,12 @@ impl Presences {
         }
     }
 
+    /// Whether `user` has any session reported, whatever its status (invisible
+    /// included).
+    pub fn has_session(&self, user: UserId) -> bool {
+        self.by_user.contains_key(&user)
+    }
+
     /// Applies `report`, received at `now`; returns the users whose visible
     /// presence changed.
     pub fn apply(&mut self, report: &PresenceReport, now: Instant) -> Vec<UserId> {

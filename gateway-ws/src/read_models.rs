@@ -1,6 +1,7 @@
 //! Every question the gateway asks PostgreSQL, over the read models the PostgreSQL
-//! projector writes (`projectors/migrations`). Only Identify asks (who the user is,
-//! which guilds they are in, each guild's state for GUILD_CREATE); dispatches never
+//! projector writes (`projectors/migrations`). Identify asks (who the user is,
+//! which guilds they are in, each guild's state for GUILD_CREATE), and so does the
+//! Web Push notifier ([`crate::push`]: who is in a DM, subscriptions); dispatches never
 //! touch the database.
 //!
 //! Each query is checked at compile time against the projectors' tables (`.sqlx/`
@@ -17,7 +18,7 @@ use cloudcord_schemas::guild::{ChannelType, GuildChannel, Role, VoiceState};
 use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId};
 use cloudcord_schemas::message::UserSnapshot;
 use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
-use cloudcord_schemas::user::{GuildNotificationSettings, MentionKinds};
+use cloudcord_schemas::user::{GuildNotificationSettings, MentionKinds, PushSubscription};
 use sqlx::PgPool;
 use tokio::sync::SemaphorePermit;
 
@@ -514,5 +515,89 @@ impl ReadModels {
                 ))
             })
             .collect()
+    }
+
+    /// The notification settings for `guild` of those of `users` who changed
+    /// them (the others have the defaults).
+    pub async fn guild_settings_of(
+        &self,
+        guild: GuildId,
+        users: &[UserId],
+    ) -> Result<HashMap<UserId, GuildNotificationSettings>, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let ids: Vec<i64> = users.iter().map(|user| key(user.get())).collect();
+        let rows = sqlx::query!(
+            r#"SELECT user_id, settings::text AS "settings!"
+            FROM user_guild_settings WHERE guild_id = $1 AND user_id = ANY($2)"#,
+            key(guild.get()),
+            &ids
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let settings = serde_json::from_str(&row.settings)
+                    .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+                Ok((UserId::new(stored(row.user_id)), settings))
+            })
+            .collect()
+    }
+
+    /// The two users of a DM channel (`None`: no such channel).
+    pub async fn dm_users(&self, channel: ChannelId) -> Result<Option<[UserId; 2]>, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let row = sqlx::query!(
+            "SELECT user_low, user_high FROM dm_channels WHERE id = $1",
+            key(channel.get())
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| {
+            [
+                UserId::new(stored(row.user_low)),
+                UserId::new(stored(row.user_high)),
+            ]
+        }))
+    }
+
+    /// Who wrote `message` (`None`: unknown).
+    pub async fn message_author(&self, message: MessageId) -> Result<Option<UserId>, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let author = sqlx::query_scalar!(
+            "SELECT author_id FROM message_index WHERE id = $1",
+            key(message.get())
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(author.map(|id| UserId::new(stored(id))))
+    }
+
+    /// The Web Push subscriptions of `users`.
+    pub async fn push_subscriptions(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, PushSubscription)>, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let ids: Vec<i64> = users.iter().map(|user| key(user.get())).collect();
+        let rows = sqlx::query!(
+            "SELECT user_id, endpoint, p256dh, auth FROM push_subscriptions \
+             WHERE user_id = ANY($1) ORDER BY user_id, endpoint",
+            &ids
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                (
+                    UserId::new(stored(row.user_id)),
+                    PushSubscription {
+                        endpoint: row.endpoint,
+                        p256dh: row.p256dh,
+                        auth: row.auth,
+                    },
+                )
+            })
+            .collect())
     }
 }

@@ -21,6 +21,7 @@
 //! - [`service`]: [`service::Service`], which runs a service's admin server and tasks
 //!   until shutdown.
 //! - [`process`]: signal handling and the `main` of every service binary.
+//! - [`push`]: the `[push]` settings and the VAPID key of Web Push (RFC 8292).
 
 pub mod admin;
 pub mod auth;
@@ -34,6 +35,7 @@ pub mod openapi;
 pub mod origin;
 pub mod postgres;
 pub mod process;
+pub mod push;
 pub mod rate_limit;
 pub mod readiness;
 pub mod service;

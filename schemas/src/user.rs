@@ -214,6 +214,38 @@ pub enum UserCommand {
         /// Channel overrides to replace, by channel.
         channel_overrides: BTreeMap<ChannelId, ChannelNotificationOverride>,
     },
+    /// Register (or renew the keys of) a browser's Web Push subscription
+    /// (`PUT /users/@me/push-subscriptions`); command-api has checked the endpoint
+    /// and the keys. A user keeps at most [`MAX_PUSH_SUBSCRIPTIONS`]: the oldest
+    /// goes to make room.
+    AddPushSubscription {
+        /// The subscription.
+        subscription: PushSubscription,
+    },
+    /// Forget a browser's Web Push subscription
+    /// (`DELETE /users/@me/push-subscriptions`, or CloudCord's gateway when the push
+    /// service answers 404/410); nothing happens for an unknown one.
+    RemovePushSubscription {
+        /// Its push service URL.
+        endpoint: String,
+    },
+}
+
+/// How many Web Push subscriptions (browsers) a user keeps at most.
+pub const MAX_PUSH_SUBSCRIPTIONS: usize = 10;
+
+/// A browser's Web Push subscription (RFC 8030, keys of RFC 8291): where to
+/// deliver and the keys the payload is encrypted to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PushSubscription {
+    /// The push service URL the browser handed out (absolute, http or https).
+    pub endpoint: String,
+    /// The browser's P-256 public key, uncompressed (65 bytes), base64url without
+    /// padding.
+    pub p256dh: String,
+    /// The browser's 16-byte authentication secret, base64url without padding.
+    /// Like every event field it stays in the log: read models are rebuilt from it.
+    pub auth: String,
 }
 
 /// Which messages notify (Discord's message notification levels).
@@ -630,6 +662,24 @@ pub struct UserGuildSettingsChanged {
     pub settings: GuildNotificationSettings,
 }
 
+/// A Web Push subscription was registered (or its keys renewed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PushSubscriptionAdded {
+    /// The subscription.
+    pub subscription: PushSubscription,
+    /// The endpoint of the user's oldest subscription, dropped to make room (the
+    /// user had [`MAX_PUSH_SUBSCRIPTIONS`]); one event, as a command decides one.
+    pub evicted: Option<String>,
+}
+
+/// A Web Push subscription was forgotten: by the user, or by CloudCord when the
+/// push service said it is gone (404/410).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PushSubscriptionRemoved {
+    /// Its push service URL.
+    pub endpoint: String,
+}
+
 crate::event_enum! {
     /// What happened to a user account.
     pub enum UserEvent {
@@ -645,6 +695,8 @@ crate::event_enum! {
         UserBlocked = 1,
         RelationshipRemoved = 1,
         UserGuildSettingsChanged = 1,
+        PushSubscriptionAdded = 1,
+        PushSubscriptionRemoved = 1,
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! The state holds the relationships as one map entry per other user, so it grows
 //! with the relationship count only, which is capped (30002), and the notification
-//! settings of at most [`MAX_GUILD_SETTINGS`] guilds.
+//! settings of at most [`MAX_GUILD_SETTINGS`] guilds, and at most
+//! [`MAX_PUSH_SUBSCRIPTIONS`] Web Push subscriptions.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,8 @@ use cloudcord_schemas::ids::{ApplicationId, GuildId, UserId};
 use cloudcord_schemas::user::{
     BotTokenReset, CustomStatus, FieldUpdate, FriendRequestAccepted, FriendRequestReceived,
     FriendRequestSent, FriendshipConfirmed, GuildNotificationSettings, MAX_BLOCKS,
-    MAX_CHANNEL_OVERRIDES, MAX_GUILD_SETTINGS, MAX_RELATIONSHIPS, PasswordChanged,
+    MAX_CHANNEL_OVERRIDES, MAX_GUILD_SETTINGS, MAX_PUSH_SUBSCRIPTIONS, MAX_RELATIONSHIPS,
+    PasswordChanged, PushSubscription, PushSubscriptionAdded, PushSubscriptionRemoved,
     RelationshipRemoved, RelationshipType, UserBlocked, UserCommand, UserEvent,
     UserGuildSettingsChanged, UserGuildSettingsObject, UserProfileUpdated, UserRegistered,
     UserSettings, UserSettingsChanged,
@@ -87,6 +89,10 @@ pub struct User {
     /// snapshots taken before they existed still restore.
     #[serde(default)]
     guild_settings: BTreeMap<GuildId, GuildNotificationSettings>,
+    /// Web Push subscriptions, oldest first (the first goes when a new one needs
+    /// room). Defaulted for older snapshots, as above.
+    #[serde(default)]
+    push_subscriptions: Vec<PushSubscription>,
     /// Set by `handle` for `accepted` (not state: never replayed or snapshotted).
     #[serde(skip)]
     answer: Answer,
@@ -445,6 +451,42 @@ impl User {
                     UserGuildSettingsChanged { guild_id, settings },
                 ))
             }
+            UserCommand::AddPushSubscription { subscription } => {
+                self.own(actor)?;
+                let known = self
+                    .push_subscriptions
+                    .iter()
+                    .find(|known| known.endpoint == subscription.endpoint);
+                match known {
+                    // A browser re-registers the same subscription on every start.
+                    Some(known) if *known == subscription => None,
+                    // New keys for a known endpoint replace its old ones.
+                    Some(_) => Some(None),
+                    None if self.push_subscriptions.len() >= MAX_PUSH_SUBSCRIPTIONS => {
+                        Some(self.push_subscriptions.first().map(|s| s.endpoint.clone()))
+                    }
+                    None => Some(None),
+                }
+                .map(|evicted| {
+                    UserEvent::PushSubscriptionAdded(PushSubscriptionAdded {
+                        subscription,
+                        evicted,
+                    })
+                })
+            }
+            UserCommand::RemovePushSubscription { endpoint } => {
+                // CloudCord removes too: the gateway, when a push service says the
+                // subscription is gone (404/410).
+                if actor != Actor::System {
+                    self.own(actor)?;
+                }
+                self.push_subscriptions
+                    .iter()
+                    .any(|known| known.endpoint == endpoint)
+                    .then_some(UserEvent::PushSubscriptionRemoved(
+                        PushSubscriptionRemoved { endpoint },
+                    ))
+            }
             UserCommand::ResetBotToken { token_id } => {
                 self.answer = Answer::CurrentUser;
                 let profile = self.profile()?;
@@ -728,6 +770,18 @@ impl Aggregate for User {
                 self.guild_settings
                     .insert(changed.guild_id, changed.settings);
             }
+            UserEvent::PushSubscriptionAdded(added) => {
+                let gone = added.evicted.as_deref();
+                self.push_subscriptions.retain(|known| {
+                    known.endpoint != added.subscription.endpoint
+                        && Some(known.endpoint.as_str()) != gone
+                });
+                self.push_subscriptions.push(added.subscription);
+            }
+            UserEvent::PushSubscriptionRemoved(removed) => {
+                self.push_subscriptions
+                    .retain(|known| known.endpoint != removed.endpoint);
+            }
             UserEvent::BotTokenReset(reset) => {
                 if let Some(profile) = &mut self.profile {
                     profile.bot_token_id = Some(reset.token_id);
@@ -844,10 +898,11 @@ mod tests {
     use cloudcord_schemas::user::{
         BotTokenReset, ChannelNotificationOverride, FieldUpdate, FriendRequestAccepted,
         FriendRequestReceived, FriendRequestSent, FriendshipConfirmed, GuildNotificationSettings,
-        MAX_GUILD_SETTINGS, MAX_RELATIONSHIPS, MuteConfig, NotificationLevel, PasswordChanged,
-        RelationshipRemoved, RelationshipType, Status, Theme, UserBlocked, UserCommand, UserEvent,
-        UserGuildSettingsChanged, UserProfileUpdated, UserRegistered, UserSettings,
-        UserSettingsChanged,
+        MAX_GUILD_SETTINGS, MAX_PUSH_SUBSCRIPTIONS, MAX_RELATIONSHIPS, MuteConfig,
+        NotificationLevel, PasswordChanged, PushSubscription, PushSubscriptionAdded,
+        PushSubscriptionRemoved, RelationshipRemoved, RelationshipType, Status, Theme, UserBlocked,
+        UserCommand, UserEvent, UserGuildSettingsChanged, UserProfileUpdated, UserRegistered,
+        UserSettings, UserSettingsChanged,
     };
     use cqrs_es::test::TestFramework;
     use serde_json::json;
@@ -1726,5 +1781,96 @@ mod tests {
             .then_expect_error_message(
                 "invalid guild_id: Notification settings are kept for at most 200 guilds.",
             );
+    }
+
+    // Web Push subscriptions.
+
+    fn push_subscription(n: usize) -> PushSubscription {
+        PushSubscription {
+            endpoint: format!("https://push.example.net/{n}"),
+            p256dh: "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4".into(),
+            auth: format!("auth{n}"),
+        }
+    }
+
+    fn push_added(n: usize, evicted: Option<usize>) -> Domain<UserEvent> {
+        e(UserEvent::PushSubscriptionAdded(PushSubscriptionAdded {
+            subscription: push_subscription(n),
+            evicted: evicted.map(|old| push_subscription(old).endpoint),
+        }))
+    }
+
+    fn add(n: usize) -> UserCommand {
+        UserCommand::AddPushSubscription {
+            subscription: push_subscription(n),
+        }
+    }
+
+    #[test]
+    fn a_push_subscription_is_recorded_once_and_new_keys_replace_old_ones() {
+        TestFramework::<User>::with(())
+            .given(vec![registered(), push_added(1, None)])
+            .when(by(NELLY, add(1)))
+            .then_expect_events(vec![]);
+        let mut renewed = push_subscription(1);
+        renewed.auth = "renewed".into();
+        TestFramework::<User>::with(())
+            .given(vec![registered(), push_added(1, None)])
+            .when(by(
+                NELLY,
+                UserCommand::AddPushSubscription {
+                    subscription: renewed.clone(),
+                },
+            ))
+            .then_expect_events(vec![e(UserEvent::PushSubscriptionAdded(
+                PushSubscriptionAdded {
+                    subscription: renewed,
+                    evicted: None,
+                },
+            ))]);
+    }
+
+    #[test]
+    fn the_oldest_push_subscription_makes_room_for_one_more_than_ten() {
+        let mut given = vec![registered()];
+        given.extend((0..MAX_PUSH_SUBSCRIPTIONS).map(|n| push_added(n, None)));
+        // A renewal moves a subscription to the newest end.
+        given.push(push_added(0, None));
+        TestFramework::<User>::with(())
+            .given(given)
+            .when(by(NELLY, add(99)))
+            .then_expect_events(vec![push_added(99, Some(1))]);
+    }
+
+    #[test]
+    fn the_user_or_cloudcord_removes_a_push_subscription_and_nobody_else() {
+        let remove = || UserCommand::RemovePushSubscription {
+            endpoint: push_subscription(1).endpoint,
+        };
+        let removed = e(UserEvent::PushSubscriptionRemoved(
+            PushSubscriptionRemoved {
+                endpoint: push_subscription(1).endpoint,
+            },
+        ));
+        TestFramework::<User>::with(())
+            .given(vec![registered(), push_added(1, None)])
+            .when(by(NELLY, remove()))
+            .then_expect_events(vec![removed.clone()]);
+        TestFramework::<User>::with(())
+            .given(vec![registered(), push_added(1, None)])
+            .when(Authored {
+                actor: Actor::System,
+                at: datetime!(2026-11-28 12:00 UTC),
+                command: remove(),
+            })
+            .then_expect_events(vec![removed]);
+        TestFramework::<User>::with(())
+            .given(vec![registered(), push_added(1, None)])
+            .when(by(BOB, remove()))
+            .then_expect_error(UserError::MissingAccess);
+        TestFramework::<User>::with(())
+            .given(vec![registered()])
+            .when(by(NELLY, remove()))
+            .then_expect_events(vec![]);
     }
 }

@@ -20,7 +20,7 @@
 //! - [`guilds`] (guild, channels' creation, roles, members, bans), [`channels`]
 //!   (channels, overwrites, invites, messages, reactions, pins, typing), [`users`]
 //!   (profile, DMs, relationships), [`voice`] (joining a voice channel, its media
-//!   token): the resource routes.
+//!   token), [`push`] (Web Push subscriptions, the VAPID key): the resource routes.
 //!
 //! [`router`] builds the whole API over an [`ApiState`]; [`ApiState::start`] is the
 //! constructor the `cloudcord` dev stack uses to serve it in-process at `/api`.
@@ -49,6 +49,7 @@ pub mod guilds;
 pub mod metrics;
 pub mod mfa;
 pub mod oauth2;
+pub mod push;
 pub mod replies;
 pub mod sessions;
 pub mod users;
@@ -68,6 +69,7 @@ use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::origin::{self, AllowedOrigins};
 use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_runtime::push::{PushConfig, VapidError, VapidKey};
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RateLimiter};
 use cloudcord_schemas::envelope::{Actor, CommandId, InvalidCommandId};
 use cloudcord_schemas::ids::{
@@ -157,6 +159,9 @@ pub enum HttpStartError {
     /// The signing key could not be loaded (or generated).
     #[error("cannot load the token signing key")]
     Key(#[from] KeyError),
+    /// The VAPID key or contact of `[push]` is unusable.
+    #[error("cannot load the Web Push VAPID key")]
+    Vapid(#[from] VapidError),
     /// The issuer's own JWKS is unusable (an invariant broke: it holds our key).
     #[error("the issuer's JWKS cannot verify tokens")]
     Jwks(#[from] JwksError),
@@ -207,6 +212,16 @@ struct Inner {
     oauth_settings: OAuthSettings,
     oauth_metrics: OAuthMetrics,
     origins: AllowedOrigins,
+    push: PushSettings,
+}
+
+/// What the push routes need of `[push]`.
+#[derive(Debug, Clone)]
+pub struct PushSettings {
+    /// The VAPID public key, base64url.
+    pub public_key: String,
+    /// Whether `http://` endpoints are accepted.
+    pub allow_http: bool,
 }
 
 impl ApiState {
@@ -216,6 +231,7 @@ impl ApiState {
         kafka: &KafkaConfig,
         postgres: &PostgresConfig,
         auth: &AuthConfig,
+        push: &PushConfig,
         settings: &HttpSettings,
         shutdown: CancellationToken,
     ) -> Result<Self, HttpStartError> {
@@ -239,6 +255,20 @@ impl ApiState {
         .await
         .map_err(|_| HttpStartError::Serve(std::io::Error::other("key loading panicked")))??;
         let issuer = TokenIssuer::new(key, auth).with_previous_keys(&previous);
+        // Loaded (or generated in development) like the signing key; command-api
+        // needs only its public half, but a bad key fails start-up here too.
+        let vapid = {
+            let push = push.clone();
+            tokio::task::spawn_blocking(move || VapidKey::load(&push))
+                .await
+                .map_err(|_| {
+                    HttpStartError::Serve(std::io::Error::other("key loading panicked"))
+                })??
+        };
+        let push = PushSettings {
+            public_key: vapid.public_key_base64(),
+            allow_http: push.allow_http_endpoints,
+        };
         let oauth = OAuthStore::connect_lazy(postgres, &settings.oauth.schema)?;
         oauth.migrate().await?;
         tokio::spawn(purge_periodically(oauth.clone(), shutdown.clone()));
@@ -280,7 +310,13 @@ impl ApiState {
             oauth_settings: settings.oauth.clone(),
             oauth_metrics: OAuthMetrics::default(),
             origins: auth.origins(),
+            push,
         })))
+    }
+
+    /// What the push routes need of `[push]`.
+    pub fn push(&self) -> &PushSettings {
+        &self.0.push
     }
 
     /// The OAuth2 provider's store (codes, sessions, refresh tokens).
@@ -560,6 +596,7 @@ fn described_routes() -> OpenApiRouter<ApiState> {
         .merge(guilds::router())
         .merge(channels::router())
         .merge(users::router())
+        .merge(push::router())
         .merge(voice::router())
         .merge(oauth2::bot::router())
 }

@@ -6,6 +6,7 @@ mod http;
 mod message_index;
 mod oauth;
 mod processor;
+mod push;
 mod rate_limits;
 mod read_states;
 mod support;

@@ -390,11 +390,19 @@ impl Bus {
         auth.issuer = base.clone();
         settings.oauth.schema = self.oauth_schema.clone();
         let signing_key_path = auth.signing_key_path.clone();
+        // A VAPID key of the test's own (generated on first use); production's
+        // rule for endpoints (https only).
+        let push = cloudcord_runtime::push::PushConfig {
+            vapid_key_path: std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("{}vapid.pem", self.kafka.topic_prefix)),
+            ..cloudcord_runtime::push::PushConfig::default()
+        };
         let shutdown = CancellationToken::new();
         let state = ApiState::start(
             &self.kafka,
             &self.postgres,
             &auth,
+            &push,
             &settings,
             shutdown.clone(),
         )

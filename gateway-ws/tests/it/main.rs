@@ -8,6 +8,7 @@ mod handover;
 mod handshake;
 mod member_requests;
 mod presence;
+mod push;
 mod read_states;
 mod resume;
 mod service;

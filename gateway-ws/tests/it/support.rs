@@ -27,6 +27,7 @@ use cloudcord_runtime::auth::{
 use cloudcord_runtime::config::Loader;
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
+use cloudcord_runtime::push::PushConfig;
 use cloudcord_schemas::envelope::{
     Actor, AggregateRef, AggregateType, CommandId, ENVELOPE_VERSION, EventEnvelope, event_id,
 };
@@ -333,8 +334,18 @@ impl World {
     }
 
     /// Another gateway process over this world, as `gateway_ws::run` serves it
-    /// (own consumer, admin server, graceful shutdown with hand-over).
+    /// (own consumer, admin server, graceful shutdown with hand-over), without
+    /// Web Push.
     pub async fn node(&mut self) -> Node {
+        let push = PushConfig {
+            enabled: false,
+            ..PushConfig::default()
+        };
+        self.node_with_push(push).await
+    }
+
+    /// [`Self::node`] pushing as `push` says.
+    pub async fn node_with_push(&mut self, push: PushConfig) -> Node {
         let config = Config {
             kafka: self.kafka.clone(),
             postgres: self.postgres.clone(),
@@ -352,6 +363,7 @@ impl World {
                     ..self.sessions.clone()
                 },
             },
+            push,
         };
         // `serve` creates every topic; the world deletes them.
         let names: Vec<String> = config

@@ -37,6 +37,10 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- .Values.auth.signingKeySecret | default (printf "%s-signing-key" (include "cloudcord.fullname" .)) -}}
 {{- end -}}
 
+{{- define "cloudcord.vapidKeySecret" -}}
+{{- .Values.push.vapidKeySecret | default (printf "%s-vapid-key" (include "cloudcord.fullname" .)) -}}
+{{- end -}}
+
 {{/*
 The services, with what differs between them: the values key, the HTTP port (0:
 none), which stores it needs and how it scales. Every template ranges over this.

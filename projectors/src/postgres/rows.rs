@@ -288,6 +288,15 @@ pub enum RowChange {
         settings: String,
         version: i64,
     },
+    /// A Web Push subscription registered (the endpoint becomes `user_id`'s).
+    UpsertPushSubscription {
+        endpoint: String,
+        user_id: i64,
+        p256dh: String,
+        auth: String,
+    },
+    /// A Web Push subscription forgotten (only while it is still `user_id`'s).
+    DeletePushSubscription { endpoint: String, user_id: i64 },
 }
 
 impl RowChange {
@@ -376,6 +385,24 @@ fn user(user_id: i64, event: &UserEvent, version: i64) -> Result<Vec<RowChange>,
             // always serialize.
             settings: serde_json::to_string(&e.settings).unwrap_or_default(),
             version,
+        }],
+        UserEvent::PushSubscriptionAdded(e) => e
+            .evicted
+            .iter()
+            .map(|endpoint| RowChange::DeletePushSubscription {
+                endpoint: endpoint.clone(),
+                user_id,
+            })
+            .chain([RowChange::UpsertPushSubscription {
+                endpoint: e.subscription.endpoint.clone(),
+                user_id,
+                p256dh: e.subscription.p256dh.clone(),
+                auth: e.subscription.auth.clone(),
+            }])
+            .collect(),
+        UserEvent::PushSubscriptionRemoved(e) => vec![RowChange::DeletePushSubscription {
+            endpoint: e.endpoint.clone(),
+            user_id,
         }],
         UserEvent::RelationshipRemoved(e) => vec![RowChange::DeleteRelationship {
             user_id,
@@ -794,8 +821,8 @@ mod tests {
     };
     use cloudcord_schemas::permissions::{OverwriteKind, PermissionOverwrite, Permissions};
     use cloudcord_schemas::user::{
-        GuildNotificationSettings, NotificationLevel, UserEvent, UserGuildSettingsChanged,
-        UserRegistered,
+        GuildNotificationSettings, NotificationLevel, PushSubscription, PushSubscriptionAdded,
+        PushSubscriptionRemoved, UserEvent, UserGuildSettingsChanged, UserRegistered,
     };
 
     use super::{MemberRow, MentionsRow, MessageRow, OverwriteRow, RoleRow, RowChange, project};
@@ -928,6 +955,43 @@ mod tests {
                 channel_id: i(CHANNEL),
                 last_message_id: 100,
                 version: 4,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_push_subscription_replaces_the_evicted_one_and_is_removed_only_as_its_users() {
+        let added = PushSubscriptionAdded {
+            subscription: PushSubscription {
+                endpoint: "https://push.example.net/new".into(),
+                p256dh: "key".into(),
+                auth: "secret".into(),
+            },
+            evicted: Some("https://push.example.net/old".into()),
+        };
+        assert_eq!(
+            when(&of_user(BOB, 2, added)),
+            [
+                RowChange::DeletePushSubscription {
+                    endpoint: "https://push.example.net/old".into(),
+                    user_id: i(BOB),
+                },
+                RowChange::UpsertPushSubscription {
+                    endpoint: "https://push.example.net/new".into(),
+                    user_id: i(BOB),
+                    p256dh: "key".into(),
+                    auth: "secret".into(),
+                },
+            ]
+        );
+        let removed = PushSubscriptionRemoved {
+            endpoint: "https://push.example.net/new".into(),
+        };
+        assert_eq!(
+            when(&of_user(BOB, 3, removed)),
+            [RowChange::DeletePushSubscription {
+                endpoint: "https://push.example.net/new".into(),
+                user_id: i(BOB),
             }]
         );
     }

@@ -868,6 +868,33 @@ impl Writer {
                 .execute(conn)
                 .await?;
             }
+            RowChange::UpsertPushSubscription {
+                endpoint,
+                user_id,
+                p256dh,
+                auth,
+            } => {
+                sqlx::query!(
+                    "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth) \
+                    VALUES ($1, $2, $3, $4) ON CONFLICT (endpoint) DO UPDATE \
+                    SET user_id = EXCLUDED.user_id, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth",
+                    endpoint,
+                    user_id,
+                    p256dh,
+                    auth,
+                )
+                .execute(conn)
+                .await?;
+            }
+            RowChange::DeletePushSubscription { endpoint, user_id } => {
+                sqlx::query!(
+                    "DELETE FROM push_subscriptions WHERE endpoint = $1 AND user_id = $2",
+                    endpoint,
+                    user_id,
+                )
+                .execute(conn)
+                .await?;
+            }
         }
         Ok(())
     }

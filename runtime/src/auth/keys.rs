@@ -250,7 +250,7 @@ fn thumbprint(x: &str) -> String {
 /// Creates `path` with `contents`, readable only by the owner, without ever exposing a
 /// partly written file or replacing an existing one. Returns `false` when `path`
 /// already exists.
-fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<bool, KeyError> {
+pub(crate) fn write_new_private_file(path: &Path, contents: &[u8]) -> Result<bool, KeyError> {
     let write_error = |path: &Path| {
         let path = path.to_owned();
         move |source| KeyError::Write { path, source }
