@@ -6,6 +6,7 @@
 //! collection names, so tests run in parallel and reruns never collide.
 
 mod kafka_transactions;
+mod files;
 mod mongo;
 mod postgres;
 mod support;
