@@ -21,7 +21,9 @@ use std::net::SocketAddr;
 
 use cloudcord_runtime::admin::AdminConfig;
 use cloudcord_runtime::auth::AuthConfig;
+use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
+use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::service::{Service, ServiceError};
 use serde::Deserialize;
@@ -49,6 +51,12 @@ pub struct Config {
     /// Where the OAuth2 provider's schema lives.
     #[serde(default)]
     pub postgres: PostgresConfig,
+    /// Where uploaded files are stored (GridFS).
+    #[serde(default)]
+    pub mongo: MongoConfig,
+    /// The `[files]` section: upload limit, URL signing.
+    #[serde(default)]
+    pub files: FilesConfig,
 }
 
 /// The `[command_api]` section.
@@ -101,11 +109,13 @@ impl Config {
         &self,
         shutdown: CancellationToken,
     ) -> Result<ApiState, HttpStartError> {
+        let files = Files::connect(&self.mongo, &self.files, NAME).await?;
         ApiState::start(
             &self.kafka,
             &self.postgres,
             &self.auth,
             &self.command_api.http,
+            files,
             shutdown,
         )
         .await

@@ -770,6 +770,7 @@ mod tests {
     fn a_message_goes_to_the_viewers_of_its_channel_with_a_redacted_twin() {
         let mut state = guild();
         let sent = MessageSent {
+            attachments: Vec::new(),
             id: cloudcord_schemas::ids::MessageId::new(9),
             channel_id: ChannelId::new(10),
             author: state.members[&ALICE].user.clone(),

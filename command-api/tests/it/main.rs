@@ -9,3 +9,4 @@ mod processor;
 mod rate_limits;
 mod read_states;
 mod support;
+mod uploads;

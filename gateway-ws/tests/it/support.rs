@@ -486,6 +486,7 @@ pub fn sent(channel: ChannelId, n: u64, author: UserId) -> (AggregateRef, Domain
     guild_event(
         GUILD,
         GuildEvent::MessageSent(MessageSent {
+            attachments: Vec::new(),
             id: MessageId::new(channel.get() * 1000 + n),
             channel_id: channel,
             author: snapshot(author, author == BOT),

@@ -18,7 +18,7 @@
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::envelope::Actor;
 use cloudcord_schemas::guild::{GuildChannel, GuildEvent, Role};
-use cloudcord_schemas::message::{MessageSent, Nonce, ReactionEmoji, UserSnapshot};
+use cloudcord_schemas::message::{Attachment, MessageSent, Nonce, ReactionEmoji, UserSnapshot};
 use cloudcord_schemas::permissions::PermissionOverwrite;
 use cloudcord_schemas::user::{Status, Theme, UserEvent, UserSettings};
 use mongodb::bson::{Bson, DateTime, Document, doc};
@@ -121,6 +121,23 @@ fn user(user: &UserSnapshot) -> Result<Document, Unrepresentable> {
     })
 }
 
+/// A file of a message: its metadata only (the bytes are in the file store).
+fn attachment(attachment: &Attachment) -> Result<Document, Unrepresentable> {
+    let size = i64::try_from(attachment.size).map_err(|_| Unrepresentable {
+        field: "attachment_size",
+        value: attachment.size,
+    })?;
+    Ok(doc! {
+        "id": id("attachment_id", attachment.id)?,
+        "filename": &attachment.filename,
+        "description": attachment.description.as_deref(),
+        "content_type": &attachment.content_type,
+        "size": size,
+        "width": attachment.width.map(i64::from),
+        "height": attachment.height.map(i64::from),
+    })
+}
+
 fn ids<T: RawId>(field: &'static str, values: &[T]) -> Result<Vec<i64>, Unrepresentable> {
     values.iter().map(|v| id(field, *v)).collect()
 }
@@ -165,7 +182,7 @@ fn message_document(
         "mention_roles": ids("mention_role", &e.mention_roles)?,
         "message_reference": reference,
         "nonce": nonce,
-        "attachments": [],
+        "attachments": e.attachments.iter().map(attachment).collect::<Result<Vec<_>, _>>()?,
         "embeds": [],
         "reactions": [],
         "pinned": false,

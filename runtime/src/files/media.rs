@@ -109,7 +109,10 @@ mod tests {
 
     #[test]
     fn markup_infer_misses_is_not_text() {
-        assert_eq!(sniff(b"  <svg xmlns='http://www.w3.org/2000/svg'/>"), OCTET_STREAM);
+        assert_eq!(
+            sniff(b"  <svg xmlns='http://www.w3.org/2000/svg'/>"),
+            OCTET_STREAM
+        );
     }
 
     #[test]

@@ -83,7 +83,12 @@ impl UrlSigner {
 
     /// Whether `signature` was issued by [`Self::sign`] for `path` and is still
     /// valid at `now`.
-    pub fn verify(&self, path: &str, signature: &Signature, now: u64) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        path: &str,
+        signature: &Signature,
+        now: u64,
+    ) -> Result<(), SignatureError> {
         let (Some(ex), Some(is), Some(hm)) = (&signature.ex, &signature.is, &signature.hm) else {
             return Err(SignatureError::Unsigned);
         };
@@ -218,6 +223,9 @@ mod tests {
             ..FilesConfig::default()
         });
         let (path, signature) = signature_of(&signer().sign("attachments/1/2/a.png", 1_000));
-        assert_eq!(other.verify(&path, &signature, 1_000), Err(SignatureError::Forged));
+        assert_eq!(
+            other.verify(&path, &signature, 1_000),
+            Err(SignatureError::Forged)
+        );
     }
 }

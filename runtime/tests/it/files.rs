@@ -60,7 +60,10 @@ async fn gridfs_stores_reads_ranges_and_deletes() {
         read(&store, key, range.clone()).await,
         bytes[261_000..530_000]
     );
-    assert_eq!(read(&store, key, 599 * 1024..600 * 1024).await, bytes[599 * 1024..]);
+    assert_eq!(
+        read(&store, key, 599 * 1024..600 * 1024).await,
+        bytes[599 * 1024..]
+    );
 
     store.delete(key).await.expect("delete");
     assert_eq!(store.info(key).await.expect("info"), None);
@@ -76,7 +79,13 @@ async fn a_file_over_its_limit_leaves_nothing() {
     let key = FileKey(42);
 
     let refused = store
-        .put(key, "big.bin", "application/octet-stream", pieces(&pattern()), 300 * 1024)
+        .put(
+            key,
+            "big.bin",
+            "application/octet-stream",
+            pieces(&pattern()),
+            300 * 1024,
+        )
         .await;
     assert!(matches!(refused, Err(FileError::TooLarge { limit }) if limit == 300 * 1024));
     assert_eq!(store.info(key).await.expect("info"), None);
