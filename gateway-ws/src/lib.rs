@@ -87,6 +87,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
+use cloudcord_runtime::files::FilesConfig;
+use cloudcord_runtime::files::signing::UrlSigner;
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::service::{Service, ServiceError};
@@ -135,6 +137,9 @@ pub struct Config {
     /// The `[gateway_ws]` section.
     #[serde(default)]
     pub gateway_ws: Settings,
+    /// The `[files]` section: how attachment URLs in dispatches are signed.
+    #[serde(default)]
+    pub files: FilesConfig,
 }
 
 /// Why gateway-ws stopped.
@@ -192,6 +197,7 @@ impl Config {
             Some(handovers),
             &settings.http,
             &settings.sessions,
+            UrlSigner::new(&self.files),
             shutdown,
         ))
     }

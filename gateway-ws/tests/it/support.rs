@@ -177,6 +177,9 @@ impl World {
             handovers,
             &http,
             &sessions,
+            cloudcord_runtime::files::signing::UrlSigner::new(
+                &cloudcord_runtime::files::FilesConfig::default(),
+            ),
             shutdown.clone(),
         );
         let mut topics = Vec::new();
@@ -335,6 +338,7 @@ impl World {
             kafka: self.kafka.clone(),
             postgres: self.postgres.clone(),
             auth: AuthConfig::default(),
+            files: cloudcord_runtime::files::FilesConfig::default(),
             gateway_ws: Settings {
                 admin: AdminConfig {
                     listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
