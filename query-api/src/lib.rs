@@ -33,11 +33,9 @@ pub mod pagination;
 pub mod read_models;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use cloudcord_runtime::admin::AdminConfig;
 use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
-use cloudcord_runtime::files::gridfs::GridFsStore;
 use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::mongo::{MongoCheck, MongoConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
@@ -143,10 +141,7 @@ impl Config {
             SessionStarts::new(gateway_pool, session_starts),
             verifier,
             self.auth.origins(),
-            Files::new(
-                Arc::new(GridFsStore::new(&database, &self.files.bucket)),
-                &self.files,
-            ),
+            Files::on_gridfs(&database, &self.files),
             &self.query_api.http,
         ))
     }

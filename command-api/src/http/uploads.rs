@@ -3,7 +3,10 @@
 //! payload's `attachments: [{id, filename, description}]` name by `n`.
 //!
 //! Each file streams straight into the file store ([`Files`]): the first
-//! [`SNIFF_BYTES`] are held to sniff its type, the rest pass through. The files of
+//! [`SNIFF_BYTES`] are held to sniff its type, the rest pass through. Images of the
+//! formats Discord previews are the exception: they are read whole (still within
+//! the limit) so their metadata can be stripped, their size read and a preview
+//! made ([`images`]). The files of
 //! one message may hold `[files] max_upload_bytes` in all; the part that crosses it
 //! is aborted (the store keeps none of it) and the request answers 413 40005 after
 //! the files already stored are deleted. So nothing is ever buffered without bound
@@ -20,7 +23,7 @@ use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
 use cloudcord_runtime::files::media::{SNIFF_BYTES, safe_filename, sniff};
-use cloudcord_runtime::files::{FileError, FileKey, Files};
+use cloudcord_runtime::files::{ByteStream, FileError, FileKey, Files, images};
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::ids::AttachmentId;
@@ -97,18 +100,15 @@ impl StoredFiles {
     /// no message names it.
     pub async fn discard(self) {
         for attachment in self.attachments {
-            if let Err(error) = self
-                .files
-                .store()
-                .delete(FileKey(attachment.id.get()))
-                .await
-            {
+            let key = FileKey(attachment.id.get());
+            if let Err(error) = self.files.store().delete(key).await {
                 tracing::warn!(
                     attachment = %attachment.id,
                     error = %ErrorChain(&error),
                     "an unused upload could not be deleted"
                 );
             }
+            discard_preview(&self.files, key).await;
         }
     }
 }
@@ -213,6 +213,8 @@ fn describe<T: WithAttachments>(
 }
 
 /// Streams one file part into the store, sniffing its type from its first bytes.
+/// Images ([`images::is_prepared`]) are read whole (within `budget`) to strip their
+/// metadata, read their size and make a preview, which is stored beside them.
 async fn store_part(
     files: &Files,
     id: AttachmentId,
@@ -232,27 +234,97 @@ async fn store_part(
         }
     }
     let content_type = sniff(&head.concat());
-    let bytes = futures::stream::iter(head.into_iter().map(Ok))
-        .chain(field.map_err(|error| FileError::Body(Box::new(error))))
-        .boxed();
-    let info = files
-        .store()
-        .put(FileKey(id.get()), &filename, &content_type, bytes, budget)
-        .await
-        .map_err(|error| match error {
-            FileError::TooLarge { .. } => HttpError::PayloadTooLarge,
-            FileError::Body(_) => multipart_refusal(),
-            other => HttpError::internal("storing an upload", other),
-        })?;
-    Ok(Attachment {
+    let key = FileKey(id.get());
+    let mut attachment = Attachment {
         id,
         filename,
         description: None,
         content_type,
-        size: info.size,
+        size: 0,
         height: None,
         width: None,
-    })
+    };
+    let bytes: ByteStream<'_> = if images::is_prepared(&attachment.content_type) {
+        let mut whole = head.concat();
+        if whole.len() as u64 > budget {
+            return Err(HttpError::PayloadTooLarge);
+        }
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if (whole.len() + chunk.len()) as u64 > budget {
+                return Err(HttpError::PayloadTooLarge);
+            }
+            whole.extend_from_slice(&chunk);
+        }
+        let content_type = attachment.content_type.clone();
+        // Decoding is CPU work: off the async workers.
+        let prepared = tokio::task::spawn_blocking(move || {
+            let fallback = whole.clone();
+            images::prepare(&content_type, whole).ok_or(fallback)
+        })
+        .await
+        .map_err(|error| HttpError::internal("preparing an image", error))?;
+        let whole = match prepared {
+            Ok(prepared) => {
+                attachment.width = Some(prepared.width);
+                attachment.height = Some(prepared.height);
+                if let Some(preview) = prepared.thumbnail {
+                    store_preview(files, key, &attachment.filename, preview).await?;
+                }
+                prepared.bytes
+            }
+            Err(unparsed) => unparsed,
+        };
+        futures::stream::iter([Ok(Bytes::from(whole))]).boxed()
+    } else {
+        futures::stream::iter(head.into_iter().map(Ok))
+            .chain(field.map_err(|error| FileError::Body(Box::new(error))))
+            .boxed()
+    };
+    let stored = files
+        .store()
+        .put(
+            key,
+            &attachment.filename,
+            &attachment.content_type,
+            bytes,
+            budget,
+        )
+        .await;
+    let info = match stored {
+        Ok(info) => info,
+        Err(error) => {
+            // Nothing names the preview without its file.
+            discard_preview(files, key).await;
+            return Err(match error {
+                FileError::TooLarge { .. } => HttpError::PayloadTooLarge,
+                FileError::Body(_) => multipart_refusal(),
+                other => HttpError::internal("storing an upload", other),
+            });
+        }
+    };
+    attachment.size = info.size;
+    Ok(attachment)
+}
+
+async fn store_preview(
+    files: &Files,
+    key: FileKey,
+    filename: &str,
+    preview: Vec<u8>,
+) -> Result<(), HttpError> {
+    let bytes = futures::stream::iter([Ok(Bytes::from(preview))]).boxed();
+    files
+        .previews()
+        .put(key, filename, "image/png", bytes, u64::MAX)
+        .await
+        .map(drop)
+        .map_err(|error| HttpError::internal("storing an image preview", error))
+}
+
+async fn discard_preview(files: &Files, key: FileKey) {
+    if let Err(error) = files.previews().delete(key).await {
+        tracing::warn!(file = key.0, error = %ErrorChain(&error), "an unused preview could not be deleted");
+    }
 }
 
 /// The whole of a part, refused past `limit` bytes.

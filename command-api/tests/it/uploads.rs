@@ -54,7 +54,8 @@ async fn send_form(
         .await
 }
 
-/// The test's GridFS bucket and the number of documents in its two collections.
+/// The test's GridFS bucket and the number of documents in its collections and
+/// those of its previews.
 async fn bucket(world: &World) -> (GridFsStore, u64) {
     let database = world
         .bus()
@@ -63,7 +64,12 @@ async fn bucket(world: &World) -> (GridFsStore, u64) {
         .await
         .expect("the test's database");
     let mut documents = 0;
-    for collection in ["attachments.files", "attachments.chunks"] {
+    for collection in [
+        "attachments.files",
+        "attachments.chunks",
+        "attachments.previews.files",
+        "attachments.previews.chunks",
+    ] {
         documents += database
             .collection::<Document>(collection)
             .count_documents(doc! {})
@@ -172,23 +178,54 @@ async fn an_oversized_upload_is_413_and_stores_nothing() {
     let owner = world.register(&unique("uploader")).await;
     let (_, channel) = world.guild(&owner).await;
     let events = world.events().await;
-    // Two files that fit alone but not together: the second crosses the limit.
+    // Files that fit alone but not together: the last crosses the limit. The
+    // photo (stored with a preview) must go too; so must an image over the limit.
     let half = vec![7_u8; 40 * 1024];
-    let (status, body) = send_form(
-        &world,
-        &channel,
-        &owner,
-        &[
-            ("payload_json", None, br#"{"content": "big"}"#),
-            ("files[0]", Some("a.bin"), &half),
-            ("files[1]", Some("b.bin"), &half),
-        ],
-        "too-big",
-    )
-    .await;
-    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, 40005);
-    assert_eq!(body["message"], "Request entity too large");
-    assert_eq!(bucket(&world).await.1, 0, "no file or chunk is left");
+    let photo = photo_with_exif();
+    let big_photo: Vec<u8> = photo.iter().copied().cycle().take(70 * 1024).collect();
+    for (key, parts) in [
+        (
+            "too-big",
+            [
+                ("files[0]", Some("a.bin"), &half[..]),
+                ("files[1]", Some("b.bin"), &half[..]),
+            ],
+        ),
+        (
+            "photo-then-too-big",
+            [
+                ("files[0]", Some("a.jpg"), &photo[..]),
+                ("files[1]", Some("b.bin"), &half[..]),
+            ],
+        ),
+        (
+            "big-photo",
+            [
+                ("files[0]", Some("a.bin"), &half[..8]),
+                ("files[1]", Some("b.jpg"), &big_photo[..]),
+            ],
+        ),
+    ] {
+        let (status, body) = send_form(
+            &world,
+            &channel,
+            &owner,
+            &[
+                ("payload_json", None, br#"{"content": "big"}"#),
+                parts[0],
+                parts[1],
+            ],
+            key,
+        )
+        .await;
+        assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, 40005);
+        assert_eq!(body["message"], "Request entity too large");
+        assert_eq!(
+            bucket(&world).await.1,
+            0,
+            "{key}: no file, chunk or preview is left"
+        );
+    }
     assert_eq!(world.events().await, events, "no event was appended");
 }
 
@@ -242,4 +279,82 @@ async fn refused_and_repeated_sends_keep_no_files() {
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
     assert_eq!(bucket(&world).await.1, 2);
+}
+
+/// A 640×480 JPEG carrying an EXIF segment with a GPS position.
+fn photo_with_exif() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut plain = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut plain),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("encodes");
+    let exif = b"Exif\0\0MM\0*\0\0\0\x08GPSLatitude 52.52N 13.40E";
+    let mut tagged = plain[..2].to_vec();
+    tagged.extend_from_slice(&[0xFF, 0xE1]);
+    tagged.extend_from_slice(&u16::try_from(exif.len() + 2).expect("short").to_be_bytes());
+    tagged.extend_from_slice(exif);
+    tagged.extend_from_slice(&plain[2..]);
+    tagged
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_gets_its_size_loses_its_exif_and_has_a_preview() {
+    let world = World::new().await;
+    let owner = world.register(&unique("photographer")).await;
+    let (_, channel) = world.guild(&owner).await;
+    let photo = photo_with_exif();
+    let (status, message) = send_form(
+        &world,
+        &channel,
+        &owner,
+        &[("files[0]", Some("holiday.jpg"), &photo)],
+        "photo",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    assert_eq!(message["content"], "");
+    let file = &message["attachments"][0];
+    assert_eq!(file["content_type"], "image/jpeg");
+    assert_eq!(
+        (file["width"].clone(), file["height"].clone()),
+        (json!(640), json!(480))
+    );
+    let key = FileKey(
+        file["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an id"),
+    );
+
+    let (store, _) = bucket(&world).await;
+    let info = store.info(key).await.expect("info").expect("stored");
+    assert_eq!(json!(info.size), file["size"]);
+    let stored: Vec<_> = store
+        .read(key, 0..info.size)
+        .await
+        .expect("open")
+        .try_collect()
+        .await
+        .expect("read");
+    let stored = stored.concat();
+    assert!(stored.len() < photo.len());
+    assert!(
+        !stored.windows(11).any(|w| w == b"GPSLatitude"),
+        "the EXIF segment is gone"
+    );
+    let decoded = image::load_from_memory(&stored).expect("still a JPEG");
+    assert_eq!((decoded.width(), decoded.height()), (640, 480));
+
+    let database = world
+        .bus()
+        .mongo
+        .database("command-api-test")
+        .await
+        .expect("the test's database");
+    let previews = GridFsStore::new(&database, "attachments.previews");
+    let preview = previews.info(key).await.expect("info").expect("a preview");
+    assert_eq!(preview.content_type, "image/png");
 }

@@ -12,7 +12,8 @@
 //! `Content-Disposition: attachment`. Always `X-Content-Type-Options: nosniff` and
 //! a sandboxing `Content-Security-Policy`, so even a browser that renders the bytes
 //! runs nothing. Single byte ranges are honoured (206, `Content-Range`; 416 past
-//! the end), as audio and video players need them.
+//! the end), as audio and video players need them. With Discord's media-proxy
+//! parameters (`width`, `height`) an image's preview is served instead.
 
 use std::ops::Range;
 
@@ -42,10 +43,18 @@ pub fn router() -> Router<ApiContext> {
     )
 }
 
+/// Discord's media-proxy parameters: asking for a size asks for the preview.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Resize {
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
 async fn attachment(
     State(context): State<ApiContext>,
     Path((raw_channel, raw_attachment, filename)): Path<(String, String, String)>,
     signature: Result<Query<Signature>, QueryRejection>,
+    resize: Result<Query<Resize>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     let (Ok(channel), Ok(attachment)) = (
@@ -65,12 +74,29 @@ async fn attachment(
         return Err(HttpError::missing_access());
     }
     let key = FileKey(attachment.get());
-    let store = context.files().store();
-    let info = store
-        .info(key)
-        .await
-        .map_err(|error| HttpError::internal("reading a file's metadata", error))?
-        .ok_or(HttpError::NotFound)?;
+    let Query(resize) = resize.unwrap_or_default();
+    // A preview (images have one, at most 400 px a side) when a size is asked for
+    // and there is one; the file itself otherwise.
+    let mut store = context.files().store();
+    let mut info = None;
+    if resize.width.is_some() || resize.height.is_some() {
+        let previews = context.files().previews();
+        info = previews
+            .info(key)
+            .await
+            .map_err(|error| HttpError::internal("reading a preview's metadata", error))?;
+        if info.is_some() {
+            store = previews;
+        }
+    }
+    let info = match info {
+        Some(info) => info,
+        None => store
+            .info(key)
+            .await
+            .map_err(|error| HttpError::internal("reading a file's metadata", error))?
+            .ok_or(HttpError::NotFound)?,
+    };
     let (content_type, inline) = served_as(&info.content_type);
     let mut response = match byte_range(
         headers.get(header::RANGE).and_then(|v| v.to_str().ok()),

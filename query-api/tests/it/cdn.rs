@@ -133,6 +133,26 @@ async fn members_get_signed_urls_that_serve_the_sniffed_type_with_nosniff() {
     assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
     assert!(header(&headers, "content-disposition").starts_with("inline"));
 
+    // Discord's media-proxy size parameters ask for the preview, when there is one.
+    let preview = b"\x89PNG\r\n\x1a\n a stand-in preview".to_vec();
+    let body: ByteStream<'static> =
+        futures::stream::iter([Ok(axum::body::Bytes::from(preview.clone()))]).boxed();
+    world
+        .files
+        .previews()
+        .put(FileKey(9_000_001), "cat.png", "image/png", body, u64::MAX)
+        .await
+        .expect("stored");
+    let (status, headers, bytes) = fetch(&world, &format!("{url}&width=200&height=100"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, preview);
+    assert_eq!(header(&headers, "content-type"), "image/png");
+    // The MP4 has no preview: its sized URL is the file.
+    let clip = attachments[1]["url"].as_str().expect("url");
+    let (status, _, bytes) = fetch(&world, &format!("{clip}&width=200"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, mp4());
+
     // HTML named .png: never served as an image or as HTML.
     let page = &attachments[2];
     assert_eq!(page["content_type"], "text/html");

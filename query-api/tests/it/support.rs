@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use cloudcord_projectors::mongo::{MongoStore, open_database};
@@ -21,7 +20,6 @@ use cloudcord_runtime::auth::{
     AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
 };
 use cloudcord_runtime::config::Loader;
-use cloudcord_runtime::files::gridfs::GridFsStore;
 use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::http_metrics::RequestMetrics;
 use cloudcord_runtime::mongo::MongoConfig;
@@ -216,10 +214,7 @@ impl World {
             store_schema: unique("gateway_store"),
             ..session_starts
         };
-        let files = Files::new(
-            Arc::new(GridFsStore::new(&mongo, "attachments")),
-            &FilesConfig::default(),
-        );
+        let files = Files::on_gridfs(&mongo, &FilesConfig::default());
         let context = ApiContext::new(
             ReadModels::new(
                 stores

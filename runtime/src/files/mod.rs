@@ -5,7 +5,8 @@
 //!   MongoDB GridFS (FerretDB locally). An S3-compatible store would be a second
 //!   implementation chosen by configuration; nothing else would change.
 //! * [`media`] decides a file's type from its bytes (never from the client's claim)
-//!   and how the CDN may serve it.
+//!   and how the CDN may serve it; [`images`] strips images' metadata, reads their
+//!   size and makes their previews.
 //! * [`signing::UrlSigner`] issues and checks the CDN's expiring attachment URLs
 //!   (Discord's `ex` / `is` / `hm` parameters).
 //!
@@ -14,6 +15,7 @@
 //! `/cdn`) only read.
 
 pub mod gridfs;
+pub mod images;
 pub mod media;
 pub mod signing;
 
@@ -130,29 +132,45 @@ pub trait FileStore: Send + Sync {
 #[derive(Clone)]
 pub struct Files {
     store: Arc<dyn FileStore>,
+    previews: Arc<dyn FileStore>,
     signer: signing::UrlSigner,
     max_upload_bytes: u64,
 }
 
 impl Files {
-    /// The configured store (GridFS in `mongo`'s database) and signer; connects
-    /// lazily, on first use.
+    /// The configured stores (GridFS buckets `<bucket>` and `<bucket>.previews` in
+    /// `mongo`'s database) and signer; connects lazily, on first use.
     pub async fn connect(
         mongo: &MongoConfig,
         config: &FilesConfig,
         app_name: &str,
     ) -> mongodb::error::Result<Self> {
         let database = mongo.database(app_name).await?;
-        Ok(Self::new(
-            Arc::new(gridfs::GridFsStore::new(&database, &config.bucket)),
-            config,
-        ))
+        Ok(Self::on_gridfs(&database, config))
     }
 
-    /// Files over `store`, signing as `config` says.
-    pub fn new(store: Arc<dyn FileStore>, config: &FilesConfig) -> Self {
+    /// The GridFS stores in `database`, signing as `config` says.
+    pub fn on_gridfs(database: &mongodb::Database, config: &FilesConfig) -> Self {
+        Self::new(
+            Arc::new(gridfs::GridFsStore::new(database, &config.bucket)),
+            Arc::new(gridfs::GridFsStore::new(
+                database,
+                &format!("{}.previews", config.bucket),
+            )),
+            config,
+        )
+    }
+
+    /// Files over `store`, their image previews (same keys) in `previews`, signing
+    /// as `config` says.
+    pub fn new(
+        store: Arc<dyn FileStore>,
+        previews: Arc<dyn FileStore>,
+        config: &FilesConfig,
+    ) -> Self {
         Self {
             store,
+            previews,
             signer: signing::UrlSigner::new(config),
             max_upload_bytes: config.max_upload_bytes,
         }
@@ -161,6 +179,11 @@ impl Files {
     /// The store.
     pub fn store(&self) -> &dyn FileStore {
         self.store.as_ref()
+    }
+
+    /// The image previews, under their files' keys.
+    pub fn previews(&self) -> &dyn FileStore {
+        self.previews.as_ref()
     }
 
     /// The URL signer.
