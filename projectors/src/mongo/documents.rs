@@ -204,9 +204,16 @@ enum MessageEvent<'a> {
     Unpinned(&'a cloudcord_schemas::message::MessageUnpinned),
 }
 
+/// Marks messages deleted as of `at` (the event's time): their files are removed
+/// once `[files] deleted_grace_secs` have passed since (`crate::file_sweeper`).
+fn deleted(at: DateTime) -> Document {
+    doc! { "$set": { "deleted": true, "deleted_at": at } }
+}
+
 fn message(
     guild_id: Option<i64>,
     seq: i64,
+    at: DateTime,
     event: MessageEvent<'_>,
 ) -> Result<Write, Unrepresentable> {
     let by_id = |message| -> Result<Document, Unrepresentable> {
@@ -234,12 +241,7 @@ fn message(
             },
             false,
         ),
-        MessageEvent::Deleted(e) => Write::messages(
-            by_id(e.id)?,
-            seq,
-            doc! { "$set": { "deleted": true } },
-            false,
-        ),
+        MessageEvent::Deleted(e) => Write::messages(by_id(e.id)?, seq, deleted(at), false),
         MessageEvent::ReactionAdded(e) => Write::messages(
             by_id(e.message_id)?,
             seq,
@@ -526,38 +528,43 @@ fn guild(
 ) -> Result<Vec<Write>, Unrepresentable> {
     let mut writes = Vec::new();
     let some = Some(guild_id);
+    let at = date(record.envelope.occurred_at);
     match event {
-        GuildEvent::MessageSent(e) => writes.push(message(some, seq, MessageEvent::Sent(e))?),
-        GuildEvent::MessageEdited(e) => writes.push(message(some, seq, MessageEvent::Edited(e))?),
+        GuildEvent::MessageSent(e) => writes.push(message(some, seq, at, MessageEvent::Sent(e))?),
+        GuildEvent::MessageEdited(e) => {
+            writes.push(message(some, seq, at, MessageEvent::Edited(e))?)
+        }
         GuildEvent::MessageDeleted(e) => {
-            writes.push(message(some, seq, MessageEvent::Deleted(e))?);
+            writes.push(message(some, seq, at, MessageEvent::Deleted(e))?);
         }
         GuildEvent::ReactionAdded(e) => {
-            writes.push(message(some, seq, MessageEvent::ReactionAdded(e))?);
+            writes.push(message(some, seq, at, MessageEvent::ReactionAdded(e))?);
         }
         GuildEvent::ReactionRemoved(e) => {
-            writes.push(message(some, seq, MessageEvent::ReactionRemoved(e))?);
+            writes.push(message(some, seq, at, MessageEvent::ReactionRemoved(e))?);
         }
-        GuildEvent::MessagePinned(e) => writes.push(message(some, seq, MessageEvent::Pinned(e))?),
+        GuildEvent::MessagePinned(e) => {
+            writes.push(message(some, seq, at, MessageEvent::Pinned(e))?)
+        }
         GuildEvent::MessageUnpinned(e) => {
-            writes.push(message(some, seq, MessageEvent::Unpinned(e))?);
+            writes.push(message(some, seq, at, MessageEvent::Unpinned(e))?);
         }
         GuildEvent::MessagesBulkDeleted(e) => writes.push(Write::messages(
             doc! { "_id": { "$in": ids("message_id", &e.ids)? } },
             seq,
-            doc! { "$set": { "deleted": true } },
+            deleted(at),
             true,
         )),
         GuildEvent::ChannelDeleted(e) => writes.push(Write::messages(
             doc! { "channel_id": id("channel_id", e.channel.id)? },
             seq,
-            doc! { "$set": { "deleted": true } },
+            deleted(at),
             true,
         )),
         GuildEvent::GuildDeleted(_) => writes.push(Write::messages(
             doc! { "guild_id": guild_id },
             seq,
-            doc! { "$set": { "deleted": true } },
+            deleted(at),
             true,
         )),
         GuildEvent::MemberBanned(e) if e.delete_message_seconds > 0 => {
@@ -569,7 +576,7 @@ fn guild(
                     "timestamp": { "$gte": date(since) },
                 },
                 seq,
-                doc! { "$set": { "deleted": true } },
+                deleted(at),
                 true,
             ));
         }
@@ -648,7 +655,7 @@ pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
                 | DmChannelEvent::MessageAcked(_) => None,
             };
             message_event
-                .map(|e| message(None, seq, e))
+                .map(|e| message(None, seq, date(envelope.occurred_at), e))
                 .transpose()?
                 .into_iter()
                 .collect()
@@ -951,6 +958,11 @@ mod tests {
             },
         ));
         assert_eq!(documents.message(100).get_bool("deleted"), Ok(true));
+        assert_eq!(
+            documents.message(100).get_datetime("deleted_at"),
+            Ok(&super::date(NOW)),
+            "the event's time starts its files' grace period"
+        );
         assert_eq!(documents.message(101).get_bool("deleted"), Ok(false));
     }
 

@@ -22,7 +22,8 @@ pub mod signing;
 use std::ops::Range;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+/// The byte chunks files stream in (re-exported so callers need no `bytes` crate).
+pub use axum::body::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde::Deserialize;
@@ -47,6 +48,11 @@ pub struct FilesConfig {
     pub signing_secret: String,
     /// The GridFS bucket (collections `<bucket>.files` and `<bucket>.chunks`).
     pub bucket: String,
+    /// How long the files of a deleted message are kept after its deletion, in
+    /// seconds (links already handed out keep working until then).
+    pub deleted_grace_secs: u64,
+    /// How often the projectors look for files to remove, in seconds.
+    pub sweep_interval_secs: u64,
 }
 
 impl Default for FilesConfig {
@@ -57,6 +63,8 @@ impl Default for FilesConfig {
             url_ttl_secs: 24 * 60 * 60,
             signing_secret: "cloudcord-development-only-attachment-url-key".to_owned(),
             bucket: "attachments".to_owned(),
+            deleted_grace_secs: 24 * 60 * 60,
+            sweep_interval_secs: 5 * 60,
         }
     }
 }
