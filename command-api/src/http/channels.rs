@@ -478,8 +478,9 @@ impl WithAttachments for SendMessageRequest {
     }
 }
 
-/// A create-message body with files, as `multipart/form-data` (described for the
-/// OpenAPI document; [`uploads::read_form`] reads it).
+/// A create-message body with files, as `multipart/form-data`: the create-message
+/// JSON in `payload_json`, the files in `files[0]` … `files[9]` (the type only
+/// describes it; `uploads::read_form` reads it).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct SendMessageForm {
     /// The create-message JSON (`content`, `attachments`, …).
@@ -517,8 +518,9 @@ fn check_allowed_mentions(errors: &mut FormErrors, allowed: Option<&AllowedMenti
 ///
 /// With `enforce_nonce: true` the nonce is the idempotency key: a repeated nonce
 /// (scoped to the author) returns the original message and creates none. Files
-/// come as a multipart body ([`uploads`]); they are stored before the command is
-/// appended and deleted again when it is refused or repeats an earlier one.
+/// come as a `multipart/form-data` body (`payload_json` and `files[n]` parts); they
+/// are stored before the command is appended and deleted again when it is refused
+/// or repeats an earlier one.
 #[utoipa::path(
     post,
     path = "/channels/{channel_id}/messages",
