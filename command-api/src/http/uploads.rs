@@ -14,6 +14,9 @@
 //! its own for that reason (`DefaultBodyLimit::disable`): every part is capped
 //! here, `payload_json` at [`JSON_BODY_LIMIT`].
 //!
+//! Avatars (`PATCH /users/@me` with image data) are stored here too
+//! ([`store_avatar`]).
+//!
 //! Files are stored *before* the command is appended, keyed by their attachment
 //! snowflakes; the caller deletes them ([`StoredFiles::discard`]) when the command
 //! is refused or turns out to repeat an earlier one.
@@ -23,10 +26,10 @@ use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
 use cloudcord_runtime::files::media::{SNIFF_BYTES, safe_filename, sniff};
-use cloudcord_runtime::files::{ByteStream, FileError, FileKey, Files, images};
+use cloudcord_runtime::files::{ByteStream, FileError, FileKey, Files, avatars, images};
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::telemetry::ErrorChain;
-use cloudcord_schemas::ids::AttachmentId;
+use cloudcord_schemas::ids::{AttachmentId, UserId};
 use cloudcord_schemas::message::{Attachment, MAX_ATTACHMENTS};
 use futures::{StreamExt as _, TryStreamExt as _};
 use schemars::JsonSchema;
@@ -69,6 +72,48 @@ impl<'de> Deserialize<'de> for PartIndex {
                 .map_err(|_| serde::de::Error::custom("expected u64 index of a files[n] part")),
         }
     }
+}
+
+/// Stores `user`'s new avatar from Discord's image data (a `data:` URI of a PNG,
+/// JPEG, GIF or WebP, its metadata stripped) and returns its hash. Content-addressed
+/// (`avatars::key`): storing the same picture again changes nothing, so a command
+/// refused after this leaves at most a file no one names.
+pub async fn store_avatar(files: &Files, user: UserId, data: &str) -> Result<String, HttpError> {
+    let invalid = || {
+        HttpError::from(FormErrors::single(
+            "avatar",
+            "BINARY_TYPE_INVALID",
+            "Must be a data URI of a PNG, JPEG, GIF or WebP image.",
+        ))
+    };
+    let bytes = avatars::decode_data_uri(data).ok_or_else(invalid)?;
+    let content_type = sniff(&bytes[..bytes.len().min(SNIFF_BYTES)]);
+    if !images::is_prepared(&content_type) {
+        return Err(invalid());
+    }
+    let sniffed = content_type.clone();
+    let prepared = tokio::task::spawn_blocking(move || images::prepare(&sniffed, bytes))
+        .await
+        .map_err(|error| HttpError::internal("preparing an avatar", error))?
+        .ok_or_else(invalid)?;
+    let hash = avatars::hash(&prepared.bytes, content_type == "image/gif");
+    let extension = content_type.trim_start_matches("image/");
+    let stream = futures::stream::iter([Ok(Bytes::from(prepared.bytes))]).boxed();
+    files
+        .avatars()
+        .put(
+            avatars::key(user.get(), &hash),
+            &format!("{hash}.{extension}"),
+            &content_type,
+            stream,
+            files.max_upload_bytes(),
+        )
+        .await
+        .map_err(|error| match error {
+            FileError::TooLarge { .. } => HttpError::PayloadTooLarge,
+            other => HttpError::internal("storing an avatar", other),
+        })?;
+    Ok(hash)
 }
 
 /// Longest attachment description, in characters.

@@ -358,3 +358,53 @@ async fn an_image_gets_its_size_loses_its_exif_and_has_a_preview() {
     let preview = previews.info(key).await.expect("info").expect("a preview");
     assert_eq!(preview.content_type, "image/png");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_avatar_is_stored_under_its_content_hash() {
+    use base64::Engine as _;
+    let world = World::new().await;
+    let name = unique("face");
+    let auth = world.register(&name).await;
+    let user_id = world.user_id(&name).await;
+    let picture = photo_with_exif();
+    let data = format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&picture)
+    );
+    let (status, user) = world
+        .call(
+            Method::PATCH,
+            "/api/v10/users/@me",
+            Some(&auth),
+            Body::Json(json!({ "avatar": data })),
+            &[("idempotency-key", "avatar-1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    let hash = user["avatar"].as_str().expect("an avatar hash");
+    assert_eq!(hash.len(), 32, "{hash}");
+
+    let database = world
+        .bus()
+        .mongo
+        .database("command-api-test")
+        .await
+        .expect("the test's database");
+    let avatars = GridFsStore::new(&database, "attachments.avatars");
+    let key = cloudcord_runtime::files::avatars::key(user_id.parse().expect("an id"), hash);
+    let info = avatars.info(key).await.expect("info").expect("stored");
+    assert_eq!(info.content_type, "image/jpeg");
+    assert!(info.size < picture.len() as u64, "its EXIF is gone");
+
+    let (status, body) = world
+        .call(
+            Method::PATCH,
+            "/api/v10/users/@me",
+            Some(&auth),
+            Body::Json(json!({ "avatar": "data:image/png;base64,PGh0bWw+PC9odG1sPg==" })),
+            &[("idempotency-key", "avatar-2")],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
+    assert!(body["errors"]["avatar"].is_object(), "{body}");
+}

@@ -1,5 +1,6 @@
-//! The CDN's attachment route, `GET /cdn/attachments/{channel.id}/{attachment.id}/{filename}`
-//! (Discord's `cdn.discordapp.com/attachments/…` path under `/cdn`).
+//! The CDN's routes (Discord's `cdn.discordapp.com` paths under `/cdn`):
+//! `GET /cdn/attachments/{channel.id}/{attachment.id}/{filename}` and, public and
+//! content-addressed, `GET /cdn/avatars/{user.id}/{hash}.{ext}`.
 //!
 //! Access is the URL itself: it must carry a valid, unexpired signature
 //! ([`UrlSigner`]), issued only to readers who could see the channel when the
@@ -24,11 +25,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use cloudcord_runtime::files::FileKey;
 use cloudcord_runtime::files::media::served_as;
 use cloudcord_runtime::files::signing::{Signature, UrlSigner, now_secs};
+use cloudcord_runtime::files::{FileKey, avatars};
 use cloudcord_runtime::http_error::HttpError;
-use cloudcord_schemas::ids::{AttachmentId, ChannelId};
+use cloudcord_schemas::ids::{AttachmentId, ChannelId, UserId};
 
 use super::ApiContext;
 
@@ -37,10 +38,48 @@ const CACHE_CONTROL: &str = "private, max-age=3600";
 
 /// The CDN routes.
 pub fn router() -> Router<ApiContext> {
-    Router::new().route(
-        "/cdn/attachments/{channel_id}/{attachment_id}/{filename}",
-        get(attachment),
-    )
+    Router::new()
+        .route(
+            "/cdn/attachments/{channel_id}/{attachment_id}/{filename}",
+            get(attachment),
+        )
+        .route("/cdn/avatars/{user_id}/{file}", get(avatar))
+}
+
+/// `GET /cdn/avatars/{user.id}/{hash}.{ext}`: public, as on Discord. The file is
+/// the one uploaded (no format conversion: the extension is not looked at).
+async fn avatar(
+    State(context): State<ApiContext>,
+    Path((raw_user, file)): Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    let user: UserId = raw_user.parse().map_err(|_| HttpError::NotFound)?;
+    let hash = file.split_once('.').map_or(file.as_str(), |(hash, _)| hash);
+    let key = avatars::key(user.get(), hash);
+    let store = context.files().avatars();
+    let info = store
+        .info(key)
+        .await
+        .map_err(|error| HttpError::internal("reading an avatar's metadata", error))?
+        .ok_or(HttpError::NotFound)?;
+    let bytes = store
+        .read(key, 0..info.size)
+        .await
+        .map_err(|error| HttpError::internal("reading an avatar", error))?;
+    let (content_type, _) = served_as(&info.content_type);
+    let mut response = Body::from_stream(bytes).into_response();
+    insert(&mut response, header::CONTENT_TYPE, content_type);
+    insert(
+        &mut response,
+        header::CONTENT_LENGTH,
+        &info.size.to_string(),
+    );
+    // The hash names the content: the URL's bytes never change.
+    insert(
+        &mut response,
+        header::CACHE_CONTROL,
+        "public, max-age=31536000, immutable",
+    );
+    Ok(with_safety(response))
 }
 
 /// Discord's media-proxy parameters: asking for a size asks for the preview.

@@ -247,3 +247,42 @@ async fn non_members_get_no_url_and_bad_signatures_are_refused() {
     // …while the one handed out still works.
     assert_eq!(fetch(&world, url, &[]).await.0, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn avatars_are_public_at_their_content_hash() {
+    use cloudcord_runtime::files::avatars;
+    let world = World::empty(2_000).await;
+    let picture = png();
+    let hash = avatars::hash(&picture, false);
+    let body: ByteStream<'static> =
+        futures::stream::iter([Ok(axum::body::Bytes::from(picture.clone()))]).boxed();
+    world
+        .files
+        .avatars()
+        .put(
+            avatars::key(ALICE.get(), &hash),
+            "a.png",
+            "image/png",
+            body,
+            u64::MAX,
+        )
+        .await
+        .expect("stored");
+
+    let url = format!("http://127.0.0.1:8080/cdn/avatars/{ALICE}/{hash}.png");
+    let (status, headers, bytes) = fetch(&world, &url, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, picture);
+    assert_eq!(header(&headers, "content-type"), "image/png");
+    assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
+    // Another user's path, or another hash, is nobody's avatar.
+    for other in [
+        format!("http://127.0.0.1:8080/cdn/avatars/{BOB}/{hash}.png"),
+        format!(
+            "http://127.0.0.1:8080/cdn/avatars/{ALICE}/{}.png",
+            avatars::hash(b"x", false)
+        ),
+    ] {
+        assert_eq!(fetch(&world, &other, &[]).await.0, StatusCode::NOT_FOUND);
+    }
+}

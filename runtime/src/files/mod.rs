@@ -8,12 +8,14 @@
 //!   and how the CDN may serve it; [`images`] strips images' metadata, reads their
 //!   size and makes their previews.
 //! * [`signing::UrlSigner`] issues and checks the CDN's expiring attachment URLs
-//!   (Discord's `ex` / `is` / `hm` parameters).
+//!   (Discord's `ex` / `is` / `hm` parameters); [`avatars`] names avatars by their
+//!   content.
 //!
 //! Writers (command-api) store the bytes before they append the command that names
 //! them, and delete them again when the command is refused; readers (query-api's
 //! `/cdn`) only read.
 
+pub mod avatars;
 pub mod gridfs;
 pub mod images;
 pub mod media;
@@ -141,13 +143,15 @@ pub trait FileStore: Send + Sync {
 pub struct Files {
     store: Arc<dyn FileStore>,
     previews: Arc<dyn FileStore>,
+    avatars: Arc<dyn FileStore>,
     signer: signing::UrlSigner,
     max_upload_bytes: u64,
 }
 
 impl Files {
-    /// The configured stores (GridFS buckets `<bucket>` and `<bucket>.previews` in
-    /// `mongo`'s database) and signer; connects lazily, on first use.
+    /// The configured stores (GridFS buckets `<bucket>`, `<bucket>.previews` and
+    /// `<bucket>.avatars` in `mongo`'s database) and signer; connects lazily, on
+    /// first use.
     pub async fn connect(
         mongo: &MongoConfig,
         config: &FilesConfig,
@@ -165,20 +169,26 @@ impl Files {
                 database,
                 &format!("{}.previews", config.bucket),
             )),
+            Arc::new(gridfs::GridFsStore::new(
+                database,
+                &format!("{}.avatars", config.bucket),
+            )),
             config,
         )
     }
 
-    /// Files over `store`, their image previews (same keys) in `previews`, signing
-    /// as `config` says.
+    /// Files over `store`, their image previews (same keys) in `previews`, users'
+    /// avatars ([`avatars::key`]) in `avatars`, signing as `config` says.
     pub fn new(
         store: Arc<dyn FileStore>,
         previews: Arc<dyn FileStore>,
+        avatars: Arc<dyn FileStore>,
         config: &FilesConfig,
     ) -> Self {
         Self {
             store,
             previews,
+            avatars,
             signer: signing::UrlSigner::new(config),
             max_upload_bytes: config.max_upload_bytes,
         }
@@ -192,6 +202,11 @@ impl Files {
     /// The image previews, under their files' keys.
     pub fn previews(&self) -> &dyn FileStore {
         self.previews.as_ref()
+    }
+
+    /// The avatars, under [`avatars::key`].
+    pub fn avatars(&self) -> &dyn FileStore {
+        self.avatars.as_ref()
     }
 
     /// The URL signer.
