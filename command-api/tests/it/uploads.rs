@@ -283,7 +283,9 @@ async fn refused_and_repeated_sends_keep_no_files() {
 
 /// A 640×480 JPEG carrying an EXIF segment with a GPS position.
 fn photo_with_exif() -> Vec<u8> {
-    let image = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let image = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([x.to_le_bytes()[0], y.to_le_bytes()[0], 90])
+    });
     let mut plain = Vec::new();
     image
         .write_to(

@@ -24,7 +24,7 @@ fn png() -> Vec<u8> {
 /// An MP4 (`ftyp` box) of 300 KiB: two GridFS chunks, so ranges cross a boundary.
 fn mp4() -> Vec<u8> {
     let mut bytes = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
-    bytes.extend((0..300 * 1024).map(|i| (i % 253) as u8));
+    bytes.extend((0..300 * 1024_u32).map(|i| (i % 253).to_le_bytes()[0]));
     bytes
 }
 

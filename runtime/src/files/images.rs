@@ -179,7 +179,9 @@ mod tests {
     use super::*;
 
     fn encoded(format: ImageFormat, width: u32, height: u32) -> Vec<u8> {
-        let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let image = RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([x.to_le_bytes()[0], y.to_le_bytes()[0], 7])
+        });
         let mut bytes = Vec::new();
         image
             .write_to(&mut Cursor::new(&mut bytes), format)

@@ -12,7 +12,9 @@ use crate::support::{stores, unique};
 
 /// 600 KiB of a repeating pattern: three 255 KiB GridFS chunks, the last partial.
 fn pattern() -> Vec<u8> {
-    (0..600 * 1024).map(|i| (i % 251) as u8).collect()
+    (0..600 * 1024_u32)
+        .map(|i| (i % 251).to_le_bytes()[0])
+        .collect()
 }
 
 /// `bytes` as an upload arriving in uneven pieces, as a multipart body does.
