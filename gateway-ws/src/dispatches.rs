@@ -91,11 +91,8 @@ fn routed(dispatch: Dispatch, audience: Audience) -> Routed {
 fn redacted(data: &Value) -> Arc<str> {
     let mut data = data.clone();
     data["content"] = json!("");
-    // Only the fields the dispatch has: adding one would change the client's copy.
     for field in ["embeds", "attachments", "components"] {
-        if data.get(field).is_some() {
-            data[field] = json!([]);
-        }
+        data[field] = json!([]);
     }
     if let Some(object) = data.as_object_mut() {
         object.remove("poll");
@@ -281,10 +278,6 @@ pub fn message_edited(
         mention_objects(&edited.mentions, directory),
     );
     object.insert("mention_roles".into(), json!(edited.mention_roles));
-    // An edit changes the text only, and this process does not know the message's
-    // files: an update without `attachments` leaves a client's copy of them alone
-    // (Discord: updates may carry a subset of the message), where `[]` would erase it.
-    object.remove("attachments");
     Value::Object(object)
 }
 
@@ -939,25 +932,6 @@ mod tests {
         assert_eq!(outcome.routed[2].audience, Audience::Users(vec![BOB]));
         assert_eq!(outcome.unsubscribe, vec![BOB]);
         assert!(!state.members.contains_key(&BOB));
-    }
-
-    #[test]
-    fn an_edit_leaves_a_clients_copy_of_the_files_alone() {
-        let state = guild();
-        let edited = cloudcord_schemas::message::MessageEdited {
-            id: cloudcord_schemas::ids::MessageId::new(9),
-            channel_id: ChannelId::new(10),
-            content: "fixed a typo".into(),
-            edited_timestamp: time::macros::datetime!(2026-11-28 12:05 UTC),
-            mention_everyone: false,
-            mentions: Vec::new(),
-            mention_roles: Vec::new(),
-        };
-        let data = super::message_edited(&edited, ALICE, Some(state.id), &state);
-        assert_eq!(data["content"], "fixed a typo");
-        assert!(data.get("attachments").is_none(), "{data}");
-        let redacted: Value = serde_json::from_str(&super::redacted(&data)).expect("json");
-        assert!(redacted.get("attachments").is_none(), "{redacted}");
     }
 
     #[test]

@@ -51,7 +51,7 @@ use utoipa_axum::routes;
 
 use super::accounts::ChannelHome;
 use super::auth::Caller;
-use super::body::Body;
+use super::body::{self, Body};
 use super::bus::respond;
 use super::guilds::{check_channel_fields, guild_ref, no_content, path_id};
 use super::replies::AckToken;
@@ -551,6 +551,11 @@ async fn send_message(
             .map_err(|_| HttpError::invalid_json())?;
         uploads::read_form(state.files(), || AttachmentId(state.next_id()), form).await?
     } else {
+        // The route has no router limit (uploads cap themselves): the JSON body gets
+        // the router's usual one here, answered with 413 like everywhere else.
+        let request = request.map(|body| {
+            axum::body::Body::new(http_body_util::Limited::new(body, body::JSON_BODY_LIMIT))
+        });
         let Body(request) = Body::<SendMessageRequest>::from_request(request, &state).await?;
         if !request.attachments.is_empty() {
             return Err(FormErrors::single(
