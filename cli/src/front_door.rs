@@ -131,7 +131,7 @@ fn router(
 }
 
 /// Paths the APIs own: what they do not answer is Discord's JSON 404, never the app.
-const API_PREFIXES: [&str; 4] = ["/api", "/gateway", "/.well-known", "/sfu"];
+const API_PREFIXES: [&str; 5] = ["/api", "/gateway", "/.well-known", "/sfu", "/cdn"];
 
 /// A `GET` outside the APIs is the web client ([`cloudcord_web::serve`]); any
 /// other request there is Discord's JSON 404.

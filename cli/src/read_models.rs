@@ -179,6 +179,7 @@ impl Appender {
             })
         } else {
             GuildEvent::MessageSent(MessageSent {
+                attachments: Vec::new(),
                 id: MessageId::new(10_000_000 + n),
                 channel_id,
                 author: UserSnapshot {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cloudcord_runtime::auth::{MediaTokenVerifier, TokenVerifier, VerifyingKeys};
 use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::files::FilesConfig;
 use cloudcord_runtime::telemetry::ErrorChain;
 use nix::sys::signal::Signal;
 use serde::de::DeserializeOwned;
@@ -67,9 +68,10 @@ pub async fn run(
     let mut tasks = Tasks::new();
     // command-api's HTTP state (command bus, accounts projection, signing key) and
     // query-api's context are shared by their own listeners and the front door's `/api`.
-    let command_config: command_api::Config = loader
+    let mut command_config: command_api::Config = loader
         .load()
         .with_context(|| format!("loading the configuration of {}", command_api::NAME))?;
+    cdn_at_front_door(&mut command_config.files, settings);
     let api_state = command_config
         .http_state(shutdown.clone())
         .await
@@ -77,9 +79,10 @@ pub async fn run(
     let writes = command_api::http::routes(api_state.clone());
     // query-api verifies tokens with the issuer's public keys, handed over in-process
     // (on its own it fetches them from command-api's JWKS URL).
-    let query_config: query_api::Config = loader
+    let mut query_config: query_api::Config = loader
         .load()
         .with_context(|| format!("loading the configuration of {}", query_api::NAME))?;
+    cdn_at_front_door(&mut query_config.files, settings);
     let verifier = TokenVerifier::from_jwks(&api_state.issuer().jwks(), &query_config.auth)
         .context("verifying with the issuer's JWKS")?;
     let query_context = query_config
@@ -99,6 +102,7 @@ pub async fn run(
         .http
         .allowed_origins
         .push(format!("http://{}", settings.front_door.listen_addr));
+    cdn_at_front_door(&mut gateway_config.files, settings);
     // Op 4 calls command-api's voice routes, which the front door serves.
     gateway_config.gateway_ws.http.command_api_url =
         format!("http://{}", settings.front_door.listen_addr);
@@ -193,6 +197,14 @@ pub async fn run(
     }
     let _ = fs::remove_file(pid_file);
     failure.map_or(Ok(()), Err)
+}
+
+/// Attachment URLs point at the front door, which serves `/cdn`, wherever it
+/// listens (tests run stacks on free ports) — unless `[files] cdn_url` was set.
+fn cdn_at_front_door(files: &mut FilesConfig, settings: &Settings) {
+    if files.cdn_url == FilesConfig::default().cdn_url {
+        files.cdn_url = format!("http://{}/cdn", settings.front_door.listen_addr);
+    }
 }
 
 /// Loads a service's configuration and runs it as a task; returns its name and

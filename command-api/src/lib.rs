@@ -21,7 +21,9 @@ use std::net::SocketAddr;
 
 use cloudcord_runtime::admin::AdminConfig;
 use cloudcord_runtime::auth::AuthConfig;
+use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
+use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::push::PushConfig;
 use cloudcord_runtime::service::{Service, ServiceError};
@@ -54,6 +56,12 @@ pub struct Config {
     /// with, and which endpoints are accepted.
     #[serde(default)]
     pub push: PushConfig,
+    /// Where uploaded files are stored (GridFS).
+    #[serde(default)]
+    pub mongo: MongoConfig,
+    /// The `[files]` section: upload limit, URL signing.
+    #[serde(default)]
+    pub files: FilesConfig,
 }
 
 /// The `[command_api]` section.
@@ -106,12 +114,14 @@ impl Config {
         &self,
         shutdown: CancellationToken,
     ) -> Result<ApiState, HttpStartError> {
+        let files = Files::connect(&self.mongo, &self.files, NAME).await?;
         ApiState::start(
             &self.kafka,
             &self.postgres,
             &self.auth,
             &self.push,
             &self.command_api.http,
+            files,
             shutdown,
         )
         .await

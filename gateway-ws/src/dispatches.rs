@@ -18,6 +18,8 @@ use time::OffsetDateTime;
 
 use cloudcord_schemas::timestamp::discord_timestamp;
 
+use cloudcord_runtime::files::signing::UrlSigner;
+
 use crate::guild_state::{GuildState, member_object, role_object, user_object};
 use crate::protocol::dispatch::{Dispatch, MessageContent, Scope};
 use crate::protocol::intents::Intents;
@@ -199,11 +201,23 @@ fn base_message(
     object
 }
 
+/// How the attachment URLs of dispatches are signed: by `signer`, issued at `now`
+/// (Unix seconds). A dispatch reaches only sessions that may see its channel
+/// ([`Audience`]), so a URL in it is issued to readers of the channel.
+#[derive(Clone, Copy)]
+pub struct FileUrls<'a> {
+    /// The signer.
+    pub signer: &'a UrlSigner,
+    /// When the URLs are issued.
+    pub now: u64,
+}
+
 /// MESSAGE_CREATE's `d`.
 pub fn message_created(
     sent: &MessageSent,
     guild: Option<GuildId>,
     directory: &dyn Directory,
+    urls: FileUrls<'_>,
 ) -> Value {
     let mut object = base_message(sent.id, sent.channel_id, guild, directory, sent.author.id);
     object.insert("author".into(), user_object(&sent.author));
@@ -232,7 +246,10 @@ pub fn message_created(
     if let Some(nonce) = &sent.nonce {
         object.insert("nonce".into(), json!(nonce));
     }
-    Value::Object(object)
+    object.insert("attachments".into(), json!(sent.attachments));
+    let mut object = Value::Object(object);
+    urls.signer.sign_message(&mut object, urls.now);
+    object
 }
 
 /// MESSAGE_UPDATE's `d`: the message after the edit. Only its author edits, so the
@@ -332,6 +349,7 @@ pub fn message_event(
     scope: Scope,
     actor: Option<UserId>,
     directory: &dyn Directory,
+    urls: FileUrls<'_>,
 ) -> Dispatch {
     let guild = match scope {
         Scope::Guild(guild) => Some(guild),
@@ -341,7 +359,7 @@ pub fn message_event(
     match event {
         MessageEventRef::Sent(sent) => message_dispatch(
             "MESSAGE_CREATE",
-            &message_created(sent, guild, directory),
+            &message_created(sent, guild, directory, urls),
             scope,
             messages,
             sent.author.id,
@@ -482,12 +500,13 @@ impl<'a> MessageEventRef<'a> {
 }
 
 /// Applies guild event `seq` to `state` and says what it sends to whom. `actor`
-/// is the envelope's actor.
+/// is the envelope's actor; `urls` signs the files of a new message.
 pub fn guild_event(
     state: &mut GuildState,
     seq: u64,
     event: &GuildEvent,
     actor: Option<UserId>,
+    urls: FileUrls<'_>,
 ) -> GuildOutcome {
     let guild = state.id;
     let scope = Scope::Guild(guild);
@@ -495,7 +514,7 @@ pub fn guild_event(
         state.apply(seq, event);
         return GuildOutcome {
             routed: vec![routed(
-                message_event(&message, scope, actor, state),
+                message_event(&message, scope, actor, state, urls),
                 Audience::Channel(channel),
             )],
             ..GuildOutcome::default()
@@ -762,6 +781,20 @@ mod tests {
     use crate::guild_state::tests::{ALICE, BOB, OWNER, channel, guild};
     use crate::protocol::intents::Intents;
 
+    /// Dispatches' attachment URLs, signed with the default settings at a fixed time.
+    fn urls() -> super::FileUrls<'static> {
+        static SIGNER: std::sync::LazyLock<cloudcord_runtime::files::signing::UrlSigner> =
+            std::sync::LazyLock::new(|| {
+                cloudcord_runtime::files::signing::UrlSigner::new(
+                    &cloudcord_runtime::files::FilesConfig::default(),
+                )
+            });
+        super::FileUrls {
+            signer: &SIGNER,
+            now: 1_800_000_000,
+        }
+    }
+
     fn data(routed: &super::Routed) -> Value {
         serde_json::from_str(&routed.dispatch.data).expect("json")
     }
@@ -770,6 +803,15 @@ mod tests {
     fn a_message_goes_to_the_viewers_of_its_channel_with_a_redacted_twin() {
         let mut state = guild();
         let sent = MessageSent {
+            attachments: vec![cloudcord_schemas::message::Attachment {
+                id: cloudcord_schemas::ids::AttachmentId::new(11),
+                filename: "plans.png".into(),
+                description: None,
+                content_type: "image/png".into(),
+                size: 100,
+                height: None,
+                width: None,
+            }],
             id: cloudcord_schemas::ids::MessageId::new(9),
             channel_id: ChannelId::new(10),
             author: state.members[&ALICE].user.clone(),
@@ -782,7 +824,13 @@ mod tests {
             message_reference: None,
             nonce: None,
         };
-        let outcome = guild_event(&mut state, 2, &GuildEvent::MessageSent(sent), Some(ALICE));
+        let outcome = guild_event(
+            &mut state,
+            2,
+            &GuildEvent::MessageSent(sent),
+            Some(ALICE),
+            urls(),
+        );
         let [routed] = &outcome.routed[..] else {
             panic!("one dispatch");
         };
@@ -790,9 +838,19 @@ mod tests {
         assert_eq!(routed.dispatch.event, "MESSAGE_CREATE");
         assert_eq!(routed.dispatch.intents, Intents::GUILD_MESSAGES);
         assert_eq!(data(routed)["mentions"][0]["id"], BOB.to_string());
+        let file = &data(routed)["attachments"][0];
+        assert_eq!(file["content_type"], "image/png");
+        let url = file["url"].as_str().expect("a signed url");
+        assert!(
+            url.starts_with(
+                "http://127.0.0.1:8080/cdn/attachments/10/11/plans.png?ex=6b4b2380&is=6b49d200&hm="
+            ),
+            "{url}"
+        );
         let content = routed.dispatch.content.as_ref().expect("carries content");
         let redacted: Value = serde_json::from_str(&content.redacted).expect("json");
         assert_eq!(redacted["content"], "");
+        assert_eq!(redacted["attachments"], serde_json::json!([]));
         assert_eq!(redacted["id"], "9");
         assert_eq!(
             (content.author, content.mentions.clone()),
@@ -815,6 +873,7 @@ mod tests {
             2,
             &GuildEvent::ChannelDeleted(ChannelDeleted { channel: hidden }),
             Some(OWNER),
+            urls(),
         );
         let Audience::Users(mut users) = outcome.routed[0].audience.clone() else {
             panic!("a user list");
@@ -839,6 +898,7 @@ mod tests {
                 deaf: false,
             }),
             Some(OWNER),
+            urls(),
         );
         let routed = &outcome.routed[0];
         assert_eq!(routed.dispatch.event, "GUILD_MEMBER_UPDATE");
@@ -861,6 +921,7 @@ mod tests {
                 banned_at: time::macros::datetime!(2026-11-28 12:00 UTC),
             }),
             Some(OWNER),
+            urls(),
         );
         let events: Vec<&str> = outcome.routed.iter().map(|r| r.dispatch.event).collect();
         assert_eq!(
@@ -881,6 +942,7 @@ mod tests {
             7,
             &GuildEvent::GuildDeleted(cloudcord_schemas::guild::GuildDeleted {}),
             Some(OWNER),
+            urls(),
         );
         assert_eq!(state.position, 7);
     }

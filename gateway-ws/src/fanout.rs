@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use cloudcord_runtime::files::signing::{UrlSigner, now_secs};
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::ephemeral::{PresenceReport, TypingStarted};
 use cloudcord_schemas::guild::GuildEvent;
@@ -33,7 +34,7 @@ use cloudcord_schemas::user::{UserEvent, UserGuildSettingsObject, UserProfileUpd
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dispatches::{self, Audience, MessageEventRef, Routed};
+use crate::dispatches::{self, Audience, FileUrls, MessageEventRef, Routed};
 use crate::guild_state::{GuildState, member_object, user_object};
 use crate::hub::{Hub, Slot, lock};
 use crate::objects::dm_channel;
@@ -96,9 +97,10 @@ struct Routing {
 }
 
 /// The in-memory router.
-#[derive(Default)]
 pub struct Fanout {
     routing: Mutex<Routing>,
+    /// Signs the attachment URLs of MESSAGE_CREATE.
+    signer: UrlSigner,
 }
 
 /// What an event asks of the caller, which can do I/O: sessions of these users
@@ -110,9 +112,12 @@ pub struct FollowUps {
 }
 
 impl Fanout {
-    /// An empty router.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty router signing attachment URLs with `signer`.
+    pub fn new(signer: UrlSigner) -> Self {
+        Self {
+            routing: Mutex::default(),
+            signer,
+        }
     }
 
     /// Sends GUILD_CREATE for `guild` to `slot` and subscribes it, loading the
@@ -310,6 +315,10 @@ impl Fanout {
     ) -> FollowUps {
         let mut routing = lock(&self.routing);
         routing.position.insert(partition, offset + 1);
+        let urls = FileUrls {
+            signer: &self.signer,
+            now: now_secs(),
+        };
         match projected {
             None => FollowUps::default(),
             Some(Projected::Guild {
@@ -317,7 +326,7 @@ impl Fanout {
                 seq,
                 actor,
                 event,
-            }) => routing.route_guild(*guild, *seq, *actor, event),
+            }) => routing.route_guild(*guild, *seq, *actor, event, urls),
             Some(Projected::Dm {
                 channel,
                 seq,
@@ -327,7 +336,7 @@ impl Fanout {
                 let seen = routing.dm_seen.entry(*channel).or_default();
                 if *seq > *seen {
                     *seen = *seq;
-                    routing.route_dm(hub, *channel, *seq, *actor, event);
+                    routing.route_dm(hub, *channel, *seq, *actor, event, urls);
                 }
                 FollowUps::default()
             }
@@ -494,8 +503,13 @@ impl Fanout {
     /// A router holding only the handed-over `export`, following `guilds` (their
     /// states from the hand-over) with `slot`, at the export's position. The
     /// catch-up routes into it the records this process routed since, then
-    /// [`Self::absorb`] merges it into this process's router.
-    pub fn for_handover(export: &SessionExport, guilds: Vec<GuildState>, slot: &Arc<Slot>) -> Self {
+    /// [`Self::absorb`] merges it into this process's router. It signs as this one.
+    pub fn for_handover(
+        &self,
+        export: &SessionExport,
+        guilds: Vec<GuildState>,
+        slot: &Arc<Slot>,
+    ) -> Self {
         let mut routing = Routing {
             position: export.position.clone(),
             dms: export.dms.iter().cloned().collect(),
@@ -510,6 +524,7 @@ impl Fanout {
         }
         Self {
             routing: Mutex::new(routing),
+            signer: self.signer.clone(),
         }
     }
 
@@ -604,6 +619,7 @@ impl Routing {
         seq: u64,
         actor: Option<UserId>,
         event: &GuildEvent,
+        urls: FileUrls<'_>,
     ) -> FollowUps {
         let seen = self.last_seen.entry(guild).or_default();
         *seen = (*seen).max(seq);
@@ -632,7 +648,7 @@ impl Routing {
                 "projected guild events are missing"
             );
         }
-        let outcome = dispatches::guild_event(&mut followed.state, seq, event, actor);
+        let outcome = dispatches::guild_event(&mut followed.state, seq, event, actor, urls);
         for routed in &outcome.routed {
             deliver(followed, routed);
         }
@@ -672,6 +688,7 @@ impl Routing {
         seq: u64,
         actor: Option<UserId>,
         event: &DmChannelEvent,
+        urls: FileUrls<'_>,
     ) {
         if let DmChannelEvent::MessageAcked(ack) = event {
             // Only the acker's own sessions hear of it.
@@ -735,7 +752,7 @@ impl Routing {
             | DmChannelEvent::DmRecipientUnblocked(_)
             | DmChannelEvent::MessageAcked(_) => return,
         };
-        let dispatch = dispatches::message_event(&message, Scope::Direct, actor, recipients);
+        let dispatch = dispatches::message_event(&message, Scope::Direct, actor, recipients, urls);
         offer_to_recipients(hub, recipients, &dispatch);
     }
 }

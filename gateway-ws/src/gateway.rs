@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::files::signing::UrlSigner;
 use cloudcord_runtime::origin::AllowedOrigins;
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
@@ -100,8 +101,13 @@ struct Inner {
 
 impl Gateway {
     /// A gateway verifying tokens with `verifier`, reading `read_models`, keeping
-    /// its own tables in `store` and handing sessions over through `handovers`;
-    /// its connections end (with Reconnect) when `shutdown` is cancelled.
+    /// its own tables in `store` and handing sessions over through `handovers`,
+    /// signing attachment URLs with `signer`; its connections end (with Reconnect)
+    /// when `shutdown` is cancelled.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is a separately configured part; a builder would only rename them"
+    )]
     pub fn new(
         verifier: TokenVerifier,
         read_models: ReadModels,
@@ -109,13 +115,14 @@ impl Gateway {
         handovers: Option<Handovers>,
         http: &HttpSettings,
         sessions: &SessionSettings,
+        signer: UrlSigner,
         shutdown: CancellationToken,
     ) -> Self {
         let metrics = Metrics::default();
         Self(Arc::new(Inner {
             hub: Hub::new(sessions.outbound_queue, metrics.clone()),
             metrics,
-            fanout: Fanout::new(),
+            fanout: Fanout::new(signer),
             verifier,
             read_models,
             session_starts: SessionStarts::new(&store, sessions.start_limits()),
@@ -669,7 +676,7 @@ impl Gateway {
         session.limit(self.0.sessions.replay());
         let shard = session.shard();
         let slot = self.0.hub.slot(session);
-        let private = Fanout::for_handover(&export, guilds, &slot);
+        let private = self.0.fanout.for_handover(&export, guilds, &slot);
         let private_hub = Hub::new(1, Metrics::default());
         private_hub.adopt(Arc::clone(&slot));
         let catch_up = CatchUp {

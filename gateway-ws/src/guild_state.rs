@@ -874,6 +874,7 @@ pub(crate) mod tests {
                 mention_roles: Vec::new(),
                 message_reference: None,
                 nonce: None,
+                attachments: Vec::new(),
             })
         };
         state.apply(1, &sent(100));

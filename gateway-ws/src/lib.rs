@@ -91,6 +91,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
+use cloudcord_runtime::files::FilesConfig;
+use cloudcord_runtime::files::signing::UrlSigner;
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::push::PushConfig;
@@ -148,6 +150,9 @@ pub struct Config {
     /// Web Push (`[push]`): the VAPID key and whether to push at all.
     #[serde(default)]
     pub push: PushConfig,
+    /// The `[files]` section: how attachment URLs in dispatches are signed.
+    #[serde(default)]
+    pub files: FilesConfig,
 }
 
 /// Why gateway-ws stopped.
@@ -208,6 +213,7 @@ impl Config {
             Some(handovers),
             &settings.http,
             &settings.sessions,
+            UrlSigner::new(&self.files),
             shutdown,
         ))
     }

@@ -180,6 +180,7 @@ ROUTES = [
     ("GET", "/api/v10/users/@me", "query-api"),
     ("GET", "/api/v10/channels/1/messages", "query-api"),
     ("GET", "/api/v10/gateway/bot", "query-api"),
+    ("GET", "/cdn/attachments/1/2/cat.png", "query-api"),
     ("POST", "/api/v10/channels/1/messages", "command-api"),
     ("DELETE", "/api/v9/guilds/1", "command-api"),
     ("GET", "/api/v10/auth/sessions", "command-api"),

@@ -6,7 +6,7 @@
 //! [`Unrepresentable`] and never silently wrapped.
 
 use cloudcord_schemas::ids::{
-    ApplicationId, ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId,
+    ApplicationId, AttachmentId, ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId,
 };
 
 /// A value of an event that does not fit its column: the event cannot be projected.
@@ -42,7 +42,8 @@ raw_ids!(
     ChannelId,
     RoleId,
     MessageId,
-    ApplicationId
+    ApplicationId,
+    AttachmentId
 );
 
 /// A snowflake as a signed 64-bit integer.

@@ -62,9 +62,11 @@
 //! [`projector`] (the loop and the [`projector::Store`] trait), [`ownership`]
 //! (which partitions an instance projects), [`postgres`],
 //! [`mongo`], [`projected`], [`metrics`], [`replay`] and [`digest`] (used by
-//! `cloudcord replay` and `cloudcord digest`), [`int64`] (values as stored).
+//! `cloudcord replay` and `cloudcord digest`), [`int64`] (values as stored),
+//! [`file_sweeper`] (removes deleted messages' files after a grace period).
 
 pub mod digest;
+pub mod file_sweeper;
 pub mod int64;
 pub mod lag;
 pub mod metrics;
@@ -82,6 +84,7 @@ mod test_events;
 use std::time::Duration;
 
 use cloudcord_runtime::admin::AdminConfig;
+use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::kafka::{KafkaCheck, KafkaConfig};
 use cloudcord_runtime::mongo::{MongoCheck, MongoConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
@@ -91,6 +94,7 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::file_sweeper::FileSweeper;
 use crate::metrics::Metrics;
 use crate::mongo::MongoStore;
 use crate::postgres::PgStore;
@@ -115,6 +119,10 @@ pub struct Config {
     /// The `[projectors]` section.
     #[serde(default)]
     pub projectors: ProjectorSettings,
+    /// The `[files]` section: where files are and how long deleted messages keep
+    /// theirs.
+    #[serde(default)]
+    pub files: FilesConfig,
 }
 
 /// The `[projectors]` section.
@@ -188,6 +196,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
         postgres,
         mongo,
         projectors: settings,
+        files,
     } = config;
     let mut service = Service::new(NAME, settings.admin)
         .with_check(KafkaCheck::new(&kafka, NAME)?)
@@ -207,6 +216,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
     let mut tasks = JoinSet::new();
     let token = shutdown.clone();
     tasks.spawn(async move { Ok(service.run(token).await?) });
+    let database = mongo.database(NAME).await.map_err(ServiceError::from)?;
+    let sweeper = FileSweeper::new(
+        &database,
+        Files::on_gridfs(&database, &files),
+        Duration::from_secs(files.deleted_grace_secs),
+    );
+    let (interval, token) = (
+        Duration::from_secs(files.sweep_interval_secs.max(1)),
+        shutdown.clone(),
+    );
+    tasks.spawn(async move {
+        sweeper.run(interval, token).await;
+        Ok(())
+    });
     spawn_projector(&mut tasks, &kafka, pg, &settings, &metrics, &shutdown)?;
     spawn_projector(
         &mut tasks,

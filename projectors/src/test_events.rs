@@ -90,6 +90,7 @@ pub(crate) fn snapshot(user: u64) -> UserSnapshot {
 /// Message `id`, sent by Alice in the test channel.
 pub(crate) fn message_sent(id: u64) -> MessageSent {
     MessageSent {
+        attachments: Vec::new(),
         id: MessageId::new(id),
         channel_id: ChannelId::new(CHANNEL),
         author: snapshot(ALICE),

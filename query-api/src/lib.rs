@@ -16,7 +16,7 @@
 //!
 //! Module map:
 //! - [`http`]: the router, one module per resource, auth, errors, strict parameters,
-//!   read-your-writes.
+//!   read-your-writes, and the CDN's attachment route (`/cdn`).
 //! - [`access`]: who may read what.
 //! - [`pagination`]: the pure window computation of message pages.
 //! - [`objects`]: Discord JSON objects from rows and documents.
@@ -36,6 +36,7 @@ use std::net::SocketAddr;
 
 use cloudcord_runtime::admin::AdminConfig;
 use cloudcord_runtime::auth::{AuthConfig, JwksError, TokenVerifier};
+use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::mongo::{MongoCheck, MongoConfig};
 use cloudcord_runtime::postgres::{PostgresCheck, PostgresConfig};
 use cloudcord_runtime::service::{Service, ServiceError};
@@ -66,6 +67,9 @@ pub struct Config {
     /// The `[query_api]` section.
     #[serde(default)]
     pub query_api: Settings,
+    /// The `[files]` section: the file store's bucket, URL signing.
+    #[serde(default)]
+    pub files: FilesConfig,
 }
 
 /// The `[query_api]` section.
@@ -133,10 +137,11 @@ impl Config {
             .map_err(ServiceError::from)?;
         Ok(ApiContext::new(
             ReadModels::new(pool),
-            Documents::new(database),
+            Documents::new(database.clone()),
             SessionStarts::new(gateway_pool, session_starts),
             verifier,
             self.auth.origins(),
+            Files::on_gridfs(&database, &self.files),
             &self.query_api.http,
         ))
     }

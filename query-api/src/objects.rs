@@ -377,7 +377,23 @@ pub fn message_object(
     object.insert("id".into(), id(message.id));
     // 19 is Discord's REPLY message type.
     object.insert("type".into(), json!(if reply { 19 } else { 0 }));
-    object.insert("attachments".into(), json!([]));
+    // Without `url`s: the route signs them for the reader it checked.
+    let attachments: Vec<Value> = message
+        .attachments
+        .iter()
+        .map(|a| {
+            json!({
+                "id": id(a.id),
+                "filename": a.filename,
+                "description": a.description,
+                "content_type": a.content_type,
+                "size": a.size,
+                "width": a.width,
+                "height": a.height,
+            })
+        })
+        .collect();
+    object.insert("attachments".into(), Value::Array(attachments));
     object.insert("embeds".into(), json!([]));
     object.insert("components".into(), json!([]));
     object.insert("flags".into(), json!(0));

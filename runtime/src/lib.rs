@@ -16,6 +16,8 @@
 //! - [`rate_limit`]: Discord's REST rate limits (per-route buckets, the global limit,
 //!   their headers) as a layer over a service's routes.
 //! - [`issuer`]: fetching the token issuer's JWKS.
+//! - [`files`]: the file store trait and its GridFS implementation, content sniffing
+//!   and the CDN's signed attachment URLs.
 //! - [`kafka`], [`postgres`], [`mongo`]: connection settings, client builders and a
 //!   readiness check for each store.
 //! - [`service`]: [`service::Service`], which runs a service's admin server and tasks
@@ -26,6 +28,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod files;
 pub mod http_error;
 pub mod http_metrics;
 pub mod issuer;

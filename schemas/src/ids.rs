@@ -178,6 +178,8 @@ id_types! {
     MessageId;
     /// An application (owner of a bot user).
     ApplicationId;
+    /// A file attached to a message (also its key in the file store).
+    AttachmentId;
 }
 
 impl GuildId {

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::ids::{ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId};
+use crate::ids::{AttachmentId, ChannelId, GuildId, MessageId, RoleId, Snowflake, UserId};
 
 /// Longest message content, in characters (Discord: "up to 2000 characters").
 pub const MAX_CONTENT_CHARS: usize = 2000;
@@ -187,6 +187,34 @@ impl fmt::Display for ReactionEmoji {
     }
 }
 
+/// Most files on one message (Discord: "up to 10 files").
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// A file attached to a message, as stored: the bytes are in the file store under
+/// `id`, never in an event. Serialized with Discord's attachment field names, so it
+/// is the attachment object without its `url` and `proxy_url`, which are signed
+/// for each reader when the message is served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Attachment {
+    /// The attachment (and the stored file's key).
+    pub id: AttachmentId,
+    /// The file's name as the sender gave it (sanitized by command-api).
+    pub filename: String,
+    /// The sender's description (alt text).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The media type sniffed from the bytes (never the sender's claim).
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Height in pixels, for images.
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// Width in pixels, for images.
+    #[serde(default)]
+    pub width: Option<u32>,
+}
+
 /// Send a message to a channel (`POST /channels/{id}/messages`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SendMessage {
@@ -210,6 +238,10 @@ pub struct SendMessage {
     /// Which mentions notify; `None` means Discord's default (all of them).
     #[serde(default)]
     pub allowed_mentions: Option<AllowedMentions>,
+    /// Files already in the file store (needs `ATTACH_FILES`); with any, the
+    /// content may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// Edit a message's content (`PATCH /channels/{id}/messages/{id}`); only its author may.
@@ -332,6 +364,9 @@ pub struct MessageSent {
     pub message_reference: Option<MessageReference>,
     /// The sender's nonce.
     pub nonce: Option<Nonce>,
+    /// Its files (absent in events from before attachments: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A message's content changed.

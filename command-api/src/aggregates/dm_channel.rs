@@ -535,6 +535,7 @@ mod tests {
 
     fn send(author: UserId, content: &str) -> DmChannelCommand {
         DmChannelCommand::SendMessage(SendMessage {
+            attachments: Vec::new(),
             channel_id: channel(),
             message_id: FIRST,
             author: snapshot(author, "someone"),
@@ -548,6 +549,7 @@ mod tests {
 
     fn sent(author: UserId) -> Domain<DmChannelEvent> {
         Domain(DmChannelEvent::MessageSent(MessageSent {
+            attachments: Vec::new(),
             id: FIRST,
             channel_id: channel(),
             author: snapshot(author, "someone"),

@@ -52,11 +52,11 @@ use cloudcord_schemas::envelope::ApiError;
 use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, RoleId, UserId};
 use cloudcord_schemas::message::{
     AckMessage, AddReaction, AllowedMentionType, AllowedMentions, BULK_DELETE_MAX_AGE_MS,
-    BULK_DELETE_RANGE, BulkDeleteMessages, DeleteMessage, EditMessage, MAX_CONTENT_CHARS,
-    MAX_NONCE_CHARS, MAX_PINS, MAX_REACTION_EMOJIS, MessageAcked, MessageDeleted, MessageEdited,
-    MessagePinned, MessageReference, MessageSent, MessageUnpinned, MessagesBulkDeleted, Nonce,
-    PinMessage, ReactionAdded, ReactionEmoji, ReactionRemoved, RemoveReaction, SendMessage,
-    UnpinMessage, UserSnapshot,
+    BULK_DELETE_RANGE, BulkDeleteMessages, DeleteMessage, EditMessage, MAX_ATTACHMENTS,
+    MAX_CONTENT_CHARS, MAX_NONCE_CHARS, MAX_PINS, MAX_REACTION_EMOJIS, MessageAcked,
+    MessageDeleted, MessageEdited, MessagePinned, MessageReference, MessageSent, MessageUnpinned,
+    MessagesBulkDeleted, Nonce, PinMessage, ReactionAdded, ReactionEmoji, ReactionRemoved,
+    RemoveReaction, SendMessage, UnpinMessage, UserSnapshot,
 };
 use cloudcord_schemas::permissions::Permissions;
 use cloudcord_schemas::timestamp::discord_timestamp;
@@ -472,7 +472,22 @@ impl Messages {
                 "This message id is already used.",
             )));
         }
-        valid_content(&command.content)?;
+        if command.attachments.is_empty() {
+            valid_content(&command.content)?;
+        } else {
+            // Files are a message's body too: the text may then be empty.
+            require(ctx, Permissions::ATTACH_FILES)?;
+            if command.attachments.len() > MAX_ATTACHMENTS {
+                return Err(MessageError::Invalid(InvalidField::new(
+                    "attachments",
+                    "BASE_TYPE_MAX_LENGTH",
+                    format!("Must be {MAX_ATTACHMENTS} or fewer in length."),
+                )));
+            }
+            if !command.content.is_empty() {
+                valid_content(&command.content)?;
+            }
+        }
         if let Some(Nonce::Text(nonce)) = &command.nonce
             && nonce.chars().count() > MAX_NONCE_CHARS
         {
@@ -531,6 +546,7 @@ impl Messages {
             mention_roles: mentions.roles,
             message_reference,
             nonce: command.nonce,
+            attachments: command.attachments,
         })
     }
 
@@ -819,6 +835,8 @@ impl Messages {
         object.insert("mention_everyone".into(), json!(sent.mention_everyone));
         object.insert("mentions".into(), mention_objects(&sent.mentions, audience));
         object.insert("mention_roles".into(), json!(sent.mention_roles));
+        // Without `url`s: whoever hands the object to a reader signs them.
+        object.insert("attachments".into(), json!(sent.attachments));
         if let Some(reference) = &sent.message_reference {
             object.insert("type".into(), json!(19));
             let mut value = json!({
@@ -1045,6 +1063,7 @@ mod tests {
 
     fn send(author: UserId, id: MessageId, content: &str) -> SendMessage {
         SendMessage {
+            attachments: Vec::new(),
             channel_id: CHANNEL,
             message_id: id,
             author: snapshot(author, "someone"),

@@ -19,10 +19,11 @@
 //! | `POST /channels/{channel.id}/messages/{message.id}/ack` | `AckMessage` | 200 `{"token": null}` |
 //! | `POST /channels/{channel.id}/typing` | — (ephemeral) | 204 |
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cloudcord_runtime::described_by_schemars;
+use cloudcord_runtime::files::signing::now_secs;
 use cloudcord_runtime::http_error::{FormErrors, HttpError, codes};
 use cloudcord_runtime::openapi::Refusals;
 use cloudcord_runtime::openapi::objects::{
@@ -35,7 +36,7 @@ use cloudcord_schemas::guild::invites::{MAX_INVITE_AGE_SECONDS, MAX_INVITE_USES}
 use cloudcord_schemas::guild::{
     GuildCommand, ModifyChannel, guild_of_invite, new_invite_code, nullable,
 };
-use cloudcord_schemas::ids::{ChannelId, MessageId, Snowflake, UserId};
+use cloudcord_schemas::ids::{AttachmentId, ChannelId, MessageId, Snowflake, UserId};
 use cloudcord_schemas::message::{
     AckMessage, AddReaction, AllowedMentions, BULK_DELETE_RANGE, BulkDeleteMessages, DeleteMessage,
     EditMessage, MAX_CONTENT_CHARS, MAX_NONCE_CHARS, MessageReferenceRequest, Nonce, PinMessage,
@@ -50,10 +51,11 @@ use utoipa_axum::routes;
 
 use super::accounts::ChannelHome;
 use super::auth::Caller;
-use super::body::Body;
+use super::body::{self, Body};
 use super::bus::respond;
 use super::guilds::{check_channel_fields, guild_ref, no_content, path_id};
 use super::replies::AckToken;
+use super::uploads::{self, AttachmentRequest, StoredFiles, WithAttachments};
 use super::{ApiState, IdempotencyKey};
 
 /// The channel routes under `/api/v10`.
@@ -63,7 +65,12 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(edit_permissions, delete_permission))
         .routes(routes!(create_invite))
         .routes(routes!(accept_invite, revoke_invite))
-        .routes(routes!(send_message))
+        // Uploads cap their own parts (`uploads`); the router's JSON limit would
+        // refuse any file over 1 MiB.
+        .routes({
+            let (schemas, paths, method) = routes!(send_message);
+            (schemas, paths, method.layer(DefaultBodyLimit::disable()))
+        })
         .routes(routes!(bulk_delete))
         .routes(routes!(edit_message, delete_message))
         .routes(routes!(add_reaction, remove_own_reaction))
@@ -444,9 +451,9 @@ async fn revoke_invite(
     )
 }
 
-/// Discord's create-message body (the JSON part; attachments, embeds, components
-/// and stickers are not supported yet).
-#[derive(Debug, Deserialize, JsonSchema)]
+/// Discord's create-message body: the JSON body, or the `payload_json` part of a
+/// multipart body with files (embeds, components and stickers are not supported yet).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 struct SendMessageRequest {
     #[serde(default)]
     content: Option<String>,
@@ -460,6 +467,29 @@ struct SendMessageRequest {
     message_reference: Option<MessageReferenceRequest>,
     #[serde(default)]
     allowed_mentions: Option<AllowedMentions>,
+    /// Describes the `files[n]` parts of a multipart body.
+    #[serde(default)]
+    attachments: Vec<AttachmentRequest>,
+}
+
+impl WithAttachments for SendMessageRequest {
+    fn attachment_requests(&self) -> &[AttachmentRequest] {
+        &self.attachments
+    }
+}
+
+/// A create-message body with files, as `multipart/form-data`: the create-message
+/// JSON in `payload_json`, the files in `files[0]` … `files[9]` (the type only
+/// describes it; `uploads::read_form` reads it).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct SendMessageForm {
+    /// The create-message JSON (`content`, `attachments`, …).
+    #[serde(rename = "payload_json")]
+    _payload_json: String,
+    /// One part per file, `files[0]` … `files[9]`.
+    #[serde(rename = "files[0]")]
+    #[schema(value_type = Option<String>, format = Binary)]
+    _files: Option<Vec<u8>>,
 }
 
 fn check_nonce(errors: &mut FormErrors, nonce: Option<&Nonce>) {
@@ -487,13 +517,19 @@ fn check_allowed_mentions(errors: &mut FormErrors, allowed: Option<&AllowedMenti
 /// `POST /channels/{channel.id}/messages` → 200 message.
 ///
 /// With `enforce_nonce: true` the nonce is the idempotency key: a repeated nonce
-/// (scoped to the author) returns the original message and creates none.
+/// (scoped to the author) returns the original message and creates none. Files
+/// come as a `multipart/form-data` body (`payload_json` and `files[n]` parts); they
+/// are stored before the command is appended and deleted again when it is refused
+/// or repeats an earlier one.
 #[utoipa::path(
     post,
     path = "/channels/{channel_id}/messages",
     tag = "messages",
     params(("channel_id" = SnowflakeType, Path, description = "The channel"), IdempotencyKey),
-    request_body = SendMessageRequest,
+    request_body(content(
+        (SendMessageRequest = "application/json"),
+        (SendMessageForm = "multipart/form-data"),
+    )),
     responses((status = 200, description = "The message", body = MessageResponse), Refusals)
 )]
 async fn send_message(
@@ -501,11 +537,67 @@ async fn send_message(
     caller: Caller,
     key: IdempotencyKey,
     Path(raw): Path<String>,
-    Body(request): Body<SendMessageRequest>,
+    request: Request,
 ) -> Result<Response, HttpError> {
     let channel = channel_id(&raw)?;
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    let (request, stored) = if multipart {
+        let form = Multipart::from_request(request, &state)
+            .await
+            .map_err(|_| HttpError::invalid_json())?;
+        uploads::read_form(state.files(), || AttachmentId(state.next_id()), form).await?
+    } else {
+        // The route has no router limit (uploads cap themselves): the JSON body gets
+        // the router's usual one here, answered with 413 like everywhere else.
+        let request = request.map(|body| {
+            axum::body::Body::new(http_body_util::Limited::new(body, body::JSON_BODY_LIMIT))
+        });
+        let Body(request) = Body::<SendMessageRequest>::from_request(request, &state).await?;
+        if !request.attachments.is_empty() {
+            return Err(FormErrors::single(
+                "attachments",
+                "ATTACHMENT_NOT_FOUND",
+                "Files are sent as multipart/form-data files[n] parts.",
+            )
+            .into());
+        }
+        (request, StoredFiles::none(state.files()))
+    };
+    let message_id = MessageId(state.next_id());
+    let outcome = send_stored(&state, caller, key, channel, message_id, request, &stored).await;
+    // The files belong to this message only if the command created it: a refusal,
+    // an error or the answer of an earlier request with the same key leaves them
+    // unnamed.
+    let created = matches!(&outcome, Ok(Outcome::Accepted { body: Some(body), .. })
+        if body["id"].as_str() == Some(message_id.to_string().as_str()));
+    if !created {
+        stored.discard().await;
+    }
+    let mut outcome = outcome?;
+    if let Outcome::Accepted {
+        body: Some(body), ..
+    } = &mut outcome
+    {
+        state.files().signer().sign_message(body, now_secs());
+    }
+    respond(outcome)
+}
+
+async fn send_stored(
+    state: &ApiState,
+    caller: Caller,
+    key: IdempotencyKey,
+    channel: ChannelId,
+    message_id: MessageId,
+    request: SendMessageRequest,
+    stored: &StoredFiles,
+) -> Result<Outcome, HttpError> {
     let content = request.content.unwrap_or_default();
-    if content.trim().is_empty() {
+    if content.trim().is_empty() && stored.attachments().is_empty() {
         return Err(HttpError::api(
             StatusCode::BAD_REQUEST,
             codes::EMPTY_MESSAGE,
@@ -537,26 +629,25 @@ async fn send_message(
     let author = state.snapshot(caller.user_id).await?;
     let payload = SendMessage {
         channel_id: channel,
-        message_id: MessageId(state.next_id()),
+        message_id,
         author,
         content,
         nonce: request.nonce,
         tts: request.tts.unwrap_or(false),
         message_reference: request.message_reference,
         allowed_mentions: request.allowed_mentions,
+        attachments: stored.attachments().to_vec(),
     };
     let for_dm = payload.clone();
-    respond(
-        on_channel(
-            &state,
-            caller,
-            command_id,
-            channel,
-            || GuildCommand::SendMessage(payload),
-            || Some(DmChannelCommand::SendMessage(for_dm)),
-        )
-        .await?,
+    on_channel(
+        state,
+        caller,
+        command_id,
+        channel,
+        || GuildCommand::SendMessage(payload),
+        || Some(DmChannelCommand::SendMessage(for_dm)),
     )
+    .await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -52,6 +52,7 @@ pub mod oauth2;
 pub mod push;
 pub mod replies;
 pub mod sessions;
+pub mod uploads;
 pub mod users;
 pub mod voice;
 
@@ -65,6 +66,7 @@ use axum::http::request::Parts;
 use cloudcord_runtime::auth::{
     AuthConfig, JwksError, KeyError, SigningKey, TokenIssuer, TokenVerifier,
 };
+use cloudcord_runtime::files::Files;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::kafka::KafkaConfig;
 use cloudcord_runtime::origin::{self, AllowedOrigins};
@@ -191,6 +193,9 @@ pub enum HttpStartError {
     /// The OAuth2 store's schema could not be migrated.
     #[error("cannot migrate the OAuth2 store's schema")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The file store's settings are unusable.
+    #[error("cannot reach the file store")]
+    Files(#[from] mongodb::error::Error),
 }
 
 /// Everything the routes share. Cheap to clone.
@@ -212,6 +217,7 @@ struct Inner {
     oauth_settings: OAuthSettings,
     oauth_metrics: OAuthMetrics,
     origins: AllowedOrigins,
+    files: Files,
     push: PushSettings,
 }
 
@@ -226,13 +232,15 @@ pub struct PushSettings {
 
 impl ApiState {
     /// Loads the signing keys, migrates the OAuth2 store's schema, starts the command
-    /// bus and the accounts projection (both run until `shutdown`).
+    /// bus and the accounts projection (both run until `shutdown`); message uploads
+    /// go to `files`.
     pub async fn start(
         kafka: &KafkaConfig,
         postgres: &PostgresConfig,
         auth: &AuthConfig,
         push: &PushConfig,
         settings: &HttpSettings,
+        files: Files,
         shutdown: CancellationToken,
     ) -> Result<Self, HttpStartError> {
         let path = auth.signing_key_path.clone();
@@ -310,6 +318,7 @@ impl ApiState {
             oauth_settings: settings.oauth.clone(),
             oauth_metrics: OAuthMetrics::default(),
             origins: auth.origins(),
+            files,
             push,
         })))
     }
@@ -337,6 +346,11 @@ impl ApiState {
     /// The security-event counters (register them with [`OAuthMetrics::register`]).
     pub fn oauth_metrics(&self) -> &OAuthMetrics {
         &self.0.oauth_metrics
+    }
+
+    /// Where message uploads are stored, and the signer of their URLs.
+    pub fn files(&self) -> &Files {
+        &self.0.files
     }
 
     /// The command bus.

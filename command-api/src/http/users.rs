@@ -55,6 +55,7 @@ use super::bus::respond;
 use super::channels::dm_ref;
 use super::guilds::path_id;
 use super::replies::{GuildSettingsResponse, SettingsResponse};
+use super::uploads;
 use super::{ApiState, IdempotencyKey};
 use crate::oauth::store::reason;
 
@@ -138,15 +139,14 @@ async fn modify_current_user(
     if let Some(Some(name)) = &request.global_name {
         errors.length("global_name", name, 1, 32);
     }
-    if matches!(request.avatar, Some(Some(_))) {
-        // Avatars need the file store, which does not exist yet.
-        errors.add(
-            "avatar",
-            "BINARY_TYPE_INVALID",
-            "Avatar uploads are not supported yet.",
-        );
-    }
     errors.into_result()?;
+    // An avatar is image data; it is stored first and the command names its hash.
+    let avatar = match request.avatar {
+        Some(Some(data)) => Some(FieldUpdate::Set(
+            uploads::store_avatar(state.files(), caller.user_id, &data).await?,
+        )),
+        other => update(other),
+    };
 
     let actor = caller.actor();
     let session = match (request.password, request.new_password) {
@@ -183,7 +183,7 @@ async fn modify_current_user(
             UserCommand::ModifyCurrentUser {
                 username: renamed.clone(),
                 global_name: update(request.global_name),
-                avatar: update(request.avatar),
+                avatar,
             },
         )
         .await?;

@@ -36,6 +36,31 @@ impl World {
         Self::over(bus, api)
     }
 
+    /// The API storing uploads as `files` says.
+    pub async fn with_files(files: &cloudcord_runtime::files::FilesConfig) -> Self {
+        let bus = Arc::new(Bus::new().await);
+        let api = bus
+            .spawn_api_with_files(
+                cloudcord_command_api::http::HttpSettings {
+                    rate_limits: crate::support::generous_rate_limits(),
+                    ..crate::support::realistic_http_settings()
+                },
+                cloudcord_runtime::auth::AuthConfig {
+                    signing_key_path: std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                        .join(format!("{}api.pem", bus.kafka.topic_prefix)),
+                    ..cloudcord_runtime::auth::AuthConfig::default()
+                },
+                files,
+            )
+            .await;
+        Self::over(bus, api)
+    }
+
+    /// The test's bus (topics, stores).
+    pub fn bus(&self) -> &Arc<Bus> {
+        &self.bus
+    }
+
     /// A processor over `bus`, next to `api`.
     fn over(bus: Arc<Bus>, api: Api) -> Self {
         let (processor, _handle) = bus.spawn_processor();
@@ -88,6 +113,9 @@ impl World {
             Body::Raw(text) => request
                 .header("content-type", "application/json")
                 .body(text.to_owned()),
+            Body::Form(content_type, bytes) => {
+                request.header("content-type", content_type).body(bytes)
+            }
         };
         let response = request.send().await.expect("request sent");
         let status = response.status();
@@ -155,7 +183,7 @@ impl World {
         )
     }
 
-    async fn events(&self) -> usize {
+    pub async fn events(&self) -> usize {
         self.bus.event_count().await
     }
 }
@@ -171,6 +199,8 @@ pub enum Body<'a> {
     None,
     Json(Value),
     Raw(&'a str),
+    /// A body with its own content type (a multipart form).
+    Form(String, Vec<u8>),
 }
 
 pub fn unique(prefix: &str) -> String {

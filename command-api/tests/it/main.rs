@@ -10,3 +10,4 @@ mod push;
 mod rate_limits;
 mod read_states;
 mod support;
+mod uploads;

@@ -124,6 +124,7 @@ async fn a_processor_without_the_index_rebuilds_it_and_distrusts_one_from_anothe
     for n in 0..3 {
         let sent = guild
             .decide(GuildCommand::SendMessage(SendMessage {
+                attachments: Vec::new(),
                 channel_id: guild.channel(),
                 message_id: MessageId::new(first.get() + n),
                 author: UserSnapshot {

@@ -10,7 +10,9 @@ use cloudcord_command_api::http::ROUTE_LIMITS;
 use cloudcord_command_api::processor::metrics::ProcessorMetrics;
 use cloudcord_command_api::processor::{self, ProcessorSettings};
 use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::{PostgresConfig, quote_identifier};
 use cloudcord_runtime::rate_limit::{Quota, RateLimitSettings, RouteName, RouteQuota};
 use cloudcord_schemas::envelope::{
@@ -51,6 +53,8 @@ struct KafkaSection {
     kafka: KafkaConfig,
     #[serde(default)]
     postgres: PostgresConfig,
+    #[serde(default)]
+    mongo: MongoConfig,
 }
 
 /// One test's private topics (and PostgreSQL schema for the OAuth2 provider).
@@ -61,6 +65,8 @@ pub struct Bus {
     pub postgres: PostgresConfig,
     /// The test's own schema for command-api's OAuth2 tables.
     pub oauth_schema: String,
+    /// The test's own database for uploaded files.
+    pub mongo: MongoConfig,
 }
 
 impl Drop for Bus {
@@ -68,6 +74,7 @@ impl Drop for Bus {
     fn drop(&mut self) {
         let kafka = self.kafka.clone();
         let (postgres, schema) = (self.postgres.clone(), self.oauth_schema.clone());
+        let mongo = self.mongo.clone();
         let names: Vec<String> = self
             .topics
             .specs(PARTITIONS)
@@ -85,6 +92,9 @@ impl Drop for Bus {
             runtime.block_on(async {
                 let _ = kafka.delete_topics(&names).await;
                 let _ = drop_schema(&postgres, &schema).await;
+                if let Ok(database) = mongo.database("command-api-test").await {
+                    let _ = database.drop().await;
+                }
             })
         })
         .join();
@@ -108,7 +118,7 @@ impl Bus {
         let section = Loader::from_environment()
             .load::<KafkaSection>()
             .expect("test configuration");
-        let (mut kafka, postgres) = (section.kafka, section.postgres);
+        let (mut kafka, postgres, mut mongo) = (section.kafka, section.postgres, section.mongo);
         kafka.topic_prefix = format!("test-{}.", uuid::Uuid::new_v4().simple());
         kafka.partitions = PARTITIONS;
         kafka.create_topics = true;
@@ -124,11 +134,13 @@ impl Bus {
                 .trim_start_matches("test-")
                 .trim_end_matches('.')
         );
+        mongo.database = oauth_schema.replace("test_oauth_", "test_files_");
         Self {
             kafka,
             topics,
             postgres,
             oauth_schema,
+            mongo,
         }
     }
 
@@ -379,8 +391,20 @@ impl Bus {
     /// the API's own address, as relying parties expect of an OpenID provider.
     pub async fn spawn_api_with_auth(
         &self,
+        settings: cloudcord_command_api::http::HttpSettings,
+        auth: cloudcord_runtime::auth::AuthConfig,
+    ) -> Api {
+        self.spawn_api_with_files(settings, auth, &FilesConfig::default())
+            .await
+    }
+
+    /// [`Self::spawn_api_with_auth`] with explicit file settings (uploads go to the
+    /// test's own database, [`Self::mongo`]).
+    pub async fn spawn_api_with_files(
+        &self,
         mut settings: cloudcord_command_api::http::HttpSettings,
         mut auth: cloudcord_runtime::auth::AuthConfig,
+        files: &FilesConfig,
     ) -> Api {
         use cloudcord_command_api::http::{self, ApiState};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -398,12 +422,16 @@ impl Bus {
             ..cloudcord_runtime::push::PushConfig::default()
         };
         let shutdown = CancellationToken::new();
+        let files = Files::connect(&self.mongo, files, "command-api-test")
+            .await
+            .expect("the file store's settings");
         let state = ApiState::start(
             &self.kafka,
             &self.postgres,
             &auth,
             &push,
             &settings,
+            files,
             shutdown.clone(),
         )
         .await

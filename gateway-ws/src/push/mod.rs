@@ -690,6 +690,7 @@ mod tests {
             mention_roles: Vec::new(),
             message_reference: None,
             nonce: None,
+            attachments: Vec::new(),
         }
     }
 

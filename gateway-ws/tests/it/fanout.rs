@@ -312,6 +312,7 @@ async fn direct_messages_reach_both_recipients_and_no_one_else() {
     let (mut stranger, _) = world.identified(&world.token(STRANGER), dms).await;
     let (mut owner, _) = world.identified(&world.token(OWNER), dms).await;
     let message = MessageSent {
+        attachments: Vec::new(),
         id: MessageId::new(4_000_001),
         channel_id: dm,
         author: snapshot(ALICE, false),

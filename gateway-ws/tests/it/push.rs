@@ -180,6 +180,7 @@ fn message(channel: ChannelId, n: u64, author: UserId, content: &str) -> Message
         mention_roles: Vec::new(),
         message_reference: None,
         nonce: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -59,6 +59,7 @@ fn message(
     everyone: bool,
 ) -> MessageSent {
     MessageSent {
+        attachments: Vec::new(),
         id: id(channel, n),
         channel_id: channel,
         author: snapshot(OWNER, false),

@@ -178,6 +178,9 @@ impl World {
             handovers,
             &http,
             &sessions,
+            cloudcord_runtime::files::signing::UrlSigner::new(
+                &cloudcord_runtime::files::FilesConfig::default(),
+            ),
             shutdown.clone(),
         );
         let mut topics = Vec::new();
@@ -350,6 +353,7 @@ impl World {
             kafka: self.kafka.clone(),
             postgres: self.postgres.clone(),
             auth: AuthConfig::default(),
+            files: cloudcord_runtime::files::FilesConfig::default(),
             gateway_ws: Settings {
                 admin: AdminConfig {
                     listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
@@ -502,6 +506,7 @@ pub fn sent(channel: ChannelId, n: u64, author: UserId) -> (AggregateRef, Domain
     guild_event(
         GUILD,
         GuildEvent::MessageSent(MessageSent {
+            attachments: Vec::new(),
             id: MessageId::new(channel.get() * 1000 + n),
             channel_id: channel,
             author: snapshot(author, author == BOT),

@@ -44,11 +44,18 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{/*
 The services, with what differs between them: the values key, the HTTP port (0:
 none), which stores it needs and how it scales. Every template ranges over this.
+`files`: it signs or checks attachment URLs (needs the URL key). command-api
+stores uploads in GridFS, hence its `mongo`.
 */}}
 {{- define "cloudcord.services" -}}
-command-api: {values: commandApi, http: true, kafka: true, postgres: true, mongo: false}
-query-api: {values: queryApi, http: true, kafka: false, postgres: true, mongo: true}
-projectors: {values: projectors, http: false, kafka: true, postgres: true, mongo: true}
-gateway-ws: {values: gatewayWs, http: true, kafka: true, postgres: true, mongo: false}
-sfu: {values: sfu, http: true, kafka: true, postgres: false, mongo: false}
+command-api: {values: commandApi, http: true, kafka: true, postgres: true, mongo: true, files: true}
+query-api: {values: queryApi, http: true, kafka: false, postgres: true, mongo: true, files: true}
+projectors: {values: projectors, http: false, kafka: true, postgres: true, mongo: true, files: false}
+gateway-ws: {values: gatewayWs, http: true, kafka: true, postgres: true, mongo: false, files: false}
+sfu: {values: sfu, http: true, kafka: true, postgres: false, mongo: false, files: false}
+{{- end -}}
+
+{{/* The Secret holding the HMAC key of attachment URLs. */}}
+{{- define "cloudcord.filesSecret" -}}
+{{- .Values.files.urlKeySecret | default (printf "%s-files-url-key" (include "cloudcord.fullname" .)) -}}
 {{- end -}}

@@ -18,7 +18,7 @@
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::envelope::Actor;
 use cloudcord_schemas::guild::{GuildChannel, GuildEvent, Role};
-use cloudcord_schemas::message::{MessageSent, Nonce, ReactionEmoji, UserSnapshot};
+use cloudcord_schemas::message::{Attachment, MessageSent, Nonce, ReactionEmoji, UserSnapshot};
 use cloudcord_schemas::permissions::PermissionOverwrite;
 use cloudcord_schemas::user::{Status, Theme, UserEvent, UserSettings};
 use mongodb::bson::{Bson, DateTime, Document, doc};
@@ -121,6 +121,23 @@ fn user(user: &UserSnapshot) -> Result<Document, Unrepresentable> {
     })
 }
 
+/// A file of a message: its metadata only (the bytes are in the file store).
+fn attachment(attachment: &Attachment) -> Result<Document, Unrepresentable> {
+    let size = i64::try_from(attachment.size).map_err(|_| Unrepresentable {
+        field: "attachment_size",
+        value: attachment.size,
+    })?;
+    Ok(doc! {
+        "id": id("attachment_id", attachment.id)?,
+        "filename": &attachment.filename,
+        "description": attachment.description.as_deref(),
+        "content_type": &attachment.content_type,
+        "size": size,
+        "width": attachment.width.map(i64::from),
+        "height": attachment.height.map(i64::from),
+    })
+}
+
 fn ids<T: RawId>(field: &'static str, values: &[T]) -> Result<Vec<i64>, Unrepresentable> {
     values.iter().map(|v| id(field, *v)).collect()
 }
@@ -165,7 +182,7 @@ fn message_document(
         "mention_roles": ids("mention_role", &e.mention_roles)?,
         "message_reference": reference,
         "nonce": nonce,
-        "attachments": [],
+        "attachments": e.attachments.iter().map(attachment).collect::<Result<Vec<_>, _>>()?,
         "embeds": [],
         "reactions": [],
         "pinned": false,
@@ -187,9 +204,16 @@ enum MessageEvent<'a> {
     Unpinned(&'a cloudcord_schemas::message::MessageUnpinned),
 }
 
+/// Marks messages deleted as of `at` (the event's time): their files are removed
+/// once `[files] deleted_grace_secs` have passed since (`crate::file_sweeper`).
+fn deleted(at: DateTime) -> Document {
+    doc! { "$set": { "deleted": true, "deleted_at": at } }
+}
+
 fn message(
     guild_id: Option<i64>,
     seq: i64,
+    at: DateTime,
     event: MessageEvent<'_>,
 ) -> Result<Write, Unrepresentable> {
     let by_id = |message| -> Result<Document, Unrepresentable> {
@@ -217,12 +241,7 @@ fn message(
             },
             false,
         ),
-        MessageEvent::Deleted(e) => Write::messages(
-            by_id(e.id)?,
-            seq,
-            doc! { "$set": { "deleted": true } },
-            false,
-        ),
+        MessageEvent::Deleted(e) => Write::messages(by_id(e.id)?, seq, deleted(at), false),
         MessageEvent::ReactionAdded(e) => Write::messages(
             by_id(e.message_id)?,
             seq,
@@ -509,38 +528,43 @@ fn guild(
 ) -> Result<Vec<Write>, Unrepresentable> {
     let mut writes = Vec::new();
     let some = Some(guild_id);
+    let at = date(record.envelope.occurred_at);
     match event {
-        GuildEvent::MessageSent(e) => writes.push(message(some, seq, MessageEvent::Sent(e))?),
-        GuildEvent::MessageEdited(e) => writes.push(message(some, seq, MessageEvent::Edited(e))?),
+        GuildEvent::MessageSent(e) => writes.push(message(some, seq, at, MessageEvent::Sent(e))?),
+        GuildEvent::MessageEdited(e) => {
+            writes.push(message(some, seq, at, MessageEvent::Edited(e))?)
+        }
         GuildEvent::MessageDeleted(e) => {
-            writes.push(message(some, seq, MessageEvent::Deleted(e))?);
+            writes.push(message(some, seq, at, MessageEvent::Deleted(e))?);
         }
         GuildEvent::ReactionAdded(e) => {
-            writes.push(message(some, seq, MessageEvent::ReactionAdded(e))?);
+            writes.push(message(some, seq, at, MessageEvent::ReactionAdded(e))?);
         }
         GuildEvent::ReactionRemoved(e) => {
-            writes.push(message(some, seq, MessageEvent::ReactionRemoved(e))?);
+            writes.push(message(some, seq, at, MessageEvent::ReactionRemoved(e))?);
         }
-        GuildEvent::MessagePinned(e) => writes.push(message(some, seq, MessageEvent::Pinned(e))?),
+        GuildEvent::MessagePinned(e) => {
+            writes.push(message(some, seq, at, MessageEvent::Pinned(e))?)
+        }
         GuildEvent::MessageUnpinned(e) => {
-            writes.push(message(some, seq, MessageEvent::Unpinned(e))?);
+            writes.push(message(some, seq, at, MessageEvent::Unpinned(e))?);
         }
         GuildEvent::MessagesBulkDeleted(e) => writes.push(Write::messages(
             doc! { "_id": { "$in": ids("message_id", &e.ids)? } },
             seq,
-            doc! { "$set": { "deleted": true } },
+            deleted(at),
             true,
         )),
         GuildEvent::ChannelDeleted(e) => writes.push(Write::messages(
             doc! { "channel_id": id("channel_id", e.channel.id)? },
             seq,
-            doc! { "$set": { "deleted": true } },
+            deleted(at),
             true,
         )),
         GuildEvent::GuildDeleted(_) => writes.push(Write::messages(
             doc! { "guild_id": guild_id },
             seq,
-            doc! { "$set": { "deleted": true } },
+            deleted(at),
             true,
         )),
         GuildEvent::MemberBanned(e) if e.delete_message_seconds > 0 => {
@@ -552,7 +576,7 @@ fn guild(
                     "timestamp": { "$gte": date(since) },
                 },
                 seq,
-                doc! { "$set": { "deleted": true } },
+                deleted(at),
                 true,
             ));
         }
@@ -631,7 +655,7 @@ pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
                 | DmChannelEvent::MessageAcked(_) => None,
             };
             message_event
-                .map(|e| message(None, seq, e))
+                .map(|e| message(None, seq, date(envelope.occurred_at), e))
                 .transpose()?
                 .into_iter()
                 .collect()
@@ -934,6 +958,11 @@ mod tests {
             },
         ));
         assert_eq!(documents.message(100).get_bool("deleted"), Ok(true));
+        assert_eq!(
+            documents.message(100).get_datetime("deleted_at"),
+            Ok(&super::date(NOW)),
+            "the event's time starts its files' grace period"
+        );
         assert_eq!(documents.message(101).get_bool("deleted"), Ok(false));
     }
 

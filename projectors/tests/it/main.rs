@@ -2,6 +2,7 @@
 //! provisions (`make test` starts them), each in its own topics, schema and database.
 
 mod crash_recovery;
+mod file_sweeper;
 mod replay;
 mod scaling;
 mod sequence_checks;

@@ -535,6 +535,7 @@ pub fn guild_created(guild: u64) -> GuildEvent {
 
 pub fn message_sent(guild: u64, message: u64) -> GuildEvent {
     GuildEvent::MessageSent(MessageSent {
+        attachments: Vec::new(),
         id: MessageId::new(message),
         channel_id: channel_of(guild),
         author: snapshot(1 + message % 3),

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use cloudcord_runtime::files::signing::now_secs;
 use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::openapi::Refusals;
 use cloudcord_runtime::openapi::objects::{MessageResponse, SnowflakeType, UserResponse};
@@ -100,9 +101,16 @@ async fn message_objects(
             .map(|u| (u.id, u))
             .collect()
     };
+    // Every caller checked that `viewer` may read the channel: its files' URLs are
+    // signed for them.
+    let now = now_secs();
     Ok(documents
         .iter()
-        .map(|m| message_object(m, viewer, &users))
+        .map(|m| {
+            let mut object = message_object(m, viewer, &users);
+            context.files().signer().sign_message(&mut object, now);
+            object
+        })
         .collect())
 }
 

@@ -23,6 +23,7 @@
 
 pub mod audit_log;
 pub mod auth;
+pub mod cdn;
 pub mod channels;
 pub mod gateway;
 pub mod guilds;
@@ -39,6 +40,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use cloudcord_runtime::auth::TokenVerifier;
+use cloudcord_runtime::files::Files;
 use cloudcord_runtime::http_error::HttpError;
 use cloudcord_runtime::http_metrics::{self, RequestMetrics};
 use cloudcord_runtime::origin::{self, AllowedOrigins};
@@ -99,17 +101,19 @@ struct Inner {
     rate_limiter: RateLimiter,
     requests: RequestMetrics,
     origins: AllowedOrigins,
+    files: Files,
 }
 
 impl ApiContext {
     /// A context reading `read_models`, `documents` and `session_starts`,
-    /// verifying tokens with `verifier`.
+    /// verifying tokens with `verifier`, serving and signing `files`.
     pub fn new(
         read_models: ReadModels,
         documents: Documents,
         session_starts: SessionStarts,
         verifier: TokenVerifier,
         origins: AllowedOrigins,
+        files: Files,
         settings: &HttpSettings,
     ) -> Self {
         let rate_limiter =
@@ -124,6 +128,7 @@ impl ApiContext {
             rate_limiter,
             requests: RequestMetrics::default(),
             origins,
+            files,
         }))
     }
 
@@ -161,6 +166,11 @@ impl ApiContext {
     /// [`RateLimiter::register`]).
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.0.rate_limiter
+    }
+
+    /// The file store and the signer of attachment URLs.
+    pub fn files(&self) -> &Files {
+        &self.0.files
     }
 
     /// The requests answered (register them with [`RequestMetrics::register`]).
@@ -202,9 +212,12 @@ pub fn routes(context: ApiContext) -> Router {
             context.request_metrics().clone(),
             http_metrics::track,
         ));
+    // The CDN is outside the API: no token, no origin check (pages embed its
+    // images), its signed URLs are the access check.
     Router::new()
         .nest("/api/v10", api.clone())
         .nest("/api/v9", api)
+        .merge(cdn::router())
         .with_state(context)
 }
 

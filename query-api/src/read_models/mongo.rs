@@ -91,6 +91,28 @@ pub struct MessageDocument {
     pub reactions: Vec<ReactionDocument>,
     /// Pinned in its channel.
     pub pinned: bool,
+    /// Its files' metadata (none in documents of messages sent before attachments).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentDocument>,
+}
+
+/// A message's file, as the projector writes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttachmentDocument {
+    /// The attachment (the file store's key).
+    pub id: i64,
+    /// The file's name.
+    pub filename: String,
+    /// The sender's description.
+    pub description: Option<String>,
+    /// The sniffed media type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// Pixels, for images.
+    pub width: Option<i64>,
+    /// Pixels, for images.
+    pub height: Option<i64>,
 }
 
 /// An audit-log entry.

@@ -4,6 +4,7 @@
 //! over them on port 0.
 
 mod access;
+mod cdn;
 mod mentions;
 mod messages;
 mod openapi;

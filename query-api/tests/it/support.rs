@@ -20,6 +20,7 @@ use cloudcord_runtime::auth::{
     AuthConfig, NewAccessToken, SigningKey, TokenIssuer, TokenKind, TokenVerifier,
 };
 use cloudcord_runtime::config::Loader;
+use cloudcord_runtime::files::{Files, FilesConfig};
 use cloudcord_runtime::http_metrics::RequestMetrics;
 use cloudcord_runtime::mongo::MongoConfig;
 use cloudcord_runtime::postgres::PostgresConfig;
@@ -148,6 +149,8 @@ pub struct World {
     pub rate_limiter: RateLimiter,
     /// The requests the read API answered.
     pub requests: RequestMetrics,
+    /// The files the CDN serves (the world's own database), with the API's signer.
+    pub files: Files,
 }
 
 impl World {
@@ -211,6 +214,7 @@ impl World {
             store_schema: unique("gateway_store"),
             ..session_starts
         };
+        let files = Files::on_gridfs(&mongo, &FilesConfig::default());
         let context = ApiContext::new(
             ReadModels::new(
                 stores
@@ -228,6 +232,7 @@ impl World {
             ),
             verifier,
             auth.origins(),
+            files.clone(),
             &settings,
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
@@ -252,6 +257,7 @@ impl World {
             client: reqwest::Client::new(),
             rate_limiter,
             requests,
+            files,
         }
     }
 
@@ -541,6 +547,7 @@ pub fn message_id(channel: ChannelId, n: u64) -> MessageId {
 
 pub fn sent(channel: ChannelId, n: u64, author: UserId) -> MessageSent {
     MessageSent {
+        attachments: Vec::new(),
         id: message_id(channel, n),
         channel_id: channel,
         author: snapshot(author, author == BOT),

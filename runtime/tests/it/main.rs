@@ -5,6 +5,7 @@
 //! Each test isolates itself with unique topic, transactional id, database and
 //! collection names, so tests run in parallel and reruns never collide.
 
+mod files;
 mod kafka_transactions;
 mod mongo;
 mod postgres;

@@ -519,6 +519,7 @@ mod tests {
                     history.clone(),
                     BOB,
                     GuildCommand::SendMessage(SendMessage {
+                        attachments: Vec::new(),
                         channel_id: TEXT,
                         message_id,
                         author: snapshot(BOB),

@@ -156,6 +156,7 @@ mod tests {
 
     fn send(author: UserId, id: MessageId, content: &str) -> SendMessage {
         SendMessage {
+            attachments: Vec::new(),
             channel_id: TEXT,
             message_id: id,
             author: snapshot(author),

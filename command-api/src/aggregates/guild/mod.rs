@@ -788,6 +788,7 @@ mod tests {
             by(
                 BOB,
                 GuildCommand::SendMessage(SendMessage {
+                    attachments: Vec::new(),
                     channel_id: TEXT,
                     message_id: MessageId::new(7_000_000_000_000_000 + n),
                     author: snapshot(BOB),
@@ -829,6 +830,7 @@ mod tests {
             (
                 BOB,
                 GuildCommand::SendMessage(SendMessage {
+                    attachments: Vec::new(),
                     channel_id: TEXT,
                     message_id: message,
                     author: snapshot(BOB),

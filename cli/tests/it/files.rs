@@ -1,0 +1,116 @@
+//! Files through the whole stack at its one front door, as a client uses them: a
+//! message with a file goes up as Discord's multipart body (command-api stores it,
+//! the command processor decides, the projectors write the message document), and
+//! its attachment URL — pointing at this front door's `/cdn` — downloads the bytes
+//! from query-api, whole and in ranges, also from a later `GET` of the message.
+
+use serde_json::Value;
+
+use crate::twilight::{Stack, post, register};
+
+/// An MP4's `ftyp` box and some bytes: a video, served in ranges.
+fn clip() -> Vec<u8> {
+    let mut bytes = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    bytes.extend((0..5000_u32).map(|i| (i % 251).to_le_bytes()[0]));
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_sent_with_a_message_downloads_from_the_front_doors_cdn() {
+    let mut stack = Stack::start().await;
+    let http = reqwest::Client::new();
+    let owner = format!("Bearer {}", register(&http, &stack).await);
+    let guild = post(
+        &http,
+        &stack.api("/guilds"),
+        &owner,
+        serde_json::json!({"name": "Files"}),
+    )
+    .await;
+    let guild_id = guild["id"].as_str().expect("id");
+    let channel = post(
+        &http,
+        &stack.api(&format!("/guilds/{guild_id}/channels")),
+        &owner,
+        serde_json::json!({"name": "media", "type": 0}),
+    )
+    .await;
+    let channel_id = channel["id"].as_str().expect("id");
+
+    let boundary = "cloudcord-files-e2e";
+    let clip = clip();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n\r\n\
+         {{\"content\": \"a clip\", \"attachments\": [{{\"id\": 0, \"description\": \"waves\"}}]}}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"waves.mp4\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&clip);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let response = http
+        .post(stack.api(&format!("/channels/{channel_id}/messages")))
+        .header("authorization", &owner)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("POST sent");
+    assert!(response.status().is_success(), "{}", response.status());
+    let position = response
+        .headers()
+        .get("x-cloudcord-position")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let message: Value = response.json().await.expect("the message");
+    let attachment = &message["attachments"][0];
+    assert_eq!(attachment["content_type"], "video/mp4");
+    assert_eq!(attachment["description"], "waves");
+    let url = attachment["url"].as_str().expect("a url");
+    assert!(
+        url.starts_with(&format!(
+            "http://{}/cdn/attachments/{channel_id}/",
+            stack.front_door
+        )),
+        "{url}"
+    );
+
+    let whole = http.get(url).send().await.expect("GET the file");
+    assert_eq!(whole.status(), reqwest::StatusCode::OK);
+    assert_eq!(whole.headers()["content-type"], "video/mp4");
+    assert_eq!(whole.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(whole.bytes().await.expect("bytes"), clip);
+    let part = http
+        .get(url)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .expect("GET a range");
+    assert_eq!(part.status(), reqwest::StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.expect("bytes"), clip[100..200]);
+
+    // The read side hands out a fresh URL for the same file once it has the message.
+    let read: Value = http
+        .get(stack.api(&format!(
+            "/channels/{channel_id}/messages/{}",
+            message["id"].as_str().expect("id")
+        )))
+        .header("authorization", &owner)
+        .header("x-cloudcord-position", position)
+        .send()
+        .await
+        .expect("GET the message")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(read["attachments"][0]["id"], attachment["id"]);
+    let again = read["attachments"][0]["url"].as_str().expect("a url");
+    let fetched = http.get(again).send().await.expect("GET the file again");
+    assert_eq!(fetched.bytes().await.expect("bytes"), clip);
+
+    stack.stop().await;
+}
