@@ -5,9 +5,10 @@
 //! forward; who may see a channel is decided when the dispatch is delivered (the
 //! [`Audience`]), so an overwrite that changes mid-session takes effect at once.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use cloudcord_schemas::guild::GuildEvent;
+use cloudcord_schemas::guild::{ChannelOverwriteDeleted, ChannelOverwriteUpserted, GuildEvent};
 use cloudcord_schemas::ids::{ChannelId, GuildId, MessageId, UserId};
 use cloudcord_schemas::message::{
     MessageAcked, MessageEdited, MessageSent, ReactionAdded, ReactionEmoji, ReactionRemoved,
@@ -523,6 +524,8 @@ pub fn guild_event(
     // What must be captured before the event changes the state.
     let viewers_before = match event {
         GuildEvent::ChannelDeleted(e) => Some(state.viewers(e.channel.id)),
+        GuildEvent::ChannelOverwriteUpserted(e) => Some(state.viewers(e.channel_id)),
+        GuildEvent::ChannelOverwriteDeleted(e) => Some(state.viewers(e.channel_id)),
         _ => None,
     };
     let member_before = match event {
@@ -580,25 +583,14 @@ pub fn guild_event(
             guilds,
             Audience::Users(viewers_before.unwrap_or_default()),
         ),
-        GuildEvent::ChannelOverwriteUpserted(e) => {
-            if let Some(channel) = state.channels.get(&e.channel_id) {
-                out.send(
-                    "CHANNEL_UPDATE",
-                    state.channel_object(channel),
-                    guilds,
-                    Audience::Channel(e.channel_id),
-                );
-            }
-        }
-        GuildEvent::ChannelOverwriteDeleted(e) => {
-            if let Some(channel) = state.channels.get(&e.channel_id) {
-                out.send(
-                    "CHANNEL_UPDATE",
-                    state.channel_object(channel),
-                    guilds,
-                    Audience::Channel(e.channel_id),
-                );
-            }
+        GuildEvent::ChannelOverwriteUpserted(ChannelOverwriteUpserted { channel_id, .. })
+        | GuildEvent::ChannelOverwriteDeleted(ChannelOverwriteDeleted { channel_id, .. }) => {
+            overwrites_changed(
+                &mut out,
+                state,
+                *channel_id,
+                viewers_before.unwrap_or_default(),
+            );
         }
         GuildEvent::RoleCreated(e) => out.send(
             "GUILD_ROLE_CREATE",
@@ -769,10 +761,47 @@ impl Out {
     }
 }
 
+/// A channel's overwrites changed: who may see it may have changed too. Those who
+/// still see it get CHANNEL_UPDATE; those who no longer do, CHANNEL_DELETE (their
+/// client drops it, as if it were gone, as GUILD_CREATE would leave it out); those
+/// who now do, CHANNEL_CREATE.
+fn overwrites_changed(out: &mut Out, state: &GuildState, channel: ChannelId, before: Vec<UserId>) {
+    let Some(object) = state
+        .channels
+        .get(&channel)
+        .map(|c| state.channel_object(c))
+    else {
+        return;
+    };
+    let after: HashSet<UserId> = state.viewers(channel).into_iter().collect();
+    let before: HashSet<UserId> = before.into_iter().collect();
+    let users = |set: &HashSet<UserId>, without: &HashSet<UserId>| -> Vec<UserId> {
+        set.difference(without).copied().collect()
+    };
+    let kept: Vec<UserId> = before.intersection(&after).copied().collect();
+    for (event, audience) in [
+        ("CHANNEL_UPDATE", kept),
+        ("CHANNEL_DELETE", users(&before, &after)),
+        ("CHANNEL_CREATE", users(&after, &before)),
+    ] {
+        if !audience.is_empty() {
+            out.send(
+                event,
+                object.clone(),
+                Intents::GUILDS,
+                Audience::Users(audience),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use cloudcord_schemas::guild::{ChannelDeleted, GuildEvent, MemberBanned, MemberUpdated};
-    use cloudcord_schemas::ids::ChannelId;
+    use cloudcord_schemas::guild::{
+        ChannelDeleted, ChannelOverwriteDeleted, ChannelOverwriteUpserted, GuildEvent,
+        MemberBanned, MemberUpdated,
+    };
+    use cloudcord_schemas::ids::{ChannelId, RoleId, UserId};
     use cloudcord_schemas::message::MessageSent;
     use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
     use serde_json::Value;
@@ -881,6 +910,56 @@ mod tests {
         users.sort();
         assert_eq!(users, vec![OWNER, ALICE]);
         assert!(!state.channels.contains_key(&ChannelId::new(11)));
+    }
+
+    /// Who gets each of `outcome`'s dispatches, by event, sorted.
+    fn audiences(outcome: &super::GuildOutcome) -> Vec<(String, Vec<UserId>)> {
+        outcome
+            .routed
+            .iter()
+            .map(|routed| {
+                let Audience::Users(mut users) = routed.audience.clone() else {
+                    panic!("a user list");
+                };
+                users.sort();
+                (routed.dispatch.event.to_owned(), users)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_overwrite_that_hides_a_channel_deletes_it_for_those_who_lose_it() {
+        let mut state = guild();
+        let everyone = RoleId::new(state.id.get());
+        let general = ChannelId::new(10);
+        let hide = GuildEvent::ChannelOverwriteUpserted(ChannelOverwriteUpserted {
+            channel_id: general,
+            overwrite: PermissionOverwrite::role(
+                everyone,
+                Permissions::empty(),
+                Permissions::VIEW_CHANNEL,
+            ),
+        });
+        let hidden = guild_event(&mut state, 2, &hide, Some(OWNER), urls());
+        assert_eq!(
+            audiences(&hidden),
+            [
+                ("CHANNEL_UPDATE".to_owned(), vec![OWNER]),
+                ("CHANNEL_DELETE".to_owned(), vec![ALICE, BOB]),
+            ]
+        );
+        let show = GuildEvent::ChannelOverwriteDeleted(ChannelOverwriteDeleted {
+            channel_id: general,
+            id: cloudcord_schemas::ids::Snowflake::new(everyone.get()),
+        });
+        let shown = guild_event(&mut state, 3, &show, Some(OWNER), urls());
+        assert_eq!(
+            audiences(&shown),
+            [
+                ("CHANNEL_UPDATE".to_owned(), vec![OWNER]),
+                ("CHANNEL_CREATE".to_owned(), vec![ALICE, BOB]),
+            ]
+        );
     }
 
     #[test]

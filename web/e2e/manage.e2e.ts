@@ -1,6 +1,7 @@
 // Running a server through the real stack: channels and categories, an invite made
 // and listed in the settings, a role with a permission toggled on and given to a
-// member, then kicking (they may come back) and banning (they may not).
+// member, a channel hidden from @everyone by an overwrite, then kicking (they may
+// come back) and banning (they may not).
 
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -93,6 +94,29 @@ describe('managing a server', () => {
     await member.page.getByRole('tab', { name: 'Members' }).waitFor();
     expect(await member.page.getByRole('tab', { name: 'Roles' }).count()).toBe(0);
     await member.page.getByRole('button', { name: 'Done' }).click();
+  });
+
+  it('hides a channel from @everyone with an overwrite, and shows it again', async () => {
+    const memberSidebar = member.page.getByRole('navigation', { name: `${serverName} channels` });
+    await memberSidebar.getByRole('link', { name: 'plans', exact: true }).waitFor();
+    await openSettings(owner, 'Channel permissions');
+    await owner.page.getByLabel('Channel', { exact: true }).selectOption({ label: '#plans' });
+    await owner.page.getByLabel('Add a role or member').selectOption({ label: 'Role: @everyone' });
+    await owner.page.getByRole('button', { name: 'Add', exact: true }).click();
+    const overwrite = owner.page.getByRole('region', { name: 'Overwrite for @everyone' });
+    const view = overwrite.getByRole('group', { name: 'View Channels' });
+    // The choice shows once the server has it (CHANNEL_UPDATE).
+    const deny = view.getByRole('radio', { name: 'Deny' });
+    await deny.click();
+    await expect.poll(() => deny.isChecked(), { timeout: 5000 }).toBe(true);
+    await screenshot(owner.page, 'settings-channel-permissions-1280');
+    // The member no longer sees it; the owner still does.
+    await memberSidebar.getByRole('link', { name: 'plans', exact: true }).waitFor({ state: 'detached', timeout: 10_000 });
+    await view.getByRole('radio', { name: 'Inherit' }).click();
+    await memberSidebar.getByRole('link', { name: 'plans', exact: true }).waitFor({ timeout: 10_000 });
+    await overwrite.getByRole('button', { name: 'Remove' }).click();
+    await overwrite.waitFor({ state: 'detached' });
+    await owner.page.getByRole('button', { name: 'Done' }).click();
   });
 
   it('kicks the member, who can come back with the invite', async () => {

@@ -26,6 +26,12 @@ export function endpoints(rest: RestClient) {
         ...(parent === null ? {} : { parent_id: parent }),
       }),
 
+    /** Sets a role's (`type` 0) or member's (1) overwrite on a channel. */
+    editChannelPermission: (channel: Snowflake, target: Snowflake, type: 0 | 1, allow: string, deny: string) =>
+      rest.request<undefined>('PUT', `/channels/${id(channel)}/permissions/${id(target)}`, { type, allow, deny }),
+    deleteChannelPermission: (channel: Snowflake, target: Snowflake) =>
+      rest.request<undefined>('DELETE', `/channels/${id(channel)}/permissions/${id(target)}`),
+
     createRole: (guild: Snowflake, name: string) => rest.request<Role>('POST', `/guilds/${id(guild)}/roles`, { name }),
     modifyRole: (guild: Snowflake, role: Snowflake, changes: { name?: string; permissions?: string }) =>
       rest.request<Role>('PATCH', `/guilds/${id(guild)}/roles/${id(role)}`, changes),

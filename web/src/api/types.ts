@@ -44,6 +44,15 @@ export const ChannelType = {
   GuildCategory: 4,
 } as const;
 
+/** A channel's permission overwrite for a role (`type` 0) or a member (1); the
+ * bits are decimal strings. */
+export interface PermissionOverwrite {
+  id: Snowflake;
+  type: 0 | 1;
+  allow: string;
+  deny: string;
+}
+
 export interface Channel {
   id: Snowflake;
   type: number;
@@ -55,6 +64,7 @@ export interface Channel {
   /** A DM's other people. */
   recipients?: User[];
   last_message_id?: Snowflake | null;
+  permission_overwrites?: PermissionOverwrite[];
 }
 
 export interface Member {

@@ -115,6 +115,40 @@ export const ROLE_TOGGLES: readonly { bit: bigint; label: string; hint: string }
   toggle(Permission.Speak, 'Talk in voice channels.'),
 ];
 
+/** What a channel's permission overwrites can allow or deny, in the order the
+ * editor shows them (the rest are server-wide). */
+export const CHANNEL_TOGGLES: readonly { bit: bigint; label: string; hint: string }[] = [
+  toggle(Permission.ViewChannel, 'See the channel (and, in text, read it).'),
+  toggle(Permission.SendMessages, 'Write in it.'),
+  toggle(Permission.ReadMessageHistory, 'Read what was said before.'),
+  toggle(Permission.AddReactions, 'React to messages.'),
+  toggle(Permission.ManageMessages, 'Delete and pin others’ messages.'),
+  toggle(Permission.MentionEveryone, 'Notify everyone who sees it.'),
+  toggle(Permission.CreateInvite, 'Invite people to it.'),
+  toggle(Permission.Connect, 'Join it, if it is a voice channel.'),
+  toggle(Permission.Speak, 'Talk in it, if it is a voice channel.'),
+];
+
+/** How an overwrite treats one permission. */
+export type OverwriteState = 'allow' | 'inherit' | 'deny';
+
+export function overwriteState(overwrite: { allow: string; deny: string }, bit: bigint): OverwriteState {
+  if (has(bits(overwrite.allow), bit)) return 'allow';
+  return has(bits(overwrite.deny), bit) ? 'deny' : 'inherit';
+}
+
+/** `overwrite`'s bits with `bit` set to `state` (allowed, denied, or neither). */
+export function withOverwriteState(
+  overwrite: { allow: string; deny: string },
+  bit: bigint,
+  state: OverwriteState,
+): { allow: string; deny: string } {
+  return {
+    allow: toggled(overwrite.allow, bit, state === 'allow'),
+    deny: toggled(overwrite.deny, bit, state === 'deny'),
+  };
+}
+
 export function bits(permissions: string | undefined): bigint {
   try {
     return BigInt(permissions ?? '0');

@@ -1,5 +1,6 @@
 // Managing a server: creating channels and categories, roles and their permission
-// toggles (and who has them), members (kick and ban), bans, and invites. Each tab
+// toggles (and who has them), channels' permission overwrites (ChannelPermissions),
+// members (kick and ban), bans, and invites. Each tab
 // shows what the user's permissions allow; the server checks every request anyway.
 // Roles, members and channels are the gateway's (the store updates when a change
 // lands); invites and bans are read through REST when their tab opens.
@@ -14,25 +15,9 @@ import { bits, has, Permission, ROLE_TOGGLES, rolesByPosition, toggled } from '.
 import { channelGroups, displayName } from '../state/selectors';
 import { Dialog } from './Dialog';
 import { formText } from './formText';
+import { ChannelPermissionsTab } from './ChannelPermissions';
 import { InviteDialog } from './ServerDialogs';
-
-/** One failed action's message, shown in the dialog, and a runner that sets it. */
-function useAction() {
-  const [error, setError] = useState<string | null>(null);
-  const run = useCallback((action: () => Promise<unknown>) => {
-    setError(null);
-    action().catch((caught: unknown) => {
-      setError(describeError(caught));
-    });
-  }, []);
-  const shown =
-    error === null ? null : (
-      <p className="form-error" role="alert">
-        {error}
-      </p>
-    );
-  return { run, shown };
-}
+import { useAction } from './useAction';
 
 const CHANNEL_KINDS = [
   { type: ChannelType.GuildText, label: 'Text channel' },
@@ -113,13 +98,15 @@ export function CreateChannelDialog({ guild, onClose }: { guild: Guild; onClose:
   );
 }
 
-type Tab = 'roles' | 'members' | 'invites' | 'bans';
+type Tab = 'roles' | 'channels' | 'members' | 'invites' | 'bans';
 
 export function ServerSettingsDialog({ guild, onClose }: { guild: Guild; onClose: () => void }) {
   const permissions = usePermissions(guild.id);
   const tabs = useMemo(() => {
     const shown: { id: Tab; label: string }[] = [];
-    if (has(permissions, Permission.ManageRoles)) shown.push({ id: 'roles', label: 'Roles' });
+    if (has(permissions, Permission.ManageRoles)) {
+      shown.push({ id: 'roles', label: 'Roles' }, { id: 'channels', label: 'Channel permissions' });
+    }
     if (has(permissions, Permission.KickMembers) || has(permissions, Permission.BanMembers)) {
       shown.push({ id: 'members', label: 'Members' });
     }
@@ -151,6 +138,7 @@ export function ServerSettingsDialog({ guild, onClose }: { guild: Guild; onClose
       <div id="settings-panel" role="tabpanel" aria-labelledby={current === null ? undefined : `settings-tab-${current}`}>
         {current === null && <p className="muted">You cannot manage this server.</p>}
         {current === 'roles' && <RolesTab guild={guild} />}
+        {current === 'channels' && <ChannelPermissionsTab guild={guild} />}
         {current === 'members' && <MembersTab guild={guild} permissions={permissions} />}
         {current === 'bans' && <BansTab guild={guild} />}
         {current === 'invites' && <InvitesTab guild={guild} />}
