@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Role } from '../api/types';
-import { canAddBots, guildPermissions, has, Permission, permissionNames, ROLE_TOGGLES, rolesByPosition, toggled } from './permissions';
+import { canAddBots, guildPermissions, has, overwriteState, Permission, permissionNames, ROLE_TOGGLES, rolesByPosition, toggled, withOverwriteState } from './permissions';
 
 const role = (id: string, permissions: bigint, position = 1): Role => ({ id, name: id, permissions: permissions.toString(), position });
 const guild = { id: '10', owner_id: '1' };
@@ -62,5 +62,26 @@ describe('permissions', () => {
     expect(canAddBots({ owner: false, permissions: Permission.ManageGuild.toString() })).toBe(true);
     const everythingElse = (1n << 51n) - 1n - Permission.Administrator - Permission.ManageGuild;
     expect(canAddBots({ owner: false, permissions: everythingElse.toString() })).toBe(false);
+  });
+});
+
+describe('channel overwrites', () => {
+  const view = Permission.ViewChannel;
+  const send = Permission.SendMessages;
+
+  it('read each permission as allowed, denied or left to the roles', () => {
+    const overwrite = { allow: send.toString(), deny: view.toString() };
+    expect(overwriteState(overwrite, view)).toBe('deny');
+    expect(overwriteState(overwrite, send)).toBe('allow');
+    expect(overwriteState(overwrite, Permission.AddReactions)).toBe('inherit');
+  });
+
+  it('move one permission between allow, inherit and deny, leaving the others', () => {
+    const start = { allow: send.toString(), deny: '0' };
+    const denied = withOverwriteState(start, view, 'deny');
+    expect(denied).toEqual({ allow: send.toString(), deny: view.toString() });
+    const allowed = withOverwriteState(denied, view, 'allow');
+    expect(allowed).toEqual({ allow: (send | view).toString(), deny: '0' });
+    expect(withOverwriteState(allowed, view, 'inherit')).toEqual(start);
   });
 });
