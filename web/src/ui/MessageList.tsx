@@ -130,7 +130,11 @@ export function MessageList({
     const before = previous.current;
     previous.current = { firstId, totalSize };
     if (element === null) return;
-    if (atBottom.current) {
+    // At the bottom by where the view is now against the content as it was: a jump
+    // the browser has not reported yet (scroll events come a frame later), such as
+    // one to the top, must not be undone by rows measured meanwhile.
+    const stillAtBottom = atBottom.current && before.totalSize - element.scrollTop - element.clientHeight < BOTTOM_SLACK;
+    if (stillAtBottom) {
       element.scrollTop = element.scrollHeight;
     } else if (before.firstId !== undefined && firstId !== before.firstId) {
       element.scrollTop += totalSize - before.totalSize;
