@@ -42,5 +42,10 @@ for service in "$@"; do
     bah commit --quiet --format oci "$container" "$image" >/dev/null
     rm -f "$out_dir/$service.tar"
     bah push --quiet "$image" "oci-archive:$out_dir/$service.tar:$image"
+    # vfs keeps a full copy of the binary per layer and per container: drop this
+    # service's before the next, so the disk holds one service's copies at a time.
+    bah rm "$container" >/dev/null
+    bah rmi "$image" >/dev/null
+    rm -rf "$rootfs"
     echo "images: $out_dir/$service.tar ($image)"
 done
