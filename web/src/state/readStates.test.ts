@@ -96,6 +96,12 @@ describe("the server's read states", () => {
     expect(behind(state.readStates, channel(state, '100'))).toBe(false);
   });
 
+  it('keep the unread messages as they were when an ack reads nothing new', () => {
+    const state = run(created('8'), created('11'));
+    const acked = reduce(state, dispatch('MESSAGE_ACK', { channel_id: '100', message_id: '7', version: 4, manual: false }));
+    expect(acked.unread).toBe(state.unread);
+  });
+
   it('are read where the user writes', () => {
     const state = run({ type: 'message', message: message('12', { author: ME }) });
     expect(state.readStates['100']).toEqual({ lastRead: '12', mentions: 0 });

@@ -594,11 +594,19 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
     case 'MESSAGE_ACK': {
       // The user read the channel on another device (or this one, echoed back).
       const { channel_id: channelId, message_id: messageId } = data as { channel_id: Snowflake; message_id: Snowflake };
-      const unreadIds = (state.unread[channelId] ?? []).filter((id) => compareIds(id, messageId) > 0);
+      const known = state.unread[channelId] ?? [];
+      const unreadIds = known.filter((id) => compareIds(id, messageId) > 0);
+      // Unchanged when nothing newer was read, so the views that show it keep still.
+      const unread =
+        unreadIds.length === known.length
+          ? state.unread
+          : unreadIds.length > 0
+            ? { ...state.unread, [channelId]: unreadIds }
+            : withoutChannels(state.unread, (id) => id === channelId);
       return {
         ...state,
         readStates: readUpTo(state.readStates, channelId, messageId),
-        unread: unreadIds.length > 0 ? { ...state.unread, [channelId]: unreadIds } : withoutChannels(state.unread, (id) => id === channelId),
+        unread,
         notifications: markRead(state.notifications, channelId),
       };
     }
