@@ -260,6 +260,7 @@ pub fn message_edited(
     author: UserId,
     guild: Option<GuildId>,
     directory: &dyn Directory,
+    urls: FileUrls<'_>,
 ) -> Value {
     let mut object = base_message(edited.id, edited.channel_id, guild, directory, author);
     let created = OffsetDateTime::from_unix_timestamp_nanos(
@@ -279,7 +280,10 @@ pub fn message_edited(
         mention_objects(&edited.mentions, directory),
     );
     object.insert("mention_roles".into(), json!(edited.mention_roles));
-    Value::Object(object)
+    object.insert("attachments".into(), json!(edited.attachments));
+    let mut object = Value::Object(object);
+    urls.signer.sign_message(&mut object, urls.now);
+    object
 }
 
 fn emoji(emoji: &ReactionEmoji) -> Value {
@@ -371,7 +375,7 @@ pub fn message_event(
             let author = actor.unwrap_or(UserId::new(0));
             message_dispatch(
                 "MESSAGE_UPDATE",
-                &message_edited(edited, author, guild, directory),
+                &message_edited(edited, author, guild, directory, urls),
                 scope,
                 messages,
                 author,

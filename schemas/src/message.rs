@@ -388,6 +388,10 @@ pub struct MessageEdited {
     pub mentions: Vec<UserId>,
     /// Roles mentioned in the new text.
     pub mention_roles: Vec<RoleId>,
+    /// The message's files, which an edit keeps (empty in events from before
+    /// edits carried them).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A message was deleted.

@@ -33,7 +33,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::EventHash;
 use cloudcord_schemas::ids::{ChannelId, MessageId, Snowflake, UserId};
-use cloudcord_schemas::message::{MessageSent, ReactionAdded, ReactionEmoji, ReactionRemoved};
+use cloudcord_schemas::message::{
+    Attachment, MessageSent, ReactionAdded, ReactionEmoji, ReactionRemoved,
+};
 use redb::{
     Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition,
     WriteTransaction,
@@ -55,6 +57,10 @@ pub struct IndexedMessage {
     pub author_id: UserId,
     /// Who reacted with what.
     pub reactions: BTreeSet<(ReactionEmoji, UserId)>,
+    /// Its files' metadata, which an edit's answer repeats (empty in entries
+    /// written before the index kept them).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 impl IndexedMessage {
@@ -412,6 +418,7 @@ impl MessageIndex {
                 channel_id: event.channel_id,
                 author_id: event.author.id,
                 reactions: BTreeSet::new(),
+                attachments: event.attachments.clone(),
             },
         );
     }
@@ -460,6 +467,7 @@ mod tests {
             channel_id: ChannelId::new(channel),
             author_id: UserId::new(author),
             reactions: std::collections::BTreeSet::new(),
+            attachments: Vec::new(),
         }
     }
 

@@ -576,6 +576,7 @@ impl Messages {
             mention_everyone: mentions.everyone,
             mentions: mentions.users,
             mention_roles: mentions.roles,
+            attachments: message.attachments,
         })
     }
 
@@ -890,6 +891,8 @@ impl Messages {
             mention_objects(&edited.mentions, audience),
         );
         object.insert("mention_roles".into(), json!(edited.mention_roles));
+        // Without `url`s, as in `sent_object`.
+        object.insert("attachments".into(), json!(edited.attachments));
         Value::Object(object)
     }
 

@@ -577,14 +577,19 @@ async fn send_message(
     if !created {
         stored.discard().await;
     }
-    let mut outcome = outcome?;
+    respond(signed(&state, outcome?))
+}
+
+/// `outcome` with the attachment URLs of its message object signed for the caller,
+/// who may read the channel (the command was accepted in it).
+fn signed(state: &ApiState, mut outcome: Outcome) -> Outcome {
     if let Outcome::Accepted {
         body: Some(body), ..
     } = &mut outcome
     {
         state.files().signer().sign_message(body, now_secs());
     }
-    respond(outcome)
+    outcome
 }
 
 async fn send_stored(
@@ -701,17 +706,16 @@ async fn edit_message(
     };
     let for_dm = payload.clone();
     let id = key.command_id(&caller.actor())?;
-    respond(
-        on_channel(
-            &state,
-            caller,
-            id,
-            channel,
-            || GuildCommand::EditMessage(payload),
-            || Some(DmChannelCommand::EditMessage(for_dm)),
-        )
-        .await?,
+    let outcome = on_channel(
+        &state,
+        caller,
+        id,
+        channel,
+        || GuildCommand::EditMessage(payload),
+        || Some(DmChannelCommand::EditMessage(for_dm)),
     )
+    .await?;
+    respond(signed(&state, outcome))
 }
 
 /// `DELETE /channels/{channel.id}/messages/{message.id}` → 204.

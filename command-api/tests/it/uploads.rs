@@ -169,6 +169,48 @@ async fn files_are_stored_by_id_and_the_event_carries_only_their_metadata() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_edit_keeps_the_files_and_answers_them_signed() {
+    let world = World::new().await;
+    let owner = world.register(&unique("editor")).await;
+    let (_, channel) = world.guild(&owner).await;
+    let payload = json!({"content": "before", "attachments": [{"id": 0}]}).to_string();
+    let (status, sent) = send_form(
+        &world,
+        &channel,
+        &owner,
+        &[
+            ("payload_json", None, payload.as_bytes()),
+            ("files[0]", Some("cat.png"), PNG),
+        ],
+        "edit-upload-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let message = sent["id"].as_str().expect("an id");
+
+    let (status, edited) = world
+        .call(
+            Method::PATCH,
+            &format!("/api/v10/channels/{channel}/messages/{message}"),
+            Some(&owner),
+            Body::Json(json!({"content": "after"})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(edited["content"], "after");
+    let kept = &edited["attachments"][0];
+    assert_eq!(kept["id"], sent["attachments"][0]["id"], "{edited}");
+    assert_eq!(kept["filename"], "cat.png");
+    assert_eq!(kept["size"], PNG.len());
+    let url = kept["url"].as_str().expect("a signed url");
+    assert!(
+        url.contains("/cdn/attachments/") && url.contains("&hm="),
+        "{url}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_upload_is_413_and_stores_nothing() {
     let world = World::with_files(&FilesConfig {
         max_upload_bytes: 64 * 1024,

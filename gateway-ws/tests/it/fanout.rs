@@ -8,8 +8,8 @@ use cloudcord_schemas::envelope::AggregateRef;
 use cloudcord_schemas::guild::{
     ChannelCreated, ChannelOverwriteUpserted, GuildEvent, MemberKicked,
 };
-use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, UserId};
-use cloudcord_schemas::message::{MessageEdited, MessageSent};
+use cloudcord_schemas::ids::{AttachmentId, ChannelId, MessageId, RoleId, UserId};
+use cloudcord_schemas::message::{Attachment, MessageEdited, MessageSent};
 use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
 use serde_json::Value;
 
@@ -220,7 +220,7 @@ async fn a_kicked_member_gets_guild_delete_and_nothing_more() {
 }
 
 #[tokio::test]
-async fn message_edits_are_message_update_with_the_author() {
+async fn message_edits_are_message_update_with_the_author_and_the_files() {
     let mut world = World::with_kafka(SessionSettings::default()).await;
     let (mut alice, _) = world.identified(&world.token(ALICE), MESSAGES).await;
     world
@@ -234,6 +234,15 @@ async fn message_edits_are_message_update_with_the_author() {
                 mention_everyone: false,
                 mentions: Vec::new(),
                 mention_roles: Vec::new(),
+                attachments: vec![Attachment {
+                    id: AttachmentId::new(GENERAL.get() * 1000 + 2),
+                    filename: "notes.txt".into(),
+                    description: None,
+                    content_type: "text/plain".into(),
+                    size: 12,
+                    width: None,
+                    height: None,
+                }],
             }),
         )])
         .await;
@@ -245,6 +254,13 @@ async fn message_edits_are_message_update_with_the_author() {
     );
     // The support world's events are by OWNER.
     assert_eq!(update["author"]["id"], OWNER.to_string());
+    let file = &update["attachments"][0];
+    assert_eq!(file["filename"], "notes.txt", "{update}");
+    let url = file["url"].as_str().expect("a signed url");
+    assert!(
+        url.contains("/cdn/attachments/") && url.contains("&hm="),
+        "{url}"
+    );
 }
 
 #[tokio::test]

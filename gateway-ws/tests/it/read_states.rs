@@ -85,6 +85,7 @@ fn edited(n: u64, users: &[UserId], roles: &[RoleId]) -> (AggregateRef, DomainEv
             mention_everyone: false,
             mentions: users.to_vec(),
             mention_roles: roles.to_vec(),
+            attachments: Vec::new(),
         }),
     )
 }

@@ -857,6 +857,7 @@ mod tests {
                 mention_everyone: false,
                 mentions: Vec::new(),
                 mention_roles: Vec::new(),
+                attachments: Vec::new(),
             },
         )
     }

@@ -908,6 +908,7 @@ mod tests {
             mention_everyone: true,
             mentions,
             mention_roles: roles,
+            attachments: Vec::new(),
         };
         let changes = when(&in_guild(
             3,

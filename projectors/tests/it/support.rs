@@ -608,6 +608,7 @@ impl Workload {
                 mention_everyone: false,
                 mentions: Vec::new(),
                 mention_roles: Vec::new(),
+                attachments: Vec::new(),
             }),
             5 => GuildEvent::ReactionAdded(ReactionAdded {
                 user_id: UserId::new(1 + step % 3),

@@ -146,6 +146,7 @@ async fn the_mention_inbox_follows_messages_edits_and_deletions() {
                 mention_everyone: false,
                 mentions,
                 mention_roles: Vec::new(),
+                attachments: Vec::new(),
             }),
         )
     };
