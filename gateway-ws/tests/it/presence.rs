@@ -47,6 +47,22 @@ async fn with_status(world: &World, client: &mut Client, user: UserId, status: &
     client.ready(1).await;
 }
 
+/// `user`'s presence in the GUILD_CREATE of the owner's session identified on
+/// `watcher` now.
+async fn first_presence(world: &World, watcher: &mut Client, user: UserId) -> Value {
+    watcher.hello().await;
+    watcher.identify(&world.token(OWNER), PRESENCES).await;
+    watcher.dispatch("READY").await;
+    let create = watcher.dispatch("GUILD_CREATE").await;
+    create["presences"]
+        .as_array()
+        .expect("presences")
+        .iter()
+        .find(|p| p["user"]["id"] == user.to_string())
+        .cloned()
+        .unwrap_or_else(|| panic!("{user}'s presence in {create}"))
+}
+
 #[tokio::test]
 async fn presence_follows_the_session_that_changed_last_across_processes() {
     let mut world = World::with_kafka(SessionSettings::default()).await;
@@ -86,18 +102,10 @@ async fn presence_follows_the_session_that_changed_last_across_processes() {
     // A session identified now, on a process that has read the reports, learns it
     // in GUILD_CREATE.
     let mut watcher = other.connect("v=10&encoding=json").await;
-    watcher.hello().await;
-    watcher.identify(&world.token(OWNER), PRESENCES).await;
-    watcher.dispatch("READY").await;
-    let create = watcher.dispatch("GUILD_CREATE").await;
-    let alice = create["presences"]
-        .as_array()
-        .expect("presences")
-        .iter()
-        .find(|p| p["user"]["id"] == ALICE.to_string())
-        .cloned()
-        .expect("ALICE's presence");
-    assert_eq!(alice["status"], "dnd");
+    assert_eq!(
+        first_presence(&world, &mut watcher, ALICE).await["status"],
+        "dnd"
+    );
 
     // Invisible shows as offline; so does the end of the last session.
     phone
@@ -186,16 +194,8 @@ async fn a_process_that_starts_later_shows_who_is_online_from_its_first_guild_cr
     // A new process serves only once it has read the recent reports.
     let late = world.node().await;
     let mut watcher = late.connect("v=10&encoding=json").await;
-    watcher.hello().await;
-    watcher.identify(&world.token(OWNER), PRESENCES).await;
-    watcher.dispatch("READY").await;
-    let create = watcher.dispatch("GUILD_CREATE").await;
-    let alice = create["presences"]
-        .as_array()
-        .expect("presences")
-        .iter()
-        .find(|p| p["user"]["id"] == ALICE.to_string())
-        .cloned()
-        .unwrap_or_else(|| panic!("ALICE's presence in {create}"));
-    assert_eq!(alice["status"], "dnd");
+    assert_eq!(
+        first_presence(&world, &mut watcher, ALICE).await["status"],
+        "dnd"
+    );
 }
