@@ -4,7 +4,7 @@
 //! This is not a projection (it has a clock and deletes from the file store); it
 //! follows the message documents the MongoDB projector writes, which carry
 //! `deleted_at`, the deleting event's time. Its progress is a watermark
-//! (`deleted_at`, `_id`) in its own document of the `file_sweeper` collection, so
+//! (`deleted_at`, message `id`) in its own document of the `file_sweeper` collection, so
 //! each deleted message is looked at once, and a message deleted twice (say, by
 //! itself and then with its channel) keeps the first watermark position it
 //! passed. Deleting a file that is already gone succeeds, so a sweep repeated after
@@ -59,12 +59,12 @@ impl FileSweeper {
                     "deleted_at": { "$lte": cutoff },
                     "$or": [
                         { "deleted_at": { "$gt": after } },
-                        { "deleted_at": after, "_id": { "$gt": after_id } },
+                        { "deleted_at": after, "id": { "$gt": after_id } },
                     ],
                 })
-                .sort(doc! { "deleted_at": 1, "_id": 1 })
+                .sort(doc! { "deleted_at": 1, "id": 1 })
                 .limit(STEP)
-                .projection(doc! { "deleted_at": 1, "attachments.id": 1 })
+                .projection(doc! { "deleted_at": 1, "id": 1, "attachments.id": 1 })
                 .await?
                 .try_collect()
                 .await?;
@@ -81,7 +81,7 @@ impl FileSweeper {
             let position = (
                 last.get_datetime("deleted_at")
                     .map_err(|_| malformed("deleted_at"))?,
-                last.get_i64("_id").map_err(|_| malformed("_id"))?,
+                last.get_i64("id").map_err(|_| malformed("id"))?,
             );
             self.progress
                 .update_one(

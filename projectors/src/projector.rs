@@ -55,6 +55,23 @@ pub enum StoreError {
         /// The server's `writeErrors`.
         errors: String,
     },
+    /// The MongoDB database holds documents of another shape than this version
+    /// writes and reads.
+    #[error(
+        "MongoDB database {database} holds read models of format {found}, this version writes \
+         format {expected}: rebuild them from the events topic — stop the projectors, drop \
+         the collections messages, audit_log, user_settings, aggregate_positions, \
+         projector_offsets and projection_format (keep the GridFS buckets: files are not \
+         derived from events) and start the projectors again"
+    )]
+    MongoFormat {
+        /// The database.
+        database: String,
+        /// The format recorded in it (1: from before formats were recorded).
+        found: i32,
+        /// The format this version writes.
+        expected: i32,
+    },
     /// Another instance of this projector wrote offsets since this one read them.
     #[error("another projector moved the stored offset of partition {partition}")]
     Fenced {

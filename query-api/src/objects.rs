@@ -401,7 +401,7 @@ pub fn message_object(
     if !message.reactions.is_empty() {
         object.insert("reactions".into(), reaction_objects(message, viewer));
     }
-    object.insert("channel_id".into(), id(message.channel_id));
+    object.insert("channel_id".into(), json!(message.channel_id));
     object.insert("author".into(), author_object(&message.author));
     object.insert("content".into(), json!(message.content));
     object.insert("timestamp".into(), json!(bson_time(message.timestamp)));

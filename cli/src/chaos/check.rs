@@ -125,7 +125,7 @@ pub async fn check(
         .try_collect::<Vec<_>>()
         .await?
         .iter()
-        .filter_map(|d| u64::try_from(d.get_i64("_id").ok()?).ok())
+        .filter_map(|d| u64::try_from(d.get_i64("id").ok()?).ok())
         .collect();
     for &id in acked.values() {
         if !in_postgres.contains(&id) {

@@ -14,10 +14,19 @@
 //! Documents are created with `insert`, never with upserts: FerretDB v1 holds a
 //! PostgreSQL connection for every upsert that inserts, and stalls once its pool
 //! is used up.
+//!
+//! Every id a statement or a reader filters on — a message's `_id`, `channel_id`
+//! and `guild_id`, an audit entry's `guild_id`, a settings document's `_id` — is a
+//! string ([`key`]: FerretDB matches only those in PostgreSQL) and every filter is
+//! an equality on one: a statement for several messages is one statement per
+//! message, never `$in`. A message keeps its id as a number too (`id`), for
+//! ordering pages.
 
+use cloudcord_runtime::mongo::key;
 use cloudcord_schemas::dm_channel::DmChannelEvent;
 use cloudcord_schemas::envelope::Actor;
 use cloudcord_schemas::guild::{GuildChannel, GuildEvent, Role};
+use cloudcord_schemas::ids::MessageId;
 use cloudcord_schemas::message::{Attachment, MessageSent, Nonce, ReactionEmoji, UserSnapshot};
 use cloudcord_schemas::permissions::PermissionOverwrite;
 use cloudcord_schemas::user::{Status, Theme, UserEvent, UserSettings};
@@ -30,11 +39,11 @@ use crate::record::{DomainEvent, EventRecord};
 /// The collections the projection writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Collection {
-    /// One document per message, keyed by message id.
+    /// One document per message, keyed by message id (a string).
     Messages,
     /// One entry per audited guild event, keyed by event id.
     AuditLog,
-    /// One document per user, keyed by user id.
+    /// One document per user, keyed by user id (a string).
     UserSettings,
 }
 
@@ -78,10 +87,10 @@ impl Write {
         }
     }
 
-    fn replace(collection: Collection, id: impl Into<Bson>, document: Document) -> Self {
+    fn replace(collection: Collection, id: String, document: Document) -> Self {
         Self {
             collection,
-            operation: Operation::Update(doc! { "q": { "_id": id.into() }, "u": document }),
+            operation: Operation::Update(doc! { "q": { "_id": id }, "u": document }),
         }
     }
 
@@ -151,7 +160,7 @@ fn emoji(emoji: &ReactionEmoji, user_id: i64) -> Result<Document, Unrepresentabl
 }
 
 fn message_document(
-    guild_id: Option<i64>,
+    guild_id: Option<&str>,
     seq: i64,
     e: &MessageSent,
 ) -> Result<Document, Unrepresentable> {
@@ -169,8 +178,9 @@ fn message_document(
         None => Bson::Null,
     };
     Ok(doc! {
-        "_id": id("message_id", e.id)?,
-        "channel_id": id("channel_id", e.channel_id)?,
+        "_id": key(e.id.get()),
+        "id": id("message_id", e.id)?,
+        "channel_id": key(e.channel_id.get()),
         "guild_id": guild_id,
         "author": user(&e.author)?,
         "content": &e.content,
@@ -210,21 +220,23 @@ fn deleted(at: DateTime) -> Document {
     doc! { "$set": { "deleted": true, "deleted_at": at } }
 }
 
+/// The filter of one message's document.
+fn by_id(message: MessageId) -> Document {
+    doc! { "_id": key(message.get()) }
+}
+
 fn message(
-    guild_id: Option<i64>,
+    guild_id: Option<&str>,
     seq: i64,
     at: DateTime,
     event: MessageEvent<'_>,
 ) -> Result<Write, Unrepresentable> {
-    let by_id = |message| -> Result<Document, Unrepresentable> {
-        Ok(doc! { "_id": id("message_id", message)? })
-    };
     Ok(match event {
         MessageEvent::Sent(e) => {
             Write::insert(Collection::Messages, message_document(guild_id, seq, e)?)
         }
         MessageEvent::Edited(e) => Write::messages(
-            by_id(e.id)?,
+            by_id(e.id),
             seq,
             doc! {
                 "$set": {
@@ -241,27 +253,27 @@ fn message(
             },
             false,
         ),
-        MessageEvent::Deleted(e) => Write::messages(by_id(e.id)?, seq, deleted(at), false),
+        MessageEvent::Deleted(e) => Write::messages(by_id(e.id), seq, deleted(at), false),
         MessageEvent::ReactionAdded(e) => Write::messages(
-            by_id(e.message_id)?,
+            by_id(e.message_id),
             seq,
             doc! { "$addToSet": { "reactions": emoji(&e.emoji, id("user_id", e.user_id)?)? } },
             false,
         ),
         MessageEvent::ReactionRemoved(e) => Write::messages(
-            by_id(e.message_id)?,
+            by_id(e.message_id),
             seq,
             doc! { "$pull": { "reactions": emoji(&e.emoji, id("user_id", e.user_id)?)? } },
             false,
         ),
         MessageEvent::Pinned(e) => Write::messages(
-            by_id(e.message_id)?,
+            by_id(e.message_id),
             seq,
             doc! { "$set": { "pinned": true, "pinned_at": date(e.pinned_at) } },
             false,
         ),
         MessageEvent::Unpinned(e) => Write::messages(
-            by_id(e.message_id)?,
+            by_id(e.message_id),
             seq,
             doc! { "$set": { "pinned": false, "pinned_at": Bson::Null } },
             false,
@@ -522,7 +534,7 @@ fn audited(event: &GuildEvent) -> Result<Option<Audited>, Unrepresentable> {
 
 fn guild(
     record: &EventRecord,
-    guild_id: i64,
+    guild_id: &str,
     seq: i64,
     event: &GuildEvent,
 ) -> Result<Vec<Write>, Unrepresentable> {
@@ -549,14 +561,13 @@ fn guild(
         GuildEvent::MessageUnpinned(e) => {
             writes.push(message(some, seq, at, MessageEvent::Unpinned(e))?);
         }
-        GuildEvent::MessagesBulkDeleted(e) => writes.push(Write::messages(
-            doc! { "_id": { "$in": ids("message_id", &e.ids)? } },
-            seq,
-            deleted(at),
-            true,
-        )),
+        GuildEvent::MessagesBulkDeleted(e) => writes.extend(
+            e.ids
+                .iter()
+                .map(|&message| Write::messages(by_id(message), seq, deleted(at), false)),
+        ),
         GuildEvent::ChannelDeleted(e) => writes.push(Write::messages(
-            doc! { "channel_id": id("channel_id", e.channel.id)? },
+            doc! { "channel_id": key(e.channel.id.get()) },
             seq,
             deleted(at),
             true,
@@ -606,7 +617,7 @@ fn guild(
     Ok(writes)
 }
 
-fn settings_document(user_id: i64, settings: &UserSettings) -> Document {
+fn settings_document(user_id: &str, settings: &UserSettings) -> Document {
     let theme = match settings.theme {
         Theme::Dark => "dark",
         Theme::Light => "light",
@@ -632,13 +643,13 @@ fn settings_document(user_id: i64, settings: &UserSettings) -> Document {
 /// The statements `record` makes, in the order they apply.
 pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
     let envelope = &record.envelope;
-    let aggregate = id("aggregate_id", envelope.aggregate.id)?;
+    let aggregate = key(envelope.aggregate.id.get());
     let seq = i64::try_from(envelope.seq).map_err(|_| Unrepresentable {
         field: "seq",
         value: envelope.seq,
     })?;
     Ok(match &envelope.event {
-        DomainEvent::Guild(event) => guild(record, aggregate, seq, event)?,
+        DomainEvent::Guild(event) => guild(record, &aggregate, seq, event)?,
         DomainEvent::DmChannel(event) => {
             let message_event = match event {
                 DmChannelEvent::MessageSent(e) => Some(MessageEvent::Sent(e)),
@@ -662,12 +673,12 @@ pub fn project(record: &EventRecord) -> Result<Vec<Write>, Unrepresentable> {
         }
         DomainEvent::User(UserEvent::UserRegistered(_)) => vec![Write::insert(
             Collection::UserSettings,
-            settings_document(aggregate, &UserSettings::default()),
+            settings_document(&aggregate, &UserSettings::default()),
         )],
         DomainEvent::User(UserEvent::UserSettingsChanged(e)) => vec![Write::replace(
             Collection::UserSettings,
-            aggregate,
-            settings_document(aggregate, &e.settings),
+            aggregate.clone(),
+            settings_document(&aggregate, &e.settings),
         )],
         DomainEvent::User(_) | DomainEvent::UsernameClaim(_) => Vec::new(),
     })
@@ -730,6 +741,12 @@ mod tests {
                 }
                 Operation::Update(statement) => {
                     let filter = statement.get_document("q").expect("q");
+                    assert!(
+                        ["_id", "channel_id", "guild_id"]
+                            .iter()
+                            .any(|k| matches!(filter.get(k), Some(Bson::String(_)))),
+                        "{filter} does not narrow by a string key: FerretDB would scan every document"
+                    );
                     let update = statement.get_document("u").expect("u");
                     let multi = statement.get_bool("multi").unwrap_or(false);
                     for document in collection.values_mut() {
@@ -745,7 +762,7 @@ mod tests {
         }
 
         fn message(&self, id: u64) -> &Document {
-            &self.0[&Collection::Messages][&Bson::Int64(i(id)).to_string()]
+            &self.0[&Collection::Messages][&Bson::String(id.to_string()).to_string()]
         }
 
         fn all(&self, collection: Collection) -> Vec<&Document> {
@@ -772,7 +789,6 @@ mod tests {
             match condition.as_document() {
                 Some(ops) if ops.keys().all(|k| k.starts_with('$')) => {
                     ops.iter().all(|(op, operand)| match (op.as_str(), value) {
-                        ("$in", Some(v)) => operand.as_array().is_some_and(|a| a.contains(v)),
                         ("$lt", Some(v)) => compare(v, operand).is_some_and(|o| o.is_lt()),
                         ("$gte", Some(v)) => compare(v, operand).is_some_and(|o| o.is_ge()),
                         _ => false,
@@ -866,8 +882,13 @@ mod tests {
     fn a_message_sent_makes_a_message_document() {
         let documents = Documents::given(&[sent(2, 100)]);
         let message = documents.message(100);
-        assert_eq!(message.get_i64("channel_id"), Ok(i(CHANNEL)));
-        assert_eq!(message.get_i64("guild_id"), Ok(i(GUILD)));
+        assert_eq!(message.get_str("_id"), Ok("100"));
+        assert_eq!(message.get_i64("id"), Ok(100));
+        assert_eq!(
+            message.get_str("channel_id"),
+            Ok(CHANNEL.to_string().as_str())
+        );
+        assert_eq!(message.get_str("guild_id"), Ok(GUILD.to_string().as_str()));
         assert_eq!(message.get_str("content"), Ok("message 100"));
         assert_eq!(at(message, "author.id"), Some(&Bson::Int64(i(ALICE))));
         assert_eq!(
@@ -1119,6 +1140,6 @@ mod tests {
         let stored = documents.all(Collection::UserSettings);
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].get_str("locale"), Ok("fr"));
-        assert_eq!(stored[0].get_i64("_id"), Ok(i(BOB)));
+        assert_eq!(stored[0].get_str("_id"), Ok(BOB.to_string().as_str()));
     }
 }

@@ -15,10 +15,11 @@ pub mod documents;
 use std::collections::{BTreeMap, HashMap};
 
 use cloudcord_runtime::mongo::MongoConfig;
+use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::AggregateRef;
-use futures::TryStreamExt;
+use futures::{StreamExt as _, TryStreamExt as _};
 use mongodb::bson::{Bson, Document, doc};
-use mongodb::{Client, Database};
+use mongodb::{Client, Database, IndexModel};
 
 use self::documents::{Collection, Operation, Write};
 use crate::int64::Unrepresentable;
@@ -29,9 +30,19 @@ use crate::record::EventRecord;
 pub const POSITIONS: &str = "aggregate_positions";
 /// Where each partition's next offset is kept (excluded from digests).
 pub const OFFSETS: &str = "projector_offsets";
+/// Where the database's document format is recorded (excluded from digests).
+const FORMAT_COLLECTION: &str = "projection_format";
+
+/// The shape of the documents this version writes and reads. 2: the ids filtered
+/// on are strings (`cloudcord_runtime::mongo::key`); 1 (unrecorded) had numbers.
+const FORMAT: i32 = 2;
 
 /// Most statements per `update` command (MongoDB accepts 100,000).
 const STATEMENTS_PER_COMMAND: usize = 10_000;
+
+/// Most position lookups in flight at once (FerretDB holds a PostgreSQL
+/// connection for each).
+const LOOKUPS_AT_ONCE: usize = 8;
 
 /// MongoDB's code for "the collection exists already".
 const NAMESPACE_EXISTS: i32 = 48;
@@ -42,10 +53,11 @@ const NAMESPACE_EXISTS: i32 = 48;
 pub async fn open_database(config: &MongoConfig, database: &str) -> Result<Database, StoreError> {
     let client = Client::with_options(config.client_options(crate::NAME).await?)?;
     let database = client.database(database);
-    let names = Collection::ALL
-        .iter()
-        .map(|c| c.name())
-        .chain([POSITIONS, OFFSETS]);
+    let names =
+        Collection::ALL
+            .iter()
+            .map(|c| c.name())
+            .chain([POSITIONS, OFFSETS, FORMAT_COLLECTION]);
     for name in names {
         match database.create_collection(name).await {
             Ok(()) => {}
@@ -57,7 +69,76 @@ pub async fn open_database(config: &MongoConfig, database: &str) -> Result<Datab
             Err(error) => return Err(error.into()),
         }
     }
+    check_format(&database).await?;
+    for (collection, keys) in indexes() {
+        let created = database
+            .collection::<Document>(collection.name())
+            .create_index(IndexModel::builder().keys(keys.clone()).build())
+            .await;
+        // Only reads get slower without one: the next start tries again.
+        if let Err(error) = created {
+            tracing::warn!(
+                collection = collection.name(),
+                %keys,
+                error = %ErrorChain(&error),
+                "creating an index failed"
+            );
+        }
+    }
     Ok(database)
+}
+
+/// The indexes the readers' filters and orders need on MongoDB proper (creating an
+/// existing one changes nothing). FerretDB v1 keeps them too, though it matches the
+/// string ids by its own means (see `cloudcord_runtime::mongo::key`).
+fn indexes() -> [(Collection, Document); 4] {
+    [
+        // A channel's pages and pins, newest first.
+        (Collection::Messages, doc! { "channel_id": 1, "id": -1 }),
+        // A deleted guild's or a banned member's messages.
+        (Collection::Messages, doc! { "guild_id": 1 }),
+        // The file sweeper's walk through deleted messages.
+        (
+            Collection::Messages,
+            doc! { "deleted": 1, "deleted_at": 1, "id": 1 },
+        ),
+        // A guild's audit log, newest first.
+        (Collection::AuditLog, doc! { "guild_id": 1, "seq": -1 }),
+    ]
+}
+
+/// Records [`FORMAT`] in a database nothing was projected into yet, and refuses
+/// one written in another format: its documents would not be found. The events
+/// topic rebuilds them (FerretDB cannot rewrite ids in place).
+async fn check_format(database: &Database) -> Result<(), StoreError> {
+    let formats = database.collection::<Document>(FORMAT_COLLECTION);
+    let recorded = formats
+        .find_one(doc! { "_id": "documents" })
+        .await?
+        .and_then(|d| d.get_i32("format").ok());
+    if recorded == Some(FORMAT) {
+        return Ok(());
+    }
+    let projected = database
+        .collection::<Document>(OFFSETS)
+        .find_one(doc! {})
+        .await?
+        .is_some();
+    if recorded.is_some() || projected {
+        return Err(StoreError::MongoFormat {
+            database: database.name().to_owned(),
+            found: recorded.unwrap_or(1),
+            expected: FORMAT,
+        });
+    }
+    // Several instances may start at once; the first one's insert is enough.
+    let reply = database
+        .run_command(doc! {
+            "insert": FORMAT_COLLECTION,
+            "documents": [{ "_id": "documents", "format": FORMAT }],
+        })
+        .await?;
+    check(FORMAT_COLLECTION, &reply, true)
 }
 
 /// The MongoDB read models as a [`Store`].
@@ -217,23 +298,26 @@ impl Store for MongoStore {
         &mut self,
         aggregates: &[AggregateRef],
     ) -> Result<HashMap<AggregateRef, u64>, StoreError> {
-        let by_id: HashMap<String, AggregateRef> =
-            aggregates.iter().map(|a| (position_id(*a), *a)).collect();
-        let keys: Vec<&String> = by_id.keys().collect();
-        let documents: Vec<Document> = self
-            .database
-            .collection::<Document>(POSITIONS)
-            .find(doc! { "_id": { "$in": keys } })
-            .await?
-            .try_collect()
-            .await?;
-        Ok(documents
-            .iter()
-            .filter_map(|d| {
-                let aggregate = by_id.get(d.get_str("_id").ok()?)?;
-                Some((*aggregate, u64::try_from(d.get_i64("seq").ok()?).ok()?))
+        // One lookup per aggregate: FerretDB v1 matches `_id` in PostgreSQL, but
+        // reads the whole collection for an `$in`.
+        let positions = self.database.collection::<Document>(POSITIONS);
+        futures::stream::iter(aggregates.iter().copied())
+            .map(|aggregate| {
+                let positions = positions.clone();
+                async move {
+                    let found = positions
+                        .find_one(doc! { "_id": position_id(aggregate) })
+                        .await?;
+                    let seq = found
+                        .and_then(|d| d.get_i64("seq").ok())
+                        .and_then(|seq| u64::try_from(seq).ok());
+                    Ok::<_, StoreError>(seq.map(|seq| (aggregate, seq)))
+                }
             })
-            .collect())
+            .buffer_unordered(LOOKUPS_AT_ONCE)
+            .try_filter_map(|found| async move { Ok(found) })
+            .try_collect()
+            .await
     }
 
     async fn commit(&mut self, batch: Batch<Vec<Write>>) -> Result<(), StoreError> {

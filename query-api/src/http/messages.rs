@@ -35,6 +35,8 @@ use crate::pagination::{self, Anchor, Page};
 use crate::read_models::mongo::MessageDocument;
 use crate::read_models::postgres::{MentionFilter, UserRow, key, snowflake};
 
+/// Most pins Discord's deprecated pins route returns.
+const MAX_PINS: usize = 50;
 /// Default page of `GET /users/@me/mentions` (Discord's); at most 100.
 const MENTIONS_DEFAULT: u32 = 25;
 /// Most pages of candidates one `GET /users/@me/mentions` reads.
@@ -137,11 +139,12 @@ async fn messages(
     {
         return Ok(Json(Value::Array(Vec::new())));
     }
-    let mut results = Vec::new();
+    let mut scanned = Vec::new();
     for scan in page.scans() {
-        results.push(context.documents().messages(access.id(), scan).await?);
+        scanned.push(context.read_models().message_ids(access.id(), scan).await?);
     }
-    let documents = pagination::assemble(results, |m| m.id.cast_unsigned());
+    let ids = pagination::assemble(scanned, |id| id.cast_unsigned());
+    let documents = context.documents().messages_by_id(&ids).await?;
     Ok(Json(Value::Array(
         message_objects(&context, &documents, caller.key()).await?,
     )))
@@ -210,7 +213,10 @@ async fn pins(
 ) -> Result<Json<Value>, HttpError> {
     let access = message_channel(&context, &raw, caller).await?;
     access.require_history()?;
-    let documents = context.documents().pins(access.id()).await?;
+    let pinned = context.read_models().pinned_ids(access.id()).await?;
+    let mut documents = context.documents().messages_by_id(&pinned).await?;
+    documents.sort_by_key(|m| std::cmp::Reverse((m.pinned_at, m.id)));
+    documents.truncate(MAX_PINS);
     Ok(Json(Value::Array(
         message_objects(&context, &documents, caller.key()).await?,
     )))

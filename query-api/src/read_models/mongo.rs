@@ -3,14 +3,16 @@
 //! the per-aggregate positions. The collection names and document fields here are
 //! that projector's; the integration tests fill the database through the projector
 //! itself, so a drift between the two fails them.
+//!
+//! Every read filters by equality on a string id ([`key`]), which FerretDB matches
+//! in PostgreSQL; several ids are several lookups, never one `$in`, which it would
+//! answer by reading the whole collection.
 
-use futures::TryStreamExt;
+use futures::{StreamExt as _, TryStreamExt as _};
 use mongodb::Database;
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::FindOptions;
 use serde::Deserialize;
-
-use crate::pagination::{Range, Scan};
 
 /// One document per message, keyed by message id.
 const MESSAGES: &str = "messages";
@@ -21,8 +23,14 @@ const USER_SETTINGS: &str = "user_settings";
 /// The last applied `seq` per aggregate, keyed `<aggregate_type>/<id>`.
 const POSITIONS: &str = "aggregate_positions";
 
-/// Most pins Discord's deprecated pins route returns.
-const MAX_PINS: i64 = 50;
+/// A stored id as the documents hold it ([`cloudcord_runtime::mongo::key`]).
+fn key(id: i64) -> String {
+    cloudcord_runtime::mongo::key(id.cast_unsigned())
+}
+
+/// Most lookups by id in flight at once (FerretDB holds a PostgreSQL connection
+/// for each).
+const LOOKUPS_AT_ONCE: usize = 8;
 
 /// A message's author as the document keeps it (a snapshot at send time).
 #[derive(Debug, Clone, Deserialize)]
@@ -64,11 +72,10 @@ pub struct ReactionDocument {
 /// A message document.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MessageDocument {
-    /// The message.
-    #[serde(rename = "_id")]
+    /// The message (its `_id` is the same id as a string).
     pub id: i64,
-    /// Its channel.
-    pub channel_id: i64,
+    /// Its channel, as a string ([`key`]).
+    pub channel_id: String,
     /// Its author.
     pub author: AuthorDocument,
     /// Its text.
@@ -91,6 +98,9 @@ pub struct MessageDocument {
     pub reactions: Vec<ReactionDocument>,
     /// Pinned in its channel.
     pub pinned: bool,
+    /// When it was pinned.
+    #[serde(default)]
+    pub pinned_at: Option<DateTime>,
     /// Its files' metadata (none in documents of messages sent before attachments).
     #[serde(default)]
     pub attachments: Vec<AttachmentDocument>,
@@ -191,36 +201,6 @@ impl Documents {
             .await
     }
 
-    /// The visible messages of `channel_id` that `scan` covers, in its order.
-    pub async fn messages(
-        &self,
-        channel_id: i64,
-        scan: Scan,
-    ) -> mongodb::error::Result<Vec<MessageDocument>> {
-        let mut filter = doc! { "channel_id": channel_id, "deleted": false };
-        let bound = |id: u64| i64::try_from(id).unwrap_or(i64::MAX);
-        match scan.range {
-            Range::All => {}
-            Range::Below(id) => {
-                filter.insert("_id", doc! { "$lt": bound(id) });
-            }
-            Range::AtOrBelow(id) => {
-                filter.insert("_id", doc! { "$lte": bound(id) });
-            }
-            Range::Above(id) => {
-                filter.insert("_id", doc! { "$gt": bound(id) });
-            }
-        }
-        let direction = if scan.newest_first { -1 } else { 1 };
-        self.find(
-            MESSAGES,
-            filter,
-            doc! { "_id": direction },
-            i64::from(scan.limit),
-        )
-        .await
-    }
-
     /// One visible message of `channel_id`.
     pub async fn message(
         &self,
@@ -229,34 +209,31 @@ impl Documents {
     ) -> mongodb::error::Result<Option<MessageDocument>> {
         self.database
             .collection::<MessageDocument>(MESSAGES)
-            .find_one(doc! { "_id": id, "channel_id": channel_id, "deleted": false })
+            .find_one(doc! { "_id": key(id), "channel_id": key(channel_id), "deleted": false })
             .await
     }
 
-    /// The visible messages among `ids`, newest first.
+    /// The visible messages among `ids`, newest first; one lookup per id.
     pub async fn messages_by_id(
         &self,
         ids: &[i64],
     ) -> mongodb::error::Result<Vec<MessageDocument>> {
-        self.find(
-            MESSAGES,
-            doc! { "_id": { "$in": ids }, "deleted": false },
-            doc! { "_id": -1 },
-            i64::try_from(ids.len()).unwrap_or(i64::MAX),
-        )
-        .await
-    }
-
-    /// The channel's pinned messages, most recently pinned first (at most 50, as
-    /// Discord's deprecated pins route).
-    pub async fn pins(&self, channel_id: i64) -> mongodb::error::Result<Vec<MessageDocument>> {
-        self.find(
-            MESSAGES,
-            doc! { "channel_id": channel_id, "pinned": true, "deleted": false },
-            doc! { "pinned_at": -1, "_id": -1 },
-            MAX_PINS,
-        )
-        .await
+        let messages = self.database.collection::<MessageDocument>(MESSAGES);
+        let mut found: Vec<MessageDocument> = futures::stream::iter(ids.iter().copied())
+            .map(|id| {
+                let messages = messages.clone();
+                async move {
+                    messages
+                        .find_one(doc! { "_id": key(id), "deleted": false })
+                        .await
+                }
+            })
+            .buffer_unordered(LOOKUPS_AT_ONCE)
+            .try_filter_map(|found| async move { Ok(found) })
+            .try_collect()
+            .await?;
+        found.sort_by_key(|message| std::cmp::Reverse(message.id));
+        Ok(found)
     }
 
     /// A guild's audit-log entries matching `filter` on `page`, newest first, at
@@ -268,7 +245,7 @@ impl Documents {
         page: AuditPage,
         limit: u32,
     ) -> mongodb::error::Result<Vec<AuditEntryDocument>> {
-        let mut query = doc! { "guild_id": guild_id };
+        let mut query = doc! { "guild_id": key(guild_id) };
         if let Some(user) = filter.user_id {
             query.insert("user_id", user);
         }
@@ -307,7 +284,7 @@ impl Documents {
         Ok(self
             .database
             .collection::<SettingsDocument>(USER_SETTINGS)
-            .find_one(doc! { "_id": user_id })
+            .find_one(doc! { "_id": key(user_id) })
             .await?
             .map(|settings| settings.locale))
     }
@@ -321,13 +298,15 @@ impl Documents {
             id: String,
             seq: i64,
         }
-        let found: Vec<PositionDocument> = self
-            .database
-            .collection::<PositionDocument>(POSITIONS)
-            .find(doc! { "_id": { "$in": keys } })
-            .await?
+        let positions = self.database.collection::<PositionDocument>(POSITIONS);
+        futures::stream::iter(keys.iter().cloned())
+            .map(|id| {
+                let positions = positions.clone();
+                async move { positions.find_one(doc! { "_id": id }).await }
+            })
+            .buffer_unordered(LOOKUPS_AT_ONCE)
+            .try_filter_map(|found| async move { Ok(found.map(|p| (p.id, p.seq))) })
             .try_collect()
-            .await?;
-        Ok(found.into_iter().map(|p| (p.id, p.seq)).collect())
+            .await
     }
 }

@@ -10,7 +10,10 @@
 //! converted at this boundary, and an id that does not fit names nothing.
 
 use cloudcord_schemas::ids::Snowflake;
+use cloudcord_schemas::message::MAX_PINS;
 use sqlx::PgPool;
+
+use crate::pagination::{Range, Scan};
 use time::OffsetDateTime;
 
 /// A snowflake as stored; `None` for one above `i64::MAX`, which no row can hold.
@@ -582,6 +585,62 @@ impl ReadModels {
             .into_iter()
             .map(|r| (r.message_id, r.channel_id))
             .collect())
+    }
+
+    /// The ids of `channel_id`'s visible messages that `scan` covers, in its order.
+    /// Pages are chosen here, where `message_index` orders a channel's ids, and
+    /// their documents read by id: FerretDB would read and sort every document of
+    /// the channel to find a page.
+    pub async fn message_ids(&self, channel_id: i64, scan: Scan) -> Result<Vec<i64>, sqlx::Error> {
+        let stored = |id: u64| i64::try_from(id).unwrap_or(i64::MAX);
+        // Exclusive bounds.
+        let (above, below) = match scan.range {
+            Range::All => (i64::MIN, i64::MAX),
+            Range::Below(id) => (i64::MIN, stored(id)),
+            Range::AtOrBelow(id) => (i64::MIN, stored(id).saturating_add(1)),
+            Range::Above(id) => (stored(id), i64::MAX),
+        };
+        let limit = i64::from(scan.limit);
+        if scan.newest_first {
+            sqlx::query_scalar!(
+                r#"SELECT id FROM message_index
+                   WHERE channel_id = $1 AND NOT deleted AND id > $2 AND id < $3
+                   ORDER BY id DESC LIMIT $4"#,
+                channel_id,
+                above,
+                below,
+                limit,
+            )
+            .fetch_all(&self.pool)
+            .await
+        } else {
+            sqlx::query_scalar!(
+                r#"SELECT id FROM message_index
+                   WHERE channel_id = $1 AND NOT deleted AND id > $2 AND id < $3
+                   ORDER BY id LIMIT $4"#,
+                channel_id,
+                above,
+                below,
+                limit,
+            )
+            .fetch_all(&self.pool)
+            .await
+        }
+    }
+
+    /// The ids of `channel_id`'s pinned visible messages, all of them (a channel
+    /// holds at most `MAX_PINS`; their pin times are in the documents).
+    pub async fn pinned_ids(&self, channel_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+        let most = i64::try_from(MAX_PINS).unwrap_or(i64::MAX);
+        sqlx::query_scalar!(
+            r#"SELECT id FROM message_index
+               WHERE channel_id = $1 AND pinned AND NOT deleted
+               ORDER BY id DESC LIMIT $2"#,
+            channel_id,
+            most,
+        )
+        .fetch_all(&self.pool)
+        .await
     }
 }
 

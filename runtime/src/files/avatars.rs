@@ -42,7 +42,7 @@ pub fn key(owner: u64, hash: &str) -> FileKey {
     let digest = context.finish();
     let mut first = [0; 8];
     first.copy_from_slice(&digest.as_ref()[..8]);
-    // Stores keep keys as signed 64-bit integers.
+    // Below 2^63, as every id CloudCord stores.
     FileKey(u64::from_be_bytes(first) >> 1)
 }
 

@@ -21,7 +21,7 @@ use mongodb::{Collection, Database};
 
 use super::{ByteStream, FileError, FileInfo, FileKey, FileStore};
 
-/// Files in one GridFS bucket, keyed by snowflake (`_id` is the key as an `Int64`).
+/// Files in one GridFS bucket, keyed by snowflake (`_id` is the key as a string).
 #[derive(Debug, Clone)]
 pub struct GridFsStore {
     bucket: GridFsBucket,
@@ -41,10 +41,10 @@ impl GridFsStore {
     }
 }
 
-fn id(key: FileKey) -> Result<Bson, FileError> {
-    i64::try_from(key.0)
-        .map(Bson::Int64)
-        .map_err(|_| FileError::Malformed(format!("key {} is not a snowflake", key.0)))
+/// A file's `_id` (and its chunks' `files_id`): a string, which FerretDB matches
+/// in PostgreSQL (see [`crate::mongo::key`]).
+fn id(key: FileKey) -> Bson {
+    Bson::String(crate::mongo::key(key.0))
 }
 
 impl FileStore for GridFsStore {
@@ -60,7 +60,7 @@ impl FileStore for GridFsStore {
             let mut upload = self
                 .bucket
                 .open_upload_stream(filename)
-                .id(id(key)?)
+                .id(id(key))
                 .metadata(doc! { "content_type": content_type })
                 .await?;
             let mut size: u64 = 0;
@@ -103,7 +103,7 @@ impl FileStore for GridFsStore {
 
     fn info(&self, key: FileKey) -> BoxFuture<'_, Result<Option<FileInfo>, FileError>> {
         Box::pin(async move {
-            let Some(file) = self.bucket.find_one(doc! { "_id": id(key)? }).await? else {
+            let Some(file) = self.bucket.find_one(doc! { "_id": id(key) }).await? else {
                 return Ok(None);
             };
             Ok(Some(info(&file)?))
@@ -118,7 +118,7 @@ impl FileStore for GridFsStore {
         Box::pin(async move {
             let file = self
                 .bucket
-                .find_one(doc! { "_id": id(key)? })
+                .find_one(doc! { "_id": id(key) })
                 .await?
                 .ok_or_else(|| FileError::Malformed(format!("file {} vanished", key.0)))?;
             let chunk_size = u64::from(file.chunk_size_bytes.max(1));
@@ -132,7 +132,7 @@ impl FileStore for GridFsStore {
             let chunks = self
                 .chunks
                 .find(doc! {
-                    "files_id": id(key)?,
+                    "files_id": id(key),
                     "n": { "$gte": chunk_number(first)?, "$lte": chunk_number(last)? },
                 })
                 .sort(doc! { "n": 1 })
@@ -160,7 +160,7 @@ impl FileStore for GridFsStore {
 
     fn delete(&self, key: FileKey) -> BoxFuture<'_, Result<(), FileError>> {
         Box::pin(async move {
-            match self.bucket.delete(id(key)?).await {
+            match self.bucket.delete(id(key)).await {
                 Ok(()) => Ok(()),
                 Err(error)
                     if matches!(
