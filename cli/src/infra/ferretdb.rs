@@ -20,6 +20,11 @@ const MAIN_GO: &str = include_str!("../../../infra/ferretdb/main.go");
 const GO_MOD: &str = include_str!("../../../infra/ferretdb/go.mod");
 const GO_SUM: &str = include_str!("../../../infra/ferretdb/go.sum");
 
+/// The GIN indexes FerretDB v1's filters can use, and the event trigger that adds
+/// them to every collection it creates: run in its PostgreSQL database (see the
+/// file's comment for why).
+pub const INDEXES_SQL: &str = include_str!("../../../infra/ferretdb/indexes.sql");
+
 /// The local FerretDB server.
 pub struct FerretDb {
     cache_dir: PathBuf,

@@ -14,6 +14,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 use tokio::process::Command;
 
 use super::error::InfraError;
+use super::ferretdb::INDEXES_SQL;
 use super::process::{Daemon, run_logged, wait_until_ready};
 use super::{content_key, tools};
 
@@ -208,12 +209,23 @@ impl Postgres {
     }
 
     /// Waits until the server accepts logins, then creates the databases CloudCord
-    /// and FerretDB use.
+    /// and FerretDB use, and FerretDB's indexes.
     pub async fn wait_ready(&self) -> Result<(), InfraError> {
         wait_until_ready(&self.daemon, Duration::from_secs(60), || self.probe()).await?;
         self.create_databases()
             .await
-            .map_err(|e| InfraError::new(COMPONENT, "creating databases", e).with_log(&self.log))
+            .map_err(|e| InfraError::new(COMPONENT, "creating databases", e).with_log(&self.log))?;
+        self.index_ferretdb().await.map_err(|e| {
+            InfraError::new(COMPONENT, "creating FerretDB's indexes", e).with_log(&self.log)
+        })
+    }
+
+    async fn index_ferretdb(&self) -> Result<(), sqlx::Error> {
+        let mut connection = self.connect(FERRETDB_DATABASE).await?;
+        sqlx::raw_sql(AssertSqlSafe(INDEXES_SQL))
+            .execute(&mut connection)
+            .await?;
+        connection.close().await
     }
 
     /// Answers `Ok` when the server accepts a login.
