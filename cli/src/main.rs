@@ -80,6 +80,9 @@ enum Benchmark {
     Replay(cloudcord::read_models::ReplayBenchArgs),
     /// Lag from append to `projected` under a steady rate (topics of its own).
     ProjectionLag(cloudcord::read_models::LagBenchArgs),
+    /// The MongoDB read models at a size: history pages, lookups by id and edits
+    /// (a database of its own).
+    Documents(cloudcord::bench::documents::DocumentsArgs),
     /// The gateway's memory per identified idle connection, at several counts
     /// (starts a `gateway-ws` process of its own).
     GatewayMemory(cloudcord::bench::gateway::MemoryArgs),
@@ -187,6 +190,9 @@ async fn run(command: Command, loader: &Loader, settings: &Settings) -> anyhow::
             }
             Benchmark::ProjectionLag(args) => {
                 cloudcord::read_models::bench_projection_lag(&loader.load()?, &args).await?
+            }
+            Benchmark::Documents(args) => {
+                cloudcord::bench::documents::documents(&settings.mongo, &args).await?
             }
             Benchmark::WritePath(args) => {
                 cloudcord::bench::write_path(&settings.kafka, &args).await?

@@ -8,6 +8,8 @@
 //!   gateway's memory per idle connection, its fan-out per CPU-second and the
 //!   end-to-end latency from a REST POST to MESSAGE_CREATE at 1,000 clients, with
 //!   the project's own gateway load generator.
+//! - [`documents`]: `bench documents` — the MongoDB read models at a size,
+//!   through the projector's writes and query-api's reads.
 //! - [`kafka_hop`]: the bare rdkafka produce→consume round trip every Kafka-based
 //!   path is compared with.
 //! - [`svg`]: latency histograms as pictures.
@@ -17,6 +19,7 @@
 //! What they share lives here: latency histograms and their [`Summary`].
 
 pub mod api;
+pub mod documents;
 pub mod gateway;
 pub mod kafka_hop;
 pub mod svg;
