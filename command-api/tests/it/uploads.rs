@@ -3,6 +3,7 @@
 //! stored, what the event says, and that every refusal leaves no file behind.
 
 use cloudcord_runtime::files::gridfs::GridFsStore;
+use cloudcord_runtime::files::public_images::{self, PublicImage};
 use cloudcord_runtime::files::{FileKey, FileStore as _, FilesConfig};
 use cloudcord_schemas::message::Attachment;
 use futures::TryStreamExt as _;
@@ -393,7 +394,11 @@ async fn an_avatar_is_stored_under_its_content_hash() {
         .await
         .expect("the test's database");
     let avatars = GridFsStore::new(&database, "attachments.avatars");
-    let key = cloudcord_runtime::files::avatars::key(user_id.parse().expect("an id"), hash);
+    let key = cloudcord_runtime::files::public_images::key(
+        PublicImage::Avatar,
+        user_id.parse().expect("an id"),
+        hash,
+    );
     let info = avatars.info(key).await.expect("info").expect("stored");
     assert_eq!(info.content_type, "image/jpeg");
     assert!(info.size < picture.len() as u64, "its EXIF is gone");
@@ -409,4 +414,171 @@ async fn an_avatar_is_stored_under_its_content_hash() {
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
     assert!(body["errors"]["avatar"].is_object(), "{body}");
+}
+
+/// `bytes` as Discord's image data.
+fn image_data(content_type: &str, bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "data:{content_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// A 2×2 PNG of one colour.
+fn tiny_png(colour: [u8; 4]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbaImage::from_pixel(2, 2, image::Rgba(colour))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("a PNG");
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guild_icons_and_banners_are_stored_by_hash_and_need_manage_guild() {
+    let world = World::new().await;
+    let owner = world.register(&unique("icon-owner")).await;
+    let member = world.register(&unique("icon-member")).await;
+    let (guild_id, channel_id) = world.guild(&owner).await;
+    let guild: u64 = guild_id.parse().expect("an id");
+    let database = world
+        .bus()
+        .mongo
+        .database("command-api-test")
+        .await
+        .expect("the test's database");
+    let images = GridFsStore::new(&database, "attachments.avatars");
+    let stored = async |kind, hash: &str| {
+        let key = public_images::key(kind, guild, hash);
+        let info = images.info(key).await.expect("info")?;
+        let bytes: Vec<_> = images
+            .read(key, 0..info.size)
+            .await
+            .expect("open")
+            .try_collect()
+            .await
+            .expect("read");
+        Some((info.content_type, bytes.concat()))
+    };
+
+    // Set both: the answer names their hashes; the store holds the stripped bytes.
+    let photo = photo_with_exif();
+    let banner = tiny_png([0, 128, 255, 255]);
+    let (status, body) = world
+        .call(
+            Method::PATCH,
+            &format!("/api/v10/guilds/{guild_id}"),
+            Some(&owner),
+            Body::Json(json!({
+                "icon": image_data("image/jpeg", &photo),
+                "banner": image_data("image/png", &banner),
+            })),
+            &[("idempotency-key", "icon-1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let icon_hash = body["icon"].as_str().expect("an icon hash").to_owned();
+    let banner_hash = body["banner"].as_str().expect("a banner hash").to_owned();
+    assert!(public_images::is_hash(&icon_hash), "{icon_hash}");
+    assert_eq!(body["icon_hash"], icon_hash.as_str());
+    let stripped = cloudcord_runtime::files::images::prepare("image/jpeg", photo.clone())
+        .expect("a JPEG")
+        .bytes;
+    assert!(stripped.len() < photo.len(), "the EXIF segment is gone");
+    assert_eq!(icon_hash, public_images::hash(&stripped, false));
+    assert_eq!(
+        stored(PublicImage::GuildIcon, &icon_hash).await,
+        Some(("image/jpeg".to_owned(), stripped))
+    );
+    let (banner_type, _) = stored(PublicImage::GuildBanner, &banner_hash)
+        .await
+        .expect("the banner is stored");
+    assert_eq!(banner_type, "image/png");
+    // An icon is not stored as the guild's banner or as anyone's avatar.
+    assert_eq!(stored(PublicImage::GuildBanner, &icon_hash).await, None);
+    let as_avatar = public_images::key(PublicImage::Avatar, guild, &icon_hash);
+    assert_eq!(images.info(as_avatar).await.expect("info"), None);
+
+    // Not an image: Discord's form error on the field, nothing appended.
+    let before = world.events().await;
+    let (status, body) = world
+        .call(
+            Method::PATCH,
+            &format!("/api/v10/guilds/{guild_id}"),
+            Some(&owner),
+            Body::Json(json!({ "icon": "data:image/png;base64,PGh0bWw+PC9odG1sPg==" })),
+            &[("idempotency-key", "icon-2")],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
+    assert_eq!(
+        body["errors"]["icon"]["_errors"][0]["code"], "BINARY_TYPE_INVALID",
+        "{body}"
+    );
+    assert_eq!(world.events().await, before);
+
+    // A member without MANAGE_GUILD: 403, and the picture does not stay behind.
+    let (status, invite) = world
+        .post(
+            &format!("/api/v10/channels/{channel_id}/invites"),
+            Some(&owner),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{invite}");
+    let code = invite["code"].as_str().expect("code");
+    let (status, joined) = world
+        .post(
+            &format!("/api/v10/invites/{code}"),
+            Some(&member),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let red = tiny_png([255, 0, 0, 255]);
+    let (status, body) = world
+        .call(
+            Method::PATCH,
+            &format!("/api/v10/guilds/{guild_id}"),
+            Some(&member),
+            Body::Json(json!({ "icon": image_data("image/png", &red) })),
+            &[("idempotency-key", "icon-3")],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50013);
+    let refused = cloudcord_runtime::files::images::prepare("image/png", red)
+        .expect("a PNG")
+        .bytes;
+    let refused_hash = public_images::hash(&refused, false);
+    assert_eq!(stored(PublicImage::GuildIcon, &refused_hash).await, None);
+    // Nor does it take the guild's own icon away when it sends the same picture.
+    let (status, body) = world
+        .call(
+            Method::PATCH,
+            &format!("/api/v10/guilds/{guild_id}"),
+            Some(&member),
+            Body::Json(json!({ "icon": image_data("image/jpeg", &photo) })),
+            &[("idempotency-key", "icon-4")],
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50013);
+    assert!(stored(PublicImage::GuildIcon, &icon_hash).await.is_some());
+
+    // `null` removes the icon and leaves the banner.
+    let (status, body) = world
+        .call(
+            Method::PATCH,
+            &format!("/api/v10/guilds/{guild_id}"),
+            Some(&owner),
+            Body::Json(json!({ "icon": null })),
+            &[("idempotency-key", "icon-5")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["icon"].is_null(), "{body}");
+    assert!(body["icon_hash"].is_null(), "{body}");
+    assert_eq!(body["banner"], banner_hash.as_str());
 }
