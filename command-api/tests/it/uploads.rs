@@ -440,8 +440,8 @@ fn tiny_png(colour: [u8; 4]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn guild_icons_and_banners_are_stored_by_hash_and_need_manage_guild() {
     let world = World::new().await;
-    let owner = world.register(&unique("icon-owner")).await;
-    let member = world.register(&unique("icon-member")).await;
+    let owner = world.register(&unique("iconowner")).await;
+    let member = world.register(&unique("iconmember")).await;
     let (guild_id, channel_id) = world.guild(&owner).await;
     let guild: u64 = guild_id.parse().expect("an id");
     let database = world
