@@ -211,8 +211,8 @@ async fn create_guild(
     respond(outcome)
 }
 
-/// Discord's modify-guild body: the settings of [`ModifyGuild`], with image data
-/// where the command carries the stored images' hashes.
+/// Discord's modify-guild body: the settings of the `ModifyGuild` command, with
+/// image data where the command carries the stored images' hashes.
 #[derive(Debug, Deserialize, JsonSchema)]
 struct ModifyGuildRequest {
     /// A new name (2 to 100 characters).
@@ -267,10 +267,12 @@ fn check_modify_guild(errors: &mut FormErrors, request: &ModifyGuildRequest) {
     }
 }
 
-/// `PATCH /guilds/{guild.id}`. Images are stored before the command is appended,
-/// which names their hashes; an image this request stored is removed again when
-/// the command is refused (no `MANAGE_GUILD`, say), so a refused request leaves no
-/// picture at the guild's CDN paths.
+/// `PATCH /guilds/{guild.id}`: Discord's body, the icon and banner as image data.
+///
+/// Images are stored before the command is appended, which names their hashes; an
+/// image this request stored is removed again when the command is refused (no
+/// `MANAGE_GUILD`, say), so a refused request leaves no picture at the guild's CDN
+/// paths.
 #[utoipa::path(
     patch,
     path = "/guilds/{guild_id}",
