@@ -114,3 +114,69 @@ async fn a_file_sent_with_a_message_downloads_from_the_front_doors_cdn() {
 
     stack.stop().await;
 }
+
+/// A 1×1 PNG as Discord's image data.
+const PIXEL: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guild_icon_set_with_image_data_shows_on_reads_and_downloads_from_the_cdn() {
+    use cloudcord_runtime::files::{images, public_images};
+
+    let mut stack = Stack::start().await;
+    let http = reqwest::Client::new();
+    let owner = format!("Bearer {}", register(&http, &stack).await);
+    let guild = post(
+        &http,
+        &stack.api("/guilds"),
+        &owner,
+        serde_json::json!({"name": "Icons"}),
+    )
+    .await;
+    let guild_id = guild["id"].as_str().expect("id");
+    let response = http
+        .patch(stack.api(&format!("/guilds/{guild_id}")))
+        .header("authorization", &owner)
+        .json(&serde_json::json!({ "icon": PIXEL }))
+        .send()
+        .await
+        .expect("PATCH sent");
+    assert!(response.status().is_success(), "{}", response.status());
+    let position = response
+        .headers()
+        .get("x-cloudcord-position")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let patched: Value = response.json().await.expect("the guild");
+    let hash = patched["icon"].as_str().expect("an icon hash").to_owned();
+
+    // query-api shows it once it has the change.
+    let read: Value = http
+        .get(stack.api(&format!("/guilds/{guild_id}")))
+        .header("authorization", &owner)
+        .header("x-cloudcord-position", position)
+        .send()
+        .await
+        .expect("GET the guild")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(read["icon"], hash.as_str(), "{read}");
+
+    // The front door's CDN serves the stored (metadata-free) bytes as a PNG.
+    let uploaded = public_images::decode_data_uri(PIXEL).expect("image data");
+    let stored = images::prepare("image/png", uploaded).expect("a PNG").bytes;
+    let icon = http
+        .get(format!(
+            "http://{}/cdn/icons/{guild_id}/{hash}.png",
+            stack.front_door
+        ))
+        .send()
+        .await
+        .expect("GET the icon");
+    assert_eq!(icon.status(), reqwest::StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/png");
+    assert_eq!(icon.bytes().await.expect("bytes"), stored);
+
+    stack.stop().await;
+}
