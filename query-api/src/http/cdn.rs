@@ -45,48 +45,21 @@ pub fn router() -> Router<ApiContext> {
             "/cdn/attachments/{channel_id}/{attachment_id}/{filename}",
             get(attachment),
         )
-        .route("/cdn/avatars/{owner_id}/{file}", get(avatar))
-        .route("/cdn/icons/{owner_id}/{file}", get(icon))
-        .route("/cdn/banners/{owner_id}/{file}", get(banner))
-}
-
-/// The path of a public image: its owner's id (a user's, a guild's) and
-/// `{hash}.{ext}`.
-type ImagePath = Path<(String, String)>;
-
-async fn avatar(
-    State(context): State<ApiContext>,
-    Path((owner, file)): ImagePath,
-) -> Result<Response, HttpError> {
-    public_image(&context, PublicImage::Avatar, &owner, &file).await
-}
-
-async fn icon(
-    State(context): State<ApiContext>,
-    Path((owner, file)): ImagePath,
-) -> Result<Response, HttpError> {
-    public_image(&context, PublicImage::GuildIcon, &owner, &file).await
-}
-
-async fn banner(
-    State(context): State<ApiContext>,
-    Path((owner, file)): ImagePath,
-) -> Result<Response, HttpError> {
-    public_image(&context, PublicImage::GuildBanner, &owner, &file).await
+        // avatars, icons, banners (Discord's directories; any other is 404).
+        .route("/cdn/{kind}/{owner_id}/{file}", get(public_image))
 }
 
 /// `GET /cdn/{avatars,icons,banners}/{owner.id}/{hash}.{ext}`: public, as on
 /// Discord. The file is the one uploaded (no format conversion: the extension is
 /// not looked at).
 async fn public_image(
-    context: &ApiContext,
-    kind: PublicImage,
-    raw_owner: &str,
-    file: &str,
+    State(context): State<ApiContext>,
+    Path((kind, raw_owner, file)): Path<(String, String, String)>,
 ) -> Result<Response, HttpError> {
+    let kind = PublicImage::from_cdn_dir(&kind).ok_or(HttpError::NotFound)?;
     // A user's or a guild's snowflake, as the kind says; keys take the number.
     let owner: u64 = raw_owner.parse().map_err(|_| HttpError::NotFound)?;
-    let hash = file.split_once('.').map_or(file, |(hash, _)| hash);
+    let hash = file.split_once('.').map_or(file.as_str(), |(hash, _)| hash);
     if !public_images::is_hash(hash) {
         return Err(HttpError::NotFound);
     }

@@ -329,6 +329,7 @@ async fn guild_icons_and_banners_are_public_and_never_anothers_image() {
         format!("avatars/{GUILD}/{icon_hash}.png"),
         format!("icons/{GUILD}/{}.png", icon_hash.to_uppercase()),
         format!("icons/{GUILD}/..png"),
+        format!("splashes/{GUILD}/{icon_hash}.png"),
     ] {
         let url = format!("http://127.0.0.1:8080/cdn/{other}");
         assert_eq!(

@@ -38,6 +38,16 @@ impl PublicImage {
         }
     }
 
+    /// The kind served from CDN directory `dir` (`avatars`, `icons`, `banners`).
+    pub fn from_cdn_dir(dir: &str) -> Option<Self> {
+        match dir {
+            "avatars" => Some(Self::Avatar),
+            "icons" => Some(Self::GuildIcon),
+            "banners" => Some(Self::GuildBanner),
+            _ => None,
+        }
+    }
+
     /// What goes into its keys besides the owner and the hash. Avatars, stored
     /// before the other kinds existed, keep their original (empty) one.
     fn domain(self) -> &'static [u8] {
@@ -114,6 +124,23 @@ mod tests {
         assert_eq!(hash(b"picture", true), format!("a_{still}"));
         assert!(is_hash(&still) && is_hash(&format!("a_{still}")));
         assert!(!is_hash("../x") && !is_hash(&still.to_uppercase()) && !is_hash(&still[1..]));
+    }
+
+    #[test]
+    fn cdn_directories_name_the_kinds() {
+        assert_eq!(
+            PublicImage::from_cdn_dir("icons"),
+            Some(PublicImage::GuildIcon)
+        );
+        assert_eq!(
+            PublicImage::from_cdn_dir("banners"),
+            Some(PublicImage::GuildBanner)
+        );
+        assert_eq!(
+            PublicImage::from_cdn_dir("avatars"),
+            Some(PublicImage::Avatar)
+        );
+        assert_eq!(PublicImage::from_cdn_dir("splashes"), None);
     }
 
     #[test]
