@@ -11,6 +11,7 @@ export default defineConfig({
     proxy: {
       '/api': origin,
       '/gateway': { target: origin, ws: true },
+      '/cdn': origin,
     },
   },
   build: {

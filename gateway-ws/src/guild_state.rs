@@ -66,6 +66,12 @@ pub struct GuildState {
     pub afk_channel_id: Option<ChannelId>,
     /// Seconds before an idle member is moved there.
     pub afk_timeout: u32,
+    /// The icon's image hash (states handed over before icons lack it).
+    #[serde(default)]
+    pub icon: Option<String>,
+    /// The banner's image hash.
+    #[serde(default)]
+    pub banner: Option<String>,
     /// When the guild was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -220,6 +226,12 @@ impl GuildState {
                 }
                 if let Some(timeout) = updated.afk_timeout {
                     self.afk_timeout = timeout;
+                }
+                if let Some(icon) = &updated.icon {
+                    self.icon.clone_from(icon);
+                }
+                if let Some(banner) = &updated.banner {
+                    self.banner.clone_from(banner);
                 }
             }
             GuildEvent::GuildDeleted(_) => {
@@ -416,8 +428,8 @@ impl GuildState {
         json!({
             "id": self.id,
             "name": self.name,
-            "icon": null,
-            "icon_hash": null,
+            "icon": self.icon,
+            "icon_hash": self.icon,
             "splash": null,
             "discovery_splash": null,
             "owner_id": self.owner_id,
@@ -441,7 +453,7 @@ impl GuildState {
             "max_members": 500_000,
             "vanity_url_code": null,
             "description": self.description,
-            "banner": null,
+            "banner": self.banner,
             "premium_tier": 0,
             "premium_subscription_count": 0,
             "preferred_locale": "en-US",
@@ -664,6 +676,8 @@ pub(crate) mod tests {
             system_channel_id: None,
             afk_channel_id: None,
             afk_timeout: 300,
+            icon: None,
+            banner: None,
             created_at: datetime!(2026-11-28 12:00 UTC),
             roles: BTreeMap::from([
                 (everyone, role(everyone, 0, Permissions::VIEW_CHANNEL)),

@@ -146,7 +146,7 @@ impl ReadModels {
             .await?;
         let Some(row) = sqlx::query!(
             "SELECT name, description, owner_id, system_channel_id, afk_channel_id, \
-             afk_timeout, created_at FROM guilds WHERE id = $1",
+             afk_timeout, icon, banner, created_at FROM guilds WHERE id = $1",
             guild
         )
         .fetch_optional(&mut *tx)
@@ -259,6 +259,8 @@ impl ReadModels {
             system_channel_id: row.system_channel_id.map(|c| ChannelId::new(stored(c))),
             afk_channel_id: row.afk_channel_id.map(|c| ChannelId::new(stored(c))),
             afk_timeout: unsigned(row.afk_timeout),
+            icon: row.icon,
+            banner: row.banner,
             created_at: row.created_at,
             roles: roles
                 .into_iter()

@@ -1,5 +1,5 @@
 // Running a server through the real stack: channels and categories, an invite made
-// and listed in the settings, a role with a permission toggled on and given to a
+// and listed in the settings, an icon set (seen in both rails) and removed, a role with a permission toggled on and given to a
 // member, a channel hidden from @everyone by an overwrite, then kicking (they may
 // come back) and banning (they may not).
 
@@ -73,6 +73,32 @@ describe('managing a server', () => {
     await member.page.getByRole('region', { name: 'Projects' }).getByRole('link', { name: 'plans' }).waitFor();
     // A plain member manages nothing: no settings.
     expect(await member.page.getByRole('button', { name: 'Server settings' }).count()).toBe(0);
+  });
+
+  it("sets the server's icon, which both see in the rail, and removes it", async () => {
+    // A 1×1 PNG.
+    const pixel = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    await openSettings(owner, 'Overview');
+    await owner.page.getByLabel('Upload an icon (PNG, JPEG, GIF or WebP)').setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: pixel });
+    await owner.page.getByRole('img', { name: 'Current server icon' }).waitFor();
+    await owner.page.getByRole('button', { name: 'Done' }).click();
+    for (const who of [owner, member]) {
+      const icon = who.page.getByRole('navigation', { name: 'Servers' }).getByRole('link', { name: serverName }).locator('img');
+      await icon.waitFor();
+      expect(await icon.getAttribute('src')).toMatch(/^\/cdn\/icons\/\d+\/[0-9a-f]{32}\.png$/);
+      // The image loaded: the CDN served it.
+      await expect.poll(() => icon.evaluate((image: HTMLImageElement) => image.naturalWidth)).toBe(1);
+    }
+
+    await openSettings(owner, 'Overview');
+    await owner.page.getByRole('button', { name: 'Remove icon' }).click();
+    await owner.page.getByText('No icon: the server shows its initials.').waitFor();
+    await owner.page.getByRole('button', { name: 'Done' }).click();
+    const rail = member.page.getByRole('navigation', { name: 'Servers' }).getByRole('link', { name: serverName });
+    await expect.poll(() => rail.locator('img').count()).toBe(0);
   });
 
   it('makes a role with a permission toggled on and gives it to the member', async () => {

@@ -7,7 +7,7 @@
 //! | route | command | answer |
 //! |---|---|---|
 //! | `POST /guilds` | `CreateGuild` | 201 guild |
-//! | `PATCH /guilds/{guild.id}` | `ModifyGuild` | 200 guild |
+//! | `PATCH /guilds/{guild.id}` (icon and banner as image data) | `ModifyGuild` (their hashes) | 200 guild |
 //! | `DELETE /guilds/{guild.id}` | `DeleteGuild` | 204 |
 //! | `POST /guilds/{guild.id}/channels` | `CreateChannel` | 201 channel |
 //! | `POST /guilds/{guild.id}/roles` | `CreateRole` | 200 role |
@@ -24,6 +24,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use cloudcord_runtime::described_by_schemars;
+use cloudcord_runtime::files::public_images::PublicImage;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::openapi::Refusals;
 use cloudcord_runtime::openapi::objects::{
@@ -53,6 +54,7 @@ use utoipa_axum::routes;
 use super::auth::Caller;
 use super::body::Body;
 use super::bus::respond;
+use super::uploads;
 use super::{ApiState, IdempotencyKey};
 
 /// The guild routes under `/api/v10`.
@@ -209,7 +211,40 @@ async fn create_guild(
     respond(outcome)
 }
 
-fn check_modify_guild(errors: &mut FormErrors, request: &ModifyGuild) {
+/// Discord's modify-guild body: the settings of the `ModifyGuild` command, with
+/// image data where the command carries the stored images' hashes.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct ModifyGuildRequest {
+    /// A new name (2 to 100 characters).
+    #[serde(default)]
+    name: Option<String>,
+    /// A new description (up to 300 characters), or `null` to clear it.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    description: Option<Option<String>>,
+    /// A member to transfer ownership to (owner only).
+    #[serde(default)]
+    owner_id: Option<UserId>,
+    /// The text channel for system messages, or `null`.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    system_channel_id: Option<Option<ChannelId>>,
+    /// The voice channel idle members are moved to, or `null`.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    afk_channel_id: Option<Option<ChannelId>>,
+    /// Idle seconds before the move: 60, 300, 900, 1800 or 3600.
+    #[serde(default)]
+    afk_timeout: Option<u32>,
+    /// A new icon as image data (`data:image/png;base64,…`: PNG, JPEG, GIF or
+    /// WebP), or `null` to remove it. Served at `/cdn/icons/{guild.id}/{hash}.{ext}`.
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    icon: Option<Option<String>>,
+    /// A new banner as image data, or `null` to remove it. Served at
+    /// `/cdn/banners/{guild.id}/{hash}.{ext}`. Any guild may have one (Discord
+    /// asks for the `BANNER` feature).
+    #[serde(default, deserialize_with = "nullable::deserialize")]
+    banner: Option<Option<String>>,
+}
+
+fn check_modify_guild(errors: &mut FormErrors, request: &ModifyGuildRequest) {
     if let Some(name) = &request.name {
         errors.length(
             "name",
@@ -232,7 +267,12 @@ fn check_modify_guild(errors: &mut FormErrors, request: &ModifyGuild) {
     }
 }
 
-/// `PATCH /guilds/{guild.id}`: Discord's body is the command's own shape.
+/// `PATCH /guilds/{guild.id}`: Discord's body, the icon and banner as image data.
+///
+/// Images are stored before the command is appended, which names their hashes; an
+/// image this request stored is removed again when the command is refused (no
+/// `MANAGE_GUILD`, say), so a refused request leaves no picture at the guild's CDN
+/// paths.
 #[utoipa::path(
     patch,
     path = "/guilds/{guild_id}",
@@ -246,20 +286,76 @@ async fn modify_guild(
     caller: Caller,
     key: IdempotencyKey,
     Path(guild_id): Path<String>,
-    Body(request): Body<ModifyGuild>,
+    Body(request): Body<ModifyGuildRequest>,
 ) -> Result<Response, HttpError> {
     let guild_id: GuildId = path_id(&guild_id, HttpError::unknown_guild)?;
     FormErrors::checked(|errors| check_modify_guild(errors, &request))?;
-    respond(
-        on_guild(
+    let mut stored = Vec::new();
+    let images = async {
+        let icon = store_image(
             &state,
-            caller,
-            &key,
+            PublicImage::GuildIcon,
             guild_id,
-            GuildCommand::ModifyGuild(request),
-        )
-        .await?,
-    )
+            request.icon,
+            &mut stored,
+        );
+        let icon = icon.await?;
+        let banner = store_image(
+            &state,
+            PublicImage::GuildBanner,
+            guild_id,
+            request.banner,
+            &mut stored,
+        );
+        Ok::<_, HttpError>((icon, banner.await?))
+    }
+    .await;
+    let (icon, banner) = match images {
+        Ok(images) => images,
+        Err(error) => {
+            discard(&state, stored).await;
+            return Err(error);
+        }
+    };
+    let command = GuildCommand::ModifyGuild(ModifyGuild {
+        name: request.name,
+        description: request.description,
+        owner_id: request.owner_id,
+        system_channel_id: request.system_channel_id,
+        afk_channel_id: request.afk_channel_id,
+        afk_timeout: request.afk_timeout,
+        icon,
+        banner,
+    });
+    let outcome = on_guild(&state, caller, &key, guild_id, command).await?;
+    if let Outcome::Rejected { .. } = outcome {
+        discard(&state, stored).await;
+    }
+    respond(outcome)
+}
+
+/// Stores the image data of a modify-guild field (recording it in `stored`) and
+/// answers the field as the command carries it: the image's hash, `null` or absent.
+async fn store_image(
+    state: &ApiState,
+    kind: PublicImage,
+    guild_id: GuildId,
+    wanted: Option<Option<String>>,
+    stored: &mut Vec<uploads::StoredImage>,
+) -> Result<Option<Option<String>>, HttpError> {
+    let Some(Some(data)) = wanted else {
+        return Ok(wanted);
+    };
+    let image = uploads::store_public_image(state.files(), kind, guild_id.get(), &data).await?;
+    let hash = image.hash.clone();
+    stored.push(image);
+    Ok(Some(Some(hash)))
+}
+
+async fn discard(state: &ApiState, images: Vec<uploads::StoredImage>) {
+    for image in images {
+        image.discard(state.files()).await;
+    }
 }
 
 /// `DELETE /guilds/{guild.id}` (the owner only).
@@ -848,9 +944,9 @@ described_by_schemars!(
     RolePositionRequest,
     ModifyMemberRequest,
     ModifyCurrentMemberRequest,
-    BanRequest
+    BanRequest,
+    ModifyGuildRequest
 );
-described_by_schemars!(ModifyGuildRequest = ModifyGuild);
 
 #[cfg(test)]
 mod tests {

@@ -14,8 +14,9 @@
 //! its own for that reason (`DefaultBodyLimit::disable`): every part is capped
 //! here, `payload_json` at [`JSON_BODY_LIMIT`].
 //!
-//! Avatars (`PATCH /users/@me` with image data) are stored here too
-//! ([`store_avatar`]).
+//! Public images — avatars (`PATCH /users/@me`), guild icons and banners
+//! (`PATCH /guilds/{id}`), sent as image data — are stored here too
+//! ([`store_public_image`]).
 //!
 //! Files are stored *before* the command is appended, keyed by their attachment
 //! snowflakes; the caller deletes them ([`StoredFiles::discard`]) when the command
@@ -26,10 +27,11 @@ use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
 use cloudcord_runtime::files::media::{SNIFF_BYTES, safe_filename, sniff};
-use cloudcord_runtime::files::{ByteStream, FileError, FileKey, Files, avatars, images};
+use cloudcord_runtime::files::public_images::{self, PublicImage};
+use cloudcord_runtime::files::{ByteStream, FileError, FileKey, Files, images};
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::telemetry::ErrorChain;
-use cloudcord_schemas::ids::{AttachmentId, UserId};
+use cloudcord_schemas::ids::AttachmentId;
 use cloudcord_schemas::message::{Attachment, MAX_ATTACHMENTS};
 use futures::{StreamExt as _, TryStreamExt as _};
 use schemars::JsonSchema;
@@ -74,19 +76,50 @@ impl<'de> Deserialize<'de> for PartIndex {
     }
 }
 
-/// Stores `user`'s new avatar from Discord's image data (a `data:` URI of a PNG,
-/// JPEG, GIF or WebP, its metadata stripped) and returns its hash. Content-addressed
-/// (`avatars::key`): storing the same picture again changes nothing, so a command
-/// refused after this leaves at most a file no one names.
-pub async fn store_avatar(files: &Files, user: UserId, data: &str) -> Result<String, HttpError> {
+/// A public image just stored ([`store_public_image`]).
+#[derive(Debug)]
+pub struct StoredImage {
+    /// Its content hash, which the command names.
+    pub hash: String,
+    key: FileKey,
+    /// Whether this request put it there (it was not stored already).
+    new: bool,
+}
+
+impl StoredImage {
+    /// Removes the image when this request stored it: the command naming it was
+    /// refused. One already stored is left alone, since its owner may use it (the
+    /// same picture has the same key). A file that cannot be removed is logged and
+    /// left as an orphan no one names.
+    pub async fn discard(self, files: &Files) {
+        if !self.new {
+            return;
+        }
+        if let Err(error) = files.public_images().delete(self.key).await {
+            tracing::warn!(file = self.key.0, error = %ErrorChain(&error), "an unused image could not be deleted");
+        }
+    }
+}
+
+/// Stores `owner`'s new `kind` image (an avatar, a guild icon or banner) from
+/// Discord's image data (a `data:` URI of a PNG, JPEG, GIF or WebP, its metadata
+/// stripped). Content-addressed ([`public_images::key`]): storing the same
+/// picture again changes nothing. Anything else answers Discord's
+/// `BINARY_TYPE_INVALID` form error on the kind's field.
+pub async fn store_public_image(
+    files: &Files,
+    kind: PublicImage,
+    owner: u64,
+    data: &str,
+) -> Result<StoredImage, HttpError> {
     let invalid = || {
         HttpError::from(FormErrors::single(
-            "avatar",
+            kind.field(),
             "BINARY_TYPE_INVALID",
             "Must be a data URI of a PNG, JPEG, GIF or WebP image.",
         ))
     };
-    let bytes = avatars::decode_data_uri(data).ok_or_else(invalid)?;
+    let bytes = public_images::decode_data_uri(data).ok_or_else(invalid)?;
     let content_type = sniff(&bytes[..bytes.len().min(SNIFF_BYTES)]);
     if !images::is_prepared(&content_type) {
         return Err(invalid());
@@ -94,26 +127,37 @@ pub async fn store_avatar(files: &Files, user: UserId, data: &str) -> Result<Str
     let sniffed = content_type.clone();
     let prepared = tokio::task::spawn_blocking(move || images::prepare(&sniffed, bytes))
         .await
-        .map_err(|error| HttpError::internal("preparing an avatar", error))?
+        .map_err(|error| HttpError::internal("preparing an image", error))?
         .ok_or_else(invalid)?;
-    let hash = avatars::hash(&prepared.bytes, content_type == "image/gif");
-    let extension = content_type.trim_start_matches("image/");
-    let stream = futures::stream::iter([Ok(Bytes::from(prepared.bytes))]).boxed();
-    files
-        .avatars()
-        .put(
-            avatars::key(user.get(), &hash),
-            &format!("{hash}.{extension}"),
-            &content_type,
-            stream,
-            files.max_upload_bytes(),
-        )
+    let hash = public_images::hash(&prepared.bytes, content_type == "image/gif");
+    let key = public_images::key(kind, owner, &hash);
+    let store = files.public_images();
+    let stored = store
+        .info(key)
         .await
-        .map_err(|error| match error {
-            FileError::TooLarge { .. } => HttpError::PayloadTooLarge,
-            other => HttpError::internal("storing an avatar", other),
-        })?;
-    Ok(hash)
+        .map_err(|error| HttpError::internal("looking for a stored image", error))?;
+    if stored.is_none() {
+        let extension = content_type.trim_start_matches("image/");
+        let stream = futures::stream::iter([Ok(Bytes::from(prepared.bytes))]).boxed();
+        store
+            .put(
+                key,
+                &format!("{hash}.{extension}"),
+                &content_type,
+                stream,
+                files.max_upload_bytes(),
+            )
+            .await
+            .map_err(|error| match error {
+                FileError::TooLarge { .. } => HttpError::PayloadTooLarge,
+                other => HttpError::internal("storing an image", other),
+            })?;
+    }
+    Ok(StoredImage {
+        hash,
+        key,
+        new: stored.is_none(),
+    })
 }
 
 /// Longest attachment description, in characters.

@@ -29,6 +29,7 @@ use axum::response::{IntoResponse, Response};
 use cloudcord_runtime::auth::PasswordError;
 use cloudcord_runtime::auth::password::{hash_password, verify_password};
 use cloudcord_runtime::described_by_schemars;
+use cloudcord_runtime::files::public_images::PublicImage;
 use cloudcord_runtime::http_error::{FormErrors, HttpError};
 use cloudcord_runtime::openapi::Refusals;
 use cloudcord_runtime::openapi::objects::{PrivateChannelResponse, SnowflakeType, UserPIIResponse};
@@ -143,7 +144,14 @@ async fn modify_current_user(
     // An avatar is image data; it is stored first and the command names its hash.
     let avatar = match request.avatar {
         Some(Some(data)) => Some(FieldUpdate::Set(
-            uploads::store_avatar(state.files(), caller.user_id, &data).await?,
+            uploads::store_public_image(
+                state.files(),
+                PublicImage::Avatar,
+                caller.user_id.get(),
+                &data,
+            )
+            .await?
+            .hash,
         )),
         other => update(other),
     };

@@ -183,6 +183,23 @@ impl World {
         )
     }
 
+    /// `member` joins the guild of `channel_id` with an invite `owner` makes.
+    pub async fn join(&self, owner: &str, member: &str, channel_id: &str) {
+        let (status, invite) = self
+            .post(
+                &format!("/api/v10/channels/{channel_id}/invites"),
+                Some(owner),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{invite}");
+        let code = invite["code"].as_str().expect("code");
+        let (status, joined) = self
+            .post(&format!("/api/v10/invites/{code}"), Some(member), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{joined}");
+    }
+
     pub async fn events(&self) -> usize {
         self.bus.event_count().await
     }

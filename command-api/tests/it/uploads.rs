@@ -3,6 +3,7 @@
 //! stored, what the event says, and that every refusal leaves no file behind.
 
 use cloudcord_runtime::files::gridfs::GridFsStore;
+use cloudcord_runtime::files::public_images::{self, PublicImage};
 use cloudcord_runtime::files::{FileKey, FileStore as _, FilesConfig};
 use cloudcord_schemas::message::Attachment;
 use futures::TryStreamExt as _;
@@ -54,15 +55,32 @@ async fn send_form(
         .await
 }
 
-/// The test's GridFS bucket and the number of documents in its collections and
-/// those of its previews.
-async fn bucket(world: &World) -> (GridFsStore, u64) {
-    let database = world
+/// The whole of a stored file of `size` bytes.
+async fn read_whole(store: &GridFsStore, key: FileKey, size: u64) -> Vec<u8> {
+    let chunks: Vec<_> = store
+        .read(key, 0..size)
+        .await
+        .expect("open")
+        .try_collect()
+        .await
+        .expect("read");
+    chunks.concat()
+}
+
+/// The test's MongoDB database (its GridFS buckets).
+async fn database(world: &World) -> mongodb::Database {
+    world
         .bus()
         .mongo
         .database("command-api-test")
         .await
-        .expect("the test's database");
+        .expect("the test's database")
+}
+
+/// The test's GridFS bucket and the number of documents in its collections and
+/// those of its previews.
+async fn bucket(world: &World) -> (GridFsStore, u64) {
+    let database = database(world).await;
     let mut documents = 0;
     for collection in [
         "attachments.files",
@@ -149,14 +167,8 @@ async fn files_are_stored_by_id_and_the_event_carries_only_their_metadata() {
         .expect("info")
         .expect("the file is stored");
     assert_eq!(info.content_type, "image/png");
-    let bytes: Vec<_> = store
-        .read(key, 0..info.size)
-        .await
-        .expect("open")
-        .try_collect()
-        .await
-        .expect("read");
-    assert_eq!(bytes.concat(), PNG);
+    let bytes = read_whole(&store, key, info.size).await;
+    assert_eq!(bytes, PNG);
 
     let events = sent_attachments(&world);
     assert_eq!(events.len(), 1);
@@ -376,14 +388,7 @@ async fn an_image_gets_its_size_loses_its_exif_and_has_a_preview() {
     let (store, _) = bucket(&world).await;
     let info = store.info(key).await.expect("info").expect("stored");
     assert_eq!(json!(info.size), file["size"]);
-    let stored: Vec<_> = store
-        .read(key, 0..info.size)
-        .await
-        .expect("open")
-        .try_collect()
-        .await
-        .expect("read");
-    let stored = stored.concat();
+    let stored = read_whole(&store, key, info.size).await;
     assert!(stored.len() < photo.len());
     assert!(
         !stored.windows(11).any(|w| w == b"GPSLatitude"),
@@ -392,12 +397,7 @@ async fn an_image_gets_its_size_loses_its_exif_and_has_a_preview() {
     let decoded = image::load_from_memory(&stored).expect("still a JPEG");
     assert_eq!((decoded.width(), decoded.height()), (640, 480));
 
-    let database = world
-        .bus()
-        .mongo
-        .database("command-api-test")
-        .await
-        .expect("the test's database");
+    let database = database(&world).await;
     let previews = GridFsStore::new(&database, "attachments.previews");
     let preview = previews.info(key).await.expect("info").expect("a preview");
     assert_eq!(preview.content_type, "image/png");
@@ -428,14 +428,13 @@ async fn an_avatar_is_stored_under_its_content_hash() {
     let hash = user["avatar"].as_str().expect("an avatar hash");
     assert_eq!(hash.len(), 32, "{hash}");
 
-    let database = world
-        .bus()
-        .mongo
-        .database("command-api-test")
-        .await
-        .expect("the test's database");
+    let database = database(&world).await;
     let avatars = GridFsStore::new(&database, "attachments.avatars");
-    let key = cloudcord_runtime::files::avatars::key(user_id.parse().expect("an id"), hash);
+    let key = cloudcord_runtime::files::public_images::key(
+        PublicImage::Avatar,
+        user_id.parse().expect("an id"),
+        hash,
+    );
     let info = avatars.info(key).await.expect("info").expect("stored");
     assert_eq!(info.content_type, "image/jpeg");
     assert!(info.size < picture.len() as u64, "its EXIF is gone");
@@ -451,4 +450,135 @@ async fn an_avatar_is_stored_under_its_content_hash() {
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
     assert!(body["errors"]["avatar"].is_object(), "{body}");
+}
+
+/// `bytes` as Discord's image data.
+fn image_data(content_type: &str, bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "data:{content_type};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// A 2×2 PNG of one colour.
+fn tiny_png(colour: [u8; 4]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbaImage::from_pixel(2, 2, image::Rgba(colour))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("a PNG");
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guild_icons_and_banners_are_stored_by_hash_and_need_manage_guild() {
+    let world = World::new().await;
+    let owner = world.register(&unique("iconowner")).await;
+    let member = world.register(&unique("iconmember")).await;
+    let (guild_id, channel_id) = world.guild(&owner).await;
+    let guild: u64 = guild_id.parse().expect("an id");
+    let database = database(&world).await;
+    let images = GridFsStore::new(&database, "attachments.avatars");
+    let patch_guild = async |auth: &str, body: Value, key: &str| {
+        world
+            .call(
+                Method::PATCH,
+                &format!("/api/v10/guilds/{guild_id}"),
+                Some(auth),
+                Body::Json(body),
+                &[("idempotency-key", key)],
+            )
+            .await
+    };
+    let stored = async |kind, hash: &str| {
+        let key = public_images::key(kind, guild, hash);
+        let info = images.info(key).await.expect("info")?;
+        let bytes = read_whole(&images, key, info.size).await;
+        Some((info.content_type, bytes))
+    };
+
+    // Set both: the answer names their hashes; the store holds the stripped bytes.
+    let photo = photo_with_exif();
+    let banner = tiny_png([0, 128, 255, 255]);
+    let (status, body) = patch_guild(
+        owner.as_str(),
+        json!({
+            "icon": image_data("image/jpeg", &photo),
+            "banner": image_data("image/png", &banner),
+        }),
+        "icon-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let icon_hash = body["icon"].as_str().expect("an icon hash").to_owned();
+    let banner_hash = body["banner"].as_str().expect("a banner hash").to_owned();
+    assert!(public_images::is_hash(&icon_hash), "{icon_hash}");
+    assert_eq!(body["icon_hash"], icon_hash.as_str());
+    let stripped = cloudcord_runtime::files::images::prepare("image/jpeg", photo.clone())
+        .expect("a JPEG")
+        .bytes;
+    assert!(stripped.len() < photo.len(), "the EXIF segment is gone");
+    assert_eq!(icon_hash, public_images::hash(&stripped, false));
+    assert_eq!(
+        stored(PublicImage::GuildIcon, &icon_hash).await,
+        Some(("image/jpeg".to_owned(), stripped))
+    );
+    let (banner_type, _) = stored(PublicImage::GuildBanner, &banner_hash)
+        .await
+        .expect("the banner is stored");
+    assert_eq!(banner_type, "image/png");
+    // An icon is not stored as the guild's banner or as anyone's avatar.
+    assert_eq!(stored(PublicImage::GuildBanner, &icon_hash).await, None);
+    let as_avatar = public_images::key(PublicImage::Avatar, guild, &icon_hash);
+    assert_eq!(images.info(as_avatar).await.expect("info"), None);
+
+    // Not an image: Discord's form error on the field, nothing appended.
+    let before = world.events().await;
+    let (status, body) = patch_guild(
+        owner.as_str(),
+        json!({ "icon": "data:image/png;base64,PGh0bWw+PC9odG1sPg==" }),
+        "icon-2",
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, 50035);
+    assert_eq!(
+        body["errors"]["icon"]["_errors"][0]["code"], "BINARY_TYPE_INVALID",
+        "{body}"
+    );
+    assert_eq!(world.events().await, before);
+
+    // A member without MANAGE_GUILD: 403, and the picture does not stay behind.
+    world.join(&owner, &member, &channel_id).await;
+    let red = tiny_png([255, 0, 0, 255]);
+    let (status, body) = patch_guild(
+        member.as_str(),
+        json!({ "icon": image_data("image/png", &red) }),
+        "icon-3",
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50013);
+    let refused = cloudcord_runtime::files::images::prepare("image/png", red)
+        .expect("a PNG")
+        .bytes;
+    let refused_hash = public_images::hash(&refused, false);
+    assert_eq!(stored(PublicImage::GuildIcon, &refused_hash).await, None);
+    // Nor does it take the guild's own icon away when it sends the same picture.
+    let (status, body) = patch_guild(
+        member.as_str(),
+        json!({ "icon": image_data("image/jpeg", &photo) }),
+        "icon-4",
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, 50013);
+    assert!(stored(PublicImage::GuildIcon, &icon_hash).await.is_some());
+
+    // `null` removes the icon and leaves the banner.
+    let (status, body) = patch_guild(owner.as_str(), json!({ "icon": null }), "icon-5").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["icon"].is_null(), "{body}");
+    assert!(body["icon_hash"].is_null(), "{body}");
+    assert_eq!(body["banner"], banner_hash.as_str());
 }

@@ -549,6 +549,54 @@ async fn every_kind_of_guild_event_becomes_its_dispatch_in_order() {
 }
 
 #[tokio::test]
+async fn guild_update_and_later_guild_creates_carry_the_icon_and_banner() {
+    use cloudcord_schemas::guild::GuildUpdated;
+
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    let (mut owner, _) = world.identified(&world.token(OWNER), MESSAGES).await;
+    let icon = "0123456789abcdef0123456789abcdef";
+    let banner = "a_0123456789abcdef0123456789abcdef";
+    world
+        .publish(vec![guild_event(
+            GUILD,
+            GuildEvent::GuildUpdated(GuildUpdated {
+                icon: Some(Some(icon.into())),
+                banner: Some(Some(banner.into())),
+                ..GuildUpdated::default()
+            }),
+        )])
+        .await;
+    let update = owner.dispatch("GUILD_UPDATE").await;
+    assert_eq!(update["id"], GUILD.to_string());
+    assert_eq!(update["icon"], icon, "{update}");
+    assert_eq!(update["icon_hash"], icon, "{update}");
+    assert_eq!(update["banner"], banner, "{update}");
+
+    // A session that starts afterwards sees them in its GUILD_CREATE.
+    let mut alice = world.connect("v=10&encoding=json").await;
+    alice.hello().await;
+    alice.identify(&world.token(ALICE), MESSAGES).await;
+    alice.dispatch("READY").await;
+    let create = alice.dispatch("GUILD_CREATE").await;
+    assert_eq!(create["icon"], icon, "{create}");
+    assert_eq!(create["banner"], banner, "{create}");
+
+    // Removed, it is null again.
+    world
+        .publish(vec![guild_event(
+            GUILD,
+            GuildEvent::GuildUpdated(GuildUpdated {
+                icon: Some(None),
+                ..GuildUpdated::default()
+            }),
+        )])
+        .await;
+    let update = owner.dispatch("GUILD_UPDATE").await;
+    assert!(update["icon"].is_null(), "{update}");
+    assert_eq!(update["banner"], banner, "{update}");
+}
+
+#[tokio::test]
 async fn a_profile_change_is_user_update_to_the_users_own_sessions() {
     use cloudcord_schemas::user::{UserEvent, UserProfileUpdated};
 

@@ -194,6 +194,8 @@ pub enum RowChange {
         system_channel_id: Option<Option<i64>>,
         afk_channel_id: Option<Option<i64>>,
         afk_timeout: Option<i32>,
+        icon: Option<Option<String>>,
+        banner: Option<Option<String>>,
     },
     /// Remove a guild and everything in it (read states of its channels too); its
     /// messages become deleted.
@@ -510,6 +512,8 @@ fn guild_update(guild_id: i64, e: &GuildUpdated) -> Result<RowChange, Unrepresen
         system_channel_id: nullable_id(e.system_channel_id, "system_channel_id")?,
         afk_channel_id: nullable_id(e.afk_channel_id, "afk_channel_id")?,
         afk_timeout: e.afk_timeout.map(|t| int4("afk_timeout", t)).transpose()?,
+        icon: e.icon.clone(),
+        banner: e.banner.clone(),
     })
 }
 

@@ -396,6 +396,8 @@ impl Writer {
                 system_channel_id,
                 afk_channel_id,
                 afk_timeout,
+                icon,
+                banner,
             } => {
                 // `$n_set` says whether a nullable column changes at all, since its new
                 // value may itself be NULL.
@@ -406,7 +408,9 @@ impl Writer {
                     owner_id = COALESCE($5, owner_id),
                     system_channel_id = CASE WHEN $6 THEN $7 ELSE system_channel_id END,
                     afk_channel_id = CASE WHEN $8 THEN $9 ELSE afk_channel_id END,
-                    afk_timeout = COALESCE($10, afk_timeout)
+                    afk_timeout = COALESCE($10, afk_timeout),
+                    icon = CASE WHEN $11 THEN $12 ELSE icon END,
+                    banner = CASE WHEN $13 THEN $14 ELSE banner END
                 WHERE id = $1"#,
                     id,
                     name,
@@ -418,6 +422,10 @@ impl Writer {
                     afk_channel_id.is_some(),
                     afk_channel_id.flatten(),
                     afk_timeout,
+                    icon.is_some(),
+                    icon.flatten(),
+                    banner.is_some(),
+                    banner.flatten(),
                 )
                 .execute(conn)
                 .await?;

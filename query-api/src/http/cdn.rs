@@ -1,6 +1,7 @@
 //! The CDN's routes (Discord's `cdn.discordapp.com` paths under `/cdn`):
 //! `GET /cdn/attachments/{channel.id}/{attachment.id}/{filename}` and, public and
-//! content-addressed, `GET /cdn/avatars/{user.id}/{hash}.{ext}`.
+//! content-addressed, `GET /cdn/avatars/{user.id}/{hash}.{ext}`,
+//! `GET /cdn/icons/{guild.id}/{hash}.{ext}` and `GET /cdn/banners/{guild.id}/{hash}.{ext}`.
 //!
 //! Access is the URL itself: it must carry a valid, unexpired signature
 //! ([`UrlSigner`]), issued only to readers who could see the channel when the
@@ -25,11 +26,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cloudcord_runtime::files::FileKey;
 use cloudcord_runtime::files::media::served_as;
+use cloudcord_runtime::files::public_images::{self, PublicImage};
 use cloudcord_runtime::files::signing::{Signature, UrlSigner, now_secs};
-use cloudcord_runtime::files::{FileKey, avatars};
 use cloudcord_runtime::http_error::HttpError;
-use cloudcord_schemas::ids::{AttachmentId, ChannelId, UserId};
+use cloudcord_schemas::ids::{AttachmentId, ChannelId};
 
 use super::ApiContext;
 
@@ -43,28 +45,35 @@ pub fn router() -> Router<ApiContext> {
             "/cdn/attachments/{channel_id}/{attachment_id}/{filename}",
             get(attachment),
         )
-        .route("/cdn/avatars/{user_id}/{file}", get(avatar))
+        // avatars, icons, banners (Discord's directories; any other is 404).
+        .route("/cdn/{kind}/{owner_id}/{file}", get(public_image))
 }
 
-/// `GET /cdn/avatars/{user.id}/{hash}.{ext}`: public, as on Discord. The file is
-/// the one uploaded (no format conversion: the extension is not looked at).
-async fn avatar(
+/// `GET /cdn/{avatars,icons,banners}/{owner.id}/{hash}.{ext}`: public, as on
+/// Discord. The file is the one uploaded (no format conversion: the extension is
+/// not looked at).
+async fn public_image(
     State(context): State<ApiContext>,
-    Path((raw_user, file)): Path<(String, String)>,
+    Path((kind, raw_owner, file)): Path<(String, String, String)>,
 ) -> Result<Response, HttpError> {
-    let user: UserId = raw_user.parse().map_err(|_| HttpError::NotFound)?;
+    let kind = PublicImage::from_cdn_dir(&kind).ok_or(HttpError::NotFound)?;
+    // A user's or a guild's snowflake, as the kind says; keys take the number.
+    let owner: u64 = raw_owner.parse().map_err(|_| HttpError::NotFound)?;
     let hash = file.split_once('.').map_or(file.as_str(), |(hash, _)| hash);
-    let key = avatars::key(user.get(), hash);
-    let store = context.files().avatars();
+    if !public_images::is_hash(hash) {
+        return Err(HttpError::NotFound);
+    }
+    let key = public_images::key(kind, owner, hash);
+    let store = context.files().public_images();
     let info = store
         .info(key)
         .await
-        .map_err(|error| HttpError::internal("reading an avatar's metadata", error))?
+        .map_err(|error| HttpError::internal("reading an image's metadata", error))?
         .ok_or(HttpError::NotFound)?;
     let bytes = store
         .read(key, 0..info.size)
         .await
-        .map_err(|error| HttpError::internal("reading an avatar", error))?;
+        .map_err(|error| HttpError::internal("reading an image", error))?;
     let (content_type, _) = served_as(&info.content_type);
     let mut response = Body::from_stream(bytes).into_response();
     insert(&mut response, header::CONTENT_TYPE, content_type);

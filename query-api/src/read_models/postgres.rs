@@ -60,6 +60,10 @@ pub struct GuildRow {
     pub afk_channel_id: Option<i64>,
     /// Seconds before an idle member moves to the AFK channel.
     pub afk_timeout: i32,
+    /// Its icon's image hash.
+    pub icon: Option<String>,
+    /// Its banner's image hash.
+    pub banner: Option<String>,
 }
 
 /// A `roles` row.
@@ -289,7 +293,7 @@ impl ReadModels {
         sqlx::query_as!(
             GuildRow,
             "SELECT id, name, description, owner_id, system_channel_id, afk_channel_id,
-                    afk_timeout
+                    afk_timeout, icon, banner
              FROM guilds WHERE id = $1",
             id
         )
@@ -309,7 +313,7 @@ impl ReadModels {
         sqlx::query_as!(
             GuildRow,
             "SELECT g.id, g.name, g.description, g.owner_id, g.system_channel_id,
-                    g.afk_channel_id, g.afk_timeout
+                    g.afk_channel_id, g.afk_timeout, g.icon, g.banner
              FROM guilds g JOIN members m ON m.guild_id = g.id
              WHERE m.user_id = $1 AND g.id > $2 AND g.id < $3
              ORDER BY g.id LIMIT $4",

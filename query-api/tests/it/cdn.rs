@@ -3,6 +3,7 @@
 //! byte ranges for media, and refusals of expired, tampered and unsigned URLs.
 
 use cloudcord_runtime::files::media::sniff;
+use cloudcord_runtime::files::public_images::{self, PublicImage};
 use cloudcord_runtime::files::signing::{UrlSigner, now_secs};
 use cloudcord_runtime::files::{ByteStream, FileKey};
 use cloudcord_schemas::ids::AttachmentId;
@@ -248,19 +249,21 @@ async fn non_members_get_no_url_and_bad_signatures_are_refused() {
     assert_eq!(fetch(&world, url, &[]).await.0, StatusCode::OK);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn avatars_are_public_at_their_content_hash() {
-    use cloudcord_runtime::files::avatars;
-    let world = World::empty(2_000).await;
-    let picture = png();
-    let hash = avatars::hash(&picture, false);
+/// Stores `picture` as `owner`'s `kind` image, as command-api does; its hash.
+async fn store_public_image(
+    world: &World,
+    kind: PublicImage,
+    owner: u64,
+    picture: &[u8],
+) -> String {
+    let hash = public_images::hash(picture, false);
     let body: ByteStream<'static> =
-        futures::stream::iter([Ok(axum::body::Bytes::from(picture.clone()))]).boxed();
+        futures::stream::iter([Ok(axum::body::Bytes::copy_from_slice(picture))]).boxed();
     world
         .files
-        .avatars()
+        .public_images()
         .put(
-            avatars::key(ALICE.get(), &hash),
+            public_images::key(kind, owner, &hash),
             "a.png",
             "image/png",
             body,
@@ -268,6 +271,14 @@ async fn avatars_are_public_at_their_content_hash() {
         )
         .await
         .expect("stored");
+    hash
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn avatars_are_public_at_their_content_hash() {
+    let world = World::empty(2_000).await;
+    let picture = png();
+    let hash = store_public_image(&world, PublicImage::Avatar, ALICE.get(), &picture).await;
 
     let url = format!("http://127.0.0.1:8080/cdn/avatars/{ALICE}/{hash}.png");
     let (status, headers, bytes) = fetch(&world, &url, &[]).await;
@@ -280,9 +291,51 @@ async fn avatars_are_public_at_their_content_hash() {
         format!("http://127.0.0.1:8080/cdn/avatars/{BOB}/{hash}.png"),
         format!(
             "http://127.0.0.1:8080/cdn/avatars/{ALICE}/{}.png",
-            avatars::hash(b"x", false)
+            public_images::hash(b"x", false)
         ),
     ] {
         assert_eq!(fetch(&world, &other, &[]).await.0, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guild_icons_and_banners_are_public_and_never_anothers_image() {
+    let world = World::empty(2_000).await;
+    let icon = png();
+    let mut banner = png();
+    banner[999] = 1;
+    let icon_hash = store_public_image(&world, PublicImage::GuildIcon, GUILD.get(), &icon).await;
+    let banner_hash =
+        store_public_image(&world, PublicImage::GuildBanner, GUILD.get(), &banner).await;
+
+    for (path, picture) in [
+        (format!("icons/{GUILD}/{icon_hash}.png"), &icon),
+        (format!("banners/{GUILD}/{banner_hash}.png"), &banner),
+    ] {
+        let url = format!("http://127.0.0.1:8080/cdn/{path}");
+        let (status, headers, bytes) = fetch(&world, &url, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(&bytes, picture, "{path}");
+        assert_eq!(header(&headers, "content-type"), "image/png");
+        assert_eq!(
+            header(&headers, "cache-control"),
+            "public, max-age=31536000, immutable"
+        );
+    }
+    // The icon is not the guild's banner, nor an avatar of a user with the guild's
+    // id; a malformed hash is nothing.
+    for other in [
+        format!("banners/{GUILD}/{icon_hash}.png"),
+        format!("avatars/{GUILD}/{icon_hash}.png"),
+        format!("icons/{GUILD}/{}.png", icon_hash.to_uppercase()),
+        format!("icons/{GUILD}/..png"),
+        format!("splashes/{GUILD}/{icon_hash}.png"),
+    ] {
+        let url = format!("http://127.0.0.1:8080/cdn/{other}");
+        assert_eq!(
+            fetch(&world, &url, &[]).await.0,
+            StatusCode::NOT_FOUND,
+            "{other}"
+        );
     }
 }

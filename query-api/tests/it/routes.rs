@@ -4,7 +4,7 @@
 use cloudcord_projectors::record::DomainEvent;
 use cloudcord_schemas::dm_channel::{DmChannelEvent, DmChannelOpened};
 use cloudcord_schemas::envelope::{AggregateRef, AggregateType};
-use cloudcord_schemas::guild::{GuildEvent, InviteCreated};
+use cloudcord_schemas::guild::{GuildEvent, GuildUpdated, InviteCreated};
 use cloudcord_schemas::message::{MessagePinned, MessageReference, ReactionAdded, ReactionEmoji};
 use cloudcord_schemas::user::{FriendRequestAccepted, UserEvent};
 use reqwest::StatusCode;
@@ -238,6 +238,47 @@ async fn guild_routes_answer_discord_objects() {
         .map(|e| &e["action_type"])
         .collect();
     assert_eq!(older, [74, 22]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guilds_show_their_icon_and_banner_hashes() {
+    let mut world = World::new().await;
+    let icon = "0123456789abcdef0123456789abcdef";
+    let banner = "a_0123456789abcdef0123456789abcdef";
+    world
+        .apply(vec![guild_event(
+            GUILD,
+            GuildEvent::GuildUpdated(GuildUpdated {
+                icon: Some(Some(icon.into())),
+                banner: Some(Some(banner.into())),
+                ..GuildUpdated::default()
+            }),
+        )])
+        .await;
+    let (status, guild) = world.get(&format!("/guilds/{GUILD}"), ALICE).await;
+    assert_eq!(status, StatusCode::OK, "{guild}");
+    assert_route_conforms("/guilds/{guild_id}", &guild);
+    assert_eq!(
+        (&guild["icon"], &guild["icon_hash"], &guild["banner"]),
+        (&Value::from(icon), &Value::from(icon), &Value::from(banner))
+    );
+    let (_, guilds) = world.get("/users/@me/guilds", ALICE).await;
+    assert_eq!(guilds[0]["icon"], icon, "{guilds}");
+    assert_eq!(guilds[0]["banner"], banner, "{guilds}");
+
+    // Removing the icon keeps the banner.
+    world
+        .apply(vec![guild_event(
+            GUILD,
+            GuildEvent::GuildUpdated(GuildUpdated {
+                icon: Some(None),
+                ..GuildUpdated::default()
+            }),
+        )])
+        .await;
+    let (_, guild) = world.get(&format!("/guilds/{GUILD}"), ALICE).await;
+    assert!(guild["icon"].is_null(), "{guild}");
+    assert_eq!(guild["banner"], banner);
 }
 
 #[tokio::test(flavor = "multi_thread")]

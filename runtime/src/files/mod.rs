@@ -1,4 +1,4 @@
-//! Files: message attachments (and, later, avatars and guild images) kept outside the
+//! Files: message attachments, avatars and guild images kept outside the
 //! event log. Events carry a file's metadata; its bytes live in a [`FileStore`].
 //!
 //! * [`FileStore`] is the one storage trait; [`gridfs::GridFsStore`] implements it on
@@ -8,17 +8,17 @@
 //!   and how the CDN may serve it; [`images`] strips images' metadata, reads their
 //!   size and makes their previews.
 //! * [`signing::UrlSigner`] issues and checks the CDN's expiring attachment URLs
-//!   (Discord's `ex` / `is` / `hm` parameters); [`avatars`] names avatars by their
-//!   content.
+//!   (Discord's `ex` / `is` / `hm` parameters); [`public_images`] names avatars,
+//!   guild icons and banners by their content.
 //!
 //! Writers (command-api) store the bytes before they append the command that names
 //! them, and delete them again when the command is refused; readers (query-api's
 //! `/cdn`) only read.
 
-pub mod avatars;
 pub mod gridfs;
 pub mod images;
 pub mod media;
+pub mod public_images;
 pub mod signing;
 
 use std::ops::Range;
@@ -143,7 +143,7 @@ pub trait FileStore: Send + Sync {
 pub struct Files {
     store: Arc<dyn FileStore>,
     previews: Arc<dyn FileStore>,
-    avatars: Arc<dyn FileStore>,
+    public_images: Arc<dyn FileStore>,
     signer: signing::UrlSigner,
     max_upload_bytes: u64,
 }
@@ -151,7 +151,8 @@ pub struct Files {
 impl Files {
     /// The configured stores (GridFS buckets `<bucket>`, `<bucket>.previews` and
     /// `<bucket>.avatars` in `mongo`'s database) and signer; connects lazily, on
-    /// first use.
+    /// first use. The public images' bucket keeps the name it had when it held
+    /// only avatars, so the avatars stored then are still found.
     pub async fn connect(
         mongo: &MongoConfig,
         config: &FilesConfig,
@@ -177,18 +178,19 @@ impl Files {
         )
     }
 
-    /// Files over `store`, their image previews (same keys) in `previews`, users'
-    /// avatars ([`avatars::key`]) in `avatars`, signing as `config` says.
+    /// Files over `store`, their image previews (same keys) in `previews`, avatars
+    /// and guild images ([`public_images::key`]) in `public_images`, signing as
+    /// `config` says.
     pub fn new(
         store: Arc<dyn FileStore>,
         previews: Arc<dyn FileStore>,
-        avatars: Arc<dyn FileStore>,
+        public_images: Arc<dyn FileStore>,
         config: &FilesConfig,
     ) -> Self {
         Self {
             store,
             previews,
-            avatars,
+            public_images,
             signer: signing::UrlSigner::new(config),
             max_upload_bytes: config.max_upload_bytes,
         }
@@ -204,9 +206,9 @@ impl Files {
         self.previews.as_ref()
     }
 
-    /// The avatars, under [`avatars::key`].
-    pub fn avatars(&self) -> &dyn FileStore {
-        self.avatars.as_ref()
+    /// Avatars, guild icons and banners, under [`public_images::key`].
+    pub fn public_images(&self) -> &dyn FileStore {
+        self.public_images.as_ref()
     }
 
     /// The URL signer.

@@ -114,8 +114,9 @@ pub mod nullable_rfc3339 {
     }
 }
 
-/// `PATCH /guilds/{id}`: change the guild's settings (`MANAGE_GUILD`; only the owner
-/// may transfer ownership).
+/// Change the guild's settings (`MANAGE_GUILD`; only the owner may transfer
+/// ownership). Command-api's `PATCH /guilds/{id}` body is Discord's, with image data
+/// where this carries image hashes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModifyGuild {
     /// A new name (2 to 100 characters).
@@ -151,6 +152,23 @@ pub struct ModifyGuild {
     /// Idle seconds before the move: 60, 300, 900, 1800 or 3600.
     #[serde(default)]
     pub afk_timeout: Option<u32>,
+    /// The hash of a new icon already in the file store (command-api stores the
+    /// image data it was sent and names it here), or `null` to remove it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "nullable::serialize",
+        deserialize_with = "nullable::deserialize"
+    )]
+    pub icon: Option<Option<String>>,
+    /// The hash of a new banner already in the file store, or `null` to remove it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "nullable::serialize",
+        deserialize_with = "nullable::deserialize"
+    )]
+    pub banner: Option<Option<String>>,
 }
 
 /// `POST /guilds/{id}/channels`: create a channel (`MANAGE_CHANNELS`; overwrites
@@ -628,6 +646,24 @@ pub struct GuildUpdated {
     /// The new AFK timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afk_timeout: Option<u32>,
+    /// The hash of the new icon (its bytes are in the file store, served at
+    /// `/cdn/icons/{guild.id}/{hash}.{ext}`), or `null` when removed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "nullable::serialize",
+        deserialize_with = "nullable::deserialize"
+    )]
+    pub icon: Option<Option<String>>,
+    /// The hash of the new banner (served at `/cdn/banners/{guild.id}/{hash}.{ext}`),
+    /// or `null` when removed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "nullable::serialize",
+        deserialize_with = "nullable::deserialize"
+    )]
+    pub banner: Option<Option<String>>,
 }
 
 /// The guild was deleted; nothing in it can be used any more.
@@ -714,5 +750,22 @@ mod tests {
         let old: GuildUpdated = serde_json::from_str(r#"{"name":"Renamed"}"#).expect("v1");
         assert_eq!(old.name.as_deref(), Some("Renamed"));
         assert_eq!(old.description, None);
+        assert_eq!(old.icon, None);
+        assert_eq!(old.banner, None);
+    }
+
+    #[test]
+    fn image_hashes_tell_absent_from_removed() {
+        let removed: GuildUpdated =
+            serde_json::from_str(r#"{"icon":null,"banner":"ab"}"#).expect("removed");
+        assert_eq!(removed.icon, Some(None));
+        assert_eq!(removed.banner, Some(Some("ab".into())));
+        let json = serde_json::to_string(&removed).expect("ser");
+        assert_eq!(
+            serde_json::from_str::<GuildUpdated>(&json).expect("de"),
+            removed
+        );
+        let untouched = serde_json::to_value(GuildUpdated::default()).expect("ser");
+        assert!(untouched.get("icon").is_none());
     }
 }

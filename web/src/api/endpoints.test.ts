@@ -83,3 +83,19 @@ describe('sending files', () => {
     expect(seen[0]?.headers.get('Content-Type')).toBe('application/json');
   });
 });
+
+describe("changing a guild's icon", () => {
+  it('patches the guild with image data', async () => {
+    const { api, seen } = serve(json(200, { id: '9', name: 'g', icon: 'abc' }));
+    await expect(api.modifyGuildIcon('9', 'data:image/png;base64,iVBORw==')).resolves.toHaveProperty('icon', 'abc');
+    expect(seen[0]?.method).toBe('PATCH');
+    expect(seen[0]?.url).toBe('http://x.test/api/v10/guilds/9');
+    expect(await seen[0]?.json()).toEqual({ icon: 'data:image/png;base64,iVBORw==' });
+  });
+
+  it('patches it with null to remove the icon', async () => {
+    const { api, seen } = serve(json(200, { id: '9', name: 'g', icon: null }));
+    await api.modifyGuildIcon('9', null);
+    expect(await seen[0]?.json()).toEqual({ icon: null });
+  });
+});

@@ -32,6 +32,11 @@ export function endpoints(rest: RestClient) {
     deleteChannelPermission: (channel: Snowflake, target: Snowflake) =>
       rest.request<undefined>('DELETE', `/channels/${id(channel)}/permissions/${id(target)}`),
 
+    /** Sets the guild's icon (Discord's image data, see images.ts) or, with null,
+     * removes it. */
+    modifyGuildIcon: (guild: Snowflake, icon: string | null) =>
+      rest.request<Guild>('PATCH', `/guilds/${id(guild)}`, { icon }),
+
     createRole: (guild: Snowflake, name: string) => rest.request<Role>('POST', `/guilds/${id(guild)}/roles`, { name }),
     modifyRole: (guild: Snowflake, role: Snowflake, changes: { name?: string; permissions?: string }) =>
       rest.request<Role>('PATCH', `/guilds/${id(guild)}/roles/${id(role)}`, changes),

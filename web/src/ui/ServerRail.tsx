@@ -1,5 +1,7 @@
 import { useMemo, useState } from 'react';
 
+import { guildIconUrl } from '../api/images';
+import type { Guild } from '../api/types';
 import { navigate } from '../router';
 import { useStore } from '../state/hooks';
 import { behind, mentionsByGuild } from '../state/readStates';
@@ -64,7 +66,7 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
                   onNavigate();
                 }}
               >
-                {initials(name)}
+                <GuildIcon guild={guilds[id]} name={name} />
                 <Badge count={mentions} />
               </a>
             </li>
@@ -83,6 +85,15 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
       {dialog === 'join' && <JoinServerDialog onClose={() => { setDialog(null); }} />}
     </nav>
   );
+}
+
+/** The guild's icon image, or its initials without one (or while it loads, or
+ * when the image fails). Decorative: the link's label names the guild. */
+function GuildIcon({ guild, name }: { guild: Guild | undefined; name: string }) {
+  const url = guild === undefined ? null : guildIconUrl(guild);
+  const [failed, setFailed] = useState<string | null>(null);
+  if (url === null || failed === url) return <>{initials(name)}</>;
+  return <img className="rail-image" src={url} alt="" onError={() => { setFailed(url); }} />;
 }
 
 /** "Rust Lovers" → "RL": what a guild without an icon shows. */

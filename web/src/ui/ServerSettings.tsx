@@ -7,6 +7,7 @@
 
 import { useCallback, useEffect, useId, useMemo, useState, type SubmitEvent } from 'react';
 
+import { guildIconUrl, IMAGE_TYPES, imageData } from '../api/images';
 import { describeError } from '../api/rest';
 import { ChannelType, type Ban, type Guild, type Invite, type Member, type Role, type Snowflake } from '../api/types';
 import { navigate } from '../router';
@@ -98,12 +99,13 @@ export function CreateChannelDialog({ guild, onClose }: { guild: Guild; onClose:
   );
 }
 
-type Tab = 'roles' | 'channels' | 'members' | 'invites' | 'bans';
+type Tab = 'overview' | 'roles' | 'channels' | 'members' | 'invites' | 'bans';
 
 export function ServerSettingsDialog({ guild, onClose }: { guild: Guild; onClose: () => void }) {
   const permissions = usePermissions(guild.id);
   const tabs = useMemo(() => {
     const shown: { id: Tab; label: string }[] = [];
+    if (has(permissions, Permission.ManageGuild)) shown.push({ id: 'overview', label: 'Overview' });
     if (has(permissions, Permission.ManageRoles)) {
       shown.push({ id: 'roles', label: 'Roles' }, { id: 'channels', label: 'Channel permissions' });
     }
@@ -137,6 +139,7 @@ export function ServerSettingsDialog({ guild, onClose }: { guild: Guild; onClose
       </div>
       <div id="settings-panel" role="tabpanel" aria-labelledby={current === null ? undefined : `settings-tab-${current}`}>
         {current === null && <p className="muted">You cannot manage this server.</p>}
+        {current === 'overview' && <OverviewTab guild={guild} />}
         {current === 'roles' && <RolesTab guild={guild} />}
         {current === 'channels' && <ChannelPermissionsTab guild={guild} />}
         {current === 'members' && <MembersTab guild={guild} permissions={permissions} />}
@@ -149,6 +152,68 @@ export function ServerSettingsDialog({ guild, onClose }: { guild: Guild; onClose
         </button>
       </div>
     </Dialog>
+  );
+}
+
+/** The server's icon: pick an image (sent as Discord's image data) or remove it.
+ * The rail shows the new icon when GUILD_UPDATE lands. */
+function OverviewTab({ guild }: { guild: Guild }) {
+  const session = useSession();
+  const live = useStore((state) => state.guilds[guild.id]) ?? guild;
+  const { run, shown } = useAction();
+  const [busy, setBusy] = useState(false);
+  const [picked, setPicked] = useState<string | null>(null);
+  const inputId = useId();
+  const url = guildIconUrl(live);
+
+  const change = (icon: string | null) => {
+    setBusy(true);
+    run(async () => {
+      try {
+        const updated = await session.api.modifyGuildIcon(guild.id, icon);
+        await session.waitFor((state) => state.guilds[guild.id]?.icon === updated.icon);
+      } finally {
+        setBusy(false);
+      }
+    });
+  };
+
+  return (
+    <section aria-label="Server icon">
+      <h3>Server icon</h3>
+      {url === null ? <p className="muted">No icon: the server shows its initials.</p> : <img className="guild-icon-preview" src={url} alt="Current server icon" />}
+      {shown}
+      {picked !== null && (
+        <p className="form-error" role="alert">
+          {picked}
+        </p>
+      )}
+      <label htmlFor={inputId}>Upload an icon (PNG, JPEG, GIF or WebP)</label>
+      <input
+        id={inputId}
+        type="file"
+        accept={IMAGE_TYPES}
+        disabled={busy}
+        onChange={(event) => {
+          const input = event.currentTarget;
+          const file = input.files?.[0];
+          if (file === undefined) return;
+          setPicked(null);
+          void imageData(file).then((result) => {
+            input.value = '';
+            if ('error' in result) setPicked(result.error);
+            else change(result.data);
+          });
+        }}
+      />
+      {url !== null && (
+        <div className="dialog-actions">
+          <button type="button" className="danger" disabled={busy} onClick={() => { change(null); }}>
+            Remove icon
+          </button>
+        </div>
+      )}
+    </section>
   );
 }
 

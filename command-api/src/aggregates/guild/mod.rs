@@ -130,6 +130,12 @@ pub struct Guild {
     system_channel_id: Option<ChannelId>,
     afk_channel_id: Option<ChannelId>,
     afk_timeout: u32,
+    /// The icon's image hash (snapshots from before icons lack it).
+    #[serde(default)]
+    icon: Option<String>,
+    /// The banner's image hash.
+    #[serde(default)]
+    banner: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     created_at: Option<OffsetDateTime>,
     channels: BTreeMap<ChannelId, GuildChannel>,

@@ -84,8 +84,8 @@ impl Guild {
         json!({
             "id": self.id,
             "name": self.name,
-            "icon": null,
-            "icon_hash": null,
+            "icon": self.icon,
+            "icon_hash": self.icon,
             "splash": null,
             "discovery_splash": null,
             "owner_id": self.owner_id,
@@ -109,7 +109,7 @@ impl Guild {
             "max_members": 500_000,
             "vanity_url_code": null,
             "description": self.description,
-            "banner": null,
+            "banner": self.banner,
             "premium_tier": 0,
             "premium_subscription_count": 0,
             "preferred_locale": "en-US",
@@ -175,9 +175,9 @@ impl Guild {
                 "id": self.id,
                 "name": self.name,
                 "splash": null,
-                "banner": null,
+                "banner": self.banner,
                 "description": self.description,
-                "icon": null,
+                "icon": self.icon,
                 "features": [],
                 "verification_level": 0,
                 "vanity_url_code": null,
@@ -305,7 +305,9 @@ impl Guild {
 #[cfg(test)]
 mod tests {
     use cloudcord_schemas::envelope::{Actor, Authored};
-    use cloudcord_schemas::guild::{ChannelType, CreateChannel, CreateRole, GuildCommand};
+    use cloudcord_schemas::guild::{
+        ChannelType, CreateChannel, CreateRole, GuildCommand, ModifyGuild,
+    };
     use cloudcord_schemas::ids::{ChannelId, RoleId};
     use cqrs_es::Aggregate;
 
@@ -339,6 +341,37 @@ mod tests {
         assert_eq!(body["roles"][0]["name"], "@everyone");
         assert_eq!(body["roles"][0]["permissions"], "104324673");
         assert_eq!(body["system_channel_id"], TEXT.to_string());
+    }
+
+    #[test]
+    fn the_guild_object_shows_its_icon_and_banner_until_they_are_removed() {
+        let mut state = Guild::default();
+        for event in guild() {
+            state.apply(event);
+        }
+        let hash = "0123456789abcdef0123456789abcdef";
+        let set = answer(
+            &mut state,
+            GuildCommand::ModifyGuild(ModifyGuild {
+                icon: Some(Some(hash.into())),
+                banner: Some(Some(format!("a_{hash}"))),
+                ..ModifyGuild::default()
+            }),
+        );
+        let body = set.body.expect("guild");
+        assert_eq!(body["icon"], hash);
+        assert_eq!(body["icon_hash"], hash);
+        assert_eq!(body["banner"], format!("a_{hash}"));
+        let cleared = answer(
+            &mut state,
+            GuildCommand::ModifyGuild(ModifyGuild {
+                icon: Some(None),
+                ..ModifyGuild::default()
+            }),
+        );
+        let body = cleared.body.expect("guild");
+        assert!(body["icon"].is_null());
+        assert_eq!(body["banner"], format!("a_{hash}"));
     }
 
     #[test]

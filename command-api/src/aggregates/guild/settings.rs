@@ -5,9 +5,11 @@
 //! text channel and a `General` voice channel (each in a category when the command
 //! brings category ids). Modifying needs `MANAGE_GUILD`; only the owner transfers
 //! ownership, and only to a member; the system channel must be a text channel, the
-//! AFK channel a voice channel, the AFK timeout one of Discord's five values. Only the
+//! AFK channel a voice channel, the AFK timeout one of Discord's five values, an icon or banner the hash of a stored
+//! image (command-api stores the image first). Only the
 //! owner deletes the guild; after that every command finds an unknown guild.
 
+use cloudcord_runtime::files::public_images;
 use cloudcord_schemas::guild::channels::DEFAULT_BITRATE;
 use cloudcord_schemas::guild::{
     AFK_TIMEOUTS, ChannelType, DEFAULT_EVERYONE_PERMISSIONS, GUILD_NAME_CHARS, GuildChannel,
@@ -206,6 +208,18 @@ impl Guild {
             )
             .into());
         }
+        for (field, hash) in [("icon", &modify.icon), ("banner", &modify.banner)] {
+            if let Some(Some(hash)) = hash
+                && !public_images::is_hash(hash)
+            {
+                return Err(InvalidField::new(
+                    field,
+                    "BINARY_TYPE_INVALID",
+                    "Must be the hash of a stored image.",
+                )
+                .into());
+            }
+        }
         Ok(Decided::event(GuildUpdated {
             name: modify.name,
             description: modify.description,
@@ -213,6 +227,8 @@ impl Guild {
             system_channel_id: modify.system_channel_id,
             afk_channel_id: modify.afk_channel_id,
             afk_timeout: modify.afk_timeout,
+            icon: modify.icon,
+            banner: modify.banner,
         }))
     }
 
@@ -265,6 +281,12 @@ impl Guild {
         }
         if let Some(timeout) = event.afk_timeout {
             self.afk_timeout = timeout;
+        }
+        if let Some(icon) = event.icon {
+            self.icon = icon;
+        }
+        if let Some(banner) = event.banner {
+            self.banner = banner;
         }
     }
 
@@ -499,6 +521,51 @@ mod tests {
             },
             ModifyGuild {
                 afk_timeout: Some(61),
+                ..ModifyGuild::default()
+            },
+        ] {
+            let result = TestFramework::<Guild>::with(())
+                .given(guild())
+                .when(by(OWNER, GuildCommand::ModifyGuild(modify)))
+                .inspect_result();
+            assert!(matches!(result, Err(GuildError::Invalid(_))), "{result:?}");
+        }
+    }
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn icons_and_banners_are_set_and_removed_by_hash_with_manage_guild() {
+        let images = || {
+            GuildCommand::ModifyGuild(ModifyGuild {
+                icon: Some(Some(HASH.into())),
+                banner: Some(None),
+                ..ModifyGuild::default()
+            })
+        };
+        TestFramework::<Guild>::with(())
+            .given(guild())
+            .when(by(ALICE, images()))
+            .then_expect_error(GuildError::MissingPermissions);
+        TestFramework::<Guild>::with(())
+            .given(guild())
+            .when(by(OWNER, images()))
+            .then_expect_events(vec![Domain(GuildEvent::GuildUpdated(GuildUpdated {
+                icon: Some(Some(HASH.into())),
+                banner: Some(None),
+                ..GuildUpdated::default()
+            }))]);
+    }
+
+    #[test]
+    fn an_icon_or_banner_must_be_an_image_hash() {
+        for modify in [
+            ModifyGuild {
+                icon: Some(Some("data:image/png;base64,iVBORw==".into())),
+                ..ModifyGuild::default()
+            },
+            ModifyGuild {
+                banner: Some(Some("../other".into())),
                 ..ModifyGuild::default()
             },
         ] {
