@@ -388,9 +388,9 @@ pub struct MessageEdited {
     pub mentions: Vec<UserId>,
     /// Roles mentioned in the new text.
     pub mention_roles: Vec<RoleId>,
-    /// The message's files, which an edit keeps (empty in events from before
-    /// edits carried them).
-    #[serde(default)]
+    /// The message's files, which an edit keeps (absent when it has none, and in
+    /// events from before edits carried them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
 }
 
