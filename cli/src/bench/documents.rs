@@ -110,7 +110,7 @@ impl Guild {
 
 /// The channel of message `n`: every other message is in the busy channel 0.
 fn channel_of(n: u64, channels: u64) -> ChannelId {
-    let channel = if n % 2 == 0 || channels < 2 {
+    let channel = if n.is_multiple_of(2) || channels < 2 {
         0
     } else {
         1 + (n / 2) % (channels - 1)
@@ -211,7 +211,7 @@ async fn run(
     // query-api reads them once PostgreSQL has chosen their ids.
     let newest: Vec<i64> = (0..args.messages)
         .rev()
-        .filter(|n| n % 2 == 0)
+        .filter(|n| n.is_multiple_of(2))
         .take(PAGE as usize)
         .map(|n| i64::try_from(message_id(n).get()))
         .collect::<Result<_, _>>()?;
