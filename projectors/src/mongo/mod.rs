@@ -70,6 +70,12 @@ pub async fn open_database(config: &MongoConfig, database: &str) -> Result<Datab
         }
     }
     check_format(&database).await?;
+    if is_ferretdb(&database).await? {
+        // Its filters cannot use them (infra/ferretdb/indexes.sql makes its own in
+        // PostgreSQL); each would only cost DDL under FerretDB's global metadata
+        // lock at every start, and a write per document.
+        return Ok(database);
+    }
     for (collection, keys) in indexes() {
         let created = database
             .collection::<Document>(collection.name())
@@ -88,9 +94,14 @@ pub async fn open_database(config: &MongoConfig, database: &str) -> Result<Datab
     Ok(database)
 }
 
+/// Whether the server is FerretDB, which names its version in `buildInfo`.
+async fn is_ferretdb(database: &Database) -> Result<bool, StoreError> {
+    let info = database.run_command(doc! { "buildInfo": 1 }).await?;
+    Ok(info.contains_key("ferretdbVersion"))
+}
+
 /// The indexes the readers' filters and orders need on MongoDB proper (creating an
-/// existing one changes nothing). FerretDB v1 keeps them too, though it matches the
-/// string ids by its own means (see `cloudcord_runtime::mongo::key`).
+/// existing one changes nothing).
 fn indexes() -> [(Collection, Document); 4] {
     [
         // A channel's pages and pins, newest first.
