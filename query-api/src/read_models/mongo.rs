@@ -4,9 +4,10 @@
 //! that projector's; the integration tests fill the database through the projector
 //! itself, so a drift between the two fails them.
 //!
-//! Every read filters by equality on a string id ([`key`]), which FerretDB matches
-//! in PostgreSQL; several ids are several lookups, never one `$in`, which it would
-//! answer by reading the whole collection.
+//! Every read filters by equality on a string id
+//! ([`key`](cloudcord_runtime::mongo::key)), which FerretDB matches in PostgreSQL;
+//! several ids are several lookups, never one `$in`, which it would answer by
+//! reading the whole collection.
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use mongodb::Database;
@@ -74,7 +75,7 @@ pub struct ReactionDocument {
 pub struct MessageDocument {
     /// The message (its `_id` is the same id as a string).
     pub id: i64,
-    /// Its channel, as a string ([`key`]).
+    /// Its channel, as a string ([`key`](cloudcord_runtime::mongo::key)).
     pub channel_id: String,
     /// Its author.
     pub author: AuthorDocument,
