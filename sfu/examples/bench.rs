@@ -34,7 +34,11 @@
 //!   its last copy reached a subscriber (p50 / p99 / max);
 //! * **not received**: copies of packets due in the window that their subscriber
 //!   had not received by the end of the drain (lost, or still queued in an
-//!   overloaded core); latency counts only packets every subscriber received.
+//!   overloaded core); latency counts only packets every subscriber received;
+//! * **thread waiting for a CPU**: on a shared machine a preempted call counts as
+//!   core time, so the share of the run the thread waited is printed with it.
+//!
+//! The report is one Markdown table row (with its header) and one JSON line.
 
 #![allow(clippy::print_stdout)]
 
