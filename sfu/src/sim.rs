@@ -345,7 +345,9 @@ impl Client {
         std::mem::take(&mut self.outgoing)
     }
 
-    fn receive(
+    /// Takes in a datagram from `source` at `now` (the benchmark delivers the SFU's
+    /// datagrams itself, to time the core apart from its clients).
+    pub fn receive(
         &mut self,
         now: Instant,
         source: SocketAddr,
@@ -356,7 +358,13 @@ impl Client {
         self.drain()
     }
 
-    fn handle_timeout(&mut self, now: Instant) -> Result<(), SimError> {
+    /// When the client's session next wants [`Self::handle_timeout`].
+    pub fn next_timeout(&self) -> Instant {
+        self.timeout
+    }
+
+    /// Lets time pass to `now`, if its deadline has come.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), SimError> {
         if self.timeout <= now {
             self.rtc.handle_input(Input::Timeout(now))?;
             self.drain()?;
