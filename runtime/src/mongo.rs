@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mongodb::bson::doc;
+use futures::{StreamExt as _, TryStreamExt as _};
+use mongodb::bson::{Document, doc};
 use mongodb::options::ClientOptions;
-use mongodb::{Client, Database};
+use mongodb::{Client, Collection, Database};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::readiness::{CheckError, DependencyCheck};
 
@@ -59,6 +61,29 @@ impl MongoConfig {
 /// that are paged also keep it as an `Int64` field.
 pub fn key(id: u64) -> String {
     id.to_string()
+}
+
+/// Most lookups of [`find_each`] in flight at once (FerretDB holds a PostgreSQL
+/// connection for each).
+const LOOKUPS_AT_ONCE: usize = 8;
+
+/// The document each filter finds, in no particular order (a filter that finds
+/// none adds nothing): one `find_one` per filter, a few in flight. For several ids
+/// instead of one `$in`, which FerretDB v1 answers by reading the whole collection
+/// while it matches each equality on a [`key`] in PostgreSQL.
+pub async fn find_each<T: DeserializeOwned + Send + Sync>(
+    collection: &Collection<T>,
+    filters: impl IntoIterator<Item = Document, IntoIter: Send>,
+) -> mongodb::error::Result<Vec<T>> {
+    futures::stream::iter(filters)
+        .map(|filter| {
+            let collection = collection.clone();
+            async move { collection.find_one(filter).await }
+        })
+        .buffer_unordered(LOOKUPS_AT_ONCE)
+        .try_filter_map(|found| async move { Ok(found) })
+        .try_collect()
+        .await
 }
 
 /// Ready when the server answers `ping`.

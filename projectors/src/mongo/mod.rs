@@ -14,10 +14,10 @@ pub mod documents;
 
 use std::collections::{BTreeMap, HashMap};
 
-use cloudcord_runtime::mongo::MongoConfig;
+use cloudcord_runtime::mongo::{MongoConfig, find_each};
 use cloudcord_runtime::telemetry::ErrorChain;
 use cloudcord_schemas::envelope::AggregateRef;
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Client, Database, IndexModel};
 
@@ -39,10 +39,6 @@ const FORMAT: i32 = 2;
 
 /// Most statements per `update` command (MongoDB accepts 100,000).
 const STATEMENTS_PER_COMMAND: usize = 10_000;
-
-/// Most position lookups in flight at once (FerretDB holds a PostgreSQL
-/// connection for each).
-const LOOKUPS_AT_ONCE: usize = 8;
 
 /// MongoDB's code for "the collection exists already".
 const NAMESPACE_EXISTS: i32 = 48;
@@ -309,26 +305,18 @@ impl Store for MongoStore {
         &mut self,
         aggregates: &[AggregateRef],
     ) -> Result<HashMap<AggregateRef, u64>, StoreError> {
-        // One lookup per aggregate: FerretDB v1 matches `_id` in PostgreSQL, but
-        // reads the whole collection for an `$in`.
-        let positions = self.database.collection::<Document>(POSITIONS);
-        futures::stream::iter(aggregates.iter().copied())
-            .map(|aggregate| {
-                let positions = positions.clone();
-                async move {
-                    let found = positions
-                        .find_one(doc! { "_id": position_id(aggregate) })
-                        .await?;
-                    let seq = found
-                        .and_then(|d| d.get_i64("seq").ok())
-                        .and_then(|seq| u64::try_from(seq).ok());
-                    Ok::<_, StoreError>(seq.map(|seq| (aggregate, seq)))
-                }
+        let by_id: HashMap<String, AggregateRef> =
+            aggregates.iter().map(|a| (position_id(*a), *a)).collect();
+        let filters: Vec<Document> = by_id.keys().map(|id| doc! { "_id": id }).collect();
+        let documents =
+            find_each(&self.database.collection::<Document>(POSITIONS), filters).await?;
+        Ok(documents
+            .iter()
+            .filter_map(|d| {
+                let aggregate = by_id.get(d.get_str("_id").ok()?)?;
+                Some((*aggregate, u64::try_from(d.get_i64("seq").ok()?).ok()?))
             })
-            .buffer_unordered(LOOKUPS_AT_ONCE)
-            .try_filter_map(|found| async move { Ok(found) })
-            .try_collect()
-            .await
+            .collect())
     }
 
     async fn commit(&mut self, batch: Batch<Vec<Write>>) -> Result<(), StoreError> {

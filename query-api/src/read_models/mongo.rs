@@ -9,7 +9,8 @@
 //! several ids are several lookups, never one `$in`, which it would answer by
 //! reading the whole collection.
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use cloudcord_runtime::mongo::find_each;
+use futures::TryStreamExt as _;
 use mongodb::Database;
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::options::FindOptions;
@@ -28,10 +29,6 @@ const POSITIONS: &str = "aggregate_positions";
 fn key(id: i64) -> String {
     cloudcord_runtime::mongo::key(id.cast_unsigned())
 }
-
-/// Most lookups by id in flight at once (FerretDB holds a PostgreSQL connection
-/// for each).
-const LOOKUPS_AT_ONCE: usize = 8;
 
 /// A message's author as the document keeps it (a snapshot at send time).
 #[derive(Debug, Clone, Deserialize)]
@@ -219,20 +216,15 @@ impl Documents {
         &self,
         ids: &[i64],
     ) -> mongodb::error::Result<Vec<MessageDocument>> {
-        let messages = self.database.collection::<MessageDocument>(MESSAGES);
-        let mut found: Vec<MessageDocument> = futures::stream::iter(ids.iter().copied())
-            .map(|id| {
-                let messages = messages.clone();
-                async move {
-                    messages
-                        .find_one(doc! { "_id": key(id), "deleted": false })
-                        .await
-                }
-            })
-            .buffer_unordered(LOOKUPS_AT_ONCE)
-            .try_filter_map(|found| async move { Ok(found) })
-            .try_collect()
-            .await?;
+        let filters: Vec<Document> = ids
+            .iter()
+            .map(|&id| doc! { "_id": key(id), "deleted": false })
+            .collect();
+        let mut found = find_each(
+            &self.database.collection::<MessageDocument>(MESSAGES),
+            filters,
+        )
+        .await?;
         found.sort_by_key(|message| std::cmp::Reverse(message.id));
         Ok(found)
     }
@@ -299,15 +291,12 @@ impl Documents {
             id: String,
             seq: i64,
         }
-        let positions = self.database.collection::<PositionDocument>(POSITIONS);
-        futures::stream::iter(keys.iter().cloned())
-            .map(|id| {
-                let positions = positions.clone();
-                async move { positions.find_one(doc! { "_id": id }).await }
-            })
-            .buffer_unordered(LOOKUPS_AT_ONCE)
-            .try_filter_map(|found| async move { Ok(found.map(|p| (p.id, p.seq))) })
-            .try_collect()
-            .await
+        let filters: Vec<Document> = keys.iter().map(|id| doc! { "_id": id }).collect();
+        let found = find_each(
+            &self.database.collection::<PositionDocument>(POSITIONS),
+            filters,
+        )
+        .await?;
+        Ok(found.into_iter().map(|p| (p.id, p.seq)).collect())
     }
 }
