@@ -246,7 +246,9 @@ fn wait_for_leaders(
 impl KafkaConfig {
     /// Every committed record of `topic`, partition after partition, each in order,
     /// read from the beginning to the current end. Blocking: for tools and tests
-    /// that inspect a topic (a service reads with its own consumer loop).
+    /// that inspect a topic, and for a small compacted topic read once at start (the
+    /// SFU's `voice-sessions`); a service that follows a topic reads with its own
+    /// consumer loop.
     pub fn read_to_end(
         &self,
         topic: &str,

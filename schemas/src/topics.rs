@@ -8,6 +8,7 @@
 //! | `snapshots` | partition number | command processor, in its transactions | compacted: the latest per partition |
 //! | `projected` | aggregate id | projectors, after their commit | hours |
 //! | `ephemeral` | channel, session or process id | command-api (typing), gateway (presence, session hand-over requests) | minutes |
+//! | `voice-sessions` | SFU instance, user and channel | the SFU: who it has connected | compacted: the open sessions |
 //!
 //! `commands`, `events`, `command-results` and `snapshots` have the same partition
 //! count: the processor that owns `commands` partition *p* writes to partition *p* of
@@ -31,6 +32,9 @@ pub struct Topics {
     pub projected: String,
     /// Typing, presence and session hand-over requests (see `ephemeral`).
     pub ephemeral: String,
+    /// The SFU's open media sessions, so that a restarted SFU can disconnect the
+    /// voice states of the sessions it forgot.
+    pub voice_sessions: String,
 }
 
 impl Topics {
@@ -43,6 +47,7 @@ impl Topics {
             snapshots: format!("{prefix}snapshots"),
             projected: format!("{prefix}projected"),
             ephemeral: format!("{prefix}ephemeral"),
+            voice_sessions: format!("{prefix}voice-sessions"),
         }
     }
 }
@@ -57,6 +62,20 @@ pub struct TopicSpec {
     pub partitions: i32,
     /// Topic-level configuration.
     pub config: Vec<(&'static str, &'static str)>,
+}
+
+impl TopicSpec {
+    /// The `voice-sessions` topic named `name`. An SFU reads the whole topic when it
+    /// starts, so it is one partition, and compaction keeps only each session's last
+    /// record (a tombstone once it ended); hour-long segments let compaction reach
+    /// the records soon.
+    pub fn voice_sessions(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            partitions: 1,
+            config: vec![("cleanup.policy", "compact"), ("segment.ms", "3600000")],
+        }
+    }
 }
 
 const SEVEN_DAYS_MS: &str = "604800000";
@@ -113,6 +132,7 @@ impl Topics {
                 partitions,
                 vec![("retention.ms", "600000")],
             ),
+            TopicSpec::voice_sessions(&self.voice_sessions),
         ]
     }
 }

@@ -29,7 +29,10 @@
 //!
 //! * **Voice state**: when a session drops (ICE failure, a vanished or never
 //!   connected peer), the user leaves the channel through the command path
-//!   ([`voice_state`]): the SFU appends a command to Kafka's `commands` topic.
+//!   ([`voice_state`]): the SFU appends a command to Kafka's `commands` topic. Open
+//!   sessions are recorded on the `voice-sessions` topic, so that after a restart
+//!   the SFU disconnects the voice states of the sessions it forgot, before it
+//!   answers any offer.
 //!
 //! * **Simulcast**: a publisher may send its camera as several layers (RIDs,
 //!   declared lowest first, e.g. `q`, `h`, `f`). Each subscriber receives one layer
@@ -65,6 +68,7 @@ pub mod udp_client;
 pub mod voice_state;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use cloudcord_runtime::auth::{AuthConfig, JwksError, MediaTokenVerifier};
@@ -83,8 +87,9 @@ use crate::voice_state::Corrector;
 /// The service's name in logs and metrics.
 pub const NAME: &str = "sfu";
 
-/// Voice state corrections waiting for Kafka; beyond that, more are dropped (see
-/// [`voice_state`]). Drops come one per peer, so this is a burst of a thousand.
+/// Voice state corrections and session records waiting for Kafka; beyond that, more
+/// are dropped (see [`voice_state`]). They come one or two per peer, so this is a
+/// burst of hundreds of joins or drops.
 const CORRECTION_QUEUE: usize = 1024;
 
 /// Everything the SFU reads from the layered configuration.
@@ -96,7 +101,8 @@ pub struct Config {
     /// The `[sfu]` section.
     #[serde(default)]
     pub sfu: Settings,
-    /// The `[kafka]` section: where voice state corrections are appended.
+    /// The `[kafka]` section: where voice state corrections are appended and open
+    /// sessions recorded.
     #[serde(default)]
     pub kafka: KafkaConfig,
 }
@@ -175,6 +181,7 @@ impl Config {
 /// the admin server.
 pub struct MediaService {
     service: Service,
+    sweep_timeout: Duration,
     driver: Driver,
     corrector: Corrector,
 }
@@ -182,21 +189,31 @@ pub struct MediaService {
 impl MediaService {
     /// Runs the media loop, the corrector and the admin server until `shutdown` is
     /// cancelled; the media loop failing cancels `shutdown` (nothing else can carry
-    /// media).
+    /// media). The media loop starts after the corrector's sweep of the sessions a
+    /// restart forgot ([`voice_state::Corrector::sweep`]).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let corrector = tokio::spawn(self.corrector.run(shutdown.clone()));
+        let Self {
+            service,
+            sweep_timeout,
+            driver,
+            corrector,
+        } = self;
         let media = async {
-            let result = self.driver.run(shutdown.clone()).await;
+            // Before the shards answer any offer: the voice states of the sessions
+            // an earlier run of this instance left.
+            corrector.sweep(sweep_timeout, &shutdown).await;
+            let corrector = tokio::spawn(corrector.run(shutdown.clone()));
+            let result = driver.run(shutdown.clone()).await;
             shutdown.cancel();
+            if let Err(error) = corrector.await {
+                tracing::error!(%error, "the voice state corrector failed");
+            }
             result.map_err(|source| Error::Serve {
                 what: "media socket",
                 source,
             })
         };
-        let (admin, media) = tokio::join!(self.service.run(shutdown.clone()), media);
-        if let Err(error) = corrector.await {
-            tracing::error!(%error, "the voice state corrector failed");
-        }
+        let (admin, media) = tokio::join!(service.run(shutdown.clone()), media);
         admin?;
         media
     }
@@ -227,7 +244,12 @@ pub fn prepare(
         command_queue: media.command_queue,
         datagram_queue: media.datagram_queue,
     };
-    let (corrector, corrections) = Corrector::new(&config.kafka, CORRECTION_QUEUE, &metrics)?;
+    let (corrector, corrections) = Corrector::new(
+        &config.kafka,
+        &config.sfu.instance,
+        CORRECTION_QUEUE,
+        &metrics,
+    )?;
     let (driver, handle) = Driver::new(socket, public_addr, &metrics, settings, &corrections);
     tracing::info!(media = %bound, %public_addr, "SFU media socket ready");
     let routes = Signalling::new(handle, verifier, config.sfu.turn.clone()).routes();
@@ -235,6 +257,7 @@ pub fn prepare(
         routes,
         MediaService {
             service,
+            sweep_timeout: Duration::from_millis(config.sfu.restart_sweep_timeout_ms),
             driver,
             corrector,
         },

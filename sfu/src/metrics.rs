@@ -39,10 +39,11 @@ impl Refusal {
     }
 }
 
-/// What became of a voice state correction (see [`crate::voice_state`]).
+/// What became of a voice state correction or a session record (see
+/// [`crate::voice_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Correction {
-    /// Appended to the `commands` topic.
+pub enum Outcome {
+    /// Appended to its topic (`commands`, `voice-sessions`).
     Appended,
     /// Kafka did not take it in time.
     Failed,
@@ -50,7 +51,7 @@ pub enum Correction {
     Dropped,
 }
 
-impl Correction {
+impl Outcome {
     /// The `outcome` label.
     fn label(self) -> &'static str {
         match self {
@@ -81,7 +82,7 @@ impl LayerSwitch {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct CorrectionLabels {
+struct OutcomeLabels {
     outcome: &'static str,
 }
 
@@ -106,7 +107,8 @@ pub struct Metrics {
     forwarded_bytes: Counter,
     refused_datagrams: Family<RefusalLabels, Counter>,
     layer_switches: Family<DirectionLabels, Counter>,
-    voice_state_corrections: Family<CorrectionLabels, Counter>,
+    voice_state_corrections: Family<OutcomeLabels, Counter>,
+    voice_session_records: Family<OutcomeLabels, Counter>,
     rtt: Histogram,
     loss: Family<DirectionLabels, Histogram>,
 }
@@ -121,6 +123,7 @@ impl Default for Metrics {
             refused_datagrams: Family::default(),
             layer_switches: Family::default(),
             voice_state_corrections: Family::default(),
+            voice_session_records: Family::default(),
             // 1 ms to ~1 s: loopback to a bad mobile link.
             rtt: Histogram::new(exponential_buckets(0.001, 2.0, 11)),
             // Fractions: none, then 0.1% to ~50%; 1% is where calls start to suffer.
@@ -166,6 +169,11 @@ impl Metrics {
             "voice_state_corrections",
             "Voice states cleared after a dropped connection, by outcome",
             self.voice_state_corrections.clone(),
+        );
+        sfu.register(
+            "voice_session_records",
+            "Media sessions' openings and ends recorded for a restart, by outcome",
+            self.voice_session_records.clone(),
         );
         sfu.register_with_unit(
             "peer_rtt",
@@ -243,9 +251,18 @@ impl Metrics {
     }
 
     /// Counts one voice state correction.
-    pub(crate) fn correction(&self, outcome: Correction) {
+    pub(crate) fn correction(&self, outcome: Outcome) {
         self.voice_state_corrections
-            .get_or_create(&CorrectionLabels {
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
+    /// Counts one record of a session's opening or end.
+    pub(crate) fn session_record(&self, outcome: Outcome) {
+        self.voice_session_records
+            .get_or_create(&OutcomeLabels {
                 outcome: outcome.label(),
             })
             .inc();

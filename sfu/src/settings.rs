@@ -20,6 +20,15 @@ pub struct Settings {
     /// A TURN server for clients that cannot reach the media socket (`sfu.turn`);
     /// none by default.
     pub turn: Option<TurnSettings>,
+    /// This SFU's name on the `voice-sessions` topic, where it records its open
+    /// sessions to disconnect their voice states after a restart: the same across
+    /// its restarts, different for each SFU sharing the Kafka cluster's topics.
+    pub instance: String,
+    /// How long a starting SFU waits for Kafka to read the sessions an earlier run of
+    /// this instance left, whose voice states it disconnects before it answers any
+    /// offer (see [`crate::voice_state`]); past it, it serves without (and logs an
+    /// error).
+    pub restart_sweep_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -29,6 +38,8 @@ impl Default for Settings {
             http: HttpSettings::default(),
             media: MediaSettings::default(),
             turn: None,
+            instance: "sfu".to_owned(),
+            restart_sweep_timeout_ms: 30_000,
         }
     }
 }

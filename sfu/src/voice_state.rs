@@ -1,13 +1,27 @@
-//! Voice state corrections: when a peer's media connection drops — its ICE fails,
-//! it vanishes, it never connects — its user leaves the voice channel through the
-//! command path, so guild members see VOICE_STATE_UPDATE with `channel_id: null`
-//! instead of a ghost who stays "in" the channel forever.
+//! Voice states kept true to the media connections.
+//!
+//! * **A dropped connection** — its ICE fails, it vanishes, it never connects — makes
+//!   its user leave the voice channel through the command path, so guild members see
+//!   VOICE_STATE_UPDATE with `channel_id: null` instead of a ghost who stays "in" the
+//!   channel forever.
+//! * **A restart** makes the SFU forget every connection it had, without a drop to
+//!   report. So every connection is also recorded while it is open, on the compacted
+//!   `voice-sessions` topic (key `<instance>/<user>/<channel>`, a tombstone when it
+//!   ends), and an SFU that starts reads its instance's records first
+//!   ([`Corrector::sweep`]): each is a connection it forgot, whose user it then
+//!   disconnects like a dropped one, before it answers any offer.
 //!
 //! ```text
-//! shard loop ── SfuEvent::Left { reason: Disconnected } ──► Corrections (bounded queue)
-//!   ──► Corrector ── DropVoiceConnection { channel_id }, actor = the user,
-//!                    key = the guild ──► commands topic ──► guild aggregate ──► events
+//! shard loop ── opened / closed / dropped ──► Corrections (bounded queue) ──► Corrector
+//!   opened:  record          ──► voice-sessions topic
+//!   closed:  tombstone       ──► voice-sessions topic
+//!   dropped: DropVoiceConnection { channel_id }, actor = the user, key = the guild
+//!            ──► commands topic ──► guild aggregate ──► events; then the tombstone
 //! ```
+//!
+//! One task writes them all, in order, so a session's records and its correction
+//! never swap. The tombstone of a dropped session follows its correction: a restart
+//! in between repeats the correction, which is harmless (below), rather than lose it.
 //!
 //! Why the SFU appends a command itself rather than calling command-api:
 //!
@@ -25,14 +39,21 @@
 //!
 //! The command is in the user's name: the SFU admitted this very user with a token
 //! the issuer signed after the guild accepted the join, and the connection that
-//! ended was theirs. Only drops are reported: a peer that left on request
+//! ended was theirs. Only drops are corrected: a peer that left on request
 //! (`DELETE /sfu/sessions/{id}`) belongs to a client that leaves voice itself, and a
-//! replaced peer's user is still connected through the new one.
+//! replaced peer's user is still connected through the new one (whose record has the
+//! same key, so the replaced one's is not ended either).
 //!
-//! Media never waits for Kafka: a full queue drops the correction (counted in
-//! `sfu_voice_state_corrections_total{outcome="dropped"}`), leaving the voice state
-//! to the client's next join or leave.
+//! Media never waits for Kafka: a full queue drops the change (counted in
+//! `sfu_voice_state_corrections_total` or `sfu_voice_session_records_total` with
+//! `outcome="dropped"`), leaving the voice state to the client's next join or leave.
+//!
+//! One race is left, narrow: a client that joins again while the SFU restarts,
+//! whose join the processor carries out just before the restart's correction, and
+//! whose offer reaches the SFU only after that correction was appended, is
+//! connected with its voice state cleared until it joins or leaves again.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use cloudcord_runtime::kafka::KafkaConfig;
@@ -42,22 +63,26 @@ use cloudcord_schemas::envelope::{
 };
 use cloudcord_schemas::guild::GuildCommand;
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
+use cloudcord_schemas::topics::TopicSpec;
 use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Correction, Metrics};
+use crate::metrics::{Metrics, Outcome};
 
-/// How long librdkafka may keep retrying one append before the correction is lost
-/// (its `message.timeout.ms`; librdkafka's default is five minutes).
+/// How long librdkafka may keep retrying one append before it is given up (its
+/// `message.timeout.ms`; librdkafka's default is five minutes).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A user's media connection to a voice channel ended without them leaving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DroppedConnection {
+/// A user's media connection to a voice channel through this SFU; also the value of
+/// its record on the `voice-sessions` topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
     /// The user.
     pub user: UserId,
     /// The channel's guild.
@@ -66,37 +91,77 @@ pub struct DroppedConnection {
     pub channel: ChannelId,
 }
 
-/// Where the shard loops report dropped connections. Cheap to clone.
+/// What happened to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// It is open (the SFU answered its offer).
+    Opened(Connection),
+    /// It ended as its client asked.
+    Closed(Connection),
+    /// It ended without its user leaving.
+    Dropped(Connection),
+}
+
+/// Where the shard loops report connections. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Corrections {
-    queue: mpsc::Sender<DroppedConnection>,
+    queue: mpsc::Sender<Change>,
     metrics: Metrics,
 }
 
 impl Corrections {
-    /// Queues the correction for `dropped`, or drops it if the queue is full.
-    pub(crate) fn report(&self, dropped: DroppedConnection) {
-        if self.queue.try_send(dropped).is_err() {
-            tracing::warn!(user = %dropped.user, channel = %dropped.channel,
-                "voice state correction queue full; the voice state stays stale");
-            self.metrics.correction(Correction::Dropped);
+    /// `connection` is open.
+    pub(crate) fn opened(&self, connection: Connection) {
+        self.report(Change::Opened(connection));
+    }
+
+    /// `connection` ended as its client asked.
+    pub(crate) fn closed(&self, connection: Connection) {
+        self.report(Change::Closed(connection));
+    }
+
+    /// `connection` ended without its user leaving: its voice state is corrected.
+    pub(crate) fn dropped(&self, connection: Connection) {
+        self.report(Change::Dropped(connection));
+    }
+
+    /// Queues `change`, or drops it if the queue is full.
+    fn report(&self, change: Change) {
+        if self.queue.try_send(change).is_err() {
+            match change {
+                Change::Dropped(dropped) => {
+                    tracing::warn!(user = %dropped.user, channel = %dropped.channel,
+                        "voice state correction queue full; the voice state stays stale");
+                    self.metrics.correction(Outcome::Dropped);
+                }
+                Change::Opened(connection) | Change::Closed(connection) => {
+                    tracing::warn!(user = %connection.user, channel = %connection.channel,
+                        "voice state correction queue full; a restart will not know of this session");
+                    self.metrics.session_record(Outcome::Dropped);
+                }
+            }
         }
     }
 }
 
-/// Appends the queued corrections to the `commands` topic.
+/// Records connections and appends corrections, in the order they were reported.
 pub struct Corrector {
     producer: FutureProducer,
+    kafka: KafkaConfig,
     commands_topic: String,
-    queue: mpsc::Receiver<DroppedConnection>,
+    sessions_topic: String,
+    /// This SFU's name in the records' keys (`sfu.instance`).
+    instance: String,
+    queue: mpsc::Receiver<Change>,
     metrics: Metrics,
 }
 
 impl Corrector {
-    /// A corrector producing to `kafka`'s `commands` topic, with a queue of
-    /// `capacity` corrections, and the handle the shard loops report to.
+    /// A corrector producing to `kafka`'s topics as SFU `instance`, with a queue of
+    /// `capacity` changes, and the handle the shard loops report to.
     pub fn new(
         kafka: &KafkaConfig,
+        instance: &str,
         capacity: usize,
         metrics: &Metrics,
     ) -> Result<(Self, Corrections), KafkaError> {
@@ -105,9 +170,13 @@ impl Corrector {
             .set("message.timeout.ms", SEND_TIMEOUT.as_millis().to_string())
             .create()?;
         let (queue_tx, queue) = mpsc::channel(capacity.max(1));
+        let topics = kafka.topics();
         let corrector = Self {
             producer,
-            commands_topic: kafka.topics().commands,
+            kafka: kafka.clone(),
+            commands_topic: topics.commands,
+            sessions_topic: topics.voice_sessions,
+            instance: instance.to_owned(),
             queue,
             metrics: metrics.clone(),
         };
@@ -118,24 +187,108 @@ impl Corrector {
         Ok((corrector, corrections))
     }
 
-    /// Appends corrections as they come until `shutdown` is cancelled; an append
-    /// still waiting for Kafka then is abandoned, so an unreachable broker never
-    /// holds up the shutdown.
+    /// Disconnects the voice states of the connections this instance recorded and
+    /// never ended: a start after a crash or restart forgot them all. Returns once
+    /// each correction and its tombstone was appended; gives up (logged) after
+    /// `timeout` without Kafka — media does not need Kafka — and when `shutdown` is
+    /// cancelled.
+    pub async fn sweep(&self, timeout: Duration, shutdown: &CancellationToken) {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            swept = tokio::time::timeout(timeout, self.sweep_records()) => match swept {
+                Ok(Ok(0)) => {}
+                Ok(Ok(forgotten)) => tracing::info!(forgotten, instance = %self.instance,
+                    "disconnected the voice states of the sessions a restart forgot"),
+                Ok(Err(error)) => tracing::error!(error = %ErrorChain(&error),
+                    "cannot read the voice-sessions topic; voice states of sessions from before \
+                     this start stay until their users leave"),
+                Err(_) => tracing::error!(?timeout,
+                    "Kafka did not answer; voice states of sessions from before this start \
+                     stay until their users leave"),
+            },
+        }
+    }
+
+    async fn sweep_records(&self) -> Result<usize, KafkaError> {
+        let spec = TopicSpec::voice_sessions(&self.sessions_topic);
+        self.kafka
+            .ensure_topics(std::slice::from_ref(&spec))
+            .await?;
+        let (kafka, topic) = (self.kafka.clone(), self.sessions_topic.clone());
+        let records =
+            tokio::task::spawn_blocking(move || kafka.read_to_end(&topic, Duration::from_secs(10)))
+                .await
+                .map_err(|_| KafkaError::Canceled)??;
+        let forgotten = open_sessions(
+            &self.instance,
+            records
+                .iter()
+                .map(|record| (record.key(), record.payload())),
+        );
+        for connection in &forgotten {
+            self.change(Change::Dropped(*connection)).await;
+        }
+        Ok(forgotten.len())
+    }
+
+    /// Writes changes as they come until `shutdown` is cancelled; a write still
+    /// waiting for Kafka then is abandoned, so an unreachable broker never holds up
+    /// the shutdown.
     pub async fn run(mut self, shutdown: CancellationToken) {
         loop {
-            let dropped = tokio::select! {
+            let change = tokio::select! {
                 () = shutdown.cancelled() => return,
-                dropped = self.queue.recv() => dropped,
+                change = self.queue.recv() => change,
             };
-            let Some(dropped) = dropped else { return };
+            let Some(change) = change else { return };
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = self.append(dropped) => {}
+                () = self.change(change) => {}
             }
         }
     }
 
-    async fn append(&self, dropped: DroppedConnection) {
+    async fn change(&self, change: Change) {
+        match change {
+            Change::Opened(connection) => self.record(connection, true).await,
+            Change::Closed(connection) => self.record(connection, false).await,
+            Change::Dropped(connection) => {
+                self.append(connection).await;
+                self.record(connection, false).await;
+            }
+        }
+    }
+
+    /// Records `connection` as open, or ends its record with a tombstone.
+    async fn record(&self, connection: Connection, open: bool) {
+        let key = session_key(&self.instance, connection);
+        let payload = match open.then(|| serde_json::to_vec(&connection)).transpose() {
+            Ok(payload) => payload,
+            // Three ids: serializing them cannot fail.
+            Err(error) => {
+                tracing::error!(error = %ErrorChain(&error), "cannot serialize a session record");
+                return;
+            }
+        };
+        let mut record = FutureRecord::<_, Vec<u8>>::to(&self.sessions_topic).key(&key);
+        if let Some(payload) = &payload {
+            record = record.payload(payload);
+        }
+        match self
+            .producer
+            .send(record, Timeout::After(SEND_TIMEOUT))
+            .await
+        {
+            Ok(_) => self.metrics.session_record(Outcome::Appended),
+            Err((error, _)) => {
+                tracing::warn!(user = %connection.user, channel = %connection.channel,
+                    error = %ErrorChain(&error), "cannot record a voice session");
+                self.metrics.session_record(Outcome::Failed);
+            }
+        }
+    }
+
+    async fn append(&self, dropped: Connection) {
         let (key, envelope) = command(dropped, OffsetDateTime::now_utc());
         let payload = match serde_json::to_vec(&envelope) {
             Ok(payload) => payload,
@@ -156,22 +309,55 @@ impl Corrector {
             Ok(_) => {
                 tracing::info!(user = %dropped.user, channel = %dropped.channel,
                     command_id = %envelope.command_id, "voice state correction appended");
-                self.metrics.correction(Correction::Appended);
+                self.metrics.correction(Outcome::Appended);
             }
             Err((error, _)) => {
                 tracing::warn!(user = %dropped.user, channel = %dropped.channel,
                     error = %ErrorChain(&error), "cannot append a voice state correction");
-                self.metrics.correction(Correction::Failed);
+                self.metrics.correction(Outcome::Failed);
             }
         }
     }
 }
 
+/// A connection's key on the `voice-sessions` topic.
+fn session_key(instance: &str, connection: Connection) -> String {
+    format!("{instance}/{}/{}", connection.user, connection.channel)
+}
+
+/// The connections `instance` left open, from the topic's records (key, value) in
+/// order: the last record of a key counts, a tombstone (no value) ends it, and a
+/// value that does not parse is skipped (logged).
+fn open_sessions<'r>(
+    instance: &str,
+    records: impl IntoIterator<Item = (Option<&'r [u8]>, Option<&'r [u8]>)>,
+) -> Vec<Connection> {
+    let prefix = format!("{instance}/");
+    let mut open = BTreeMap::new();
+    for (key, value) in records {
+        let Some(key) = key.and_then(|key| std::str::from_utf8(key).ok()) else {
+            continue;
+        };
+        if !key.starts_with(&prefix) {
+            continue;
+        }
+        match value.map(serde_json::from_slice::<Connection>) {
+            Some(Ok(connection)) => {
+                open.insert(key.to_owned(), connection);
+            }
+            Some(Err(error)) => {
+                tracing::warn!(key, error = %ErrorChain(&error), "skipping an unreadable session record");
+            }
+            None => {
+                open.remove(key);
+            }
+        }
+    }
+    open.into_values().collect()
+}
+
 /// The Kafka key and the command correcting `dropped`'s voice state, as of `at`.
-fn command(
-    dropped: DroppedConnection,
-    at: OffsetDateTime,
-) -> (String, CommandEnvelope<GuildCommand>) {
+fn command(dropped: Connection, at: OffsetDateTime) -> (String, CommandEnvelope<GuildCommand>) {
     let target = AggregateRef {
         kind: AggregateType::Guild,
         id: dropped.guild.0,
@@ -197,11 +383,11 @@ mod tests {
     use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
     use time::OffsetDateTime;
 
-    use super::{DroppedConnection, command};
+    use super::{Connection, command, open_sessions, session_key};
 
     #[test]
     fn a_dropped_connection_becomes_the_users_drop_command_keyed_by_the_guild() {
-        let dropped = DroppedConnection {
+        let dropped = Connection {
             user: UserId::new(11),
             guild: GuildId::new(22),
             channel: ChannelId::new(33),
@@ -221,5 +407,49 @@ mod tests {
             envelope.command_id, again.command_id,
             "each drop is its own command"
         );
+    }
+
+    #[test]
+    fn a_start_finds_the_sessions_its_instance_left_open() {
+        let connection = |user, channel| Connection {
+            user: UserId::new(user),
+            guild: GuildId::new(22),
+            channel: ChannelId::new(channel),
+        };
+        let (kept, ended, moved, elsewhere) = (
+            connection(1, 33),
+            connection(2, 33),
+            connection(3, 44),
+            connection(4, 33),
+        );
+        let record = |instance, connection: Connection, open: bool| {
+            (
+                session_key(instance, connection).into_bytes(),
+                open.then(|| serde_json::to_vec(&connection).expect("JSON")),
+            )
+        };
+        let moved_again = Connection {
+            channel: ChannelId::new(55),
+            ..moved
+        };
+        let records = [
+            record("sfu", kept, true),
+            record("sfu", ended, true),
+            record("sfu", moved, true),
+            record("other", elsewhere, true),
+            record("sfu", ended, false),
+            record("sfu", moved, false),
+            record("sfu", moved_again, true),
+            (b"sfu/5/33".to_vec(), Some(b"not JSON".to_vec())),
+            // A prefix of the instance's name is another instance.
+            record("sf", kept, true),
+        ];
+        let open = open_sessions(
+            "sfu",
+            records
+                .iter()
+                .map(|(key, value)| (Some(key.as_slice()), value.as_deref())),
+        );
+        assert_eq!(open, vec![kept, moved_again]);
     }
 }

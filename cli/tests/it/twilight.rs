@@ -26,7 +26,7 @@ use twilight_gateway::{
 };
 use twilight_http::request::channel::reaction::RequestReactionType;
 use twilight_model::channel::message::EmojiReactionType;
-use twilight_model::gateway::payload::incoming::Ready;
+use twilight_model::gateway::payload::incoming::{GuildCreate, Ready};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker};
 
@@ -58,6 +58,44 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The configuration of the stack `name`: its own topics, schemas, database, state
+/// directory and ports (the environment can still override them).
+fn loader(name: &str, state_dir: &std::path::Path, front_door: &str) -> Loader {
+    let gateway_url = format!("ws://{front_door}/gateway");
+    let any_port = "127.0.0.1:0";
+    let state = state_dir.to_str().expect("a UTF-8 temp path");
+    Loader::from_environment()
+        .default_value("kafka.topic_prefix", &format!("{name}."))
+        .default_value("projectors.postgres_schema", name)
+        .default_value("query_api.http.postgres_schema", name)
+        .default_value("gateway_ws.http.postgres_schema", name)
+        // command-api's own tables (OAuth2 sessions, codes) migrate separately.
+        .default_value("command_api.http.oauth.schema", &format!("{name}_oauth"))
+        .default_value("mongo.database", name)
+        .default_value("infra.state_dir", state)
+        .default_value("command_api.processor.state_dir", state)
+        .default_value("auth.signing_key_path", &format!("{state}/ed25519.pem"))
+        .default_value("front_door.listen_addr", front_door)
+        .default_value("query_api.http.gateway_url", &gateway_url)
+        .default_value("gateway_ws.http.resume_gateway_url", &gateway_url)
+        .default_value("command_api.admin.listen_addr", any_port)
+        .default_value("command_api.http.listen_addr", any_port)
+        .default_value("query_api.admin.listen_addr", any_port)
+        .default_value("query_api.http.listen_addr", any_port)
+        .default_value("projectors.admin.listen_addr", any_port)
+        .default_value("gateway_ws.admin.listen_addr", any_port)
+        .default_value("gateway_ws.http.listen_addr", any_port)
+        .default_value("sfu.admin.listen_addr", any_port)
+}
+
+/// Runs the stack in a task, until the token is cancelled.
+fn run(loader: Loader, settings: Settings) -> (CancellationToken, JoinHandle<anyhow::Result<()>>) {
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move { cloudcord::stack::run(&loader, &settings, token).await });
+    (shutdown, task)
+}
+
 impl Stack {
     pub(crate) async fn start() -> Self {
         cloudcord_runtime::telemetry::init_for_tests();
@@ -65,31 +103,7 @@ impl Stack {
         let state_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(&name);
         std::fs::create_dir_all(&state_dir).expect("the stack's state directory");
         let front_door = format!("127.0.0.1:{}", free_port());
-        let gateway_url = format!("ws://{front_door}/gateway");
-        let any_port = "127.0.0.1:0";
-        let state = state_dir.to_str().expect("a UTF-8 temp path");
-        let loader = Loader::from_environment()
-            .default_value("kafka.topic_prefix", &format!("{name}."))
-            .default_value("projectors.postgres_schema", &name)
-            .default_value("query_api.http.postgres_schema", &name)
-            .default_value("gateway_ws.http.postgres_schema", &name)
-            // command-api's own tables (OAuth2 sessions, codes) migrate separately.
-            .default_value("command_api.http.oauth.schema", &format!("{name}_oauth"))
-            .default_value("mongo.database", &name)
-            .default_value("infra.state_dir", state)
-            .default_value("command_api.processor.state_dir", state)
-            .default_value("auth.signing_key_path", &format!("{state}/ed25519.pem"))
-            .default_value("front_door.listen_addr", &front_door)
-            .default_value("query_api.http.gateway_url", &gateway_url)
-            .default_value("gateway_ws.http.resume_gateway_url", &gateway_url)
-            .default_value("command_api.admin.listen_addr", any_port)
-            .default_value("command_api.http.listen_addr", any_port)
-            .default_value("query_api.admin.listen_addr", any_port)
-            .default_value("query_api.http.listen_addr", any_port)
-            .default_value("projectors.admin.listen_addr", any_port)
-            .default_value("gateway_ws.admin.listen_addr", any_port)
-            .default_value("gateway_ws.http.listen_addr", any_port)
-            .default_value("sfu.admin.listen_addr", any_port);
+        let loader = loader(&name, &state_dir, &front_door);
         let settings: Settings = loader.load().expect("the stack's settings");
         let (kafka, postgres, mongo) = (
             settings.kafka.clone(),
@@ -101,10 +115,7 @@ impl Stack {
             format!("{name}."),
             "env overrides the prefix"
         );
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let task =
-            tokio::spawn(async move { cloudcord::stack::run(&loader, &settings, token).await });
+        let (shutdown, task) = run(loader, settings);
         Self {
             front_door,
             shutdown,
@@ -115,6 +126,22 @@ impl Stack {
             name,
             state_dir,
         }
+    }
+
+    /// Stops the stack and starts it again on the same topics, databases, state
+    /// and front door: every service restarts, as after a crash or a deployment.
+    pub(crate) async fn restart(&mut self) {
+        self.stop().await;
+        let loader = loader(&self.name, &self.state_dir, &self.front_door);
+        let settings: Settings = loader.load().expect("the stack's settings");
+        let (shutdown, task) = run(loader, settings);
+        self.shutdown = shutdown;
+        self.task = Some(task);
+    }
+
+    /// The stack's Kafka settings (its topics are under its own prefix).
+    pub(crate) fn kafka(&self) -> &KafkaConfig {
+        &self.kafka
     }
 
     pub(crate) fn api(&self, path: &str) -> String {
@@ -345,7 +372,7 @@ pub(crate) async fn connect_shard(
     bot_token: &str,
     intents: Intents,
     guild_id: Id<GuildMarker>,
-) -> (Shard, Ready) {
+) -> (Shard, Ready, Box<GuildCreate>) {
     let config = ConfigBuilder::new(bot_token.to_owned(), intents)
         .proxy_url(format!("ws://{}/gateway", stack.front_door))
         .build();
@@ -355,12 +382,12 @@ pub(crate) async fn connect_shard(
         _ => None,
     })
     .await;
-    until(&mut shard, |event| match event {
-        Event::GuildCreate(created) if created.id() == guild_id => Some(()),
+    let guild = until(&mut shard, |event| match event {
+        Event::GuildCreate(created) if created.id() == guild_id => Some(created),
         _ => None,
     })
     .await;
-    (shard, ready)
+    (shard, ready, guild)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -393,7 +420,7 @@ async fn twilight_bot_sees_its_guild_and_messages_and_resumes_without_loss() {
         | Intents::GUILD_MESSAGES
         | Intents::MESSAGE_CONTENT
         | Intents::GUILD_MESSAGE_REACTIONS;
-    let (mut shard, ready) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    let (mut shard, ready, _) = connect_shard(&stack, &bot_token, intents, guild_id).await;
     assert!(ready.user.bot, "READY names the bot");
 
     // Send, edit, react and delete with twilight-http; see each on the gateway.

@@ -11,17 +11,19 @@
 //!
 //! Without a browser, with a str0m client over UDP and twilight as the bot: a
 //! client that connects to the SFU and then vanishes must leave its voice channel
-//! (a bot in the guild sees it go); and a bot joins voice with gateway op 4, gets
-//! VOICE_SERVER_UPDATE, and its media token admits it to the SFU, while a channel
-//! without CONNECT refuses it.
+//! (a bot in the guild sees it go); so must a connected client's user when the
+//! whole stack, SFU included, restarts and forgets the client; and a bot joins voice
+//! with gateway op 4, gets VOICE_SERVER_UPDATE, and its media token admits it to the
+//! SFU, while a channel without CONNECT refuses it.
 
 use std::path::Path;
 use std::time::Duration;
 
 use cloudcord_sfu::udp_client::UdpClient;
+use rdkafka::message::Message;
 use serde_json::{Value, json};
 use twilight_gateway::{Event, Intents};
-use twilight_model::gateway::payload::incoming::VoiceServerUpdate;
+use twilight_model::gateway::payload::incoming::{GuildCreate, VoiceServerUpdate};
 use twilight_model::gateway::payload::outgoing::UpdateVoiceState;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, GuildMarker, UserMarker};
@@ -38,7 +40,7 @@ async fn a_peer_that_vanishes_leaves_its_voice_channel() {
     let voice_id = voice_channel(&http, &stack, &owner, guild_id, "Lounge", json!([])).await;
     let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, voice_id).await;
     let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
-    let (mut shard, _) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    let (mut shard, ..) = connect_shard(&stack, &bot_token, intents, guild_id).await;
 
     // The owner joins over REST and connects to the SFU with the media token.
     let grant = post(
@@ -72,6 +74,84 @@ async fn a_peer_that_vanishes_leaves_its_voice_channel() {
         left.channel_id, None,
         "VOICE_STATE_UPDATE with channel_id null"
     );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_sfu_disconnects_the_voice_states_of_the_sessions_it_forgot() {
+    let mut stack = Stack::start().await;
+    let http = reqwest::Client::new();
+    let owner = format!("Bearer {}", register(&http, &stack).await);
+    let guild_id = new_guild(&http, &stack, &owner).await;
+    let voice_id = voice_channel(&http, &stack, &owner, guild_id, "Lounge", json!([])).await;
+    let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, voice_id).await;
+    let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
+    let (mut shard, ..) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+
+    let grant = post(
+        &http,
+        &stack.api(&format!("/channels/{voice_id}/voice")),
+        &owner,
+        json!({}),
+    )
+    .await;
+    let owner_id: Id<UserMarker> = snowflake(&grant["voice_state"]["user_id"]);
+    let token = grant["token"].as_str().expect("a media token");
+    let joined = until(&mut shard, |event| match event {
+        Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
+        _ => None,
+    })
+    .await;
+    assert_eq!(joined.channel_id, Some(voice_id));
+    let _client = connect_to_sfu(&http, &stack, "/sfu/sessions", token).await;
+    // The SFU records the session on its way; a restart before that would forget it
+    // for good, so the test waits for the record.
+    let sessions = stack.kafka().topics().voice_sessions;
+    let recorded = format!("sfu/{owner_id}/{voice_id}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let records = stack
+            .kafka()
+            .read_to_end(&sessions, Duration::from_secs(10))
+            .expect("the voice-sessions topic");
+        if records
+            .iter()
+            .any(|record| record.key() == Some(recorded.as_bytes()) && record.payload().is_some())
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session is not recorded on {sessions}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A new session's GUILD_CREATE lists the owner in voice (so that, after the
+    // restart, one that does not shows the owner was disconnected).
+    drop(shard);
+    let (_, _, guild) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    assert!(
+        in_voice(&guild, owner_id),
+        "GUILD_CREATE lists the owner in voice"
+    );
+
+    // Every service restarts; the client stays, but the new SFU does not know it, so
+    // only the sweep of the recorded sessions can disconnect the owner.
+    stack.restart().await;
+    register(&http, &stack).await;
+    let (mut shard, _, guild) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    if in_voice(&guild, owner_id) {
+        let left = until(&mut shard, |event| match event {
+            Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
+            _ => None,
+        })
+        .await;
+        assert_eq!(
+            left.channel_id, None,
+            "VOICE_STATE_UPDATE with channel_id null"
+        );
+    }
     stack.stop().await;
 }
 
@@ -167,7 +247,7 @@ async fn twilight_joins_voice_with_op_4_and_its_media_token_admits_it_to_the_sfu
     let stage = voice_channel(&http, &stack, &owner, guild_id, "Stage", deny_connect).await;
     let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, lounge).await;
     let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
-    let (mut shard, ready) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    let (mut shard, ready, _) = connect_shard(&stack, &bot_token, intents, guild_id).await;
     let bot_id = ready.user.id;
 
     // Join: the guild sees the bot's voice state, the bot gets its media server.
@@ -224,6 +304,17 @@ async fn voice_channel(
     let body = json!({"name": name, "type": 2, "permission_overwrites": overwrites});
     let url = stack.api(&format!("/guilds/{guild_id}/channels"));
     snowflake(&post(http, &url, owner, body).await["id"])
+}
+
+/// Whether `guild`'s GUILD_CREATE lists `user` in a voice channel.
+fn in_voice(guild: &GuildCreate, user: Id<UserMarker>) -> bool {
+    let GuildCreate::Available(guild) = guild else {
+        panic!("the guild is unavailable");
+    };
+    guild
+        .voice_states
+        .iter()
+        .any(|state| state.user_id == user && state.channel_id.is_some())
 }
 
 /// A str0m client connected over UDP to the SFU, admitted at the front door's

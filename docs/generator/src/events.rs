@@ -21,7 +21,7 @@ const SOURCES: &str = "schemas/json/, schemas/golden/ and the topic specs in sch
 
 /// What each topic is for: (name without prefix, key, who writes it, who reads it).
 /// A topic missing here fails generation, so a new topic gets a description.
-const TOPIC_ROLES: [(&str, &str, &str, &str); 6] = [
+const TOPIC_ROLES: [(&str, &str, &str, &str); 7] = [
     (
         "commands",
         "aggregate id",
@@ -57,6 +57,12 @@ const TOPIC_ROLES: [(&str, &str, &str, &str); 6] = [
         "channel, session or process id",
         "command-api (typing), gateway-ws (presence, session hand-overs)",
         "gateway-ws (internal, not history)",
+    ),
+    (
+        "voice-sessions",
+        "SFU instance, user and channel",
+        "the SFU: its open media sessions, a tombstone when one ends",
+        "the SFU when it starts, to disconnect what a restart forgot (internal)",
     ),
 ];
 

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Command;
 use crate::core::{LeaveReason, Sfu, SfuEvent, Shard};
-use crate::voice_state::{Corrections, DroppedConnection};
+use crate::voice_state::{Connection, Corrections};
 
 /// A datagram the router read for this shard.
 pub(super) struct Datagram {
@@ -82,8 +82,16 @@ impl ShardLoop {
         let now = Instant::now();
         match command {
             Command::Join { who, offer, reply } => {
+                let joined = self.sfu.join(now, who, offer);
+                if joined.is_ok() {
+                    self.corrections.opened(Connection {
+                        user: who.user,
+                        guild: who.guild,
+                        channel: who.channel,
+                    });
+                }
                 // The requester may have given up; the peer then times out unconnected.
-                let _ignored = reply.send(self.sfu.join(now, who, offer));
+                let _ignored = reply.send(joined);
             }
             Command::Leave { peer, user, reply } => {
                 let own = self.sfu.peer(peer).is_some_and(|(owner, _)| owner == user);
@@ -92,7 +100,7 @@ impl ShardLoop {
         }
     }
 
-    /// Sends what the core has to send, reports its events (a dropped connection
+    /// Sends what the core has to send, reports its events (connections that end
     /// to [`crate::voice_state`]), and tells the router which addresses it may forget.
     async fn flush(&mut self) {
         while let Some(transmit) = self.sfu.poll_transmit() {
@@ -125,12 +133,16 @@ impl ShardLoop {
                     reason,
                 } => {
                     tracing::info!(shard, %peer, %user, %channel, ?reason, "peer gone");
-                    if reason == LeaveReason::Disconnected {
-                        self.corrections.report(DroppedConnection {
-                            user,
-                            guild,
-                            channel,
-                        });
+                    let connection = Connection {
+                        user,
+                        guild,
+                        channel,
+                    };
+                    match reason {
+                        LeaveReason::Disconnected => self.corrections.dropped(connection),
+                        LeaveReason::Left => self.corrections.closed(connection),
+                        // The replacing peer's connection has the same record.
+                        LeaveReason::Replaced => {}
                     }
                 }
                 SfuEvent::Speaking {

@@ -16,7 +16,7 @@
 //! install coturn`), so the plain test run skips them and `make voice-test` (part of
 //! `make test`) provides all of that and runs them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::SystemTime;
@@ -26,13 +26,12 @@ use cloudcord_runtime::auth::{
 };
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_sfu::Config;
-use cloudcord_sfu::settings::Settings;
 use cloudcord_sfu::turn::TurnSettings;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::unreachable_kafka;
+use crate::{standalone_settings, unreachable_kafka};
 
 const CHANNEL: ChannelId = ChannelId::new(4242);
 
@@ -54,8 +53,7 @@ impl Sfu {
         let auth = AuthConfig::default();
         let verifier = MediaTokenVerifier::new(VerifyingKeys::from(&key), &auth);
         let issuer = TokenIssuer::new(key, &auth);
-        let mut settings = Settings::default();
-        settings.admin.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut settings = standalone_settings();
         settings.turn = turn;
         let config = Config {
             auth,

@@ -9,7 +9,10 @@ mod core;
 mod signalling;
 mod simulcast;
 
+use std::net::SocketAddr;
+
 use cloudcord_runtime::kafka::KafkaConfig;
+use cloudcord_sfu::settings::Settings;
 
 /// A Kafka nobody listens at: these tests run the SFU alone, and a session that
 /// drops must not append its voice state correction to a real cluster's topics
@@ -19,4 +22,14 @@ fn unreachable_kafka() -> KafkaConfig {
         bootstrap_servers: "127.0.0.1:1".to_owned(),
         ..KafkaConfig::default()
     }
+}
+
+/// The SFU's settings for these tests: an admin server on any port, and no wait
+/// for the unreachable Kafka at start (there are no sessions of an earlier run to
+/// read).
+fn standalone_settings() -> Settings {
+    let mut settings = Settings::default();
+    settings.admin.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.restart_sweep_timeout_ms = 0;
+    settings
 }

@@ -11,7 +11,6 @@ use cloudcord_runtime::auth::{
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_sfu::Config;
 use cloudcord_sfu::core::Shard;
-use cloudcord_sfu::settings::Settings;
 use cloudcord_sfu::turn::TurnSettings;
 use cloudcord_sfu::udp_client::UdpClient;
 use reqwest::StatusCode;
@@ -19,7 +18,7 @@ use serde_json::Value;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
-use crate::unreachable_kafka;
+use crate::{standalone_settings, unreachable_kafka};
 
 const ALICE: UserId = UserId::new(1001);
 const BOB: UserId = UserId::new(1002);
@@ -48,8 +47,7 @@ impl Server {
         let key = SigningKey::generate().expect("key generation works");
         let auth = AuthConfig::default();
         let verifier = MediaTokenVerifier::new(VerifyingKeys::from(&key), &auth);
-        let mut settings = Settings::default();
-        settings.admin.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut settings = standalone_settings();
         settings.media.shards = Some(shards);
         settings.turn = turn;
         let config = Config {
