@@ -10,7 +10,7 @@
 //!
 //! A client may publish its camera in simulcast ([`Publish::simulcast`]): the
 //! [`LAYERS`] of [`Client::send_camera_frame`], each its own RTP stream with its own
-//! sequence numbers and timestamps, as a browser's are.
+//! sequence numbers, timestamps and VP8 picture ids, as a browser's are.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -61,13 +61,21 @@ pub const LAYERS: [(&str, u16, u16, usize); 3] = [
 /// buffer would.
 const DOWNLINK_QUEUE: Duration = Duration::from_millis(100);
 
-/// One frame of layer `layer` of [`LAYERS`] as a VP8 payload: the descriptor, a key
-/// frame header stating the layer's size or an interframe header, then filler; its
-/// last byte is `layer`.
-fn camera_frame(layer: usize, keyframe: bool) -> Vec<u8> {
+/// The length of the VP8 payload descriptor of [`Client::send_camera_frame`]: X, I
+/// with a 15-bit PictureID, L with TL0PICIDX, and T (which L requires).
+const VP8_DESCRIPTOR: usize = 6;
+
+/// One frame of layer `layer` of [`LAYERS`] as a VP8 payload: the descriptor with
+/// the layer's `picture_id` and `tl0_pic_idx`, a key frame header stating the
+/// layer's size or an interframe header, then filler; its last byte is `layer`.
+fn vp8_frame(layer: usize, keyframe: bool, picture_id: u16, tl0_pic_idx: u8) -> Vec<u8> {
     let (_, width, height, len) = LAYERS[layer.min(LAYERS.len() - 1)];
-    // Descriptor: start of partition 0. Frame tag: P clear on a key frame.
-    let mut payload = vec![0x10, if keyframe { 0x50 } else { 0x51 }, 0x00, 0x00];
+    // Descriptor: start of partition 0, then the ids (every picture is on temporal
+    // layer 0).
+    let [high, low] = picture_id.to_be_bytes();
+    let mut payload = vec![0x90, 0xe0, 0x80 | high, low, tl0_pic_idx, 0x00];
+    // Frame tag: P clear on a key frame.
+    payload.extend([if keyframe { 0x50 } else { 0x51 }, 0x00, 0x00]);
     if keyframe {
         payload.extend([0x9d, 0x01, 0x2a]);
         payload.extend(width.to_le_bytes());
@@ -103,9 +111,22 @@ impl Received {
         self.payload.last().map(|byte| usize::from(*byte))
     }
 
-    /// Whether it starts a key frame of [`Client::send_camera_frame`].
+    /// Whether it starts a key frame of [`Client::send_camera_frame`] (VP8).
     pub fn is_keyframe(&self) -> bool {
-        self.payload.get(1).is_some_and(|tag| tag & 0x01 == 0)
+        self.payload
+            .get(VP8_DESCRIPTOR)
+            .is_some_and(|tag| tag & 0x01 == 0)
+    }
+
+    /// The PictureID and TL0PICIDX of a frame of [`Client::send_camera_frame`]
+    /// (VP8), as the SFU forwarded them.
+    pub fn vp8_picture_ids(&self) -> Option<(u16, u8)> {
+        match self.payload.get(..VP8_DESCRIPTOR)? {
+            [_, _, high, low, tl0_pic_idx, _] => {
+                Some((u16::from_be_bytes([high & 0x7f, *low]), *tl0_pic_idx))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -116,6 +137,9 @@ struct CameraLayer {
     seq: u64,
     /// Where its RTP timestamps start (each layer its own, as in browsers).
     time_base: u32,
+    /// The VP8 PictureID and TL0PICIDX of its next frame (each layer its own).
+    picture_id: u16,
+    tl0_pic_idx: u8,
     /// A keyframe was asked for since its last frame.
     keyframe_wanted: bool,
 }
@@ -286,20 +310,18 @@ impl Client {
             let time = layer
                 .time_base
                 .wrapping_add(u32::try_from((self.frames * 3000) & 0xffff_ffff).unwrap_or(0));
+            let payload = vp8_frame(index, keyframe, layer.picture_id, layer.tl0_pic_idx);
+            // PictureID is 15 bits wide.
+            layer.picture_id = (layer.picture_id + 1) % (1 << 15);
+            layer.tl0_pic_idx = layer.tl0_pic_idx.wrapping_add(1);
             let mut direct = self.rtc.direct_api();
             let stream = direct
                 .stream_tx_by_mid(mid, Some(layer.rid))
                 .ok_or(SimError::CannotSend(MediaKind::Video))?;
             stream.write_rtp(
-                RtpWrite::new(
-                    pt,
-                    SeqNo::from(layer.seq),
-                    time,
-                    now,
-                    camera_frame(index, keyframe),
-                )
-                .marker(true)
-                .nackable(true),
+                RtpWrite::new(pt, SeqNo::from(layer.seq), time, now, payload)
+                    .marker(true)
+                    .nackable(true),
             );
         }
         self.drain()?;
@@ -595,6 +617,10 @@ impl Network {
                         rid: Rid::from(*rid),
                         seq: u64::from(n) * 10_000,
                         time_base: n.wrapping_mul(0x1234_5678),
+                        // Far apart, and h's 15-bit PictureID wraps after 268
+                        // frames, f's TL0PICIDX after 16.
+                        picture_id: u16::try_from((n * 15_000 + 2_500) % (1 << 15)).unwrap_or(0),
+                        tl0_pic_idx: u8::try_from(n * 80).unwrap_or(0),
                         keyframe_wanted: false,
                     })
                     .collect()

@@ -6,6 +6,7 @@
 use str0m::format::Codec;
 
 use super::simulcast::Size;
+use super::vp8::Descriptor;
 
 /// The first packet of a keyframe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,31 +26,12 @@ pub(crate) fn starts_keyframe(codec: Codec, payload: &[u8]) -> Option<Keyframe> 
 
 /// RFC 7741's payload descriptor, then RFC 6386's frame header (section 9.1).
 fn vp8(payload: &[u8]) -> Option<Keyframe> {
-    let first = *payload.first()?;
-    // Only a frame's first packet (S set, partition 0) carries the frame header.
-    if first & 0x10 == 0 || first & 0x07 != 0 {
+    let descriptor = Descriptor::parse(payload)?;
+    // Only a frame's first packet carries the frame header.
+    if !descriptor.starts_frame {
         return None;
     }
-    let mut offset = 1;
-    if first & 0x80 != 0 {
-        let extension = *payload.get(1)?;
-        offset = 2;
-        if extension & 0x80 != 0 {
-            // PictureID: 15 bits when its first bit (M) is set, else 7.
-            offset += if *payload.get(offset)? & 0x80 != 0 {
-                2
-            } else {
-                1
-            };
-        }
-        if extension & 0x40 != 0 {
-            offset += 1; // TL0PICIDX
-        }
-        if extension & 0x30 != 0 {
-            offset += 1; // TID, Y and KEYIDX share a byte
-        }
-    }
-    let header = payload.get(offset..)?;
+    let header = payload.get(descriptor.len..)?;
     // The P bit: clear on key frames.
     if *header.first()? & 0x01 != 0 {
         return None;

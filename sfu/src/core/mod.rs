@@ -34,6 +34,7 @@ mod route;
 mod shard;
 mod simulcast;
 mod speaking;
+mod vp8;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -225,6 +226,8 @@ struct Forward {
     layer: usize,
     /// Whether it starts a keyframe.
     keyframe: bool,
+    /// Its VP8 payload descriptor, if it is VP8.
+    vp8: Option<vp8::Descriptor>,
     packet: RtpPacket,
     params: PayloadParams,
 }
@@ -671,6 +674,7 @@ impl Sfu {
                 forward.keyframe,
                 &forward.packet,
                 &forward.params,
+                forward.vp8.as_ref(),
             );
             if let Some(sent) = sent {
                 self.outbox.metrics.forwarded(sent.bytes);

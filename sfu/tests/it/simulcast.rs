@@ -193,7 +193,7 @@ fn a_subscriber_asking_for_a_small_size_gets_the_low_layer() {
 }
 
 #[test]
-fn sequence_numbers_and_timestamps_stay_continuous_across_switches() {
+fn sequence_numbers_timestamps_and_picture_ids_stay_continuous_across_switches() {
     let (mut test, alice, subscribers) = room(1);
     let bob = subscribers[0];
     test.camera(alice, Duration::from_secs(10));
@@ -216,6 +216,20 @@ fn sequence_numbers_and_timestamps_stay_continuous_across_switches() {
         // One frame is 3000 ticks at 90 kHz; a switch may stretch or shrink a
         // little, never jump.
         assert!((1..=6000).contains(&step), "timestamp step {step}");
+        // Each packet is a picture. Alice's layers number theirs far apart (h's
+        // wrapping, see `sim`), yet Bob sees one VP8 picture sequence.
+        let [before, after] =
+            [&pair[0], &pair[1]].map(|packet| packet.vp8_picture_ids().expect("VP8"));
+        assert_eq!(
+            after.0,
+            (before.0 + 1) % (1 << 15),
+            "PictureID {before:?} {after:?}"
+        );
+        assert_eq!(
+            after.1,
+            before.1.wrapping_add(1),
+            "TL0PICIDX {before:?} {after:?}"
+        );
     }
 }
 
