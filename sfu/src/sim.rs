@@ -10,7 +10,8 @@
 //!
 //! A client may publish its camera in simulcast ([`Publish::simulcast`]): the
 //! [`LAYERS`] of [`Client::send_camera_frame`], each its own RTP stream with its own
-//! sequence numbers, timestamps and VP8 picture ids, as a browser's are.
+//! sequence numbers and timestamps, as a browser's are, in VP8 (each layer with its
+//! own picture ids) or H.264 ([`Client::camera_codec`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -81,6 +82,52 @@ fn vp8_frame(layer: usize, keyframe: bool, picture_id: u16, tl0_pic_idx: u8) -> 
         payload.extend(width.to_le_bytes());
         payload.extend(height.to_le_bytes());
     }
+    payload.resize(len - 1, 0xaa);
+    payload.push(u8::try_from(layer).unwrap_or(u8::MAX));
+    payload
+}
+
+/// The sequence parameter set of each of [`LAYERS`] (constrained baseline, as
+/// browsers send; written by x264 0.164.3095 for frames of each size, NAL unit
+/// header first).
+const H264_SPS: [&[u8]; 3] = [
+    &[
+        0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0x9f, 0x9e, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10,
+        0x00, 0x00, 0x03, 0x03, 0xc8, 0xf1, 0x42, 0xa4, 0x80,
+    ],
+    &[
+        0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x2f, 0xf9, 0x61, 0x00, 0x00, 0x03, 0x00, 0x01,
+        0x00, 0x00, 0x03, 0x00, 0x3c, 0x8f, 0x16, 0x2e, 0x48,
+    ],
+    &[
+        0x67, 0x42, 0xc0, 0x1f, 0xd9, 0x00, 0x50, 0x05, 0xba, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10,
+        0x00, 0x00, 0x03, 0x03, 0xc8, 0xf1, 0x83, 0x24, 0x80,
+    ],
+];
+/// The picture parameter set x264 wrote with each of them.
+const H264_PPS: [u8; 5] = [0x68, 0xcb, 0x83, 0xcb, 0x20];
+
+/// One frame of layer `layer` of [`LAYERS`] as an H.264 payload: a key frame is a
+/// STAP-A of the layer's SPS, the PPS and an IDR slice, an interframe a non-IDR
+/// slice; slices are filler, and the payload's last byte is `layer`.
+fn h264_frame(layer: usize, keyframe: bool) -> Vec<u8> {
+    let layer = layer.min(LAYERS.len() - 1);
+    let (.., len) = LAYERS[layer];
+    let mut payload = Vec::with_capacity(len);
+    let slice = if keyframe {
+        // STAP-A (NRI 3), each unit after its 16-bit size.
+        payload.push(0x78);
+        for unit in [H264_SPS[layer], &H264_PPS] {
+            payload.extend(u16::try_from(unit.len()).unwrap_or(u16::MAX).to_be_bytes());
+            payload.extend(unit);
+        }
+        let size = len.saturating_sub(payload.len() + 2);
+        payload.extend(u16::try_from(size).unwrap_or(u16::MAX).to_be_bytes());
+        0x65
+    } else {
+        0x41
+    };
+    payload.push(slice);
     payload.resize(len - 1, 0xaa);
     payload.push(u8::try_from(layer).unwrap_or(u8::MAX));
     payload
@@ -166,6 +213,8 @@ pub struct Client {
     /// Whether its camera answers a keyframe request with a keyframe on the next
     /// frame of that layer, as encoders do.
     pub answers_keyframe_requests: bool,
+    /// The codec of its camera's frames: VP8 (the default) or H.264.
+    pub camera_codec: Codec,
     /// The audio level its audio packets carry, in −dBov (−20: speaking, −127:
     /// silence).
     pub audio_level: i8,
@@ -294,8 +343,9 @@ impl Client {
     /// was asked for (if it answers requests), and on the first frame.
     pub fn send_camera_frame(&mut self, now: Instant) -> Result<(), SimError> {
         let mid = self.video.ok_or(SimError::CannotSend(MediaKind::Video))?;
+        let codec = self.camera_codec;
         let pt = self
-            .pt(Codec::Vp8)
+            .pt(codec)
             .ok_or(SimError::CannotSend(MediaKind::Video))?;
         let first = self.frames == 0;
         self.frames += 1;
@@ -310,7 +360,10 @@ impl Client {
             let time = layer
                 .time_base
                 .wrapping_add(u32::try_from((self.frames * 3000) & 0xffff_ffff).unwrap_or(0));
-            let payload = vp8_frame(index, keyframe, layer.picture_id, layer.tl0_pic_idx);
+            let payload = match codec {
+                Codec::H264 => h264_frame(index, keyframe),
+                _ => vp8_frame(index, keyframe, layer.picture_id, layer.tl0_pic_idx),
+            };
             // PictureID is 15 bits wide.
             layer.picture_id = (layer.picture_id + 1) % (1 << 15);
             layer.tl0_pic_idx = layer.tl0_pic_idx.wrapping_add(1);
@@ -605,6 +658,7 @@ impl Network {
             received: Vec::new(),
             keyframe_requests: Vec::new(),
             answers_keyframe_requests: true,
+            camera_codec: Codec::Vp8,
             audio_level: -20,
             notices: Vec::new(),
             signalling: None,

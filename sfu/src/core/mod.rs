@@ -28,6 +28,7 @@
 //! a broken invariant would be a bug, and there is none to `expect` here.
 
 mod demux;
+mod h264;
 mod keyframe;
 mod peer;
 mod route;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use cloudcord_sfu::metrics::LayerSwitch;
 use cloudcord_sfu::sim::{ClientId, Publish, Received};
 use str0m::bwe::Bitrate;
+use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
 
 use crate::core::{ALICE, BOB, CAROL, LOBBY, Test};
@@ -180,8 +181,20 @@ fn a_dropping_estimate_switches_down_and_recovery_switches_up_only_at_a_keyframe
 
 #[test]
 fn a_subscriber_asking_for_a_small_size_gets_the_low_layer() {
+    small_size_gets_the_low_layer(Codec::Vp8);
+}
+
+/// H.264 layers are sized from the SPS in their keyframes: the offer declares no
+/// sizes.
+#[test]
+fn an_h264_subscriber_asking_for_a_small_size_gets_the_low_layer() {
+    small_size_gets_the_low_layer(Codec::H264);
+}
+
+fn small_size_gets_the_low_layer(codec: Codec) {
     let (mut test, alice, subscribers) = room(2);
     let (bob, carol) = (subscribers[0], subscribers[1]);
+    test.net.client_mut(alice).expect("alice").camera_codec = codec;
     test.camera(alice, Duration::from_secs(2));
     // A thumbnail: q is 320x180.
     test.ask_size(bob, 300, 170);
@@ -190,6 +203,12 @@ fn a_subscriber_asking_for_a_small_size_gets_the_low_layer() {
     assert_eq!(test.layer(bob), Some(LOW));
     // Same room, same bandwidth, no size asked: Carol gets f.
     assert_eq!(test.layer(carol), Some(HIGH));
+    // In the codec asked for: an H.264 frame starts with a STAP-A or a slice.
+    let h264 = test
+        .video(bob)
+        .iter()
+        .all(|packet| matches!(packet.payload.first(), Some(0x78 | 0x41)));
+    assert_eq!(h264, codec == Codec::H264);
 }
 
 #[test]
