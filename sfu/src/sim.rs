@@ -10,7 +10,8 @@
 //!
 //! A client may publish its camera in simulcast ([`Publish::simulcast`]): the
 //! [`LAYERS`] of [`Client::send_camera_frame`], each its own RTP stream with its own
-//! sequence numbers and timestamps, as a browser's are.
+//! sequence numbers and timestamps, as a browser's are, in VP8 (each layer with its
+//! own picture ids) or H.264 ([`Client::camera_codec`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -61,18 +62,72 @@ pub const LAYERS: [(&str, u16, u16, usize); 3] = [
 /// buffer would.
 const DOWNLINK_QUEUE: Duration = Duration::from_millis(100);
 
-/// One frame of layer `layer` of [`LAYERS`] as a VP8 payload: the descriptor, a key
-/// frame header stating the layer's size or an interframe header, then filler; its
-/// last byte is `layer`.
-fn camera_frame(layer: usize, keyframe: bool) -> Vec<u8> {
+/// The length of the VP8 payload descriptor of [`Client::send_camera_frame`]: X, I
+/// with a 15-bit PictureID, L with TL0PICIDX, and T (which L requires).
+const VP8_DESCRIPTOR: usize = 6;
+
+/// One frame of layer `layer` of [`LAYERS`] as a VP8 payload: the descriptor with
+/// the layer's `picture_id` and `tl0_pic_idx`, a key frame header stating the
+/// layer's size or an interframe header, then filler; its last byte is `layer`.
+fn vp8_frame(layer: usize, keyframe: bool, picture_id: u16, tl0_pic_idx: u8) -> Vec<u8> {
     let (_, width, height, len) = LAYERS[layer.min(LAYERS.len() - 1)];
-    // Descriptor: start of partition 0. Frame tag: P clear on a key frame.
-    let mut payload = vec![0x10, if keyframe { 0x50 } else { 0x51 }, 0x00, 0x00];
+    // Descriptor: start of partition 0, then the ids (every picture is on temporal
+    // layer 0).
+    let [high, low] = picture_id.to_be_bytes();
+    let mut payload = vec![0x90, 0xe0, 0x80 | high, low, tl0_pic_idx, 0x00];
+    // Frame tag: P clear on a key frame.
+    payload.extend([if keyframe { 0x50 } else { 0x51 }, 0x00, 0x00]);
     if keyframe {
         payload.extend([0x9d, 0x01, 0x2a]);
         payload.extend(width.to_le_bytes());
         payload.extend(height.to_le_bytes());
     }
+    payload.resize(len - 1, 0xaa);
+    payload.push(u8::try_from(layer).unwrap_or(u8::MAX));
+    payload
+}
+
+/// The sequence parameter set of each of [`LAYERS`] (constrained baseline, as
+/// browsers send; written by x264 0.164.3095 for frames of each size, NAL unit
+/// header first).
+const H264_SPS: [&[u8]; 3] = [
+    &[
+        0x67, 0x42, 0xc0, 0x0d, 0xd9, 0x01, 0x41, 0x9f, 0x9e, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10,
+        0x00, 0x00, 0x03, 0x03, 0xc8, 0xf1, 0x42, 0xa4, 0x80,
+    ],
+    &[
+        0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x2f, 0xf9, 0x61, 0x00, 0x00, 0x03, 0x00, 0x01,
+        0x00, 0x00, 0x03, 0x00, 0x3c, 0x8f, 0x16, 0x2e, 0x48,
+    ],
+    &[
+        0x67, 0x42, 0xc0, 0x1f, 0xd9, 0x00, 0x50, 0x05, 0xba, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10,
+        0x00, 0x00, 0x03, 0x03, 0xc8, 0xf1, 0x83, 0x24, 0x80,
+    ],
+];
+/// The picture parameter set x264 wrote with each of them.
+const H264_PPS: [u8; 5] = [0x68, 0xcb, 0x83, 0xcb, 0x20];
+
+/// One frame of layer `layer` of [`LAYERS`] as an H.264 payload: a key frame is a
+/// STAP-A of the layer's SPS, the PPS and an IDR slice, an interframe a non-IDR
+/// slice; slices are filler, and the payload's last byte is `layer`.
+fn h264_frame(layer: usize, keyframe: bool) -> Vec<u8> {
+    let layer = layer.min(LAYERS.len() - 1);
+    let (.., len) = LAYERS[layer];
+    let mut payload = Vec::with_capacity(len);
+    let slice = if keyframe {
+        // STAP-A (NRI 3), each unit after its 16-bit size.
+        payload.push(0x78);
+        for unit in [H264_SPS[layer], &H264_PPS] {
+            payload.extend(u16::try_from(unit.len()).unwrap_or(u16::MAX).to_be_bytes());
+            payload.extend(unit);
+        }
+        let size = len.saturating_sub(payload.len() + 2);
+        payload.extend(u16::try_from(size).unwrap_or(u16::MAX).to_be_bytes());
+        0x65
+    } else {
+        0x41
+    };
+    payload.push(slice);
     payload.resize(len - 1, 0xaa);
     payload.push(u8::try_from(layer).unwrap_or(u8::MAX));
     payload
@@ -103,9 +158,22 @@ impl Received {
         self.payload.last().map(|byte| usize::from(*byte))
     }
 
-    /// Whether it starts a key frame of [`Client::send_camera_frame`].
+    /// Whether it starts a key frame of [`Client::send_camera_frame`] (VP8).
     pub fn is_keyframe(&self) -> bool {
-        self.payload.get(1).is_some_and(|tag| tag & 0x01 == 0)
+        self.payload
+            .get(VP8_DESCRIPTOR)
+            .is_some_and(|tag| tag & 0x01 == 0)
+    }
+
+    /// The PictureID and TL0PICIDX of a frame of [`Client::send_camera_frame`]
+    /// (VP8), as the SFU forwarded them.
+    pub fn vp8_picture_ids(&self) -> Option<(u16, u8)> {
+        match self.payload.get(..VP8_DESCRIPTOR)? {
+            [_, _, high, low, tl0_pic_idx, _] => {
+                Some((u16::from_be_bytes([high & 0x7f, *low]), *tl0_pic_idx))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -116,6 +184,9 @@ struct CameraLayer {
     seq: u64,
     /// Where its RTP timestamps start (each layer its own, as in browsers).
     time_base: u32,
+    /// The VP8 PictureID and TL0PICIDX of its next frame (each layer its own).
+    picture_id: u16,
+    tl0_pic_idx: u8,
     /// A keyframe was asked for since its last frame.
     keyframe_wanted: bool,
 }
@@ -142,6 +213,8 @@ pub struct Client {
     /// Whether its camera answers a keyframe request with a keyframe on the next
     /// frame of that layer, as encoders do.
     pub answers_keyframe_requests: bool,
+    /// The codec of its camera's frames: VP8 (the default) or H.264.
+    pub camera_codec: Codec,
     /// The audio level its audio packets carry, in −dBov (−20: speaking, −127:
     /// silence).
     pub audio_level: i8,
@@ -270,8 +343,9 @@ impl Client {
     /// was asked for (if it answers requests), and on the first frame.
     pub fn send_camera_frame(&mut self, now: Instant) -> Result<(), SimError> {
         let mid = self.video.ok_or(SimError::CannotSend(MediaKind::Video))?;
+        let codec = self.camera_codec;
         let pt = self
-            .pt(Codec::Vp8)
+            .pt(codec)
             .ok_or(SimError::CannotSend(MediaKind::Video))?;
         let first = self.frames == 0;
         self.frames += 1;
@@ -286,20 +360,21 @@ impl Client {
             let time = layer
                 .time_base
                 .wrapping_add(u32::try_from((self.frames * 3000) & 0xffff_ffff).unwrap_or(0));
+            let payload = match codec {
+                Codec::H264 => h264_frame(index, keyframe),
+                _ => vp8_frame(index, keyframe, layer.picture_id, layer.tl0_pic_idx),
+            };
+            // PictureID is 15 bits wide.
+            layer.picture_id = (layer.picture_id + 1) % (1 << 15);
+            layer.tl0_pic_idx = layer.tl0_pic_idx.wrapping_add(1);
             let mut direct = self.rtc.direct_api();
             let stream = direct
                 .stream_tx_by_mid(mid, Some(layer.rid))
                 .ok_or(SimError::CannotSend(MediaKind::Video))?;
             stream.write_rtp(
-                RtpWrite::new(
-                    pt,
-                    SeqNo::from(layer.seq),
-                    time,
-                    now,
-                    camera_frame(index, keyframe),
-                )
-                .marker(true)
-                .nackable(true),
+                RtpWrite::new(pt, SeqNo::from(layer.seq), time, now, payload)
+                    .marker(true)
+                    .nackable(true),
             );
         }
         self.drain()?;
@@ -583,6 +658,7 @@ impl Network {
             received: Vec::new(),
             keyframe_requests: Vec::new(),
             answers_keyframe_requests: true,
+            camera_codec: Codec::Vp8,
             audio_level: -20,
             notices: Vec::new(),
             signalling: None,
@@ -595,6 +671,10 @@ impl Network {
                         rid: Rid::from(*rid),
                         seq: u64::from(n) * 10_000,
                         time_base: n.wrapping_mul(0x1234_5678),
+                        // Far apart, and h's 15-bit PictureID wraps after 268
+                        // frames, f's TL0PICIDX after 16.
+                        picture_id: u16::try_from((n * 15_000 + 2_500) % (1 << 15)).unwrap_or(0),
+                        tl0_pic_idx: u8::try_from(n * 80).unwrap_or(0),
                         keyframe_wanted: false,
                     })
                     .collect()

@@ -1,16 +1,19 @@
 //! Keyframes found in RTP payloads without decoding them: a subscriber can move to
 //! another simulcast layer only where that layer starts a keyframe (nothing before
-//! it is needed to decode what follows), and a VP8 keyframe states the layer's
-//! picture size.
+//! it is needed to decode what follows), and a keyframe states the layer's picture
+//! size (VP8's frame header, H.264's sequence parameter set).
 
 use str0m::format::Codec;
 
+use super::h264::{IDR, SPS, nal_units, sps_size};
 use super::simulcast::Size;
+use super::vp8::Descriptor;
 
 /// The first packet of a keyframe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Keyframe {
-    /// The picture size, when the packet states it (VP8 does).
+    /// The picture size, when the packet states it (VP8's always does, H.264's when
+    /// it holds the SPS).
     pub(crate) size: Option<Size>,
 }
 
@@ -18,38 +21,19 @@ pub(crate) struct Keyframe {
 pub(crate) fn starts_keyframe(codec: Codec, payload: &[u8]) -> Option<Keyframe> {
     match codec {
         Codec::Vp8 => vp8(payload),
-        Codec::H264 => h264(payload).then_some(Keyframe { size: None }),
+        Codec::H264 => h264(payload),
         _ => None,
     }
 }
 
 /// RFC 7741's payload descriptor, then RFC 6386's frame header (section 9.1).
 fn vp8(payload: &[u8]) -> Option<Keyframe> {
-    let first = *payload.first()?;
-    // Only a frame's first packet (S set, partition 0) carries the frame header.
-    if first & 0x10 == 0 || first & 0x07 != 0 {
+    let descriptor = Descriptor::parse(payload)?;
+    // Only a frame's first packet carries the frame header.
+    if !descriptor.starts_frame {
         return None;
     }
-    let mut offset = 1;
-    if first & 0x80 != 0 {
-        let extension = *payload.get(1)?;
-        offset = 2;
-        if extension & 0x80 != 0 {
-            // PictureID: 15 bits when its first bit (M) is set, else 7.
-            offset += if *payload.get(offset)? & 0x80 != 0 {
-                2
-            } else {
-                1
-            };
-        }
-        if extension & 0x40 != 0 {
-            offset += 1; // TL0PICIDX
-        }
-        if extension & 0x30 != 0 {
-            offset += 1; // TID, Y and KEYIDX share a byte
-        }
-    }
-    let header = payload.get(offset..)?;
+    let header = payload.get(descriptor.len..)?;
     // The P bit: clear on key frames.
     if *header.first()? & 0x01 != 0 {
         return None;
@@ -66,38 +50,20 @@ fn vp8(payload: &[u8]) -> Option<Keyframe> {
     Some(Keyframe { size })
 }
 
-/// RFC 6184 NAL unit types that begin a keyframe: an IDR slice, or the sequence
-/// parameter set browsers send just before one.
-const IDR: u8 = 5;
-const SPS: u8 = 7;
-/// RFC 6184 packetizations that hold other NAL units.
-const STAP_A: u8 = 24;
-const FU_A: u8 = 28;
-
-fn h264(payload: &[u8]) -> bool {
-    let Some(first) = payload.first() else {
-        return false;
-    };
-    let starts = |nal_type: u8| nal_type == IDR || nal_type == SPS;
-    match first & 0x1f {
-        STAP_A => {
-            // Each aggregated unit: a 16-bit size, then the unit.
-            let mut rest = &payload[1..];
-            while let [hi, lo, unit @ ..] = rest {
-                let size = usize::from(u16::from_be_bytes([*hi, *lo]));
-                if unit.first().is_some_and(|header| starts(header & 0x1f)) {
-                    return true;
-                }
-                rest = unit.get(size..).unwrap_or_default();
-            }
-            false
-        }
-        // A fragment's type is in its FU header; only the start fragment counts.
-        FU_A => payload
-            .get(1)
-            .is_some_and(|fu| fu & 0x80 != 0 && starts(fu & 0x1f)),
-        nal_type => starts(nal_type),
+/// An IDR slice begins a keyframe, and so does the sequence parameter set browsers
+/// send just before one, which states the picture size.
+fn h264(payload: &[u8]) -> Option<Keyframe> {
+    let mut keyframe = None;
+    for (nal_type, body) in nal_units(payload) {
+        let size = match nal_type {
+            SPS => sps_size(body),
+            IDR => None,
+            _ => continue,
+        };
+        let keyframe = keyframe.get_or_insert(Keyframe { size: None });
+        keyframe.size = keyframe.size.or(size);
     }
+    keyframe
 }
 
 #[cfg(test)]
@@ -105,6 +71,7 @@ mod tests {
     use str0m::format::Codec;
 
     use super::{Keyframe, Size, starts_keyframe};
+    use crate::core::h264::tests::X264_1280X720_MAIN;
 
     #[test]
     fn vp8_keyframes_are_found_with_their_size() {
@@ -160,5 +127,33 @@ mod tests {
                 "{payload:02x?}"
             );
         }
+    }
+
+    #[test]
+    fn h264_keyframes_state_the_size_of_their_sequence_parameter_set() {
+        let sps = &X264_1280X720_MAIN;
+        let hd = Some(Keyframe {
+            size: Some(Size {
+                width: 1280,
+                height: 720,
+            }),
+        });
+        // Alone, in a STAP-A with the PPS (as browsers send it), or FU-A's start.
+        let mut stap = vec![0x78, 0x00, 24];
+        stap.extend(sps);
+        stap.extend([0x00, 0x02, 0x68, 0xce]);
+        let mut fu = vec![0x7c, 0x80 | sps[0] & 0x1f];
+        fu.extend(&sps[1..]);
+        for payload in [&sps[..], &stap, &fu] {
+            assert_eq!(starts_keyframe(Codec::H264, payload), hd, "{payload:02x?}");
+        }
+        // An IDR slice alone starts a keyframe of unknown size; so does an SPS
+        // too short to read.
+        let unsized_keyframe = Some(Keyframe { size: None });
+        assert_eq!(
+            starts_keyframe(Codec::H264, &[0x65, 0x88]),
+            unsized_keyframe
+        );
+        assert_eq!(starts_keyframe(Codec::H264, &sps[..6]), unsized_keyframe);
     }
 }

@@ -28,12 +28,14 @@
 //! a broken invariant would be a bug, and there is none to `expect` here.
 
 mod demux;
+mod h264;
 mod keyframe;
 mod peer;
 mod route;
 mod shard;
 mod simulcast;
 mod speaking;
+mod vp8;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -225,6 +227,8 @@ struct Forward {
     layer: usize,
     /// Whether it starts a keyframe.
     keyframe: bool,
+    /// Its VP8 payload descriptor, if it is VP8.
+    vp8: Option<vp8::Descriptor>,
     packet: RtpPacket,
     params: PayloadParams,
 }
@@ -671,6 +675,7 @@ impl Sfu {
                 forward.keyframe,
                 &forward.packet,
                 &forward.params,
+                forward.vp8.as_ref(),
             );
             if let Some(sent) = sent {
                 self.outbox.metrics.forwarded(sent.bytes);

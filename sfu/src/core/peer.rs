@@ -23,7 +23,7 @@ use serde::Deserialize;
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::{ChannelData, ChannelId as DataChannelId};
-use str0m::format::PayloadParams;
+use str0m::format::{Codec, PayloadParams};
 use str0m::media::{Direction, KeyframeRequest, KeyframeRequestKind, MediaAdded, MediaKind, Mid};
 use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
@@ -31,6 +31,7 @@ use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use super::keyframe::starts_keyframe;
 use super::simulcast::{Layer, Size};
 use super::speaking::SpeakingDetector;
+use super::vp8::Descriptor;
 use super::{Forward, Outbox, Participant, PeerId, TrackRef, Work};
 
 /// The label of the data channel a client opens for renegotiation.
@@ -531,8 +532,13 @@ impl Peer {
             return;
         };
         track.layers[layer].record(packet.payload.len(), now);
+        let codec = params.spec().codec;
         let keyframe = (track.kind == MediaKind::Video)
-            .then(|| starts_keyframe(params.spec().codec, &packet.payload))
+            .then(|| starts_keyframe(codec, &packet.payload))
+            .flatten();
+        // Parsed here, once per packet, rather than by each route.
+        let vp8 = (codec == Codec::Vp8)
+            .then(|| Descriptor::parse(&packet.payload))
             .flatten();
         if let Some(size) = keyframe.and_then(|keyframe| keyframe.size) {
             track.layers[layer].size = Some(size);
@@ -549,6 +555,7 @@ impl Peer {
             source: TrackRef { peer: self.id, mid },
             layer,
             keyframe: keyframe.is_some(),
+            vp8,
             packet,
             params,
         });

@@ -18,7 +18,10 @@
 //! keyframe (the decoder needs nothing from before it); until then the current
 //! layer goes on. Layers are independent RTP streams with their own sequence
 //! numbers and timestamps, so at a switch both are rebased to continue where the
-//! previous layer stopped: the subscriber sees one unbroken stream.
+//! previous layer stopped: the subscriber sees one unbroken stream. So are VP8's
+//! picture ids, in the payload descriptor (see [`super::vp8`]): the one part of a
+//! payload a route rewrites. A route of one layer never switches: its offsets stay
+//! zero, and its payloads go out as they came, through the same code.
 
 use std::time::Instant;
 
@@ -28,6 +31,7 @@ use str0m::media::{MediaKind, Mid, Pt};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 
 use super::PeerId;
+use super::vp8::{Descriptor, PictureIdOffsets, PictureIds};
 use crate::metrics::LayerSwitch;
 
 /// Where rebased sequence numbers start. Packets of the publisher that arrive
@@ -55,6 +59,8 @@ struct Rebase {
     floor: u64,
     /// Added to the layer's RTP timestamps.
     time_offset: u32,
+    /// Added to the layer's VP8 picture ids.
+    pictures: PictureIdOffsets,
 }
 
 /// The last packet forwarded, where the next layer continues from.
@@ -63,6 +69,8 @@ struct Last {
     seq: u64,
     time: u32,
     arrival: Instant,
+    /// Its VP8 picture ids, as forwarded.
+    pictures: PictureIds,
 }
 
 /// Forwarding state of one published track to one subscriber.
@@ -119,9 +127,9 @@ impl Route {
     }
 
     /// Queues `packet` (received on the publisher's `layer` with codec `params`,
-    /// `keyframe` if it starts one) on the subscriber's `rtc`; `None` when it is not
-    /// forwarded (another layer, no common codec, no send stream yet, a packet too
-    /// old to rebase).
+    /// `keyframe` if it starts one, with its VP8 payload descriptor `vp8` if it has
+    /// one) on the subscriber's `rtc`; `None` when it is not forwarded (another
+    /// layer, no common codec, no send stream yet, a packet too old to rebase).
     ///
     /// A mutation of `rtc`: the caller drains it afterwards.
     pub(crate) fn forward(
@@ -131,6 +139,7 @@ impl Route {
         keyframe: bool,
         packet: &RtpPacket,
         params: &PayloadParams,
+        vp8: Option<&Descriptor>,
     ) -> Option<Sent> {
         let mut switch = None;
         if self.current != Some(layer) {
@@ -151,7 +160,7 @@ impl Route {
         let rebase = *self.rebase.get_or_insert_with(|| {
             self.last.map_or_else(
                 || first_layer(packet),
-                |last| next_layer(last, packet, params),
+                |last| next_layer(last, packet, params, vp8),
             )
         });
         let seq = (*packet.seq_no + rebase.first.1)
@@ -165,26 +174,33 @@ impl Route {
             ..ExtensionValues::default()
         };
 
+        let (pictures, patch) = vp8.map_or((PictureIds::default(), None), |descriptor| {
+            rebase.pictures.shift(descriptor)
+        });
+
         let mut direct = rtc.direct_api();
         let stream = direct.stream_tx_by_mid(self.mid, None)?;
-        stream.write_rtp(
-            RtpWrite::new(
-                pt,
-                SeqNo::from(seq),
-                time,
-                packet.timestamp,
-                packet.payload.clone(),
-            )
-            .marker(packet.header.marker)
-            .ext_vals(exts)
-            // Lost video is worth resending from the RTX cache; late audio is not.
-            .nackable(self.kind == MediaKind::Video),
-        );
+        let mut write = RtpWrite::new(
+            pt,
+            SeqNo::from(seq),
+            time,
+            packet.timestamp,
+            packet.payload.clone(),
+        )
+        .marker(packet.header.marker)
+        .ext_vals(exts)
+        // Lost video is worth resending from the RTX cache; late audio is not.
+        .nackable(self.kind == MediaKind::Video);
+        if let Some(patch) = patch {
+            write = write.vp8_patch(patch);
+        }
+        stream.write_rtp(write);
         if self.last.is_none_or(|last| seq > last.seq) {
             self.last = Some(Last {
                 seq,
                 time,
                 arrival: packet.timestamp,
+                pictures,
             });
         }
         Some(Sent {
@@ -209,12 +225,19 @@ fn first_layer(packet: &RtpPacket) -> Rebase {
         first: (*packet.seq_no, SEQ_HEADROOM),
         floor: 0,
         time_offset: 0,
+        pictures: PictureIdOffsets::default(),
     }
 }
 
-/// A later layer continues from `last`: the next sequence number, and the
-/// timestamp advanced by the time between the two packets' arrivals.
-fn next_layer(last: Last, packet: &RtpPacket, params: &PayloadParams) -> Rebase {
+/// A later layer continues from `last`: the next sequence number, the timestamp
+/// advanced by the time between the two packets' arrivals, and (VP8) the next
+/// picture ids.
+fn next_layer(
+    last: Last,
+    packet: &RtpPacket,
+    params: &PayloadParams,
+    vp8: Option<&Descriptor>,
+) -> Rebase {
     let elapsed = packet.timestamp.saturating_duration_since(last.arrival);
     let clock_rate = u128::from(params.spec().clock_rate.get());
     // At least one tick: the new layer's keyframe is a new picture. RTP time
@@ -222,9 +245,13 @@ fn next_layer(last: Last, packet: &RtpPacket, params: &PayloadParams) -> Rebase 
     let ticks =
         u32::try_from((elapsed.as_micros() * clock_rate / 1_000_000).max(1)).unwrap_or(u32::MAX);
     let time = last.time.wrapping_add(ticks);
+    let pictures = vp8
+        .map(|next| PictureIdOffsets::continuing(last.pictures, next))
+        .unwrap_or_default();
     Rebase {
         first: (*packet.seq_no, last.seq + 1),
         floor: last.seq + 1,
         time_offset: time.wrapping_sub(packet.header.timestamp),
+        pictures,
     }
 }

@@ -6,7 +6,8 @@
 //! sent without simulcast is one layer. For each layer the SFU measures the bitrate
 //! as it arrives ([`Layer::record`]) and learns the picture size from the RID's
 //! restrictions in the offer (`a=rid:f send max-width=1280;max-height=720`, RFC 8851)
-//! or, for VP8, from every keyframe.
+//! or from every keyframe that states it (VP8's frame header, H.264's SPS; see
+//! [`super::keyframe`]).
 //!
 //! Every subscriber receives one layer of each track; [`select`] decides which from
 //! its share of the bandwidth estimate and the size it asked for. The route switches

@@ -8,6 +8,7 @@ use std::time::Duration;
 use cloudcord_sfu::metrics::LayerSwitch;
 use cloudcord_sfu::sim::{ClientId, Publish, Received};
 use str0m::bwe::Bitrate;
+use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
 
 use crate::core::{ALICE, BOB, CAROL, LOBBY, Test};
@@ -180,8 +181,20 @@ fn a_dropping_estimate_switches_down_and_recovery_switches_up_only_at_a_keyframe
 
 #[test]
 fn a_subscriber_asking_for_a_small_size_gets_the_low_layer() {
+    small_size_gets_the_low_layer(Codec::Vp8);
+}
+
+/// H.264 layers are sized from the SPS in their keyframes: the offer declares no
+/// sizes.
+#[test]
+fn an_h264_subscriber_asking_for_a_small_size_gets_the_low_layer() {
+    small_size_gets_the_low_layer(Codec::H264);
+}
+
+fn small_size_gets_the_low_layer(codec: Codec) {
     let (mut test, alice, subscribers) = room(2);
     let (bob, carol) = (subscribers[0], subscribers[1]);
+    test.net.client_mut(alice).expect("alice").camera_codec = codec;
     test.camera(alice, Duration::from_secs(2));
     // A thumbnail: q is 320x180.
     test.ask_size(bob, 300, 170);
@@ -190,10 +203,16 @@ fn a_subscriber_asking_for_a_small_size_gets_the_low_layer() {
     assert_eq!(test.layer(bob), Some(LOW));
     // Same room, same bandwidth, no size asked: Carol gets f.
     assert_eq!(test.layer(carol), Some(HIGH));
+    // In the codec asked for: an H.264 frame starts with a STAP-A or a slice.
+    let h264 = test
+        .video(bob)
+        .iter()
+        .all(|packet| matches!(packet.payload.first(), Some(0x78 | 0x41)));
+    assert_eq!(h264, codec == Codec::H264);
 }
 
 #[test]
-fn sequence_numbers_and_timestamps_stay_continuous_across_switches() {
+fn sequence_numbers_timestamps_and_picture_ids_stay_continuous_across_switches() {
     let (mut test, alice, subscribers) = room(1);
     let bob = subscribers[0];
     test.camera(alice, Duration::from_secs(10));
@@ -216,6 +235,20 @@ fn sequence_numbers_and_timestamps_stay_continuous_across_switches() {
         // One frame is 3000 ticks at 90 kHz; a switch may stretch or shrink a
         // little, never jump.
         assert!((1..=6000).contains(&step), "timestamp step {step}");
+        // Each packet is a picture. Alice's layers number theirs far apart (h's
+        // wrapping, see `sim`), yet Bob sees one VP8 picture sequence.
+        let [before, after] =
+            [&pair[0], &pair[1]].map(|packet| packet.vp8_picture_ids().expect("VP8"));
+        assert_eq!(
+            after.0,
+            (before.0 + 1) % (1 << 15),
+            "PictureID {before:?} {after:?}"
+        );
+        assert_eq!(
+            after.1,
+            before.1.wrapping_add(1),
+            "TL0PICIDX {before:?} {after:?}"
+        );
     }
 }
 
