@@ -593,10 +593,7 @@ impl Sfu {
             .entry(source)
             .or_default()
             .push(Route::new(subscriber, mid, kind, layers));
-        if layers > 1 {
-            // Picks its layer and asks for a keyframe of it.
-            self.reselect(now, subscriber);
-        } else if kind == MediaKind::Video {
+        if layers == 1 && kind == MediaKind::Video {
             // The subscriber joins mid-stream: it needs a keyframe to start.
             self.outbox.work.push_back(Work::Keyframe {
                 source,
@@ -604,11 +601,21 @@ impl Sfu {
                 kind: KeyframeRequestKind::Pli,
             });
         }
+        // Picks a simulcast track's layer (and asks for its keyframe), and tells the
+        // estimator what the subscriber now needs.
+        self.reselect(now, subscriber);
     }
 
     /// Chooses the layer of every simulcast track `id` receives (see the module
     /// docs and [`select`]), asks for a keyframe of each new target, and tells `id`'s
-    /// bandwidth estimator how much it would take to send each at its best.
+    /// bandwidth estimator how much it would take to send every track, each
+    /// simulcast one at its best.
+    ///
+    /// That desired bitrate matters for single-layer tracks too: str0m paces at
+    /// its estimate, which starts at [`INITIAL_ESTIMATE`], and probes for more only
+    /// up to the desired bitrate. Without it, a subscriber joining a 2.5 Mbit/s
+    /// camera had that video queued in its pacer for seconds while the estimate
+    /// crept up from what was actually sent.
     fn reselect(&mut self, now: Instant, id: PeerId) {
         let Some(subscriber) = self.peers.get(&id) else {
             return;
@@ -630,11 +637,8 @@ impl Sfu {
                 single_layer += views.first().and_then(|view| view.bitrate).unwrap_or(0);
             }
         }
-        if layered.is_empty() {
-            return;
-        }
-        let share =
-            subscriber.estimate.as_u64().saturating_sub(single_layer) / layered.len() as u64;
+        let share = subscriber.estimate.as_u64().saturating_sub(single_layer)
+            / (layered.len() as u64).max(1);
         let mut desired = single_layer;
         for (source, wanted, views) in layered {
             if let Some(best) = select(&views, u64::MAX, wanted, None) {
