@@ -22,8 +22,9 @@
 //! core's queueing, its str0m pacers and its real cost per call all show in the
 //! latency, while the benchmark's clients sharing the thread do not.
 //!
-//! Phases on the simulated clock: `--warmup` seconds of publishing (the bandwidth
-//! estimates grow from str0m's 300 kbit/s start), `--seconds` measured, then
+//! Phases on the simulated clock: the clients join one after another over a second
+//! and connect; `--warmup` seconds of publishing (the bandwidth estimates grow from
+//! str0m's 300 kbit/s start), `--seconds` measured, then
 //! `--drain` seconds without publishing so that the pacers empty before losses are
 //! counted. Reported, for the measured window:
 //!
@@ -64,6 +65,12 @@ const CAMERA: Publish = Publish {
     screen: false,
     simulcast: false,
 };
+
+/// Simulated time over which the clients join, one after another, as people do.
+/// Joined at one instant, every peer's periodic work (reports, keep-alives,
+/// estimator updates) fell due at the same instants: bursts that queued packets
+/// for milliseconds every second, which no real server sees.
+const JOINS: Duration = Duration::from_secs(1);
 
 /// Simulated time for every client to connect before publishing starts.
 const CONNECT: Duration = Duration::from_secs(3);
@@ -116,12 +123,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Each subscriber's position in its room (its bit in `Packet::received`).
     let mut seats = HashMap::new();
     let mut user = 1u64;
+    let stagger = JOINS.div_f64((args.rooms * (1 + args.subscribers)) as f64);
     for room in 0..args.rooms {
         let channel = ChannelId::new(1_000_000 + room as u64);
         publishers.push(net.join(now, participant(user, channel), CAMERA)?);
+        net.run_for(&mut now, stagger)?;
         user += 1;
         for seat in 0..args.subscribers {
             let subscriber = net.join(now, participant(user, channel), Publish::NOTHING)?;
+            net.run_for(&mut now, stagger)?;
             seats.insert(subscriber, seat);
             user += 1;
         }
