@@ -11,7 +11,8 @@
 //! through ICE-lite, DTLS and SRTP like browsers. Load grows with the number of
 //! rooms, not by flooding: each publisher sends `--payload`-byte packets at
 //! `--bitrate`, one every 1/rate seconds on a fixed schedule (publishers staggered
-//! evenly), as an encoder paced by its own bandwidth estimate would.
+//! evenly), as an encoder paced by its own bandwidth estimate would — or, with
+//! `--fps`, a frame's packets at once, as an encoder hands them over.
 //!
 //! Everything runs on one thread as a discrete-event simulation on a simulated
 //! clock. The core (`Sfu`) is modelled as one server: each of its calls starts when
@@ -105,6 +106,60 @@ struct Args {
     /// Simulated seconds after publishing stops, for the pacers to drain.
     #[arg(long, default_value_t = 3.0)]
     drain: f64,
+    /// Frames per second: each publisher sends its packets in bursts, a frame's
+    /// worth (`bitrate` / `fps`, rounded to whole packets) at once, as a camera's
+    /// encoder hands them over. 0 (the default) spaces them evenly instead, as a
+    /// sender's own pacer would.
+    #[arg(long, default_value_t = 0.0)]
+    fps: f64,
+}
+
+/// When each publisher sends what: packet `k` (all publishers' packets in the
+/// order they are due) belongs to burst `k / per_burst`; bursts take the
+/// publishers in turn, `interval` apart for each publisher and staggered evenly
+/// between them.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    per_burst: usize,
+    interval: f64,
+    publishers: usize,
+}
+
+impl Schedule {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a frame's packets, from command-line rates: a small positive number"
+    )]
+    fn new(args: &Args, packets_per_second: f64) -> Self {
+        let (per_burst, interval) = if args.fps > 0.0 {
+            let per_frame = (packets_per_second / args.fps).round().max(1.0);
+            (per_frame as usize, 1.0 / args.fps)
+        } else {
+            (1, 1.0 / packets_per_second)
+        };
+        Self {
+            per_burst,
+            interval,
+            publishers: args.rooms,
+        }
+    }
+
+    /// Packets per second of one publisher, as scheduled.
+    fn packets_per_second(&self) -> f64 {
+        self.per_burst as f64 / self.interval
+    }
+
+    /// When packet `k` is due, after publishing starts.
+    fn offset(&self, k: usize) -> Duration {
+        Duration::from_secs_f64(
+            (k / self.per_burst) as f64 * self.interval / self.publishers as f64,
+        )
+    }
+
+    /// The publisher (its index) that sends packet `k`.
+    fn publisher(&self, k: usize) -> usize {
+        (k / self.per_burst) % self.publishers
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -150,16 +205,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
 
-    let packets_per_second = args.bitrate as f64 * 1000.0 / (args.payload as f64 * 8.0);
+    let schedule = Schedule::new(
+        &args,
+        args.bitrate as f64 * 1000.0 / (args.payload as f64 * 8.0),
+    );
     // The machine may be shared: time the thread spent runnable but waiting for a
     // CPU is counted inside the core's calls too, so the report states it.
     let (waited_before, wall_before) = (cpu_wait(), Instant::now());
-    let mut run = Run::new(net, &args, publishers, seats, now, packets_per_second)?;
+    let mut run = Run::new(net, &args, publishers, seats, now, schedule)?;
     run.run()?;
     let waiting = cpu_wait().zip(waited_before).map(|(after, before)| {
         after.saturating_sub(before).as_secs_f64() / wall_before.elapsed().as_secs_f64()
     });
-    run.report(&args, packets_per_second, waiting)
+    run.report(&args, schedule, waiting)
 }
 
 /// User `user` in `channel`, allowed to speak.
@@ -211,9 +269,9 @@ struct Run {
     window_start: Instant,
     window_end: Instant,
     end: Instant,
-    /// Time between two packets of all publishers together.
-    spacing: f64,
-    /// Every packet published, by index (packet `k` is publisher `k % publishers`'s).
+    /// When each publisher sends what.
+    schedule: Schedule,
+    /// Every packet published, by index (see [`Schedule`] for whose packet `k` is).
     packets: Vec<Packet>,
 
     /// Datagrams waiting for the core, with when they arrived.
@@ -251,7 +309,7 @@ impl Run {
         publishers: Vec<ClientId>,
         seats: HashMap<ClientId, usize>,
         now: Instant,
-        packets_per_second: f64,
+        schedule: Schedule,
     ) -> Result<Self, hdrhistogram::CreationError> {
         let service = nanos_histogram()?;
         let addrs = publishers
@@ -262,7 +320,6 @@ impl Run {
         let publish_start = now;
         let window_start = publish_start + Duration::from_secs_f64(args.warmup);
         let window_end = window_start + Duration::from_secs_f64(args.seconds);
-        let spacing = 1.0 / (packets_per_second * publishers.len() as f64);
         Ok(Self {
             addrs,
             publishers,
@@ -274,7 +331,7 @@ impl Run {
             window_start,
             window_end,
             end: window_end + Duration::from_secs_f64(args.drain),
-            spacing,
+            schedule,
             packets: Vec::new(),
             inbox: VecDeque::new(),
             core_free: now,
@@ -293,7 +350,7 @@ impl Run {
 
     /// When packet `index` is due at its publisher.
     fn due(&self, index: usize) -> Instant {
-        self.publish_start + Duration::from_secs_f64(index as f64 * self.spacing)
+        self.publish_start + self.schedule.offset(index)
     }
 
     fn in_window(&self, at: Instant) -> bool {
@@ -405,7 +462,7 @@ impl Run {
         let id = match event {
             ClientEvent::Publish => {
                 let index = self.packets.len();
-                let id = self.publishers[index % self.publishers.len()];
+                let id = self.publishers[self.schedule.publisher(index)];
                 let start = self.payload.len() - INDEX_BYTES;
                 self.payload[start..].copy_from_slice(&(index as u64).to_le_bytes());
                 if let Some(client) = self.net.client_mut(id) {
@@ -514,7 +571,7 @@ impl Run {
     fn report(
         &self,
         args: &Args,
-        packets_per_second: f64,
+        schedule: Schedule,
         waiting: Option<f64>,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let window = self.window_end - self.window_start;
@@ -537,7 +594,9 @@ impl Run {
             "subscribers": args.subscribers,
             "payload_bytes": args.payload,
             "bitrate_kbit_s": args.bitrate,
-            "packets_per_second_per_publisher": packets_per_second,
+            "packets_per_second_per_publisher": schedule.packets_per_second(),
+            "frames_per_second": args.fps,
+            "packets_per_burst": schedule.per_burst,
             "window_s": window.as_secs_f64(),
             "packets_sent": sent,
             "copies_expected": sent * self.subscribers as u64,
@@ -561,11 +620,16 @@ impl Run {
         );
         println!("|---|---:|---:|---:|---:|---:|---|---|---:|");
         println!(
-            "| {} × (1 + {}) | {} ({:.0} packets/s) | {:.0}% | {:.0} | {} of {} | {} | {:.3} / {:.3} / {:.3} ms | {:.3} / {:.3} ms | {} |",
+            "| {} × (1 + {}) | {} ({:.0} packets/s{}) | {:.0}% | {:.0} | {} of {} | {} | {:.3} / {:.3} / {:.3} ms | {:.3} / {:.3} ms | {} |",
             args.rooms,
             args.subscribers,
             args.bitrate,
-            packets_per_second,
+            schedule.packets_per_second(),
+            if args.fps > 0.0 {
+                format!(", frames of {}", schedule.per_burst)
+            } else {
+                String::new()
+            },
             busy_share * 100.0,
             per_core_second,
             lost,
