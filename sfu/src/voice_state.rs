@@ -20,8 +20,9 @@
 //! ```
 //!
 //! One task writes them all, in order, so a session's records and its correction
-//! never swap. The tombstone of a dropped session follows its correction: a restart
-//! in between repeats the correction, which is harmless (below), rather than lose it.
+//! never swap. The tombstone of a dropped session follows its correction, and only
+//! once Kafka took the correction: a restart in between, or after a failed append,
+//! repeats the correction, which is harmless (below), rather than lose it.
 //!
 //! Why the SFU appends a command itself rather than calling command-api:
 //!
@@ -136,7 +137,8 @@ impl Corrections {
                 }
                 Change::Opened(connection) | Change::Closed(connection) => {
                     tracing::warn!(user = %connection.user, channel = %connection.channel,
-                        "voice state correction queue full; a restart will not know of this session");
+                        "voice state correction queue full; a restart may miss this session, \
+                         or correct it after it ended");
                     self.metrics.session_record(Outcome::Dropped);
                 }
             }
@@ -253,8 +255,10 @@ impl Corrector {
             Change::Opened(connection) => self.record(connection, true).await,
             Change::Closed(connection) => self.record(connection, false).await,
             Change::Dropped(connection) => {
-                self.append(connection).await;
-                self.record(connection, false).await;
+                // Without its correction, the record stays for a restart to retry.
+                if self.append(connection).await {
+                    self.record(connection, false).await;
+                }
             }
         }
     }
@@ -288,14 +292,15 @@ impl Corrector {
         }
     }
 
-    async fn append(&self, dropped: Connection) {
+    /// Appends the correction of `dropped`; whether Kafka took it.
+    async fn append(&self, dropped: Connection) -> bool {
         let (key, envelope) = command(dropped, OffsetDateTime::now_utc());
         let payload = match serde_json::to_vec(&envelope) {
             Ok(payload) => payload,
             // Ids, a timestamp and a tag: serializing them cannot fail.
             Err(error) => {
                 tracing::error!(error = %ErrorChain(&error), "cannot serialize a command");
-                return;
+                return false;
             }
         };
         let record = FutureRecord::to(&self.commands_topic)
@@ -310,11 +315,13 @@ impl Corrector {
                 tracing::info!(user = %dropped.user, channel = %dropped.channel,
                     command_id = %envelope.command_id, "voice state correction appended");
                 self.metrics.correction(Outcome::Appended);
+                true
             }
             Err((error, _)) => {
                 tracing::warn!(user = %dropped.user, channel = %dropped.channel,
                     error = %ErrorChain(&error), "cannot append a voice state correction");
                 self.metrics.correction(Outcome::Failed);
+                false
             }
         }
     }
