@@ -234,6 +234,32 @@ def test_sfu_media_is_udp_with_a_host_network_option():
     assert not [s for s in by_kind(production, "Service") if s["metadata"]["name"].endswith("sfu-media")]
     sfu = next(d for d in by_kind(production, "Deployment") if d["metadata"]["name"].endswith("-sfu"))
     assert sfu["spec"]["template"]["spec"]["hostNetwork"] is True
+    # The SFU refuses to start without an address clients can reach: on the host
+    # network, its node's.
+    env = {e["name"]: e for e in sfu["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HOST_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+    assert env["CLOUDCORD__SFU__MEDIA__PUBLIC_ADDR"]["value"] == "$(HOST_IP):3478"
+    (config,) = [c for c in by_kind(default, "ConfigMap") if "cloudcord.toml" in c.get("data", {})]
+    assert "public_addr" not in config["data"]["cloudcord.toml"]
+    out = run(tool("helm"), "template", "x", str(CHART), "--kube-version", KUBE_VERSIONS[0],
+              "--set", "sfu.publicAddr=203.0.113.7:3478").stdout
+    given = [doc for doc in yaml.safe_load_all(out) if doc]
+    (config,) = [c for c in by_kind(given, "ConfigMap") if "cloudcord.toml" in c.get("data", {})]
+    assert 'public_addr = "203.0.113.7:3478"' in config["data"]["cloudcord.toml"]
+
+
+def test_the_sfu_is_one_pod_replaced_not_rolled(rendered):
+    _, docs = rendered
+    sfu = next(d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-sfu"))
+    assert sfu["spec"]["replicas"] == 1 and sfu["spec"]["strategy"] == {"type": "Recreate"}
+    others = [d for d in by_kind(docs, "Deployment") if not d["metadata"]["name"].endswith("-sfu")]
+    assert others and all("strategy" not in d["spec"] for d in others)
+    result = subprocess.run(
+        [tool("helm"), "template", "x", str(CHART), "--kube-version", KUBE_VERSIONS[0],
+         "--set", "sfu.replicas=2"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0 and "'/sfu/replicas': maximum: got 2, want 1" in result.stderr
 
 
 def test_the_sfu_may_fetch_the_token_keys_from_command_api():
