@@ -114,7 +114,15 @@ impl KafkaConfig {
     pub async fn delete_topics(&self, names: &[String]) -> Result<(), KafkaError> {
         let admin: AdminClient<DefaultClientContext> =
             self.client_config("cloudcord-topics").create()?;
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        // Each name once: the broker answers each topic once, and librdkafka then
+        // leaves a repeated name's result empty, which rdkafka reads as a null
+        // pointer (a segfault, not an error).
+        let names: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         for result in admin.delete_topics(&names, &options).await? {
             match result {

@@ -6,6 +6,7 @@
 //! collection names, so tests run in parallel and reruns never collide.
 
 mod files;
+mod kafka_topics;
 mod kafka_transactions;
 mod mongo;
 mod postgres;
