@@ -6,7 +6,8 @@
 //! processes of their own ([`services`]). Senders post uniquely numbered
 //! messages through both command-apis while gateway clients watch the channel
 //! ([`load`], [`clients`]); meanwhile each fault in turn is injected and healed
-//! ([`faults`]). Then the [`check`]er asserts that every acknowledged message is in
+//! ([`faults`]); an instance that exits on its own meanwhile is started again after
+//! the fault's settling time, as an orchestrator would. Then the [`check`]er asserts that every acknowledged message is in
 //! `events` exactly once, in both read models and in every client's stream, that
 //! no unacknowledged one is there twice, that every aggregate's `seq` is gap-free,
 //! and that a replay from offset 0 equals the live read models.
@@ -164,6 +165,7 @@ async fn exercise(
         .with_context(|| format!("injecting {}", fault.name()))?;
         tracing::info!(fault = %fault.name(), "healed");
         tokio::time::sleep(settle).await;
+        services.revive_exited().await?;
     }
     let sent = senders.stop().await?;
     let acked: BTreeSet<u64> = sent

@@ -249,6 +249,25 @@ impl Services {
         self.instances[position].start(&self.bin_dir).await
     }
 
+    /// Starts again every instance that exited on its own, as an orchestrator
+    /// would: a command processor fenced after a freeze exits by design so that its
+    /// partitions move. Without this its URL refused half of the senders' posts for
+    /// the rest of the run. An instance a fault killed is restarted by the fault.
+    pub async fn revive_exited(&mut self) -> anyhow::Result<()> {
+        for position in 0..self.instances.len() {
+            let instance = &mut self.instances[position];
+            let Some(status) = instance.child.as_mut().map(Child::try_wait).transpose()? else {
+                continue;
+            };
+            if let Some(status) = status {
+                tracing::warn!(service = %instance.name(), %status, log = %instance.log.display(),
+                    "exited on its own; starting it again");
+                self.restart(position).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The positions of `kind`'s instances.
     pub fn of(&self, kind: Kind) -> Vec<usize> {
         (0..self.instances.len())
