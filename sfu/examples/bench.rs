@@ -59,14 +59,6 @@ use serde_json::json;
 use str0m::media::MediaKind;
 use str0m::net::Transmit;
 
-/// A camera without microphone: the benchmark measures video forwarding.
-const CAMERA: Publish = Publish {
-    audio: false,
-    video: true,
-    screen: false,
-    simulcast: false,
-};
-
 /// Simulated time over which the clients join, one after another, as people do.
 /// Joined at one instant, every peer's periodic work (reports, keep-alives,
 /// estimator updates) fell due at the same instants: bursts that queued packets
@@ -181,7 +173,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stagger = JOINS.div_f64((args.rooms * (1 + args.subscribers)) as f64);
     for room in 0..args.rooms {
         let channel = ChannelId::new(1_000_000 + room as u64);
-        publishers.push(net.join(now, participant(user, channel), CAMERA)?);
+        publishers.push(net.join(now, participant(user, channel), Publish::CAMERA)?);
         net.run_for(&mut now, stagger)?;
         user += 1;
         for seat in 0..args.subscribers {

@@ -543,6 +543,13 @@ impl Publish {
         screen: false,
         simulcast: true,
     };
+    /// A camera alone: no microphone, one layer.
+    pub const CAMERA: Self = Self {
+        audio: false,
+        video: true,
+        screen: false,
+        simulcast: false,
+    };
     /// Nothing (a listener).
     pub const NOTHING: Self = Self {
         audio: false,

@@ -22,7 +22,7 @@ use std::time::Duration;
 use cloudcord_sfu::udp_client::UdpClient;
 use rdkafka::message::Message;
 use serde_json::{Value, json};
-use twilight_gateway::{Event, Intents};
+use twilight_gateway::{Event, Intents, Shard};
 use twilight_model::gateway::payload::incoming::{GuildCreate, VoiceServerUpdate};
 use twilight_model::gateway::payload::outgoing::UpdateVoiceState;
 use twilight_model::id::Id;
@@ -34,42 +34,13 @@ use crate::twilight::{Stack, bot_member, connect_shard, post, register, snowflak
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_that_vanishes_leaves_its_voice_channel() {
     let mut stack = Stack::start().await;
-    let http = reqwest::Client::new();
-    let owner = format!("Bearer {}", register(&http, &stack).await);
-    let guild_id = new_guild(&http, &stack, &owner).await;
-    let voice_id = voice_channel(&http, &stack, &owner, guild_id, "Lounge", json!([])).await;
-    let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, voice_id).await;
-    let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
-    let (mut shard, ..) = connect_shard(&stack, &bot_token, intents, guild_id).await;
-
-    // The owner joins over REST and connects to the SFU with the media token.
-    let grant = post(
-        &http,
-        &stack.api(&format!("/channels/{voice_id}/voice")),
-        &owner,
-        json!({}),
-    )
-    .await;
-    let owner_id: Id<UserMarker> = snowflake(&grant["voice_state"]["user_id"]);
-    let token = grant["token"].as_str().expect("a media token");
-    let joined = until(&mut shard, |event| match event {
-        Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
-        _ => None,
-    })
-    .await;
-    assert_eq!(joined.channel_id, Some(voice_id));
-
-    let client = connect_to_sfu(&http, &stack, "/sfu/sessions", token).await;
+    let mut call = OwnerInVoice::connect(&stack).await;
 
     // The client vanishes without a word. The SFU notices when ICE consent runs out
     // (str0m's ICE-lite allows 15 s after the last STUN request, well within
     // `until`'s minute) and the owner leaves through the command path.
-    drop(client);
-    let left = until(&mut shard, |event| match event {
-        Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
-        _ => None,
-    })
-    .await;
+    drop(call.client);
+    let left = owner_voice_state(&mut call.shard, call.owner_id).await;
     assert_eq!(
         left.channel_id, None,
         "VOICE_STATE_UPDATE with channel_id null"
@@ -81,29 +52,14 @@ async fn a_peer_that_vanishes_leaves_its_voice_channel() {
 async fn a_restarted_sfu_disconnects_the_voice_states_of_the_sessions_it_forgot() {
     let mut stack = Stack::start().await;
     let http = reqwest::Client::new();
-    let owner = format!("Bearer {}", register(&http, &stack).await);
-    let guild_id = new_guild(&http, &stack, &owner).await;
-    let voice_id = voice_channel(&http, &stack, &owner, guild_id, "Lounge", json!([])).await;
-    let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, voice_id).await;
-    let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
-    let (mut shard, ..) = connect_shard(&stack, &bot_token, intents, guild_id).await;
-
-    let grant = post(
-        &http,
-        &stack.api(&format!("/channels/{voice_id}/voice")),
-        &owner,
-        json!({}),
-    )
-    .await;
-    let owner_id: Id<UserMarker> = snowflake(&grant["voice_state"]["user_id"]);
-    let token = grant["token"].as_str().expect("a media token");
-    let joined = until(&mut shard, |event| match event {
-        Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
-        _ => None,
-    })
-    .await;
-    assert_eq!(joined.channel_id, Some(voice_id));
-    let _client = connect_to_sfu(&http, &stack, "/sfu/sessions", token).await;
+    let OwnerInVoice {
+        bot_token,
+        guild_id,
+        voice_id,
+        owner_id,
+        shard,
+        client: _client,
+    } = OwnerInVoice::connect(&stack).await;
     // The SFU records the session on its way; a restart before that would forget it
     // for good, so the test waits for the record.
     let sessions = stack.kafka().topics().voice_sessions;
@@ -130,7 +86,7 @@ async fn a_restarted_sfu_disconnects_the_voice_states_of_the_sessions_it_forgot(
     // A new session's GUILD_CREATE lists the owner in voice (so that, after the
     // restart, one that does not shows the owner was disconnected).
     drop(shard);
-    let (_, _, guild) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    let (_, _, guild) = connect_shard(&stack, &bot_token, VOICE_INTENTS, guild_id).await;
     assert!(
         in_voice(&guild, owner_id),
         "GUILD_CREATE lists the owner in voice"
@@ -140,13 +96,9 @@ async fn a_restarted_sfu_disconnects_the_voice_states_of_the_sessions_it_forgot(
     // only the sweep of the recorded sessions can disconnect the owner.
     stack.restart().await;
     register(&http, &stack).await;
-    let (mut shard, _, guild) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    let (mut shard, _, guild) = connect_shard(&stack, &bot_token, VOICE_INTENTS, guild_id).await;
     if in_voice(&guild, owner_id) {
-        let left = until(&mut shard, |event| match event {
-            Event::VoiceStateUpdate(update) if update.0.user_id == owner_id => Some(update.0),
-            _ => None,
-        })
-        .await;
+        let left = owner_voice_state(&mut shard, owner_id).await;
         assert_eq!(
             left.channel_id, None,
             "VOICE_STATE_UPDATE with channel_id null"
@@ -246,8 +198,7 @@ async fn twilight_joins_voice_with_op_4_and_its_media_token_admits_it_to_the_sfu
         json!([{"id": guild_id.to_string(), "type": 0, "allow": "0", "deny": "1048576"}]);
     let stage = voice_channel(&http, &stack, &owner, guild_id, "Stage", deny_connect).await;
     let (bot_token, _) = bot_member(&http, &stack, &owner, guild_id, lounge).await;
-    let intents = Intents::GUILDS | Intents::GUILD_VOICE_STATES;
-    let (mut shard, ready, _) = connect_shard(&stack, &bot_token, intents, guild_id).await;
+    let (mut shard, ready, _) = connect_shard(&stack, &bot_token, VOICE_INTENTS, guild_id).await;
     let bot_id = ready.user.id;
 
     // Join: the guild sees the bot's voice state, the bot gets its media server.
@@ -304,6 +255,61 @@ async fn voice_channel(
     let body = json!({"name": name, "type": 2, "permission_overwrites": overwrites});
     let url = stack.api(&format!("/guilds/{guild_id}/channels"));
     snowflake(&post(http, &url, owner, body).await["id"])
+}
+
+/// What the bot of the voice tests subscribes to.
+const VOICE_INTENTS: Intents = Intents::GUILDS.union(Intents::GUILD_VOICE_STATES);
+
+/// A guild with a voice channel, a bot member watching its voice states, and its
+/// owner joined over REST and connected to the SFU with the media token.
+struct OwnerInVoice {
+    bot_token: String,
+    guild_id: Id<GuildMarker>,
+    voice_id: Id<ChannelMarker>,
+    owner_id: Id<UserMarker>,
+    /// The bot's gateway session, past the owner's joining VOICE_STATE_UPDATE.
+    shard: Shard,
+    client: UdpClient,
+}
+
+impl OwnerInVoice {
+    async fn connect(stack: &Stack) -> Self {
+        let http = reqwest::Client::new();
+        let owner = format!("Bearer {}", register(&http, stack).await);
+        let guild_id = new_guild(&http, stack, &owner).await;
+        let voice_id = voice_channel(&http, stack, &owner, guild_id, "Lounge", json!([])).await;
+        let (bot_token, _) = bot_member(&http, stack, &owner, guild_id, voice_id).await;
+        let (mut shard, ..) = connect_shard(stack, &bot_token, VOICE_INTENTS, guild_id).await;
+        let grant = post(
+            &http,
+            &stack.api(&format!("/channels/{voice_id}/voice")),
+            &owner,
+            json!({}),
+        )
+        .await;
+        let owner_id: Id<UserMarker> = snowflake(&grant["voice_state"]["user_id"]);
+        let joined = owner_voice_state(&mut shard, owner_id).await;
+        assert_eq!(joined.channel_id, Some(voice_id));
+        let token = grant["token"].as_str().expect("a media token");
+        let client = connect_to_sfu(&http, stack, "/sfu/sessions", token).await;
+        Self {
+            bot_token,
+            guild_id,
+            voice_id,
+            owner_id,
+            shard,
+            client,
+        }
+    }
+}
+
+/// The next VOICE_STATE_UPDATE of `owner` the bot's `shard` sees.
+async fn owner_voice_state(shard: &mut Shard, owner: Id<UserMarker>) -> VoiceState {
+    until(shard, |event| match event {
+        Event::VoiceStateUpdate(update) if update.0.user_id == owner => Some(update.0),
+        _ => None,
+    })
+    .await
 }
 
 /// Whether `guild`'s GUILD_CREATE lists `user` in a voice channel.

@@ -11,14 +11,6 @@ use str0m::media::MediaKind;
 
 use crate::core::{ALICE, BOB, LOBBY, Test};
 
-/// A camera without microphone or simulcast.
-const CAMERA: Publish = Publish {
-    audio: false,
-    video: true,
-    screen: false,
-    simulcast: false,
-};
-
 /// 9 packets of 1,150 bytes every 33 ms: about 2.5 Mbit/s.
 const FRAME: Duration = Duration::from_millis(33);
 const PACKETS_PER_FRAME: u64 = 9;
@@ -63,7 +55,7 @@ impl Test {
 #[test]
 fn a_late_subscriber_of_a_single_layer_camera_gets_it_without_seconds_of_queueing() {
     let mut test = Test::new();
-    let alice = test.join(ALICE, LOBBY, CAMERA);
+    let alice = test.join(ALICE, LOBBY, Publish::CAMERA);
     test.run(Duration::from_secs(2));
     let mut sent = 0;
     test.camera_at_bitrate(alice, Duration::from_secs(3), &mut sent);
