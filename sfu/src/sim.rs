@@ -150,6 +150,8 @@ pub struct Received {
     pub seq_no: u64,
     /// Its RTP timestamp.
     pub rtp_time: u32,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Received {
@@ -494,6 +496,7 @@ impl Client {
                         audio_level: packet.header.ext_vals.audio_level,
                         seq_no: *packet.seq_no,
                         rtp_time: packet.header.timestamp,
+                        at: packet.timestamp,
                         payload: packet.payload,
                     });
                 }

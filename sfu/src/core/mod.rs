@@ -593,6 +593,9 @@ impl Sfu {
             .entry(source)
             .or_default()
             .push(Route::new(subscriber, mid, kind, layers));
+        if let Some(peer) = self.peers.get_mut(&subscriber) {
+            peer.pass_through(mid);
+        }
         if layers == 1 && kind == MediaKind::Video {
             // The subscriber joins mid-stream: it needs a keyframe to start.
             self.outbox.work.push_back(Work::Keyframe {
@@ -611,11 +614,9 @@ impl Sfu {
     /// bandwidth estimator how much it would take to send every track, each
     /// simulcast one at its best.
     ///
-    /// That desired bitrate matters for single-layer tracks too: str0m paces at
-    /// its estimate, which starts at [`INITIAL_ESTIMATE`], and probes for more only
-    /// up to the desired bitrate. Without it, a subscriber joining a 2.5 Mbit/s
-    /// camera had that video queued in its pacer for seconds while the estimate
-    /// crept up from what was actually sent.
+    /// That desired bitrate counts single-layer tracks too: what simulcast tracks
+    /// share is the estimate less what those take, and str0m probes for more only
+    /// up to the desired bitrate.
     fn reselect(&mut self, now: Instant, id: PeerId) {
         let Some(subscriber) = self.peers.get(&id) else {
             return;

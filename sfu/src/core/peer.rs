@@ -236,6 +236,18 @@ impl Peer {
         self.rtc.bwe().set_bitrate(Bitrate::ZERO, desired);
     }
 
+    /// Sends what is forwarded on `mid` as it comes instead of at str0m's pacing
+    /// rate: the publisher's encoder and pacer have shaped it already, and what
+    /// fits the subscriber's link is chosen by layer, not by queueing. Paced, a
+    /// frame's packets were spread at the probe's rate whenever str0m probed (15 ms
+    /// every 5 s), and a new subscriber's video queued while its estimate grew. The
+    /// estimator still learns from the feedback, and probes with padding.
+    pub(crate) fn pass_through(&mut self, mid: Mid) {
+        if let Some(stream) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            stream.set_unpaced(true);
+        }
+    }
+
     /// Whether one of the peer's microphones is speaking now.
     pub(crate) fn is_speaking(&self) -> bool {
         self.published
