@@ -88,8 +88,8 @@ struct Args {
     #[arg(long, default_value_t = 2500)]
     bitrate: u64,
     /// Simulated seconds of publishing before the measured window: str0m's
-    /// bandwidth estimates start at 300 kbit/s and take several seconds to reach
-    /// the publishers' bitrate, queueing packets in the pacers meanwhile.
+    /// bandwidth estimates start at 300 kbit/s and take several seconds (and
+    /// probes) to settle.
     #[arg(long, default_value_t = 15.0)]
     warmup: f64,
     /// Simulated seconds measured.

@@ -1,6 +1,6 @@
 //! The SFU's integration tests, one binary: the sans-IO core with str0m client peers
 //! on a simulated clock ([`core`], and its simulcast layer selection in
-//! [`simulcast`], and its pacing of a late subscriber in [`pacing`]); the endpoint
+//! [`simulcast`], and forwarded video passing str0m's pacer in [`pacing`]); the endpoint
 //! and media loop over real sockets
 //! ([`signalling`]); two Chromium instances through the SFU ([`browser`], ignored
 //! unless asked for).
