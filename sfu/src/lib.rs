@@ -182,6 +182,7 @@ impl Config {
 pub struct MediaService {
     service: Service,
     sweep_timeout: Duration,
+    stop_timeout: Duration,
     driver: Driver,
     corrector: Corrector,
 }
@@ -195,6 +196,7 @@ impl MediaService {
         let Self {
             service,
             sweep_timeout,
+            stop_timeout,
             driver,
             corrector,
         } = self;
@@ -202,7 +204,7 @@ impl MediaService {
             // Before the shards answer any offer: the voice states of the sessions
             // an earlier run of this instance left.
             corrector.sweep(sweep_timeout, &shutdown).await;
-            let corrector = tokio::spawn(corrector.run(shutdown.clone()));
+            let corrector = tokio::spawn(corrector.run(shutdown.clone(), stop_timeout));
             let result = driver.run(shutdown.clone()).await;
             shutdown.cancel();
             if let Err(error) = corrector.await {
@@ -258,6 +260,7 @@ pub fn prepare(
         MediaService {
             service,
             sweep_timeout: Duration::from_millis(config.sfu.restart_sweep_timeout_ms),
+            stop_timeout: Duration::from_millis(config.sfu.stop_timeout_ms),
             driver,
             corrector,
         },

@@ -29,6 +29,10 @@ pub struct Settings {
     /// offer (see [`crate::voice_state`]); past it, it serves without (and logs an
     /// error).
     pub restart_sweep_timeout_ms: u64,
+    /// How long a stopping SFU waits for Kafka to take the voice state corrections
+    /// of the sessions it ends (see [`crate::voice_state`]); past it, it exits and
+    /// leaves them to this instance's next start (and logs an error).
+    pub stop_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -40,6 +44,7 @@ impl Default for Settings {
             turn: None,
             instance: "sfu".to_owned(),
             restart_sweep_timeout_ms: 30_000,
+            stop_timeout_ms: 5_000,
         }
     }
 }

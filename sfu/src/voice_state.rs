@@ -4,8 +4,10 @@
 //!   its user leave the voice channel through the command path, so guild members see
 //!   VOICE_STATE_UPDATE with `channel_id: null` instead of a ghost who stays "in" the
 //!   channel forever.
-//! * **A restart** makes the SFU forget every connection it had, without a drop to
-//!   report. So every connection is also recorded while it is open, on the compacted
+//! * **A stop** ends every connection: each is a drop, corrected before the
+//!   process exits (within `sfu.stop_timeout_ms`).
+//! * **A restart** (or a crash) makes the SFU forget every connection it had,
+//!   without a drop to report. So every connection is also recorded while it is open, on the compacted
 //!   `voice-sessions` topic (key `<instance>/<user>/<channel>`, a tombstone when it
 //!   ends), and an SFU that starts reads its instance's records first
 //!   ([`Corrector::sweep`]): each is a connection it forgot, whose user it then
@@ -233,20 +235,28 @@ impl Corrector {
         Ok(forgotten.len())
     }
 
-    /// Writes changes as they come until `shutdown` is cancelled; a write still
-    /// waiting for Kafka then is abandoned, so an unreachable broker never holds up
-    /// the shutdown.
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        loop {
-            let change = tokio::select! {
-                () = shutdown.cancelled() => return,
-                change = self.queue.recv() => change,
-            };
-            let Some(change) = change else { return };
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.change(change) => {}
+    /// Writes changes as they come until every [`Corrections`] is gone: the shard
+    /// loops report their sessions as dropped when they stop. After `shutdown` is
+    /// cancelled, what is left gets `stop_timeout` to reach Kafka; then it is
+    /// abandoned (logged), so an unreachable broker never holds up the shutdown, and
+    /// those sessions' records stay for the next start's sweep.
+    pub async fn run(mut self, shutdown: CancellationToken, stop_timeout: Duration) {
+        let written = async {
+            while let Some(change) = self.queue.recv().await {
+                self.change(change).await;
             }
+        };
+        tokio::pin!(written);
+        tokio::select! {
+            () = &mut written => return,
+            () = shutdown.cancelled() => {}
+        }
+        if tokio::time::timeout(stop_timeout, written).await.is_err() {
+            tracing::error!(
+                ?stop_timeout,
+                "Kafka did not take every voice state correction \
+                before the stop; the next start of this instance makes the rest"
+            );
         }
     }
 

@@ -129,10 +129,18 @@ impl Stack {
     }
 
     /// Stops the stack and starts it again on the same topics, databases, state
-    /// and front door: every service restarts, as after a crash or a deployment.
+    /// and front door: every service restarts, as after a deployment.
     pub(crate) async fn restart(&mut self) {
+        self.restart_with(&[]).await;
+    }
+
+    /// [`Stack::restart`] with some settings changed (`key`, `value`).
+    pub(crate) async fn restart_with(&mut self, changed: &[(&str, &str)]) {
         self.stop().await;
-        let loader = loader(&self.name, &self.state_dir, &self.front_door);
+        let loader = changed.iter().fold(
+            loader(&self.name, &self.state_dir, &self.front_door),
+            |loader, (key, value)| loader.default_value(key, value),
+        );
         let settings: Settings = loader.load().expect("the stack's settings");
         let (shutdown, task) = run(loader, settings);
         self.shutdown = shutdown;

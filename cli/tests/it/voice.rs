@@ -11,16 +11,18 @@
 //!
 //! Without a browser, with a str0m client over UDP and twilight as the bot: a
 //! client that connects to the SFU and then vanishes must leave its voice channel
-//! (a bot in the guild sees it go); so must a connected client's user when the
-//! whole stack, SFU included, restarts and forgets the client; and a bot joins voice
-//! with gateway op 4, gets VOICE_SERVER_UPDATE, and its media token admits it to the
-//! SFU, while a channel without CONNECT refuses it.
+//! (a bot in the guild sees it go); so must a connected client's user when the SFU
+//! stops, and the user of a session a crashed SFU left recorded when it starts
+//! again; and a bot joins voice with gateway op 4, gets VOICE_SERVER_UPDATE, and its
+//! media token admits it to the SFU, while a channel without CONNECT refuses it.
 
 use std::path::Path;
 use std::time::Duration;
 
+use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
 use cloudcord_sfu::udp_client::UdpClient;
-use rdkafka::message::Message;
+use cloudcord_sfu::voice_state::Connection;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{Value, json};
 use twilight_gateway::{Event, Intents, Shard};
 use twilight_model::gateway::payload::incoming::{GuildCreate, VoiceServerUpdate};
@@ -34,12 +36,13 @@ use crate::twilight::{Stack, bot_member, connect_shard, post, register, snowflak
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_that_vanishes_leaves_its_voice_channel() {
     let mut stack = Stack::start().await;
-    let mut call = OwnerInVoice::connect(&stack).await;
+    let mut call = OwnerInVoice::join(&stack).await;
+    let client = call.connect_media(&stack).await;
 
     // The client vanishes without a word. The SFU notices when ICE consent runs out
     // (str0m's ICE-lite allows 15 s after the last STUN request, well within
     // `until`'s minute) and the owner leaves through the command path.
-    drop(call.client);
+    drop(client);
     let left = owner_voice_state(&mut call.shard, call.owner_id).await;
     assert_eq!(
         left.channel_id, None,
@@ -49,61 +52,54 @@ async fn a_peer_that_vanishes_leaves_its_voice_channel() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_restarted_sfu_disconnects_the_voice_states_of_the_sessions_it_forgot() {
+async fn a_stopped_sfu_disconnects_the_voice_states_of_its_sessions() {
     let mut stack = Stack::start().await;
-    let http = reqwest::Client::new();
-    let OwnerInVoice {
-        bot_token,
-        guild_id,
-        voice_id,
-        owner_id,
-        shard,
-        client: _client,
-    } = OwnerInVoice::connect(&stack).await;
-    // The SFU records the session on its way; a restart before that would forget it
-    // for good, so the test waits for the record.
-    let sessions = stack.kafka().topics().voice_sessions;
-    let recorded = format!("sfu/{owner_id}/{voice_id}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let records = stack
-            .kafka()
-            .read_to_end(&sessions, Duration::from_secs(10))
-            .expect("the voice-sessions topic");
-        if records
-            .iter()
-            .any(|record| record.key() == Some(recorded.as_bytes()) && record.payload().is_some())
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session is not recorded on {sessions}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let call = OwnerInVoice::join(&stack).await;
+    let _client = call.connect_media(&stack).await;
+    call.assert_in_voice(&stack).await;
 
-    // A new session's GUILD_CREATE lists the owner in voice (so that, after the
-    // restart, one that does not shows the owner was disconnected).
-    drop(shard);
-    let (_, _, guild) = connect_shard(&stack, &bot_token, VOICE_INTENTS, guild_id).await;
-    assert!(
-        in_voice(&guild, owner_id),
-        "GUILD_CREATE lists the owner in voice"
-    );
+    // Every service stops and starts again, the SFU under another name: the new one
+    // finds no session of its own to sweep, so only the stopping one can have
+    // disconnected the owner.
+    stack.restart_with(&[("sfu.instance", "sfu-next")]).await;
+    call.assert_left_voice(&stack).await;
+    stack.stop().await;
+}
 
-    // Every service restarts; the client stays, but the new SFU does not know it, so
-    // only the sweep of the recorded sessions can disconnect the owner.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_sfu_disconnects_the_voice_states_a_crashed_run_left() {
+    let mut stack = Stack::start().await;
+    let call = OwnerInVoice::join(&stack).await;
+    call.assert_in_voice(&stack).await;
+
+    // What an SFU that crashed with the owner connected leaves behind: the session's
+    // record and no tombstone. (An SFU that stops ends its sessions itself; this
+    // owner never connected media, so that changes nothing here.)
+    let owner = Connection {
+        user: UserId::new(call.owner_id.get()),
+        guild: GuildId::new(call.guild_id.get()),
+        channel: ChannelId::new(call.voice_id.get()),
+    };
+    let producer: FutureProducer = stack
+        .kafka()
+        .producer_config("voice-test")
+        .create()
+        .expect("a producer");
+    let value = serde_json::to_vec(&owner).expect("a session record");
+    let key = format!("sfu/{}/{}", call.owner_id, call.voice_id);
+    producer
+        .send(
+            FutureRecord::to(&stack.kafka().topics().voice_sessions)
+                .key(&key)
+                .payload(&value),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("the record is appended");
+
+    // The restarted SFU reads it before it answers any offer.
     stack.restart().await;
-    register(&http, &stack).await;
-    let (mut shard, _, guild) = connect_shard(&stack, &bot_token, VOICE_INTENTS, guild_id).await;
-    if in_voice(&guild, owner_id) {
-        let left = owner_voice_state(&mut shard, owner_id).await;
-        assert_eq!(
-            left.channel_id, None,
-            "VOICE_STATE_UPDATE with channel_id null"
-        );
-    }
+    call.assert_left_voice(&stack).await;
     stack.stop().await;
 }
 
@@ -261,7 +257,7 @@ async fn voice_channel(
 const VOICE_INTENTS: Intents = Intents::GUILDS.union(Intents::GUILD_VOICE_STATES);
 
 /// A guild with a voice channel, a bot member watching its voice states, and its
-/// owner joined over REST and connected to the SFU with the media token.
+/// owner joined over REST, with the media token for the SFU.
 struct OwnerInVoice {
     bot_token: String,
     guild_id: Id<GuildMarker>,
@@ -269,11 +265,11 @@ struct OwnerInVoice {
     owner_id: Id<UserMarker>,
     /// The bot's gateway session, past the owner's joining VOICE_STATE_UPDATE.
     shard: Shard,
-    client: UdpClient,
+    media_token: String,
 }
 
 impl OwnerInVoice {
-    async fn connect(stack: &Stack) -> Self {
+    async fn join(stack: &Stack) -> Self {
         let http = reqwest::Client::new();
         let owner = format!("Bearer {}", register(&http, stack).await);
         let guild_id = new_guild(&http, stack, &owner).await;
@@ -290,15 +286,46 @@ impl OwnerInVoice {
         let owner_id: Id<UserMarker> = snowflake(&grant["voice_state"]["user_id"]);
         let joined = owner_voice_state(&mut shard, owner_id).await;
         assert_eq!(joined.channel_id, Some(voice_id));
-        let token = grant["token"].as_str().expect("a media token");
-        let client = connect_to_sfu(&http, stack, "/sfu/sessions", token).await;
+        let media_token = grant["token"].as_str().expect("a media token").to_owned();
         Self {
             bot_token,
             guild_id,
             voice_id,
             owner_id,
             shard,
-            client,
+            media_token,
+        }
+    }
+
+    /// The owner's media connection to the SFU.
+    async fn connect_media(&self, stack: &Stack) -> UdpClient {
+        let http = reqwest::Client::new();
+        connect_to_sfu(&http, stack, "/sfu/sessions", &self.media_token).await
+    }
+
+    /// A new bot session's GUILD_CREATE lists the owner in voice.
+    async fn assert_in_voice(&self, stack: &Stack) {
+        let (_, _, guild) =
+            connect_shard(stack, &self.bot_token, VOICE_INTENTS, self.guild_id).await;
+        assert!(
+            in_voice(&guild, self.owner_id),
+            "GUILD_CREATE lists the owner in voice"
+        );
+    }
+
+    /// After a restart: a new bot session sees the owner out of voice, at once or
+    /// in a VOICE_STATE_UPDATE (the correction may still be on its way).
+    async fn assert_left_voice(&self, stack: &Stack) {
+        // Waits for the restarted stack (a registration is retried until it answers).
+        register(&reqwest::Client::new(), stack).await;
+        let (mut shard, _, guild) =
+            connect_shard(stack, &self.bot_token, VOICE_INTENTS, self.guild_id).await;
+        if in_voice(&guild, self.owner_id) {
+            let left = owner_voice_state(&mut shard, self.owner_id).await;
+            assert_eq!(
+                left.channel_id, None,
+                "VOICE_STATE_UPDATE with channel_id null"
+            );
         }
     }
 }

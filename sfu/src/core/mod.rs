@@ -117,6 +117,8 @@ pub enum LeaveReason {
     Replaced,
     /// ICE or DTLS failed or closed, or it never connected.
     Disconnected,
+    /// The SFU is stopping ([`Sfu::stop`]).
+    Stopped,
 }
 
 /// What the core tells its driver about (for voice state, the speaking indicator,
@@ -401,6 +403,17 @@ impl Sfu {
         let found = self.remove(now, peer, LeaveReason::Left);
         self.pump(now);
         found
+    }
+
+    /// Ends every peer's session: the process is stopping. Each is reported as
+    /// [`SfuEvent::Left`] with [`LeaveReason::Stopped`], so that its user's voice
+    /// state is corrected as a dropped connection's is.
+    pub fn stop(&mut self, now: Instant) {
+        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in peers {
+            self.remove(now, id, LeaveReason::Stopped);
+        }
+        self.pump(now);
     }
 
     /// Feeds a datagram received from `source`.

@@ -55,12 +55,16 @@ impl ShardLoop {
             self.flush().await;
             let deadline = self.sfu.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 Some(datagram) = self.datagrams.recv() => self.datagram(&datagram),
                 Some(command) = self.commands.recv() => self.command(command),
                 () = sleep_until(deadline) => self.sfu.handle_timeout(Instant::now()),
             }
         }
+        // Its users' voice states go with the sessions, rather than wait for this
+        // instance's next start, which may never come.
+        self.sfu.stop(Instant::now());
+        self.flush().await;
     }
 
     fn datagram(&mut self, datagram: &Datagram) {
@@ -139,7 +143,9 @@ impl ShardLoop {
                         channel,
                     };
                     match reason {
-                        LeaveReason::Disconnected => self.corrections.dropped(connection),
+                        LeaveReason::Disconnected | LeaveReason::Stopped => {
+                            self.corrections.dropped(connection);
+                        }
                         LeaveReason::Left => self.corrections.closed(connection),
                         // The replacing peer's connection has the same record.
                         LeaveReason::Replaced => {}

@@ -370,6 +370,33 @@ fn a_peer_that_vanishes_is_dropped() {
 }
 
 #[test]
+fn stopping_ends_every_session() {
+    let mut test = Test::new();
+    test.join(ALICE, LOBBY, Publish::BOTH);
+    test.join(BOB, LOBBY, Publish::NOTHING);
+    test.run(Duration::from_secs(2));
+    test.events();
+
+    test.net.sfu.stop(test.now);
+    let mut stopped: Vec<UserId> = test
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            SfuEvent::Left {
+                user,
+                reason: LeaveReason::Stopped,
+                ..
+            } => Some(user),
+            _ => None,
+        })
+        .collect();
+    stopped.sort_unstable();
+    assert_eq!(stopped, [ALICE, BOB]);
+    assert_eq!(test.net.sfu.room_size(LOBBY), 0);
+    assert_eq!(test.net.sfu.poll_timeout(), None);
+}
+
+#[test]
 fn joining_again_replaces_the_earlier_session() {
     let mut test = Test::new();
     let first = test.join(ALICE, LOBBY, Publish::BOTH);

@@ -28,10 +28,11 @@ fn unreachable_kafka() -> KafkaConfig {
 
 /// The SFU's settings for these tests: an admin server on any port, and no wait
 /// for the unreachable Kafka at start (there are no sessions of an earlier run to
-/// read).
+/// read) or at the stop.
 fn standalone_settings() -> Settings {
     let mut settings = Settings::default();
     settings.admin.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.restart_sweep_timeout_ms = 0;
+    settings.stop_timeout_ms = 0;
     settings
 }
