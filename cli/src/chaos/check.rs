@@ -68,6 +68,10 @@ pub struct Report {
     pub resumes: u32,
     /// Sessions lost and identified afresh.
     pub reidentified: u32,
+    /// Instances that exited on their own during the run and were started again,
+    /// as an orchestrator would (not a failed guarantee: a fenced processor exits by
+    /// design), each with its exit status and the fault it followed.
+    pub revived: Vec<String>,
 }
 
 impl Report {

@@ -85,7 +85,11 @@ pub async fn run(settings: &Settings, args: &ChaosArgs) -> anyhow::Result<()> {
     })?;
     let outcome = exercise(&mut services, &infra, &kafka, args).await;
     services.stop().await;
-    let (sent, received) = outcome?;
+    let Exercised {
+        sent,
+        received,
+        revived,
+    } = outcome?;
 
     let schema = ProjectorSettings::default().postgres_schema;
     let stores = Stores {
@@ -94,7 +98,8 @@ pub async fn run(settings: &Settings, args: &ChaosArgs) -> anyhow::Result<()> {
         schema: &schema,
         mongo: &settings.mongo,
     };
-    let report = check::check(&stores, &sent, &received).await?;
+    let mut report = check::check(&stores, &sent, &received).await?;
+    report.revived = revived;
     let logs = dir.join("logs");
     for (i, client) in received.iter().enumerate() {
         let path = logs.join(format!("client-{i}.trace"));
@@ -118,14 +123,23 @@ pub async fn run(settings: &Settings, args: &ChaosArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the services and the load, injects every fault, and returns what was sent
-/// and what each client received.
+/// What a run of the faults produced.
+struct Exercised {
+    sent: Vec<load::Sent>,
+    received: Vec<clients::Received>,
+    /// Instances that exited on their own and were started again, each with the
+    /// fault it followed.
+    revived: Vec<String>,
+}
+
+/// Starts the services and the load, injects every fault, and returns what was sent,
+/// what each client received, and which instances had to be started again.
 async fn exercise(
     services: &mut Services,
     infra: &Infra,
     kafka: &cloudcord_runtime::kafka::KafkaConfig,
     args: &ChaosArgs,
-) -> anyhow::Result<(Vec<load::Sent>, Vec<clients::Received>)> {
+) -> anyhow::Result<Exercised> {
     let settle = Duration::from_secs(args.settle_secs);
     services.start().await?;
     let writers = services.urls(Kind::CommandApi);
@@ -152,6 +166,7 @@ async fn exercise(
     } else {
         args.faults.clone()
     };
+    let mut revived = Vec::new();
     for fault in faults {
         tracing::info!(fault = %fault.name(), "injecting");
         faults::inject(
@@ -165,7 +180,9 @@ async fn exercise(
         .with_context(|| format!("injecting {}", fault.name()))?;
         tracing::info!(fault = %fault.name(), "healed");
         tokio::time::sleep(settle).await;
-        services.revive_exited().await?;
+        for instance in services.revive_exited().await? {
+            revived.push(format!("{instance} after {}", fault.name()));
+        }
     }
     let sent = senders.stop().await?;
     let acked: BTreeSet<u64> = sent
@@ -178,7 +195,11 @@ async fn exercise(
     if !clients.wait_for(&acked, Duration::from_secs(120)).await {
         tracing::warn!("some clients still miss acknowledged messages after 120 s");
     }
-    Ok((sent, clients.stop().await?))
+    Ok(Exercised {
+        sent,
+        received: clients.stop().await?,
+        revived,
+    })
 }
 
 /// The report as a Markdown table, the clients that missed messages (their traces
@@ -232,6 +253,14 @@ fn render(report: &Report, logs: &std::path::Path) -> String {
         (
             "client resumes / re-identifications",
             format!("{} / {}", report.resumes, report.reidentified),
+        ),
+        (
+            "exited on their own, started again",
+            if report.revived.is_empty() {
+                "none".to_owned()
+            } else {
+                report.revived.join("; ")
+            },
         ),
     ];
     let verdict = if report.passed() { "PASSED" } else { "FAILED" };

@@ -253,7 +253,9 @@ impl Services {
     /// would: a command processor fenced after a freeze exits by design so that its
     /// partitions move. Without this its URL refused half of the senders' posts for
     /// the rest of the run. An instance a fault killed is restarted by the fault.
-    pub async fn revive_exited(&mut self) -> anyhow::Result<()> {
+    /// Returns each revived instance's name and exit status.
+    pub async fn revive_exited(&mut self) -> anyhow::Result<Vec<String>> {
+        let mut revived = Vec::new();
         for position in 0..self.instances.len() {
             let instance = &mut self.instances[position];
             let Some(status) = instance.child.as_mut().map(Child::try_wait).transpose()? else {
@@ -262,10 +264,11 @@ impl Services {
             if let Some(status) = status {
                 tracing::warn!(service = %instance.name(), %status, log = %instance.log.display(),
                     "exited on its own; starting it again");
+                revived.push(format!("{} ({status})", instance.name()));
                 self.restart(position).await?;
             }
         }
-        Ok(())
+        Ok(revived)
     }
 
     /// The positions of `kind`'s instances.
