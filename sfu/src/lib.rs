@@ -191,7 +191,9 @@ impl MediaService {
     /// Runs the media loop, the corrector and the admin server until `shutdown` is
     /// cancelled; the media loop failing cancels `shutdown` (nothing else can carry
     /// media). The media loop starts after the corrector's sweep of the sessions a
-    /// restart forgot ([`voice_state::Corrector::sweep`]).
+    /// restart forgot ([`voice_state::Corrector::sweep`]); when it stops, the
+    /// corrector gets `sfu.stop_timeout_ms` for the corrections of the sessions it
+    /// ended.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
         let Self {
             service,

@@ -6,12 +6,13 @@
 //!   channel forever.
 //! * **A stop** ends every connection: each is a drop, corrected before the
 //!   process exits (within `sfu.stop_timeout_ms`).
-//! * **A restart** (or a crash) makes the SFU forget every connection it had,
-//!   without a drop to report. So every connection is also recorded while it is open, on the compacted
-//!   `voice-sessions` topic (key `<instance>/<user>/<channel>`, a tombstone when it
-//!   ends), and an SFU that starts reads its instance's records first
-//!   ([`Corrector::sweep`]): each is a connection it forgot, whose user it then
-//!   disconnects like a dropped one, before it answers any offer.
+//! * **A crash** makes the SFU forget every connection it had, without a drop to
+//!   report. So every connection is also recorded while it is open, on the
+//!   compacted `voice-sessions` topic (key `<instance>/<user>/<channel>`, a
+//!   tombstone when it ends), and an SFU that starts reads its instance's records
+//!   first ([`Corrector::sweep`]): each is a connection it forgot, whose user it
+//!   then disconnects like a dropped one, before it answers any offer. The same
+//!   sweep makes the corrections a stop could not append in time.
 //!
 //! ```text
 //! shard loop ── opened / closed / dropped ──► Corrections (bounded queue) ──► Corrector
