@@ -338,8 +338,9 @@ impl Corrector {
     }
 }
 
-/// A connection's key on the `voice-sessions` topic.
-fn session_key(instance: &str, connection: Connection) -> String {
+/// A connection's key on the `voice-sessions` topic, as SFU `instance` records it
+/// (its value is the [`Connection`] as JSON).
+pub fn session_key(instance: &str, connection: Connection) -> String {
     format!("{instance}/{}/{}", connection.user, connection.channel)
 }
 

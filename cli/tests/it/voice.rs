@@ -20,8 +20,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use cloudcord_schemas::ids::{ChannelId, GuildId, UserId};
+use cloudcord_sfu::settings as sfu;
 use cloudcord_sfu::udp_client::UdpClient;
-use cloudcord_sfu::voice_state::Connection;
+use cloudcord_sfu::voice_state::{Connection, session_key};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{Value, json};
 use twilight_gateway::{Event, Intents, Shard};
@@ -86,7 +87,7 @@ async fn a_restarted_sfu_disconnects_the_voice_states_a_crashed_run_left() {
         .create()
         .expect("a producer");
     let value = serde_json::to_vec(&owner).expect("a session record");
-    let key = format!("sfu/{}/{}", call.owner_id, call.voice_id);
+    let key = session_key(&sfu::Settings::default().instance, owner);
     producer
         .send(
             FutureRecord::to(&stack.kafka().topics().voice_sessions)
