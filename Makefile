@@ -218,14 +218,16 @@ voice-test: web chromium voice-tools ## The SFU's browser, aiortc and TURN tests
 		cargo nextest run --locked -p cloudcord-sfu -p cloudcord --run-ignored only
 
 # Faults (cloudcord chaos): two instances of each service on a three-broker cluster of
-# its own (Kafka 49092…, PostgreSQL 45432, FerretDB 47017, state in .cloudcord-chaos,
+# its own (Kafka 29092…, PostgreSQL 25432, FerretDB 28017, state in .cloudcord-chaos,
 # made afresh each run and stopped afterwards), every fault injected while messages
 # flow, then the checker. `make chaos-test` is the reduced run in `make test`;
 # `make chaos` the full one (longer faults, more load; CHAOS_ARGS adds options).
+# The ports stay below Linux's ephemeral range (32768 and up): there, any outgoing
+# connection may take a port while the Kafka nodes start, and a node cannot bind it.
 CHAOS_ENV := CLOUDCORD__INFRA__STATE_DIR=$(CURDIR)/.cloudcord-chaos \
-	CLOUDCORD__KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:49092 \
-	CLOUDCORD__POSTGRES__URL=postgres://cloudcord:cloudcord@127.0.0.1:45432/cloudcord \
-	CLOUDCORD__MONGO__URL=mongodb://127.0.0.1:47017
+	CLOUDCORD__KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:29092 \
+	CLOUDCORD__POSTGRES__URL=postgres://cloudcord:cloudcord@127.0.0.1:25432/cloudcord \
+	CLOUDCORD__MONGO__URL=mongodb://127.0.0.1:28017
 
 chaos-test: build service-binaries ## Every fault against a multi-process stack, and the lost/duplicated-message checker (reduced)
 	$(MAKE) chaos-run CHAOS_ARGS="--hold-secs 6 --settle-secs 6 $(CHAOS_ARGS)"

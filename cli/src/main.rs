@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cloudcord::infra::error::{InfraError, log_tail};
+use cloudcord::infra::error::{InfraError, log_excerpt};
 use cloudcord::infra::{Infra, kafka};
 use cloudcord::settings::Settings;
 use cloudcord::stack;
@@ -132,7 +132,7 @@ fn main() -> ExitCode {
                 .downcast_ref::<InfraError>()
                 .and_then(|e| e.log.as_ref())
             {
-                tracing::error!("last lines of {}:\n{}", log.display(), log_tail(log, 25));
+                tracing::error!("{}: {}", log.display(), log_excerpt(log));
             }
             ExitCode::FAILURE
         }

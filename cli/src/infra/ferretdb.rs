@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use tokio::process::Command;
 
 use super::error::InfraError;
-use super::process::{Daemon, run_logged, wait_until_ready};
+use super::process::{Daemon, ensure_free, run_logged, wait_until_ready};
 use super::{content_key, tools};
 
 const COMPONENT: &str = "ferretdb";
@@ -120,6 +120,7 @@ impl FerretDb {
         if self.daemon.running_pid().is_some() {
             return Ok(());
         }
+        ensure_free(COMPONENT, &self.listen_addr, "mongo.url")?;
         tracing::info!(addr = %self.listen_addr, "starting FerretDB");
         let mut command = Command::new(self.binary());
         command

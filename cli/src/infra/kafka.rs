@@ -18,7 +18,7 @@ use tokio::process::Command;
 
 use super::error::InfraError;
 use super::kafka_tls::{TLS_PORT_OFFSET, TlsFiles};
-use super::process::{Daemon, run_logged, wait_until_ready};
+use super::process::{Daemon, ensure_free, run_logged, wait_until_ready};
 use super::{content_key, tools};
 
 const COMPONENT: &str = "kafka";
@@ -180,6 +180,13 @@ impl Kafka {
         let libs = self.libs_dir();
         for node in &self.nodes {
             if node.daemon.running_pid().is_none() {
+                for port in [node.broker_port, node.controller_port, node.tls_port()] {
+                    ensure_free(
+                        COMPONENT,
+                        &format!("{}:{port}", self.host),
+                        "kafka.bootstrap_servers",
+                    )?;
+                }
                 tracing::info!(node = node.id, port = node.broker_port, "starting Kafka");
                 let mut command = java(&libs);
                 command

@@ -15,7 +15,7 @@ use tokio::process::Command;
 
 use super::error::InfraError;
 use super::ferretdb::INDEXES_SQL;
-use super::process::{Daemon, run_logged, wait_until_ready};
+use super::process::{Daemon, ensure_free, run_logged, wait_until_ready};
 use super::{content_key, tools};
 
 const COMPONENT: &str = "postgres";
@@ -185,6 +185,7 @@ impl Postgres {
         if self.daemon.running_pid().is_some() {
             return Ok(());
         }
+        ensure_free(COMPONENT, &self.address(), "postgres.url")?;
         tracing::info!(port = self.port, "starting PostgreSQL");
         let options = format!(
             "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \

@@ -67,6 +67,24 @@ fn open_log(log: &Path) -> std::io::Result<fs::File> {
     OpenOptions::new().create(true).append(true).open(log)
 }
 
+/// Refuses to start a server on an address another process already listens on (a
+/// system PostgreSQL on 5432, a second checkout's Kafka): the server would exit later
+/// with the cause deep in its log. `setting` names where the address is configured.
+pub fn ensure_free(component: &'static str, addr: &str, setting: &str) -> Result<(), InfraError> {
+    match std::net::TcpListener::bind(addr) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(InfraError::new(
+            component,
+            format!("checking that {addr} is free"),
+            format!(
+                "another process uses {addr} ({e}): stop it, or give {component} a free \
+                 port with {setting}"
+            ),
+        )),
+        // Anything else (an unresolvable host, say) the server reports better itself.
+        _ => Ok(()),
+    }
+}
+
 /// A background server process known by its pid file.
 #[derive(Debug, Clone)]
 pub struct Daemon {
@@ -184,5 +202,27 @@ where
             .with_log(&daemon.log));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ensure_free;
+
+    #[test]
+    fn an_address_another_process_listens_on_is_refused_with_the_setting_to_change() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let addr = taken.local_addr().expect("its address").to_string();
+
+        let error = ensure_free("postgres", &addr, "postgres.url").expect_err("in use");
+        let message = format!(
+            "{error}: {}",
+            std::error::Error::source(&error).expect("a cause")
+        );
+        assert!(message.contains(&addr), "{message}");
+        assert!(message.contains("postgres.url"), "{message}");
+
+        drop(taken);
+        ensure_free("postgres", &addr, "postgres.url").expect("free again");
     }
 }
