@@ -45,6 +45,7 @@ use crate::protocol::intents::Intents;
 use crate::protocol::payload::{MemberRequest, MemberSelection};
 use crate::protocol::session::Session;
 use crate::read_models::ReadModels;
+use crate::relationships;
 
 /// Where routing stands in the `projected` topic: each partition's next offset.
 /// Every record before it has been routed, none at or after it.
@@ -104,11 +105,13 @@ pub struct Fanout {
 }
 
 /// What an event asks of the caller, which can do I/O: sessions of these users
-/// must start following this guild.
+/// must start following this guild, or be told of a relationship's change.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct FollowUps {
     /// (guild, user) pairs to [`Fanout::follow`].
     pub follow: Vec<(GuildId, UserId)>,
+    /// A relationship change of a user with sessions here.
+    pub relationship: Option<relationships::Change>,
 }
 
 impl Fanout {
@@ -341,6 +344,14 @@ impl Fanout {
                 FollowUps::default()
             }
             Some(Projected::User { user, event }) => {
+                if let Some(change) = relationships::Change::of(*user, event)
+                    && !hub.sessions_of_user(*user).is_empty()
+                {
+                    return FollowUps {
+                        relationship: Some(change),
+                        ..FollowUps::default()
+                    };
+                }
                 match &**event {
                     UserEvent::UserProfileUpdated(profile) => {
                         routing.profile_updated(hub, *user, profile);
@@ -632,6 +643,7 @@ impl Routing {
             };
             return FollowUps {
                 follow: newcomer.map(|user| (guild, user)).into_iter().collect(),
+                ..FollowUps::default()
             };
         };
         let position = followed.state.position;
@@ -678,6 +690,7 @@ impl Routing {
                 .into_iter()
                 .map(|user| (guild, user))
                 .collect(),
+            ..FollowUps::default()
         }
     }
 

@@ -3,7 +3,7 @@
 //! them: Identify (a new session, READY) and Resume (replay, RESUMED).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use cloudcord_runtime::auth::TokenVerifier;
@@ -31,6 +31,7 @@ use crate::protocol::payload::{
 use crate::protocol::session::{Identity, Session};
 use crate::read_models::ReadModels;
 use crate::read_states;
+use crate::relationships::Relationships;
 use crate::session_starts::{Admission, SessionStarts};
 use crate::settings::{HttpSettings, SessionSettings};
 use crate::store::GatewayStore;
@@ -95,6 +96,8 @@ struct Inner {
     allowed_origins: AllowedOrigins,
     /// command-api's voice routes, for op 4.
     voice: VoiceRoutes,
+    /// RELATIONSHIP_ADD and RELATIONSHIP_REMOVE, sent in order.
+    relationships: Relationships,
     shutdown: CancellationToken,
     connections: TaskTracker,
 }
@@ -119,7 +122,20 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Self {
         let metrics = Metrics::default();
-        Self(Arc::new(Inner {
+        Self(Arc::new_cyclic(|inner: &Weak<Inner>| Inner {
+            relationships: Relationships::start(
+                read_models.clone(),
+                {
+                    let inner = inner.clone();
+                    move |user| {
+                        inner
+                            .upgrade()
+                            .map(|inner| inner.hub.sessions_of_user(user))
+                            .unwrap_or_default()
+                    }
+                },
+                shutdown.clone(),
+            ),
             hub: Hub::new(sessions.outbound_queue, metrics.clone()),
             metrics,
             fanout: Fanout::new(signer),
@@ -368,11 +384,20 @@ impl Gateway {
         self.follow_up(follow_ups);
     }
 
-    fn follow_up(&self, FollowUps { follow }: FollowUps) {
+    fn follow_up(
+        &self,
+        FollowUps {
+            follow,
+            relationship,
+        }: FollowUps,
+    ) {
         for (guild, user) in follow {
             for slot in self.0.hub.sessions_of_user(user) {
                 self.spawn_follow_one(slot, guild);
             }
+        }
+        if let Some(change) = relationship {
+            self.0.relationships.push(change);
         }
     }
 
@@ -519,19 +544,23 @@ impl Gateway {
             .dm_channels(identity.user_id)
             .await
             .map_err(|error| close_code(AuthError::ReadModels(error)))?;
-        // Bots read nothing and are notified of nothing (as on Discord).
-        let read_states = if identity.bot {
-            None
+        // Bots read nothing, are notified of nothing and have no relationships (as
+        // on Discord).
+        let (read_states, relationships) = if identity.bot {
+            (None, Vec::new())
         } else {
-            Some(
-                read_states::ready_lists(
-                    &self.0.read_models,
-                    &self.0.fanout,
-                    identity.user_id,
-                    time::OffsetDateTime::now_utc(),
-                )
-                .await
-                .map_err(|error| close_code(AuthError::ReadModels(error)))?,
+            let read_states = read_states::ready_lists(
+                &self.0.read_models,
+                &self.0.fanout,
+                identity.user_id,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await;
+            let relationships = self.0.read_models.relationships(identity.user_id).await;
+            let ready_error = |error| close_code(AuthError::ReadModels(error));
+            (
+                Some(read_states.map_err(ready_error)?),
+                relationships.map_err(ready_error)?,
             )
         };
         let session_id = uuid::Uuid::new_v4().simple().to_string();
@@ -543,6 +572,7 @@ impl Gateway {
             shard: request.shard,
             private_channels: &dms,
             read_states,
+            relationships: &relationships,
         }
         .to_json();
         let session = Session::new(

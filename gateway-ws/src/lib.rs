@@ -51,7 +51,9 @@
 //! - [`session_starts`]: bots' session start limit, counted there.
 //! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
 //!   user; [`guild_state`] is each followed guild's state (permissions, objects);
-//!   [`dispatches`] turns events into Discord dispatches with their audience.
+//!   [`dispatches`] turns events into Discord dispatches with their audience;
+//!   [`relationships`] sends a person's relationship changes, reading each other
+//!   user's profile off the routing path.
 //! - [`auth`]: who a token names (the issuer's keys come from
 //!   `cloudcord_runtime::issuer`).
 //! - [`read_models`]: every query of the projectors' read models. [`objects`]:
@@ -80,6 +82,7 @@ pub mod protocol;
 pub mod push;
 pub mod read_models;
 pub mod read_states;
+pub mod relationships;
 pub mod session_starts;
 pub mod settings;
 pub mod socket;

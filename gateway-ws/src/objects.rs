@@ -69,6 +69,8 @@ pub struct Ready<'a> {
     pub private_channels: &'a [(ChannelId, [UserSnapshot; 2])],
     /// `read_state` and `user_guild_settings` (a person's; bots get none).
     pub read_states: Option<(Value, Value)>,
+    /// Discord's relationship type and the other user, by their id.
+    pub relationships: &'a [(u8, UserSnapshot)],
 }
 
 impl Ready<'_> {
@@ -88,6 +90,11 @@ impl Ready<'_> {
                 .map(|(channel, recipients)| dm_channel(*channel, recipients, me))
                 .collect()
         };
+        let relationships: Vec<Value> = self
+            .relationships
+            .iter()
+            .map(|(kind, other)| relationship_object(*kind, other.id, Some(other)))
+            .collect();
         let mut ready = json!({
             "v": API_VERSION,
             "user": current_user(self.user),
@@ -95,7 +102,7 @@ impl Ready<'_> {
             "session_id": self.session_id,
             "resume_gateway_url": self.resume_gateway_url,
             "private_channels": private_channels,
-            "relationships": [],
+            "relationships": relationships,
             "presences": [],
             "user_settings": {},
             // Partial application: a bot's; a person's session has none (null).
@@ -113,4 +120,15 @@ impl Ready<'_> {
         }
         ready.to_string()
     }
+}
+
+/// Discord's relationship object, in READY's `relationships` and RELATIONSHIP_ADD
+/// (query-api's `GET /users/@me/relationships` answers the same shape).
+pub fn relationship_object(kind: u8, other: UserId, user: Option<&UserSnapshot>) -> Value {
+    json!({
+        "id": other.to_string(),
+        "type": kind,
+        "user": user.map(user_object),
+        "nickname": null,
+    })
 }

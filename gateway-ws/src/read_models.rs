@@ -1,8 +1,9 @@
 //! Every question the gateway asks PostgreSQL, over the read models the PostgreSQL
 //! projector writes (`projectors/migrations`). Identify asks (who the user is,
 //! which guilds they are in, each guild's state for GUILD_CREATE), and so does the
-//! Web Push notifier ([`crate::push`]: who is in a DM, subscriptions); dispatches never
-//! touch the database.
+//! Web Push notifier ([`crate::push`]: who is in a DM, subscriptions), and so does
+//! RELATIONSHIP_ADD, off the routing path ([`crate::relationships`]); routing never
+//! touches the database.
 //!
 //! Each query is checked at compile time against the projectors' tables (`.sqlx/`
 //! holds the offline data, so building needs no database); after changing one, or
@@ -383,6 +384,50 @@ impl ReadModels {
                         ),
                     ],
                 )
+            })
+            .collect())
+    }
+}
+
+impl ReadModels {
+    /// The profile of user `id`, if projected.
+    pub async fn user_snapshot(&self, id: UserId) -> Result<Option<UserSnapshot>, sqlx::Error> {
+        Ok(self.user(id).await?.map(|row| UserSnapshot {
+            id,
+            username: row.username,
+            global_name: row.global_name,
+            avatar: row.avatar,
+            bot: row.bot,
+        }))
+    }
+
+    /// `user`'s relationships (friends, blocks, requests) by the other user's id:
+    /// Discord's type number and the other user's profile.
+    pub async fn relationships(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(u8, UserSnapshot)>, sqlx::Error> {
+        let _turn = self.turn().await?;
+        let rows = sqlx::query!(
+            "SELECT r.type AS kind, u.id, u.username, u.global_name, u.avatar, u.bot \
+             FROM relationships r JOIN users u ON u.id = r.other_id \
+             WHERE r.user_id = $1 ORDER BY r.other_id",
+            key(user.get())
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let snapshot = UserSnapshot {
+                    id: UserId::new(stored(row.id)),
+                    username: row.username,
+                    global_name: row.global_name,
+                    avatar: row.avatar,
+                    bot: row.bot,
+                };
+                // Invariant: the projector stores Discord's numbers, 1 to 4.
+                (u8::try_from(row.kind).unwrap_or_default(), snapshot)
             })
             .collect())
     }

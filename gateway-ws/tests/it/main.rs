@@ -10,6 +10,7 @@ mod member_requests;
 mod presence;
 mod push;
 mod read_states;
+mod relationships;
 mod resume;
 mod service;
 mod session_starts;
