@@ -1,6 +1,7 @@
 // Friends through the real stack: one sends a friend request by username, the other
-// sees it pending at Home and accepts it, and each then has the other among their
-// friends, with a button that opens their direct messages.
+// sees it pending at Home as it arrives and accepts it, and each then has the other
+// among their friends without reloading, with a button that opens their direct
+// messages.
 
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
@@ -34,15 +35,15 @@ describe('friends', () => {
     await fay.page.getByRole('tab', { name: 'Pending' }).click();
     await fay.page.getByRole('list', { name: 'Pending' }).getByText('Outgoing friend request').waitFor();
 
-    // Gus's Home loads the list again when it opens.
-    await gus.page.reload();
+    // Gus is told at once (RELATIONSHIP_ADD), on the Home he has open.
     await gus.page.getByRole('tab', { name: 'Pending (1)' }).click();
     await screenshot(gus.page, 'friends-pending-1280');
     await gus.page.getByRole('button', { name: `Accept ${fay.name}` }).click();
     await gus.page.getByRole('tab', { name: 'All friends' }).click();
     await gus.page.getByRole('list', { name: 'All friends' }).getByText(fay.name).waitFor();
 
-    await fay.page.reload();
+    // So is Fay: her outgoing request becomes a friend.
+    await fay.page.getByRole('tab', { name: 'All friends' }).click();
     await fay.page.getByRole('list', { name: 'All friends' }).getByText(gus.name).waitFor();
     await fay.page.getByRole('button', { name: `Message ${gus.name}` }).click();
     await fay.page.getByRole('textbox', { name: `Message @${gus.name}` }).waitFor();

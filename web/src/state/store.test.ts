@@ -228,4 +228,29 @@ describe('voice', () => {
     expect(state.call?.speaking).toEqual({});
     expect(reduce(state, { type: 'call', call: null }).call).toBeNull();
   });
+
+  it('keeps the relationships from READY current with RELATIONSHIP_ADD and RELATIONSHIP_REMOVE', () => {
+    const BOB = { id: '3', username: 'bob' };
+    let state = run(dispatch('READY', { user: ME, guilds: [], relationships: [{ id: '2', type: 3, user: ALICE }] }));
+    expect(state.relationships).toEqual([{ id: '2', type: 3, user: ALICE }]);
+    // Accepted: the same person, now a friend; a profile the server could not read
+    // keeps the one known.
+    state = reduce(state, dispatch('RELATIONSHIP_ADD', { id: '2', type: 1, user: null, nickname: null }));
+    state = reduce(state, dispatch('RELATIONSHIP_ADD', { id: '3', type: 4, user: BOB, nickname: null }));
+    expect(state.relationships).toEqual([
+      { id: '2', type: 1, user: ALICE, nickname: null },
+      { id: '3', type: 4, user: BOB, nickname: null },
+    ]);
+    // A removal of another type than the one held now (a block replaced the
+    // request) leaves it.
+    state = reduce(state, dispatch('RELATIONSHIP_ADD', { id: '3', type: 2, user: BOB, nickname: null }));
+    state = reduce(state, dispatch('RELATIONSHIP_REMOVE', { id: '3', type: 4 }));
+    state = reduce(state, dispatch('RELATIONSHIP_REMOVE', { id: '2', type: 1 }));
+    expect(state.relationships).toEqual([{ id: '3', type: 2, user: BOB, nickname: null }]);
+  });
+
+  it('leaves relationships it never loaded alone', () => {
+    const state = run(dispatch('RELATIONSHIP_ADD', { id: '2', type: 3, user: ALICE, nickname: null }));
+    expect(state.relationships).toBeNull();
+  });
 });

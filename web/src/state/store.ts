@@ -512,6 +512,7 @@ interface Ready {
   guilds: { id: Snowflake }[];
   private_channels?: Channel[];
   read_state?: unknown;
+  relationships?: Relationship[];
 }
 
 function applyDispatch(state: State, event: string, data: unknown, now: number): State {
@@ -539,11 +540,35 @@ function applyDispatch(state: State, event: string, data: unknown, now: number):
         me: ready.user,
         guildIds: ready.guilds.map((guild) => guild.id),
         channels: Object.fromEntries((ready.private_channels ?? []).map((channel) => [channel.id, channel])),
+        relationships: ready.relationships ?? null,
         ready: true,
       };
     }
     case 'GUILD_CREATE':
       return applyGuildCreate(state, data as GuildCreate);
+    case 'RELATIONSHIP_ADD': {
+      // A new relationship, or one that changed type (a request accepted, a block).
+      // Without a profile (the server could not read it) the one known stays.
+      const added = data as Relationship;
+      if (state.relationships === null) return state;
+      const known = state.relationships.find((relationship) => relationship.id === added.id);
+      const relationship = { ...added, user: added.user ?? known?.user ?? null };
+      return {
+        ...state,
+        relationships: [...state.relationships.filter((other) => other.id !== added.id), relationship],
+      };
+    }
+    case 'RELATIONSHIP_REMOVE': {
+      // Only the relationship of the type removed: a block may already replace it.
+      const removed = data as Pick<Relationship, 'id' | 'type'>;
+      if (state.relationships === null) return state;
+      return {
+        ...state,
+        relationships: state.relationships.filter(
+          (relationship) => relationship.id !== removed.id || relationship.type !== removed.type,
+        ),
+      };
+    }
     case 'GUILD_UPDATE': {
       const guild = data as Guild;
       return { ...state, guilds: { ...state.guilds, [guild.id]: { ...state.guilds[guild.id], ...guild } } };

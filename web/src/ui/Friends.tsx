@@ -1,6 +1,7 @@
 // Home's friends: add a friend by username, and the friends, pending requests and
-// blocks, each with what can be done to it. The list loads when Home opens and
-// after each change (the gateway does not send relationship events yet).
+// blocks, each with what can be done to it. READY brings the list and the gateway's
+// RELATIONSHIP_ADD and RELATIONSHIP_REMOVE keep it current; it loads again when Home
+// opens and after each change, in case the gateway was away.
 
 import { useEffect, useId, useMemo, useState } from 'react';
 
@@ -30,17 +31,9 @@ export function Friends() {
   const [tab, setTab] = useState<Tab>('all');
   const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => {
-    const load = () => {
-      session.loadRelationships().catch((caught: unknown) => {
-        setProblem(describeError(caught));
-      });
-    };
-    load();
-    // Requests from others arrive while the page is elsewhere: look again on return.
-    window.addEventListener('focus', load);
-    return () => {
-      window.removeEventListener('focus', load);
-    };
+    session.loadRelationships().catch((caught: unknown) => {
+      setProblem(describeError(caught));
+    });
   }, [session]);
   const current = TABS.find((entry) => entry.id === tab) ?? TABS[0];
   const shown = useMemo(
