@@ -379,6 +379,13 @@ fn audited(event: &GuildEvent) -> Result<Option<Audited>, Unrepresentable> {
             if let Some(timeout) = e.afk_timeout {
                 changes.push(change("afk_timeout", i64::from(timeout)));
             }
+            // Discord's change keys for a guild's images are the hashes'.
+            if let Some(icon) = &e.icon {
+                changes.push(change("icon_hash", icon.as_deref()));
+            }
+            if let Some(banner) = &e.banner {
+                changes.push(change("banner_hash", banner.as_deref()));
+            }
             entry(action::GUILD_UPDATE, None, changes)
         }
         GuildEvent::ChannelCreated(e) => entry(
@@ -694,7 +701,9 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    use cloudcord_schemas::guild::{ChannelDeleted, MemberBanned, MemberJoined, RoleDeleted};
+    use cloudcord_schemas::guild::{
+        ChannelDeleted, GuildUpdated, MemberBanned, MemberJoined, RoleDeleted,
+    };
     use cloudcord_schemas::ids::{ChannelId, MessageId, RoleId, UserId};
     use cloudcord_schemas::message::{
         MessageDeleted, MessageEdited, MessagePinned, MessagesBulkDeleted, ReactionAdded,
@@ -1020,6 +1029,30 @@ mod tests {
         let audit = documents.all(Collection::AuditLog);
         assert_eq!(audit[0].get_i32("action_type"), Ok(12));
         assert_eq!(audit[0].get_i64("target_id"), Ok(i(CHANNEL)));
+    }
+
+    #[test]
+    fn a_guild_update_audits_its_new_icon_and_removed_banner() {
+        let mut documents = Documents::given(&[]);
+        documents.when(&in_guild(
+            2,
+            GuildUpdated {
+                name: Some("Crabs".into()),
+                icon: Some(Some("a1b2".into())),
+                banner: Some(None),
+                ..GuildUpdated::default()
+            },
+        ));
+        let audit = documents.all(Collection::AuditLog);
+        assert_eq!(audit[0].get_i32("action_type"), Ok(1));
+        assert_eq!(
+            audit[0].get_array("changes").expect("changes"),
+            &vec![
+                Bson::Document(doc! { "key": "name", "new_value": "Crabs" }),
+                Bson::Document(doc! { "key": "icon_hash", "new_value": "a1b2" }),
+                Bson::Document(doc! { "key": "banner_hash", "new_value": Bson::Null }),
+            ]
+        );
     }
 
     #[test]
