@@ -8,6 +8,11 @@
 //! changes from routing and one task of this process sends them, in the order they
 //! came, reading each profile on the way. When the read fails, the dispatch goes out
 //! with `user: null`, and the client reads `GET /users/@me/relationships` instead.
+//!
+//! Unlike the dispatches routing offers itself, a change still queued when its
+//! session is handed over to another process (or, at Identify, one routed between
+//! READY's read and the session's registration) does not reach that session; it
+//! is a window of one database read, and READY or the REST list has it.
 
 use std::sync::Arc;
 
