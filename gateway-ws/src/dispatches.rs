@@ -60,7 +60,13 @@ pub struct GuildOutcome {
     pub deleted: bool,
 }
 
-fn dispatch(event: &'static str, data: &Value, scope: Scope, intents: Intents) -> Dispatch {
+/// `event` with `data`, for the sessions `scope` and `intents` admit.
+pub(crate) fn dispatch(
+    event: &'static str,
+    data: &Value,
+    scope: Scope,
+    intents: Intents,
+) -> Dispatch {
     Dispatch {
         event,
         data: Arc::from(data.to_string()),

@@ -46,6 +46,7 @@ use crate::protocol::payload::{MemberRequest, MemberSelection};
 use crate::protocol::session::Session;
 use crate::read_models::ReadModels;
 use crate::relationships;
+use crate::sight::Sight;
 
 /// Where routing stands in the `projected` topic: each partition's next offset.
 /// Every record before it has been routed, none at or after it.
@@ -660,8 +661,12 @@ impl Routing {
                 "projected guild events are missing"
             );
         }
+        let followers = followed.sessions.values().map(|slot| slot.user_id());
+        let sight = Sight::before(&followed.state, event, followers);
         let outcome = dispatches::guild_event(&mut followed.state, seq, event, actor, urls);
-        for routed in &outcome.routed {
+        // A channel someone now sees arrives before the update that revealed it.
+        let revealed = sight.map(|sight| sight.changes(&followed.state));
+        for routed in revealed.iter().flatten().chain(&outcome.routed) {
             deliver(followed, routed);
         }
         // Someone who joins while online is online to the others from now on (as on

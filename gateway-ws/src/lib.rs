@@ -51,7 +51,8 @@
 //! - [`session_starts`]: bots' session start limit, counted there.
 //! - [`fanout`]: in-memory routing of events to sessions by guild, DM channel and
 //!   user; [`guild_state`] is each followed guild's state (permissions, objects);
-//!   [`dispatches`] turns events into Discord dispatches with their audience;
+//!   [`dispatches`] turns events into Discord dispatches with their audience, and
+//!   [`sight`] adds the channels a member comes to see or stops seeing through roles;
 //!   [`relationships`] sends a person's relationship changes, reading each other
 //!   user's profile off the routing path.
 //! - [`auth`]: who a token names (the issuer's keys come from
@@ -85,6 +86,7 @@ pub mod read_states;
 pub mod relationships;
 pub mod session_starts;
 pub mod settings;
+pub mod sight;
 pub mod socket;
 pub mod store;
 pub mod turns;

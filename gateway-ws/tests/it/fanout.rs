@@ -6,7 +6,8 @@ use cloudcord_gateway_ws::settings::SessionSettings;
 use cloudcord_projectors::record::DomainEvent;
 use cloudcord_schemas::envelope::AggregateRef;
 use cloudcord_schemas::guild::{
-    ChannelCreated, ChannelOverwriteUpserted, GuildEvent, MemberKicked,
+    ChannelCreated, ChannelOverwriteUpserted, GuildEvent, MemberKicked, MemberUpdated, Role,
+    RoleCreated, RoleDeleted, RoleUpdated,
 };
 use cloudcord_schemas::ids::{AttachmentId, ChannelId, MessageId, RoleId, UserId};
 use cloudcord_schemas::message::{Attachment, MessageEdited, MessageSent};
@@ -172,6 +173,169 @@ async fn a_member_without_view_channel_never_gets_its_events_also_after_overwrit
         ])
         .await;
     assert_eq!(next_message(&mut alice).await["content"], "message 5");
+}
+
+/// ALICE's roles become `roles`.
+fn alice_has(roles: &[RoleId]) -> (AggregateRef, DomainEvent) {
+    guild_event(
+        GUILD,
+        GuildEvent::MemberUpdated(MemberUpdated {
+            user_id: ALICE,
+            nick: None,
+            roles: roles.to_vec(),
+            communication_disabled_until: None,
+            mute: false,
+            deaf: false,
+        }),
+    )
+}
+
+/// The next dispatch's name and its channel's id (or the member's user id).
+async fn next_dispatch(client: &mut Client) -> (String, String) {
+    let payload = client.expect_op(0).await;
+    let data = &payload["d"];
+    let id = data["id"]
+        .as_str()
+        .or(data["user"]["id"].as_str())
+        .unwrap_or_default();
+    (
+        payload["t"].as_str().unwrap_or_default().to_owned(),
+        id.to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_channel_a_member_comes_to_see_or_stops_seeing_through_roles_arrives_or_goes() {
+    let readers = Role {
+        id: RoleId::new(2200),
+        name: "readers".into(),
+        color: 0,
+        hoist: false,
+        position: 1,
+        permissions: Permissions::empty(),
+        managed: false,
+        mentionable: false,
+    };
+    let mut world = World::with_kafka(SessionSettings::default()).await;
+    world
+        .publish(vec![
+            secret_channel(),
+            guild_event(
+                GUILD,
+                GuildEvent::RoleCreated(RoleCreated {
+                    role: readers.clone(),
+                }),
+            ),
+        ])
+        .await;
+    let (mut alice, _) = world.identified(&world.token(ALICE), MESSAGES).await;
+    let (mut owner, _) = world.identified(&world.token(OWNER), MESSAGES).await;
+    let secret = SECRET.to_string();
+    let general = GENERAL.to_string();
+    let event = |name: &str, id: &str| (name.to_owned(), id.to_owned());
+
+    // The readers' role may see the secret channel: giving it to ALICE shows it
+    // to her, before her own member update; taking it hides it again.
+    world
+        .publish(vec![
+            guild_event(
+                GUILD,
+                GuildEvent::ChannelOverwriteUpserted(ChannelOverwriteUpserted {
+                    channel_id: SECRET,
+                    overwrite: PermissionOverwrite::role(
+                        readers.id,
+                        Permissions::VIEW_CHANNEL,
+                        Permissions::empty(),
+                    ),
+                }),
+            ),
+            alice_has(&[readers.id]),
+            alice_has(&[]),
+        ])
+        .await;
+    let alice_id = ALICE.to_string();
+    for expected in [
+        event("CHANNEL_CREATE", &secret),
+        event("GUILD_MEMBER_UPDATE", &alice_id),
+        event("CHANNEL_DELETE", &secret),
+        event("GUILD_MEMBER_UPDATE", &alice_id),
+    ] {
+        assert_eq!(next_dispatch(&mut alice).await, expected);
+    }
+
+    // A role's permissions: @everyone without VIEW_CHANNEL hides GENERAL from
+    // ALICE (the owner sees everything anyway); a rename changes nothing; then
+    // VIEW_CHANNEL back shows it again.
+    let everyone = |name: &str, permissions| {
+        guild_event(
+            GUILD,
+            GuildEvent::RoleUpdated(RoleUpdated {
+                role: Role {
+                    id: RoleId::new(GUILD.get()),
+                    name: name.into(),
+                    color: 0,
+                    hoist: false,
+                    position: 0,
+                    permissions,
+                    managed: false,
+                    mentionable: false,
+                },
+            }),
+        )
+    };
+    world
+        .publish(vec![
+            everyone("@everyone", Permissions::SEND_MESSAGES),
+            everyone("@all", Permissions::SEND_MESSAGES),
+            everyone(
+                "@all",
+                Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES,
+            ),
+        ])
+        .await;
+    for expected in [
+        event("CHANNEL_DELETE", &general),
+        event("GUILD_ROLE_UPDATE", ""),
+        event("GUILD_ROLE_UPDATE", ""),
+        event("CHANNEL_CREATE", &general),
+        event("GUILD_ROLE_UPDATE", ""),
+    ] {
+        assert_eq!(next_dispatch(&mut alice).await, expected);
+    }
+
+    // Deleting a role she holds takes its channels away.
+    world
+        .publish(vec![
+            alice_has(&[readers.id]),
+            guild_event(
+                GUILD,
+                GuildEvent::RoleDeleted(RoleDeleted {
+                    role_id: readers.id,
+                }),
+            ),
+        ])
+        .await;
+    for expected in [
+        event("CHANNEL_CREATE", &secret),
+        event("GUILD_MEMBER_UPDATE", &alice_id),
+        event("CHANNEL_DELETE", &secret),
+        event("GUILD_ROLE_DELETE", ""),
+    ] {
+        assert_eq!(next_dispatch(&mut alice).await, expected);
+    }
+
+    // The owner saw every channel throughout: none came or went for them (the
+    // overwrite's CHANNEL_UPDATE is all).
+    loop {
+        let (name, _) = next_dispatch(&mut owner).await;
+        assert!(
+            name != "CHANNEL_CREATE" && name != "CHANNEL_DELETE",
+            "the owner got {name}"
+        );
+        if name == "GUILD_ROLE_DELETE" {
+            break;
+        }
+    }
 }
 
 #[tokio::test]
