@@ -665,8 +665,14 @@ impl Routing {
         let sight = Sight::before(&followed.state, event, followers);
         let outcome = dispatches::guild_event(&mut followed.state, seq, event, actor, urls);
         // A channel someone now sees arrives before the update that revealed it.
-        let revealed = sight.map(|sight| sight.changes(&followed.state));
-        for routed in revealed.iter().flatten().chain(&outcome.routed) {
+        if let Some(changes) = sight.map(|sight| sight.changes(&followed.state)) {
+            for slot in followed.sessions.values() {
+                for dispatch in changes.get(&slot.user_id()).into_iter().flatten() {
+                    slot.offer(dispatch);
+                }
+            }
+        }
+        for routed in &outcome.routed {
             deliver(followed, routed);
         }
         // Someone who joins while online is online to the others from now on (as on

@@ -10,14 +10,14 @@
 //! those the event can affect: the cost is one permission check per such user
 //! and channel, under the routing lock, for events that are rare.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use cloudcord_schemas::guild::{GuildEvent, GuildUpdated};
 use cloudcord_schemas::ids::{ChannelId, UserId};
 
-use crate::dispatches::{self, Audience, Routed};
+use crate::dispatches;
 use crate::guild_state::GuildState;
-use crate::protocol::dispatch::Scope;
+use crate::protocol::dispatch::{Dispatch, Scope};
 use crate::protocol::intents::Intents;
 
 /// The channels some users saw before an event.
@@ -69,29 +69,31 @@ impl Sight {
     }
 
     /// For each user, CHANNEL_CREATE for every channel they see now and did not,
-    /// and CHANNEL_DELETE for every one they no longer see; each to that user.
-    pub fn changes(self, state: &GuildState) -> Vec<Routed> {
-        let mut routed = Vec::new();
+    /// and CHANNEL_DELETE for every one they no longer see. Each channel's
+    /// dispatch is made once and shared by everyone it goes to.
+    pub fn changes(self, state: &GuildState) -> HashMap<UserId, Vec<Dispatch>> {
+        let mut made: HashMap<(&'static str, ChannelId), Dispatch> = HashMap::new();
+        let mut changes: HashMap<UserId, Vec<Dispatch>> = HashMap::new();
         for (user, before) in self.seen {
             let after = visible(state, user);
-            let gained = after.difference(&before).map(|id| ("CHANNEL_CREATE", id));
-            let lost = before.difference(&after).map(|id| ("CHANNEL_DELETE", id));
+            let gained = after.difference(&before).map(|id| ("CHANNEL_CREATE", *id));
+            let lost = before.difference(&after).map(|id| ("CHANNEL_DELETE", *id));
             for (event, id) in gained.chain(lost) {
-                let Some(channel) = state.channels.get(id) else {
+                let Some(channel) = state.channels.get(&id) else {
                     continue;
                 };
-                routed.push(Routed {
-                    dispatch: dispatches::dispatch(
+                let dispatch = made.entry((event, id)).or_insert_with(|| {
+                    dispatches::dispatch(
                         event,
                         &state.channel_object(channel),
                         Scope::Guild(state.id),
                         Intents::GUILDS,
-                    ),
-                    audience: Audience::Users(vec![user]),
+                    )
                 });
+                changes.entry(user).or_default().push(dispatch.clone());
             }
         }
-        routed
+        changes
     }
 }
 
@@ -112,7 +114,6 @@ mod tests {
     use cloudcord_schemas::permissions::{PermissionOverwrite, Permissions};
 
     use super::Sight;
-    use crate::dispatches::{Audience, Routed};
     use crate::guild_state::GuildState;
     use crate::guild_state::tests::{ALICE, BOB, OWNER, channel, guild};
 
@@ -134,22 +135,24 @@ mod tests {
         let followers = [OWNER, ALICE, BOB];
         let sight = Sight::before(state, event, followers).expect("an event that may change sight");
         state.apply(state.position + 1, event);
-        sight
+        let mut named: Vec<_> = sight
             .changes(state)
             .into_iter()
-            .map(|Routed { dispatch, audience }| {
-                let Audience::Users(users) = audience else {
-                    panic!("to one user");
-                };
-                let data: serde_json::Value = serde_json::from_str(&dispatch.data).expect("JSON");
-                let channel = data["id"]
-                    .as_str()
-                    .expect("an id")
-                    .parse()
-                    .expect("a number");
-                (dispatch.event, ChannelId::new(channel), users[0].get())
+            .flat_map(|(user, dispatches)| {
+                dispatches.into_iter().map(move |dispatch| {
+                    let data: serde_json::Value =
+                        serde_json::from_str(&dispatch.data).expect("JSON");
+                    let channel = data["id"]
+                        .as_str()
+                        .expect("an id")
+                        .parse()
+                        .expect("a number");
+                    (dispatch.event, ChannelId::new(channel), user.get())
+                })
             })
-            .collect()
+            .collect();
+        named.sort_unstable();
+        named
     }
 
     #[test]
@@ -163,8 +166,8 @@ mod tests {
         assert_eq!(
             changes(&mut state, &handed_over),
             [
-                ("CHANNEL_DELETE", ChannelId::new(11), OWNER.get()),
                 ("CHANNEL_CREATE", ChannelId::new(11), ALICE.get()),
+                ("CHANNEL_DELETE", ChannelId::new(11), OWNER.get()),
             ]
         );
     }
