@@ -9,8 +9,8 @@
 //! Only users with sessions following the guild here are looked at, and only
 //! those the event can affect (a role's change, only its holders; `@everyone`'s,
 //! everyone): the cost is one permission check per such user and channel, under
-//! the routing lock, for events that are rare (1,003 users losing 101 channels
-//! take about 23 ms in a release build).
+//! the routing lock, for events that are rare (`examples/sight_bench.rs` measures
+//! it; BENCHMARKS.md has the numbers).
 
 use std::collections::{BTreeSet, HashMap};
 
