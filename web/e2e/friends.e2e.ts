@@ -35,12 +35,15 @@ describe('friends', () => {
     await fay.page.getByRole('tab', { name: 'Pending' }).click();
     await fay.page.getByRole('list', { name: 'Pending' }).getByText('Outgoing friend request').waitFor();
 
-    // Gus is told at once (RELATIONSHIP_ADD), on the Home he has open.
+    // Gus is told at once (RELATIONSHIP_ADD), on the Home he has open and on the
+    // Home button's badge.
+    await gus.page.getByRole('link', { name: 'Home, 1 friend request' }).waitFor();
     await gus.page.getByRole('tab', { name: 'Pending (1)' }).click();
     await screenshot(gus.page, 'friends-pending-1280');
     await gus.page.getByRole('button', { name: `Accept ${fay.name}` }).click();
     await gus.page.getByRole('tab', { name: 'All friends' }).click();
     await gus.page.getByRole('list', { name: 'All friends' }).getByText(fay.name).waitFor();
+    await gus.page.getByRole('link', { name: 'Home', exact: true }).waitFor();
 
     // So is Fay: her outgoing request becomes a friend.
     await fay.page.getByRole('tab', { name: 'All friends' }).click();

@@ -2,7 +2,17 @@
 // arrays, so components run them in `useMemo` over values selected from the store
 // (a selector passed to `useStore` must return something the store keeps).
 
-import { ChannelType, type Channel, type Member, type Message, type Snowflake, type Status, type User } from '../api/types';
+import {
+  ChannelType,
+  RelationshipType,
+  type Channel,
+  type Member,
+  type Message,
+  type Relationship,
+  type Snowflake,
+  type Status,
+  type User,
+} from '../api/types';
 import type { InboxItem } from './notifications';
 import { compareIds } from './snowflake';
 import type { State } from './store';
@@ -144,4 +154,18 @@ export function voiceMembers(
       return { id: voice.user_id, name, muted: voice.self_mute || voice.mute };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Friend requests waiting for the user's answer (none before the list is known). */
+export function incomingRequests(relationships: Relationship[] | null): number {
+  return (relationships ?? []).filter((relationship) => relationship.type === RelationshipType.Incoming).length;
+}
+
+/** The Home button's name: what waits there, if anything. */
+export function homeLabel(unreadDirect: number, requests: number): string {
+  const waiting = [
+    unreadDirect > 0 ? `${unreadDirect} unread direct messages` : null,
+    requests === 1 ? '1 friend request' : requests > 1 ? `${requests} friend requests` : null,
+  ].filter((part) => part !== null);
+  return waiting.length === 0 ? 'Home' : `Home, ${waiting.join(', ')}`;
 }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Message } from '../api/types';
-import { channelGroups, firstTextChannel, membersByPresence, voiceMembers } from './selectors';
+import {
+  channelGroups,
+  firstTextChannel,
+  homeLabel,
+  incomingRequests,
+  membersByPresence,
+  voiceMembers,
+} from './selectors';
 import { createStore, initialState, newCall, reduce, TYPING_MS, type Action, type State } from './store';
 
 const ME = { id: '1', username: 'me' };
@@ -252,5 +259,19 @@ describe('voice', () => {
   it('leaves relationships it never loaded alone', () => {
     const state = run(dispatch('RELATIONSHIP_ADD', { id: '2', type: 3, user: ALICE, nickname: null }));
     expect(state.relationships).toBeNull();
+  });
+
+  it('counts the friend requests waiting at Home and names them with the unread DMs', () => {
+    const relationships = [
+      { id: '2', type: 3 as const, user: ALICE },
+      { id: '3', type: 4 as const },
+      { id: '4', type: 3 as const },
+      { id: '5', type: 1 as const },
+    ];
+    expect(incomingRequests(null)).toBe(0);
+    expect(incomingRequests(relationships)).toBe(2);
+    expect(homeLabel(0, 0)).toBe('Home');
+    expect(homeLabel(0, 1)).toBe('Home, 1 friend request');
+    expect(homeLabel(3, 2)).toBe('Home, 3 unread direct messages, 2 friend requests');
   });
 });

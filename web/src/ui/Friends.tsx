@@ -8,7 +8,7 @@ import { useEffect, useId, useMemo, useState } from 'react';
 import { describeError } from '../api/rest';
 import { RelationshipType, type Relationship } from '../api/types';
 import { useSession, useStore } from '../state/hooks';
-import { displayName } from '../state/selectors';
+import { displayName, incomingRequests } from '../state/selectors';
 import { Avatar } from './Avatar';
 
 type Tab = 'all' | 'pending' | 'blocked';
@@ -40,7 +40,7 @@ export function Friends() {
     () => (relationships ?? []).filter((relationship) => current?.types.includes(relationship.type) === true),
     [relationships, current],
   );
-  const incoming = (relationships ?? []).filter((relationship) => relationship.type === RelationshipType.Incoming).length;
+  const incoming = incomingRequests(relationships);
   const act = (change: Promise<undefined>) => {
     setProblem(null);
     session.changeRelationship(change).catch((caught: unknown) => {

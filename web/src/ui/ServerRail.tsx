@@ -5,6 +5,7 @@ import type { Guild } from '../api/types';
 import { navigate } from '../router';
 import { useStore } from '../state/hooks';
 import { behind, mentionsByGuild } from '../state/readStates';
+import { homeLabel, incomingRequests } from '../state/selectors';
 import { unreadMessagesByGuild } from '../state/unread';
 import { Badge } from './Badge';
 import { CreateServerDialog, JoinServerDialog } from './ServerDialogs';
@@ -19,6 +20,8 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
   const channels = useStore((state) => state.channels);
   const unread = useMemo(() => mentionsByGuild(readStates, channels), [readStates, channels]);
   const directUnread = unread['@me'] ?? 0;
+  const relationships = useStore((state) => state.relationships);
+  const requests = useMemo(() => incomingRequests(relationships), [relationships]);
   const messagesByGuild = useMemo(() => unreadMessagesByGuild(unreadMessages, channels), [unreadMessages, channels]);
   // Guilds with a channel read less far than its newest message (from before this
   // session too, by the server's read states).
@@ -32,7 +35,7 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
       <a
         href="/channels/@me"
         className={`rail-icon home${activeGuildId === null ? ' active' : ''}`}
-        aria-label={directUnread === 0 ? 'Home' : `Home, ${directUnread} unread direct messages`}
+        aria-label={homeLabel(directUnread, requests)}
         aria-current={activeGuildId === null ? 'page' : undefined}
         title="Home and direct messages"
         onClick={(event) => {
@@ -42,7 +45,7 @@ export function ServerRail({ activeGuildId, onNavigate }: { activeGuildId: strin
         }}
       >
         <Icon name="home" size={24} />
-        <Badge count={directUnread} />
+        <Badge count={directUnread + requests} />
       </a>
       <ul className="rail-list">
         {guildIds.map((id) => {
