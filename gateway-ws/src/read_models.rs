@@ -284,15 +284,10 @@ impl ReadModels {
             members: members
                 .into_iter()
                 .map(|row| {
-                    let id = UserId::new(stored(row.id));
+                    let user = snapshot(row.id, row.username, row.global_name, row.avatar, row.bot);
+                    let id = user.id;
                     let member = Member {
-                        user: UserSnapshot {
-                            id,
-                            username: row.username,
-                            global_name: row.global_name,
-                            avatar: row.avatar,
-                            bot: row.bot,
-                        },
+                        user,
                         nick: row.nick,
                         roles: row
                             .roles
@@ -355,13 +350,6 @@ impl ReadModels {
         )
         .fetch_all(&self.pool)
         .await?;
-        let snapshot = |id: i64, username, global_name, avatar, bot| UserSnapshot {
-            id: UserId::new(stored(id)),
-            username,
-            global_name,
-            avatar,
-            bot,
-        };
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -387,18 +375,13 @@ impl ReadModels {
             })
             .collect())
     }
-}
 
-impl ReadModels {
     /// The profile of user `id`, if projected.
     pub async fn user_snapshot(&self, id: UserId) -> Result<Option<UserSnapshot>, sqlx::Error> {
-        Ok(self.user(id).await?.map(|row| UserSnapshot {
-            id,
-            username: row.username,
-            global_name: row.global_name,
-            avatar: row.avatar,
-            bot: row.bot,
-        }))
+        Ok(self
+            .user(id)
+            .await?
+            .map(|row| snapshot(row.id, row.username, row.global_name, row.avatar, row.bot)))
     }
 
     /// `user`'s relationships (friends, blocks, requests) by the other user's id:
@@ -419,17 +402,28 @@ impl ReadModels {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let snapshot = UserSnapshot {
-                    id: UserId::new(stored(row.id)),
-                    username: row.username,
-                    global_name: row.global_name,
-                    avatar: row.avatar,
-                    bot: row.bot,
-                };
+                let other = snapshot(row.id, row.username, row.global_name, row.avatar, row.bot);
                 // Invariant: the projector stores Discord's numbers, 1 to 4.
-                (u8::try_from(row.kind).unwrap_or_default(), snapshot)
+                (u8::try_from(row.kind).unwrap_or_default(), other)
             })
             .collect())
+    }
+}
+
+/// A user's profile from the columns of a `users` row.
+fn snapshot(
+    id: i64,
+    username: String,
+    global_name: Option<String>,
+    avatar: Option<String>,
+    bot: bool,
+) -> UserSnapshot {
+    UserSnapshot {
+        id: UserId::new(stored(id)),
+        username,
+        global_name,
+        avatar,
+        bot,
     }
 }
 
