@@ -175,6 +175,20 @@ async fn a_member_without_view_channel_never_gets_its_events_also_after_overwrit
     assert_eq!(next_message(&mut alice).await["content"], "message 5");
 }
 
+/// A plain role.
+fn role(id: RoleId, name: &str, position: u32, permissions: Permissions) -> Role {
+    Role {
+        id,
+        name: name.into(),
+        color: 0,
+        hoist: false,
+        position,
+        permissions,
+        managed: false,
+        mentionable: false,
+    }
+}
+
 /// ALICE's roles become `roles`.
 fn alice_has(roles: &[RoleId]) -> (AggregateRef, DomainEvent) {
     guild_event(
@@ -206,16 +220,7 @@ async fn next_dispatch(client: &mut Client) -> (String, String) {
 
 #[tokio::test]
 async fn a_channel_a_member_comes_to_see_or_stops_seeing_through_roles_arrives_or_goes() {
-    let readers = Role {
-        id: RoleId::new(2200),
-        name: "readers".into(),
-        color: 0,
-        hoist: false,
-        position: 1,
-        permissions: Permissions::empty(),
-        managed: false,
-        mentionable: false,
-    };
+    let readers = role(RoleId::new(2200), "readers", 1, Permissions::empty());
     let mut world = World::with_kafka(SessionSettings::default()).await;
     world
         .publish(vec![
@@ -270,16 +275,7 @@ async fn a_channel_a_member_comes_to_see_or_stops_seeing_through_roles_arrives_o
         guild_event(
             GUILD,
             GuildEvent::RoleUpdated(RoleUpdated {
-                role: Role {
-                    id: RoleId::new(GUILD.get()),
-                    name: name.into(),
-                    color: 0,
-                    hoist: false,
-                    position: 0,
-                    permissions,
-                    managed: false,
-                    mentionable: false,
-                },
+                role: role(GUILD.everyone_role(), name, 0, permissions),
             }),
         )
     };
@@ -564,16 +560,7 @@ async fn every_kind_of_guild_event_becomes_its_dispatch_in_order() {
         id: None,
         name: "🔥".into(),
     };
-    let role = Role {
-        id: RoleId::new(2100),
-        name: "mods".into(),
-        color: 0,
-        hoist: false,
-        position: 1,
-        permissions: Permissions::empty(),
-        managed: false,
-        mentionable: false,
-    };
+    let role = role(RoleId::new(2100), "mods", 1, Permissions::empty());
     let mut renamed = text_channel(GENERAL, "general");
     renamed.topic = Some("news".into());
     let g = |event| guild_event(GUILD, event);
