@@ -359,21 +359,6 @@ export class Session {
     }
   }
 
-  /** Loads the friends, blocks and requests (the gateway does not send them). */
-  async loadRelationships(): Promise<void> {
-    this.store.dispatch({ type: 'relationships', relationships: await this.api.relationships() });
-  }
-
-  /** Changes a relationship (`change` is one of the relationship calls of `api`),
-   * then loads them all again, as the other side may have moved too. */
-  async changeRelationship(change: Promise<undefined>): Promise<void> {
-    try {
-      await change;
-    } finally {
-      await this.loadRelationships();
-    }
-  }
-
   /** Opens the DM channel with `userId` (creating it the first time) and goes there. */
   async openDirect(userId: Snowflake): Promise<void> {
     const channel = await this.api.openDm(userId);

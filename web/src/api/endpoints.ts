@@ -3,7 +3,7 @@
 // so REST is for history and for writes.
 
 import type { RestClient } from './rest';
-import type { Ban, Channel, Guild, Invite, Message, MyGuild, Relationship, Role, Snowflake, User, UserSession } from './types';
+import type { Ban, Channel, Guild, Invite, Message, MyGuild, Role, Snowflake, User, UserSession } from './types';
 
 /** One page of history (the server's maximum is 100). */
 export const HISTORY_PAGE = 50;
@@ -116,7 +116,6 @@ export function endpoints(rest: RestClient) {
       rest.request<{ token: null }>('POST', `/channels/${id(channel)}/messages/${id(message)}/ack`, { token: null }),
 
     /** Opens (or finds) the DM channel with `recipient`. */
-    relationships: () => rest.request<Relationship[]>('GET', '/users/@me/relationships'),
     /** A friend request by username. */
     requestFriend: (username: string) => rest.request<undefined>('POST', '/users/@me/relationships', { username }),
     /** Accepts their request (or sends one); `block` blocks them instead. */

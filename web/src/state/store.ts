@@ -164,7 +164,6 @@ export type Action =
   | { type: 'call-status'; status: Call['status']; problem: string | null }
   | { type: 'call-changed'; changes: Partial<Pick<Call, 'camera' | 'streams'>> }
   | { type: 'sound'; muted: boolean; deafened: boolean }
-  | { type: 'relationships'; relationships: Relationship[] }
   | { type: 'speaking'; userId: Snowflake; speaking: boolean };
 
 export function reduce(state: State, action: Action): State {
@@ -219,8 +218,6 @@ export function reduce(state: State, action: Action): State {
       return { ...state, call: action.call };
     case 'call-status':
       return state.call === null ? state : { ...state, call: { ...state.call, status: action.status, problem: action.problem } };
-    case 'relationships':
-      return { ...state, relationships: action.relationships };
     case 'sound':
       return { ...state, muted: action.muted, deafened: action.deafened };
     case 'call-changed':

@@ -1,9 +1,9 @@
 // Home's friends: add a friend by username, and the friends, pending requests and
 // blocks, each with what can be done to it. READY brings the list and the gateway's
-// RELATIONSHIP_ADD and RELATIONSHIP_REMOVE keep it current; it loads again when Home
-// opens and after each change, in case the gateway was away.
+// RELATIONSHIP_ADD and RELATIONSHIP_REMOVE keep it current, the user's own changes
+// included (a resumed session replays what it missed).
 
-import { useEffect, useId, useMemo, useState } from 'react';
+import { useId, useMemo, useState } from 'react';
 
 import { describeError } from '../api/rest';
 import { RelationshipType, type Relationship } from '../api/types';
@@ -26,15 +26,9 @@ const EMPTY: Record<Tab, string> = {
 };
 
 export function Friends() {
-  const session = useSession();
   const relationships = useStore((state) => state.relationships);
   const [tab, setTab] = useState<Tab>('all');
   const [problem, setProblem] = useState<string | null>(null);
-  useEffect(() => {
-    session.loadRelationships().catch((caught: unknown) => {
-      setProblem(describeError(caught));
-    });
-  }, [session]);
   const current = TABS.find((entry) => entry.id === tab) ?? TABS[0];
   const shown = useMemo(
     () => (relationships ?? []).filter((relationship) => current?.types.includes(relationship.type) === true),
@@ -43,7 +37,7 @@ export function Friends() {
   const incoming = incomingRequests(relationships);
   const act = (change: Promise<undefined>) => {
     setProblem(null);
-    session.changeRelationship(change).catch((caught: unknown) => {
+    change.catch((caught: unknown) => {
       setProblem(describeError(caught));
     });
   };
@@ -146,7 +140,7 @@ function AddFriend() {
         event.preventDefault();
         const name = username.trim();
         if (name === '') return;
-        session.changeRelationship(session.api.requestFriend(name)).then(
+        session.api.requestFriend(name).then(
           () => {
             setUsername('');
             setOutcome({ ok: true, text: `Friend request sent to ${name}.` });
